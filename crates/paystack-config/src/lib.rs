@@ -1,0 +1,16 @@
+//! Loads `config/`: `shared.toml` plus one file per environment that overrides only what
+//! differs, into a validated, typed model.
+//!
+//! Every error names the file, the line and the fix. Validation is complete before anything
+//! else runs: the CLI makes no AWS call until [`Config::load`] has succeeded. This crate does
+//! no network IO and depends on no AWS crate.
+
+mod cidr;
+mod error;
+mod load;
+mod model;
+
+pub use cidr::Ipv4Cidr;
+pub use error::{ConfigError, ConfigErrors, Location};
+pub use load::SHARED_FILE;
+pub use model::{Config, Environment, Network, Security, Tags};

@@ -1,0 +1,388 @@
+//! Reading, merging and validating the files.
+//!
+//! Each file is parsed on its own into a partial model whose every value keeps its span, so
+//! unknown keys and type errors point into the right file, and after merging every value
+//! still knows where it came from.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use paystack_core::naming;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::cidr::Ipv4Cidr;
+use crate::error::{ConfigError, ConfigErrors, Location};
+use crate::model::{Config, Environment, Network, Security, Tags};
+
+pub const SHARED_FILE: &str = "shared.toml";
+
+/// Names capped at 32 characters (load balancers, target groups) are shortened with a hash;
+/// `{env}-{region}` must still fit in front of it for the name to say what it is.
+const MAX_ENV_REGION_LEN: usize = 32 - 9;
+const MAX_SUFFIX_LEN: usize = 16;
+const MAX_ENV_LEN: usize = 12;
+
+#[derive(Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    project: Option<Spanned<String>>,
+    region: Option<Spanned<String>>,
+    suffix: Option<Spanned<String>>,
+    protected: Option<Spanned<bool>>,
+    tags: Option<RawTags>,
+    network: Option<RawNetwork>,
+    security: Option<RawSecurity>,
+}
+
+#[derive(Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawTags {
+    application: Option<Spanned<String>>,
+    cost_center: Option<Spanned<String>>,
+}
+
+#[derive(Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawNetwork {
+    cidr: Option<Spanned<String>>,
+    availability_zones: Option<Spanned<Vec<String>>>,
+    nat_gateways: Option<Spanned<i64>>,
+    subnet_newbits: Option<Spanned<i64>>,
+}
+
+#[derive(Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSecurity {
+    alb_ingress_ports: Option<Spanned<Vec<i64>>>,
+    app_port: Option<Spanned<i64>>,
+    db_port: Option<Spanned<i64>>,
+}
+
+struct SourceFile {
+    path: PathBuf,
+    text: Arc<str>,
+}
+
+impl SourceFile {
+    fn read(path: PathBuf) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            ConfigError::unlocated(format!("cannot read {}: {e}", path.display()))
+                .help("run paystack from the project root, or point --config at the config directory")
+        })?;
+        Ok(Self { path, text: text.into() })
+    }
+
+    fn at(&self, span: std::ops::Range<usize>) -> Location {
+        Location { file: self.path.clone(), source: self.text.clone(), span }
+    }
+
+    fn parse(&self) -> Result<RawFile, ConfigError> {
+        toml::from_str(&self.text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            let help = if e.message().contains("unknown field") {
+                "remove the key or fix its spelling; the accepted keys are listed in docs/configuration.md"
+            } else {
+                "fix the TOML syntax or the value's type at the marked place"
+            };
+            ConfigError::at(self.at(span), e.message().trim().to_owned()).help(help)
+        })
+    }
+}
+
+/// A merged value and where it was written.
+struct Located<T> {
+    value: T,
+    at: Location,
+}
+
+/// Collects errors while one environment is validated, so all are reported at once.
+struct Checker<'a> {
+    env: &'a str,
+    env_file: &'a SourceFile,
+    shared_file: &'a SourceFile,
+    errors: Vec<ConfigError>,
+}
+
+impl Checker<'_> {
+    /// The environment file's value if it sets one, else the shared one. A missing required
+    /// value is reported against the environment file.
+    fn pick<T>(&mut self, key: &str, env: Option<Spanned<T>>, shared: Option<Spanned<T>>) -> Option<Located<T>> {
+        match self.pick_optional(env, shared) {
+            Some(v) => Some(v),
+            None => {
+                self.errors.push(
+                    ConfigError::at(self.env_file.at(0..0), format!("`{key}` is not set for environment `{}`", self.env))
+                        .help(format!(
+                            "set `{key}` in {} (or in {} if every environment shares it)",
+                            self.env_file.path.display(),
+                            self.shared_file.path.display()
+                        )),
+                );
+                None
+            }
+        }
+    }
+
+    /// Like [`Checker::pick`] for a value that may be left unset.
+    fn pick_optional<T>(&self, env: Option<Spanned<T>>, shared: Option<Spanned<T>>) -> Option<Located<T>> {
+        let (v, file) = match (env, shared) {
+            (Some(v), _) => (v, self.env_file),
+            (None, Some(v)) => (v, self.shared_file),
+            (None, None) => return None,
+        };
+        let at = file.at(v.span());
+        Some(Located { value: v.into_inner(), at })
+    }
+
+    fn fail(&mut self, at: &Location, message: impl Into<String>, help: impl Into<String>) {
+        self.errors.push(ConfigError::at(at.clone(), message).help(help));
+    }
+
+    fn port(&mut self, key: &str, v: i64, at: &Location) -> Option<u16> {
+        match u16::try_from(v) {
+            Ok(p) if p > 0 => Some(p),
+            _ => {
+                self.fail(at, format!("`{key}`: {v} is not a TCP port"), "use a port from 1 to 65535");
+                None
+            }
+        }
+    }
+}
+
+impl Config {
+    /// Loads and validates every environment in `dir`. Nothing outside `dir` is touched.
+    pub fn load(dir: &Path) -> Result<Config, ConfigErrors> {
+        let shared = SourceFile::read(dir.join(SHARED_FILE))?;
+        let mut env_paths: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| ConfigError::unlocated(format!("cannot read {}: {e}", dir.display())))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.file_name().is_some_and(|n| n != SHARED_FILE))
+            .collect();
+        env_paths.sort();
+        if env_paths.is_empty() {
+            return Err(ConfigError::unlocated(format!("no environment files in {}", dir.display()))
+                .help("add one file per environment, such as dev.toml, next to shared.toml")
+                .into());
+        }
+
+        let mut errors = Vec::new();
+        let shared_raw = match shared.parse() {
+            Ok(raw) => raw,
+            Err(e) => {
+                errors.push(e);
+                RawFile::default()
+            }
+        };
+
+        let mut environments = BTreeMap::new();
+        let mut cidrs: Vec<(String, Located<Ipv4Cidr>)> = Vec::new();
+        for path in env_paths {
+            let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
+            let file = match SourceFile::read(path) {
+                Ok(f) => f,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
+            if !naming::is_portable(&name) || name.len() > MAX_ENV_LEN {
+                errors.push(
+                    ConfigError::at(file.at(0..0), format!("`{name}` cannot name an environment"))
+                        .help(format!("rename the file: environment names use lowercase letters, digits and single hyphens, at most {MAX_ENV_LEN} characters, because they start every AWS resource name")),
+                );
+                continue;
+            }
+            let raw = match file.parse() {
+                Ok(raw) => raw,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
+            let mut checker = Checker { env: &name, env_file: &file, shared_file: &shared, errors: Vec::new() };
+            if let Some((env, cidr)) = build(&mut checker, raw, shared_raw.clone()) {
+                cidrs.push((name.clone(), cidr));
+                environments.insert(name.clone(), env);
+            }
+            errors.extend(checker.errors);
+        }
+
+        // Environments must never share address space: peering and transit need it, and a
+        // mistake here is expensive to undo.
+        for (i, (a, ca)) in cidrs.iter().enumerate() {
+            for (b, cb) in &cidrs[i + 1..] {
+                if ca.value.overlaps(cb.value) {
+                    errors.push(
+                        ConfigError::at(cb.at.clone(), format!("the CIDR {} of `{b}` overlaps {} of `{a}`", cb.value, ca.value))
+                            .help("give each environment its own block, such as 10.0.0.0/16, 10.1.0.0/16, 10.2.0.0/16")
+                            .related(format!("`{a}` sets its CIDR"), ca.at.clone()),
+                    );
+                }
+            }
+        }
+
+        if errors.is_empty() { Ok(Config { dir: dir.to_owned(), environments }) } else { Err(ConfigErrors(errors)) }
+    }
+}
+
+pub(crate) fn check_suffix(suffix: &str) -> Result<(), (String, String)> {
+    if !naming::is_portable(suffix) || suffix.len() > MAX_SUFFIX_LEN {
+        return Err((
+            format!("a suffix must be 1 to {MAX_SUFFIX_LEN} lowercase letters, digits or inner hyphens"),
+            "it is appended to every AWS name, and S3 and RDS names allow only lowercase letters, digits and hyphens".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn is_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[..parts.len() - 1].iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].parse::<u8>().is_ok()
+}
+
+fn is_tag_value(s: &str) -> bool {
+    s.len() <= 256 && s.chars().all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c))
+}
+
+fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environment, Located<Ipv4Cidr>)> {
+    let project = c.pick("project", env.project, shared.project);
+    let region = c.pick("region", env.region, shared.region);
+    let suffix = c.pick_optional(env.suffix, shared.suffix);
+    let protected = c.pick_optional(env.protected, shared.protected).map(|p| p.value);
+    let (et, st) = (env.tags.unwrap_or_default(), shared.tags.unwrap_or_default());
+    let application = c.pick("tags.application", et.application, st.application);
+    let cost_center = c.pick("tags.cost_center", et.cost_center, st.cost_center);
+    let (en, sn) = (env.network.unwrap_or_default(), shared.network.unwrap_or_default());
+    let cidr = c.pick("network.cidr", en.cidr, sn.cidr);
+    let azs = c.pick("network.availability_zones", en.availability_zones, sn.availability_zones);
+    let nats = c.pick("network.nat_gateways", en.nat_gateways, sn.nat_gateways);
+    let newbits = c.pick("network.subnet_newbits", en.subnet_newbits, sn.subnet_newbits);
+    let (es, ss) = (env.security.unwrap_or_default(), shared.security.unwrap_or_default());
+    let alb_ports = c.pick("security.alb_ingress_ports", es.alb_ingress_ports, ss.alb_ingress_ports);
+    let app_port = c.pick("security.app_port", es.app_port, ss.app_port);
+    let db_port = c.pick("security.db_port", es.db_port, ss.db_port);
+
+    let name = c.env.to_owned();
+    if let Some(p) = &project {
+        if !naming::is_portable(&p.value) || p.value.len() > 32 {
+            c.fail(&p.at, format!("`{}` cannot name a project", p.value), "use lowercase letters, digits and single hyphens, at most 32 characters");
+        }
+    }
+    if let Some(r) = &region {
+        if !is_region(&r.value) {
+            c.fail(&r.at, format!("`{}` is not an AWS region name", r.value), "use a region code such as us-east-1 or eu-west-1");
+        } else if name.len() + 1 + r.value.len() > MAX_ENV_REGION_LEN {
+            c.fail(
+                &r.at,
+                format!("`{name}-{}` is too long to start a resource name", r.value),
+                format!("load balancer and target group names are capped at 32 characters; `{{env}}-{{region}}` may use at most {MAX_ENV_REGION_LEN}, so shorten the environment name"),
+            );
+        }
+    }
+    if let Some(s) = &suffix {
+        if let Err((message, help)) = check_suffix(&s.value) {
+            c.fail(&s.at, format!("suffix `{}`: {message}", s.value), help);
+        }
+    }
+    for tag in [&application, &cost_center].into_iter().flatten() {
+        if tag.value.is_empty() || !is_tag_value(&tag.value) {
+            c.fail(&tag.at, format!("`{}` is not a valid AWS tag value", tag.value), "use 1 to 256 letters, digits, spaces or _ . : / = + - @");
+        }
+    }
+
+    let cidr_value = cidr.as_ref().and_then(|l| match l.value.parse::<Ipv4Cidr>() {
+        Ok(v) if (16..=24).contains(&v.prefix()) => Some(Located { value: v, at: l.at.clone() }),
+        Ok(v) => {
+            c.fail(&l.at, format!("a VPC CIDR of /{} is outside what AWS allows for this layout", v.prefix()), "use a prefix from /16 to /24, such as 10.0.0.0/16");
+            None
+        }
+        Err(message) => {
+            c.fail(&l.at, message, "write the block as ADDRESS/PREFIX, such as 10.0.0.0/16");
+            None
+        }
+    });
+
+    let zones = azs.as_ref().and_then(|l| {
+        let letters = &l.value;
+        let unique: std::collections::BTreeSet<&String> = letters.iter().collect();
+        if !(2..=6).contains(&letters.len()) || unique.len() != letters.len() {
+            c.fail(&l.at, "`network.availability_zones` needs 2 to 6 distinct zones", "list zone letters, such as [\"a\", \"b\", \"c\"]; a load balancer needs at least two");
+            return None;
+        }
+        if let Some(bad) = letters.iter().find(|z| !(z.len() == 1 && z.bytes().all(|b| (b'a'..=b'f').contains(&b)))) {
+            c.fail(&l.at, format!("`{bad}` is not an availability-zone letter"), "zones are given by their letter, a to f; the region is prepended");
+            return None;
+        }
+        Some(letters.clone())
+    });
+
+    let nat_count = nats.as_ref().and_then(|l| {
+        let max = zones.as_ref().map_or(6, Vec::len);
+        match usize::try_from(l.value) {
+            Ok(n) if (1..=max).contains(&n) => Some(n),
+            _ => {
+                c.fail(&l.at, format!("`network.nat_gateways` = {} is out of range", l.value), format!("use 1 (shared) up to {max} (one per availability zone)"));
+                None
+            }
+        }
+    });
+
+    let newbits_value = newbits.as_ref().and_then(|l| {
+        let zones = zones.as_ref().map_or(1, Vec::len) as u32;
+        let prefix = cidr_value.as_ref().map_or(16, |v| i64::from(v.value.prefix()));
+        // Public subnets use the lower half of the blocks and private ones the upper half.
+        let fits = (1..=12).contains(&l.value) && (1u32 << (l.value - 1)) >= zones && prefix + l.value <= 28;
+        if fits {
+            u8::try_from(l.value).ok()
+        } else {
+            c.fail(
+                &l.at,
+                format!("`network.subnet_newbits` = {} cannot lay out {zones} public and {zones} private subnets inside a /{prefix}", l.value),
+                "each half of the blocks must hold one subnet per zone, and a subnet can be no smaller than /28",
+            );
+            None
+        }
+    });
+
+    let alb_ports_value = alb_ports.as_ref().and_then(|l| {
+        let ports: Option<Vec<u16>> = l.value.iter().map(|p| c.port("security.alb_ingress_ports", *p, &l.at)).collect();
+        let mut ports = ports?;
+        ports.sort_unstable();
+        ports.dedup();
+        Some(ports)
+    });
+    let app_port_value = app_port.as_ref().and_then(|l| c.port("security.app_port", l.value, &l.at));
+    let db_port_value = db_port.as_ref().and_then(|l| c.port("security.db_port", l.value, &l.at));
+
+    if !c.errors.is_empty() {
+        return None;
+    }
+    let region = region?.value;
+    let zones: Vec<String> = zones?.iter().map(|z| format!("{region}{z}")).collect();
+    let cidr = cidr_value?;
+    let environment = Environment {
+        protected: protected.unwrap_or(name == "prod"),
+        name,
+        project: project?.value,
+        region,
+        suffix: suffix.map(|s| s.value),
+        tags: Tags { application: application?.value, cost_center: cost_center?.value },
+        network: Network {
+            cidr: cidr.value,
+            availability_zones: zones,
+            nat_gateways: nat_count?,
+            subnet_newbits: newbits_value?,
+        },
+        security: Security {
+            alb_ingress_ports: alb_ports_value?,
+            app_port: app_port_value?,
+            db_port: db_port_value?,
+        },
+    };
+    Some((environment, cidr))
+}

@@ -1,0 +1,94 @@
+//! The validated configuration model.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::cidr::Ipv4Cidr;
+use crate::error::ConfigError;
+
+/// Every environment found in `config/`, each merged over the shared settings and validated.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub dir: PathBuf,
+    pub environments: BTreeMap<String, Environment>,
+}
+
+impl Config {
+    /// The environment called `name`, with the command-line suffix (if any) taking the place
+    /// of the one in its file.
+    pub fn environment(&self, name: &str, suffix: Option<&str>) -> Result<Environment, ConfigError> {
+        let Some(env) = self.environments.get(name) else {
+            let known: Vec<&str> = self.environments.keys().map(String::as_str).collect();
+            return Err(ConfigError::unlocated(format!("unknown environment `{name}`")).help(
+                format!(
+                    "known environments are {} (one file each in {}); add {}/{name}.toml to define a new one",
+                    known.join(", "),
+                    self.dir.display(),
+                    self.dir.display()
+                ),
+            ));
+        };
+        let mut env = env.clone();
+        if let Some(suffix) = suffix {
+            crate::load::check_suffix(suffix).map_err(|(message, help)| {
+                ConfigError::unlocated(format!("--suffix `{suffix}`: {message}")).help(help)
+            })?;
+            env.suffix = Some(suffix.to_owned());
+        }
+        Ok(env)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Environment {
+    pub name: String,
+    pub project: String,
+    pub region: String,
+    /// Appended to every name so two stacks of one environment can share an account.
+    pub suffix: Option<String>,
+    /// Destroying or replacing anything needs an explicit override (prod by default).
+    pub protected: bool,
+    pub tags: Tags,
+    pub network: Network,
+    pub security: Security,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tags {
+    pub application: String,
+    pub cost_center: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Network {
+    pub cidr: Ipv4Cidr,
+    /// Full availability-zone names, such as `us-east-1a`.
+    pub availability_zones: Vec<String>,
+    pub nat_gateways: usize,
+    /// Bits added to the VPC prefix for each subnet (a /16 VPC with 4 gives /20 subnets).
+    pub subnet_newbits: u8,
+}
+
+impl Network {
+    /// The CIDR of the public subnet in the `az`-th zone. Public subnets take the first
+    /// blocks, private ones the blocks after all public ones, so adding a zone never moves an
+    /// existing subnet. Validation guarantees the blocks fit.
+    pub fn public_subnet(&self, az: usize) -> Option<Ipv4Cidr> {
+        self.cidr.subnet(self.subnet_newbits, u32::try_from(az).ok()?)
+    }
+
+    pub fn private_subnet(&self, az: usize) -> Option<Ipv4Cidr> {
+        let half = 1u32 << (self.subnet_newbits - 1);
+        self.cidr.subnet(self.subnet_newbits, half + u32::try_from(az).ok()?)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Security {
+    /// Ports the load balancer accepts from the internet.
+    pub alb_ingress_ports: Vec<u16>,
+    /// The port the application listens on, reachable only from the load balancer.
+    pub app_port: u16,
+    /// The database port, reachable only from the application.
+    pub db_port: u16,
+}

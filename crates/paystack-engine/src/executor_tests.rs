@@ -1,0 +1,250 @@
+//! The executor against the in-memory cloud.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use paystack_core::{Action, ResourceId, StateDocument};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::events::Event;
+use crate::executor::{ApplyReport, ExecOptions, Executor, Outcome};
+use crate::graph::ResourceGraph;
+use crate::planner::{Inventory, plan, plan_destroy};
+use crate::reconciler::Scope;
+use crate::testing::{FakeCloud, MemoryWriter, SLOW, THING, spec, spec_of};
+
+struct Harness {
+    cloud: FakeCloud,
+    writer: MemoryWriter,
+    events: Mutex<Vec<Event>>,
+    state: StateDocument,
+    options: ExecOptions,
+}
+
+impl Harness {
+    fn new() -> Self {
+        Self {
+            cloud: FakeCloud::default(),
+            writer: MemoryWriter::default(),
+            events: Mutex::new(Vec::new()),
+            state: StateDocument::new("dev".into(), "lineage".into()),
+            options: ExecOptions { default_slots: 4, service_slots: Default::default(), max_attempts: 3, retry_delay: Duration::from_secs(1) },
+        }
+    }
+
+    async fn inventory(&self) -> Inventory {
+        let registry = self.cloud.registry();
+        let mut inv = Inventory::default();
+        for r in registry.reconcilers() {
+            for o in r.observe(&Scope { stack: "dev".into() }).await.unwrap() {
+                inv.resources.push((r.schema().kind.clone(), o));
+            }
+        }
+        inv
+    }
+
+    async fn apply_with(&mut self, graph: &ResourceGraph, cancel: CancellationToken) -> ApplyReport {
+        let registry = self.cloud.registry();
+        let inventory = self.inventory().await;
+        let p = plan(graph, &registry, &self.state, &inventory);
+        let progress = |e: Event| self.events.lock().unwrap().push(e);
+        let exec = Executor { registry: &registry, options: self.options.clone(), progress: &progress, writer: &self.writer };
+        exec.apply(&p, graph, &inventory, &mut self.state, cancel).await.unwrap()
+    }
+
+    async fn apply(&mut self, graph: &ResourceGraph) -> ApplyReport {
+        self.apply_with(graph, CancellationToken::new()).await
+    }
+
+    fn outcome<'a>(report: &'a ApplyReport, id: &str) -> &'a Outcome {
+        &report.outcomes.iter().find(|(c, _)| c.id.as_str() == id).unwrap().1
+    }
+}
+
+fn graph(specs: Vec<paystack_core::Spec>) -> ResourceGraph {
+    ResourceGraph::build(specs).unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn creates_in_dependency_order_and_a_rerun_changes_nothing() {
+    let mut h = Harness::new();
+    let g = graph(vec![spec("vpc", &[]), spec("subnet", &["vpc"]), spec("nat", &["subnet"])]);
+    let report = h.apply(&g).await;
+    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(h.cloud.calls(), ["create:vpc", "create:subnet", "create:nat"]);
+    // The subnet was created with the VPC's real id.
+    let vpc_id = h.state.resources[&ResourceId::new("vpc")].aws_id.clone();
+    assert_eq!(h.state.resources[&ResourceId::new("subnet")].attributes["ref0"], json!(vpc_id));
+
+    let again = h.apply(&g).await;
+    assert!(again.succeeded());
+    assert!(again.outcomes.iter().all(|(_, o)| *o == Outcome::Done(Action::NoOp)));
+    assert_eq!(h.cloud.calls().len(), 3, "a converged re-run makes no calls");
+}
+
+#[tokio::test(start_paused = true)]
+async fn state_is_written_as_each_resource_settles() {
+    let mut h = Harness::new();
+    let g = graph(vec![spec("a", &[]), spec("b", &["a"])]);
+    h.apply(&g).await;
+    let writes = h.writer.writes.lock().unwrap();
+    let counts: Vec<usize> = writes.iter().map(|d| d.resources.len()).collect();
+    // Before any call; after a's create; after a settles; after b's create; after b settles.
+    assert_eq!(counts, [0, 1, 1, 2, 2]);
+    let serials: Vec<u64> = writes.iter().map(|d| d.serial).collect();
+    assert_eq!(serials, [1, 2, 3, 4, 5]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn in_flight_calls_stay_within_the_service_slots() {
+    let mut h = Harness::new();
+    h.options.service_slots.insert("test".into(), 2);
+    h.cloud.with(|i| i.call_time = Duration::from_secs(1));
+    let g = graph((0..6).map(|i| spec(&format!("r{i}"), &[])).collect());
+    assert!(h.apply(&g).await.succeeded());
+    assert_eq!(h.cloud.with(|i| i.max_in_flight), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn waiting_for_aws_holds_no_slot() {
+    let mut h = Harness::new();
+    h.options.service_slots.insert("test".into(), 1);
+    h.cloud.with(|i| {
+        i.call_time = Duration::from_secs(1);
+        i.wait_time = Duration::from_secs(100);
+    });
+    let g = graph((0..3).map(|i| spec(&format!("r{i}"), &[])).collect());
+    let start = tokio::time::Instant::now();
+    assert!(h.apply(&g).await.succeeded());
+    // With one slot, three 1 s calls run back to back and their 100 s waits overlap. Time is
+    // virtual here, so this is exact: had waits held the slot it would take 303 s.
+    assert_eq!(start.elapsed(), Duration::from_secs(103));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_longest_remaining_chain_starts_first() {
+    let mut h = Harness::new();
+    h.options.service_slots.insert("test".into(), 1);
+    // Discovery order puts the quick ones first; the slow chain must still lead.
+    let g = graph(vec![spec("a-quick", &[]), spec("b-quick", &[]), spec_of(SLOW, "c-db", &[]), spec_of(SLOW, "d-db-instance", &["c-db"])]);
+    h.cloud.with(|i| i.call_time = Duration::from_secs(1));
+    assert!(h.apply(&g).await.succeeded());
+    // The slow chain leads. While the database settles its slot is free, so a quick one
+    // runs; as soon as the instance is ready it outranks the quick one still waiting.
+    let calls = h.cloud.calls();
+    assert_eq!(calls[0], "create:c-db");
+    assert!(calls[1].ends_with("-quick"), "{calls:?}");
+    assert_eq!(calls[2], "create:d-db-instance");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failure_skips_only_its_dependents() {
+    let mut h = Harness::new();
+    h.cloud.with(|i| i.fail.insert("subnet".into()));
+    let g = graph(vec![spec("vpc", &[]), spec("subnet", &["vpc"]), spec("nat", &["subnet"]), spec("route", &["nat"]), spec("sg", &["vpc"])]);
+    let report = h.apply(&g).await;
+    assert!(!report.succeeded());
+    assert_eq!(Harness::outcome(&report, "subnet"), &Outcome::Failed("subnet refused".into()));
+    let skipped = Outcome::Skipped { because: ResourceId::new("subnet") };
+    assert_eq!(Harness::outcome(&report, "nat"), &skipped);
+    assert_eq!(Harness::outcome(&report, "route"), &skipped);
+    assert_eq!(Harness::outcome(&report, "vpc"), &Outcome::Done(Action::Create));
+    assert_eq!(Harness::outcome(&report, "sg"), &Outcome::Done(Action::Create));
+    assert!(!h.cloud.calls().iter().any(|c| c.ends_with(":nat") || c.ends_with(":route")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn retryable_errors_are_retried_with_backoff() {
+    let mut h = Harness::new();
+    h.cloud.with(|i| i.fail_once.insert("a".into()));
+    let report = h.apply(&graph(vec![spec("a", &[])])).await;
+    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(h.cloud.calls(), ["create:a", "create:a"]);
+    assert!(h.events.lock().unwrap().iter().any(|e| matches!(e, Event::Retrying { attempt: 1, .. })));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_resource_created_before_a_crash_is_adopted_not_duplicated() {
+    let mut h = Harness::new();
+    // The last run created `a` and died before writing state.
+    h.cloud.seed(THING, "a", json!({}));
+    let report = h.apply(&graph(vec![spec("a", &[]), spec("b", &["a"])])).await;
+    assert!(report.succeeded());
+    assert_eq!(h.cloud.calls(), ["create:b"]);
+    assert_eq!(h.cloud.with(|i| i.live.len()), 2);
+    assert!(h.state.resources.contains_key(&ResourceId::new("a")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancelling_stops_at_a_safe_point_and_keeps_what_was_created() {
+    let mut h = Harness::new();
+    h.cloud.with(|i| i.wait_time = Duration::from_secs(600));
+    let cancel = CancellationToken::new();
+    let trigger = cancel.clone();
+    // Ctrl-C arrives while `a` waits for AWS to settle.
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        trigger.cancel();
+    });
+    let g = graph(vec![spec("a", &[]), spec("b", &["a"])]);
+    let report = h.apply_with(&g, cancel).await;
+    assert!(report.cancelled);
+    assert_eq!(Harness::outcome(&report, "a"), &Outcome::Interrupted);
+    assert_eq!(Harness::outcome(&report, "b"), &Outcome::NotStarted);
+    assert_eq!(h.cloud.calls(), ["create:a"]);
+    // The state on disk knows about `a`, so the next run adopts it.
+    let last = h.writer.writes.lock().unwrap().last().cloned().unwrap();
+    assert!(last.resources.contains_key(&ResourceId::new("a")));
+
+    let report = h.apply(&g).await;
+    assert!(report.succeeded());
+    assert_eq!(h.cloud.calls(), ["create:a", "create:b"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_state_write_stops_new_work() {
+    let mut h = Harness::new();
+    h.writer.fail.insert(2, "disk full".into());
+    let report = h.apply(&graph(vec![spec("a", &[]), spec("b", &["a"])])).await;
+    assert_eq!(report.state_error.as_deref(), Some("disk full"));
+    assert_eq!(h.cloud.calls(), ["create:a"], "nothing starts after state could not be saved");
+}
+
+#[tokio::test(start_paused = true)]
+async fn updates_in_place_and_replaces_when_needed() {
+    let mut h = Harness::new();
+    let g = graph(vec![spec("vpc", &[]).field("cidr", "10.0.0.0/16").field("dns", false), spec("subnet", &["vpc"])]);
+    h.apply(&g).await;
+    let g2 = graph(vec![spec("vpc", &[]).field("cidr", "10.0.0.0/16").field("dns", true), spec("subnet", &["vpc"])]);
+    let report = h.apply(&g2).await;
+    assert_eq!(Harness::outcome(&report, "vpc"), &Outcome::Done(Action::Update));
+    assert_eq!(Harness::outcome(&report, "subnet"), &Outcome::Done(Action::NoOp));
+
+    let g3 = graph(vec![spec("vpc", &[]).field("cidr", "10.9.0.0/16").field("dns", true), spec("subnet", &["vpc"])]);
+    let report = h.apply(&g3).await;
+    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(Harness::outcome(&report, "vpc"), &Outcome::Done(Action::Replace));
+    assert_eq!(Harness::outcome(&report, "subnet"), &Outcome::Done(Action::Update));
+    let new_vpc = h.state.resources[&ResourceId::new("vpc")].aws_id.clone();
+    assert_eq!(h.state.resources[&ResourceId::new("subnet")].attributes["ref0"], json!(new_vpc));
+    assert_eq!(h.cloud.with(|i| i.live.len()), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn destroy_deletes_dependents_first() {
+    let mut h = Harness::new();
+    let g = graph(vec![spec("vpc", &[]), spec("subnet", &["vpc"]), spec("nat", &["subnet"])]);
+    h.apply(&g).await;
+    let registry = h.cloud.registry();
+    let inventory = h.inventory().await;
+    let p = plan_destroy(&inventory);
+    let progress = |_: Event| {};
+    let exec = Executor { registry: &registry, options: h.options.clone(), progress: &progress, writer: &h.writer };
+    let empty = graph(vec![]);
+    let report = exec.apply(&p, &empty, &inventory, &mut h.state, CancellationToken::new()).await.unwrap();
+    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(&h.cloud.calls()[3..], ["delete:nat", "delete:subnet", "delete:vpc"]);
+    assert!(h.state.resources.is_empty());
+    assert_eq!(h.cloud.with(|i| i.live.len()), 0);
+}

@@ -1,0 +1,155 @@
+//! The dependency graph of desired resources.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+
+use paystack_core::{ResourceId, Spec};
+use petgraph::algo::{tarjan_scc, toposort};
+use petgraph::graph::{DiGraph, NodeIndex};
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum GraphError {
+    #[error("two resources have the id `{0}`")]
+    DuplicateId(ResourceId),
+    #[error("`{from}` refers to `{to}`, which is not a resource of this stack")]
+    UnknownReference { from: ResourceId, to: ResourceId },
+    #[error("dependency cycle: {}", .0.iter().map(ResourceId::as_str).collect::<Vec<_>>().join(" -> "))]
+    Cycle(Vec<ResourceId>),
+}
+
+/// Specs as a DAG, with an edge from each resource to every resource that refers to it.
+#[derive(Debug)]
+pub struct ResourceGraph {
+    graph: DiGraph<ResourceId, ()>,
+    index: HashMap<ResourceId, NodeIndex>,
+    specs: BTreeMap<ResourceId, Spec>,
+    order: Vec<ResourceId>,
+}
+
+impl ResourceGraph {
+    pub fn build(specs: Vec<Spec>) -> Result<Self, GraphError> {
+        let mut graph = DiGraph::new();
+        let mut index = HashMap::new();
+        let mut by_id = BTreeMap::new();
+        for spec in specs {
+            if index.contains_key(&spec.id) {
+                return Err(GraphError::DuplicateId(spec.id));
+            }
+            index.insert(spec.id.clone(), graph.add_node(spec.id.clone()));
+            by_id.insert(spec.id.clone(), spec);
+        }
+        for spec in by_id.values() {
+            for dep in spec.dependencies() {
+                let Some(&from) = index.get(&dep) else {
+                    return Err(GraphError::UnknownReference { from: spec.id.clone(), to: dep });
+                };
+                graph.add_edge(from, index[&spec.id], ());
+            }
+        }
+        let order = match toposort(&graph, None) {
+            Ok(order) => order.into_iter().map(|n| graph[n].clone()).collect(),
+            Err(_) => {
+                // Report one whole cycle, in dependency order, not just the node where the
+                // sort stopped.
+                let mut cycle = tarjan_scc(&graph)
+                    .into_iter()
+                    .find(|scc| scc.len() > 1 || graph.contains_edge(scc[0], scc[0]))
+                    .unwrap_or_default();
+                cycle.reverse();
+                return Err(GraphError::Cycle(cycle.into_iter().map(|n| graph[n].clone()).collect()));
+            }
+        };
+        Ok(Self { graph, index, specs: by_id, order })
+    }
+
+    pub fn spec(&self, id: &ResourceId) -> Option<&Spec> {
+        self.specs.get(id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.specs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.specs.is_empty()
+    }
+
+    /// Specs in an order where every resource comes after everything it refers to.
+    pub fn topological(&self) -> impl Iterator<Item = &Spec> {
+        self.order.iter().map(|id| &self.specs[id])
+    }
+
+    /// Resources that refer to `id`.
+    pub fn dependents(&self, id: &ResourceId) -> Vec<&ResourceId> {
+        self.index
+            .get(id)
+            .map(|&n| self.graph.neighbors(n).map(|m| &self.graph[m]).collect())
+            .unwrap_or_default()
+    }
+
+    /// The graph in Graphviz DOT, one node per resource labelled with its kind.
+    pub fn to_dot(&self) -> String {
+        let mut out = String::from("digraph paystack {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n");
+        for id in &self.order {
+            let spec = &self.specs[id];
+            let _ = writeln!(out, "  \"{id}\" [label=\"{id}\\n{}\"];", spec.kind);
+        }
+        for id in &self.order {
+            for dep in self.specs[id].dependencies() {
+                let _ = writeln!(out, "  \"{dep}\" -> \"{id}\";");
+            }
+        }
+        out.push_str("}\n");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use paystack_core::{Expr, Kind};
+
+    fn spec(id: &str, deps: &[&str]) -> Spec {
+        let mut s = Spec::new(ResourceId::new(id), &Kind::new("test.thing"), id.to_owned());
+        for (i, d) in deps.iter().enumerate() {
+            s = s.field(&format!("ref{i}"), Expr::reference(&ResourceId::new(*d), "id"));
+        }
+        s
+    }
+
+    #[test]
+    fn edges_come_from_references_and_order_respects_them() {
+        let g = ResourceGraph::build(vec![spec("subnet", &["vpc"]), spec("nat", &["subnet", "eip"]), spec("vpc", &[]), spec("eip", &[])]).unwrap();
+        let order: Vec<&str> = g.topological().map(|s| s.id.as_str()).collect();
+        let pos = |x: &str| order.iter().position(|o| *o == x).unwrap();
+        assert!(pos("vpc") < pos("subnet"));
+        assert!(pos("subnet") < pos("nat"));
+        assert!(pos("eip") < pos("nat"));
+        assert_eq!(g.dependents(&ResourceId::new("vpc")), vec![&ResourceId::new("subnet")]);
+        let dot = g.to_dot();
+        assert!(dot.contains("\"vpc\" -> \"subnet\";"), "{dot}");
+        assert!(dot.contains("\"subnet\" -> \"nat\";"), "{dot}");
+    }
+
+    #[test]
+    fn a_cycle_is_reported_with_its_members() {
+        let err = ResourceGraph::build(vec![spec("a", &["c"]), spec("b", &["a"]), spec("c", &["b"]), spec("d", &[])]).unwrap_err();
+        let GraphError::Cycle(members) = &err else { panic!("{err}") };
+        let mut names: Vec<&str> = members.iter().map(ResourceId::as_str).collect();
+        names.sort();
+        assert_eq!(names, ["a", "b", "c"]);
+        assert!(err.to_string().starts_with("dependency cycle: "), "{err}");
+    }
+
+    #[test]
+    fn unknown_references_and_duplicates_are_errors() {
+        assert_eq!(
+            ResourceGraph::build(vec![spec("a", &["ghost"])]).unwrap_err(),
+            GraphError::UnknownReference { from: ResourceId::new("a"), to: ResourceId::new("ghost") }
+        );
+        assert_eq!(
+            ResourceGraph::build(vec![spec("a", &[]), spec("a", &[])]).unwrap_err(),
+            GraphError::DuplicateId(ResourceId::new("a"))
+        );
+    }
+}

@@ -1,0 +1,31 @@
+//! The engine: builds the resource graph from specs, plans changes, and executes them
+//! concurrently through reconcilers.
+//!
+//! It knows nothing about AWS. A resource kind is a [`Reconciler`] in a [`Registry`]; the
+//! engine owns everything around the calls: ordering, concurrency slots per service, retries,
+//! failure isolation, cancellation, progress events and the single writer of state.
+//!
+//! Invariants:
+//! - dependency edges come only from references inside specs (and, for resources that have
+//!   left the configuration, from what the state recorded);
+//! - planning is pure: desired specs, recorded state and observed resources in, a plan out;
+//! - state is written after every call that changes AWS, so a crash loses at most the call
+//!   in flight, and that resource carries ownership tags to be adopted on the next run;
+//! - waiting for AWS to settle holds no concurrency slot.
+
+mod events;
+mod executor;
+mod graph;
+mod planner;
+mod reconciler;
+
+#[cfg(test)]
+mod executor_tests;
+#[cfg(test)]
+mod testing;
+
+pub use events::{Event, Progress};
+pub use executor::{ApplyReport, ExecOptions, Executor, Outcome, StateWriter};
+pub use graph::{GraphError, ResourceGraph};
+pub use planner::{Inventory, plan, plan_destroy};
+pub use reconciler::{Desired, ErrorClass, Reconciler, ReconcileError, Registry, Scope};

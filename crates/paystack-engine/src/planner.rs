@@ -1,0 +1,333 @@
+//! Planning: desired specs + recorded state + observed resources → changes. No IO.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use paystack_core::{Action, Change, FieldChange, Fields, Kind, KindSchema, Observed, Plan, Planned, Reference, ResourceId, Spec, StateDocument};
+use serde_json::Value;
+
+use crate::graph::ResourceGraph;
+use crate::reconciler::Registry;
+
+/// Every live resource of one stack, as its kind's reconciler observed it.
+#[derive(Clone, Debug, Default)]
+pub struct Inventory {
+    pub resources: Vec<(Kind, Observed)>,
+}
+
+impl Inventory {
+    pub fn find(&self, kind: &Kind, aws_id: &str) -> Option<&Observed> {
+        self.resources.iter().find(|(k, o)| k == kind && o.aws_id == aws_id).map(|(_, o)| o)
+    }
+}
+
+/// Plans the changes that bring the live stack to the desired specs.
+///
+/// Each live resource is matched to its spec through its ownership tag, so a resource created
+/// just before a crash, and never recorded, is adopted rather than created twice. When two
+/// live resources claim one id, the one the state recorded (or else the first by AWS id) is
+/// kept and the other is planned for deletion, with the reason.
+pub fn plan(graph: &ResourceGraph, registry: &Registry, state: &StateDocument, inventory: &Inventory) -> Plan {
+    let mut live: BTreeMap<&ResourceId, Vec<(&Kind, &Observed)>> = BTreeMap::new();
+    for (kind, o) in &inventory.resources {
+        live.entry(&o.id).or_default().push((kind, o));
+    }
+
+    let mut changes = Vec::new();
+    let mut extra = Vec::new();
+    let mut unknown: HashSet<&ResourceId> = HashSet::new();
+    let mut outputs: HashMap<&ResourceId, &Fields> = HashMap::new();
+
+    for spec in graph.topological() {
+        let mut candidates: Vec<(&Kind, &Observed)> = live.remove(&spec.id).unwrap_or_default();
+        // A live resource of another kind under this id is not this resource.
+        let (mut same, other): (Vec<_>, Vec<_>) = candidates.drain(..).partition(|(k, _)| **k == spec.kind);
+        extra.extend(other.into_iter().map(|(k, o)| delete_change(k, o, "its kind no longer matches the configuration")));
+        let recorded = state.resources.get(&spec.id);
+        same.sort_by_key(|(_, o)| (recorded.is_none_or(|r| r.aws_id != o.aws_id), o.aws_id.clone()));
+        let mut same = same.into_iter();
+        let adopted = same.next().map(|(_, o)| o);
+        for (k, o) in same {
+            let keep = adopted.map_or("", |a| a.aws_id.as_str());
+            extra.push(delete_change(k, o, &format!("duplicate of `{}`; {keep} is kept", spec.id)));
+        }
+
+        let lookup = |r: &Reference| -> Option<Value> {
+            if unknown.contains(&r.resource) {
+                return None;
+            }
+            outputs.get(&r.resource)?.get(&r.output).cloned()
+        };
+        let desired = resolve_partially(spec, &lookup);
+        let schema = registry.schema(&spec.kind);
+        let change = decide(spec, &desired, adopted, schema, recorded.map(|r| r.aws_id.as_str()));
+
+        match change.action {
+            Action::Create | Action::Replace => {
+                unknown.insert(&spec.id);
+            }
+            _ => {
+                if let Some(o) = adopted {
+                    outputs.insert(&spec.id, &o.outputs);
+                }
+            }
+        }
+        changes.push(change);
+    }
+
+    for (_, leftovers) in live {
+        for (k, o) in leftovers {
+            extra.push(delete_change(k, o, "it is no longer in the configuration"));
+        }
+    }
+    changes.extend(extra);
+    Plan { changes }
+}
+
+/// Plans the deletion of every live resource of the stack.
+pub fn plan_destroy(inventory: &Inventory) -> Plan {
+    let mut changes: Vec<Change> = inventory.resources.iter().map(|(k, o)| delete_change(k, o, "destroy")).collect();
+    changes.sort_by(|a, b| a.id.cmp(&b.id).then_with(|| a.aws_id.cmp(&b.aws_id)));
+    Plan { changes }
+}
+
+fn delete_change(kind: &Kind, o: &Observed, reason: &str) -> Change {
+    Change {
+        id: o.id.clone(),
+        kind: kind.clone(),
+        name: o.attributes.get("tags").and_then(|t| t.get("Name")).and_then(Value::as_str).unwrap_or_default().to_owned(),
+        action: Action::Delete,
+        reason: Some(reason.to_owned()),
+        aws_id: Some(o.aws_id.clone()),
+        fields: Vec::new(),
+    }
+}
+
+/// The spec's fields with every reference that can be resolved now resolved.
+pub(crate) fn resolve_partially(spec: &Spec, lookup: &impl Fn(&Reference) -> Option<Value>) -> BTreeMap<String, Planned> {
+    spec.fields
+        .iter()
+        .map(|(k, e)| (k.clone(), e.resolve(lookup).map_or(Planned::KnownAfterApply, Planned::Known)))
+        .collect()
+}
+
+/// The change for one desired resource given what is live.
+pub(crate) fn decide(
+    spec: &Spec,
+    desired: &BTreeMap<String, Planned>,
+    live: Option<&Observed>,
+    schema: Option<&KindSchema>,
+    recorded_aws_id: Option<&str>,
+) -> Change {
+    let mut change = Change {
+        id: spec.id.clone(),
+        kind: spec.kind.clone(),
+        name: spec.name.clone(),
+        action: Action::NoOp,
+        reason: None,
+        aws_id: live.map(|o| o.aws_id.clone()),
+        fields: Vec::new(),
+    };
+    let Some(live) = live else {
+        change.action = Action::Create;
+        change.fields = desired
+            .iter()
+            .map(|(k, v)| FieldChange { field: k.clone(), before: None, after: v.clone(), forces_replacement: false })
+            .collect();
+        change.reason = recorded_aws_id.map(|id| format!("{id} is recorded in state but no longer exists; it was deleted outside paystack"));
+        return change;
+    };
+    change.fields = diff(desired, &live.attributes, schema);
+    let forced: Vec<&str> = change.fields.iter().filter(|f| f.forces_replacement).map(|f| f.field.as_str()).collect();
+    change.action = if !forced.is_empty() {
+        change.reason = Some(format!("{} cannot be changed in place", forced.join(", ")));
+        Action::Replace
+    } else if !change.fields.is_empty() {
+        Action::Update
+    } else {
+        Action::NoOp
+    };
+    change
+}
+
+/// Field-level differences between desired values and live attributes. Live attributes the
+/// spec does not set are not compared: they belong to AWS.
+pub(crate) fn diff(desired: &BTreeMap<String, Planned>, live: &Fields, schema: Option<&KindSchema>) -> Vec<FieldChange> {
+    let replace_on = schema.map_or(&[][..], |s| s.replace_on);
+    let unordered = schema.map_or(&[][..], |s| s.unordered);
+    desired
+        .iter()
+        .filter_map(|(field, after)| {
+            let as_set = unordered.contains(&field.as_str());
+            let before = live.get(field).cloned().map(|v| canonical(v, as_set));
+            let after = match after {
+                Planned::Known(v) => Planned::Known(canonical(v.clone(), as_set)),
+                Planned::KnownAfterApply => Planned::KnownAfterApply,
+            };
+            let same = matches!(&after, Planned::Known(v) if Some(v) == before.as_ref());
+            (!same).then(|| FieldChange {
+                field: field.clone(),
+                before,
+                after,
+                forces_replacement: replace_on.contains(&field.as_str()),
+            })
+        })
+        .collect()
+}
+
+/// A list whose order carries no meaning, sorted and without repeats, so that two equal sets
+/// compare equal and show the same in a plan.
+fn canonical(v: Value, as_set: bool) -> Value {
+    match v {
+        Value::Array(mut items) if as_set => {
+            items.sort_by_cached_key(|i| i.to_string());
+            items.dedup();
+            Value::Array(items)
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{FakeCloud, spec};
+    use paystack_core::Expr;
+    use serde_json::json;
+
+    fn live(id: &str, aws_id: &str, attrs: Value) -> (Kind, Observed) {
+        let Value::Object(attributes) = attrs else { panic!() };
+        (
+            Kind::new("test.thing"),
+            Observed {
+                id: ResourceId::new(id),
+                aws_id: aws_id.into(),
+                attributes,
+                outputs: [("id".to_owned(), json!(aws_id))].into_iter().collect(),
+                pending: false,
+            },
+        )
+    }
+
+    fn empty_state() -> StateDocument {
+        StateDocument::new("dev".into(), "l".into())
+    }
+
+    fn vpc_and_subnet(cidr: &str) -> ResourceGraph {
+        ResourceGraph::build(vec![
+            spec("vpc", &[]).field("cidr", "10.0.0.0/16"),
+            spec("subnet", &["vpc"]).field("cidr", cidr),
+        ])
+        .unwrap()
+    }
+
+    fn actions(plan: &Plan) -> Vec<(&str, Action)> {
+        plan.changes.iter().map(|c| (c.id.as_str(), c.action)).collect()
+    }
+
+    #[test]
+    fn nothing_live_means_create_everything_with_unknown_references() {
+        let cloud = FakeCloud::default();
+        let p = plan(&vpc_and_subnet("10.0.1.0/24"), &cloud.registry(), &empty_state(), &Inventory::default());
+        assert_eq!(actions(&p), [("vpc", Action::Create), ("subnet", Action::Create)]);
+        let subnet = p.change(&ResourceId::new("subnet")).unwrap();
+        let vpc_ref = subnet.fields.iter().find(|f| f.field == "ref0").unwrap();
+        assert_eq!(vpc_ref.after, Planned::KnownAfterApply);
+    }
+
+    #[test]
+    fn converged_stack_is_all_no_op() {
+        let cloud = FakeCloud::default();
+        let inv = Inventory {
+            resources: vec![
+                live("vpc", "vpc-1", json!({"cidr": "10.0.0.0/16", "extra": "ignored"})),
+                live("subnet", "sn-1", json!({"cidr": "10.0.1.0/24", "ref0": "vpc-1"})),
+            ],
+        };
+        let p = plan(&vpc_and_subnet("10.0.1.0/24"), &cloud.registry(), &empty_state(), &inv);
+        assert_eq!(actions(&p), [("vpc", Action::NoOp), ("subnet", Action::NoOp)]);
+        assert!(!p.has_changes());
+    }
+
+    #[test]
+    fn changed_field_is_an_update_and_a_replace_field_is_a_replace() {
+        let cloud = FakeCloud::default();
+        let inv = Inventory {
+            resources: vec![
+                live("vpc", "vpc-1", json!({"cidr": "10.0.0.0/16"})),
+                live("subnet", "sn-1", json!({"cidr": "10.0.9.0/24", "ref0": "vpc-1"})),
+            ],
+        };
+        let graph = ResourceGraph::build(vec![
+            spec("vpc", &[]).field("cidr", "10.0.0.0/16"),
+            spec("subnet", &["vpc"]).field("cidr", "10.0.1.0/24").field("public", true),
+        ])
+        .unwrap();
+        let p = plan(&graph, &cloud.registry(), &empty_state(), &inv);
+        let subnet = p.change(&ResourceId::new("subnet")).unwrap();
+        // `cidr` is a replace-only field of the fake kind.
+        assert_eq!(subnet.action, Action::Replace);
+        assert_eq!(subnet.reason.as_deref(), Some("cidr cannot be changed in place"));
+        let fields: Vec<(&str, Option<&Value>, &Planned, bool)> =
+            subnet.fields.iter().map(|f| (f.field.as_str(), f.before.as_ref(), &f.after, f.forces_replacement)).collect();
+        assert_eq!(
+            fields,
+            [
+                ("cidr", Some(&json!("10.0.9.0/24")), &Planned::Known(json!("10.0.1.0/24")), true),
+                ("public", None, &Planned::Known(json!(true)), false),
+            ]
+        );
+
+        let graph = ResourceGraph::build(vec![spec("vpc", &[]).field("cidr", "10.0.0.0/16").field("dns", true)]).unwrap();
+        let p = plan(&graph, &cloud.registry(), &empty_state(), &Inventory { resources: vec![live("vpc", "vpc-1", json!({"cidr": "10.0.0.0/16", "dns": false}))] });
+        assert_eq!(actions(&p), [("vpc", Action::Update)]);
+    }
+
+    #[test]
+    fn replacing_a_dependency_makes_its_references_unknown() {
+        let cloud = FakeCloud::default();
+        let inv = Inventory {
+            resources: vec![
+                live("vpc", "vpc-1", json!({"cidr": "10.9.0.0/16"})),
+                live("subnet", "sn-1", json!({"cidr": "10.0.1.0/24", "ref0": "vpc-1"})),
+            ],
+        };
+        let p = plan(&vpc_and_subnet("10.0.1.0/24"), &cloud.registry(), &empty_state(), &inv);
+        assert_eq!(actions(&p), [("vpc", Action::Replace), ("subnet", Action::Update)]);
+    }
+
+    #[test]
+    fn leftovers_and_duplicates_are_deleted_and_the_recorded_one_is_kept() {
+        let cloud = FakeCloud::default();
+        let mut state = empty_state();
+        let kept = live("vpc", "vpc-2", json!({"cidr": "10.0.0.0/16"}));
+        state.record(&kept.0, "vpc", &kept.1, vec![]);
+        let inv = Inventory {
+            resources: vec![
+                live("vpc", "vpc-1", json!({"cidr": "10.0.0.0/16"})),
+                kept.clone(),
+                live("old", "x-1", json!({})),
+            ],
+        };
+        let graph = ResourceGraph::build(vec![spec("vpc", &[]).field("cidr", "10.0.0.0/16")]).unwrap();
+        let p = plan(&graph, &cloud.registry(), &state, &inv);
+        let summary: Vec<(&str, Action, Option<&str>)> =
+            p.changes.iter().map(|c| (c.id.as_str(), c.action, c.aws_id.as_deref())).collect();
+        assert_eq!(
+            summary,
+            [("vpc", Action::NoOp, Some("vpc-2")), ("vpc", Action::Delete, Some("vpc-1")), ("old", Action::Delete, Some("x-1"))]
+        );
+        assert_eq!(p.changes[1].reason.as_deref(), Some("duplicate of `vpc`; vpc-2 is kept"));
+    }
+
+    #[test]
+    fn recorded_but_gone_is_recreated_with_a_reason() {
+        let cloud = FakeCloud::default();
+        let mut state = empty_state();
+        let gone = live("vpc", "vpc-9", json!({}));
+        state.record(&gone.0, "vpc", &gone.1, vec![]);
+        let graph = ResourceGraph::build(vec![spec("vpc", &[]).field("cidr", Expr::from("10.0.0.0/16"))]).unwrap();
+        let p = plan(&graph, &cloud.registry(), &state, &Inventory::default());
+        assert_eq!(p.changes[0].action, Action::Create);
+        assert!(p.changes[0].reason.as_deref().unwrap().contains("vpc-9 is recorded in state but no longer exists"));
+    }
+}

@@ -1,0 +1,173 @@
+//! An in-memory cloud for the engine's tests: reconcilers that keep resources in a map, log
+//! their calls, and can be told to be slow or to fail.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use paystack_core::spec::ExpectedDurations;
+use paystack_core::{Expr, FieldChange, Kind, KindSchema, Observed, ResourceId, Spec, StateDocument};
+use serde_json::json;
+
+use crate::executor::StateWriter;
+use crate::reconciler::{Desired, ReconcileError, Reconciler, Registry, Scope};
+
+pub(crate) const THING: &str = "test.thing";
+pub(crate) const SLOW: &str = "test.slow";
+
+/// A spec of kind `test.thing` referring to the `id` output of each of `deps`.
+pub(crate) fn spec(id: &str, deps: &[&str]) -> Spec {
+    spec_of(THING, id, deps)
+}
+
+pub(crate) fn spec_of(kind: &str, id: &str, deps: &[&str]) -> Spec {
+    let mut s = Spec::new(ResourceId::new(id), &Kind::new(kind), id.to_owned());
+    for (i, d) in deps.iter().enumerate() {
+        s = s.field(&format!("ref{i}"), Expr::reference(&ResourceId::new(*d), "id"));
+    }
+    s
+}
+
+#[derive(Default)]
+pub(crate) struct Inner {
+    pub(crate) live: BTreeMap<String, (Kind, Observed)>,
+    next: u32,
+    pub(crate) calls: Vec<String>,
+    in_flight: usize,
+    pub(crate) max_in_flight: usize,
+    pub(crate) fail: HashSet<String>,
+    pub(crate) fail_once: HashSet<String>,
+    pub(crate) call_time: Duration,
+    pub(crate) wait_time: Duration,
+}
+
+#[derive(Clone, Default)]
+pub(crate) struct FakeCloud {
+    pub(crate) inner: Arc<Mutex<Inner>>,
+}
+
+impl FakeCloud {
+    pub(crate) fn registry(&self) -> Registry {
+        let mut r = Registry::default();
+        for (kind, secs) in [(THING, 1), (SLOW, 300)] {
+            let d = Duration::from_secs(secs);
+            r.register(Arc::new(FakeReconciler {
+                cloud: self.clone(),
+                schema: KindSchema {
+                    kind: Kind::new(kind),
+                    service: "test",
+                    replace_on: &["cidr"],
+                    unordered: &["set"],
+                    expected: ExpectedDurations { create: d, update: d, delete: d },
+                },
+            }));
+        }
+        r
+    }
+
+    pub(crate) fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+        f(&mut self.inner.lock().unwrap())
+    }
+
+    pub(crate) fn calls(&self) -> Vec<String> {
+        self.with(|i| i.calls.clone())
+    }
+
+    /// Puts a resource into the cloud as if an earlier run had created it.
+    pub(crate) fn seed(&self, kind: &str, id: &str, fields: serde_json::Value) -> String {
+        self.with(|i| {
+            i.next += 1;
+            let aws_id = format!("x-{}", i.next);
+            let serde_json::Value::Object(attributes) = fields else { panic!("fields must be an object") };
+            let o = Observed { id: ResourceId::new(id), aws_id: aws_id.clone(), attributes, outputs: [("id".to_owned(), json!(aws_id))].into_iter().collect(), pending: false };
+            i.live.insert(aws_id.clone(), (Kind::new(kind), o));
+            aws_id
+        })
+    }
+}
+
+struct FakeReconciler {
+    cloud: FakeCloud,
+    schema: KindSchema,
+}
+
+impl FakeReconciler {
+    async fn call(&self, what: &str, id: &ResourceId) -> Result<(), ReconcileError> {
+        let delay = self.cloud.with(|i| {
+            i.calls.push(format!("{what}:{id}"));
+            i.in_flight += 1;
+            i.max_in_flight = i.max_in_flight.max(i.in_flight);
+            i.call_time
+        });
+        tokio::time::sleep(delay).await;
+        self.cloud.with(|i| {
+            i.in_flight -= 1;
+            if i.fail.contains(id.as_str()) {
+                return Err(ReconcileError::permanent(format!("{id} refused")));
+            }
+            if i.fail_once.remove(id.as_str()) {
+                return Err(ReconcileError::retryable(format!("{id} not yet")));
+            }
+            Ok(())
+        })
+    }
+}
+
+#[async_trait]
+impl Reconciler for FakeReconciler {
+    fn schema(&self) -> &KindSchema {
+        &self.schema
+    }
+
+    async fn observe(&self, _scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
+        Ok(self.cloud.with(|i| i.live.values().filter(|(k, _)| *k == self.schema.kind).map(|(_, o)| o.clone()).collect()))
+    }
+
+    async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
+        self.call("create", &desired.id).await?;
+        let fields = serde_json::Value::Object(desired.fields.clone());
+        let aws_id = self.cloud.seed(self.schema.kind.as_str(), desired.id.as_str(), fields);
+        Ok(self.cloud.with(|i| i.live[&aws_id].1.clone()))
+    }
+
+    async fn update(&self, desired: &Desired, current: &Observed, _changes: &[FieldChange]) -> Result<Observed, ReconcileError> {
+        self.call("update", &desired.id).await?;
+        self.cloud.with(|i| {
+            let entry = &mut i.live.get_mut(&current.aws_id).ok_or_else(|| ReconcileError::permanent("gone"))?.1;
+            entry.attributes = desired.fields.clone();
+            Ok(entry.clone())
+        })
+    }
+
+    async fn delete(&self, current: &Observed) -> Result<(), ReconcileError> {
+        self.call("delete", &current.id).await?;
+        self.cloud.with(|i| i.live.remove(&current.aws_id));
+        Ok(())
+    }
+
+    async fn wait_ready(&self, current: Observed) -> Result<Observed, ReconcileError> {
+        let wait = self.cloud.with(|i| i.wait_time);
+        tokio::time::sleep(wait).await;
+        Ok(current)
+    }
+}
+
+/// Keeps every state document written, in order.
+#[derive(Default)]
+pub(crate) struct MemoryWriter {
+    pub(crate) writes: Mutex<Vec<StateDocument>>,
+    pub(crate) fail: HashMap<u64, String>,
+}
+
+#[async_trait]
+impl StateWriter for MemoryWriter {
+    async fn write(&self, doc: &mut StateDocument) -> Result<(), String> {
+        if let Some(e) = self.fail.get(&(doc.serial + 1)) {
+            return Err(e.clone());
+        }
+        doc.serial += 1;
+        self.writes.lock().unwrap().push(doc.clone());
+        Ok(())
+    }
+}
