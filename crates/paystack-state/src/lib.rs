@@ -82,6 +82,11 @@ pub trait StateBackend: Send + Sync {
     async fn lock(&self, info: LockInfo) -> Result<Box<dyn LockGuard>, StateError>;
 }
 
+/// A new, empty document for `stack`, with a fresh lineage.
+pub fn new_document(stack: &str) -> StateDocument {
+    StateDocument::new(stack.to_owned(), uuid::Uuid::new_v4().to_string())
+}
+
 /// Serializes a document; the one place that chooses the format.
 pub(crate) fn encode(doc: &StateDocument) -> Vec<u8> {
     let mut bytes = serde_json::to_vec_pretty(doc).unwrap_or_default();

@@ -1,0 +1,72 @@
+//! SDK clients, one set per (account role, region), all cloned from one loaded configuration.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_ec2 as ec2;
+use tokio::sync::Mutex;
+
+/// Where calls go: a region, and optionally a role to assume first (an environment that
+/// lives in its own account).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Target {
+    pub region: String,
+    pub role_arn: Option<String>,
+}
+
+/// The clients for one target. Clients are cheap to clone and share one connection pool.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    pub ec2: ec2::Client,
+}
+
+impl Clients {
+    fn new(config: &SdkConfig) -> Self {
+        Self { ec2: ec2::Client::new(config) }
+    }
+}
+
+/// Loads the base configuration once from the environment (credentials, `AWS_ENDPOINT_URL`)
+/// and hands out one [`Clients`] per [`Target`].
+pub struct ClientPool {
+    base: SdkConfig,
+    by_target: Mutex<HashMap<Target, Clients>>,
+}
+
+impl ClientPool {
+    pub async fn from_env() -> Self {
+        // Throttling is the expected failure of a wide concurrent apply: the adaptive mode
+        // adds client-side rate limiting on top of exponential backoff with jitter.
+        let retry = RetryConfig::adaptive().with_max_attempts(8).with_initial_backoff(Duration::from_millis(200)).with_max_backoff(Duration::from_secs(20));
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .operation_attempt_timeout(Duration::from_secs(30))
+            .operation_timeout(Duration::from_secs(180))
+            .build();
+        let base = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry).timeout_config(timeouts).load().await;
+        Self { base, by_target: Mutex::new(HashMap::new()) }
+    }
+
+    pub async fn clients(&self, target: &Target) -> Clients {
+        let mut by_target = self.by_target.lock().await;
+        if let Some(c) = by_target.get(target) {
+            return c.clone();
+        }
+        let mut config = self.base.to_builder().region(Region::new(target.region.clone()));
+        if let Some(role) = &target.role_arn {
+            let provider = aws_config::sts::AssumeRoleProvider::builder(role)
+                .session_name("paystack")
+                .configure(&self.base)
+                .region(Region::new(target.region.clone()))
+                .build()
+                .await;
+            config = config.credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider));
+        }
+        let clients = Clients::new(&config.build());
+        by_target.insert(target.clone(), clients.clone());
+        clients
+    }
+}

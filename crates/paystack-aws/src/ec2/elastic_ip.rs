@@ -1,0 +1,71 @@
+//! `ec2.eip`: an Elastic IP for a NAT gateway.
+
+use async_trait::async_trait;
+use aws_sdk_ec2 as ec2;
+use ec2::types::{DomainType, ResourceType};
+use paystack_core::{FieldChange, KindSchema, Observed};
+use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
+use paystack_platform::kinds;
+use serde_json::json;
+
+use super::{cannot_update, created, observed, stack_filter, sync_tags, tag_specification, updated};
+use crate::error::{classify, is_not_found, missing};
+
+pub(crate) struct ElasticIps {
+    client: ec2::Client,
+    schema: KindSchema,
+}
+
+impl ElasticIps {
+    pub(crate) fn new(client: &ec2::Client) -> Self {
+        Self { client: client.clone(), schema: kinds::ELASTIC_IP.schema() }
+    }
+}
+
+#[async_trait]
+impl Reconciler for ElasticIps {
+    fn schema(&self) -> &KindSchema {
+        &self.schema
+    }
+
+    async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
+        // DescribeAddresses is not paginated: it returns every match in one response.
+        let out = self.client.describe_addresses().filters(stack_filter(scope)).send().await.map_err(|e| classify("DescribeAddresses", e))?;
+        let mut found = Vec::new();
+        for a in out.addresses() {
+            let id = a.allocation_id().ok_or_else(|| missing("allocation id"))?;
+            found.extend(observed(a.tags(), id, json!({}), json!({ "public_ip": a.public_ip() })));
+        }
+        Ok(found)
+    }
+
+    async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
+        let out = self
+            .client
+            .allocate_address()
+            .domain(DomainType::Vpc)
+            .tag_specifications(tag_specification(ResourceType::ElasticIp, desired))
+            .send()
+            .await
+            .map_err(|e| classify("AllocateAddress", e))?;
+        let id = out.allocation_id().ok_or_else(|| missing("allocation id"))?;
+        Ok(created(desired, id, json!({ "public_ip": out.public_ip() })))
+    }
+
+    async fn update(&self, desired: &Desired, current: &Observed, changes: &[FieldChange]) -> Result<Observed, ReconcileError> {
+        for change in changes {
+            match change.field.as_str() {
+                "tags" => sync_tags(&self.client, desired, current).await?,
+                other => return Err(cannot_update(desired, other)),
+            }
+        }
+        Ok(updated(desired, current))
+    }
+
+    async fn delete(&self, current: &Observed) -> Result<(), ReconcileError> {
+        match self.client.release_address().allocation_id(&current.aws_id).send().await {
+            Err(e) if !is_not_found(&e) => Err(classify("ReleaseAddress", e)),
+            _ => Ok(()),
+        }
+    }
+}

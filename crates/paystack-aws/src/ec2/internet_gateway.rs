@@ -1,0 +1,102 @@
+//! `ec2.internet_gateway`: the VPC's internet gateway and its attachment.
+
+use async_trait::async_trait;
+use aws_sdk_ec2 as ec2;
+use ec2::error::ProvideErrorMetadata as _;
+use ec2::types::ResourceType;
+use paystack_core::{FieldChange, KindSchema, Observed};
+use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
+use paystack_platform::kinds;
+use serde_json::{Value, json};
+
+use super::{cannot_update, created, observed, stack_filter, str_field, sync_tags, tag_specification, updated};
+use crate::error::{classify, is_not_found, missing};
+
+pub(crate) struct InternetGateways {
+    client: ec2::Client,
+    schema: KindSchema,
+}
+
+impl InternetGateways {
+    pub(crate) fn new(client: &ec2::Client) -> Self {
+        Self { client: client.clone(), schema: kinds::INTERNET_GATEWAY.schema() }
+    }
+
+    async fn detach(&self, igw_id: &str, vpc_id: &str) -> Result<(), ReconcileError> {
+        match self.client.detach_internet_gateway().internet_gateway_id(igw_id).vpc_id(vpc_id).send().await {
+            Err(e) if !is_not_found(&e) && e.code() != Some("Gateway.NotAttached") => Err(classify("DetachInternetGateway", e)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn attach(&self, igw_id: &str, vpc_id: &str) -> Result<(), ReconcileError> {
+        self.client.attach_internet_gateway().internet_gateway_id(igw_id).vpc_id(vpc_id).send().await.map_err(|e| classify("AttachInternetGateway", e))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Reconciler for InternetGateways {
+    fn schema(&self) -> &KindSchema {
+        &self.schema
+    }
+
+    async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
+        let gateways: Vec<_> = self
+            .client
+            .describe_internet_gateways()
+            .filters(stack_filter(scope))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<_, _>>()
+            .await
+            .map_err(|e| classify("DescribeInternetGateways", e))?;
+        let mut out = Vec::new();
+        for g in gateways {
+            let id = g.internet_gateway_id().ok_or_else(|| missing("internet gateway id"))?;
+            let vpc_id = g.attachments().iter().find_map(|a| a.vpc_id());
+            out.extend(observed(g.tags(), id, json!({ "vpc_id": vpc_id }), json!({})));
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
+        let out = self
+            .client
+            .create_internet_gateway()
+            .tag_specifications(tag_specification(ResourceType::InternetGateway, desired))
+            .send()
+            .await
+            .map_err(|e| classify("CreateInternetGateway", e))?;
+        let id = out.internet_gateway().and_then(|g| g.internet_gateway_id()).ok_or_else(|| missing("internet gateway id"))?;
+        self.attach(id, str_field(desired, "vpc_id")?).await?;
+        Ok(created(desired, id, json!({})))
+    }
+
+    async fn update(&self, desired: &Desired, current: &Observed, changes: &[FieldChange]) -> Result<Observed, ReconcileError> {
+        for change in changes {
+            match change.field.as_str() {
+                "vpc_id" => {
+                    if let Some(old) = current.attributes.get("vpc_id").and_then(Value::as_str) {
+                        self.detach(&current.aws_id, old).await?;
+                    }
+                    self.attach(&current.aws_id, str_field(desired, "vpc_id")?).await?;
+                }
+                "tags" => sync_tags(&self.client, desired, current).await?,
+                other => return Err(cannot_update(desired, other)),
+            }
+        }
+        Ok(updated(desired, current))
+    }
+
+    async fn delete(&self, current: &Observed) -> Result<(), ReconcileError> {
+        if let Some(vpc_id) = current.attributes.get("vpc_id").and_then(Value::as_str) {
+            self.detach(&current.aws_id, vpc_id).await?;
+        }
+        match self.client.delete_internet_gateway().internet_gateway_id(&current.aws_id).send().await {
+            Err(e) if !is_not_found(&e) => Err(classify("DeleteInternetGateway", e)),
+            _ => Ok(()),
+        }
+    }
+}

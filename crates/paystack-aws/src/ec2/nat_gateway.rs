@@ -1,0 +1,121 @@
+//! `ec2.nat_gateway`: public NAT gateways, one per zone or one shared, as configured.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_ec2 as ec2;
+use ec2::client::Waiters;
+use ec2::types::{ConnectivityType, NatGatewayState, ResourceType};
+use paystack_core::{FieldChange, KindSchema, Observed};
+use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
+use paystack_platform::kinds;
+use serde_json::json;
+
+use super::{cannot_update, created, observed, stack_filter, str_field, sync_tags, tag_specification, updated};
+use crate::error::{classify, is_not_found, missing};
+
+/// NAT gateways take minutes to become available, and can take many more on a slow day.
+const MAX_WAIT: Duration = Duration::from_secs(20 * 60);
+
+pub(crate) struct NatGateways {
+    client: ec2::Client,
+    schema: KindSchema,
+}
+
+impl NatGateways {
+    pub(crate) fn new(client: &ec2::Client) -> Self {
+        Self { client: client.clone(), schema: kinds::NAT_GATEWAY.schema() }
+    }
+}
+
+#[async_trait]
+impl Reconciler for NatGateways {
+    fn schema(&self) -> &KindSchema {
+        &self.schema
+    }
+
+    async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
+        let gateways: Vec<_> = self
+            .client
+            .describe_nat_gateways()
+            .filter(stack_filter(scope))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<_, _>>()
+            .await
+            .map_err(|e| classify("DescribeNatGateways", e))?;
+        let mut out = Vec::new();
+        for g in gateways {
+            let state = g.state();
+            // Deleted and failed gateways linger in Describe for an hour; they are not there.
+            if matches!(state, Some(NatGatewayState::Deleted | NatGatewayState::Deleting | NatGatewayState::Failed)) {
+                continue;
+            }
+            let id = g.nat_gateway_id().ok_or_else(|| missing("NAT gateway id"))?;
+            let allocation = g.nat_gateway_addresses().iter().find_map(|a| a.allocation_id());
+            let attributes = json!({ "subnet_id": g.subnet_id(), "allocation_id": allocation });
+            if let Some(mut o) = observed(g.tags(), id, attributes, json!({})) {
+                o.pending = matches!(state, Some(NatGatewayState::Pending));
+                out.push(o);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
+        let out = self
+            .client
+            .create_nat_gateway()
+            .subnet_id(str_field(desired, "subnet_id")?)
+            .allocation_id(str_field(desired, "allocation_id")?)
+            .connectivity_type(ConnectivityType::Public)
+            .tag_specifications(tag_specification(ResourceType::Natgateway, desired))
+            .send()
+            .await
+            .map_err(|e| classify("CreateNatGateway", e))?;
+        let id = out.nat_gateway().and_then(|g| g.nat_gateway_id()).ok_or_else(|| missing("NAT gateway id"))?;
+        let mut o = created(desired, id, json!({}));
+        o.pending = true;
+        Ok(o)
+    }
+
+    async fn update(&self, desired: &Desired, current: &Observed, changes: &[FieldChange]) -> Result<Observed, ReconcileError> {
+        for change in changes {
+            match change.field.as_str() {
+                "tags" => sync_tags(&self.client, desired, current).await?,
+                other => return Err(cannot_update(desired, other)),
+            }
+        }
+        Ok(updated(desired, current))
+    }
+
+    async fn delete(&self, current: &Observed) -> Result<(), ReconcileError> {
+        match self.client.delete_nat_gateway().nat_gateway_id(&current.aws_id).send().await {
+            Err(e) if !is_not_found(&e) => Err(classify("DeleteNatGateway", e)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn wait_ready(&self, mut current: Observed) -> Result<Observed, ReconcileError> {
+        self.client
+            .wait_until_nat_gateway_available()
+            .nat_gateway_ids(&current.aws_id)
+            .wait(MAX_WAIT)
+            .await
+            .map_err(|e| ReconcileError::retryable(format!("waiting for NAT gateway {}: {e}", current.aws_id)))?;
+        current.pending = false;
+        Ok(current)
+    }
+
+    async fn wait_deleted(&self, current: &Observed) -> Result<(), ReconcileError> {
+        // Its Elastic IP and subnet can only go once the gateway is gone.
+        self.client
+            .wait_until_nat_gateway_deleted()
+            .nat_gateway_ids(&current.aws_id)
+            .wait(MAX_WAIT)
+            .await
+            .map_err(|e| ReconcileError::retryable(format!("waiting for NAT gateway {} to be deleted: {e}", current.aws_id)))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,117 @@
+//! `ec2.subnet`: public and private subnets, one of each per availability zone.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_ec2 as ec2;
+use ec2::client::Waiters;
+use ec2::types::{AttributeBooleanValue, ResourceType};
+use paystack_core::{FieldChange, KindSchema, Observed};
+use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
+use paystack_platform::kinds;
+use serde_json::json;
+
+use super::{bool_field, cannot_update, created, observed, stack_filter, str_field, sync_tags, tag_specification, updated};
+use crate::error::{classify, is_not_found, missing};
+
+pub(crate) struct Subnets {
+    client: ec2::Client,
+    schema: KindSchema,
+}
+
+impl Subnets {
+    pub(crate) fn new(client: &ec2::Client) -> Self {
+        Self { client: client.clone(), schema: kinds::SUBNET.schema() }
+    }
+
+    async fn set_public_ip(&self, subnet_id: &str, desired: &Desired) -> Result<(), ReconcileError> {
+        let value = AttributeBooleanValue::builder().value(bool_field(desired, "map_public_ip_on_launch")?).build();
+        self.client
+            .modify_subnet_attribute()
+            .subnet_id(subnet_id)
+            .map_public_ip_on_launch(value)
+            .send()
+            .await
+            .map_err(|e| classify("ModifySubnetAttribute", e))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Reconciler for Subnets {
+    fn schema(&self) -> &KindSchema {
+        &self.schema
+    }
+
+    async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
+        let subnets: Vec<_> = self
+            .client
+            .describe_subnets()
+            .filters(stack_filter(scope))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<_, _>>()
+            .await
+            .map_err(|e| classify("DescribeSubnets", e))?;
+        let mut out = Vec::new();
+        for s in subnets {
+            let id = s.subnet_id().ok_or_else(|| missing("subnet id"))?;
+            let attributes = json!({
+                "vpc_id": s.vpc_id(),
+                "cidr_block": s.cidr_block(),
+                "availability_zone": s.availability_zone(),
+                "map_public_ip_on_launch": s.map_public_ip_on_launch().unwrap_or(false),
+            });
+            out.extend(observed(s.tags(), id, attributes, json!({ "availability_zone": s.availability_zone() })));
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
+        let az = str_field(desired, "availability_zone")?;
+        let out = self
+            .client
+            .create_subnet()
+            .vpc_id(str_field(desired, "vpc_id")?)
+            .cidr_block(str_field(desired, "cidr_block")?)
+            .availability_zone(az)
+            .tag_specifications(tag_specification(ResourceType::Subnet, desired))
+            .send()
+            .await
+            .map_err(|e| classify("CreateSubnet", e))?;
+        let id = out.subnet().and_then(|s| s.subnet_id()).ok_or_else(|| missing("subnet id"))?;
+        if bool_field(desired, "map_public_ip_on_launch")? {
+            self.set_public_ip(id, desired).await?;
+        }
+        Ok(created(desired, id, json!({ "availability_zone": az })))
+    }
+
+    async fn update(&self, desired: &Desired, current: &Observed, changes: &[FieldChange]) -> Result<Observed, ReconcileError> {
+        for change in changes {
+            match change.field.as_str() {
+                "map_public_ip_on_launch" => self.set_public_ip(&current.aws_id, desired).await?,
+                "tags" => sync_tags(&self.client, desired, current).await?,
+                other => return Err(cannot_update(desired, other)),
+            }
+        }
+        Ok(updated(desired, current))
+    }
+
+    async fn delete(&self, current: &Observed) -> Result<(), ReconcileError> {
+        match self.client.delete_subnet().subnet_id(&current.aws_id).send().await {
+            Err(e) if !is_not_found(&e) => Err(classify("DeleteSubnet", e)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn wait_ready(&self, current: Observed) -> Result<Observed, ReconcileError> {
+        self.client
+            .wait_until_subnet_available()
+            .subnet_ids(&current.aws_id)
+            .wait(Duration::from_secs(300))
+            .await
+            .map_err(|e| ReconcileError::retryable(format!("waiting for subnet {}: {e}", current.aws_id)))?;
+        Ok(current)
+    }
+}

@@ -1,0 +1,118 @@
+//! `ec2.vpc`: the environment's VPC with DNS support and hostnames.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_ec2 as ec2;
+use ec2::client::Waiters;
+use ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
+use paystack_core::{FieldChange, KindSchema, Observed};
+use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
+use paystack_platform::kinds;
+use serde_json::json;
+
+use super::{bool_field, cannot_update, created, observed, stack_filter, str_field, sync_tags, tag_specification, updated};
+use crate::error::{classify, is_not_found, missing};
+
+pub(crate) struct Vpcs {
+    client: ec2::Client,
+    schema: KindSchema,
+}
+
+impl Vpcs {
+    pub(crate) fn new(client: &ec2::Client) -> Self {
+        Self { client: client.clone(), schema: kinds::VPC.schema() }
+    }
+
+    async fn attribute(&self, vpc_id: &str, name: VpcAttributeName) -> Result<Option<bool>, ReconcileError> {
+        let out = self.client.describe_vpc_attribute().vpc_id(vpc_id).attribute(name.clone()).send().await.map_err(|e| classify("DescribeVpcAttribute", e))?;
+        let value = match name {
+            VpcAttributeName::EnableDnsHostnames => out.enable_dns_hostnames(),
+            _ => out.enable_dns_support(),
+        };
+        Ok(value.and_then(AttributeBooleanValue::value))
+    }
+
+    async fn set_dns(&self, vpc_id: &str, desired: &Desired, hostnames: bool) -> Result<(), ReconcileError> {
+        // EC2 takes one attribute per call.
+        let call = self.client.modify_vpc_attribute().vpc_id(vpc_id);
+        let call = if hostnames {
+            call.enable_dns_hostnames(AttributeBooleanValue::builder().value(bool_field(desired, "enable_dns_hostnames")?).build())
+        } else {
+            call.enable_dns_support(AttributeBooleanValue::builder().value(bool_field(desired, "enable_dns_support")?).build())
+        };
+        call.send().await.map_err(|e| classify("ModifyVpcAttribute", e))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Reconciler for Vpcs {
+    fn schema(&self) -> &KindSchema {
+        &self.schema
+    }
+
+    async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
+        let vpcs: Vec<_> =
+            self.client.describe_vpcs().filters(stack_filter(scope)).into_paginator().items().send().collect::<Result<_, _>>().await.map_err(|e| classify("DescribeVpcs", e))?;
+        let mut out = Vec::new();
+        for vpc in vpcs {
+            let id = vpc.vpc_id().ok_or_else(|| missing("VPC id"))?;
+            // DescribeVpcs does not report the DNS attributes.
+            let hostnames = self.attribute(id, VpcAttributeName::EnableDnsHostnames).await?;
+            let support = self.attribute(id, VpcAttributeName::EnableDnsSupport).await?;
+            let attributes = json!({
+                "cidr_block": vpc.cidr_block(),
+                "enable_dns_hostnames": hostnames,
+                "enable_dns_support": support,
+            });
+            out.extend(observed(vpc.tags(), id, attributes, json!({ "cidr_block": vpc.cidr_block() })));
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
+        let cidr = str_field(desired, "cidr_block")?;
+        let out = self
+            .client
+            .create_vpc()
+            .cidr_block(cidr)
+            .tag_specifications(tag_specification(ResourceType::Vpc, desired))
+            .send()
+            .await
+            .map_err(|e| classify("CreateVpc", e))?;
+        let id = out.vpc().and_then(|v| v.vpc_id()).ok_or_else(|| missing("VPC id"))?;
+        self.set_dns(id, desired, false).await?;
+        self.set_dns(id, desired, true).await?;
+        Ok(created(desired, id, json!({ "cidr_block": cidr })))
+    }
+
+    async fn update(&self, desired: &Desired, current: &Observed, changes: &[FieldChange]) -> Result<Observed, ReconcileError> {
+        for change in changes {
+            match change.field.as_str() {
+                "enable_dns_support" => self.set_dns(&current.aws_id, desired, false).await?,
+                "enable_dns_hostnames" => self.set_dns(&current.aws_id, desired, true).await?,
+                "tags" => sync_tags(&self.client, desired, current).await?,
+                other => return Err(cannot_update(desired, other)),
+            }
+        }
+        Ok(updated(desired, current))
+    }
+
+    async fn delete(&self, current: &Observed) -> Result<(), ReconcileError> {
+        match self.client.delete_vpc().vpc_id(&current.aws_id).send().await {
+            Err(e) if !is_not_found(&e) => Err(classify("DeleteVpc", e)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn wait_ready(&self, current: Observed) -> Result<Observed, ReconcileError> {
+        self.client
+            .wait_until_vpc_available()
+            .vpc_ids(&current.aws_id)
+            .wait(Duration::from_secs(300))
+            .await
+            .map_err(|e| ReconcileError::retryable(format!("waiting for VPC {}: {e}", current.aws_id)))?;
+        Ok(current)
+    }
+}

@@ -1,0 +1,41 @@
+//! SDK errors, classified where the call is made.
+
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use paystack_engine::{ErrorClass, ReconcileError};
+
+/// EC2 models almost none of its errors, so its error codes are the typed information there
+/// is. These are the ones that mean "not yet" rather than "no".
+const RETRYABLE_CODES: &[&str] = &["DependencyViolation", "IncorrectState", "InvalidState", "RequestLimitExceeded", "ResourceInUse"];
+
+/// Turns an SDK error into the engine's classified error, naming the operation.
+pub(crate) fn classify<E, R>(operation: &str, err: SdkError<E, R>) -> ReconcileError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let code = err.code().map(str::to_owned);
+    let class = match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => ErrorClass::Retryable,
+        // Right after a create, EC2 may not see the new resource yet (eventual consistency).
+        SdkError::ServiceError(_) if code.as_deref().is_some_and(|c| RETRYABLE_CODES.contains(&c) || c.ends_with(".NotFound")) => {
+            ErrorClass::Retryable
+        }
+        _ => ErrorClass::Permanent,
+    };
+    let message = match (&code, err.message()) {
+        (Some(code), Some(message)) => format!("{operation}: {code}: {message}"),
+        (Some(code), None) => format!("{operation}: {code}"),
+        _ => format!("{operation}: {}", aws_sdk_ec2::error::DisplayErrorContext(&err)),
+    };
+    ReconcileError { class, message }
+}
+
+/// True when the error says the resource does not exist, which a delete takes as success.
+pub(crate) fn is_not_found<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    matches!(err, SdkError::ServiceError(_)) && err.code().is_some_and(|c| c.ends_with(".NotFound") || c.ends_with("NotFound"))
+}
+
+/// A field the model marks optional that AWS did not return.
+pub(crate) fn missing(what: &str) -> ReconcileError {
+    ReconcileError::permanent(format!("AWS returned no {what}"))
+}

@@ -1,0 +1,30 @@
+//! The AWS side: one reconciler module per resource kind, over one shared SDK configuration.
+//!
+//! This is the only crate (with the test crate) that depends on `aws-*`. No SDK type leaves
+//! it: reconcilers speak the engine's vocabulary, and SDK errors become classified
+//! [`paystack_engine::ReconcileError`]s at the call site.
+
+mod clients;
+mod ec2;
+mod error;
+
+use std::sync::Arc;
+
+use paystack_engine::Registry;
+
+pub use clients::{ClientPool, Clients, Target};
+
+/// Every reconciler, over the given clients. Adding a kind is one line here.
+pub fn registry(clients: &Clients) -> Registry {
+    let ec2 = &clients.ec2;
+    let mut r = Registry::default();
+    r.register(Arc::new(ec2::vpc::Vpcs::new(ec2)));
+    r.register(Arc::new(ec2::subnet::Subnets::new(ec2)));
+    r.register(Arc::new(ec2::internet_gateway::InternetGateways::new(ec2)));
+    r.register(Arc::new(ec2::elastic_ip::ElasticIps::new(ec2)));
+    r.register(Arc::new(ec2::nat_gateway::NatGateways::new(ec2)));
+    r.register(Arc::new(ec2::route_table::RouteTables::new(ec2)));
+    r.register(Arc::new(ec2::security_group::SecurityGroups::new(ec2)));
+    r.register(Arc::new(ec2::vpc_endpoint::VpcEndpoints::new(ec2)));
+    r
+}

@@ -1,0 +1,85 @@
+//! Errors as the user sees them: what happened, where, and what to do next.
+
+use miette::{Diagnostic, NamedSource, SourceSpan};
+use paystack_config::{ConfigError, ConfigErrors};
+use paystack_state::StateError;
+
+/// One configuration error with the offending line shown.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[error("{message}")]
+pub(crate) struct ConfigDiagnostic {
+    message: String,
+    #[source_code]
+    source_code: Option<NamedSource<String>>,
+    #[label("{label}")]
+    span: Option<SourceSpan>,
+    label: String,
+    #[help]
+    help: Option<String>,
+    #[related]
+    related: Vec<RelatedLocation>,
+}
+
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[error("{label}")]
+pub(crate) struct RelatedLocation {
+    label: String,
+    #[source_code]
+    source_code: NamedSource<String>,
+    #[label("here")]
+    span: SourceSpan,
+}
+
+impl From<&ConfigError> for ConfigDiagnostic {
+    fn from(e: &ConfigError) -> Self {
+        let source = |l: &paystack_config::Location| NamedSource::new(l.to_string(), l.source.to_string());
+        let span = |l: &paystack_config::Location| SourceSpan::from(l.span.clone());
+        Self {
+            message: e.message.clone(),
+            source_code: e.location.as_ref().map(source),
+            span: e.location.as_ref().map(span),
+            label: "here".into(),
+            help: e.help.clone(),
+            related: e
+                .related
+                .iter()
+                .map(|(label, l)| RelatedLocation { label: format!("{label} at {l}"), source_code: source(l), span: span(l) })
+                .collect(),
+        }
+    }
+}
+
+/// Every configuration error found, reported together.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[error("the configuration is invalid ({} problem{}); nothing was sent to AWS", .errors.len(), if .errors.len() == 1 { "" } else { "s" })]
+pub(crate) struct InvalidConfig {
+    #[related]
+    errors: Vec<ConfigDiagnostic>,
+}
+
+impl From<ConfigErrors> for InvalidConfig {
+    fn from(e: ConfigErrors) -> Self {
+        Self { errors: e.0.iter().map(ConfigDiagnostic::from).collect() }
+    }
+}
+
+impl From<ConfigError> for InvalidConfig {
+    fn from(e: ConfigError) -> Self {
+        Self { errors: vec![ConfigDiagnostic::from(&e)] }
+    }
+}
+
+/// A state error with the next step for the user.
+pub(crate) fn state_error(e: StateError, stack: &str) -> miette::Report {
+    let help = match &e {
+        StateError::Locked { .. } => format!(
+            "another paystack run is working on `{stack}`; wait for it to finish. A local lock is released when its process ends, even if it was killed"
+        ),
+        StateError::Stale { .. } => "another run wrote state since this one read it; run the command again to plan from the new state".to_owned(),
+        StateError::LineageMismatch { .. } => "this state file belongs to a different stack history; check --state-dir and --suffix".to_owned(),
+        StateError::TooNew { .. } => "upgrade paystack to the version that wrote this state".to_owned(),
+        StateError::Corrupt { .. } => "restore the file from a backup, or move it aside and run plan to see what is live".to_owned(),
+        StateError::Io { .. } => "check that the state directory exists and is writable".to_owned(),
+    };
+    miette::miette!(help = help, "{e}")
+}

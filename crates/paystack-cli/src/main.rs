@@ -1,0 +1,45 @@
+//! The `paystack` command. It parses flags, loads and validates configuration before any AWS
+//! call, wires the engine to the AWS reconcilers and the state backend, and renders what
+//! happens. It is the only crate that prints.
+//!
+//! Exit codes: 0 success, 1 error, 2 changes found (`plan --detailed-exitcode`).
+
+mod args;
+mod commands;
+mod diagnostics;
+mod render;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = match args::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // Usage errors are errors (1); 2 means "changes found" in this tool.
+            return if e.use_stderr() { ExitCode::from(1) } else { ExitCode::SUCCESS };
+        }
+    };
+    // Logs go to stderr, filtered by PAYSTACK_LOG (e.g. `PAYSTACK_LOG=debug`); product
+    // output goes to stdout.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("PAYSTACK_LOG").unwrap_or_else(|_| "warn".into()))
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(code) => code,
+        Err(report) => {
+            eprintln!("{report:?}");
+            ExitCode::from(1)
+        }
+    }
+}

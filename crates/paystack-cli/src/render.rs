@@ -1,0 +1,197 @@
+//! Product output: plans, progress, reports and outputs. Tables and lines for people on
+//! stdout/stderr, JSON for programs.
+
+use std::io::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use owo_colors::{OwoColorize, Stream, Style};
+use paystack_core::{Action, Change, Fields, Plan, Planned};
+use paystack_engine::{ApplyReport, Event, Outcome, Progress};
+use serde_json::{Value, json};
+
+fn symbol(action: Action) -> (&'static str, Style) {
+    match action {
+        Action::Create => ("+", Style::new().green()),
+        Action::Update => ("~", Style::new().yellow()),
+        Action::Replace => ("-/+", Style::new().magenta()),
+        Action::Delete => ("-", Style::new().red()),
+        Action::NoOp => (" ", Style::new()),
+    }
+}
+
+fn paint(s: &str, style: Style) -> String {
+    s.if_supports_color(Stream::Stdout, |t| t.style(style)).to_string()
+}
+
+fn compact(v: &Value) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+fn planned(p: &Planned) -> String {
+    match p {
+        Planned::Known(v) => compact(v),
+        Planned::KnownAfterApply => "(known after apply)".into(),
+    }
+}
+
+/// One change: a header line, then one line per field, lists shown as what they gain and
+/// lose.
+fn change_text(c: &Change, out: &mut String) {
+    let (sym, style) = symbol(c.action);
+    let target = c.aws_id.as_deref().unwrap_or(&c.name);
+    out.push_str(&format!("  {} {} ({}) {}", paint(sym, style), paint(c.id.as_str(), Style::new().bold()), c.kind, target));
+    if let Some(reason) = &c.reason {
+        out.push_str(&paint(&format!("  # {reason}"), Style::new().dimmed()));
+    }
+    out.push('\n');
+    for f in &c.fields {
+        let forced = if f.forces_replacement { paint(" (forces replacement)", Style::new().magenta()) } else { String::new() };
+        match (&f.before, &f.after) {
+            (None, after) => out.push_str(&format!("      {}: {}{forced}\n", f.field, planned(after))),
+            (Some(Value::Array(before)), Planned::Known(Value::Array(after))) => {
+                out.push_str(&format!("      {}:{forced}\n", f.field));
+                for item in after.iter().filter(|i| !before.contains(i)) {
+                    out.push_str(&format!("        {} {}\n", paint("+", Style::new().green()), compact(item)));
+                }
+                for item in before.iter().filter(|i| !after.contains(i)) {
+                    out.push_str(&format!("        {} {}\n", paint("-", Style::new().red()), compact(item)));
+                }
+            }
+            (Some(Value::Object(before)), Planned::Known(Value::Object(after))) => {
+                out.push_str(&format!("      {}:{forced}\n", f.field));
+                for (k, v) in after.iter().filter(|(k, v)| before.get(*k) != Some(v)) {
+                    let was = before.get(k).map_or(String::new(), |b| format!("{} → ", compact(b)));
+                    out.push_str(&format!("        {} {k}: {was}{}\n", paint("~", Style::new().yellow()), compact(v)));
+                }
+                for k in before.keys().filter(|k| !after.contains_key(*k)) {
+                    out.push_str(&format!("        {} {k}\n", paint("-", Style::new().red())));
+                }
+            }
+            (Some(before), after) => out.push_str(&format!("      {}: {} → {}{forced}\n", f.field, compact(before), planned(after))),
+        }
+    }
+}
+
+pub(crate) fn plan_text(plan: &Plan, stack: &str, region: &str) -> String {
+    let s = plan.summary();
+    if !plan.has_changes() {
+        return format!("No changes. The live resources of `{stack}` ({region}) match the configuration ({} resources).\n", s.no_op);
+    }
+    let mut out = format!("paystack will make these changes to `{stack}` ({region}):\n\n");
+    for c in plan.changes.iter().filter(|c| c.action.is_change()) {
+        change_text(c, &mut out);
+    }
+    out.push_str(&format!(
+        "\nPlan: {} to create, {} to update, {} to replace, {} to delete; {} unchanged.\n",
+        s.create, s.update, s.replace, s.delete, s.no_op
+    ));
+    out
+}
+
+pub(crate) fn plan_json(plan: &Plan, env: &str, stack: &str) -> Value {
+    json!({
+        "format_version": 1,
+        "environment": env,
+        "stack": stack,
+        "has_changes": plan.has_changes(),
+        "summary": plan.summary(),
+        "changes": plan.changes,
+    })
+}
+
+pub(crate) fn outputs_text(outputs: &Fields) -> String {
+    let width = outputs.keys().map(String::len).max().unwrap_or(0);
+    outputs.iter().map(|(k, v)| format!("{k:width$} = {}\n", compact(v))).collect()
+}
+
+/// Progress lines on stderr as resources start and settle.
+pub(crate) struct ProgressLines {
+    started: Instant,
+    total: usize,
+    done: AtomicUsize,
+    out: Mutex<std::io::Stderr>,
+}
+
+impl ProgressLines {
+    pub(crate) fn new(total: usize) -> Self {
+        Self { started: Instant::now(), total, done: AtomicUsize::new(0), out: Mutex::new(std::io::stderr()) }
+    }
+
+    fn line(&self, text: String) {
+        let t = self.started.elapsed().as_secs_f64();
+        if let Ok(mut out) = self.out.lock() {
+            let _ = writeln!(out, "[{t:6.1}s] {text}");
+        }
+    }
+}
+
+fn err_paint(s: &str, style: Style) -> String {
+    s.if_supports_color(Stream::Stderr, |t| t.style(style)).to_string()
+}
+
+impl Progress for ProgressLines {
+    fn event(&self, event: Event) {
+        match event {
+            Event::Started { id, action } => {
+                let (sym, style) = symbol(action);
+                let verb = match action {
+                    Action::Create => "creating",
+                    Action::Update => "updating",
+                    Action::Replace => "replacing",
+                    Action::Delete => "deleting",
+                    Action::NoOp => "checking",
+                };
+                self.line(format!("{} {id}: {verb}…", err_paint(sym, style)));
+            }
+            Event::Waiting { id } => self.line(format!("  {id}: waiting for AWS to settle…")),
+            Event::Retrying { id, attempt, error } => self.line(format!("  {id}: attempt {attempt} failed, retrying: {error}")),
+            Event::Finished { id, action, elapsed } => {
+                let n = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+                let (sym, style) = symbol(action);
+                let verb = match action {
+                    Action::Create => "created",
+                    Action::Update => "updated",
+                    Action::Replace => "replaced",
+                    Action::Delete => "deleted",
+                    Action::NoOp => "ready",
+                };
+                self.line(format!("{} {id}: {verb} in {:.1}s [{n}/{}]", err_paint(sym, style), elapsed.as_secs_f64(), self.total));
+            }
+            Event::Failed { id, error } => self.line(format!("{} {id}: failed: {error}", err_paint("!", Style::new().red().bold()))),
+            Event::Skipped { id, because } => self.line(format!("  {id}: skipped, because {because} failed")),
+        }
+    }
+}
+
+/// The closing summary of an apply or destroy, with what failed and what was skipped.
+pub(crate) fn report_text(report: &ApplyReport, verb: &str) -> String {
+    let count = |a: Action| report.count(|o| *o == Outcome::Done(a));
+    let mut out = String::new();
+    if report.succeeded() {
+        out.push_str(&format!(
+            "{verb} complete: {} created, {} updated, {} replaced, {} deleted.\n",
+            count(Action::Create),
+            count(Action::Update),
+            count(Action::Replace),
+            count(Action::Delete)
+        ));
+        return out;
+    }
+    out.push_str(&format!("{verb} did not finish.\n"));
+    for (change, outcome) in &report.outcomes {
+        let line = match outcome {
+            Outcome::Failed(e) => format!("  failed:      {} ({}): {e}\n", change.id, change.kind),
+            Outcome::Skipped { because } => format!("  skipped:     {} (depends on {because})\n", change.id),
+            Outcome::Interrupted => format!("  interrupted: {}\n", change.id),
+            Outcome::NotStarted if change.action.is_change() => format!("  not started: {}\n", change.id),
+            _ => continue,
+        };
+        out.push_str(&line);
+    }
+    if let Some(e) = &report.state_error {
+        out.push_str(&format!("  state could not be saved: {e}\n"));
+    }
+    out
+}
