@@ -40,13 +40,17 @@ impl ClientPool {
     pub async fn from_env() -> Self {
         // Throttling is the expected failure of a wide concurrent apply: the adaptive mode
         // adds client-side rate limiting on top of exponential backoff with jitter.
-        let retry = RetryConfig::adaptive().with_max_attempts(8).with_initial_backoff(Duration::from_millis(200)).with_max_backoff(Duration::from_secs(20));
+        let retry = RetryConfig::adaptive()
+            .with_max_attempts(8)
+            .with_initial_backoff(Duration::from_millis(200))
+            .with_max_backoff(Duration::from_secs(20));
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(Duration::from_secs(5))
             .operation_attempt_timeout(Duration::from_secs(30))
             .operation_timeout(Duration::from_secs(180))
             .build();
-        let base = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry).timeout_config(timeouts).load().await;
+        let base =
+            aws_config::defaults(BehaviorVersion::latest()).retry_config(retry).timeout_config(timeouts).load().await;
         Self { base, by_target: Mutex::new(HashMap::new()) }
     }
 
@@ -63,7 +67,8 @@ impl ClientPool {
                 .region(Region::new(target.region.clone()))
                 .build()
                 .await;
-            config = config.credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider));
+            config =
+                config.credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider));
         }
         let clients = Clients::new(&config.build());
         by_target.insert(target.clone(), clients.clone());

@@ -5,7 +5,8 @@ use paystack_engine::{ErrorClass, ReconcileError};
 
 /// EC2 models almost none of its errors, so its error codes are the typed information there
 /// is. These are the ones that mean "not yet" rather than "no".
-const RETRYABLE_CODES: &[&str] = &["DependencyViolation", "IncorrectState", "InvalidState", "RequestLimitExceeded", "ResourceInUse"];
+const RETRYABLE_CODES: &[&str] =
+    &["DependencyViolation", "IncorrectState", "InvalidState", "RequestLimitExceeded", "ResourceInUse"];
 
 /// Turns an SDK error into the engine's classified error, naming the operation.
 pub(crate) fn classify<E, R>(operation: &str, err: SdkError<E, R>) -> ReconcileError
@@ -17,7 +18,9 @@ where
     let class = match &err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => ErrorClass::Retryable,
         // Right after a create, EC2 may not see the new resource yet (eventual consistency).
-        SdkError::ServiceError(_) if code.as_deref().is_some_and(|c| RETRYABLE_CODES.contains(&c) || c.ends_with(".NotFound")) => {
+        SdkError::ServiceError(_)
+            if code.as_deref().is_some_and(|c| RETRYABLE_CODES.contains(&c) || c.ends_with(".NotFound")) =>
+        {
             ErrorClass::Retryable
         }
         _ => ErrorClass::Permanent,
@@ -32,7 +35,8 @@ where
 
 /// True when the error says the resource does not exist, which a delete takes as success.
 pub(crate) fn is_not_found<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
-    matches!(err, SdkError::ServiceError(_)) && err.code().is_some_and(|c| c.ends_with(".NotFound") || c.ends_with("NotFound"))
+    matches!(err, SdkError::ServiceError(_))
+        && err.code().is_some_and(|c| c.ends_with(".NotFound") || c.ends_with("NotFound"))
 }
 
 /// A field the model marks optional that AWS did not return.

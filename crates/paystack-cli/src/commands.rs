@@ -42,7 +42,8 @@ fn load(cli: &Cli, args: &StackArgs) -> Result<Stack> {
     let config = Config::load(&cli.config).map_err(InvalidConfig::from)?;
     let env = config.environment(&args.env, args.suffix.as_deref()).map_err(InvalidConfig::from)?;
     let blueprint = blueprint(&env);
-    let graph = ResourceGraph::build(blueprint.specs.clone()).map_err(|e| miette!("the platform's resource graph is invalid: {e}"))?;
+    let graph = ResourceGraph::build(blueprint.specs.clone())
+        .map_err(|e| miette!("the platform's resource graph is invalid: {e}"))?;
     let backend = LocalBackend::new(&cli.state_dir, &blueprint.stack.key());
     Ok(Stack { env, blueprint, graph, backend })
 }
@@ -56,7 +57,10 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             let inventory = aws.observe(&s.scope()).await?;
             let plan = paystack_engine::plan(&s.graph, &aws.registry, &state, &inventory);
             if *json {
-                println!("{}", serde_json::to_string_pretty(&render::plan_json(&plan, &s.env.name, &s.key())).into_diagnostic()?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&render::plan_json(&plan, &s.env.name, &s.key())).into_diagnostic()?
+                );
             } else {
                 print!("{}", render::plan_text(&plan, &s.key(), &s.env.region));
             }
@@ -73,7 +77,11 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Output { stack, json } => {
             let s = load(&cli, stack)?;
             let state = s.backend.read().await.map_err(|e| state_error(e, &s.key()))?.ok_or_else(|| {
-                miette!(help = format!("run `paystack apply --env {}` first", s.env.name), "`{}` has no state yet", s.key())
+                miette!(
+                    help = format!("run `paystack apply --env {}` first", s.env.name),
+                    "`{}` has no state yet",
+                    s.key()
+                )
             })?;
             let outputs = s.blueprint.resolve_outputs(&state);
             if *json {
@@ -100,7 +108,11 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             let s = load(&cli, stack)?;
             let state = read_state(&s).await?;
             let record = state.resources.get(&ResourceId::new(id.as_str())).ok_or_else(|| {
-                miette!(help = format!("`paystack state list --env {}` lists what is recorded", s.env.name), "`{id}` is not in the state of `{}`", s.key())
+                miette!(
+                    help = format!("`paystack state list --env {}` lists what is recorded", s.env.name),
+                    "`{id}` is not in the state of `{}`",
+                    s.key()
+                )
             })?;
             println!("{}", serde_json::to_string_pretty(record).into_diagnostic()?);
             Ok(ExitCode::SUCCESS)
@@ -140,7 +152,10 @@ impl Aws {
         while let Some(joined) = reads.join_next().await {
             let (kind, found) = joined.into_diagnostic()?;
             let found = found.map_err(|e| {
-                miette!(help = "check AWS credentials, region and AWS_ENDPOINT_URL; nothing was changed", "cannot read the live {kind} resources: {e}")
+                miette!(
+                    help = "check AWS credentials, region and AWS_ENDPOINT_URL; nothing was changed",
+                    "cannot read the live {kind} resources: {e}"
+                )
             })?;
             inventory.resources.extend(found.into_iter().map(|o| (kind.clone(), o)));
         }
@@ -187,7 +202,9 @@ async fn converge(s: &Stack, mode: Mode, yes: bool, override_protection: bool) -
     let on_signal = cancel.clone();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\nInterrupted: starting nothing new; calls in flight finish and state is saved. Press Ctrl-C again to stop at once.");
+            eprintln!(
+                "\nInterrupted: starting nothing new; calls in flight finish and state is saved. Press Ctrl-C again to stop at once."
+            );
             on_signal.cancel();
             if tokio::signal::ctrl_c().await.is_ok() {
                 std::process::exit(130);
@@ -197,15 +214,22 @@ async fn converge(s: &Stack, mode: Mode, yes: bool, override_protection: bool) -
 
     let progress = render::ProgressLines::new(plan.changes.iter().filter(|c| c.action.is_change()).count());
     let writer = BackendWriter(&s.backend);
-    let executor = Executor { registry: &aws.registry, options: ExecOptions::default(), progress: &progress, writer: &writer };
+    let executor =
+        Executor { registry: &aws.registry, options: ExecOptions::default(), progress: &progress, writer: &writer };
     let report = executor.apply(&plan, &s.graph, &inventory, &mut state, cancel).await.map_err(|e| miette!("{e}"))?;
     let verb = if mode == Mode::Apply { "Apply" } else { "Destroy" };
     print!("{}", render::report_text(&report, verb));
     if !report.succeeded() {
         let help = if report.cancelled {
-            format!("run `paystack {operation} --env {}` again to finish; what was created is recorded and will be adopted", s.env.name)
+            format!(
+                "run `paystack {operation} --env {}` again to finish; what was created is recorded and will be adopted",
+                s.env.name
+            )
         } else {
-            format!("fix the failures above, then run `paystack {operation} --env {}` again; finished resources are recorded and are not redone", s.env.name)
+            format!(
+                "fix the failures above, then run `paystack {operation} --env {}` again; finished resources are recorded and are not redone",
+                s.env.name
+            )
         };
         return Err(miette!(help = help, "{operation} of `{}` did not complete", s.key()));
     }
@@ -219,8 +243,12 @@ async fn converge(s: &Stack, mode: Mode, yes: bool, override_protection: bool) -
 /// The engine's prevent-destroy rule: nothing is deleted or replaced in a protected
 /// environment without an explicit override.
 fn guard(s: &Stack, plan: &Plan, override_protection: bool) -> Result<()> {
-    let destructive: Vec<&str> =
-        plan.changes.iter().filter(|c| matches!(c.action, Action::Delete | Action::Replace)).map(|c| c.id.as_str()).collect();
+    let destructive: Vec<&str> = plan
+        .changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Delete | Action::Replace))
+        .map(|c| c.id.as_str())
+        .collect();
     if !s.env.protected || destructive.is_empty() || override_protection {
         return Ok(());
     }
@@ -254,4 +282,3 @@ fn confirm(s: &Stack, operation: &str, yes: bool) -> Result<()> {
     }
     Ok(())
 }
-

@@ -32,7 +32,8 @@ pub(crate) struct RelatedLocation {
 
 impl From<&ConfigError> for ConfigDiagnostic {
     fn from(e: &ConfigError) -> Self {
-        let source = |l: &paystack_config::Location| NamedSource::new(l.to_string(), l.source.to_string());
+        let source =
+            |l: &paystack_config::Location| NamedSource::new(l.file.display().to_string(), l.source.to_string());
         let span = |l: &paystack_config::Location| SourceSpan::from(l.span.clone());
         Self {
             message: e.message.clone(),
@@ -43,7 +44,11 @@ impl From<&ConfigError> for ConfigDiagnostic {
             related: e
                 .related
                 .iter()
-                .map(|(label, l)| RelatedLocation { label: format!("{label} at {l}"), source_code: source(l), span: span(l) })
+                .map(|(label, l)| RelatedLocation {
+                    label: format!("{label} at {l}"),
+                    source_code: source(l),
+                    span: span(l),
+                })
                 .collect(),
         }
     }
@@ -75,10 +80,17 @@ pub(crate) fn state_error(e: StateError, stack: &str) -> miette::Report {
         StateError::Locked { .. } => format!(
             "another paystack run is working on `{stack}`; wait for it to finish. A local lock is released when its process ends, even if it was killed"
         ),
-        StateError::Stale { .. } => "another run wrote state since this one read it; run the command again to plan from the new state".to_owned(),
-        StateError::LineageMismatch { .. } => "this state file belongs to a different stack history; check --state-dir and --suffix".to_owned(),
+        StateError::Stale { .. } => {
+            "another run wrote state since this one read it; run the command again to plan from the new state"
+                .to_owned()
+        }
+        StateError::LineageMismatch { .. } => {
+            "this state file belongs to a different stack history; check --state-dir and --suffix".to_owned()
+        }
         StateError::TooNew { .. } => "upgrade paystack to the version that wrote this state".to_owned(),
-        StateError::Corrupt { .. } => "restore the file from a backup, or move it aside and run plan to see what is live".to_owned(),
+        StateError::Corrupt { .. } => {
+            "restore the file from a backup, or move it aside and run plan to see what is live".to_owned()
+        }
         StateError::Io { .. } => "check that the state directory exists and is writable".to_owned(),
     };
     miette::miette!(help = help, "{e}")

@@ -9,6 +9,7 @@ mod commands;
 mod diagnostics;
 mod render;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -22,6 +23,10 @@ fn main() -> ExitCode {
             return if e.use_stderr() { ExitCode::from(1) } else { ExitCode::SUCCESS };
         }
     };
+    // Diagnostics wrap to the terminal's width, but never in a pipe or a CI log, where a
+    // flag split across two lines cannot be searched for.
+    let wrap = std::io::stderr().is_terminal();
+    let _ = miette::set_hook(Box::new(move |_| Box::new(miette::MietteHandlerOpts::new().wrap_lines(wrap).build())));
     // Logs go to stderr, filtered by PAYSTACK_LOG (e.g. `PAYSTACK_LOG=debug`); product
     // output goes to stdout.
     tracing_subscriber::fmt()

@@ -41,13 +41,20 @@ fn planned(p: &Planned) -> String {
 fn change_text(c: &Change, out: &mut String) {
     let (sym, style) = symbol(c.action);
     let target = c.aws_id.as_deref().unwrap_or(&c.name);
-    out.push_str(&format!("  {} {} ({}) {}", paint(sym, style), paint(c.id.as_str(), Style::new().bold()), c.kind, target));
+    out.push_str(&format!(
+        "  {} {} ({}) {}",
+        paint(sym, style),
+        paint(c.id.as_str(), Style::new().bold()),
+        c.kind,
+        target
+    ));
     if let Some(reason) = &c.reason {
         out.push_str(&paint(&format!("  # {reason}"), Style::new().dimmed()));
     }
     out.push('\n');
     for f in &c.fields {
-        let forced = if f.forces_replacement { paint(" (forces replacement)", Style::new().magenta()) } else { String::new() };
+        let forced =
+            if f.forces_replacement { paint(" (forces replacement)", Style::new().magenta()) } else { String::new() };
         match (&f.before, &f.after) {
             (None, after) => out.push_str(&format!("      {}: {}{forced}\n", f.field, planned(after))),
             (Some(Value::Array(before)), Planned::Known(Value::Array(after))) => {
@@ -69,7 +76,9 @@ fn change_text(c: &Change, out: &mut String) {
                     out.push_str(&format!("        {} {k}\n", paint("-", Style::new().red())));
                 }
             }
-            (Some(before), after) => out.push_str(&format!("      {}: {} → {}{forced}\n", f.field, compact(before), planned(after))),
+            (Some(before), after) => {
+                out.push_str(&format!("      {}: {} → {}{forced}\n", f.field, compact(before), planned(after)))
+            }
         }
     }
 }
@@ -77,7 +86,10 @@ fn change_text(c: &Change, out: &mut String) {
 pub(crate) fn plan_text(plan: &Plan, stack: &str, region: &str) -> String {
     let s = plan.summary();
     if !plan.has_changes() {
-        return format!("No changes. The live resources of `{stack}` ({region}) match the configuration ({} resources).\n", s.no_op);
+        return format!(
+            "No changes. The live resources of `{stack}` ({region}) match the configuration ({} resources).\n",
+            s.no_op
+        );
     }
     let mut out = format!("paystack will make these changes to `{stack}` ({region}):\n\n");
     for c in plan.changes.iter().filter(|c| c.action.is_change()) {
@@ -146,7 +158,9 @@ impl Progress for ProgressLines {
                 self.line(format!("{} {id}: {verb}…", err_paint(sym, style)));
             }
             Event::Waiting { id } => self.line(format!("  {id}: waiting for AWS to settle…")),
-            Event::Retrying { id, attempt, error } => self.line(format!("  {id}: attempt {attempt} failed, retrying: {error}")),
+            Event::Retrying { id, attempt, error } => {
+                self.line(format!("  {id}: attempt {attempt} failed, retrying: {error}"))
+            }
             Event::Finished { id, action, elapsed } => {
                 let n = self.done.fetch_add(1, Ordering::Relaxed) + 1;
                 let (sym, style) = symbol(action);
@@ -157,9 +171,16 @@ impl Progress for ProgressLines {
                     Action::Delete => "deleted",
                     Action::NoOp => "ready",
                 };
-                self.line(format!("{} {id}: {verb} in {:.1}s [{n}/{}]", err_paint(sym, style), elapsed.as_secs_f64(), self.total));
+                self.line(format!(
+                    "{} {id}: {verb} in {:.1}s [{n}/{}]",
+                    err_paint(sym, style),
+                    elapsed.as_secs_f64(),
+                    self.total
+                ));
             }
-            Event::Failed { id, error } => self.line(format!("{} {id}: failed: {error}", err_paint("!", Style::new().red().bold()))),
+            Event::Failed { id, error } => {
+                self.line(format!("{} {id}: failed: {error}", err_paint("!", Style::new().red().bold())))
+            }
             Event::Skipped { id, because } => self.line(format!("  {id}: skipped, because {because} failed")),
         }
     }

@@ -50,8 +50,7 @@ impl FromStr for Ipv4Cidr {
         let (addr, prefix) = s
             .split_once('/')
             .ok_or_else(|| format!("`{s}` is not a CIDR block: expected ADDRESS/PREFIX, like 10.0.0.0/16"))?;
-        let addr: Ipv4Addr =
-            addr.parse().map_err(|_| format!("`{addr}` is not an IPv4 address"))?;
+        let addr: Ipv4Addr = addr.parse().map_err(|_| format!("`{addr}` is not an IPv4 address"))?;
         let prefix: u8 = prefix
             .parse()
             .ok()

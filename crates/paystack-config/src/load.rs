@@ -113,12 +113,15 @@ impl Checker<'_> {
             Some(v) => Some(v),
             None => {
                 self.errors.push(
-                    ConfigError::at(self.env_file.at(0..0), format!("`{key}` is not set for environment `{}`", self.env))
-                        .help(format!(
-                            "set `{key}` in {} (or in {} if every environment shares it)",
-                            self.env_file.path.display(),
-                            self.shared_file.path.display()
-                        )),
+                    ConfigError::at(
+                        self.env_file.at(0..0),
+                        format!("`{key}` is not set for environment `{}`", self.env),
+                    )
+                    .help(format!(
+                        "set `{key}` in {} (or in {} if every environment shares it)",
+                        self.env_file.path.display(),
+                        self.shared_file.path.display()
+                    )),
                 );
                 None
             }
@@ -215,9 +218,12 @@ impl Config {
             for (b, cb) in &cidrs[i + 1..] {
                 if ca.value.overlaps(cb.value) {
                     errors.push(
-                        ConfigError::at(cb.at.clone(), format!("the CIDR {} of `{b}` overlaps {} of `{a}`", cb.value, ca.value))
-                            .help("give each environment its own block, such as 10.0.0.0/16, 10.1.0.0/16, 10.2.0.0/16")
-                            .related(format!("`{a}` sets its CIDR"), ca.at.clone()),
+                        ConfigError::at(
+                            cb.at.clone(),
+                            format!("the CIDR {} of `{b}` overlaps {} of `{a}`", cb.value, ca.value),
+                        )
+                        .help("give each environment its own block, such as 10.0.0.0/16, 10.1.0.0/16, 10.2.0.0/16")
+                        .related(format!("`{a}` sets its CIDR"), ca.at.clone()),
                     );
                 }
             }
@@ -231,7 +237,8 @@ pub(crate) fn check_suffix(suffix: &str) -> Result<(), (String, String)> {
     if !naming::is_portable(suffix) || suffix.len() > MAX_SUFFIX_LEN {
         return Err((
             format!("a suffix must be 1 to {MAX_SUFFIX_LEN} lowercase letters, digits or inner hyphens"),
-            "it is appended to every AWS name, and S3 and RDS names allow only lowercase letters, digits and hyphens".into(),
+            "it is appended to every AWS name, and S3 and RDS names allow only lowercase letters, digits and hyphens"
+                .into(),
         ));
     }
     Ok(())
@@ -270,12 +277,20 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
     let name = c.env.to_owned();
     if let Some(p) = &project {
         if !naming::is_portable(&p.value) || p.value.len() > 32 {
-            c.fail(&p.at, format!("`{}` cannot name a project", p.value), "use lowercase letters, digits and single hyphens, at most 32 characters");
+            c.fail(
+                &p.at,
+                format!("`{}` cannot name a project", p.value),
+                "use lowercase letters, digits and single hyphens, at most 32 characters",
+            );
         }
     }
     if let Some(r) = &region {
         if !is_region(&r.value) {
-            c.fail(&r.at, format!("`{}` is not an AWS region name", r.value), "use a region code such as us-east-1 or eu-west-1");
+            c.fail(
+                &r.at,
+                format!("`{}` is not an AWS region name", r.value),
+                "use a region code such as us-east-1 or eu-west-1",
+            );
         } else if name.len() + 1 + r.value.len() > MAX_ENV_REGION_LEN {
             c.fail(
                 &r.at,
@@ -291,14 +306,22 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
     }
     for tag in [&application, &cost_center].into_iter().flatten() {
         if tag.value.is_empty() || !is_tag_value(&tag.value) {
-            c.fail(&tag.at, format!("`{}` is not a valid AWS tag value", tag.value), "use 1 to 256 letters, digits, spaces or _ . : / = + - @");
+            c.fail(
+                &tag.at,
+                format!("`{}` is not a valid AWS tag value", tag.value),
+                "use 1 to 256 letters, digits, spaces or _ . : / = + - @",
+            );
         }
     }
 
     let cidr_value = cidr.as_ref().and_then(|l| match l.value.parse::<Ipv4Cidr>() {
         Ok(v) if (16..=24).contains(&v.prefix()) => Some(Located { value: v, at: l.at.clone() }),
         Ok(v) => {
-            c.fail(&l.at, format!("a VPC CIDR of /{} is outside what AWS allows for this layout", v.prefix()), "use a prefix from /16 to /24, such as 10.0.0.0/16");
+            c.fail(
+                &l.at,
+                format!("a VPC CIDR of /{} is outside what AWS allows for this layout", v.prefix()),
+                "use a prefix from /16 to /24, such as 10.0.0.0/16",
+            );
             None
         }
         Err(message) => {
@@ -311,11 +334,19 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
         let letters = &l.value;
         let unique: std::collections::BTreeSet<&String> = letters.iter().collect();
         if !(2..=6).contains(&letters.len()) || unique.len() != letters.len() {
-            c.fail(&l.at, "`network.availability_zones` needs 2 to 6 distinct zones", "list zone letters, such as [\"a\", \"b\", \"c\"]; a load balancer needs at least two");
+            c.fail(
+                &l.at,
+                "`network.availability_zones` needs 2 to 6 distinct zones",
+                "list zone letters, such as [\"a\", \"b\", \"c\"]; a load balancer needs at least two",
+            );
             return None;
         }
         if let Some(bad) = letters.iter().find(|z| !(z.len() == 1 && z.bytes().all(|b| (b'a'..=b'f').contains(&b)))) {
-            c.fail(&l.at, format!("`{bad}` is not an availability-zone letter"), "zones are given by their letter, a to f; the region is prepended");
+            c.fail(
+                &l.at,
+                format!("`{bad}` is not an availability-zone letter"),
+                "zones are given by their letter, a to f; the region is prepended",
+            );
             return None;
         }
         Some(letters.clone())
@@ -326,7 +357,11 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
         match usize::try_from(l.value) {
             Ok(n) if (1..=max).contains(&n) => Some(n),
             _ => {
-                c.fail(&l.at, format!("`network.nat_gateways` = {} is out of range", l.value), format!("use 1 (shared) up to {max} (one per availability zone)"));
+                c.fail(
+                    &l.at,
+                    format!("`network.nat_gateways` = {} is out of range", l.value),
+                    format!("use 1 (shared) up to {max} (one per availability zone)"),
+                );
                 None
             }
         }
@@ -378,11 +413,7 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
             nat_gateways: nat_count?,
             subnet_newbits: newbits_value?,
         },
-        security: Security {
-            alb_ingress_ports: alb_ports_value?,
-            app_port: app_port_value?,
-            db_port: db_port_value?,
-        },
+        security: Security { alb_ingress_ports: alb_ports_value?, app_port: app_port_value?, db_port: db_port_value? },
     };
     Some((environment, cidr))
 }

@@ -19,14 +19,12 @@ impl Config {
     pub fn environment(&self, name: &str, suffix: Option<&str>) -> Result<Environment, ConfigError> {
         let Some(env) = self.environments.get(name) else {
             let known: Vec<&str> = self.environments.keys().map(String::as_str).collect();
-            return Err(ConfigError::unlocated(format!("unknown environment `{name}`")).help(
-                format!(
-                    "known environments are {} (one file each in {}); add {}/{name}.toml to define a new one",
-                    known.join(", "),
-                    self.dir.display(),
-                    self.dir.display()
-                ),
-            ));
+            return Err(ConfigError::unlocated(format!("unknown environment `{name}`")).help(format!(
+                "known environments are {} (one file each in {}); add {}/{name}.toml to define a new one",
+                known.join(", "),
+                self.dir.display(),
+                self.dir.display()
+            )));
         };
         let mut env = env.clone();
         if let Some(suffix) = suffix {

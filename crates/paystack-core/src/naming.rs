@@ -46,10 +46,7 @@ mod tests {
     #[test]
     fn composes_with_and_without_suffix() {
         assert_eq!(compose("dev", "us-east-1", "network", "vpc", None), "dev-us-east-1-network-vpc");
-        assert_eq!(
-            compose("dev", "us-east-1", "network", "vpc", Some("blue")),
-            "dev-us-east-1-network-vpc-blue"
-        );
+        assert_eq!(compose("dev", "us-east-1", "network", "vpc", Some("blue")), "dev-us-east-1-network-vpc-blue");
     }
 
     #[test]

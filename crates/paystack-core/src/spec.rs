@@ -116,14 +116,9 @@ impl Expr {
         Some(match self {
             Expr::Literal(v) => v.clone(),
             Expr::Ref(r) => lookup(r)?,
-            Expr::List(items) => {
-                Value::Array(items.iter().map(|e| e.resolve(lookup)).collect::<Option<_>>()?)
-            }
+            Expr::List(items) => Value::Array(items.iter().map(|e| e.resolve(lookup)).collect::<Option<_>>()?),
             Expr::Map(entries) => Value::Object(
-                entries
-                    .iter()
-                    .map(|(k, e)| Some((k.clone(), e.resolve(lookup)?)))
-                    .collect::<Option<_>>()?,
+                entries.iter().map(|(k, e)| Some((k.clone(), e.resolve(lookup)?))).collect::<Option<_>>()?,
             ),
         })
     }
@@ -179,13 +174,7 @@ mod tests {
         let spec = Spec::new(ResourceId::new("x"), &Kind::new("k"), "x".into())
             .field("vpc_id", Expr::reference(&vpc, "id"))
             .field("cidr", "10.0.0.0/24")
-            .field(
-                "rules",
-                Expr::List(vec![
-                    Expr::reference(&sg, "id"),
-                    Expr::reference(&vpc, "cidr_block"),
-                ]),
-            );
+            .field("rules", Expr::List(vec![Expr::reference(&sg, "id"), Expr::reference(&vpc, "cidr_block")]));
         assert_eq!(spec.dependencies(), vec![vpc, sg]);
     }
 

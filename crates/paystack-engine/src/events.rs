@@ -6,13 +6,32 @@ use paystack_core::{Action, ResourceId};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
-    Started { id: ResourceId, action: Action },
+    Started {
+        id: ResourceId,
+        action: Action,
+    },
     /// The API call is done; AWS is settling and the resource holds no slot.
-    Waiting { id: ResourceId },
-    Retrying { id: ResourceId, attempt: u32, error: String },
-    Finished { id: ResourceId, action: Action, elapsed: Duration },
-    Failed { id: ResourceId, error: String },
-    Skipped { id: ResourceId, because: ResourceId },
+    Waiting {
+        id: ResourceId,
+    },
+    Retrying {
+        id: ResourceId,
+        attempt: u32,
+        error: String,
+    },
+    Finished {
+        id: ResourceId,
+        action: Action,
+        elapsed: Duration,
+    },
+    Failed {
+        id: ResourceId,
+        error: String,
+    },
+    Skipped {
+        id: ResourceId,
+        because: ResourceId,
+    },
 }
 
 pub trait Progress: Send + Sync {

@@ -21,7 +21,7 @@ use tracing::{Instrument, debug, info_span, warn};
 use crate::events::{Event, Progress};
 use crate::graph::ResourceGraph;
 use crate::planner::{Inventory, decide, diff, resolve_partially};
-use crate::reconciler::{Desired, ErrorClass, Reconciler, ReconcileError, Registry};
+use crate::reconciler::{Desired, ErrorClass, ReconcileError, Reconciler, Registry};
 
 /// Persists the state document. The executor calls it after every change to AWS.
 #[async_trait]
@@ -58,7 +58,9 @@ pub enum Outcome {
     Done(Action),
     Failed(String),
     /// Not attempted because something it depends on failed.
-    Skipped { because: ResourceId },
+    Skipped {
+        because: ResourceId,
+    },
     /// Started, then stopped at a safe point by cancellation; the next run picks it up.
     Interrupted,
     /// Never started: the run was cancelled or stopped first.
@@ -75,7 +77,9 @@ pub struct ApplyReport {
 
 impl ApplyReport {
     pub fn succeeded(&self) -> bool {
-        self.state_error.is_none() && !self.cancelled && self.outcomes.iter().all(|(_, o)| matches!(o, Outcome::Done(_)))
+        self.state_error.is_none()
+            && !self.cancelled
+            && self.outcomes.iter().all(|(_, o)| matches!(o, Outcome::Done(_)))
     }
 
     pub fn count(&self, pred: impl Fn(&Outcome) -> bool) -> usize {
@@ -195,7 +199,13 @@ impl Executor<'_> {
         Ok(ApplyReport { outcomes, state_error, cancelled })
     }
 
-    fn build_nodes(&self, plan: &Plan, graph: &ResourceGraph, inventory: &Inventory, state: &StateDocument) -> Result<Vec<Node>, String> {
+    fn build_nodes(
+        &self,
+        plan: &Plan,
+        graph: &ResourceGraph,
+        inventory: &Inventory,
+        state: &StateDocument,
+    ) -> Result<Vec<Node>, String> {
         let mut nodes = Vec::with_capacity(plan.changes.len());
         for change in &plan.changes {
             let reconciler = self
@@ -466,7 +476,8 @@ impl Run<'_, '_> {
         let mut deferred = Vec::new();
         while let Some((prio, std::cmp::Reverse(i))) = self.ready.pop() {
             let service = self.nodes[i].reconciler.schema().service;
-            let limit = self.exec.options.service_slots.get(service).copied().unwrap_or(self.exec.options.default_slots).max(1);
+            let limit =
+                self.exec.options.service_slots.get(service).copied().unwrap_or(self.exec.options.default_slots).max(1);
             let used = self.in_flight.entry(service).or_default();
             if *used >= limit {
                 deferred.push((prio, std::cmp::Reverse(i)));
@@ -558,9 +569,11 @@ impl Run<'_, '_> {
             }
             Phase::Delete => {
                 // A replaced resource's record is rewritten by its create; a deleted one goes.
-                let removed = self.state.resources.get(&node.change.id).is_some_and(|r| {
-                    Some(r.aws_id.as_str()) == node.current.as_ref().map(|c| c.aws_id.as_str())
-                });
+                let removed = self
+                    .state
+                    .resources
+                    .get(&node.change.id)
+                    .is_some_and(|r| Some(r.aws_id.as_str()) == node.current.as_ref().map(|c| c.aws_id.as_str()));
                 if removed {
                     self.state.resources.remove(&node.change.id);
                 }
@@ -580,7 +593,11 @@ impl Run<'_, '_> {
         let node = &mut self.nodes[i];
         node.attempts += 1;
         if e.class == ErrorClass::Retryable && node.attempts < self.exec.options.max_attempts && !self.stopping {
-            self.exec.progress.event(Event::Retrying { id: node.change.id.clone(), attempt: node.attempts, error: e.message });
+            self.exec.progress.event(Event::Retrying {
+                id: node.change.id.clone(),
+                attempt: node.attempts,
+                error: e.message,
+            });
             let delay = self.exec.options.retry_delay * 2u32.pow(node.attempts - 1);
             let tx = tx.clone();
             self.running += 1;
@@ -619,7 +636,11 @@ impl Run<'_, '_> {
         }
         if node.change.action.is_change() {
             let elapsed = node.started.map(|s| s.elapsed()).unwrap_or_default();
-            self.exec.progress.event(Event::Finished { id: node.change.id.clone(), action: node.change.action, elapsed });
+            self.exec.progress.event(Event::Finished {
+                id: node.change.id.clone(),
+                action: node.change.action,
+                elapsed,
+            });
         }
         let succs = node.succs.clone();
         for s in succs {

@@ -29,7 +29,12 @@ impl Harness {
             writer: MemoryWriter::default(),
             events: Mutex::new(Vec::new()),
             state: StateDocument::new("dev".into(), "lineage".into()),
-            options: ExecOptions { default_slots: 4, service_slots: Default::default(), max_attempts: 3, retry_delay: Duration::from_secs(1) },
+            options: ExecOptions {
+                default_slots: 4,
+                service_slots: Default::default(),
+                max_attempts: 3,
+                retry_delay: Duration::from_secs(1),
+            },
         }
     }
 
@@ -49,7 +54,8 @@ impl Harness {
         let inventory = self.inventory().await;
         let p = plan(graph, &registry, &self.state, &inventory);
         let progress = |e: Event| self.events.lock().unwrap().push(e);
-        let exec = Executor { registry: &registry, options: self.options.clone(), progress: &progress, writer: &self.writer };
+        let exec =
+            Executor { registry: &registry, options: self.options.clone(), progress: &progress, writer: &self.writer };
         exec.apply(&p, graph, &inventory, &mut self.state, cancel).await.unwrap()
     }
 
@@ -127,7 +133,12 @@ async fn the_longest_remaining_chain_starts_first() {
     let mut h = Harness::new();
     h.options.service_slots.insert("test".into(), 1);
     // Discovery order puts the quick ones first; the slow chain must still lead.
-    let g = graph(vec![spec("a-quick", &[]), spec("b-quick", &[]), spec_of(SLOW, "c-db", &[]), spec_of(SLOW, "d-db-instance", &["c-db"])]);
+    let g = graph(vec![
+        spec("a-quick", &[]),
+        spec("b-quick", &[]),
+        spec_of(SLOW, "c-db", &[]),
+        spec_of(SLOW, "d-db-instance", &["c-db"]),
+    ]);
     h.cloud.with(|i| i.call_time = Duration::from_secs(1));
     assert!(h.apply(&g).await.succeeded());
     // The slow chain leads. While the database settles its slot is free, so a quick one
@@ -142,7 +153,13 @@ async fn the_longest_remaining_chain_starts_first() {
 async fn a_failure_skips_only_its_dependents() {
     let mut h = Harness::new();
     h.cloud.with(|i| i.fail.insert("subnet".into()));
-    let g = graph(vec![spec("vpc", &[]), spec("subnet", &["vpc"]), spec("nat", &["subnet"]), spec("route", &["nat"]), spec("sg", &["vpc"])]);
+    let g = graph(vec![
+        spec("vpc", &[]),
+        spec("subnet", &["vpc"]),
+        spec("nat", &["subnet"]),
+        spec("route", &["nat"]),
+        spec("sg", &["vpc"]),
+    ]);
     let report = h.apply(&g).await;
     assert!(!report.succeeded());
     assert_eq!(Harness::outcome(&report, "subnet"), &Outcome::Failed("subnet refused".into()));

@@ -81,10 +81,7 @@ impl ResourceGraph {
 
     /// Resources that refer to `id`.
     pub fn dependents(&self, id: &ResourceId) -> Vec<&ResourceId> {
-        self.index
-            .get(id)
-            .map(|&n| self.graph.neighbors(n).map(|m| &self.graph[m]).collect())
-            .unwrap_or_default()
+        self.index.get(id).map(|&n| self.graph.neighbors(n).map(|m| &self.graph[m]).collect()).unwrap_or_default()
     }
 
     /// The graph in Graphviz DOT, one node per resource labelled with its kind.
@@ -119,7 +116,13 @@ mod tests {
 
     #[test]
     fn edges_come_from_references_and_order_respects_them() {
-        let g = ResourceGraph::build(vec![spec("subnet", &["vpc"]), spec("nat", &["subnet", "eip"]), spec("vpc", &[]), spec("eip", &[])]).unwrap();
+        let g = ResourceGraph::build(vec![
+            spec("subnet", &["vpc"]),
+            spec("nat", &["subnet", "eip"]),
+            spec("vpc", &[]),
+            spec("eip", &[]),
+        ])
+        .unwrap();
         let order: Vec<&str> = g.topological().map(|s| s.id.as_str()).collect();
         let pos = |x: &str| order.iter().position(|o| *o == x).unwrap();
         assert!(pos("vpc") < pos("subnet"));
@@ -133,7 +136,8 @@ mod tests {
 
     #[test]
     fn a_cycle_is_reported_with_its_members() {
-        let err = ResourceGraph::build(vec![spec("a", &["c"]), spec("b", &["a"]), spec("c", &["b"]), spec("d", &[])]).unwrap_err();
+        let err = ResourceGraph::build(vec![spec("a", &["c"]), spec("b", &["a"]), spec("c", &["b"]), spec("d", &[])])
+            .unwrap_err();
         let GraphError::Cycle(members) = &err else { panic!("{err}") };
         let mut names: Vec<&str> = members.iter().map(ResourceId::as_str).collect();
         names.sort();

@@ -28,4 +28,4 @@ pub use events::{Event, Progress};
 pub use executor::{ApplyReport, ExecOptions, Executor, Outcome, StateWriter};
 pub use graph::{GraphError, ResourceGraph};
 pub use planner::{Inventory, plan, plan_destroy};
-pub use reconciler::{Desired, ErrorClass, Reconciler, ReconcileError, Registry, Scope};
+pub use reconciler::{Desired, ErrorClass, ReconcileError, Reconciler, Registry, Scope};

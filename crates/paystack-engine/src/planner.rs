@@ -2,7 +2,10 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use paystack_core::{Action, Change, FieldChange, Fields, Kind, KindSchema, Observed, Plan, Planned, Reference, ResourceId, Spec, StateDocument};
+use paystack_core::{
+    Action, Change, FieldChange, Fields, Kind, KindSchema, Observed, Plan, Planned, Reference, ResourceId, Spec,
+    StateDocument,
+};
 use serde_json::Value;
 
 use crate::graph::ResourceGraph;
@@ -41,7 +44,9 @@ pub fn plan(graph: &ResourceGraph, registry: &Registry, state: &StateDocument, i
         let mut candidates: Vec<(&Kind, &Observed)> = live.remove(&spec.id).unwrap_or_default();
         // A live resource of another kind under this id is not this resource.
         let (mut same, other): (Vec<_>, Vec<_>) = candidates.drain(..).partition(|(k, _)| **k == spec.kind);
-        extra.extend(other.into_iter().map(|(k, o)| delete_change(k, o, "its kind no longer matches the configuration")));
+        extra.extend(
+            other.into_iter().map(|(k, o)| delete_change(k, o, "its kind no longer matches the configuration")),
+        );
         let recorded = state.resources.get(&spec.id);
         same.sort_by_key(|(_, o)| (recorded.is_none_or(|r| r.aws_id != o.aws_id), o.aws_id.clone()));
         let mut same = same.into_iter();
@@ -94,7 +99,13 @@ fn delete_change(kind: &Kind, o: &Observed, reason: &str) -> Change {
     Change {
         id: o.id.clone(),
         kind: kind.clone(),
-        name: o.attributes.get("tags").and_then(|t| t.get("Name")).and_then(Value::as_str).unwrap_or_default().to_owned(),
+        name: o
+            .attributes
+            .get("tags")
+            .and_then(|t| t.get("Name"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
         action: Action::Delete,
         reason: Some(reason.to_owned()),
         aws_id: Some(o.aws_id.clone()),
@@ -103,7 +114,10 @@ fn delete_change(kind: &Kind, o: &Observed, reason: &str) -> Change {
 }
 
 /// The spec's fields with every reference that can be resolved now resolved.
-pub(crate) fn resolve_partially(spec: &Spec, lookup: &impl Fn(&Reference) -> Option<Value>) -> BTreeMap<String, Planned> {
+pub(crate) fn resolve_partially(
+    spec: &Spec,
+    lookup: &impl Fn(&Reference) -> Option<Value>,
+) -> BTreeMap<String, Planned> {
     spec.fields
         .iter()
         .map(|(k, e)| (k.clone(), e.resolve(lookup).map_or(Planned::KnownAfterApply, Planned::Known)))
@@ -133,7 +147,8 @@ pub(crate) fn decide(
             .iter()
             .map(|(k, v)| FieldChange { field: k.clone(), before: None, after: v.clone(), forces_replacement: false })
             .collect();
-        change.reason = recorded_aws_id.map(|id| format!("{id} is recorded in state but no longer exists; it was deleted outside paystack"));
+        change.reason = recorded_aws_id
+            .map(|id| format!("{id} is recorded in state but no longer exists; it was deleted outside paystack"));
         return change;
     };
     change.fields = diff(desired, &live.attributes, schema);
@@ -151,7 +166,11 @@ pub(crate) fn decide(
 
 /// Field-level differences between desired values and live attributes. Live attributes the
 /// spec does not set are not compared: they belong to AWS.
-pub(crate) fn diff(desired: &BTreeMap<String, Planned>, live: &Fields, schema: Option<&KindSchema>) -> Vec<FieldChange> {
+pub(crate) fn diff(
+    desired: &BTreeMap<String, Planned>,
+    live: &Fields,
+    schema: Option<&KindSchema>,
+) -> Vec<FieldChange> {
     let replace_on = schema.map_or(&[][..], |s| s.replace_on);
     let unordered = schema.map_or(&[][..], |s| s.unordered);
     desired
@@ -267,8 +286,11 @@ mod tests {
         // `cidr` is a replace-only field of the fake kind.
         assert_eq!(subnet.action, Action::Replace);
         assert_eq!(subnet.reason.as_deref(), Some("cidr cannot be changed in place"));
-        let fields: Vec<(&str, Option<&Value>, &Planned, bool)> =
-            subnet.fields.iter().map(|f| (f.field.as_str(), f.before.as_ref(), &f.after, f.forces_replacement)).collect();
+        let fields: Vec<(&str, Option<&Value>, &Planned, bool)> = subnet
+            .fields
+            .iter()
+            .map(|f| (f.field.as_str(), f.before.as_ref(), &f.after, f.forces_replacement))
+            .collect();
         assert_eq!(
             fields,
             [
@@ -277,8 +299,14 @@ mod tests {
             ]
         );
 
-        let graph = ResourceGraph::build(vec![spec("vpc", &[]).field("cidr", "10.0.0.0/16").field("dns", true)]).unwrap();
-        let p = plan(&graph, &cloud.registry(), &empty_state(), &Inventory { resources: vec![live("vpc", "vpc-1", json!({"cidr": "10.0.0.0/16", "dns": false}))] });
+        let graph =
+            ResourceGraph::build(vec![spec("vpc", &[]).field("cidr", "10.0.0.0/16").field("dns", true)]).unwrap();
+        let p = plan(
+            &graph,
+            &cloud.registry(),
+            &empty_state(),
+            &Inventory { resources: vec![live("vpc", "vpc-1", json!({"cidr": "10.0.0.0/16", "dns": false}))] },
+        );
         assert_eq!(actions(&p), [("vpc", Action::Update)]);
     }
 
@@ -314,7 +342,11 @@ mod tests {
             p.changes.iter().map(|c| (c.id.as_str(), c.action, c.aws_id.as_deref())).collect();
         assert_eq!(
             summary,
-            [("vpc", Action::NoOp, Some("vpc-2")), ("vpc", Action::Delete, Some("vpc-1")), ("old", Action::Delete, Some("x-1"))]
+            [
+                ("vpc", Action::NoOp, Some("vpc-2")),
+                ("vpc", Action::Delete, Some("vpc-1")),
+                ("old", Action::Delete, Some("x-1"))
+            ]
         );
         assert_eq!(p.changes[1].reason.as_deref(), Some("duplicate of `vpc`; vpc-2 is kept"));
     }

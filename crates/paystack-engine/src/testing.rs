@@ -80,7 +80,13 @@ impl FakeCloud {
             i.next += 1;
             let aws_id = format!("x-{}", i.next);
             let serde_json::Value::Object(attributes) = fields else { panic!("fields must be an object") };
-            let o = Observed { id: ResourceId::new(id), aws_id: aws_id.clone(), attributes, outputs: [("id".to_owned(), json!(aws_id))].into_iter().collect(), pending: false };
+            let o = Observed {
+                id: ResourceId::new(id),
+                aws_id: aws_id.clone(),
+                attributes,
+                outputs: [("id".to_owned(), json!(aws_id))].into_iter().collect(),
+                pending: false,
+            };
             i.live.insert(aws_id.clone(), (Kind::new(kind), o));
             aws_id
         })
@@ -121,7 +127,9 @@ impl Reconciler for FakeReconciler {
     }
 
     async fn observe(&self, _scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
-        Ok(self.cloud.with(|i| i.live.values().filter(|(k, _)| *k == self.schema.kind).map(|(_, o)| o.clone()).collect()))
+        Ok(self
+            .cloud
+            .with(|i| i.live.values().filter(|(k, _)| *k == self.schema.kind).map(|(_, o)| o.clone()).collect()))
     }
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
@@ -131,7 +139,12 @@ impl Reconciler for FakeReconciler {
         Ok(self.cloud.with(|i| i.live[&aws_id].1.clone()))
     }
 
-    async fn update(&self, desired: &Desired, current: &Observed, _changes: &[FieldChange]) -> Result<Observed, ReconcileError> {
+    async fn update(
+        &self,
+        desired: &Desired,
+        current: &Observed,
+        _changes: &[FieldChange],
+    ) -> Result<Observed, ReconcileError> {
         self.call("update", &desired.id).await?;
         self.cloud.with(|i| {
             let entry = &mut i.live.get_mut(&current.aws_id).ok_or_else(|| ReconcileError::permanent("gone"))?.1;

@@ -86,7 +86,12 @@ pub fn blueprint(env: &Environment) -> Blueprint {
     // the NAT of its own zone when there is one, else through the first.
     let mut nats = Vec::new();
     for (i, (_, letter)) in zones.iter().enumerate().take(env.network.nat_gateways) {
-        let eip = b.add(&kinds::ELASTIC_IP, &format!("network.eip.nat-{letter}"), ("network", &format!("nat-{letter}-eip")), []);
+        let eip = b.add(
+            &kinds::ELASTIC_IP,
+            &format!("network.eip.nat-{letter}"),
+            ("network", &format!("nat-{letter}-eip")),
+            [],
+        );
         nats.push(b.add(
             &kinds::NAT_GATEWAY,
             &format!("network.nat.{letter}"),
@@ -146,17 +151,30 @@ pub fn blueprint(env: &Environment) -> Blueprint {
         "app",
         "Application: traffic from the load balancer only",
         &vpc_id,
-        vec![rule(sec.app_port, ("source_security_group_id", Expr::reference(&alb, "id")), "application port from the load balancer")],
+        vec![rule(
+            sec.app_port,
+            ("source_security_group_id", Expr::reference(&alb, "id")),
+            "application port from the load balancer",
+        )],
     );
     let db = b.security_group(
         "db",
         "Database: traffic from the application only",
         &vpc_id,
-        vec![rule(sec.db_port, ("source_security_group_id", Expr::reference(&app, "id")), "database port from the application")],
+        vec![rule(
+            sec.db_port,
+            ("source_security_group_id", Expr::reference(&app, "id")),
+            "database port from the application",
+        )],
     );
     outputs.insert(
         "security_group_ids".into(),
-        Expr::Map([("alb", &alb), ("app", &app), ("db", &db)].into_iter().map(|(k, id)| (k.to_owned(), Expr::reference(id, "id"))).collect()),
+        Expr::Map(
+            [("alb", &alb), ("app", &app), ("db", &db)]
+                .into_iter()
+                .map(|(k, id)| (k.to_owned(), Expr::reference(id, "id")))
+                .collect(),
+        ),
     );
 
     Blueprint { stack, specs: b.specs, outputs }
@@ -189,7 +207,13 @@ impl Builder<'_> {
         Expr::Literal(tags)
     }
 
-    fn add<const N: usize>(&mut self, kind: &KindDef, id: &str, (service, resource): (&str, &str), fields: [(&str, Expr); N]) -> ResourceId {
+    fn add<const N: usize>(
+        &mut self,
+        kind: &KindDef,
+        id: &str,
+        (service, resource): (&str, &str),
+        fields: [(&str, Expr); N],
+    ) -> ResourceId {
         let name = self.name(service, resource);
         let mut spec = Spec::new(ResourceId::new(id), &kind.kind(), name.clone()).field("tags", self.tags(id, &name));
         for (k, v) in fields {
@@ -220,7 +244,10 @@ fn list_of(ids: &[ResourceId], output: &str) -> Expr {
 }
 
 fn route(target_field: &str, target: Expr) -> Expr {
-    Expr::Map(BTreeMap::from([("destination_cidr_block".to_owned(), "0.0.0.0/0".into()), (target_field.to_owned(), target)]))
+    Expr::Map(BTreeMap::from([
+        ("destination_cidr_block".to_owned(), "0.0.0.0/0".into()),
+        (target_field.to_owned(), target),
+    ]))
 }
 
 fn rule(port: u16, source: (&str, Expr), description: &str) -> Expr {
@@ -264,7 +291,8 @@ mod tests {
     fn environments_share_one_structure() {
         let dev = blueprint(&env("dev", "10.0.0.0/16", 1));
         let prod = blueprint(&env("prod", "10.2.0.0/16", 3));
-        let only_nat = |b: &Blueprint| ids(b).into_iter().filter(|i| !i.contains(".nat")).map(str::to_owned).collect::<Vec<_>>();
+        let only_nat =
+            |b: &Blueprint| ids(b).into_iter().filter(|i| !i.contains(".nat")).map(str::to_owned).collect::<Vec<_>>();
         assert_eq!(only_nat(&dev), only_nat(&prod));
         assert_eq!(ids(&dev).iter().filter(|i| i.starts_with("network.nat.")).count(), 1);
         assert_eq!(ids(&prod).iter().filter(|i| i.starts_with("network.nat.")).count(), 3);

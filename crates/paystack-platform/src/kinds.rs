@@ -19,32 +19,61 @@ impl KindDef {
     }
 
     pub fn schema(&self) -> KindSchema {
-        KindSchema { kind: self.kind(), service: self.service, replace_on: self.replace_on, unordered: self.unordered, expected: crate::latency::expected(self.latency_key) }
+        KindSchema {
+            kind: self.kind(),
+            service: self.service,
+            replace_on: self.replace_on,
+            unordered: self.unordered,
+            expected: crate::latency::expected(self.latency_key),
+        }
     }
 }
 
 /// Fields: `cidr_block`, `enable_dns_hostnames`, `enable_dns_support`, `tags`.
-pub const VPC: KindDef = KindDef { name: "ec2.vpc", service: "ec2", latency_key: "vpc", replace_on: &["cidr_block"], unordered: &[] };
+pub const VPC: KindDef =
+    KindDef { name: "ec2.vpc", service: "ec2", latency_key: "vpc", replace_on: &["cidr_block"], unordered: &[] };
 
 /// Fields: `vpc_id`, `cidr_block`, `availability_zone`, `map_public_ip_on_launch`, `tags`.
-pub const SUBNET: KindDef =
-    KindDef { name: "ec2.subnet", service: "ec2", latency_key: "subnet", replace_on: &["vpc_id", "cidr_block", "availability_zone"], unordered: &[] };
+pub const SUBNET: KindDef = KindDef {
+    name: "ec2.subnet",
+    service: "ec2",
+    latency_key: "subnet",
+    replace_on: &["vpc_id", "cidr_block", "availability_zone"],
+    unordered: &[],
+};
 
 /// Fields: `vpc_id` (the attachment), `tags`.
-pub const INTERNET_GATEWAY: KindDef =
-    KindDef { name: "ec2.internet_gateway", service: "ec2", latency_key: "internet_gateway", replace_on: &[], unordered: &[] };
+pub const INTERNET_GATEWAY: KindDef = KindDef {
+    name: "ec2.internet_gateway",
+    service: "ec2",
+    latency_key: "internet_gateway",
+    replace_on: &[],
+    unordered: &[],
+};
 
 /// An Elastic IP in the VPC domain. Fields: `tags`. Outputs: `id` (the allocation id),
 /// `public_ip`.
-pub const ELASTIC_IP: KindDef = KindDef { name: "ec2.eip", service: "ec2", latency_key: "eip", replace_on: &[], unordered: &[] };
+pub const ELASTIC_IP: KindDef =
+    KindDef { name: "ec2.eip", service: "ec2", latency_key: "eip", replace_on: &[], unordered: &[] };
 
 /// Fields: `subnet_id`, `allocation_id`, `tags`.
-pub const NAT_GATEWAY: KindDef =
-    KindDef { name: "ec2.nat_gateway", service: "ec2", latency_key: "nat_gateway", replace_on: &["subnet_id", "allocation_id"], unordered: &[] };
+pub const NAT_GATEWAY: KindDef = KindDef {
+    name: "ec2.nat_gateway",
+    service: "ec2",
+    latency_key: "nat_gateway",
+    replace_on: &["subnet_id", "allocation_id"],
+    unordered: &[],
+};
 
 /// Fields: `vpc_id`, `routes` (a list of `{destination_cidr_block, gateway_id}` or
 /// `{destination_cidr_block, nat_gateway_id}`), `subnet_ids` (the associations), `tags`.
-pub const ROUTE_TABLE: KindDef = KindDef { name: "ec2.route_table", service: "ec2", latency_key: "route_table", replace_on: &["vpc_id"], unordered: &["routes", "subnet_ids"] };
+pub const ROUTE_TABLE: KindDef = KindDef {
+    name: "ec2.route_table",
+    service: "ec2",
+    latency_key: "route_table",
+    replace_on: &["vpc_id"],
+    unordered: &["routes", "subnet_ids"],
+};
 
 /// Fields: `vpc_id`, `group_name`, `description`, `ingress` (a list of `{protocol,
 /// from_port, to_port, description}` plus `cidr_ipv4` or `source_security_group_id`),
@@ -58,7 +87,13 @@ pub const SECURITY_GROUP: KindDef = KindDef {
 };
 
 /// A gateway endpoint. Fields: `vpc_id`, `service_name`, `route_table_ids`, `tags`.
-pub const VPC_ENDPOINT: KindDef =
-    KindDef { name: "ec2.vpc_endpoint", service: "ec2", latency_key: "vpc_endpoint", replace_on: &["vpc_id", "service_name"], unordered: &["route_table_ids"] };
+pub const VPC_ENDPOINT: KindDef = KindDef {
+    name: "ec2.vpc_endpoint",
+    service: "ec2",
+    latency_key: "vpc_endpoint",
+    replace_on: &["vpc_id", "service_name"],
+    unordered: &["route_table_ids"],
+};
 
-pub const ALL: &[&KindDef] = &[&VPC, &SUBNET, &INTERNET_GATEWAY, &ELASTIC_IP, &NAT_GATEWAY, &ROUTE_TABLE, &SECURITY_GROUP, &VPC_ENDPOINT];
+pub const ALL: &[&KindDef] =
+    &[&VPC, &SUBNET, &INTERNET_GATEWAY, &ELASTIC_IP, &NAT_GATEWAY, &ROUTE_TABLE, &SECURITY_GROUP, &VPC_ENDPOINT];

@@ -57,7 +57,11 @@ impl LockInfo {
 
 impl std::fmt::Display for LockInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}@{} (pid {}, `{}`, lock {}, since unix time {})", self.who, self.host, self.pid, self.operation, self.id, self.started)
+        write!(
+            f,
+            "{}@{} (pid {}, `{}`, lock {}, since unix time {})",
+            self.who, self.host, self.pid, self.operation, self.id, self.started
+        )
     }
 }
 
@@ -102,7 +106,11 @@ pub(crate) fn decode(bytes: &[u8], location: &str) -> Result<StateDocument, Stat
     let corrupt = |e: serde_json::Error| StateError::Corrupt { location: location.to_owned(), reason: e.to_string() };
     let v: Version = serde_json::from_slice(bytes).map_err(corrupt)?;
     if v.version > paystack_core::state::SCHEMA_VERSION {
-        return Err(StateError::TooNew { location: location.to_owned(), version: v.version, supported: paystack_core::state::SCHEMA_VERSION });
+        return Err(StateError::TooNew {
+            location: location.to_owned(),
+            version: v.version,
+            supported: paystack_core::state::SCHEMA_VERSION,
+        });
     }
     serde_json::from_slice(bytes).map_err(corrupt)
 }

@@ -48,7 +48,11 @@ impl LocalBackend {
         let path = self.path();
         match self.read_sync()? {
             Some(on_disk) if on_disk.lineage != doc.lineage => {
-                return Err(StateError::LineageMismatch { location: path.display().to_string(), expected: doc.lineage.clone(), on_disk: on_disk.lineage });
+                return Err(StateError::LineageMismatch {
+                    location: path.display().to_string(),
+                    expected: doc.lineage.clone(),
+                    on_disk: on_disk.lineage,
+                });
             }
             Some(on_disk) if on_disk.serial != doc.serial => {
                 return Err(StateError::Stale { expected: doc.serial, on_disk: on_disk.serial });
@@ -77,7 +81,13 @@ impl LocalBackend {
     fn lock_sync(&self, info: LockInfo) -> Result<Box<dyn LockGuard>, StateError> {
         std::fs::create_dir_all(&self.dir).map_err(self.io("cannot create", &self.dir))?;
         let path = self.lock_path();
-        let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(self.io("cannot open", &path))?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(self.io("cannot open", &path))?;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -96,7 +106,11 @@ impl LocalBackend {
             Err(std::fs::TryLockError::Error(e)) => return Err(self.io("cannot lock", &path)(e)),
         }
         let body = serde_json::to_vec_pretty(&info).unwrap_or_default();
-        file.set_len(0).and_then(|()| file.seek(SeekFrom::Start(0))).and_then(|_| file.write_all(&body)).and_then(|()| file.sync_all()).map_err(self.io("cannot write", &path))?;
+        file.set_len(0)
+            .and_then(|()| file.seek(SeekFrom::Start(0)))
+            .and_then(|_| file.write_all(&body))
+            .and_then(|()| file.sync_all())
+            .map_err(self.io("cannot write", &path))?;
         Ok(Box::new(LocalLock { file, info }))
     }
 }
@@ -154,7 +168,13 @@ mod tests {
         let backend = LocalBackend::new(dir.path(), "dev");
         assert_eq!(backend.read().await.unwrap(), None);
         let mut d = doc();
-        let o = Observed { id: ResourceId::new("network.vpc"), aws_id: "vpc-1".into(), attributes: Default::default(), outputs: Default::default(), pending: false };
+        let o = Observed {
+            id: ResourceId::new("network.vpc"),
+            aws_id: "vpc-1".into(),
+            attributes: Default::default(),
+            outputs: Default::default(),
+            pending: false,
+        };
         d.record(&Kind::new("ec2.vpc"), "dev-vpc", &o, vec![]);
         backend.write(&mut d).await.unwrap();
         assert_eq!(d.serial, 1);

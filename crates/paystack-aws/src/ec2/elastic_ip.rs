@@ -30,11 +30,17 @@ impl Reconciler for ElasticIps {
 
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         // DescribeAddresses is not paginated: it returns every match in one response.
-        let out = self.client.describe_addresses().filters(stack_filter(scope)).send().await.map_err(|e| classify("DescribeAddresses", e))?;
+        let out = self
+            .client
+            .describe_addresses()
+            .filters(stack_filter(scope))
+            .send()
+            .await
+            .map_err(|e| classify("DescribeAddresses", e))?;
         let mut found = Vec::new();
         for a in out.addresses() {
             let id = a.allocation_id().ok_or_else(|| missing("allocation id"))?;
-            found.extend(observed(a.tags(), id, json!({}), json!({ "public_ip": a.public_ip() })));
+            found.extend(observed(scope, a.tags(), id, json!({}), json!({ "public_ip": a.public_ip() })));
         }
         Ok(found)
     }
@@ -52,7 +58,12 @@ impl Reconciler for ElasticIps {
         Ok(created(desired, id, json!({ "public_ip": out.public_ip() })))
     }
 
-    async fn update(&self, desired: &Desired, current: &Observed, changes: &[FieldChange]) -> Result<Observed, ReconcileError> {
+    async fn update(
+        &self,
+        desired: &Desired,
+        current: &Observed,
+        changes: &[FieldChange],
+    ) -> Result<Observed, ReconcileError> {
         for change in changes {
             match change.field.as_str() {
                 "tags" => sync_tags(&self.client, desired, current).await?,

@@ -24,13 +24,21 @@ impl InternetGateways {
 
     async fn detach(&self, igw_id: &str, vpc_id: &str) -> Result<(), ReconcileError> {
         match self.client.detach_internet_gateway().internet_gateway_id(igw_id).vpc_id(vpc_id).send().await {
-            Err(e) if !is_not_found(&e) && e.code() != Some("Gateway.NotAttached") => Err(classify("DetachInternetGateway", e)),
+            Err(e) if !is_not_found(&e) && e.code() != Some("Gateway.NotAttached") => {
+                Err(classify("DetachInternetGateway", e))
+            }
             _ => Ok(()),
         }
     }
 
     async fn attach(&self, igw_id: &str, vpc_id: &str) -> Result<(), ReconcileError> {
-        self.client.attach_internet_gateway().internet_gateway_id(igw_id).vpc_id(vpc_id).send().await.map_err(|e| classify("AttachInternetGateway", e))?;
+        self.client
+            .attach_internet_gateway()
+            .internet_gateway_id(igw_id)
+            .vpc_id(vpc_id)
+            .send()
+            .await
+            .map_err(|e| classify("AttachInternetGateway", e))?;
         Ok(())
     }
 }
@@ -56,7 +64,7 @@ impl Reconciler for InternetGateways {
         for g in gateways {
             let id = g.internet_gateway_id().ok_or_else(|| missing("internet gateway id"))?;
             let vpc_id = g.attachments().iter().find_map(|a| a.vpc_id());
-            out.extend(observed(g.tags(), id, json!({ "vpc_id": vpc_id }), json!({})));
+            out.extend(observed(scope, g.tags(), id, json!({ "vpc_id": vpc_id }), json!({})));
         }
         Ok(out)
     }
@@ -69,12 +77,20 @@ impl Reconciler for InternetGateways {
             .send()
             .await
             .map_err(|e| classify("CreateInternetGateway", e))?;
-        let id = out.internet_gateway().and_then(|g| g.internet_gateway_id()).ok_or_else(|| missing("internet gateway id"))?;
+        let id = out
+            .internet_gateway()
+            .and_then(|g| g.internet_gateway_id())
+            .ok_or_else(|| missing("internet gateway id"))?;
         self.attach(id, str_field(desired, "vpc_id")?).await?;
         Ok(created(desired, id, json!({})))
     }
 
-    async fn update(&self, desired: &Desired, current: &Observed, changes: &[FieldChange]) -> Result<Observed, ReconcileError> {
+    async fn update(
+        &self,
+        desired: &Desired,
+        current: &Observed,
+        changes: &[FieldChange],
+    ) -> Result<Observed, ReconcileError> {
         for change in changes {
             match change.field.as_str() {
                 "vpc_id" => {

@@ -42,15 +42,35 @@ pub(crate) fn tag_specification(resource_type: ResourceType, desired: &Desired) 
     TagSpecification::builder().resource_type(resource_type).set_tags(Some(tags.collect())).build()
 }
 
+fn tag<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
+    tags.iter().find(|t| t.key() == Some(key)).and_then(|t| t.value())
+}
+
+/// True when the tags say the resource belongs to the scope's stack.
+pub(crate) fn owned_by(scope: &Scope, tags: &[Tag]) -> bool {
+    tag(tags, STACK_TAG) == Some(scope.stack.as_str())
+}
+
 fn tags_value(tags: &[Tag]) -> Value {
-    let map: BTreeMap<&str, &str> = tags.iter().filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))).collect();
+    let map: BTreeMap<&str, &str> =
+        tags.iter().filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))).collect();
     json!(map)
 }
 
-/// A live resource as the engine sees it, or `None` when it lacks the resource ownership
-/// tag (something else tagged with the stack key, not ours to manage).
-pub(crate) fn observed(tags: &[Tag], aws_id: &str, attributes: Value, outputs: Value) -> Option<Observed> {
-    let id = tags.iter().find(|t| t.key() == Some(RESOURCE_TAG))?.value()?;
+/// A live resource as the engine sees it, or `None` unless it carries both ownership tags
+/// for this stack. The server-side filter is not trusted alone: a resource that is not
+/// provably ours is never managed (some EC2 implementations ignore filters on some calls).
+pub(crate) fn observed(
+    scope: &Scope,
+    tags: &[Tag],
+    aws_id: &str,
+    attributes: Value,
+    outputs: Value,
+) -> Option<Observed> {
+    if !owned_by(scope, tags) {
+        return None;
+    }
+    let id = tag(tags, RESOURCE_TAG)?;
     let mut attributes = into_fields(attributes);
     attributes.insert("tags".into(), tags_value(tags));
     let mut outputs = into_fields(outputs);
@@ -62,7 +82,13 @@ pub(crate) fn observed(tags: &[Tag], aws_id: &str, attributes: Value, outputs: V
 pub(crate) fn created(desired: &Desired, aws_id: &str, outputs: Value) -> Observed {
     let mut outputs = into_fields(outputs);
     outputs.insert("id".into(), json!(aws_id));
-    Observed { id: desired.id.clone(), aws_id: aws_id.to_owned(), attributes: desired.fields.clone(), outputs, pending: false }
+    Observed {
+        id: desired.id.clone(),
+        aws_id: aws_id.to_owned(),
+        attributes: desired.fields.clone(),
+        outputs,
+        pending: false,
+    }
 }
 
 /// The resource after an in-place update: the desired fields are what is now set.
@@ -78,7 +104,11 @@ fn into_fields(v: Value) -> Fields {
 }
 
 /// Makes the resource's tags equal to the desired ones: adds and changes, then removes.
-pub(crate) async fn sync_tags(client: &ec2::Client, desired: &Desired, current: &Observed) -> Result<(), ReconcileError> {
+pub(crate) async fn sync_tags(
+    client: &ec2::Client,
+    desired: &Desired,
+    current: &Observed,
+) -> Result<(), ReconcileError> {
     let want = desired_tags(desired);
     let have: BTreeMap<String, String> = current
         .attributes
@@ -86,13 +116,33 @@ pub(crate) async fn sync_tags(client: &ec2::Client, desired: &Desired, current: 
         .and_then(Value::as_object)
         .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect())
         .unwrap_or_default();
-    let set: Vec<Tag> = want.iter().filter(|(k, v)| have.get(*k) != Some(v)).map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+    let set: Vec<Tag> = want
+        .iter()
+        .filter(|(k, v)| have.get(*k) != Some(v))
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
     if !set.is_empty() {
-        client.create_tags().resources(&current.aws_id).set_tags(Some(set)).send().await.map_err(|e| classify("CreateTags", e))?;
+        client
+            .create_tags()
+            .resources(&current.aws_id)
+            .set_tags(Some(set))
+            .send()
+            .await
+            .map_err(|e| classify("CreateTags", e))?;
     }
-    let unset: Vec<Tag> = have.keys().filter(|k| !want.contains_key(*k) && !k.starts_with("aws:")).map(|k| Tag::builder().key(k).build()).collect();
+    let unset: Vec<Tag> = have
+        .keys()
+        .filter(|k| !want.contains_key(*k) && !k.starts_with("aws:"))
+        .map(|k| Tag::builder().key(k).build())
+        .collect();
     if !unset.is_empty() {
-        client.delete_tags().resources(&current.aws_id).set_tags(Some(unset)).send().await.map_err(|e| classify("DeleteTags", e))?;
+        client
+            .delete_tags()
+            .resources(&current.aws_id)
+            .set_tags(Some(unset))
+            .send()
+            .await
+            .map_err(|e| classify("DeleteTags", e))?;
     }
     Ok(())
 }
@@ -102,21 +152,31 @@ pub(crate) fn field<'a>(desired: &'a Desired, key: &str) -> Result<&'a Value, Re
 }
 
 pub(crate) fn str_field<'a>(desired: &'a Desired, key: &str) -> Result<&'a str, ReconcileError> {
-    field(desired, key)?.as_str().ok_or_else(|| ReconcileError::permanent(format!("`{}`: `{key}` is not a string", desired.id)))
+    field(desired, key)?
+        .as_str()
+        .ok_or_else(|| ReconcileError::permanent(format!("`{}`: `{key}` is not a string", desired.id)))
 }
 
 pub(crate) fn bool_field(desired: &Desired, key: &str) -> Result<bool, ReconcileError> {
-    field(desired, key)?.as_bool().ok_or_else(|| ReconcileError::permanent(format!("`{}`: `{key}` is not a boolean", desired.id)))
+    field(desired, key)?
+        .as_bool()
+        .ok_or_else(|| ReconcileError::permanent(format!("`{}`: `{key}` is not a boolean", desired.id)))
 }
 
 /// A list of strings, such as ids.
 pub(crate) fn strings(value: Option<&Value>) -> Vec<String> {
-    value.and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+    value
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
 }
 
 /// A list of objects, such as rules or routes.
 pub(crate) fn objects(value: Option<&Value>) -> Vec<Fields> {
-    value.and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.as_object().cloned()).collect()).unwrap_or_default()
+    value
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|v| v.as_object().cloned()).collect())
+        .unwrap_or_default()
 }
 
 /// Rejects an in-place change to a field the kind cannot change in place; the planner turns

@@ -55,7 +55,7 @@ impl Reconciler for NatGateways {
             let id = g.nat_gateway_id().ok_or_else(|| missing("NAT gateway id"))?;
             let allocation = g.nat_gateway_addresses().iter().find_map(|a| a.allocation_id());
             let attributes = json!({ "subnet_id": g.subnet_id(), "allocation_id": allocation });
-            if let Some(mut o) = observed(g.tags(), id, attributes, json!({})) {
+            if let Some(mut o) = observed(scope, g.tags(), id, attributes, json!({})) {
                 o.pending = matches!(state, Some(NatGatewayState::Pending));
                 out.push(o);
             }
@@ -80,7 +80,12 @@ impl Reconciler for NatGateways {
         Ok(o)
     }
 
-    async fn update(&self, desired: &Desired, current: &Observed, changes: &[FieldChange]) -> Result<Observed, ReconcileError> {
+    async fn update(
+        &self,
+        desired: &Desired,
+        current: &Observed,
+        changes: &[FieldChange],
+    ) -> Result<Observed, ReconcileError> {
         for change in changes {
             match change.field.as_str() {
                 "tags" => sync_tags(&self.client, desired, current).await?,
@@ -110,12 +115,9 @@ impl Reconciler for NatGateways {
 
     async fn wait_deleted(&self, current: &Observed) -> Result<(), ReconcileError> {
         // Its Elastic IP and subnet can only go once the gateway is gone.
-        self.client
-            .wait_until_nat_gateway_deleted()
-            .nat_gateway_ids(&current.aws_id)
-            .wait(MAX_WAIT)
-            .await
-            .map_err(|e| ReconcileError::retryable(format!("waiting for NAT gateway {} to be deleted: {e}", current.aws_id)))?;
+        self.client.wait_until_nat_gateway_deleted().nat_gateway_ids(&current.aws_id).wait(MAX_WAIT).await.map_err(
+            |e| ReconcileError::retryable(format!("waiting for NAT gateway {} to be deleted: {e}", current.aws_id)),
+        )?;
         Ok(())
     }
 }

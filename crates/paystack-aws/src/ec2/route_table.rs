@@ -13,7 +13,9 @@ use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
 use paystack_platform::kinds;
 use serde_json::{Value, json};
 
-use super::{cannot_update, created, objects, observed, stack_filter, str_field, strings, sync_tags, tag_specification, updated};
+use super::{
+    cannot_update, created, objects, observed, stack_filter, str_field, strings, sync_tags, tag_specification, updated,
+};
 use crate::error::{classify, is_not_found, missing};
 
 pub(crate) struct RouteTables {
@@ -58,7 +60,9 @@ impl RouteTables {
     }
 
     async fn add_route(&self, table: &str, route: &Fields) -> Result<(), ReconcileError> {
-        let (dest, target, id) = route_key(route).ok_or_else(|| ReconcileError::permanent(format!("route table {table}: a route needs a destination and a target")))?;
+        let (dest, target, id) = route_key(route).ok_or_else(|| {
+            ReconcileError::permanent(format!("route table {table}: a route needs a destination and a target"))
+        })?;
         let call = self.client.create_route().route_table_id(table).destination_cidr_block(dest);
         let call = if target == "nat_gateway_id" { call.nat_gateway_id(id) } else { call.gateway_id(id) };
         call.send().await.map_err(|e| classify("CreateRoute", e))?;
@@ -74,7 +78,14 @@ impl RouteTables {
     }
 
     async fn associate(&self, table: &str, subnet: &str) -> Result<String, ReconcileError> {
-        let out = self.client.associate_route_table().route_table_id(table).subnet_id(subnet).send().await.map_err(|e| classify("AssociateRouteTable", e))?;
+        let out = self
+            .client
+            .associate_route_table()
+            .route_table_id(table)
+            .subnet_id(subnet)
+            .send()
+            .await
+            .map_err(|e| classify("AssociateRouteTable", e))?;
         out.association_id().map(str::to_owned).ok_or_else(|| missing("route table association id"))
     }
 
@@ -121,7 +132,7 @@ impl Reconciler for RouteTables {
                 "routes": t.routes().iter().filter_map(managed_route).collect::<Vec<_>>(),
                 "subnet_ids": assoc.keys().collect::<Vec<_>>(),
             });
-            out.extend(observed(t.tags(), id, attributes, json!({ "associations": assoc })));
+            out.extend(observed(scope, t.tags(), id, attributes, json!({ "associations": assoc })));
         }
         Ok(out)
     }
@@ -147,7 +158,12 @@ impl Reconciler for RouteTables {
         Ok(created(desired, id, json!({ "associations": assoc })))
     }
 
-    async fn update(&self, desired: &Desired, current: &Observed, changes: &[FieldChange]) -> Result<Observed, ReconcileError> {
+    async fn update(
+        &self,
+        desired: &Desired,
+        current: &Observed,
+        changes: &[FieldChange],
+    ) -> Result<Observed, ReconcileError> {
         let table = current.aws_id.as_str();
         let mut assoc = Self::known_associations(current);
         for change in changes {

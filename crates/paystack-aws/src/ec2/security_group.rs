@@ -11,7 +11,9 @@ use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
 use paystack_platform::kinds;
 use serde_json::{Value, json};
 
-use super::{cannot_update, created, objects, observed, stack_filter, str_field, sync_tags, tag_specification, updated};
+use super::{
+    cannot_update, created, objects, observed, stack_filter, str_field, sync_tags, tag_specification, updated,
+};
 use crate::error::{classify, is_not_found, missing};
 
 pub(crate) struct SecurityGroups {
@@ -31,7 +33,9 @@ fn permission(rule: &Fields) -> Result<IpPermission, ReconcileError> {
     if let Some(cidr) = rule.get("cidr_ipv4").and_then(Value::as_str) {
         p = p.ip_ranges(IpRange::builder().cidr_ip(cidr).set_description(description.map(str::to_owned)).build());
     } else if let Some(group) = rule.get("source_security_group_id").and_then(Value::as_str) {
-        p = p.user_id_group_pairs(UserIdGroupPair::builder().group_id(group).set_description(description.map(str::to_owned)).build());
+        p = p.user_id_group_pairs(
+            UserIdGroupPair::builder().group_id(group).set_description(description.map(str::to_owned)).build(),
+        );
     } else {
         return Err(bad());
     }
@@ -125,7 +129,7 @@ impl Reconciler for SecurityGroups {
                 "description": g.description(),
                 "ingress": rules(g.ip_permissions()),
             });
-            out.extend(observed(g.tags(), id, attributes, json!({})));
+            out.extend(observed(scope, g.tags(), id, attributes, json!({})));
         }
         Ok(out)
     }
@@ -146,7 +150,12 @@ impl Reconciler for SecurityGroups {
         Ok(created(desired, id, json!({})))
     }
 
-    async fn update(&self, desired: &Desired, current: &Observed, changes: &[FieldChange]) -> Result<Observed, ReconcileError> {
+    async fn update(
+        &self,
+        desired: &Desired,
+        current: &Observed,
+        changes: &[FieldChange],
+    ) -> Result<Observed, ReconcileError> {
         for change in changes {
             match change.field.as_str() {
                 "ingress" => {

@@ -11,7 +11,9 @@ use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
 use paystack_platform::kinds;
 use serde_json::json;
 
-use super::{bool_field, cannot_update, created, observed, stack_filter, str_field, sync_tags, tag_specification, updated};
+use super::{
+    bool_field, cannot_update, created, observed, stack_filter, str_field, sync_tags, tag_specification, updated,
+};
 use crate::error::{classify, is_not_found, missing};
 
 pub(crate) struct Subnets {
@@ -63,7 +65,13 @@ impl Reconciler for Subnets {
                 "availability_zone": s.availability_zone(),
                 "map_public_ip_on_launch": s.map_public_ip_on_launch().unwrap_or(false),
             });
-            out.extend(observed(s.tags(), id, attributes, json!({ "availability_zone": s.availability_zone() })));
+            out.extend(observed(
+                scope,
+                s.tags(),
+                id,
+                attributes,
+                json!({ "availability_zone": s.availability_zone() }),
+            ));
         }
         Ok(out)
     }
@@ -87,7 +95,12 @@ impl Reconciler for Subnets {
         Ok(created(desired, id, json!({ "availability_zone": az })))
     }
 
-    async fn update(&self, desired: &Desired, current: &Observed, changes: &[FieldChange]) -> Result<Observed, ReconcileError> {
+    async fn update(
+        &self,
+        desired: &Desired,
+        current: &Observed,
+        changes: &[FieldChange],
+    ) -> Result<Observed, ReconcileError> {
         for change in changes {
             match change.field.as_str() {
                 "map_public_ip_on_launch" => self.set_public_ip(&current.aws_id, desired).await?,

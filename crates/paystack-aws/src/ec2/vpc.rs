@@ -11,7 +11,10 @@ use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
 use paystack_platform::kinds;
 use serde_json::json;
 
-use super::{bool_field, cannot_update, created, observed, stack_filter, str_field, sync_tags, tag_specification, updated};
+use super::{
+    bool_field, cannot_update, created, observed, owned_by, stack_filter, str_field, sync_tags, tag_specification,
+    updated,
+};
 use crate::error::{classify, is_not_found, missing};
 
 pub(crate) struct Vpcs {
@@ -25,7 +28,14 @@ impl Vpcs {
     }
 
     async fn attribute(&self, vpc_id: &str, name: VpcAttributeName) -> Result<Option<bool>, ReconcileError> {
-        let out = self.client.describe_vpc_attribute().vpc_id(vpc_id).attribute(name.clone()).send().await.map_err(|e| classify("DescribeVpcAttribute", e))?;
+        let out = self
+            .client
+            .describe_vpc_attribute()
+            .vpc_id(vpc_id)
+            .attribute(name.clone())
+            .send()
+            .await
+            .map_err(|e| classify("DescribeVpcAttribute", e))?;
         let value = match name {
             VpcAttributeName::EnableDnsHostnames => out.enable_dns_hostnames(),
             _ => out.enable_dns_support(),
@@ -37,9 +47,13 @@ impl Vpcs {
         // EC2 takes one attribute per call.
         let call = self.client.modify_vpc_attribute().vpc_id(vpc_id);
         let call = if hostnames {
-            call.enable_dns_hostnames(AttributeBooleanValue::builder().value(bool_field(desired, "enable_dns_hostnames")?).build())
+            call.enable_dns_hostnames(
+                AttributeBooleanValue::builder().value(bool_field(desired, "enable_dns_hostnames")?).build(),
+            )
         } else {
-            call.enable_dns_support(AttributeBooleanValue::builder().value(bool_field(desired, "enable_dns_support")?).build())
+            call.enable_dns_support(
+                AttributeBooleanValue::builder().value(bool_field(desired, "enable_dns_support")?).build(),
+            )
         };
         call.send().await.map_err(|e| classify("ModifyVpcAttribute", e))?;
         Ok(())
@@ -53,10 +67,18 @@ impl Reconciler for Vpcs {
     }
 
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
-        let vpcs: Vec<_> =
-            self.client.describe_vpcs().filters(stack_filter(scope)).into_paginator().items().send().collect::<Result<_, _>>().await.map_err(|e| classify("DescribeVpcs", e))?;
+        let vpcs: Vec<_> = self
+            .client
+            .describe_vpcs()
+            .filters(stack_filter(scope))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<_, _>>()
+            .await
+            .map_err(|e| classify("DescribeVpcs", e))?;
         let mut out = Vec::new();
-        for vpc in vpcs {
+        for vpc in vpcs.iter().filter(|v| owned_by(scope, v.tags())) {
             let id = vpc.vpc_id().ok_or_else(|| missing("VPC id"))?;
             // DescribeVpcs does not report the DNS attributes.
             let hostnames = self.attribute(id, VpcAttributeName::EnableDnsHostnames).await?;
@@ -66,7 +88,7 @@ impl Reconciler for Vpcs {
                 "enable_dns_hostnames": hostnames,
                 "enable_dns_support": support,
             });
-            out.extend(observed(vpc.tags(), id, attributes, json!({ "cidr_block": vpc.cidr_block() })));
+            out.extend(observed(scope, vpc.tags(), id, attributes, json!({ "cidr_block": vpc.cidr_block() })));
         }
         Ok(out)
     }
@@ -87,7 +109,12 @@ impl Reconciler for Vpcs {
         Ok(created(desired, id, json!({ "cidr_block": cidr })))
     }
 
-    async fn update(&self, desired: &Desired, current: &Observed, changes: &[FieldChange]) -> Result<Observed, ReconcileError> {
+    async fn update(
+        &self,
+        desired: &Desired,
+        current: &Observed,
+        changes: &[FieldChange],
+    ) -> Result<Observed, ReconcileError> {
         for change in changes {
             match change.field.as_str() {
                 "enable_dns_support" => self.set_dns(&current.aws_id, desired, false).await?,

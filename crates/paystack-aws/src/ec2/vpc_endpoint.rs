@@ -10,7 +10,9 @@ use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
 use paystack_platform::kinds;
 use serde_json::json;
 
-use super::{cannot_update, created, observed, stack_filter, str_field, strings, sync_tags, tag_specification, updated};
+use super::{
+    cannot_update, created, observed, stack_filter, str_field, strings, sync_tags, tag_specification, updated,
+};
 use crate::error::{classify, is_not_found, missing};
 
 pub(crate) struct VpcEndpoints {
@@ -45,7 +47,9 @@ impl Reconciler for VpcEndpoints {
         for e in endpoints {
             // The API documents `Deleted` but answers `deleted`, which the SDK parses as an
             // unknown variant; compare the wire value, in any case.
-            if e.state().is_some_and(|s| s.as_str().eq_ignore_ascii_case("deleted") || s.as_str().eq_ignore_ascii_case("deleting")) {
+            if e.state().is_some_and(|s| {
+                s.as_str().eq_ignore_ascii_case("deleted") || s.as_str().eq_ignore_ascii_case("deleting")
+            }) {
                 continue;
             }
             let id = e.vpc_endpoint_id().ok_or_else(|| missing("VPC endpoint id"))?;
@@ -54,7 +58,7 @@ impl Reconciler for VpcEndpoints {
                 "service_name": e.service_name(),
                 "route_table_ids": e.route_table_ids(),
             });
-            out.extend(observed(e.tags(), id, attributes, json!({})));
+            out.extend(observed(scope, e.tags(), id, attributes, json!({})));
         }
         Ok(out)
     }
@@ -75,12 +79,18 @@ impl Reconciler for VpcEndpoints {
         Ok(created(desired, id, json!({})))
     }
 
-    async fn update(&self, desired: &Desired, current: &Observed, changes: &[FieldChange]) -> Result<Observed, ReconcileError> {
+    async fn update(
+        &self,
+        desired: &Desired,
+        current: &Observed,
+        changes: &[FieldChange],
+    ) -> Result<Observed, ReconcileError> {
         for change in changes {
             match change.field.as_str() {
                 "route_table_ids" => {
                     let want: BTreeSet<String> = strings(desired.fields.get("route_table_ids")).into_iter().collect();
-                    let have: BTreeSet<String> = strings(current.attributes.get("route_table_ids")).into_iter().collect();
+                    let have: BTreeSet<String> =
+                        strings(current.attributes.get("route_table_ids")).into_iter().collect();
                     self.client
                         .modify_vpc_endpoint()
                         .vpc_endpoint_id(&current.aws_id)

@@ -1,0 +1,62 @@
+"""Creates the shared resources the platform looks up and never creates: the Route 53 hosted
+zone and the ACM certificate for its domain. Idempotent: what exists is left alone.
+
+Runs with the project virtualenv's Python (boto3 comes with the emulator) against
+AWS_ENDPOINT_URL.
+"""
+
+import datetime
+import os
+
+import boto3
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+DOMAIN = os.environ.get("PAYSTACK_DOMAIN", "payments.example.com")
+
+
+def hosted_zone(route53):
+    for zone in route53.list_hosted_zones_by_name(DNSName=DOMAIN)["HostedZones"]:
+        if zone["Name"].rstrip(".") == DOMAIN:
+            return zone["Id"], False
+    zone = route53.create_hosted_zone(Name=DOMAIN, CallerReference=f"paystack-seed-{DOMAIN}")
+    return zone["HostedZone"]["Id"], True
+
+
+def certificate(acm):
+    for cert in acm.list_certificates()["CertificateSummaryList"]:
+        if cert["DomainName"] == f"*.{DOMAIN}":
+            return cert["CertificateArn"], False
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"*.{DOMAIN}")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=365))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(f"*.{DOMAIN}"), x509.DNSName(DOMAIN)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    arn = acm.import_certificate(
+        Certificate=cert.public_bytes(serialization.Encoding.PEM),
+        PrivateKey=key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+        Tags=[{"Key": "ManagedBy", "Value": "seed"}],
+    )["CertificateArn"]
+    return arn, True
+
+
+def main():
+    zone_id, made_zone = hosted_zone(boto3.client("route53"))
+    cert_arn, made_cert = certificate(boto3.client("acm"))
+    print(f"hosted zone {DOMAIN}: {zone_id} ({'created' if made_zone else 'exists'})")
+    print(f"certificate *.{DOMAIN}: {cert_arn} ({'created' if made_cert else 'exists'})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+//! The command line as scripts and people use it: exit codes, JSON shapes, refusals.
+
+use crate::support::{Stack, binary, ec2, live_counts};
+
+#[test]
+fn plan_exits_2_with_changes_and_its_json_has_a_stable_shape() {
+    let stack = Stack::new("dev", "planjson");
+    stack.run(&["plan", "--detailed-exitcode"]).code(2);
+    stack.run(&["plan"]).code(0);
+    let plan = stack.run(&["plan", "--json"]).success().json();
+    assert_eq!(plan["format_version"], 1);
+    assert_eq!(plan["environment"], "dev");
+    assert_eq!(plan["stack"], stack.key());
+    assert_eq!(plan["has_changes"], true);
+    assert_eq!(plan["summary"], serde_json::json!({"create": 18, "update": 0, "replace": 0, "delete": 0, "no_op": 0}));
+    let vpc = plan["changes"].as_array().unwrap().iter().find(|c| c["id"] == "network.vpc").unwrap();
+    assert_eq!(vpc["kind"], "ec2.vpc");
+    assert_eq!(vpc["action"], "create");
+    assert_eq!(vpc["name"], format!("dev-us-east-1-network-vpc-{}", stack.suffix));
+    let cidr = vpc["fields"].as_array().unwrap().iter().find(|f| f["field"] == "cidr_block").unwrap();
+    assert_eq!(cidr["after"], "10.0.0.0/16");
+    assert_eq!(cidr["before"], serde_json::Value::Null);
+}
+
+#[test]
+fn output_json_is_one_object_of_the_stacks_outputs() {
+    let stack = Stack::new("dev", "output");
+    stack.run(&["output", "--json"]).code(1);
+    stack.apply();
+    let out = stack.run(&["output", "--json"]).success().json();
+    let keys: Vec<&str> = out.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "nat_gateway_ids",
+            "private_subnet_ids",
+            "public_subnet_ids",
+            "s3_endpoint_id",
+            "security_group_ids",
+            "vpc_id"
+        ]
+    );
+    assert!(out["vpc_id"].as_str().unwrap().starts_with("vpc-"));
+    assert_eq!(out["private_subnet_ids"].as_array().unwrap().len(), 3);
+    assert_eq!(out["nat_gateway_ids"].as_array().unwrap().len(), 1);
+    for role in ["alb", "app", "db"] {
+        assert!(out["security_group_ids"][role].as_str().unwrap().starts_with("sg-"));
+    }
+
+    let listed = stack.run(&["state", "list"]).success().stdout;
+    assert_eq!(listed.lines().count(), 18);
+    assert!(listed.contains(&format!("network.vpc\tec2.vpc\t{}", out["vpc_id"].as_str().unwrap())), "{listed}");
+    let shown = stack.run(&["state", "show", "network.vpc"]).success().json();
+    assert_eq!(shown["attributes"]["cidr_block"], "10.0.0.0/16");
+    stack.run(&["state", "show", "network.nothing"]).code(1);
+}
+
+#[tokio::test]
+async fn apply_without_yes_and_without_a_terminal_is_refused() {
+    let stack = Stack::new("dev", "noyes");
+    let run = crate::support::Run::from(stack.command(&["apply"]).stdin(std::process::Stdio::null()).output().unwrap())
+        .code(1);
+    assert!(run.stderr.contains("refusing to apply without confirmation"), "{}", run.stderr);
+    assert!(run.stderr.contains("--yes"), "{}", run.stderr);
+    assert!(live_counts(&ec2().await, &stack).await.values().all(|n| *n == 0), "nothing was created");
+}
+
+#[test]
+fn usage_errors_exit_1_and_help_exits_0() {
+    let out = std::process::Command::new(binary()).args(["plan"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "a missing --env is an error, not 'changes found'");
+    let out = std::process::Command::new(binary()).args(["--help"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn config_errors_name_the_file_and_line() {
+    let stack = Stack::new("dev", "badcfg");
+    stack.edit_config("dev.toml", |t| format!("{t}nat_gatways = 2\n"));
+    let run = stack.run(&["plan"]).code(1);
+    assert!(run.stderr.contains("dev.toml:5:1"), "{}", run.stderr);
+    assert!(run.stderr.contains("unknown field `nat_gatways`"), "{}", run.stderr);
+}
+
+#[test]
+fn graph_prints_dot_with_edges_from_references() {
+    let stack = Stack::new("dev", "graph");
+    let dot = stack.run(&["graph"]).success().stdout;
+    assert!(dot.starts_with("digraph paystack {"), "{dot}");
+    assert!(dot.contains("\"network.vpc\" -> \"network.subnet.public.a\";"), "{dot}");
+    assert!(dot.contains("\"security.sg.alb\" -> \"security.sg.app\";"), "{dot}");
+    assert!(dot.contains("\"network.nat.a\" -> \"network.rt.private.c\";"), "{dot}");
+}

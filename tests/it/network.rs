@@ -1,0 +1,221 @@
+//! The network layer as a user finds it in AWS after `apply`.
+
+use std::collections::BTreeMap;
+
+use crate::support::{Stack, ec2, expected_counts, live_counts, tags};
+
+#[tokio::test]
+async fn apply_builds_the_network_then_plan_has_nothing_to_do() {
+    let stack = Stack::new("dev", "network");
+    let applied = stack.apply();
+    assert!(
+        applied.stdout.contains("Apply complete: 18 created, 0 updated, 0 replaced, 0 deleted."),
+        "{}",
+        applied.stdout
+    );
+    let client = ec2().await;
+    assert_eq!(live_counts(&client, &stack).await, expected_counts(1));
+
+    // The VPC: the environment's CIDR, DNS on, the organisation's tags and the ownership tags.
+    let vpcs = client.describe_vpcs().filters(stack.filter()).send().await.unwrap();
+    let vpc = &vpcs.vpcs()[0];
+    let vpc_id = vpc.vpc_id().unwrap();
+    assert_eq!(vpc.cidr_block(), Some("10.0.0.0/16"));
+    let t = tags(vpc.tags());
+    assert_eq!(t["Name"], format!("dev-us-east-1-network-vpc-{}", stack.suffix));
+    assert_eq!(t["Environment"], "dev");
+    assert_eq!(t["Project"], "paystack");
+    assert_eq!(t["ManagedBy"], "paystack");
+    assert_eq!(t["Application"], "payments");
+    assert_eq!(t["CostCenter"], "fin-platform-4471");
+    assert_eq!(t["paystack:resource"], "network.vpc");
+    let hostnames = client
+        .describe_vpc_attribute()
+        .vpc_id(vpc_id)
+        .attribute(aws_sdk_ec2::types::VpcAttributeName::EnableDnsHostnames)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hostnames.enable_dns_hostnames().and_then(|a| a.value()), Some(true));
+
+    // Subnets: public and private in each of three zones, laid out from the VPC's CIDR.
+    let subnets = client.describe_subnets().filters(stack.filter()).send().await.unwrap();
+    let layout: BTreeMap<String, (String, String, bool)> = subnets
+        .subnets()
+        .iter()
+        .map(|s| {
+            let t = tags(s.tags());
+            let key = t["paystack:resource"].clone();
+            assert_eq!(s.vpc_id(), Some(vpc_id));
+            for tag in ["Environment", "Project", "ManagedBy", "Application", "CostCenter"] {
+                assert!(t.contains_key(tag), "{key} lacks {tag}");
+            }
+            (
+                key,
+                (
+                    s.cidr_block().unwrap().to_owned(),
+                    s.availability_zone().unwrap().to_owned(),
+                    s.map_public_ip_on_launch().unwrap_or(false),
+                ),
+            )
+        })
+        .collect();
+    let expected: BTreeMap<String, (String, String, bool)> = [
+        ("network.subnet.public.a", "10.0.0.0/20", "us-east-1a", true),
+        ("network.subnet.public.b", "10.0.16.0/20", "us-east-1b", true),
+        ("network.subnet.public.c", "10.0.32.0/20", "us-east-1c", true),
+        ("network.subnet.private.a", "10.0.128.0/20", "us-east-1a", false),
+        ("network.subnet.private.b", "10.0.144.0/20", "us-east-1b", false),
+        ("network.subnet.private.c", "10.0.160.0/20", "us-east-1c", false),
+    ]
+    .into_iter()
+    .map(|(k, c, az, p)| (k.to_owned(), (c.to_owned(), az.to_owned(), p)))
+    .collect();
+    assert_eq!(layout, expected);
+    let subnet_id = |key: &str| {
+        subnets
+            .subnets()
+            .iter()
+            .find(|s| tags(s.tags())["paystack:resource"] == key)
+            .and_then(|s| s.subnet_id())
+            .unwrap()
+            .to_owned()
+    };
+
+    // The internet gateway is attached; the one NAT gateway of dev sits in public subnet a.
+    let igws = client.describe_internet_gateways().filters(stack.filter()).send().await.unwrap();
+    let igw = &igws.internet_gateways()[0];
+    assert_eq!(igw.attachments()[0].vpc_id(), Some(vpc_id));
+    let nats = client.describe_nat_gateways().filter(stack.filter()).send().await.unwrap();
+    let nat = nats.nat_gateways().iter().find(|n| tags(n.tags())["paystack:stack"] == stack.key()).unwrap();
+    assert_eq!(nat.subnet_id().unwrap(), subnet_id("network.subnet.public.a"));
+
+    // Public subnets route to the internet gateway; every private subnet routes to the NAT.
+    let tables = client.describe_route_tables().filters(stack.filter()).send().await.unwrap();
+    for table in tables.route_tables() {
+        let key = tags(table.tags())["paystack:resource"].clone();
+        let default =
+            table.routes().iter().find(|r| r.destination_cidr_block() == Some("0.0.0.0/0")).expect("default route");
+        let associated: Vec<&str> = table.associations().iter().filter_map(|a| a.subnet_id()).collect();
+        if key == "network.rt.public" {
+            assert_eq!(default.gateway_id(), igw.internet_gateway_id());
+            assert_eq!(associated.len(), 3);
+        } else {
+            assert_eq!(default.nat_gateway_id(), nat.nat_gateway_id(), "{key}");
+            let zone = key.rsplit('.').next().unwrap();
+            assert_eq!(associated, [subnet_id(&format!("network.subnet.private.{zone}"))]);
+        }
+    }
+
+    // Least privilege: internet → ALB on 80/443, ALB → app on 8080, app → database on 5432.
+    let groups = client.describe_security_groups().filters(stack.filter()).send().await.unwrap();
+    let group = |role: &str| {
+        groups
+            .security_groups()
+            .iter()
+            .find(|g| tags(g.tags())["paystack:resource"] == format!("security.sg.{role}"))
+            .unwrap()
+    };
+    let (alb, app, db) = (group("alb"), group("app"), group("db"));
+    let ports = |g: &aws_sdk_ec2::types::SecurityGroup| {
+        let mut p: Vec<i32> = g.ip_permissions().iter().filter_map(|p| p.from_port()).collect();
+        p.sort();
+        p
+    };
+    assert_eq!(ports(alb), [80, 443]);
+    assert!(alb.ip_permissions().iter().all(|p| p.ip_ranges()[0].cidr_ip() == Some("0.0.0.0/0")));
+    assert_eq!(ports(app), [8080]);
+    assert_eq!(app.ip_permissions()[0].user_id_group_pairs()[0].group_id(), alb.group_id());
+    assert!(app.ip_permissions()[0].ip_ranges().is_empty(), "the app accepts no CIDR");
+    assert_eq!(ports(db), [5432]);
+    assert_eq!(db.ip_permissions()[0].user_id_group_pairs()[0].group_id(), app.group_id());
+
+    // The S3 gateway endpoint serves every route table.
+    let endpoints = client.describe_vpc_endpoints().filters(stack.filter()).send().await.unwrap();
+    let endpoint = &endpoints.vpc_endpoints()[0];
+    assert_eq!(endpoint.service_name(), Some("com.amazonaws.us-east-1.s3"));
+    assert_eq!(endpoint.route_table_ids().len(), 4);
+
+    // A second plan finds nothing to do.
+    let plan = stack.run(&["plan", "--detailed-exitcode"]).code(0);
+    assert!(plan.stdout.starts_with("No changes."), "{}", plan.stdout);
+}
+
+#[tokio::test]
+async fn a_config_change_is_planned_as_exactly_that_update_then_converges() {
+    let stack = Stack::new("dev", "change");
+    stack.apply();
+    stack.edit_config("shared.toml", |t| {
+        t.replace("alb_ingress_ports = [80, 443]", "alb_ingress_ports = [80, 443, 8443]")
+    });
+
+    let plan = stack.run(&["plan", "--json", "--detailed-exitcode"]).code(2).json();
+    let changes: Vec<&serde_json::Value> =
+        plan["changes"].as_array().unwrap().iter().filter(|c| c["action"] != "no-op").collect();
+    assert_eq!(changes.len(), 1, "{plan:#}");
+    assert_eq!(changes[0]["id"], "security.sg.alb");
+    assert_eq!(changes[0]["action"], "update");
+    let fields = changes[0]["fields"].as_array().unwrap();
+    assert_eq!(fields.len(), 1);
+    assert_eq!(fields[0]["field"], "ingress");
+    assert_eq!(fields[0]["before"].as_array().unwrap().len(), 2);
+    assert_eq!(fields[0]["after"].as_array().unwrap().len(), 3);
+    assert_eq!(fields[0]["forces_replacement"], false);
+
+    let applied = stack.run(&["apply", "--yes"]).success();
+    assert!(
+        applied.stdout.contains("Apply complete: 0 created, 1 updated, 0 replaced, 0 deleted."),
+        "{}",
+        applied.stdout
+    );
+    let client = ec2().await;
+    let groups = client.describe_security_groups().filters(stack.filter()).send().await.unwrap();
+    let alb =
+        groups.security_groups().iter().find(|g| tags(g.tags())["paystack:resource"] == "security.sg.alb").unwrap();
+    let mut ports: Vec<i32> = alb.ip_permissions().iter().filter_map(|p| p.from_port()).collect();
+    ports.sort();
+    assert_eq!(ports, [80, 443, 8443]);
+    stack.run(&["plan", "--detailed-exitcode"]).code(0);
+}
+
+#[tokio::test]
+async fn a_subnet_cidr_change_is_a_replace_with_its_reason() {
+    let stack = Stack::new("dev", "replace");
+    stack.apply();
+    stack.edit_config("dev.toml", |t| t.replace("[network]", "[network]\nsubnet_newbits = 5"));
+    let plan = stack.run(&["plan", "--json", "--detailed-exitcode"]).code(2).json();
+    let subnet = plan["changes"].as_array().unwrap().iter().find(|c| c["id"] == "network.subnet.public.b").unwrap();
+    assert_eq!(subnet["action"], "replace");
+    assert_eq!(subnet["reason"], "cidr_block cannot be changed in place");
+    let text = stack.run(&["plan"]).success().stdout;
+    assert!(text.contains("cidr_block: \"10.0.16.0/20\" → \"10.0.8.0/21\" (forces replacement)"), "{text}");
+}
+
+#[tokio::test]
+async fn destroy_leaves_nothing_tagged_for_the_stack() {
+    let stack = Stack::new("dev", "destroy");
+    stack.apply();
+    let destroyed = stack.run(&["destroy", "--yes"]).success();
+    assert!(
+        destroyed.stdout.contains("Destroy complete: 0 created, 0 updated, 0 replaced, 18 deleted."),
+        "{}",
+        destroyed.stdout
+    );
+    let client = ec2().await;
+    assert!(live_counts(&client, &stack).await.values().all(|n| *n == 0), "{:?}", live_counts(&client, &stack).await);
+    let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(stack.state_file()).unwrap()).unwrap();
+    assert_eq!(state["resources"], serde_json::json!({}));
+}
+
+#[tokio::test]
+async fn prod_gets_a_nat_gateway_per_zone() {
+    let stack = Stack::new("prod", "prodnat");
+    stack.apply();
+    let client = ec2().await;
+    assert_eq!(live_counts(&client, &stack).await, expected_counts(3));
+    let tables = client.describe_route_tables().filters(stack.filter()).send().await.unwrap();
+    let nats: std::collections::BTreeSet<&str> =
+        tables.route_tables().iter().flat_map(|t| t.routes()).filter_map(|r| r.nat_gateway_id()).collect();
+    assert_eq!(nats.len(), 3, "each private zone routes through its own NAT gateway");
+    stack.run(&["destroy", "--yes", "--override-protection"]).success();
+}
