@@ -14,3 +14,6 @@ pub use cidr::Ipv4Cidr;
 pub use error::{ConfigError, ConfigErrors, Location};
 pub use load::SHARED_FILE;
 pub use model::{Config, Environment, Network, Security, Tags};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,198 @@
+//! Every rejected input names its file, line and column, and loading stops before anything
+//! else can run.
+
+use std::path::Path;
+
+use crate::{Config, ConfigError};
+
+const SHARED: &str = r#"project = "paystack"
+region = "us-east-1"
+
+[tags]
+application = "payments"
+cost_center = "cc-1"
+
+[network]
+availability_zones = ["a", "b", "c"]
+nat_gateways = 1
+subnet_newbits = 4
+
+[security]
+alb_ingress_ports = [80, 443]
+app_port = 8080
+db_port = 5432
+"#;
+
+fn write(dir: &Path, files: &[(&str, &str)]) {
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+}
+
+fn load(files: &[(&str, &str)]) -> Result<Config, Vec<ConfigError>> {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &[("shared.toml", SHARED)]);
+    write(dir.path(), files);
+    Config::load(dir.path()).map_err(|e| e.0)
+}
+
+/// The single error's `file:line:col`, message and help.
+fn only_error(files: &[(&str, &str)]) -> (String, String, String) {
+    let errors = load(files).unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    let e = &errors[0];
+    let at = e.location.as_ref().map(|l| {
+        let (line, col) = l.line_col();
+        format!("{}:{line}:{col}", l.file.file_name().unwrap().to_string_lossy())
+    });
+    (at.unwrap_or_default(), e.message.clone(), e.help.clone().unwrap_or_default())
+}
+
+const DEV: (&str, &str) = ("dev.toml", "[network]\ncidr = \"10.0.0.0/16\"\n");
+const PROD: (&str, &str) = ("prod.toml", "[network]\ncidr = \"10.2.0.0/16\"\nnat_gateways = 3\n");
+
+#[test]
+fn a_valid_tree_loads_with_env_overrides_over_shared_values() {
+    let config = load(&[DEV, PROD]).unwrap();
+    let dev = &config.environments["dev"];
+    let prod = &config.environments["prod"];
+    assert_eq!(dev.network.nat_gateways, 1);
+    assert_eq!(prod.network.nat_gateways, 3);
+    assert_eq!(prod.network.cidr.to_string(), "10.2.0.0/16");
+    assert_eq!(dev.network.availability_zones, ["us-east-1a", "us-east-1b", "us-east-1c"]);
+    assert!(prod.protected, "prod is protected unless it says otherwise");
+    assert!(!dev.protected);
+}
+
+#[test]
+fn malformed_toml() {
+    let (at, message, _) = only_error(&[("dev.toml", "[network]\ncidr = \"10.0.0.0/16\nnat_gateways = 1\n")]);
+    assert_eq!(at, "dev.toml:2:20");
+    assert!(message.contains("invalid basic string") || message.contains("string"), "{message}");
+}
+
+#[test]
+fn unknown_key_is_located_and_named() {
+    let (at, message, help) = only_error(&[("dev.toml", "[network]\ncidr = \"10.0.0.0/16\"\nnat_gatways = 2\n")]);
+    assert_eq!(at, "dev.toml:3:1");
+    assert!(message.starts_with("unknown field `nat_gatways`"), "{message}");
+    assert!(help.contains("spelling"), "{help}");
+}
+
+#[test]
+fn wrong_type_is_located() {
+    let (at, message, _) = only_error(&[("dev.toml", "[network]\ncidr = \"10.0.0.0/16\"\nnat_gateways = \"one\"\n")]);
+    assert_eq!(at, "dev.toml:3:16");
+    assert_eq!(message, "invalid type: string \"one\", expected i64");
+}
+
+#[test]
+fn unknown_environment_lists_the_known_ones() {
+    let config = load(&[DEV, PROD]).unwrap();
+    let e = config.environment("qa", None).unwrap_err();
+    assert!(e.location.is_none());
+    assert_eq!(e.message, "unknown environment `qa`");
+    assert!(e.help.unwrap().contains("known environments are dev, prod"));
+}
+
+#[test]
+fn invalid_cidr_is_located_with_the_fix() {
+    let (at, message, _) = only_error(&[("dev.toml", "[network]\ncidr = \"10.0.0.1/16\"\n")]);
+    assert_eq!(at, "dev.toml:2:8");
+    assert!(message.contains("the network address is 10.0.0.0/16"), "{message}");
+    let (at, message, _) = only_error(&[("dev.toml", "[network]\ncidr = \"10.0.0.0/8\"\n")]);
+    assert_eq!(at, "dev.toml:2:8");
+    assert!(message.contains("/8"), "{message}");
+}
+
+#[test]
+fn overlapping_cidrs_across_environments_point_at_both() {
+    let errors = load(&[DEV, ("staging.toml", "[network]\ncidr = \"10.0.64.0/18\"\n")]).unwrap_err();
+    assert_eq!(errors.len(), 1);
+    let e = &errors[0];
+    assert_eq!(e.location.as_ref().unwrap().line_col(), (2, 8));
+    assert!(e.location.as_ref().unwrap().file.ends_with("staging.toml"));
+    assert_eq!(e.message, "the CIDR 10.0.64.0/18 of `staging` overlaps 10.0.0.0/16 of `dev`");
+    let (label, other) = e.related.as_ref().unwrap();
+    assert_eq!(label, "`dev` sets its CIDR");
+    assert!(other.file.ends_with("dev.toml"));
+}
+
+#[test]
+fn a_cidr_in_shared_overlaps_every_environment() {
+    let shared_cidr = SHARED.replace("[network]\n", "[network]\ncidr = \"10.9.0.0/16\"\n");
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &[("shared.toml", &shared_cidr), ("dev.toml", ""), ("qa.toml", "")]);
+    let errors = Config::load(dir.path()).unwrap_err().0;
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].location.as_ref().unwrap().file.ends_with("shared.toml"));
+}
+
+#[test]
+fn suffix_breaking_aws_name_rules_is_rejected_in_file_and_on_the_command_line() {
+    let (at, message, help) = only_error(&[("dev.toml", "suffix = \"Blue_1\"\n[network]\ncidr = \"10.0.0.0/16\"\n")]);
+    assert_eq!(at, "dev.toml:1:10");
+    assert!(message.starts_with("suffix `Blue_1`"), "{message}");
+    assert!(help.contains("lowercase"), "{help}");
+
+    let config = load(&[DEV]).unwrap();
+    let e = config.environment("dev", Some("a-very-long-suffix-x")).unwrap_err();
+    assert!(e.message.contains("1 to 16"), "{}", e.message);
+    assert_eq!(config.environment("dev", Some("blue")).unwrap().suffix.as_deref(), Some("blue"));
+}
+
+#[test]
+fn environment_and_region_too_long_for_capped_names() {
+    let (at, message, help) = only_error(&[
+        ("dev.toml", "region = \"ap-southeast-2\"\n[network]\ncidr = \"10.0.0.0/16\"\n"),
+        ("integration.toml", "region = \"ap-southeast-2\"\n[network]\ncidr = \"10.4.0.0/16\"\n"),
+    ]);
+    assert_eq!(at, "integration.toml:1:10");
+    assert_eq!(message, "`integration-ap-southeast-2` is too long to start a resource name");
+    assert!(help.contains("32 characters"), "{help}");
+}
+
+#[test]
+fn bad_environment_file_name() {
+    let (at, message, _) = only_error(&[DEV, ("Prod_EU.toml", "")]);
+    assert_eq!(at, "Prod_EU.toml:1:1");
+    assert_eq!(message, "`Prod_EU` cannot name an environment");
+}
+
+#[test]
+fn missing_required_value_says_where_to_set_it() {
+    let (at, message, help) = only_error(&[("dev.toml", "")]);
+    assert_eq!(at, "dev.toml:1:1");
+    assert_eq!(message, "`network.cidr` is not set for environment `dev`");
+    assert!(help.contains("dev.toml"), "{help}");
+}
+
+#[test]
+fn out_of_range_numbers() {
+    let (at, message, _) = only_error(&[("dev.toml", "[network]\ncidr = \"10.0.0.0/16\"\nnat_gateways = 4\n")]);
+    assert_eq!(at, "dev.toml:3:16");
+    assert!(message.contains("out of range"), "{message}");
+    let (at, message, _) =
+        only_error(&[("dev.toml", "[network]\ncidr = \"10.0.0.0/16\"\n[security]\napp_port = 70000\n")]);
+    assert_eq!(at, "dev.toml:4:12");
+    assert!(message.contains("70000 is not a TCP port"), "{message}");
+    let (at, message, _) = only_error(&[("dev.toml", "[network]\ncidr = \"10.0.0.0/16\"\nsubnet_newbits = 2\n")]);
+    assert_eq!(at, "dev.toml:3:18");
+    assert!(message.contains("cannot lay out 3 public and 3 private subnets"), "{message}");
+}
+
+#[test]
+fn all_errors_are_reported_at_once() {
+    let errors = load(&[("dev.toml", "region = \"mars\"\n[network]\ncidr = \"banana\"\n")]).unwrap_err();
+    let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(messages[0].contains("`mars` is not an AWS region"));
+    assert!(messages[1].contains("`banana` is not a CIDR block"));
+}
+
+#[test]
+fn the_shipped_configuration_is_valid() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+    let config = Config::load(&dir).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.environments.keys().collect::<Vec<_>>(), ["dev", "prod", "staging"]);
+}
