@@ -216,7 +216,17 @@ async fn converge(s: &Stack, mode: Mode, yes: bool, override_protection: bool) -
     let writer = BackendWriter(&s.backend);
     let executor =
         Executor { registry: &aws.registry, options: ExecOptions::default(), progress: &progress, writer: &writer };
-    let report = executor.apply(&plan, &s.graph, &inventory, &mut state, cancel).await.map_err(|e| miette!("{e}"))?;
+    let report = {
+        let run = executor.apply(&plan, &s.graph, &inventory, &mut state, cancel);
+        tokio::pin!(run);
+        let mut heartbeat = tokio::time::interval(render::ProgressLines::HEARTBEAT);
+        loop {
+            tokio::select! {
+                report = &mut run => break report.map_err(|e| miette!("{e}"))?,
+                _ = heartbeat.tick() => progress.heartbeat(),
+            }
+        }
+    };
     let verb = if mode == Mode::Apply { "Apply" } else { "Destroy" };
     print!("{}", render::report_text(&report, verb));
     if !report.succeeded() {

@@ -1,13 +1,14 @@
 //! Product output: plans, progress, reports and outputs. Tables and lines for people on
 //! stdout/stderr, JSON for programs.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use owo_colors::{OwoColorize, Stream, Style};
-use paystack_core::{Action, Change, Fields, Plan, Planned};
+use paystack_core::{Action, Change, Fields, Plan, Planned, ResourceId};
 use paystack_engine::{ApplyReport, Event, Outcome, Progress};
 use serde_json::{Value, json};
 
@@ -118,17 +119,52 @@ pub(crate) fn outputs_text(outputs: &Fields) -> String {
     outputs.iter().map(|(k, v)| format!("{k:width$} = {}\n", compact(v))).collect()
 }
 
-/// Progress lines on stderr as resources start and settle.
+/// Progress lines on stderr as resources start and settle, and a reminder for any that is
+/// still going after a while (a NAT gateway or a database takes minutes).
 pub(crate) struct ProgressLines {
     started: Instant,
     total: usize,
     done: AtomicUsize,
+    in_flight: Mutex<BTreeMap<ResourceId, (&'static str, Instant)>>,
     out: Mutex<std::io::Stderr>,
 }
 
 impl ProgressLines {
+    /// How long a resource runs before `heartbeat` mentions it.
+    pub(crate) const HEARTBEAT: Duration = Duration::from_secs(10);
+
     pub(crate) fn new(total: usize) -> Self {
-        Self { started: Instant::now(), total, done: AtomicUsize::new(0), out: Mutex::new(std::io::stderr()) }
+        Self {
+            started: Instant::now(),
+            total,
+            done: AtomicUsize::new(0),
+            in_flight: Mutex::new(BTreeMap::new()),
+            out: Mutex::new(std::io::stderr()),
+        }
+    }
+
+    /// One line for each resource that has been working longer than [`Self::HEARTBEAT`].
+    pub(crate) fn heartbeat(&self) {
+        let slow: Vec<(ResourceId, &'static str, Duration)> = match self.in_flight.lock() {
+            Ok(m) => m
+                .iter()
+                .map(|(id, (verb, since))| (id.clone(), *verb, since.elapsed()))
+                .filter(|(_, _, e)| *e >= Self::HEARTBEAT)
+                .collect(),
+            Err(_) => return,
+        };
+        for (id, verb, elapsed) in slow {
+            self.line(format!("  {id}: still {verb}… ({}s elapsed)", elapsed.as_secs()));
+        }
+    }
+
+    fn track(&self, id: &ResourceId, verb: Option<&'static str>) {
+        if let Ok(mut m) = self.in_flight.lock() {
+            match verb {
+                Some(v) => m.insert(id.clone(), (v, Instant::now())),
+                None => m.remove(id),
+            };
+        }
     }
 
     fn line(&self, text: String) {
@@ -155,13 +191,16 @@ impl Progress for ProgressLines {
                     Action::Delete => "deleting",
                     Action::NoOp => "checking",
                 };
+                self.track(&id, Some(verb));
                 self.line(format!("{} {id}: {verb}…", err_paint(sym, style)));
             }
-            Event::Waiting { id } => self.line(format!("  {id}: waiting for AWS to settle…")),
+            // Most waits end at once; the heartbeat reports the ones that do not.
+            Event::Waiting { .. } => {}
             Event::Retrying { id, attempt, error } => {
                 self.line(format!("  {id}: attempt {attempt} failed, retrying: {error}"))
             }
             Event::Finished { id, action, elapsed } => {
+                self.track(&id, None);
                 let n = self.done.fetch_add(1, Ordering::Relaxed) + 1;
                 let (sym, style) = symbol(action);
                 let verb = match action {

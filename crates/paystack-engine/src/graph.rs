@@ -1,10 +1,11 @@
 //! The dependency graph of desired resources.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
 use paystack_core::{ResourceId, Spec};
-use petgraph::algo::{tarjan_scc, toposort};
+use petgraph::Direction;
+use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -24,6 +25,27 @@ pub struct ResourceGraph {
     index: HashMap<ResourceId, NodeIndex>,
     specs: BTreeMap<ResourceId, Spec>,
     order: Vec<ResourceId>,
+}
+
+/// A topological order that takes, among the resources whose dependencies are placed, the
+/// first by id: the same graph always reads the same way in a plan. `None` on a cycle.
+fn stable_order(graph: &DiGraph<ResourceId, ()>) -> Option<Vec<ResourceId>> {
+    let mut waiting: HashMap<NodeIndex, usize> =
+        graph.node_indices().map(|n| (n, graph.neighbors_directed(n, Direction::Incoming).count())).collect();
+    let mut ready: BTreeSet<(&ResourceId, NodeIndex)> =
+        waiting.iter().filter(|(_, d)| **d == 0).map(|(n, _)| (&graph[*n], *n)).collect();
+    let mut order = Vec::with_capacity(graph.node_count());
+    while let Some((id, n)) = ready.pop_first() {
+        order.push(id.clone());
+        for m in graph.neighbors(n) {
+            let left = waiting.entry(m).or_default();
+            *left -= 1;
+            if *left == 0 {
+                ready.insert((&graph[m], m));
+            }
+        }
+    }
+    (order.len() == graph.node_count()).then_some(order)
 }
 
 impl ResourceGraph {
@@ -46,18 +68,15 @@ impl ResourceGraph {
                 graph.add_edge(from, index[&spec.id], ());
             }
         }
-        let order = match toposort(&graph, None) {
-            Ok(order) => order.into_iter().map(|n| graph[n].clone()).collect(),
-            Err(_) => {
-                // Report one whole cycle, in dependency order, not just the node where the
-                // sort stopped.
-                let mut cycle = tarjan_scc(&graph)
-                    .into_iter()
-                    .find(|scc| scc.len() > 1 || graph.contains_edge(scc[0], scc[0]))
-                    .unwrap_or_default();
-                cycle.reverse();
-                return Err(GraphError::Cycle(cycle.into_iter().map(|n| graph[n].clone()).collect()));
-            }
+        let Some(order) = stable_order(&graph) else {
+            // Report one whole cycle, in dependency order, not just the node where the sort
+            // stopped.
+            let mut cycle = tarjan_scc(&graph)
+                .into_iter()
+                .find(|scc| scc.len() > 1 || graph.contains_edge(scc[0], scc[0]))
+                .unwrap_or_default();
+            cycle.reverse();
+            return Err(GraphError::Cycle(cycle.into_iter().map(|n| graph[n].clone()).collect()));
         };
         Ok(Self { graph, index, specs: by_id, order })
     }
@@ -124,10 +143,8 @@ mod tests {
         ])
         .unwrap();
         let order: Vec<&str> = g.topological().map(|s| s.id.as_str()).collect();
-        let pos = |x: &str| order.iter().position(|o| *o == x).unwrap();
-        assert!(pos("vpc") < pos("subnet"));
-        assert!(pos("subnet") < pos("nat"));
-        assert!(pos("eip") < pos("nat"));
+        // Dependencies first; among the ready ones, by id.
+        assert_eq!(order, ["eip", "vpc", "subnet", "nat"]);
         assert_eq!(g.dependents(&ResourceId::new("vpc")), vec![&ResourceId::new("subnet")]);
         let dot = g.to_dot();
         assert!(dot.contains("\"vpc\" -> \"subnet\";"), "{dot}");
