@@ -14,6 +14,6 @@ pub mod state;
 
 pub use observed::Observed;
 pub use plan::{Action, Change, FieldChange, Plan, Planned};
-pub use spec::{Expr, Fields, Kind, KindSchema, Reference, ResourceId, Spec};
+pub use spec::{Expr, Fields, Kind, KindSchema, Reference, ReplaceOrder, ResourceId, Spec};
 pub use stack::Stack;
 pub use state::{ResourceRecord, StateDocument};

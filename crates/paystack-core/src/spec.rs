@@ -67,7 +67,21 @@ pub struct KindSchema {
     /// List fields whose order carries no meaning (rules, associations); they are compared as
     /// sets.
     pub unordered: &'static [&'static str],
+    pub replace_order: ReplaceOrder,
     pub expected: ExpectedDurations,
+}
+
+/// How a kind is replaced when a field forces it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReplaceOrder {
+    /// The new resource first, then dependents move to it, then the old one goes: nothing
+    /// ever refers to a resource that is gone, and there is no gap.
+    #[default]
+    CreateBeforeDelete,
+    /// The old resource first, for kinds whose replacement needs something the old one holds
+    /// exclusively (a NAT gateway's Elastic IP) and whose deletion AWS allows while others
+    /// still refer to it.
+    DeleteBeforeCreate,
 }
 
 /// Typical wall-clock durations of a kind's operations, waiting included.

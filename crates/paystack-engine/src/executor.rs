@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use paystack_core::{Action, Change, Fields, Observed, Plan, Planned, Reference, ResourceId, Spec, StateDocument};
+use paystack_core::{
+    Action, Change, Fields, Observed, Plan, Planned, Reference, ReplaceOrder, ResourceId, Spec, StateDocument,
+};
 use petgraph::algo::toposort;
 use petgraph::graph::{DiGraph, NodeIndex};
 use tokio::sync::mpsc;
@@ -124,7 +126,24 @@ enum Status {
     Interrupted,
 }
 
+/// Which part of its change a node carries. A replace is two nodes, in the order its kind's
+/// [`ReplaceOrder`] gives. Created first, the new resource exists before anything that
+/// referred to the old one moves, and the old one is deleted only after everything that
+/// referred to it has moved or gone, so no reference points at nothing (AWS enforces this:
+/// a NAT gateway keeps its subnet alive).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Part {
+    Whole,
+    ReplaceCreate,
+    ReplaceDelete,
+}
+
 struct Node {
+    /// Index of the change in the plan; a replace has two nodes with the same index.
+    change_index: usize,
+    part: Part,
+    /// The later node of a replace's two.
+    second_half: bool,
     change: Change,
     spec: Option<Spec>,
     reconciler: Arc<dyn Reconciler>,
@@ -186,16 +205,7 @@ impl Executor<'_> {
         };
         let cancelled = run.drive(cancel).await;
         let state_error = run.state_error.take();
-        let outcomes = nodes
-            .into_iter()
-            .map(|n| {
-                let outcome = n.outcome.unwrap_or(match n.status {
-                    Status::Running | Status::Interrupted => Outcome::Interrupted,
-                    _ => Outcome::NotStarted,
-                });
-                (n.change, outcome)
-            })
-            .collect();
+        let outcomes = merge(nodes, &plan.changes);
         Ok(ApplyReport { outcomes, state_error, cancelled })
     }
 
@@ -207,7 +217,7 @@ impl Executor<'_> {
         state: &StateDocument,
     ) -> Result<Vec<Node>, String> {
         let mut nodes = Vec::with_capacity(plan.changes.len());
-        for change in &plan.changes {
+        for (change_index, change) in plan.changes.iter().enumerate() {
             let reconciler = self
                 .registry
                 .get(&change.kind)
@@ -218,48 +228,81 @@ impl Executor<'_> {
             let recorded_deps = state.resources.get(&change.id).map(|r| r.depends_on.clone()).unwrap_or_default();
             let depends_on = if change.action == Action::Delete { recorded_deps } else { spec_deps };
             let pending = current.as_ref().is_some_and(|c| c.pending);
-            nodes.push(Node {
-                phases: phases(change.action, pending),
-                change: change.clone(),
-                spec: graph.spec(&change.id).filter(|_| change.action != Action::Delete).cloned(),
-                reconciler,
-                depends_on,
-                current,
-                desired: None,
-                preds_left: 0,
-                succs: Vec::new(),
-                priority: Duration::ZERO,
-                attempts: 0,
-                started: None,
-                status: Status::Blocked,
-                outcome: None,
-            });
+            const CREATE: (Part, Action) = (Part::ReplaceCreate, Action::Create);
+            const DELETE: (Part, Action) = (Part::ReplaceDelete, Action::Delete);
+            let parts: &[(Part, Action)] = match (change.action, reconciler.schema().replace_order) {
+                (Action::Replace, ReplaceOrder::CreateBeforeDelete) => &[CREATE, DELETE],
+                (Action::Replace, ReplaceOrder::DeleteBeforeCreate) => &[DELETE, CREATE],
+                (action, _) => &[(Part::Whole, action)][..],
+            };
+            for (half, &(part, action)) in parts.iter().enumerate() {
+                nodes.push(Node {
+                    change_index,
+                    part,
+                    second_half: half == 1,
+                    phases: phases(action, pending && part == Part::Whole),
+                    change: change.clone(),
+                    spec: graph.spec(&change.id).filter(|_| action != Action::Delete).cloned(),
+                    reconciler: reconciler.clone(),
+                    depends_on: depends_on.clone(),
+                    current: current.clone().filter(|_| part != Part::ReplaceCreate),
+                    desired: None,
+                    preds_left: 0,
+                    succs: Vec::new(),
+                    priority: Duration::ZERO,
+                    attempts: 0,
+                    started: None,
+                    status: Status::Blocked,
+                    outcome: None,
+                });
+            }
         }
 
-        // Creates and updates follow references forwards. A delete waits for everything that
-        // referred to the deleted resource, by spec or by record, to be done first.
         let mut dag: DiGraph<usize, ()> = DiGraph::new();
         let idx: Vec<NodeIndex> = (0..nodes.len()).map(|i| dag.add_node(i)).collect();
-        let mut live_node: HashMap<&ResourceId, usize> = HashMap::new();
+        // The node that makes each desired resource exist, whose outputs dependents read.
+        let mut provider: HashMap<&ResourceId, usize> = HashMap::new();
         for (i, n) in nodes.iter().enumerate() {
-            if n.change.action != Action::Delete {
-                live_node.insert(&n.change.id, i);
+            if !n.removes() {
+                provider.insert(&n.change.id, i);
             }
         }
         for (i, n) in nodes.iter().enumerate() {
-            if n.change.action != Action::Delete {
+            if n.second_half {
+                dag.update_edge(idx[i - 1], idx[i], ());
+            }
+            // Creates and updates follow references forwards.
+            if !n.removes() {
                 for dep in &n.depends_on {
-                    if let Some(&d) = live_node.get(dep) {
+                    if let Some(&d) = provider.get(dep) {
                         dag.update_edge(idx[d], idx[i], ());
                     }
                 }
             }
         }
-        for (d, del) in nodes.iter().enumerate().filter(|(_, n)| n.change.action == Action::Delete) {
+        // A resource is removed only after everything that referred to it has moved to its
+        // replacement (an update), been replaced (its old half deleted) or gone. A new half
+        // refers to the new resource, not the old one, so it is not waited for.
+        for (d, gone) in nodes.iter().enumerate().filter(|(_, n)| n.removes()) {
+            if gone.part == Part::ReplaceDelete && !gone.second_half {
+                // Replaced old-first: AWS lets it go while others still refer to it, so it
+                // waits for none of them, only until everything its successor needs exists.
+                // The gap is then as short as it can be, and nothing is deleted for a
+                // successor that cannot be built.
+                for dep in &gone.depends_on {
+                    if let Some(&p) = provider.get(dep) {
+                        dag.update_edge(idx[p], idx[d], ());
+                    }
+                }
+                continue;
+            }
             for (i, n) in nodes.iter().enumerate() {
-                let refers = n.depends_on.contains(&del.change.id)
-                    || state.resources.get(&n.change.id).is_some_and(|r| r.depends_on.contains(&del.change.id));
-                if i != d && refers && !(live_node.get(&n.change.id) == Some(&i) && n.change.id == del.change.id) {
+                if n.change.id == gone.change.id || n.part == Part::ReplaceCreate {
+                    continue;
+                }
+                let recorded =
+                    state.resources.get(&n.change.id).is_some_and(|r| r.depends_on.contains(&gone.change.id));
+                if n.depends_on.contains(&gone.change.id) || recorded {
                     dag.update_edge(idx[i], idx[d], ());
                 }
             }
@@ -284,15 +327,51 @@ impl Executor<'_> {
     }
 }
 
+impl Node {
+    /// True for a node that takes a resource away: a delete, or the second half of a replace.
+    fn removes(&self) -> bool {
+        self.change.action == Action::Delete || self.part == Part::ReplaceDelete
+    }
+}
+
 fn expected(n: &Node) -> Duration {
     let e = n.reconciler.schema().expected;
-    match n.change.action {
-        Action::NoOp => Duration::ZERO,
-        Action::Create => e.create,
-        Action::Update => e.update,
-        Action::Replace => e.delete + e.create,
-        Action::Delete => e.delete,
+    match (n.part, n.change.action) {
+        (Part::ReplaceDelete, _) | (_, Action::Delete) => e.delete,
+        (Part::ReplaceCreate, _) | (_, Action::Create) => e.create,
+        (_, Action::NoOp) => Duration::ZERO,
+        (_, Action::Update | Action::Replace) => e.update,
     }
+}
+
+/// One outcome per change, from the outcomes of its nodes.
+fn merge(nodes: Vec<Node>, changes: &[Change]) -> Vec<(Change, Outcome)> {
+    let mut by_change: Vec<Vec<Outcome>> = vec![Vec::new(); changes.len()];
+    for n in nodes {
+        let outcome = n.outcome.unwrap_or(match n.status {
+            Status::Running | Status::Interrupted => Outcome::Interrupted,
+            _ => Outcome::NotStarted,
+        });
+        by_change[n.change_index].push(outcome);
+    }
+    changes
+        .iter()
+        .zip(by_change)
+        .map(|(change, outcomes)| {
+            let first = |pred: fn(&Outcome) -> bool| outcomes.iter().find(|o| pred(o)).cloned();
+            let outcome = first(|o| matches!(o, Outcome::Failed(_)))
+                .or_else(|| first(|o| matches!(o, Outcome::Skipped { .. })))
+                .or_else(|| first(|o| matches!(o, Outcome::Interrupted)))
+                // A replace whose new resource exists but whose old one was never deleted.
+                .or_else(|| {
+                    (outcomes.iter().any(|o| matches!(o, Outcome::Done(_)))
+                        && outcomes.iter().any(|o| *o == Outcome::NotStarted))
+                    .then_some(Outcome::Interrupted)
+                })
+                .unwrap_or_else(|| outcomes.into_iter().next().unwrap_or(Outcome::NotStarted));
+            (change.clone(), outcome)
+        })
+        .collect()
 }
 
 fn adopt(state: &mut StateDocument, nodes: &[Node], inventory: &Inventory) {
@@ -355,10 +434,12 @@ impl Run<'_, '_> {
     }
 
     fn start(&mut self, i: usize, tx: &mpsc::UnboundedSender<Msg>, cancel: &CancellationToken) {
+        // A replace is timed from the start of its first half.
+        let started = if self.nodes[i].second_half { self.nodes[i - 1].started } else { None };
         let node = &mut self.nodes[i];
         node.status = Status::Running;
-        node.started = Some(Instant::now());
-        if node.change.action.is_change() {
+        node.started = started.or_else(|| Some(Instant::now()));
+        if node.change.action.is_change() && !node.second_half {
             self.exec.progress.event(Event::Started { id: node.change.id.clone(), action: node.change.action });
         }
         self.advance(i, tx, cancel);
@@ -621,7 +702,14 @@ impl Run<'_, '_> {
             if self.nodes[s].status == Status::Blocked {
                 self.nodes[s].status = Status::Skipped;
                 self.nodes[s].outcome = Some(Outcome::Skipped { because: id.clone() });
-                self.exec.progress.event(Event::Skipped { id: self.nodes[s].change.id.clone(), because: id.clone() });
+                // The second half of a replace is news only if its first half was done;
+                // otherwise the change's own failure or skip has been reported already.
+                let unstarted_half = self.nodes[s].second_half && self.nodes[s - 1].status != Status::Done;
+                if !unstarted_half {
+                    self.exec
+                        .progress
+                        .event(Event::Skipped { id: self.nodes[s].change.id.clone(), because: id.clone() });
+                }
                 stack.extend(self.nodes[s].succs.iter().copied());
             }
         }
@@ -634,7 +722,8 @@ impl Run<'_, '_> {
         if let Some(current) = &node.current {
             self.outputs.insert(node.change.id.clone(), current.outputs.clone());
         }
-        if node.change.action.is_change() {
+        let first_half = node.part != Part::Whole && !node.second_half;
+        if node.change.action.is_change() && !first_half {
             let elapsed = node.started.map(|s| s.elapsed()).unwrap_or_default();
             self.exec.progress.event(Event::Finished {
                 id: node.change.id.clone(),

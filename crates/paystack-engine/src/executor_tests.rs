@@ -12,7 +12,7 @@ use crate::executor::{ApplyReport, ExecOptions, Executor, Outcome};
 use crate::graph::ResourceGraph;
 use crate::planner::{Inventory, plan, plan_destroy};
 use crate::reconciler::Scope;
-use crate::testing::{FakeCloud, MemoryWriter, SLOW, THING, spec, spec_of};
+use crate::testing::{CHILD, EXCLUSIVE, FakeCloud, MemoryWriter, SLOW, THING, spec, spec_of};
 
 struct Harness {
     cloud: FakeCloud,
@@ -240,7 +240,7 @@ async fn updates_in_place_and_replaces_when_needed() {
 
     let g3 = graph(vec![spec("vpc", &[]).field("cidr", "10.9.0.0/16").field("dns", true), spec("subnet", &["vpc"])]);
     let report = h.apply(&g3).await;
-    assert!(report.succeeded(), "{report:?}");
+    assert!(report.succeeded(), "{report:?} {:?}", h.cloud.calls());
     assert_eq!(Harness::outcome(&report, "vpc"), &Outcome::Done(Action::Replace));
     assert_eq!(Harness::outcome(&report, "subnet"), &Outcome::Done(Action::Update));
     let new_vpc = h.state.resources[&ResourceId::new("vpc")].aws_id.clone();
@@ -264,4 +264,69 @@ async fn destroy_deletes_dependents_first() {
     assert_eq!(&h.cloud.calls()[3..], ["delete:nat", "delete:subnet", "delete:vpc"]);
     assert!(h.state.resources.is_empty());
     assert_eq!(h.cloud.with(|i| i.live.len()), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replace_removes_old_dependents_first_and_creates_new_ones_after() {
+    let mut h = Harness::new();
+    // A subnet with a NAT gateway in it and a route table pointing at the NAT.
+    let specs = |cidr: &str| {
+        graph(vec![
+            spec("subnet", &[]).field("cidr", cidr),
+            spec_of(CHILD, "nat", &["subnet"]),
+            spec("routes", &["nat"]),
+        ])
+    };
+    assert!(h.apply(&specs("10.0.0.0/24")).await.succeeded());
+    let report = h.apply(&specs("10.0.1.0/24")).await;
+    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(Harness::outcome(&report, "subnet"), &Outcome::Done(Action::Replace));
+    assert_eq!(Harness::outcome(&report, "nat"), &Outcome::Done(Action::Replace));
+    assert_eq!(Harness::outcome(&report, "routes"), &Outcome::Done(Action::Update));
+    // The fake cloud refuses to delete anything still referred to, as AWS does: the new
+    // subnet and NAT come first, the route table moves to the new NAT, and only then do the
+    // old NAT and, after it, the old subnet go.
+    assert_eq!(
+        &h.cloud.calls()[3..],
+        ["create:subnet", "create:nat", "update:routes", "delete:nat", "delete:subnet"].map(String::from),
+        "{:?}",
+        h.cloud.calls()
+    );
+    assert_eq!(h.cloud.with(|i| i.live.len()), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replace_is_reported_once_from_start_to_finish() {
+    let mut h = Harness::new();
+    h.apply(&graph(vec![spec("vpc", &[]).field("cidr", "10.0.0.0/16")])).await;
+    h.events.lock().unwrap().clear();
+    h.apply(&graph(vec![spec("vpc", &[]).field("cidr", "10.9.0.0/16")])).await;
+    let events = h.events.lock().unwrap();
+    let started = events.iter().filter(|e| matches!(e, Event::Started { action: Action::Replace, .. })).count();
+    let finished = events.iter().filter(|e| matches!(e, Event::Finished { action: Action::Replace, .. })).count();
+    assert_eq!((started, finished), (1, 1), "{events:?}");
+    assert!(matches!(events.last(), Some(Event::Finished { .. })), "finished only once the old one is gone");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_kind_replaced_old_first_frees_what_it_holds_before_its_successor_is_made() {
+    let mut h = Harness::new();
+    // A NAT gateway (holding its Elastic IP) in a subnet, with a route table pointing at it.
+    let specs = |cidr: &str| {
+        graph(vec![
+            spec("subnet", &[]).field("cidr", cidr),
+            spec_of(EXCLUSIVE, "nat", &["subnet"]),
+            spec("routes", &["nat"]),
+        ])
+    };
+    assert!(h.apply(&specs("10.0.0.0/24")).await.succeeded());
+    let report = h.apply(&specs("10.0.1.0/24")).await;
+    assert!(report.succeeded(), "{report:?} {:?}", h.cloud.calls());
+    let calls = h.cloud.calls()[3..].to_vec();
+    let at = |c: &str| calls.iter().position(|x| x == c).unwrap_or_else(|| panic!("no {c} in {calls:?}"));
+    assert!(at("delete:nat") < at("create:nat"), "the old NAT goes first: {calls:?}");
+    assert!(at("create:subnet") < at("create:nat"), "{calls:?}");
+    assert!(at("create:nat") < at("update:routes"), "routes move to the new NAT: {calls:?}");
+    assert!(at("delete:nat") < at("delete:subnet"), "the old subnet outlives its NAT: {calls:?}");
+    assert_eq!(h.cloud.with(|i| i.live.len()), 3);
 }

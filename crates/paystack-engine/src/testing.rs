@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use paystack_core::spec::ExpectedDurations;
-use paystack_core::{Expr, FieldChange, Kind, KindSchema, Observed, ResourceId, Spec, StateDocument};
+use paystack_core::{Expr, FieldChange, Kind, KindSchema, Observed, ReplaceOrder, ResourceId, Spec, StateDocument};
 use serde_json::json;
 
 use crate::executor::StateWriter;
@@ -15,6 +15,12 @@ use crate::reconciler::{Desired, ReconcileError, Reconciler, Registry, Scope};
 
 pub(crate) const THING: &str = "test.thing";
 pub(crate) const SLOW: &str = "test.slow";
+/// A kind that lives inside what it refers to: a changed reference forces replacement (a
+/// NAT gateway in a subnet).
+pub(crate) const CHILD: &str = "test.child";
+/// Like [`CHILD`], but holding something exclusively (a NAT gateway's Elastic IP): replaced
+/// old-first, and deletable while others still refer to it.
+pub(crate) const EXCLUSIVE: &str = "test.exclusive";
 
 /// A spec of kind `test.thing` referring to the `id` output of each of `deps`.
 pub(crate) fn spec(id: &str, deps: &[&str]) -> Spec {
@@ -50,14 +56,20 @@ pub(crate) struct FakeCloud {
 impl FakeCloud {
     pub(crate) fn registry(&self) -> Registry {
         let mut r = Registry::default();
-        for (kind, secs) in [(THING, 1), (SLOW, 300)] {
+        for (kind, secs, replace_on, replace_order) in [
+            (THING, 1, &["cidr"][..], ReplaceOrder::CreateBeforeDelete),
+            (SLOW, 300, &["cidr"], ReplaceOrder::CreateBeforeDelete),
+            (CHILD, 1, &["cidr", "ref0"], ReplaceOrder::CreateBeforeDelete),
+            (EXCLUSIVE, 1, &["cidr", "ref0"], ReplaceOrder::DeleteBeforeCreate),
+        ] {
             let d = Duration::from_secs(secs);
             r.register(Arc::new(FakeReconciler {
                 cloud: self.clone(),
                 schema: KindSchema {
                     kind: Kind::new(kind),
                     service: "test",
-                    replace_on: &["cidr"],
+                    replace_on,
+                    replace_order,
                     unordered: &["set"],
                     expected: ExpectedDurations { create: d, update: d, delete: d },
                 },
@@ -153,10 +165,23 @@ impl Reconciler for FakeReconciler {
         })
     }
 
+    /// Like AWS, refuses to delete what another live resource still refers to, except for a
+    /// kind AWS lets go regardless (routes to a deleted NAT gateway become blackholes).
     async fn delete(&self, current: &Observed) -> Result<(), ReconcileError> {
         self.call("delete", &current.id).await?;
-        self.cloud.with(|i| i.live.remove(&current.aws_id));
-        Ok(())
+        let strict = self.schema.kind.as_str() != EXCLUSIVE;
+        self.cloud.with(|i| {
+            let target = json!(current.aws_id);
+            let refers = |v: &serde_json::Value| *v == target || v.as_array().is_some_and(|a| a.contains(&target));
+            if let Some((_, user)) = i.live.values().find(|(_, o)| strict && o.attributes.values().any(refers)) {
+                return Err(ReconcileError {
+                    class: crate::reconciler::ErrorClass::Conflict,
+                    message: format!("DependencyViolation: {} is in use by {}", current.aws_id, user.aws_id),
+                });
+            }
+            i.live.remove(&current.aws_id);
+            Ok(())
+        })
     }
 
     async fn wait_ready(&self, current: Observed) -> Result<Observed, ReconcileError> {
