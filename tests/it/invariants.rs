@@ -23,27 +23,46 @@ async fn with_its_state_lost_a_stack_is_adopted_not_duplicated() {
     assert_eq!(live_counts(&ec2().await, &stack).await, expected_counts(1));
 }
 
-/// `kill -9` at several moments of an apply; after each, a re-run converges with every
-/// resource present exactly once. `PAYSTACK_KILL_POINTS` sets how many moments (default 4).
+/// `kill -9` at moments spread over a whole apply; after each, a re-run converges with every
+/// resource present exactly once and recorded. The moments are state writes, not sleeps:
+/// the k-th kill lands just after the apply's k-th state write, whatever the machine's speed.
+/// `PAYSTACK_KILL_POINTS` sets how many (default 4).
 #[tokio::test]
 async fn killed_at_any_moment_a_rerun_converges_without_duplicates() {
+    // One write before the first call, then one per create and one per settle.
+    const WRITES: u64 = 1 + 2 * 18;
     let points: u64 = std::env::var("PAYSTACK_KILL_POINTS").ok().and_then(|v| v.parse().ok()).unwrap_or(4);
     let client = ec2().await;
+    let mut partial = 0;
     for i in 0..points {
         let stack = Stack::new("dev", "kill");
+        let kill_after = 1 + i * (WRITES - 1) / points.max(1);
         let mut child = stack.command(&["apply", "--yes"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        // Spread the kills across the apply, from before the first call to near the end.
-        std::thread::sleep(Duration::from_millis(30 + i * 250 / points.max(1)));
+        let serial = || -> u64 {
+            let text = std::fs::read_to_string(stack.state_file()).unwrap_or_default();
+            serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|v| v["serial"].as_u64()).unwrap_or(0)
+        };
+        while serial() < kill_after && child.try_wait().unwrap().is_none() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
+        let before: usize = live_counts(&client, &stack).await.values().sum();
+        if (1..18).contains(&before) {
+            partial += 1;
+        }
 
         stack.run(&["apply", "--yes"]).success();
-        assert_eq!(live_counts(&client, &stack).await, expected_counts(1), "after a kill at point {i}");
+        assert_eq!(live_counts(&client, &stack).await, expected_counts(1), "after a kill at state write {kill_after}");
         stack.run(&["plan", "--detailed-exitcode"]).code(0);
         let state: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(stack.state_file()).unwrap()).unwrap();
         assert_eq!(state["resources"].as_object().unwrap().len(), 18, "state records every resource");
     }
+    assert!(
+        partial * 2 >= points,
+        "only {partial} of {points} kills left a half-built stack: the kills miss the apply"
+    );
 }
 
 /// A TCP listener standing in for AWS, counting the connections made to it.
