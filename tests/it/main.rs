@@ -3,6 +3,9 @@
 //! Each test works on its own stack (its own `--suffix`) and its own state directory, so the
 //! tests run concurrently against one emulator without seeing each other.
 
+// All of this crate is test code, its helpers included: a panic is how a test fails.
+#![allow(clippy::unwrap_used)]
+
 mod cli;
 mod invariants;
 mod network;

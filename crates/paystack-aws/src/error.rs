@@ -1,6 +1,7 @@
 //! SDK errors, classified where the call is made.
 
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_async::future::pagination_stream::PaginationStream;
 use paystack_engine::{ErrorClass, ReconcileError};
 
 /// EC2 models almost none of its errors, so its error codes are the typed information there
@@ -42,4 +43,32 @@ pub(crate) fn is_not_found<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> 
 /// A field the model marks optional that AWS did not return.
 pub(crate) fn missing(what: &str) -> ReconcileError {
     ReconcileError::permanent(format!("AWS returned no {what}"))
+}
+
+/// Every item of a paginated read, or the classified error of the page that failed.
+pub(crate) async fn all<T, E, R>(
+    operation: &str,
+    items: PaginationStream<Result<T, SdkError<E, R>>>,
+) -> Result<Vec<T>, ReconcileError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    items.collect::<Result<Vec<T>, _>>().await.map_err(|e| classify(operation, e))
+}
+
+/// The result of a delete, where "it does not exist" is success: deletes are idempotent, so
+/// a run that died after deleting can delete again.
+pub(crate) fn unless_not_found<T, E, R>(
+    operation: &str,
+    result: Result<T, SdkError<E, R>>,
+) -> Result<(), ReconcileError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Err(e) if !is_not_found(&e) => Err(classify(operation, e)),
+        _ => Ok(()),
+    }
 }

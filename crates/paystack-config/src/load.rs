@@ -275,14 +275,14 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
     let db_port = c.pick("security.db_port", es.db_port, ss.db_port);
 
     let name = c.env.to_owned();
-    if let Some(p) = &project {
-        if !naming::is_portable(&p.value) || p.value.len() > 32 {
-            c.fail(
-                &p.at,
-                format!("`{}` cannot name a project", p.value),
-                "use lowercase letters, digits and single hyphens, at most 32 characters",
-            );
-        }
+    if let Some(p) = &project
+        && (!naming::is_portable(&p.value) || p.value.len() > 32)
+    {
+        c.fail(
+            &p.at,
+            format!("`{}` cannot name a project", p.value),
+            "use lowercase letters, digits and single hyphens, at most 32 characters",
+        );
     }
     if let Some(r) = &region {
         if !is_region(&r.value) {
@@ -299,10 +299,10 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
             );
         }
     }
-    if let Some(s) = &suffix {
-        if let Err((message, help)) = check_suffix(&s.value) {
-            c.fail(&s.at, format!("suffix `{}`: {message}", s.value), help);
-        }
+    if let Some(s) = &suffix
+        && let Err((message, help)) = check_suffix(&s.value)
+    {
+        c.fail(&s.at, format!("suffix `{}`: {message}", s.value), help);
     }
     for tag in [&application, &cost_center].into_iter().flatten() {
         if tag.value.is_empty() || !is_tag_value(&tag.value) {

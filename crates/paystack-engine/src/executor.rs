@@ -161,6 +161,8 @@ struct Node {
     outcome: Option<Outcome>,
 }
 
+// One message per phase of a change: their size does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Msg {
     PhaseDone { node: usize, phase: Phase, result: Result<Option<Observed>, ReconcileError> },
     Interrupted { node: usize },
@@ -364,9 +366,8 @@ fn merge(nodes: Vec<Node>, changes: &[Change]) -> Vec<(Change, Outcome)> {
                 .or_else(|| first(|o| matches!(o, Outcome::Interrupted)))
                 // A replace whose new resource exists but whose old one was never deleted.
                 .or_else(|| {
-                    (outcomes.iter().any(|o| matches!(o, Outcome::Done(_)))
-                        && outcomes.iter().any(|o| *o == Outcome::NotStarted))
-                    .then_some(Outcome::Interrupted)
+                    (outcomes.iter().any(|o| matches!(o, Outcome::Done(_))) && outcomes.contains(&Outcome::NotStarted))
+                        .then_some(Outcome::Interrupted)
                 })
                 .unwrap_or_else(|| outcomes.into_iter().next().unwrap_or(Outcome::NotStarted));
             (change.clone(), outcome)
@@ -379,10 +380,10 @@ fn adopt(state: &mut StateDocument, nodes: &[Node], inventory: &Inventory) {
         inventory.resources.iter().map(|(_, o)| (o.id.as_str(), o.aws_id.as_str())).collect();
     state.resources.retain(|id, r| live.contains(&(id.as_str(), r.aws_id.as_str())));
     for n in nodes {
-        if n.change.action != Action::Delete {
-            if let Some(current) = &n.current {
-                state.record(&n.change.kind, &n.change.name, current, n.depends_on.clone());
-            }
+        if n.change.action != Action::Delete
+            && let Some(current) = &n.current
+        {
+            state.record(&n.change.kind, &n.change.name, current, n.depends_on.clone());
         }
     }
 }

@@ -9,7 +9,7 @@ use paystack_platform::kinds;
 use serde_json::json;
 
 use super::{cannot_update, created, observed, stack_filter, sync_tags, tag_specification, updated};
-use crate::error::{classify, is_not_found, missing};
+use crate::error::{classify, missing, unless_not_found};
 
 pub(crate) struct ElasticIps {
     client: ec2::Client,
@@ -74,9 +74,6 @@ impl Reconciler for ElasticIps {
     }
 
     async fn delete(&self, current: &Observed) -> Result<(), ReconcileError> {
-        match self.client.release_address().allocation_id(&current.aws_id).send().await {
-            Err(e) if !is_not_found(&e) => Err(classify("ReleaseAddress", e)),
-            _ => Ok(()),
-        }
+        unless_not_found("ReleaseAddress", self.client.release_address().allocation_id(&current.aws_id).send().await)
     }
 }

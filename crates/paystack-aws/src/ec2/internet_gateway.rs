@@ -10,7 +10,7 @@ use paystack_platform::kinds;
 use serde_json::{Value, json};
 
 use super::{cannot_update, created, observed, stack_filter, str_field, sync_tags, tag_specification, updated};
-use crate::error::{classify, is_not_found, missing};
+use crate::error::{all, classify, is_not_found, missing, unless_not_found};
 
 pub(crate) struct InternetGateways {
     client: ec2::Client,
@@ -50,16 +50,11 @@ impl Reconciler for InternetGateways {
     }
 
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
-        let gateways: Vec<_> = self
-            .client
-            .describe_internet_gateways()
-            .filters(stack_filter(scope))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<_, _>>()
-            .await
-            .map_err(|e| classify("DescribeInternetGateways", e))?;
+        let gateways = all(
+            "DescribeInternetGateways",
+            self.client.describe_internet_gateways().filters(stack_filter(scope)).into_paginator().items().send(),
+        )
+        .await?;
         let mut out = Vec::new();
         for g in gateways {
             let id = g.internet_gateway_id().ok_or_else(|| missing("internet gateway id"))?;
@@ -110,9 +105,9 @@ impl Reconciler for InternetGateways {
         if let Some(vpc_id) = current.attributes.get("vpc_id").and_then(Value::as_str) {
             self.detach(&current.aws_id, vpc_id).await?;
         }
-        match self.client.delete_internet_gateway().internet_gateway_id(&current.aws_id).send().await {
-            Err(e) if !is_not_found(&e) => Err(classify("DeleteInternetGateway", e)),
-            _ => Ok(()),
-        }
+        unless_not_found(
+            "DeleteInternetGateway",
+            self.client.delete_internet_gateway().internet_gateway_id(&current.aws_id).send().await,
+        )
     }
 }

@@ -12,7 +12,7 @@ use paystack_platform::kinds;
 use serde_json::json;
 
 use super::{cannot_update, created, observed, stack_filter, str_field, sync_tags, tag_specification, updated};
-use crate::error::{classify, is_not_found, missing};
+use crate::error::{all, classify, missing, unless_not_found};
 
 /// NAT gateways take minutes to become available, and can take many more on a slow day.
 const MAX_WAIT: Duration = Duration::from_secs(20 * 60);
@@ -35,16 +35,11 @@ impl Reconciler for NatGateways {
     }
 
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
-        let gateways: Vec<_> = self
-            .client
-            .describe_nat_gateways()
-            .filter(stack_filter(scope))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<_, _>>()
-            .await
-            .map_err(|e| classify("DescribeNatGateways", e))?;
+        let gateways = all(
+            "DescribeNatGateways",
+            self.client.describe_nat_gateways().filter(stack_filter(scope)).into_paginator().items().send(),
+        )
+        .await?;
         let mut out = Vec::new();
         for g in gateways {
             let state = g.state();
@@ -96,10 +91,10 @@ impl Reconciler for NatGateways {
     }
 
     async fn delete(&self, current: &Observed) -> Result<(), ReconcileError> {
-        match self.client.delete_nat_gateway().nat_gateway_id(&current.aws_id).send().await {
-            Err(e) if !is_not_found(&e) => Err(classify("DeleteNatGateway", e)),
-            _ => Ok(()),
-        }
+        unless_not_found(
+            "DeleteNatGateway",
+            self.client.delete_nat_gateway().nat_gateway_id(&current.aws_id).send().await,
+        )
     }
 
     async fn wait_ready(&self, mut current: Observed) -> Result<Observed, ReconcileError> {

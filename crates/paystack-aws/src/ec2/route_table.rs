@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use super::{
     cannot_update, created, objects, observed, stack_filter, str_field, strings, sync_tags, tag_specification, updated,
 };
-use crate::error::{classify, is_not_found, missing};
+use crate::error::{all, classify, missing, unless_not_found};
 
 pub(crate) struct RouteTables {
     client: ec2::Client,
@@ -71,10 +71,10 @@ impl RouteTables {
 
     async fn remove_route(&self, table: &str, route: &Fields) -> Result<(), ReconcileError> {
         let Some((dest, ..)) = route_key(route) else { return Ok(()) };
-        match self.client.delete_route().route_table_id(table).destination_cidr_block(dest).send().await {
-            Err(e) if !is_not_found(&e) => Err(classify("DeleteRoute", e)),
-            _ => Ok(()),
-        }
+        unless_not_found(
+            "DeleteRoute",
+            self.client.delete_route().route_table_id(table).destination_cidr_block(dest).send().await,
+        )
     }
 
     async fn associate(&self, table: &str, subnet: &str) -> Result<String, ReconcileError> {
@@ -90,10 +90,10 @@ impl RouteTables {
     }
 
     async fn disassociate(&self, association: &str) -> Result<(), ReconcileError> {
-        match self.client.disassociate_route_table().association_id(association).send().await {
-            Err(e) if !is_not_found(&e) => Err(classify("DisassociateRouteTable", e)),
-            _ => Ok(()),
-        }
+        unless_not_found(
+            "DisassociateRouteTable",
+            self.client.disassociate_route_table().association_id(association).send().await,
+        )
     }
 
     fn known_associations(current: &Observed) -> BTreeMap<String, String> {
@@ -113,16 +113,11 @@ impl Reconciler for RouteTables {
     }
 
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
-        let tables: Vec<_> = self
-            .client
-            .describe_route_tables()
-            .filters(stack_filter(scope))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<_, _>>()
-            .await
-            .map_err(|e| classify("DescribeRouteTables", e))?;
+        let tables = all(
+            "DescribeRouteTables",
+            self.client.describe_route_tables().filters(stack_filter(scope)).into_paginator().items().send(),
+        )
+        .await?;
         let mut out = Vec::new();
         for t in tables {
             let id = t.route_table_id().ok_or_else(|| missing("route table id"))?;
@@ -188,9 +183,9 @@ impl Reconciler for RouteTables {
                         }
                     }
                     for subnet in want {
-                        if !assoc.contains_key(&subnet) {
-                            let association = self.associate(table, &subnet).await?;
-                            assoc.insert(subnet, association);
+                        if let std::collections::btree_map::Entry::Vacant(slot) = assoc.entry(subnet) {
+                            let association = self.associate(table, slot.key()).await?;
+                            slot.insert(association);
                         }
                     }
                 }
@@ -207,9 +202,9 @@ impl Reconciler for RouteTables {
         for association in Self::known_associations(current).values() {
             self.disassociate(association).await?;
         }
-        match self.client.delete_route_table().route_table_id(&current.aws_id).send().await {
-            Err(e) if !is_not_found(&e) => Err(classify("DeleteRouteTable", e)),
-            _ => Ok(()),
-        }
+        unless_not_found(
+            "DeleteRouteTable",
+            self.client.delete_route_table().route_table_id(&current.aws_id).send().await,
+        )
     }
 }

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::{
     cannot_update, created, objects, observed, stack_filter, str_field, sync_tags, tag_specification, updated,
 };
-use crate::error::{classify, is_not_found, missing};
+use crate::error::{all, classify, missing, unless_not_found};
 
 pub(crate) struct SecurityGroups {
     client: ec2::Client,
@@ -110,16 +110,11 @@ impl Reconciler for SecurityGroups {
     }
 
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
-        let groups: Vec<_> = self
-            .client
-            .describe_security_groups()
-            .filters(stack_filter(scope))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<_, _>>()
-            .await
-            .map_err(|e| classify("DescribeSecurityGroups", e))?;
+        let groups = all(
+            "DescribeSecurityGroups",
+            self.client.describe_security_groups().filters(stack_filter(scope)).into_paginator().items().send(),
+        )
+        .await?;
         let mut out = Vec::new();
         for g in groups {
             let id = g.group_id().ok_or_else(|| missing("security group id"))?;
@@ -174,9 +169,9 @@ impl Reconciler for SecurityGroups {
     }
 
     async fn delete(&self, current: &Observed) -> Result<(), ReconcileError> {
-        match self.client.delete_security_group().group_id(&current.aws_id).send().await {
-            Err(e) if !is_not_found(&e) => Err(classify("DeleteSecurityGroup", e)),
-            _ => Ok(()),
-        }
+        unless_not_found(
+            "DeleteSecurityGroup",
+            self.client.delete_security_group().group_id(&current.aws_id).send().await,
+        )
     }
 }

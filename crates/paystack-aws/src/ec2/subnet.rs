@@ -14,7 +14,7 @@ use serde_json::json;
 use super::{
     bool_field, cannot_update, created, observed, stack_filter, str_field, sync_tags, tag_specification, updated,
 };
-use crate::error::{classify, is_not_found, missing};
+use crate::error::{all, classify, missing, unless_not_found};
 
 pub(crate) struct Subnets {
     client: ec2::Client,
@@ -46,16 +46,11 @@ impl Reconciler for Subnets {
     }
 
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
-        let subnets: Vec<_> = self
-            .client
-            .describe_subnets()
-            .filters(stack_filter(scope))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<_, _>>()
-            .await
-            .map_err(|e| classify("DescribeSubnets", e))?;
+        let subnets = all(
+            "DescribeSubnets",
+            self.client.describe_subnets().filters(stack_filter(scope)).into_paginator().items().send(),
+        )
+        .await?;
         let mut out = Vec::new();
         for s in subnets {
             let id = s.subnet_id().ok_or_else(|| missing("subnet id"))?;
@@ -112,10 +107,7 @@ impl Reconciler for Subnets {
     }
 
     async fn delete(&self, current: &Observed) -> Result<(), ReconcileError> {
-        match self.client.delete_subnet().subnet_id(&current.aws_id).send().await {
-            Err(e) if !is_not_found(&e) => Err(classify("DeleteSubnet", e)),
-            _ => Ok(()),
-        }
+        unless_not_found("DeleteSubnet", self.client.delete_subnet().subnet_id(&current.aws_id).send().await)
     }
 
     async fn wait_ready(&self, current: Observed) -> Result<Observed, ReconcileError> {

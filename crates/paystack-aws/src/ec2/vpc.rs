@@ -15,7 +15,7 @@ use super::{
     bool_field, cannot_update, created, observed, owned_by, stack_filter, str_field, sync_tags, tag_specification,
     updated,
 };
-use crate::error::{classify, is_not_found, missing};
+use crate::error::{all, classify, missing, unless_not_found};
 
 pub(crate) struct Vpcs {
     client: ec2::Client,
@@ -67,16 +67,11 @@ impl Reconciler for Vpcs {
     }
 
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
-        let vpcs: Vec<_> = self
-            .client
-            .describe_vpcs()
-            .filters(stack_filter(scope))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<_, _>>()
-            .await
-            .map_err(|e| classify("DescribeVpcs", e))?;
+        let vpcs = all(
+            "DescribeVpcs",
+            self.client.describe_vpcs().filters(stack_filter(scope)).into_paginator().items().send(),
+        )
+        .await?;
         let mut out = Vec::new();
         for vpc in vpcs.iter().filter(|v| owned_by(scope, v.tags())) {
             let id = vpc.vpc_id().ok_or_else(|| missing("VPC id"))?;
@@ -127,10 +122,7 @@ impl Reconciler for Vpcs {
     }
 
     async fn delete(&self, current: &Observed) -> Result<(), ReconcileError> {
-        match self.client.delete_vpc().vpc_id(&current.aws_id).send().await {
-            Err(e) if !is_not_found(&e) => Err(classify("DeleteVpc", e)),
-            _ => Ok(()),
-        }
+        unless_not_found("DeleteVpc", self.client.delete_vpc().vpc_id(&current.aws_id).send().await)
     }
 
     async fn wait_ready(&self, current: Observed) -> Result<Observed, ReconcileError> {

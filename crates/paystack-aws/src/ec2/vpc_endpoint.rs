@@ -13,7 +13,7 @@ use serde_json::json;
 use super::{
     cannot_update, created, observed, stack_filter, str_field, strings, sync_tags, tag_specification, updated,
 };
-use crate::error::{classify, is_not_found, missing};
+use crate::error::{all, classify, missing, unless_not_found};
 
 pub(crate) struct VpcEndpoints {
     client: ec2::Client,
@@ -33,16 +33,11 @@ impl Reconciler for VpcEndpoints {
     }
 
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
-        let endpoints: Vec<_> = self
-            .client
-            .describe_vpc_endpoints()
-            .filters(stack_filter(scope))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<_, _>>()
-            .await
-            .map_err(|e| classify("DescribeVpcEndpoints", e))?;
+        let endpoints = all(
+            "DescribeVpcEndpoints",
+            self.client.describe_vpc_endpoints().filters(stack_filter(scope)).into_paginator().items().send(),
+        )
+        .await?;
         let mut out = Vec::new();
         for e in endpoints {
             // The API documents `Deleted` but answers `deleted`, which the SDK parses as an
@@ -108,9 +103,9 @@ impl Reconciler for VpcEndpoints {
     }
 
     async fn delete(&self, current: &Observed) -> Result<(), ReconcileError> {
-        match self.client.delete_vpc_endpoints().vpc_endpoint_ids(&current.aws_id).send().await {
-            Err(e) if !is_not_found(&e) => Err(classify("DeleteVpcEndpoints", e)),
-            _ => Ok(()),
-        }
+        unless_not_found(
+            "DeleteVpcEndpoints",
+            self.client.delete_vpc_endpoints().vpc_endpoint_ids(&current.aws_id).send().await,
+        )
     }
 }
