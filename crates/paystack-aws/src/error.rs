@@ -2,6 +2,7 @@
 
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_async::future::pagination_stream::PaginationStream;
+use aws_smithy_runtime_api::client::waiters::error::WaiterError;
 use paystack_engine::{ErrorClass, ReconcileError};
 
 /// EC2 models almost none of its errors, so its error codes are the typed information there
@@ -70,5 +71,26 @@ where
     match result {
         Err(e) if !is_not_found(&e) => Err(classify(operation, e)),
         _ => Ok(()),
+    }
+}
+
+/// The outcome of a waiter. A failed poll is classified like any call. Running out of time or
+/// reaching a failure state is final for this run: waiting again at once would only repeat
+/// it. The resource is recorded either way, and the next run waits for it again.
+pub(crate) fn waited<T, O, E>(what: &str, result: Result<T, WaiterError<O, E>>) -> Result<(), ReconcileError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    O: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(WaiterError::OperationFailed(failed)) => Err(classify(what, failed.into_error())),
+        Err(WaiterError::ExceededMaxWait(_)) => Err(ReconcileError::permanent(format!(
+            "{what}: AWS had not finished when the wait ran out; it is recorded, and the next run waits again"
+        ))),
+        Err(WaiterError::FailureState(_)) => Err(ReconcileError::permanent(format!(
+            "{what}: AWS reports that it failed; see the resource in the console"
+        ))),
+        Err(other) => Err(ReconcileError::permanent(format!("{what}: {other}"))),
     }
 }

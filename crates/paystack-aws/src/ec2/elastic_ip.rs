@@ -8,7 +8,7 @@ use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
 use paystack_platform::kinds;
 use serde_json::json;
 
-use super::{cannot_update, created, observed, stack_filter, sync_tags, tag_specification, updated};
+use super::{created, observed, stack_filter, tag_specification, update_tags_only};
 use crate::error::{classify, missing, unless_not_found};
 
 pub(crate) struct ElasticIps {
@@ -64,13 +64,7 @@ impl Reconciler for ElasticIps {
         current: &Observed,
         changes: &[FieldChange],
     ) -> Result<Observed, ReconcileError> {
-        for change in changes {
-            match change.field.as_str() {
-                "tags" => sync_tags(&self.client, desired, current).await?,
-                other => return Err(cannot_update(desired, other)),
-            }
-        }
-        Ok(updated(desired, current))
+        update_tags_only(&self.client, desired, current, changes).await
     }
 
     async fn delete(&self, current: &Observed) -> Result<(), ReconcileError> {

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use aws_sdk_ec2 as ec2;
 use ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use paystack_core::stack::{RESOURCE_TAG, STACK_TAG};
-use paystack_core::{Fields, Observed, ResourceId};
+use paystack_core::{FieldChange, Fields, Observed, ResourceId};
 use paystack_engine::{Desired, ReconcileError, Scope};
 use serde_json::{Value, json};
 
@@ -177,6 +177,22 @@ pub(crate) fn objects(value: Option<&Value>) -> Vec<Fields> {
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(|v| v.as_object().cloned()).collect())
         .unwrap_or_default()
+}
+
+/// The update of a kind whose only field that changes in place is its tags.
+pub(crate) async fn update_tags_only(
+    client: &ec2::Client,
+    desired: &Desired,
+    current: &Observed,
+    changes: &[FieldChange],
+) -> Result<Observed, ReconcileError> {
+    for change in changes {
+        match change.field.as_str() {
+            "tags" => sync_tags(client, desired, current).await?,
+            other => return Err(cannot_update(desired, other)),
+        }
+    }
+    Ok(updated(desired, current))
 }
 
 /// Rejects an in-place change to a field the kind cannot change in place; the planner turns

@@ -11,8 +11,8 @@ use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
 use paystack_platform::kinds;
 use serde_json::json;
 
-use super::{cannot_update, created, observed, stack_filter, str_field, sync_tags, tag_specification, updated};
-use crate::error::{all, classify, missing, unless_not_found};
+use super::{created, observed, stack_filter, str_field, tag_specification, update_tags_only};
+use crate::error::{all, classify, missing, unless_not_found, waited};
 
 /// NAT gateways take minutes to become available, and can take many more on a slow day.
 const MAX_WAIT: Duration = Duration::from_secs(20 * 60);
@@ -81,13 +81,7 @@ impl Reconciler for NatGateways {
         current: &Observed,
         changes: &[FieldChange],
     ) -> Result<Observed, ReconcileError> {
-        for change in changes {
-            match change.field.as_str() {
-                "tags" => sync_tags(&self.client, desired, current).await?,
-                other => return Err(cannot_update(desired, other)),
-            }
-        }
-        Ok(updated(desired, current))
+        update_tags_only(&self.client, desired, current, changes).await
     }
 
     async fn delete(&self, current: &Observed) -> Result<(), ReconcileError> {
@@ -98,21 +92,18 @@ impl Reconciler for NatGateways {
     }
 
     async fn wait_ready(&self, mut current: Observed) -> Result<Observed, ReconcileError> {
-        self.client
-            .wait_until_nat_gateway_available()
-            .nat_gateway_ids(&current.aws_id)
-            .wait(MAX_WAIT)
-            .await
-            .map_err(|e| ReconcileError::retryable(format!("waiting for NAT gateway {}: {e}", current.aws_id)))?;
+        waited(
+            &format!("waiting for NAT gateway {}", current.aws_id),
+            self.client.wait_until_nat_gateway_available().nat_gateway_ids(&current.aws_id).wait(MAX_WAIT).await,
+        )?;
         current.pending = false;
         Ok(current)
     }
 
     async fn wait_deleted(&self, current: &Observed) -> Result<(), ReconcileError> {
         // Its Elastic IP and subnet can only go once the gateway is gone.
-        self.client.wait_until_nat_gateway_deleted().nat_gateway_ids(&current.aws_id).wait(MAX_WAIT).await.map_err(
-            |e| ReconcileError::retryable(format!("waiting for NAT gateway {} to be deleted: {e}", current.aws_id)),
-        )?;
-        Ok(())
+        let deleted =
+            self.client.wait_until_nat_gateway_deleted().nat_gateway_ids(&current.aws_id).wait(MAX_WAIT).await;
+        waited(&format!("waiting for NAT gateway {} to be deleted", current.aws_id), deleted)
     }
 }

@@ -14,7 +14,7 @@ use serde_json::json;
 use super::{
     bool_field, cannot_update, created, observed, stack_filter, str_field, sync_tags, tag_specification, updated,
 };
-use crate::error::{all, classify, missing, unless_not_found};
+use crate::error::{all, classify, missing, unless_not_found, waited};
 
 pub(crate) struct Subnets {
     client: ec2::Client,
@@ -111,12 +111,10 @@ impl Reconciler for Subnets {
     }
 
     async fn wait_ready(&self, current: Observed) -> Result<Observed, ReconcileError> {
-        self.client
-            .wait_until_subnet_available()
-            .subnet_ids(&current.aws_id)
-            .wait(Duration::from_secs(300))
-            .await
-            .map_err(|e| ReconcileError::retryable(format!("waiting for subnet {}: {e}", current.aws_id)))?;
+        waited(
+            &format!("waiting for subnet {}", current.aws_id),
+            self.client.wait_until_subnet_available().subnet_ids(&current.aws_id).wait(Duration::from_secs(300)).await,
+        )?;
         Ok(current)
     }
 }

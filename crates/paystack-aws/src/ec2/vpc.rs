@@ -15,7 +15,7 @@ use super::{
     bool_field, cannot_update, created, observed, owned_by, stack_filter, str_field, sync_tags, tag_specification,
     updated,
 };
-use crate::error::{all, classify, missing, unless_not_found};
+use crate::error::{all, classify, missing, unless_not_found, waited};
 
 pub(crate) struct Vpcs {
     client: ec2::Client,
@@ -126,12 +126,10 @@ impl Reconciler for Vpcs {
     }
 
     async fn wait_ready(&self, current: Observed) -> Result<Observed, ReconcileError> {
-        self.client
-            .wait_until_vpc_available()
-            .vpc_ids(&current.aws_id)
-            .wait(Duration::from_secs(300))
-            .await
-            .map_err(|e| ReconcileError::retryable(format!("waiting for VPC {}: {e}", current.aws_id)))?;
+        waited(
+            &format!("waiting for VPC {}", current.aws_id),
+            self.client.wait_until_vpc_available().vpc_ids(&current.aws_id).wait(Duration::from_secs(300)).await,
+        )?;
         Ok(current)
     }
 }
