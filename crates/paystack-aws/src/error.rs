@@ -94,3 +94,60 @@ where
         Err(other) => Err(ReconcileError::permanent(format!("{what}: {other}"))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use aws_sdk_ec2::operation::delete_vpc::{DeleteVpcError, DeleteVpcOutput};
+    use aws_sdk_ec2::operation::describe_nat_gateways::DescribeNatGatewaysOutput;
+    use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+    use aws_smithy_runtime_api::client::waiters::error::{ExceededMaxWait, OperationFailed};
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    use super::*;
+
+    /// The error EC2 returns for `code`, as the SDK hands it to the caller.
+    fn ec2_error(code: &str) -> SdkError<DeleteVpcError, HttpResponse> {
+        let meta = ErrorMetadata::builder().code(code).message("what EC2 said").build();
+        let raw = HttpResponse::new(400u16.try_into().unwrap(), SdkBody::empty());
+        SdkError::service_error(DeleteVpcError::generic(meta), raw)
+    }
+
+    #[test]
+    fn codes_that_mean_not_yet_are_retryable_and_the_rest_are_not() {
+        for code in ["DependencyViolation", "IncorrectState", "InvalidRouteTableID.NotFound"] {
+            assert_eq!(classify("DeleteVpc", ec2_error(code)).class, ErrorClass::Retryable, "{code}");
+        }
+        let e = classify("DeleteVpc", ec2_error("UnauthorizedOperation"));
+        assert_eq!(e.class, ErrorClass::Permanent);
+        assert_eq!(e.message, "DeleteVpc: UnauthorizedOperation: what EC2 said");
+        let timeout: SdkError<DeleteVpcError, HttpResponse> = SdkError::timeout_error("slow");
+        assert_eq!(classify("DeleteVpc", timeout).class, ErrorClass::Retryable);
+    }
+
+    #[test]
+    fn a_delete_of_what_is_already_gone_succeeds() {
+        let gone: Result<DeleteVpcOutput, _> = Err(ec2_error("InvalidVpcID.NotFound"));
+        assert!(unless_not_found("DeleteVpc", gone).is_ok());
+        let busy: Result<DeleteVpcOutput, _> = Err(ec2_error("DependencyViolation"));
+        assert_eq!(unless_not_found("DeleteVpc", busy).unwrap_err().class, ErrorClass::Retryable);
+    }
+
+    #[test]
+    fn a_wait_that_runs_out_is_final_and_a_failed_poll_is_classified() {
+        type Waited = Result<(), WaiterError<DescribeNatGatewaysOutput, DeleteVpcError>>;
+        let timed_out: Waited = Err(WaiterError::ExceededMaxWait(ExceededMaxWait::new(
+            Duration::from_secs(1200),
+            Duration::from_secs(1201),
+            80,
+        )));
+        let e = waited("waiting for NAT gateway nat-1", timed_out).unwrap_err();
+        assert_eq!(e.class, ErrorClass::Permanent);
+        assert!(e.message.contains("the next run waits again"), "{}", e.message);
+        let poll_failed: Waited =
+            Err(WaiterError::OperationFailed(OperationFailed::new(ec2_error("RequestLimitExceeded"))));
+        assert_eq!(waited("waiting", poll_failed).unwrap_err().class, ErrorClass::Retryable);
+    }
+}
