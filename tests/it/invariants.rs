@@ -157,3 +157,36 @@ async fn a_protected_environment_is_not_destroyed_without_the_override() {
     stack.run(&["destroy", "--yes", "--override-protection"]).success();
     assert!(live_counts(&client, &stack).await.values().all(|n| *n == 0));
 }
+
+/// Ctrl-C in the middle of an apply: nothing new starts, what was made is recorded, the run
+/// exits non-zero and says how to finish, and the next run finishes without duplicates.
+#[tokio::test]
+async fn ctrl_c_stops_at_a_safe_point_and_the_next_run_finishes() {
+    let stack = Stack::new("dev", "ctrlc");
+    let child = stack.command(&["apply", "--yes"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let serial = || -> u64 {
+        let text = std::fs::read_to_string(stack.state_file()).unwrap_or_default();
+        serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|v| v["serial"].as_u64()).unwrap_or(0)
+    };
+    // Interrupt once the first resource exists.
+    let start = Instant::now();
+    while serial() < 2 && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let sent = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(sent.success());
+    let run = crate::support::Run::from(child.wait_with_output().unwrap()).code(1);
+    assert!(run.stderr.contains("Interrupted: starting nothing new"), "{}", run.stderr);
+    assert!(run.stdout.contains("Apply did not finish."), "{}", run.stdout);
+    assert!(run.stderr.contains("run `paystack apply --env dev` again to finish"), "{}", run.stderr);
+
+    let client = ec2().await;
+    let made: usize = live_counts(&client, &stack).await.values().sum();
+    let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(stack.state_file()).unwrap()).unwrap();
+    assert!(made < 18, "the interrupt stopped the apply early ({made} of 18 made)");
+    assert_eq!(state["resources"].as_object().unwrap().len(), made, "everything made is recorded");
+
+    stack.apply();
+    assert_eq!(live_counts(&client, &stack).await, expected_counts(1));
+    stack.run(&["plan", "--detailed-exitcode"]).code(0);
+}
