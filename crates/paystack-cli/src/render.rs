@@ -56,7 +56,14 @@ fn change_text(c: &Change, out: &mut String) {
     for f in &c.fields {
         let forced =
             if f.forces_replacement { paint(" (forces replacement)", Style::new().magenta()) } else { String::new() };
-        match (&f.before, &f.after) {
+        // A new list or map reads best as what it gains, like a changed one.
+        let (empty_list, empty_map) = (Value::Array(Vec::new()), Value::Object(Fields::new()));
+        let before = match (&f.before, &f.after) {
+            (None, Planned::Known(Value::Array(_))) => Some(&empty_list),
+            (None, Planned::Known(Value::Object(_))) => Some(&empty_map),
+            (before, _) => before.as_ref(),
+        };
+        match (before, &f.after) {
             (None, after) => out.push_str(&format!("      {}: {}{forced}\n", f.field, planned(after))),
             (Some(Value::Array(before)), Planned::Known(Value::Array(after))) => {
                 out.push_str(&format!("      {}:{forced}\n", f.field));
@@ -70,8 +77,13 @@ fn change_text(c: &Change, out: &mut String) {
             (Some(Value::Object(before)), Planned::Known(Value::Object(after))) => {
                 out.push_str(&format!("      {}:{forced}\n", f.field));
                 for (k, v) in after.iter().filter(|(k, v)| before.get(*k) != Some(v)) {
-                    let was = before.get(k).map_or(String::new(), |b| format!("{} → ", compact(b)));
-                    out.push_str(&format!("        {} {k}: {was}{}\n", paint("~", Style::new().yellow()), compact(v)));
+                    let line = match before.get(k) {
+                        Some(was) => {
+                            format!("{} {k}: {} → {}", paint("~", Style::new().yellow()), compact(was), compact(v))
+                        }
+                        None => format!("{} {k}: {}", paint("+", Style::new().green()), compact(v)),
+                    };
+                    out.push_str(&format!("        {line}\n"));
                 }
                 for k in before.keys().filter(|k| !after.contains_key(*k)) {
                     out.push_str(&format!("        {} {k}\n", paint("-", Style::new().red())));
@@ -87,8 +99,9 @@ fn change_text(c: &Change, out: &mut String) {
 pub(crate) fn plan_text(plan: &Plan, stack: &str, region: &str) -> String {
     let s = plan.summary();
     if !plan.has_changes() {
+        let resources = if s.no_op == 1 { "resource" } else { "resources" };
         return format!(
-            "No changes. The live resources of `{stack}` ({region}) match the configuration ({} resources).\n",
+            "No changes. The live resources of `{stack}` ({region}) match the configuration ({} {resources}).\n",
             s.no_op
         );
     }
@@ -254,4 +267,91 @@ pub(crate) fn report_text(report: &ApplyReport, verb: &str) -> String {
         out.push_str(&format!("  state could not be saved: {e}\n"));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use paystack_core::{FieldChange, Kind, ResourceId};
+    use serde_json::json;
+
+    use super::*;
+
+    fn change(action: Action, aws_id: Option<&str>, reason: Option<&str>, fields: Vec<FieldChange>) -> Change {
+        Change {
+            id: ResourceId::new("security.sg.alb"),
+            kind: Kind::new("ec2.security_group"),
+            name: "dev-us-east-1-security-alb-sg".into(),
+            action,
+            reason: reason.map(str::to_owned),
+            aws_id: aws_id.map(str::to_owned),
+            fields,
+        }
+    }
+
+    fn field(name: &str, before: Option<Value>, after: Planned, forces_replacement: bool) -> FieldChange {
+        FieldChange { field: name.into(), before, after, forces_replacement }
+    }
+
+    // Tests run without a terminal, so nothing is colored and the text compares exactly.
+    #[test]
+    fn a_plan_reads_as_what_each_resource_gains_and_loses() {
+        let plan = Plan {
+            changes: vec![
+                change(
+                    Action::Create,
+                    None,
+                    None,
+                    vec![
+                        field("tags", None, Planned::Known(json!({"Environment": "dev", "Name": "x"})), false),
+                        field("vpc_id", None, Planned::KnownAfterApply, false),
+                    ],
+                ),
+                change(
+                    Action::Update,
+                    Some("sg-1"),
+                    None,
+                    vec![field(
+                        "ingress",
+                        Some(json!([{"port": 80}, {"port": 443}])),
+                        Planned::Known(json!([{"port": 443}, {"port": 8443}])),
+                        false,
+                    )],
+                ),
+                change(
+                    Action::Replace,
+                    Some("subnet-1"),
+                    Some("cidr_block cannot be changed in place"),
+                    vec![field("cidr_block", Some(json!("10.0.0.0/20")), Planned::Known(json!("10.0.8.0/21")), true)],
+                ),
+                change(Action::NoOp, Some("sg-2"), None, vec![]),
+            ],
+        };
+        let expected = "\
+paystack will make these changes to `dev` (us-east-1):
+
+  + security.sg.alb (ec2.security_group) dev-us-east-1-security-alb-sg
+      tags:
+        + Environment: \"dev\"
+        + Name: \"x\"
+      vpc_id: (known after apply)
+  ~ security.sg.alb (ec2.security_group) sg-1
+      ingress:
+        + {\"port\":8443}
+        - {\"port\":80}
+  -/+ security.sg.alb (ec2.security_group) subnet-1  # cidr_block cannot be changed in place
+      cidr_block: \"10.0.0.0/20\" → \"10.0.8.0/21\" (forces replacement)
+
+Plan: 1 to create, 1 to update, 1 to replace, 0 to delete; 1 unchanged.
+";
+        assert_eq!(plan_text(&plan, "dev", "us-east-1"), expected);
+    }
+
+    #[test]
+    fn no_changes_says_so_in_one_line() {
+        let plan = Plan { changes: vec![change(Action::NoOp, Some("sg-2"), None, vec![])] };
+        assert_eq!(
+            plan_text(&plan, "dev-blue", "us-east-1"),
+            "No changes. The live resources of `dev-blue` (us-east-1) match the configuration (1 resource).\n"
+        );
+    }
 }
