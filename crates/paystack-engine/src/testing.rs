@@ -39,7 +39,8 @@ pub(crate) fn spec_of(kind: &str, id: &str, deps: &[&str]) -> Spec {
 pub(crate) struct Inner {
     pub(crate) live: BTreeMap<String, (Kind, Observed)>,
     next: u32,
-    pub(crate) calls: Vec<String>,
+    /// API calls, and `ready:ID` when a wait ends, in the order they happened.
+    pub(crate) log: Vec<String>,
     in_flight: usize,
     pub(crate) max_in_flight: usize,
     pub(crate) fail: HashSet<String>,
@@ -82,8 +83,14 @@ impl FakeCloud {
         f(&mut self.inner.lock().unwrap())
     }
 
+    /// The API calls made, in order.
     pub(crate) fn calls(&self) -> Vec<String> {
-        self.with(|i| i.calls.clone())
+        self.with(|i| i.log.iter().filter(|l| !l.starts_with("ready:")).cloned().collect())
+    }
+
+    /// Calls and ends of waits, in order.
+    pub(crate) fn log(&self) -> Vec<String> {
+        self.with(|i| i.log.clone())
     }
 
     /// Puts a resource into the cloud as if an earlier run had created it.
@@ -113,7 +120,7 @@ struct FakeReconciler {
 impl FakeReconciler {
     async fn call(&self, what: &str, id: &ResourceId) -> Result<(), ReconcileError> {
         let delay = self.cloud.with(|i| {
-            i.calls.push(format!("{what}:{id}"));
+            i.log.push(format!("{what}:{id}"));
             i.in_flight += 1;
             i.max_in_flight = i.max_in_flight.max(i.in_flight);
             i.call_time
@@ -187,6 +194,7 @@ impl Reconciler for FakeReconciler {
     async fn wait_ready(&self, current: Observed) -> Result<Observed, ReconcileError> {
         let wait = self.cloud.with(|i| i.wait_time);
         tokio::time::sleep(wait).await;
+        self.cloud.with(|i| i.log.push(format!("ready:{}", current.id)));
         Ok(current)
     }
 }
