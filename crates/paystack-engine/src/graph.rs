@@ -18,11 +18,10 @@ pub enum GraphError {
     Cycle(Vec<ResourceId>),
 }
 
-/// Specs as a DAG, with an edge from each resource to every resource that refers to it.
+/// Specs checked to form a DAG (an edge from each resource to every resource that refers to
+/// it), kept in dependency order.
 #[derive(Debug)]
 pub struct ResourceGraph {
-    graph: DiGraph<ResourceId, ()>,
-    index: HashMap<ResourceId, NodeIndex>,
     specs: BTreeMap<ResourceId, Spec>,
     order: Vec<ResourceId>,
 }
@@ -78,29 +77,16 @@ impl ResourceGraph {
             cycle.reverse();
             return Err(GraphError::Cycle(cycle.into_iter().map(|n| graph[n].clone()).collect()));
         };
-        Ok(Self { graph, index, specs: by_id, order })
+        Ok(Self { specs: by_id, order })
     }
 
     pub fn spec(&self, id: &ResourceId) -> Option<&Spec> {
         self.specs.get(id)
     }
 
-    pub fn len(&self) -> usize {
-        self.specs.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.specs.is_empty()
-    }
-
     /// Specs in an order where every resource comes after everything it refers to.
     pub fn topological(&self) -> impl Iterator<Item = &Spec> {
         self.order.iter().map(|id| &self.specs[id])
-    }
-
-    /// Resources that refer to `id`.
-    pub fn dependents(&self, id: &ResourceId) -> Vec<&ResourceId> {
-        self.index.get(id).map(|&n| self.graph.neighbors(n).map(|m| &self.graph[m]).collect()).unwrap_or_default()
     }
 
     /// The graph in Graphviz DOT, one node per resource labelled with its kind.
@@ -145,7 +131,6 @@ mod tests {
         let order: Vec<&str> = g.topological().map(|s| s.id.as_str()).collect();
         // Dependencies first; among the ready ones, by id.
         assert_eq!(order, ["eip", "vpc", "subnet", "nat"]);
-        assert_eq!(g.dependents(&ResourceId::new("vpc")), vec![&ResourceId::new("subnet")]);
         let dot = g.to_dot();
         assert!(dot.contains("\"vpc\" -> \"subnet\";"), "{dot}");
         assert!(dot.contains("\"subnet\" -> \"nat\";"), "{dot}");
