@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use paystack_core::naming;
+
 use crate::cidr::Ipv4Cidr;
 use crate::error::ConfigError;
 
@@ -49,6 +51,30 @@ pub struct Environment {
     pub tags: Tags,
     pub network: Network,
     pub security: Security,
+    pub state: StateSettings,
+}
+
+impl Environment {
+    /// The S3 bucket holding this environment's state: one per environment, shared by its
+    /// suffixed stacks, each under its own key.
+    pub fn state_bucket(&self) -> Option<String> {
+        match &self.state.backend {
+            StateStore::S3 { bucket, .. } => Some(bucket.clone().unwrap_or_else(|| {
+                naming::fit(&naming::compose(&self.name, &self.region, &self.project, "state", None), 63)
+            })),
+            StateStore::Local => None,
+        }
+    }
+
+    /// The DynamoDB table holding this environment's locks, one item per stack.
+    pub fn lock_table(&self) -> Option<String> {
+        match &self.state.backend {
+            StateStore::S3 { lock_table, .. } => Some(lock_table.clone().unwrap_or_else(|| {
+                naming::fit(&naming::compose(&self.name, &self.region, &self.project, "locks", None), 255)
+            })),
+            StateStore::Local => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -89,4 +115,20 @@ pub struct Security {
     pub app_port: u16,
     /// The database port, reachable only from the application.
     pub db_port: u16,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct StateSettings {
+    pub backend: StateStore,
+    /// How long a lock stays valid unless its holder renews it. A holder renews it three
+    /// times per lease; a crashed holder's lock can be taken over once it lapses.
+    pub lock_lease: std::time::Duration,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum StateStore {
+    /// Files on this machine, for offline work.
+    Local,
+    /// An S3 bucket and a DynamoDB lock table per environment; `None` means the default name.
+    S3 { bucket: Option<String>, lock_table: Option<String> },
 }

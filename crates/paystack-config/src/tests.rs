@@ -196,3 +196,50 @@ fn the_shipped_configuration_is_valid() {
     let config = Config::load(&dir).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(config.environments.keys().collect::<Vec<_>>(), ["dev", "prod", "staging"]);
 }
+
+#[test]
+fn state_defaults_to_s3_with_a_bucket_and_table_per_environment() {
+    let config = load(&[DEV, PROD]).unwrap();
+    let dev = config.environment("dev", Some("blue")).unwrap();
+    assert_eq!(dev.state_bucket().as_deref(), Some("dev-us-east-1-paystack-state"), "suffixed stacks share it");
+    assert_eq!(dev.lock_table().as_deref(), Some("dev-us-east-1-paystack-locks"));
+    assert_eq!(dev.state.lock_lease, std::time::Duration::from_secs(30));
+    assert_ne!(dev.state_bucket(), config.environments["prod"].state_bucket());
+}
+
+#[test]
+fn state_names_and_backend_can_be_overridden_per_environment() {
+    let dev = (
+        "dev.toml",
+        "[network]\ncidr = \"10.0.0.0/16\"\n[state]\nbucket = \"acme-dev-state\"\nlock_table = \"acme_dev.locks\"\nlock_lease_seconds = 5\n",
+    );
+    let prod = ("prod.toml", "[network]\ncidr = \"10.2.0.0/16\"\n[state]\nbackend = \"local\"\n");
+    let config = load(&[dev, prod]).unwrap();
+    let dev = &config.environments["dev"];
+    assert_eq!(dev.state_bucket().as_deref(), Some("acme-dev-state"));
+    assert_eq!(dev.lock_table().as_deref(), Some("acme_dev.locks"));
+    assert_eq!(dev.state.lock_lease, std::time::Duration::from_secs(5));
+    assert_eq!(config.environments["prod"].state.backend, crate::StateStore::Local);
+}
+
+#[test]
+fn bad_state_settings_are_located() {
+    let (at, message, _) =
+        only_error(&[("dev.toml", "[network]\ncidr = \"10.0.0.0/16\"\n[state]\nbucket = \"Acme_State\"\n")]);
+    assert_eq!(at, "dev.toml:4:10");
+    assert!(message.contains("not a valid S3 bucket name"), "{message}");
+    let (at, message, help) =
+        only_error(&[("dev.toml", "[network]\ncidr = \"10.0.0.0/16\"\n[state]\nbackend = \"consul\"\n")]);
+    assert_eq!(at, "dev.toml:4:11");
+    assert!(message.contains("`consul` is not a state backend"), "{message}");
+    assert!(help.contains("\"s3\""), "{help}");
+    let (at, message, _) =
+        only_error(&[("dev.toml", "[network]\ncidr = \"10.0.0.0/16\"\n[state]\nlock_lease_seconds = 1\n")]);
+    assert_eq!(at, "dev.toml:4:22");
+    assert!(message.contains("out of range"), "{message}");
+    let (_, message, _) = only_error(&[(
+        "dev.toml",
+        "[network]\ncidr = \"10.0.0.0/16\"\n[state]\nbackend = \"local\"\nbucket = \"acme-dev-state\"\n",
+    )]);
+    assert!(message.contains("`state.bucket` is set, but the state backend is \"local\""), "{message}");
+}
