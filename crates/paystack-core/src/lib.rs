@@ -16,4 +16,4 @@ pub use observed::Observed;
 pub use plan::{Action, Change, FieldChange, Plan, Planned};
 pub use spec::{Expr, Fields, Kind, KindSchema, Reference, ReplaceOrder, ResourceId, Spec};
 pub use stack::Stack;
-pub use state::{ResourceRecord, StateDocument};
+pub use state::{Intent, ResourceRecord, StateDocument};

@@ -1,21 +1,27 @@
-//! Where state lives: the [`StateBackend`] trait and its local-file implementation.
+//! Where state lives: the [`StateBackend`] trait, the lease lock every backend shares, and
+//! the local-file backend. The S3/DynamoDB backend implements the same traits in
+//! `paystack-aws`, and [`conformance`] checks both against one suite.
 //!
 //! Only this crate turns a state document into bytes and back. A write never silently
-//! replaces a document it has not seen: it checks the serial and lineage on disk first, so a
-//! stale writer fails loudly instead of losing someone else's changes.
+//! replaces a document it has not seen: every write is a compare-and-swap on the version the
+//! writer last read, so a stale writer fails loudly instead of losing someone else's changes.
 
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+mod lease;
 mod local;
 
 use async_trait::async_trait;
 use paystack_core::StateDocument;
 use serde::{Deserialize, Serialize};
 
+pub use lease::{Clock, Lock, LockOptions, LockRecord, LockStore, ManualClock, SystemClock, acquire, unlock};
 pub use local::LocalBackend;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("the state of `{stack}` is locked by {holder}")]
-    Locked { stack: String, holder: LockInfo },
+    #[error("the state of `{stack}` is locked by {holder}; its lease ends in {lease_left}s")]
+    Locked { stack: String, holder: LockInfo, lease_left: u64 },
     #[error("state changed underneath this run: it is at serial {on_disk}, this run last saw {expected}")]
     Stale { expected: u64, on_disk: u64 },
     #[error("the state at {location} belongs to lineage {on_disk}, not {expected}")]
@@ -24,11 +30,24 @@ pub enum StateError {
     TooNew { location: String, version: u32, supported: u32 },
     #[error("the state at {location} is not valid: {reason}")]
     Corrupt { location: String, reason: String },
+    #[error("the state backend is not initialised: {missing} does not exist")]
+    NotInitialised { missing: String },
+    #[error("this run lost its lock on `{stack}`: it was taken over or unlocked, so it may not write state")]
+    LeaseLost { stack: String },
+    #[error(
+        "a later lock on `{stack}` (fencing number {newer}) has written its state, so this run (fencing number {fence}) may not"
+    )]
+    Fenced { stack: String, fence: u64, newer: u64 },
+    #[error("`{stack}` is not locked by {id}")]
+    LockNotHeld { stack: String, id: String, holder: Option<LockInfo> },
     #[error("{action} {location}: {source}")]
     Io { action: &'static str, location: String, source: std::io::Error },
+    #[error("{action} {location}: {message}")]
+    Remote { action: &'static str, location: String, message: String },
 }
 
-/// Who holds a lock, recorded with it so that a second user is told whom to ask.
+/// Who holds a lock, recorded with it so that a second user is told whom to ask and until
+/// when.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LockInfo {
     pub id: String,
@@ -38,6 +57,9 @@ pub struct LockInfo {
     pub operation: String,
     /// Seconds since the Unix epoch.
     pub started: u64,
+    /// When the lease lapses unless it is renewed, in seconds since the Unix epoch.
+    #[serde(default)]
+    pub expires: u64,
 }
 
 impl LockInfo {
@@ -50,7 +72,8 @@ impl LockInfo {
             host: gethostname::gethostname().to_string_lossy().into_owned(),
             pid: std::process::id(),
             operation: operation.to_owned(),
-            started: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+            started: SystemClock.now(),
+            expires: 0,
         }
     }
 }
@@ -65,11 +88,6 @@ impl std::fmt::Display for LockInfo {
     }
 }
 
-/// Released when dropped.
-pub trait LockGuard: Send + Sync {
-    fn info(&self) -> &LockInfo;
-}
-
 #[async_trait]
 pub trait StateBackend: Send + Sync {
     /// A human-readable location for messages, such as a path or an `s3://` URL.
@@ -79,11 +97,12 @@ pub trait StateBackend: Send + Sync {
     async fn read(&self) -> Result<Option<StateDocument>, StateError>;
 
     /// Writes `doc` as the next version: fails with [`StateError::Stale`] unless what is
-    /// stored is still at `doc.serial`, then advances `doc.serial`.
+    /// stored is still the version at `doc.serial` this backend last read or wrote, then
+    /// advances `doc.serial`. The check and the write are one atomic step.
     async fn write(&self, doc: &mut StateDocument) -> Result<(), StateError>;
 
-    /// Takes the stack's lock, or fails at once naming its holder.
-    async fn lock(&self, info: LockInfo) -> Result<Box<dyn LockGuard>, StateError>;
+    /// Where the stack's lock record lives.
+    fn locks(&self) -> std::sync::Arc<dyn LockStore>;
 }
 
 /// A new, empty document for `stack`, with a fresh lineage.
@@ -92,13 +111,14 @@ pub fn new_document(stack: &str) -> StateDocument {
 }
 
 /// Serializes a document; the one place that chooses the format.
-pub(crate) fn encode(doc: &StateDocument) -> Vec<u8> {
+pub fn encode(doc: &StateDocument) -> Vec<u8> {
     let mut bytes = serde_json::to_vec_pretty(doc).unwrap_or_default();
     bytes.push(b'\n');
     bytes
 }
 
-pub(crate) fn decode(bytes: &[u8], location: &str) -> Result<StateDocument, StateError> {
+/// Parses a stored document, refusing one written by a newer paystack.
+pub fn decode(bytes: &[u8], location: &str) -> Result<StateDocument, StateError> {
     #[derive(Deserialize)]
     struct Version {
         version: u32,
@@ -113,4 +133,18 @@ pub(crate) fn decode(bytes: &[u8], location: &str) -> Result<StateDocument, Stat
         });
     }
     serde_json::from_slice(bytes).map_err(corrupt)
+}
+
+/// Checks a write of `doc` against the version `stored` that is there now.
+pub fn check_successor(stored: Option<&StateDocument>, doc: &StateDocument, location: &str) -> Result<(), StateError> {
+    match stored {
+        Some(s) if s.lineage != doc.lineage => Err(StateError::LineageMismatch {
+            location: location.to_owned(),
+            expected: doc.lineage.clone(),
+            on_disk: s.lineage.clone(),
+        }),
+        Some(s) if s.serial != doc.serial => Err(StateError::Stale { expected: doc.serial, on_disk: s.serial }),
+        None if doc.serial != 0 => Err(StateError::Stale { expected: doc.serial, on_disk: 0 }),
+        _ => Ok(()),
+    }
 }

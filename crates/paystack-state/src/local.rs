@@ -1,27 +1,36 @@
-//! State in local files: `DIR/STACK.json`, locked through `DIR/STACK.lock`.
+//! State in local files: `DIR/STACK.json`, its lock record in `DIR/STACK.lock`.
 //!
-//! The lock is an OS file lock (`flock`), so it is released when its process dies, even by
-//! `kill -9`; the lock file also records who took it, for the message a second user sees.
+//! Each compare-and-swap, of the document or of the lock record, runs while holding an OS
+//! file lock (`flock`) on `DIR/.STACK.mutex`, only for the few milliseconds it takes; the
+//! OS releases it if the process dies. Files are replaced by writing a temporary file,
+//! flushing it, and renaming it over the old one, so a crash leaves the old or the new one.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use paystack_core::StateDocument;
 
-use crate::{LockGuard, LockInfo, StateBackend, StateError, decode, encode};
+use crate::{LockRecord, LockStore, StateBackend, StateError, check_successor, decode, encode};
 
 pub struct LocalBackend {
+    files: Arc<Files>,
+}
+
+struct Files {
     dir: PathBuf,
     stack: String,
 }
 
 impl LocalBackend {
     pub fn new(dir: &Path, stack: &str) -> Self {
-        Self { dir: dir.to_owned(), stack: stack.to_owned() }
+        Self { files: Arc::new(Files { dir: dir.to_owned(), stack: stack.to_owned() }) }
     }
+}
 
+impl Files {
     fn path(&self) -> PathBuf {
         self.dir.join(format!("{}.json", self.stack))
     }
@@ -30,192 +39,152 @@ impl LocalBackend {
         self.dir.join(format!("{}.lock", self.stack))
     }
 
-    fn io(&self, action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StateError {
+    fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StateError {
         let location = path.display().to_string();
         move |source| StateError::Io { action, location, source }
     }
 
-    fn read_sync(&self) -> Result<Option<StateDocument>, StateError> {
-        let path = self.path();
-        match std::fs::read(&path) {
-            Ok(bytes) => decode(&bytes, &path.display().to_string()).map(Some),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(self.io("cannot read", &path)(e)),
-        }
-    }
-
-    fn write_sync(&self, doc: &mut StateDocument) -> Result<(), StateError> {
-        let path = self.path();
-        match self.read_sync()? {
-            Some(on_disk) if on_disk.lineage != doc.lineage => {
-                return Err(StateError::LineageMismatch {
-                    location: path.display().to_string(),
-                    expected: doc.lineage.clone(),
-                    on_disk: on_disk.lineage,
-                });
-            }
-            Some(on_disk) if on_disk.serial != doc.serial => {
-                return Err(StateError::Stale { expected: doc.serial, on_disk: on_disk.serial });
-            }
-            None if doc.serial != 0 => return Err(StateError::Stale { expected: doc.serial, on_disk: 0 }),
-            _ => {}
-        }
-        std::fs::create_dir_all(&self.dir).map_err(self.io("cannot create", &self.dir))?;
-        let mut next = doc.clone();
-        next.serial += 1;
-        // Write a temporary file beside the target, flush it to disk, then rename over the
-        // target: a crash at any point leaves either the old document or the new one.
-        let tmp = self.dir.join(format!(".{}.json.tmp-{}", self.stack, std::process::id()));
-        let mut file = File::create(&tmp).map_err(self.io("cannot create", &tmp))?;
-        file.write_all(&encode(&next)).map_err(self.io("cannot write", &tmp))?;
-        file.sync_all().map_err(self.io("cannot flush", &tmp))?;
-        std::fs::rename(&tmp, &path).map_err(self.io("cannot replace", &path))?;
-        if let Ok(dir) = File::open(&self.dir) {
-            // Makes the rename itself durable; not every platform allows syncing a directory.
-            let _ = dir.sync_all();
-        }
-        doc.serial = next.serial;
-        Ok(())
-    }
-
-    fn lock_sync(&self, info: LockInfo) -> Result<Box<dyn LockGuard>, StateError> {
-        std::fs::create_dir_all(&self.dir).map_err(self.io("cannot create", &self.dir))?;
-        let path = self.lock_path();
-        let mut file = OpenOptions::new()
+    /// Runs `f` while holding the stack's mutex file lock.
+    fn exclusive<T>(&self, f: impl FnOnce() -> Result<T, StateError>) -> Result<T, StateError> {
+        std::fs::create_dir_all(&self.dir).map_err(Self::io("cannot create", &self.dir))?;
+        let path = self.dir.join(format!(".{}.mutex", self.stack));
+        let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(self.io("cannot open", &path))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let mut text = String::new();
-                let _ = file.read_to_string(&mut text);
-                let holder = serde_json::from_str(&text).unwrap_or_else(|_| LockInfo {
-                    id: "unknown".into(),
-                    who: "another process".into(),
-                    host: "this host".into(),
-                    pid: 0,
-                    operation: "unknown".into(),
-                    started: 0,
-                });
-                return Err(StateError::Locked { stack: self.stack.clone(), holder });
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(self.io("cannot lock", &path)(e)),
+            .map_err(Self::io("cannot open", &path))?;
+        file.lock().map_err(Self::io("cannot lock", &path))?;
+        let result = f();
+        let _ = file.unlock();
+        result
+    }
+
+    fn read_file(path: &Path) -> Result<Option<Vec<u8>>, StateError> {
+        match std::fs::read(path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Self::io("cannot read", path)(e)),
         }
-        let body = serde_json::to_vec_pretty(&info).unwrap_or_default();
-        file.set_len(0)
-            .and_then(|()| file.seek(SeekFrom::Start(0)))
-            .and_then(|_| file.write_all(&body))
-            .and_then(|()| file.sync_all())
-            .map_err(self.io("cannot write", &path))?;
-        Ok(Box::new(LocalLock { file, info }))
+    }
+
+    /// Replaces `path` with `bytes` so that a crash leaves either the old or the new file.
+    fn replace_file(&self, path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let tmp = self.dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        let mut file = File::create(&tmp).map_err(Self::io("cannot create", &tmp))?;
+        file.write_all(bytes).map_err(Self::io("cannot write", &tmp))?;
+        file.sync_all().map_err(Self::io("cannot flush", &tmp))?;
+        std::fs::rename(&tmp, path).map_err(Self::io("cannot replace", path))?;
+        if let Ok(dir) = File::open(&self.dir) {
+            // Makes the rename itself durable; not every platform allows syncing a directory.
+            let _ = dir.sync_all();
+        }
+        Ok(())
+    }
+
+    fn read_doc(&self) -> Result<Option<StateDocument>, StateError> {
+        let path = self.path();
+        Self::read_file(&path)?.map(|bytes| decode(&bytes, &path.display().to_string())).transpose()
+    }
+
+    fn write_doc(&self, doc: &mut StateDocument) -> Result<(), StateError> {
+        let path = self.path();
+        self.exclusive(|| {
+            check_successor(self.read_doc()?.as_ref(), doc, &path.display().to_string())?;
+            let mut next = doc.clone();
+            next.serial += 1;
+            self.replace_file(&path, &encode(&next))?;
+            doc.serial = next.serial;
+            Ok(())
+        })
+    }
+
+    fn load_lock(&self) -> Result<Option<LockRecord>, StateError> {
+        let path = self.lock_path();
+        match Self::read_file(&path)? {
+            // Empty: the lock file of an earlier paystack, which held no record when free.
+            Some(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| StateError::Corrupt { location: path.display().to_string(), reason: e.to_string() }),
+            None => Ok(None),
+        }
     }
 }
 
-struct LocalLock {
-    file: File,
-    info: LockInfo,
-}
-
-impl LockGuard for LocalLock {
-    fn info(&self) -> &LockInfo {
-        &self.info
+#[async_trait]
+impl LockStore for Files {
+    fn location(&self) -> String {
+        self.lock_path().display().to_string()
     }
-}
 
-impl Drop for LocalLock {
-    fn drop(&mut self) {
-        // Clear the holder before letting go, so a stale name is never shown.
-        let _ = self.file.set_len(0);
-        let _ = self.file.unlock();
+    async fn load(&self) -> Result<Option<LockRecord>, StateError> {
+        self.load_lock()
+    }
+
+    async fn replace(&self, expected: Option<u64>, next: &LockRecord) -> Result<bool, StateError> {
+        self.exclusive(|| {
+            if self.load_lock()?.map(|r| r.version) != expected {
+                return Ok(false);
+            }
+            let bytes = serde_json::to_vec_pretty(next).unwrap_or_default();
+            self.replace_file(&self.lock_path(), &bytes)?;
+            Ok(true)
+        })
     }
 }
 
 #[async_trait]
 impl StateBackend for LocalBackend {
     fn location(&self) -> String {
-        self.path().display().to_string()
+        self.files.path().display().to_string()
     }
 
     async fn read(&self) -> Result<Option<StateDocument>, StateError> {
-        self.read_sync()
+        self.files.read_doc()
     }
 
     async fn write(&self, doc: &mut StateDocument) -> Result<(), StateError> {
-        self.write_sync(doc)
+        self.files.write_doc(doc)
     }
 
-    async fn lock(&self, info: LockInfo) -> Result<Box<dyn LockGuard>, StateError> {
-        self.lock_sync(info)
+    fn locks(&self) -> Arc<dyn LockStore> {
+        Arc::clone(&self.files) as Arc<dyn LockStore>
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use paystack_core::{Kind, Observed, ResourceId};
+    use crate::conformance::Opener;
 
-    fn doc() -> StateDocument {
-        StateDocument::new("dev".into(), "lineage-1".into())
+    struct Dir(tempfile::TempDir);
+
+    #[async_trait]
+    impl Opener for Dir {
+        async fn open(&self, stack: &str) -> Arc<dyn StateBackend> {
+            Arc::new(LocalBackend::new(self.0.path(), stack))
+        }
     }
 
-    #[tokio::test]
-    async fn round_trip_advances_the_serial() {
-        let dir = tempfile::tempdir().unwrap();
-        let backend = LocalBackend::new(dir.path(), "dev");
-        assert_eq!(backend.read().await.unwrap(), None);
-        let mut d = doc();
-        let o = Observed {
-            id: ResourceId::new("network.vpc"),
-            aws_id: "vpc-1".into(),
-            attributes: Default::default(),
-            outputs: Default::default(),
-            pending: false,
-        };
-        d.record(&Kind::new("ec2.vpc"), "dev-vpc", &o, vec![]);
-        backend.write(&mut d).await.unwrap();
-        assert_eq!(d.serial, 1);
-        backend.write(&mut d).await.unwrap();
-        assert_eq!(d.serial, 2);
-        assert_eq!(backend.read().await.unwrap(), Some(d));
-        assert!(!dir.path().read_dir().unwrap().any(|e| e.unwrap().file_name().to_string_lossy().contains(".tmp")));
+    fn opener() -> Dir {
+        Dir(tempfile::tempdir().expect("tempdir"))
     }
 
-    #[tokio::test]
-    async fn a_stale_writer_overwrites_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let backend = LocalBackend::new(dir.path(), "dev");
-        let mut first = doc();
-        backend.write(&mut first).await.unwrap();
-        let mut stale = first.clone();
-        backend.write(&mut first).await.unwrap();
-        stale.stack = "changed".into();
-        let err = backend.write(&mut stale).await.unwrap_err();
-        assert!(matches!(err, StateError::Stale { expected: 1, on_disk: 2 }), "{err}");
-        assert_eq!(backend.read().await.unwrap().unwrap().stack, "dev");
-
-        let mut other = StateDocument::new("dev".into(), "lineage-2".into());
-        other.serial = 2;
-        assert!(matches!(backend.write(&mut other).await.unwrap_err(), StateError::LineageMismatch { .. }));
-    }
+    crate::conformance_suite!(opener());
 
     #[tokio::test]
-    async fn a_second_lock_names_the_holder_and_dropping_releases_it() {
+    async fn writes_leave_no_temporary_files() {
         let dir = tempfile::tempdir().unwrap();
         let backend = LocalBackend::new(dir.path(), "dev");
-        let guard = backend.lock(LockInfo::current("apply")).await.unwrap();
-        let err = match backend.lock(LockInfo::current("plan")).await {
-            Err(e) => e,
-            Ok(_) => panic!("a held lock was taken twice"),
-        };
-        let StateError::Locked { holder, .. } = &err else { panic!("{err}") };
-        assert_eq!(holder, guard.info());
-        assert_eq!(holder.operation, "apply");
-        drop(guard);
-        assert!(backend.lock(LockInfo::current("plan")).await.is_ok());
+        let mut doc = crate::new_document("dev");
+        backend.write(&mut doc).await.unwrap();
+        backend.write(&mut doc).await.unwrap();
+        let names: Vec<String> =
+            dir.path().read_dir().unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert!(!names.iter().any(|n| n.contains(".tmp")), "{names:?}");
     }
 
     #[tokio::test]
@@ -226,5 +195,33 @@ mod tests {
         assert!(matches!(backend.read().await.unwrap_err(), StateError::Corrupt { .. }));
         std::fs::write(dir.path().join("dev.json"), r#"{"version": 99}"#).unwrap();
         assert!(matches!(backend.read().await.unwrap_err(), StateError::TooNew { version: 99, .. }));
+    }
+
+    #[tokio::test]
+    async fn a_held_lock_is_waited_for_up_to_the_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend: Arc<dyn StateBackend> = Arc::new(LocalBackend::new(dir.path(), "dev"));
+        let options = crate::LockOptions {
+            poll: std::time::Duration::from_millis(20),
+            ..crate::LockOptions::new(std::time::Duration::from_secs(30))
+        };
+        let held = crate::acquire(Arc::clone(&backend), "dev", crate::LockInfo::current("apply"), &options, &|_, _| {})
+            .await
+            .unwrap();
+        let waits = std::sync::atomic::AtomicUsize::new(0);
+        let waiting = crate::LockOptions { timeout: std::time::Duration::from_secs(20), ..options.clone() };
+        let on_wait = |holder: &crate::LockInfo, _| {
+            assert_eq!(holder.operation, "apply");
+            waits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        };
+        let (second, ()) = tokio::join!(
+            crate::acquire(Arc::clone(&backend), "dev", crate::LockInfo::current("plan"), &waiting, &on_wait),
+            async {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                held.release().await;
+            }
+        );
+        assert!(second.is_ok(), "the waiter takes the lock once it is released");
+        assert_eq!(waits.load(std::sync::atomic::Ordering::SeqCst), 1, "the holder is announced once");
     }
 }
