@@ -12,13 +12,13 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use paystack_core::{
-    Action, Change, Fields, Observed, Plan, Planned, Reference, ReplaceOrder, ResourceId, Spec, StateDocument,
+    Action, Change, Fields, Intent, Observed, Plan, Planned, Reference, ReplaceOrder, ResourceId, Spec, StateDocument,
 };
 use petgraph::algo::toposort;
 use petgraph::graph::{DiGraph, NodeIndex};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, debug, info_span, warn};
+use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::events::{Event, Progress};
 use crate::graph::ResourceGraph;
@@ -375,7 +375,30 @@ fn merge(nodes: Vec<Node>, changes: &[Change]) -> Vec<(Change, Outcome)> {
         .collect()
 }
 
+/// True when state does not yet say what the inventory shows, even though the plan has no
+/// change to make: a run stopped after a create reached AWS and before it was recorded, or a
+/// recorded resource is gone. Applying such a plan makes no AWS call; it only records.
+pub fn state_lags(plan: &Plan, inventory: &Inventory, state: &StateDocument) -> bool {
+    let live: std::collections::HashSet<(&str, &str)> =
+        inventory.resources.iter().map(|(_, o)| (o.id.as_str(), o.aws_id.as_str())).collect();
+    !state.pending.is_empty()
+        || state.resources.iter().any(|(id, r)| !live.contains(&(id.as_str(), r.aws_id.as_str())))
+        || plan.changes.iter().any(|c| {
+            c.action != Action::Delete
+                && c.aws_id
+                    .as_deref()
+                    .is_some_and(|aws_id| state.resources.get(&c.id).map(|r| r.aws_id.as_str()) != Some(aws_id))
+        })
+}
+
 fn adopt(state: &mut StateDocument, nodes: &[Node], inventory: &Inventory) {
+    // The journal of a run that stopped mid-create: what its calls made carries the ownership
+    // tags, so the inventory has it and it is adopted below; what they never made is in the
+    // plan as a create again.
+    for (id, intent) in std::mem::take(&mut state.pending) {
+        let found = inventory.resources.iter().any(|(kind, o)| *kind == intent.kind && o.id == id);
+        info!(resource = %id, found, "settling a create an earlier run started and did not record");
+    }
     let live: std::collections::HashSet<(&str, &str)> =
         inventory.resources.iter().map(|(_, o)| (o.id.as_str(), o.aws_id.as_str())).collect();
     state.resources.retain(|id, r| live.contains(&(id.as_str(), r.aws_id.as_str())));
@@ -415,7 +438,7 @@ impl Run<'_, '_> {
             }
         }
         loop {
-            self.dispatch(&tx);
+            self.dispatch(&tx).await;
             if self.running == 0 {
                 break;
             }
@@ -550,12 +573,15 @@ impl Run<'_, '_> {
         );
     }
 
-    /// Starts the API calls that have a free slot, most critical first.
-    fn dispatch(&mut self, tx: &mpsc::UnboundedSender<Msg>) {
+    /// Starts the API calls that have a free slot, most critical first. The creates among
+    /// them are first written to the state's journal, in one write, so that a crash during
+    /// the call leaves a record of what to look for.
+    async fn dispatch(&mut self, tx: &mpsc::UnboundedSender<Msg>) {
         if self.stopping {
             return;
         }
         let mut deferred = Vec::new();
+        let mut starting = Vec::new();
         while let Some((prio, std::cmp::Reverse(i))) = self.ready.pop() {
             let service = self.nodes[i].reconciler.schema().service;
             let limit =
@@ -566,9 +592,36 @@ impl Run<'_, '_> {
                 continue;
             }
             *used += 1;
-            self.spawn_call(i, tx);
+            starting.push(i);
         }
         self.ready.extend(deferred);
+
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let mut journaled = false;
+        for &i in &starting {
+            let node = &self.nodes[i];
+            if node.phases.front() == Some(&Phase::Create) {
+                let intent = Intent { kind: node.change.kind.clone(), name: node.change.name.clone(), started: now };
+                self.state.pending.insert(node.change.id.clone(), intent);
+                journaled = true;
+            }
+        }
+        if journaled && let Err(e) = self.exec.writer.write(self.state).await {
+            warn!(error = %e, "state write failed; stopping before the creates it announced");
+            self.state_error = Some(e);
+            self.stopping = true;
+            for i in starting {
+                let service = self.nodes[i].reconciler.schema().service;
+                if let Some(used) = self.in_flight.get_mut(service) {
+                    *used = used.saturating_sub(1);
+                }
+                self.nodes[i].status = Status::Interrupted;
+            }
+            return;
+        }
+        for i in starting {
+            self.spawn_call(i, tx);
+        }
     }
 
     fn spawn_call(&mut self, i: usize, tx: &mpsc::UnboundedSender<Msg>) {

@@ -95,11 +95,48 @@ async fn state_is_written_as_each_resource_settles() {
     let g = graph(vec![spec("a", &[]), spec("b", &["a"])]);
     h.apply(&g).await;
     let writes = h.writer.writes.lock().unwrap();
-    let counts: Vec<usize> = writes.iter().map(|d| d.resources.len()).collect();
-    // Before any call; after a's create; after a settles; after b's create; after b settles.
-    assert_eq!(counts, [0, 1, 1, 2, 2]);
+    let seen: Vec<(usize, Vec<&str>)> =
+        writes.iter().map(|d| (d.resources.len(), d.pending.keys().map(ResourceId::as_str).collect())).collect();
+    // Before any call; a's intent; after a's create; after a settles; then the same for b.
+    assert_eq!(seen, [(0, vec![]), (0, vec!["a"]), (1, vec![]), (1, vec![]), (1, vec!["b"]), (2, vec![]), (2, vec![])]);
     let serials: Vec<u64> = writes.iter().map(|d| d.serial).collect();
-    assert_eq!(serials, [1, 2, 3, 4, 5]);
+    assert_eq!(serials, [1, 2, 3, 4, 5, 6, 7]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn creates_started_together_are_journaled_in_one_write() {
+    let mut h = Harness::new();
+    let g = graph(vec![spec("a", &[]), spec("b", &[]), spec("c", &[])]);
+    h.apply(&g).await;
+    let writes = h.writer.writes.lock().unwrap();
+    let first = &writes[1];
+    assert_eq!(first.pending.keys().map(ResourceId::as_str).collect::<Vec<_>>(), ["a", "b", "c"]);
+    assert!(first.resources.is_empty(), "the journal is written before any create call");
+    assert!(writes.last().unwrap().pending.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_journaled_create_is_adopted_if_it_happened_and_redone_if_not() {
+    let mut h = Harness::new();
+    let g = graph(vec![spec("made", &[]), spec("lost", &[])]);
+    h.apply(&g).await;
+    // A run that stopped after its intents were written: one create reached AWS and was
+    // never recorded, the other never reached it.
+    let lost_id = h.state.resources[&ResourceId::new("lost")].aws_id.clone();
+    h.cloud.with(|i| {
+        i.live.remove(&lost_id);
+    });
+    for id in ["made", "lost"] {
+        let record = h.state.resources.remove(&ResourceId::new(id)).unwrap();
+        let intent = paystack_core::Intent { kind: record.kind, name: record.name, started: 0 };
+        h.state.pending.insert(ResourceId::new(id), intent);
+    }
+    let calls = h.cloud.calls().len();
+    let report = h.apply(&g).await;
+    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(h.cloud.calls()[calls..], ["create:lost"], "only what never happened is created again");
+    assert_eq!(h.state.resources.len(), 2);
+    assert!(h.state.pending.is_empty());
 }
 
 #[tokio::test(start_paused = true)]
@@ -222,11 +259,20 @@ async fn cancelling_stops_at_a_safe_point_and_keeps_what_was_created() {
 
 #[tokio::test(start_paused = true)]
 async fn a_failed_state_write_stops_new_work() {
+    // Write 3 records `a` after its create.
+    let mut h = Harness::new();
+    h.writer.fail.insert(3, "disk full".into());
+    let report = h.apply(&graph(vec![spec("a", &[]), spec("b", &["a"])])).await;
+    assert_eq!(report.state_error.as_deref(), Some("disk full"));
+    assert_eq!(h.cloud.calls(), ["create:a"], "nothing starts after state could not be saved");
+
+    // Write 2 is the journal entry for `a`: if it cannot be saved, `a` is not created.
     let mut h = Harness::new();
     h.writer.fail.insert(2, "disk full".into());
     let report = h.apply(&graph(vec![spec("a", &[]), spec("b", &["a"])])).await;
     assert_eq!(report.state_error.as_deref(), Some("disk full"));
-    assert_eq!(h.cloud.calls(), ["create:a"], "nothing starts after state could not be saved");
+    assert!(h.cloud.calls().is_empty(), "no create without its journal entry");
+    assert!(!report.succeeded());
 }
 
 #[tokio::test(start_paused = true)]
@@ -330,4 +376,29 @@ async fn a_kind_replaced_old_first_frees_what_it_holds_before_its_successor_is_m
     assert!(at("create:nat") < at("update:routes"), "routes move to the new NAT: {calls:?}");
     assert!(at("delete:nat") < at("delete:subnet"), "the old subnet outlives its NAT: {calls:?}");
     assert_eq!(h.cloud.with(|i| i.live.len()), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_plan_with_nothing_to_change_still_records_what_state_lacks() {
+    let mut h = Harness::new();
+    let g = graph(vec![spec("a", &[]), spec("b", &["a"])]);
+    h.apply(&g).await;
+    let registry = h.cloud.registry();
+    let inventory = h.inventory().await;
+    let p = plan(&g, &registry, &h.state, &inventory);
+    assert!(!crate::state_lags(&p, &inventory, &h.state), "a converged stack's state is current");
+
+    // A create reached AWS and the run died before recording it.
+    let record = h.state.resources.remove(&ResourceId::new("b")).unwrap();
+    h.state
+        .pending
+        .insert(ResourceId::new("b"), paystack_core::Intent { kind: record.kind, name: record.name, started: 0 });
+    let p = plan(&g, &registry, &h.state, &inventory);
+    assert!(!p.has_changes(), "the live resource is adopted, not created again");
+    assert!(crate::state_lags(&p, &inventory, &h.state));
+    let calls = h.cloud.calls().len();
+    h.apply(&g).await;
+    assert_eq!(h.cloud.calls().len(), calls, "recording makes no AWS call");
+    assert_eq!(h.state.resources.len(), 2);
+    assert!(h.state.pending.is_empty());
 }

@@ -25,7 +25,7 @@ mod executor_tests;
 mod testing;
 
 pub use events::{Event, Progress};
-pub use executor::{ApplyReport, ExecOptions, Executor, Outcome, StateWriter};
+pub use executor::{ApplyReport, ExecOptions, Executor, Outcome, StateWriter, state_lags};
 pub use graph::{GraphError, ResourceGraph};
 pub use planner::{Inventory, plan, plan_destroy};
 pub use reconciler::{Desired, ErrorClass, ReconcileError, Reconciler, Registry, Scope};
