@@ -21,11 +21,20 @@ pub struct Target {
 #[derive(Clone, Debug)]
 pub struct Clients {
     pub ec2: ec2::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
 }
 
 impl Clients {
     fn new(config: &SdkConfig) -> Self {
-        Self { ec2: ec2::Client::new(config) }
+        // An emulator or an S3-compatible endpoint on a plain host name cannot take the
+        // bucket as a subdomain; AWS itself gets the default, virtual-hosted style.
+        let s3 = aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some()).build();
+        Self {
+            ec2: ec2::Client::new(config),
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            dynamodb: aws_sdk_dynamodb::Client::new(config),
+        }
     }
 }
 

@@ -2,17 +2,20 @@
 //!
 //! This is the only crate (with the test crate) that depends on `aws-*`. No SDK type leaves
 //! it: reconcilers speak the engine's vocabulary, and SDK errors become classified
-//! [`paystack_engine::ReconcileError`]s at the call site.
+//! [`paystack_engine::ReconcileError`]s at the call site. The remote state backend (S3 and
+//! DynamoDB) lives here too, behind `paystack-state`'s traits.
 
 mod clients;
 mod ec2;
 mod error;
+mod state;
 
 use std::sync::Arc;
 
 use paystack_engine::Registry;
 
 pub use clients::{ClientPool, Clients, Target};
+pub use state::{InitStep, Outcome, RemoteBackend, StateLocation, init};
 
 /// Every reconciler, over the given clients. Adding a kind is one line here.
 pub fn registry(clients: &Clients) -> Registry {

@@ -186,6 +186,18 @@ struct Builder<'a> {
     specs: Vec<Spec>,
 }
 
+/// The five tags the organisation requires on everything, the state bucket and lock table
+/// included.
+pub fn required_tags(env: &Environment) -> Vec<(&'static str, String)> {
+    vec![
+        ("Environment", env.name.clone()),
+        ("Project", env.project.clone()),
+        ("ManagedBy", "paystack".to_owned()),
+        ("Application", env.tags.application.clone()),
+        ("CostCenter", env.tags.cost_center.clone()),
+    ]
+}
+
 impl Builder<'_> {
     fn name(&self, service: &str, resource: &str) -> String {
         naming::compose(&self.env.name, &self.env.region, service, resource, self.env.suffix.as_deref())
@@ -194,17 +206,12 @@ impl Builder<'_> {
     /// The tags every resource carries: the five the organisation requires, its name, and
     /// the two ownership tags by which paystack finds it again.
     fn tags(&self, id: &str, name: &str) -> Expr {
-        let tags = json!({
-            "Name": name,
-            "Environment": self.env.name,
-            "Project": self.env.project,
-            "ManagedBy": "paystack",
-            "Application": self.env.tags.application,
-            "CostCenter": self.env.tags.cost_center,
-            STACK_TAG: self.stack.key(),
-            RESOURCE_TAG: id,
-        });
-        Expr::Literal(tags)
+        let mut tags: serde_json::Map<String, Value> =
+            required_tags(self.env).into_iter().map(|(k, v)| (k.to_owned(), json!(v))).collect();
+        tags.insert("Name".into(), json!(name));
+        tags.insert(STACK_TAG.into(), json!(self.stack.key()));
+        tags.insert(RESOURCE_TAG.into(), json!(id));
+        Expr::Literal(Value::Object(tags))
     }
 
     fn add<const N: usize>(
@@ -263,7 +270,7 @@ fn rule(port: u16, source: (&str, Expr), description: &str) -> Expr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use paystack_config::{Ipv4Cidr, Network, Security, Tags};
+    use paystack_config::{Ipv4Cidr, Network, Security, StateSettings, StateStore, Tags};
 
     fn env(name: &str, cidr: &str, nats: usize) -> Environment {
         Environment {
@@ -280,6 +287,7 @@ mod tests {
                 subnet_newbits: 4,
             },
             security: Security { alb_ingress_ports: vec![80, 443], app_port: 8080, db_port: 5432 },
+            state: StateSettings { backend: StateStore::Local, lock_lease: std::time::Duration::from_secs(30) },
         }
     }
 
