@@ -9,4 +9,5 @@
 mod cli;
 mod invariants;
 mod network;
+mod state;
 mod support;

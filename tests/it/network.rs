@@ -258,7 +258,7 @@ async fn destroy_leaves_nothing_tagged_for_the_stack() {
     );
     let client = ec2().await;
     assert!(live_counts(&client, &stack).await.values().all(|n| *n == 0), "{:?}", live_counts(&client, &stack).await);
-    let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(stack.state_file()).unwrap()).unwrap();
+    let state = stack.state().await.unwrap();
     assert_eq!(state["resources"], serde_json::json!({}));
 }
 

@@ -29,8 +29,8 @@ pub(crate) fn binary() -> PathBuf {
     bin
 }
 
-/// One stack under test: its suffix, its state directory, and a copy of the configuration it
-/// may change.
+/// One stack under test: its suffix, its own state bucket and lock table, and a copy of the
+/// configuration it may change.
 pub(crate) struct Stack {
     pub(crate) env: &'static str,
     pub(crate) suffix: String,
@@ -41,8 +41,16 @@ pub(crate) struct Stack {
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 impl Stack {
-    /// A fresh stack of `env` with a suffix no other test uses.
+    /// A fresh stack of `env` with a suffix no other test uses, its state backend created
+    /// with `paystack init`.
     pub(crate) fn new(env: &'static str, test: &str) -> Self {
+        let stack = Self::uninitialised(env, test);
+        stack.run(&["init"]).success();
+        stack
+    }
+
+    /// Like [`Stack::new`], with no state bucket or lock table yet.
+    pub(crate) fn uninitialised(env: &'static str, test: &str) -> Self {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let tag: String = test.chars().filter(char::is_ascii_alphanumeric).take(8).collect::<String>().to_lowercase();
         let suffix = format!("{tag}{}{n}", std::process::id() % 10_000);
@@ -52,7 +60,71 @@ impl Stack {
             let entry = entry.expect("config entry");
             std::fs::copy(entry.path(), config.path().join(entry.file_name())).expect("copy config");
         }
-        Self { env, suffix, config, state: tempfile::tempdir().expect("tempdir") }
+        let stack = Self { env, suffix, config, state: tempfile::tempdir().expect("tempdir") };
+        let (bucket, table) = (stack.bucket(), stack.lock_table());
+        stack.edit_config("shared.toml", |t| {
+            let backend = "backend = \"s3\"\n";
+            assert!(t.contains(backend), "shared.toml selects the s3 backend");
+            t.replace(backend, &format!("{backend}bucket = \"{bucket}\"\nlock_table = \"{table}\"\n"))
+        });
+        stack
+    }
+
+    pub(crate) fn bucket(&self) -> String {
+        format!("it-{}-{}", self.env, self.suffix)
+    }
+
+    pub(crate) fn lock_table(&self) -> String {
+        format!("it-{}-{}-locks", self.env, self.suffix)
+    }
+
+    fn state_key(&self) -> String {
+        format!("{}/state.json", self.key())
+    }
+
+    /// The stored state document, read straight from S3.
+    pub(crate) async fn state(&self) -> Option<Value> {
+        let out = s3().await.get_object().bucket(self.bucket()).key(self.state_key()).send().await.ok()?;
+        let bytes = out.body.collect().await.expect("state body").into_bytes();
+        Some(serde_json::from_slice(&bytes).expect("state is JSON"))
+    }
+
+    pub(crate) async fn serial(&self) -> u64 {
+        self.state().await.and_then(|v| v["serial"].as_u64()).unwrap_or(0)
+    }
+
+    /// How many versions of the state document S3 keeps: one per write, none overwritten.
+    pub(crate) async fn state_versions(&self) -> Vec<u64> {
+        let client = s3().await;
+        let listed = client.list_object_versions().bucket(self.bucket()).prefix(self.state_key()).send().await.unwrap();
+        let mut serials = Vec::new();
+        for v in listed.versions() {
+            let out = client
+                .get_object()
+                .bucket(self.bucket())
+                .key(self.state_key())
+                .version_id(v.version_id().unwrap())
+                .send()
+                .await
+                .unwrap();
+            let doc: Value = serde_json::from_slice(&out.body.collect().await.unwrap().into_bytes()).unwrap();
+            serials.push(doc["serial"].as_u64().unwrap());
+        }
+        serials.sort_unstable();
+        serials
+    }
+
+    /// Loses the stack's state, as a deleted object would.
+    pub(crate) async fn delete_state(&self) {
+        s3().await.delete_object().bucket(self.bucket()).key(self.state_key()).send().await.unwrap();
+    }
+
+    /// The stack's state backend, opened as a second process would.
+    pub(crate) async fn backend(&self) -> std::sync::Arc<dyn paystack_state::StateBackend> {
+        let pool = paystack_aws::ClientPool::from_env().await;
+        let clients = pool.clients(&paystack_aws::Target { region: "us-east-1".into(), role_arn: None }).await;
+        let at = paystack_aws::StateLocation { bucket: self.bucket(), lock_table: self.lock_table() };
+        std::sync::Arc::new(paystack_aws::RemoteBackend::new(&clients, &at, &self.key()))
     }
 
     pub(crate) fn key(&self) -> String {
@@ -82,10 +154,6 @@ impl Stack {
         let path = self.config.path().join(file);
         let text = std::fs::read_to_string(&path).expect("read config");
         std::fs::write(&path, edit(text)).expect("write config");
-    }
-
-    pub(crate) fn state_file(&self) -> PathBuf {
-        self.state.path().join(format!("{}.json", self.key()))
     }
 
     pub(crate) fn filter(&self) -> Filter {
@@ -127,9 +195,21 @@ impl Run {
     }
 }
 
+async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url(endpoint()).load().await
+}
+
 pub(crate) async fn ec2() -> ec2::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url(endpoint()).load().await;
-    ec2::Client::new(&config)
+    ec2::Client::new(&sdk_config().await)
+}
+
+pub(crate) async fn s3() -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::from(&sdk_config().await).force_path_style(true).build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+pub(crate) async fn dynamodb() -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(&sdk_config().await)
 }
 
 /// Tag key → value.
@@ -137,48 +217,65 @@ pub(crate) fn tags(tags: &[ec2::types::Tag]) -> std::collections::BTreeMap<Strin
     tags.iter().filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned()))).collect()
 }
 
-/// Counts, by kind, every live EC2 resource tagged with the stack: what a user would find
-/// in the console. Deleted NAT gateways and endpoints linger in AWS and are not counted.
+/// A live EC2 resource tagged with a stack.
+#[derive(Debug)]
+pub(crate) struct Live {
+    pub(crate) kind: &'static str,
+    pub(crate) aws_id: String,
+    pub(crate) tags: std::collections::BTreeMap<String, String>,
+}
+
+/// Every live EC2 resource tagged with the stack: what a user would find in the console.
+/// Deleted NAT gateways and endpoints linger in AWS and are left out.
+pub(crate) async fn live_resources(client: &ec2::Client, stack: &Stack) -> Vec<Live> {
+    let f = stack.filter();
+    let mut live = Vec::new();
+    let mut add = |kind: &'static str, id: Option<&str>, t: &[ec2::types::Tag]| {
+        live.push(Live { kind, aws_id: id.unwrap_or_default().to_owned(), tags: tags(t) });
+    };
+    for v in client.describe_vpcs().filters(f.clone()).send().await.unwrap().vpcs() {
+        add("vpc", v.vpc_id(), v.tags());
+    }
+    for x in client.describe_subnets().filters(f.clone()).send().await.unwrap().subnets() {
+        add("subnet", x.subnet_id(), x.tags());
+    }
+    for x in client.describe_internet_gateways().filters(f.clone()).send().await.unwrap().internet_gateways() {
+        add("internet_gateway", x.internet_gateway_id(), x.tags());
+    }
+    for x in client.describe_addresses().filters(f.clone()).send().await.unwrap().addresses() {
+        add("eip", x.allocation_id(), x.tags());
+    }
+    // The emulator ignores this call's tag filter, so the stack tag is checked below too.
+    for x in client.describe_nat_gateways().filter(f.clone()).send().await.unwrap().nat_gateways() {
+        if x.state().is_some_and(|s| s.as_str() != "deleted" && s.as_str() != "deleting") {
+            add("nat_gateway", x.nat_gateway_id(), x.tags());
+        }
+    }
+    for x in client.describe_route_tables().filters(f.clone()).send().await.unwrap().route_tables() {
+        add("route_table", x.route_table_id(), x.tags());
+    }
+    for x in client.describe_security_groups().filters(f.clone()).send().await.unwrap().security_groups() {
+        add("security_group", x.group_id(), x.tags());
+    }
+    for x in client.describe_vpc_endpoints().filters(f).send().await.unwrap().vpc_endpoints() {
+        if x.state().is_some_and(|s| !s.as_str().eq_ignore_ascii_case("deleted")) {
+            add("vpc_endpoint", x.vpc_endpoint_id(), x.tags());
+        }
+    }
+    live.retain(|l| l.tags.get("paystack:stack") == Some(&stack.key()));
+    live
+}
+
+/// Counts [`live_resources`] by kind.
 pub(crate) async fn live_counts(
     client: &ec2::Client,
     stack: &Stack,
 ) -> std::collections::BTreeMap<&'static str, usize> {
-    let f = stack.filter();
-    let mut counts = std::collections::BTreeMap::new();
-    counts.insert("vpc", client.describe_vpcs().filters(f.clone()).send().await.unwrap().vpcs().len());
-    counts.insert("subnet", client.describe_subnets().filters(f.clone()).send().await.unwrap().subnets().len());
-    counts.insert(
-        "internet_gateway",
-        client.describe_internet_gateways().filters(f.clone()).send().await.unwrap().internet_gateways().len(),
-    );
-    counts.insert("eip", client.describe_addresses().filters(f.clone()).send().await.unwrap().addresses().len());
-    // The emulator ignores this call's tag filter, so the stack tag is checked here too.
-    let nats = client.describe_nat_gateways().filter(f.clone()).send().await.unwrap();
-    counts.insert(
-        "nat_gateway",
-        nats.nat_gateways()
-            .iter()
-            .filter(|n| tags(n.tags()).get("paystack:stack") == Some(&stack.key()))
-            .filter(|n| n.state().is_some_and(|s| s.as_str() != "deleted" && s.as_str() != "deleting"))
-            .count(),
-    );
-    counts.insert(
-        "route_table",
-        client.describe_route_tables().filters(f.clone()).send().await.unwrap().route_tables().len(),
-    );
-    counts.insert(
-        "security_group",
-        client.describe_security_groups().filters(f.clone()).send().await.unwrap().security_groups().len(),
-    );
-    let endpoints = client.describe_vpc_endpoints().filters(f).send().await.unwrap();
-    counts.insert(
-        "vpc_endpoint",
-        endpoints
-            .vpc_endpoints()
-            .iter()
-            .filter(|e| e.state().is_some_and(|s| !s.as_str().eq_ignore_ascii_case("deleted")))
-            .count(),
-    );
+    let mut counts: std::collections::BTreeMap<&'static str, usize> =
+        expected_counts(0).keys().map(|k| (*k, 0)).collect();
+    for l in live_resources(client, stack).await {
+        *counts.entry(l.kind).or_default() += 1;
+    }
     counts
 }
 

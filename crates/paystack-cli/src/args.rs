@@ -32,17 +32,25 @@ pub(crate) enum Command {
         /// Exit 2 when there are changes (0 when there are none, 1 on error).
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Save the plan to FILE, for `apply FILE` to carry out exactly.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
-    /// Converge AWS to the configuration.
+    /// Converge AWS to the configuration, or carry out a plan saved with `plan --out`.
     Apply {
         #[command(flatten)]
         stack: StackArgs,
+        /// A plan saved by `plan --out`: applied only if state and live resources have not
+        /// moved since it was made.
+        plan_file: Option<PathBuf>,
         /// Do not ask for confirmation.
         #[arg(long)]
         yes: bool,
         /// Allow deleting or replacing resources of a protected environment.
         #[arg(long)]
         override_protection: bool,
+        #[command(flatten)]
+        lock: LockArgs,
     },
     /// Delete every resource of the stack, dependents first.
     Destroy {
@@ -54,6 +62,21 @@ pub(crate) enum Command {
         /// Allow destroying a protected environment (prod by default).
         #[arg(long)]
         override_protection: bool,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
+    /// Create the environment's state bucket and lock table, or bring them to the required
+    /// settings. Safe to run again.
+    Init {
+        #[command(flatten)]
+        stack: StackArgs,
+    },
+    /// Release a lock by its id, for a run that crashed and will not come back.
+    Unlock {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// The lock id, as the refusal of a locked run prints it.
+        lock_id: String,
     },
     /// Print the stack's outputs from state.
     Output {
@@ -97,4 +120,41 @@ pub(crate) struct StackArgs {
     /// Appended to every name, so two stacks of one environment can share an account.
     #[arg(long)]
     pub(crate) suffix: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LockArgs {
+    /// How long to wait for a lock another run holds, such as 30s or 5m; by default a held
+    /// lock is refused at once.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    pub(crate) lock_timeout: std::time::Duration,
+}
+
+/// `90`, `90s`, `5m` or `1h`.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let (digits, unit) = s.find(|c: char| !c.is_ascii_digit()).map_or((s, "s"), |i| s.split_at(i));
+    let n: u64 =
+        digits.parse().map_err(|_| format!("`{s}` is not a duration; use a number with s, m or h, such as 5m"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("`{unit}` is not a unit of time; use s, m or h")),
+    };
+    Ok(std::time::Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_duration("5 minutes").is_err());
+        assert!(parse_duration("m").is_err());
+    }
 }

@@ -1,20 +1,22 @@
 //! Each command, from validated input to rendered result.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use miette::{IntoDiagnostic, Result, miette};
-use paystack_aws::{ClientPool, Target};
-use paystack_config::{Config, Environment};
+use paystack_aws::{ClientPool, Clients, RemoteBackend, StateLocation, Target};
+use paystack_config::{Config, Environment, StateStore};
 use paystack_core::{Action, Plan, ResourceId, StateDocument};
 use paystack_engine::{ExecOptions, Executor, Inventory, ResourceGraph, Scope, StateWriter};
 use paystack_platform::{Blueprint, blueprint};
-use paystack_state::{LocalBackend, LockInfo, StateBackend};
+use paystack_state::{LocalBackend, Lock, LockInfo, LockOptions, StateBackend};
+use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::args::{Cli, Command, StackArgs, StateCommand};
+use crate::args::{Cli, Command, LockArgs, StackArgs, StateCommand};
 use crate::diagnostics::{InvalidConfig, state_error};
 use crate::render;
 
@@ -23,7 +25,7 @@ struct Stack {
     env: Environment,
     blueprint: Blueprint,
     graph: ResourceGraph,
-    backend: LocalBackend,
+    state_dir: PathBuf,
 }
 
 impl Stack {
@@ -33,6 +35,11 @@ impl Stack {
 
     fn scope(&self) -> Scope {
         Scope { stack: self.key() }
+    }
+
+    /// Turns a state error into a diagnostic that says what to do next.
+    fn state_error(&self, e: paystack_state::StateError) -> miette::Report {
+        state_error(e, &self.env.name, &self.key())
     }
 }
 
@@ -44,17 +51,18 @@ fn load(cli: &Cli, args: &StackArgs) -> Result<Stack> {
     let blueprint = blueprint(&env);
     let graph = ResourceGraph::build(blueprint.specs.clone())
         .map_err(|e| miette!("the platform's resource graph is invalid: {e}"))?;
-    let backend = LocalBackend::new(&cli.state_dir, &blueprint.stack.key());
-    Ok(Stack { env, blueprint, graph, backend })
+    Ok(Stack { env, blueprint, graph, state_dir: cli.state_dir.clone() })
 }
 
 pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
-        Command::Plan { stack, json, detailed_exitcode } => {
+        Command::Plan { stack, json, detailed_exitcode, out } => {
             let s = load(&cli, stack)?;
-            let state = read_state(&s).await?;
             let aws = Aws::connect(&s).await;
+            let backend = aws.backend(&s);
+            let stored = backend.read().await.map_err(|e| s.state_error(e))?;
             let inventory = aws.observe(&s.scope()).await?;
+            let state = stored.clone().unwrap_or_else(|| paystack_state::new_document(&s.key()));
             let plan = paystack_engine::plan(&s.graph, &aws.registry, &state, &inventory);
             if *json {
                 println!(
@@ -64,19 +72,45 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 print!("{}", render::plan_text(&plan, &s.key(), &s.env.region));
             }
+            if let Some(path) = out {
+                SavedPlan::new(&s, stored.as_ref(), &plan)?.save(path)?;
+                eprintln!(
+                    "Saved this plan to {}. Apply exactly it with `paystack apply {} --env {}`.",
+                    path.display(),
+                    path.display(),
+                    s.env.name
+                );
+            }
             Ok(if *detailed_exitcode && plan.has_changes() { ExitCode::from(2) } else { ExitCode::SUCCESS })
         }
-        Command::Apply { stack, yes, override_protection } => {
+        Command::Apply { stack, plan_file, yes, override_protection, lock } => {
             let s = load(&cli, stack)?;
-            converge(&s, Mode::Apply, *yes, *override_protection).await
+            let saved = plan_file.as_deref().map(|path| SavedPlan::load(path, &s)).transpose()?;
+            converge(&s, Mode::Apply, Confirm { yes: *yes, override_protection: *override_protection }, lock, saved)
+                .await
         }
-        Command::Destroy { stack, yes, override_protection } => {
+        Command::Destroy { stack, yes, override_protection, lock } => {
             let s = load(&cli, stack)?;
-            converge(&s, Mode::Destroy, *yes, *override_protection).await
+            converge(&s, Mode::Destroy, Confirm { yes: *yes, override_protection: *override_protection }, lock, None)
+                .await
+        }
+        Command::Init { stack } => {
+            let s = load(&cli, stack)?;
+            init(&s).await
+        }
+        Command::Unlock { stack, lock_id } => {
+            let s = load(&cli, stack)?;
+            let aws = Aws::connect(&s).await;
+            let backend = aws.backend(&s);
+            let released =
+                paystack_state::unlock(&*backend.locks(), &s.key(), lock_id).await.map_err(|e| s.state_error(e))?;
+            println!("Released lock {} on `{}`, held by {released}.", released.id, s.key());
+            println!("The next run takes the lock and fences that holder off: it can no longer write state.");
+            Ok(ExitCode::SUCCESS)
         }
         Command::Output { stack, json } => {
             let s = load(&cli, stack)?;
-            let state = s.backend.read().await.map_err(|e| state_error(e, &s.key()))?.ok_or_else(|| {
+            let state = read_state(&s).await?.ok_or_else(|| {
                 miette!(
                     help = format!("run `paystack apply --env {}` first", s.env.name),
                     "`{}` has no state yet",
@@ -98,7 +132,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::State(StateCommand::List { stack }) => {
             let s = load(&cli, stack)?;
-            let state = read_state(&s).await?;
+            let state = read_state(&s).await?.unwrap_or_else(|| paystack_state::new_document(&s.key()));
             for (id, r) in &state.resources {
                 println!("{id}\t{}\t{}", r.kind, r.aws_id);
             }
@@ -106,7 +140,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::State(StateCommand::Show { stack, id }) => {
             let s = load(&cli, stack)?;
-            let state = read_state(&s).await?;
+            let state = read_state(&s).await?.unwrap_or_else(|| paystack_state::new_document(&s.key()));
             let record = state.resources.get(&ResourceId::new(id.as_str())).ok_or_else(|| {
                 miette!(
                     help = format!("`paystack state list --env {}` lists what is recorded", s.env.name),
@@ -120,13 +154,38 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-async fn read_state(s: &Stack) -> Result<StateDocument> {
-    let state = s.backend.read().await.map_err(|e| state_error(e, &s.key()))?;
-    Ok(state.unwrap_or_else(|| paystack_state::new_document(&s.key())))
+async fn read_state(s: &Stack) -> Result<Option<StateDocument>> {
+    let aws = Aws::connect(s).await;
+    aws.backend(s).read().await.map_err(|e| s.state_error(e))
+}
+
+/// Where the environment's remote state lives, if it uses the remote backend.
+fn state_location(env: &Environment) -> Option<StateLocation> {
+    Some(StateLocation { bucket: env.state_bucket()?, lock_table: env.lock_table()? })
+}
+
+async fn init(s: &Stack) -> Result<ExitCode> {
+    let Some(location) = state_location(&s.env) else {
+        println!(
+            "`{}` keeps its state in local files under {}; there is nothing to create.",
+            s.env.name,
+            s.state_dir.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    };
+    let aws = Aws::connect(s).await;
+    let tags: Vec<(String, String)> =
+        paystack_platform::required_tags(&s.env).into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    let steps =
+        paystack_aws::init(&aws.clients, &s.env.region, &location, &tags).await.map_err(|e| s.state_error(e))?;
+    print!("{}", render::init_text(&steps));
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The AWS side of a run: clients for the stack's region and the reconcilers over them.
+/// Connecting sends nothing; the first request is the first read.
 struct Aws {
+    clients: Clients,
     registry: paystack_engine::Registry,
 }
 
@@ -134,7 +193,16 @@ impl Aws {
     async fn connect(s: &Stack) -> Self {
         let pool = ClientPool::from_env().await;
         let clients = pool.clients(&Target { region: s.env.region.clone(), role_arn: None }).await;
-        Self { registry: paystack_aws::registry(&clients) }
+        let registry = paystack_aws::registry(&clients);
+        Self { clients, registry }
+    }
+
+    /// The stack's state backend, as the configuration selects it.
+    fn backend(&self, s: &Stack) -> Arc<dyn StateBackend> {
+        match (&s.env.state.backend, state_location(&s.env)) {
+            (StateStore::S3 { .. }, Some(at)) => Arc::new(RemoteBackend::new(&self.clients, &at, &s.key())),
+            _ => Arc::new(LocalBackend::new(&s.state_dir, &s.key())),
+        }
     }
 
     /// Reads every kind's live resources at once: one batched read per kind.
@@ -165,42 +233,204 @@ impl Aws {
     }
 }
 
+/// A plan saved by `plan --out`: the changes shown, and the state version they were
+/// planned from.
+#[derive(Serialize, Deserialize)]
+struct SavedPlan {
+    format: u32,
+    stack: String,
+    /// `None` when the stack had no state yet.
+    state: Option<StateVersion>,
+    changes: serde_json::Value,
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct StateVersion {
+    lineage: String,
+    serial: u64,
+}
+
+impl StateVersion {
+    fn of(doc: Option<&StateDocument>) -> Option<Self> {
+        doc.map(|d| Self { lineage: d.lineage.clone(), serial: d.serial })
+    }
+}
+
+impl SavedPlan {
+    const FORMAT: u32 = 1;
+
+    fn new(s: &Stack, state: Option<&StateDocument>, plan: &Plan) -> Result<Self> {
+        Ok(Self {
+            format: Self::FORMAT,
+            stack: s.key(),
+            state: StateVersion::of(state),
+            changes: serde_json::to_value(&plan.changes).into_diagnostic()?,
+        })
+    }
+
+    fn save(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self).into_diagnostic()?;
+        std::fs::write(path, text + "\n").map_err(|e| miette!("cannot write the plan to {}: {e}", path.display()))
+    }
+
+    fn load(path: &Path, s: &Stack) -> Result<Self> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| miette!("cannot read the plan {}: {e}", path.display()))?;
+        let saved: Self = serde_json::from_str(&text).map_err(|e| {
+            miette!(help = "save a plan with `paystack plan --out FILE`", "{} is not a saved plan: {e}", path.display())
+        })?;
+        if saved.format != Self::FORMAT {
+            return Err(miette!(
+                help = "make the plan again with this paystack",
+                "{} was saved in plan format {}, and this paystack reads format {}",
+                path.display(),
+                saved.format,
+                Self::FORMAT
+            ));
+        }
+        if saved.stack != s.key() {
+            return Err(miette!(
+                help = "pass the --env and --suffix the plan was made for",
+                "{} is a plan for `{}`, not `{}`",
+                path.display(),
+                saved.stack,
+                s.key()
+            ));
+        }
+        Ok(saved)
+    }
+
+    /// Refuses the plan unless state and live resources are where they were when it was made.
+    fn check(&self, state: Option<&StateDocument>, fresh: &Plan, s: &Stack) -> Result<()> {
+        let again =
+            format!("make a new plan with `paystack plan --env {} --out FILE`, review it, and apply that", s.env.name);
+        let now = StateVersion::of(state);
+        if now != self.state {
+            let describe = |v: &Option<StateVersion>| {
+                v.as_ref().map_or("no state".to_owned(), |v| format!("serial {} of lineage {}", v.serial, v.lineage))
+            };
+            return Err(miette!(
+                help = again,
+                "the state of `{}` moved since the plan was made: it was at {}, it is now at {}; nothing was changed",
+                s.key(),
+                describe(&self.state),
+                describe(&now)
+            ));
+        }
+        if serde_json::to_value(&fresh.changes).into_diagnostic()? != self.changes {
+            return Err(miette!(
+                help = again,
+                "the live resources of `{}` changed since the plan was made, so it no longer says what apply would do; nothing was changed",
+                s.key()
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
     Apply,
     Destroy,
 }
 
-struct BackendWriter<'a>(&'a dyn StateBackend);
+#[derive(Clone, Copy)]
+struct Confirm {
+    yes: bool,
+    override_protection: bool,
+}
+
+/// The executor writes state through the lock, so a run that lost its lock cannot write.
+struct LockWriter<'a>(&'a Lock);
 
 #[async_trait]
-impl StateWriter for BackendWriter<'_> {
+impl StateWriter for LockWriter<'_> {
     async fn write(&self, doc: &mut StateDocument) -> std::result::Result<(), String> {
         self.0.write(doc).await.map_err(|e| e.to_string())
     }
 }
 
-/// Apply or destroy: lock, observe, plan, guard, confirm, execute, report.
-async fn converge(s: &Stack, mode: Mode, yes: bool, override_protection: bool) -> Result<ExitCode> {
+/// Apply or destroy: lock, then plan, guard, confirm, execute and report, then unlock.
+async fn converge(
+    s: &Stack,
+    mode: Mode,
+    confirm: Confirm,
+    lock_args: &LockArgs,
+    saved: Option<SavedPlan>,
+) -> Result<ExitCode> {
     let operation = if mode == Mode::Apply { "apply" } else { "destroy" };
-    let _lock = s.backend.lock(LockInfo::current(operation)).await.map_err(|e| state_error(e, &s.key()))?;
-    let mut state = read_state(s).await?;
     let aws = Aws::connect(s).await;
+    let backend = aws.backend(s);
+    let options = LockOptions { timeout: lock_args.lock_timeout, ..LockOptions::new(s.env.state.lock_lease) };
+    let key = s.key();
+    let on_wait = |holder: &LockInfo, lease_left: u64| {
+        eprintln!("Waiting for the lock on `{key}`, held by {holder}; its lease ends in {lease_left}s unless renewed.");
+    };
+    let lock = paystack_state::acquire(Arc::clone(&backend), &key, LockInfo::current(operation), &options, &on_wait)
+        .await
+        .map_err(|e| s.state_error(e))?;
+    if let Some(previous) = lock.took_over() {
+        eprintln!("Took over the lapsed lock of {previous}; that run can no longer write state.");
+    }
+    let result = converge_locked(s, mode, confirm, saved, &aws, &*backend, &lock).await;
+    lock.release().await;
+    result
+}
+
+async fn converge_locked(
+    s: &Stack,
+    mode: Mode,
+    confirm: Confirm,
+    saved: Option<SavedPlan>,
+    aws: &Aws,
+    backend: &dyn StateBackend,
+    lock: &Lock,
+) -> Result<ExitCode> {
+    let operation = if mode == Mode::Apply { "apply" } else { "destroy" };
+    let stored = backend.read().await.map_err(|e| s.state_error(e))?;
     let inventory = aws.observe(&s.scope()).await?;
+    let mut state = stored.clone().unwrap_or_else(|| paystack_state::new_document(&s.key()));
     let plan = match mode {
         Mode::Apply => paystack_engine::plan(&s.graph, &aws.registry, &state, &inventory),
         Mode::Destroy => paystack_engine::plan_destroy(&inventory),
     };
+    if let Some(saved) = &saved {
+        saved.check(stored.as_ref(), &plan, s)?;
+    }
     print!("{}", render::plan_text(&plan, &s.key(), &s.env.region));
     if !plan.has_changes() {
+        if paystack_engine::state_lags(&plan, &inventory, &state) {
+            // Nothing to change in AWS, but state is behind it: record what is live.
+            let before = state.resources.len();
+            let progress = render::ProgressLines::new(0);
+            let writer = LockWriter(lock);
+            let executor = Executor {
+                registry: &aws.registry,
+                options: ExecOptions::default(),
+                progress: &progress,
+                writer: &writer,
+            };
+            let report = executor
+                .apply(&plan, &s.graph, &inventory, &mut state, CancellationToken::new())
+                .await
+                .map_err(|e| miette!("{e}"))?;
+            if let Some(e) = report.state_error {
+                return Err(miette!(help = "run the command again", "cannot record state: {e}"));
+            }
+            println!(
+                "Recorded in state what an interrupted run had left unrecorded ({} resources recorded, {before} before).",
+                state.resources.len()
+            );
+        }
         return Ok(ExitCode::SUCCESS);
     }
-    guard(s, &plan, override_protection)?;
-    confirm(s, operation, yes)?;
+    let asked = guard(s, &plan, confirm.override_protection, operation)?;
+    // A saved plan was reviewed when it was made; applying the file is the approval.
+    confirm_on_terminal(s, operation, asked || confirm.yes || saved.is_some())?;
 
     let cancel = CancellationToken::new();
     let on_signal = cancel.clone();
-    tokio::spawn(async move {
+    let signals = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             eprintln!(
                 "\nInterrupted: starting nothing new; calls in flight finish and state is saved. Press Ctrl-C again to stop at once."
@@ -211,9 +441,17 @@ async fn converge(s: &Stack, mode: Mode, yes: bool, override_protection: bool) -
             }
         }
     });
+    let (lost, on_lost) = (lock.lost(), cancel.clone());
+    let lease = tokio::spawn(async move {
+        lost.cancelled().await;
+        eprintln!(
+            "\nThis run lost its lock (it was taken over or unlocked): starting nothing new, and no more state writes."
+        );
+        on_lost.cancel();
+    });
 
     let progress = render::ProgressLines::new(plan.changes.iter().filter(|c| c.action.is_change()).count());
-    let writer = BackendWriter(&s.backend);
+    let writer = LockWriter(lock);
     let executor =
         Executor { registry: &aws.registry, options: ExecOptions::default(), progress: &progress, writer: &writer };
     let report = {
@@ -222,11 +460,14 @@ async fn converge(s: &Stack, mode: Mode, yes: bool, override_protection: bool) -
         let mut heartbeat = tokio::time::interval(render::ProgressLines::HEARTBEAT);
         loop {
             tokio::select! {
-                report = &mut run => break report.map_err(|e| miette!("{e}"))?,
+                report = &mut run => break report.map_err(|e| miette!("{e}")),
                 _ = heartbeat.tick() => progress.heartbeat(),
             }
         }
     };
+    signals.abort();
+    lease.abort();
+    let report = report?;
     let verb = if mode == Mode::Apply { "Apply" } else { "Destroy" };
     print!("{}", render::report_text(&report, verb));
     if !report.succeeded() {
@@ -251,28 +492,36 @@ async fn converge(s: &Stack, mode: Mode, yes: bool, override_protection: bool) -
 }
 
 /// The engine's prevent-destroy rule: nothing is deleted or replaced in a protected
-/// environment without an explicit override.
-fn guard(s: &Stack, plan: &Plan, override_protection: bool) -> Result<()> {
+/// environment without an explicit override, and on a terminal the environment's name must
+/// be typed as well, `--yes` or not. Returns whether it asked.
+fn guard(s: &Stack, plan: &Plan, override_protection: bool, operation: &str) -> Result<bool> {
     let destructive: Vec<&str> = plan
         .changes
         .iter()
         .filter(|c| matches!(c.action, Action::Delete | Action::Replace))
         .map(|c| c.id.as_str())
         .collect();
-    if !s.env.protected || destructive.is_empty() || override_protection {
-        return Ok(());
+    if !s.env.protected || destructive.is_empty() {
+        return Ok(false);
     }
-    Err(miette!(
-        help = "nothing was changed. If this is intended, run again with --override-protection",
-        "`{}` is protected, and this would delete or replace {} resource(s): {}",
-        s.env.name,
-        destructive.len(),
-        destructive.join(", ")
-    ))
+    if !override_protection {
+        return Err(miette!(
+            help = "nothing was changed. If this is intended, run again with --override-protection",
+            "`{}` is protected, and this would delete or replace {} resource(s): {}",
+            s.env.name,
+            destructive.len(),
+            destructive.join(", ")
+        ));
+    }
+    if !std::io::stdin().is_terminal() {
+        return Ok(false);
+    }
+    ask(s, operation, &s.env.name)?;
+    Ok(true)
 }
 
 /// Asks on the terminal unless `--yes`. A protected environment must be typed by name.
-fn confirm(s: &Stack, operation: &str, yes: bool) -> Result<()> {
+fn confirm_on_terminal(s: &Stack, operation: &str, yes: bool) -> Result<()> {
     if yes {
         return Ok(());
     }
@@ -283,6 +532,10 @@ fn confirm(s: &Stack, operation: &str, yes: bool) -> Result<()> {
         ));
     }
     let expected = if s.env.protected { s.env.name.clone() } else { "yes".to_owned() };
+    ask(s, operation, &expected)
+}
+
+fn ask(s: &Stack, operation: &str, expected: &str) -> Result<()> {
     eprint!("\nDo you want to {operation} `{}`? Type `{expected}` to continue: ", s.key());
     let _ = std::io::stderr().flush();
     let mut answer = String::new();

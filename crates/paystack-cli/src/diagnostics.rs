@@ -75,23 +75,39 @@ impl From<ConfigError> for InvalidConfig {
 }
 
 /// A state error with the next step for the user.
-pub(crate) fn state_error(e: StateError, stack: &str) -> miette::Report {
+pub(crate) fn state_error(e: StateError, env: &str, stack: &str) -> miette::Report {
     let help = match &e {
-        StateError::Locked { .. } => format!(
-            "another paystack run is working on `{stack}`; wait for it to finish. A local lock is released when its process ends, even if it was killed"
+        StateError::Locked { holder, lease_left, .. } => format!(
+            "another paystack run is working on `{stack}`: wait for it to finish, or pass --lock-timeout 10m to wait here. \
+             If that run crashed, its lock can be taken once the lease lapses in {lease_left}s; to release it now, run \
+             `paystack unlock --env {env} {}`",
+            holder.id
         ),
         StateError::Stale { .. } => {
             "another run wrote state since this one read it; run the command again to plan from the new state"
                 .to_owned()
         }
         StateError::LineageMismatch { .. } => {
-            "this state file belongs to a different stack history; check --state-dir and --suffix".to_owned()
+            "this state belongs to a different stack history; check --suffix, --state-dir and `state.bucket`".to_owned()
         }
         StateError::TooNew { .. } => "upgrade paystack to the version that wrote this state".to_owned(),
         StateError::Corrupt { .. } => {
-            "restore the file from a backup, or move it aside and run plan to see what is live".to_owned()
+            "restore the previous version (the state bucket is versioned; a local file has no history), or move it aside and run plan to see what is live".to_owned()
         }
+        StateError::NotInitialised { .. } => format!(
+            "run `paystack init --env {env}` to create the state bucket and lock table; if they exist under other names, set `state.bucket` and `state.lock_table`"
+        ),
+        StateError::LeaseLost { .. } | StateError::Fenced { .. } => format!(
+            "another run took this lock over; see where things stand with `paystack plan --env {env}`, then run again"
+        ),
+        StateError::LockNotHeld { holder: Some(holder), .. } => {
+            format!("the lock is held by {holder}; pass that lock id to release it")
+        }
+        StateError::LockNotHeld { holder: None, .. } => format!("`{stack}` is not locked; nothing to release"),
         StateError::Io { .. } => "check that the state directory exists and is writable".to_owned(),
+        StateError::Remote { .. } => {
+            "check AWS credentials, the region, AWS_ENDPOINT_URL, and access to the state bucket and lock table".to_owned()
+        }
     };
     miette::miette!(help = help, "{e}")
 }

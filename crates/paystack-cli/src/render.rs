@@ -127,6 +127,28 @@ pub(crate) fn plan_json(plan: &Plan, env: &str, stack: &str) -> Value {
     })
 }
 
+/// What `init` found and did, one line per setting.
+pub(crate) fn init_text(steps: &[paystack_aws::InitStep]) -> String {
+    use paystack_aws::Outcome;
+    let mut out = String::new();
+    for step in steps {
+        let what = match step.outcome {
+            Outcome::Created => "created",
+            Outcome::Changed => "set",
+            Outcome::Unchanged => "ok",
+            Outcome::Reapplied => "ok (set again)",
+        };
+        out.push_str(&format!("{:<40} {what}\n", step.what));
+    }
+    let changed = steps.iter().filter(|s| matches!(s.outcome, Outcome::Created | Outcome::Changed)).count();
+    if changed == 0 {
+        out.push_str("\nThe state backend is ready; nothing needed changing.\n");
+    } else {
+        out.push_str(&format!("\nThe state backend is ready ({changed} change(s) made).\n"));
+    }
+    out
+}
+
 pub(crate) fn outputs_text(outputs: &Fields) -> String {
     let width = outputs.keys().map(String::len).max().unwrap_or(0);
     outputs.iter().map(|(k, v)| format!("{k:width$} = {}\n", compact(v))).collect()
