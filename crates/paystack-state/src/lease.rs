@@ -178,8 +178,14 @@ pub async fn acquire(
         if previous.holder.is_some() || previous.broken {
             tracing::info!(stack, fence = next.fence, previous = ?previous.holder, "took over a lock its holder did not release");
             // Fence off the previous holder: move the state's version under the new number.
-            let mut doc = lock.backend.read().await?.unwrap_or_else(|| new_document(stack));
-            if let Err(e) = lock.write(&mut doc).await {
+            let fenced = match lock.backend.read().await {
+                Ok(doc) => {
+                    let mut doc = doc.unwrap_or_else(|| new_document(stack));
+                    lock.write(&mut doc).await
+                }
+                Err(e) => Err(e),
+            };
+            if let Err(e) = fenced {
                 lock.release().await;
                 return Err(e);
             }
