@@ -154,8 +154,12 @@ pub async fn acquire(
         }
         let mut mine = info.clone();
         mine.expires = now + lease;
-        let next =
-            LockRecord { version: previous.version + 1, fence: previous.fence + 1, holder: Some(mine), broken: false };
+        let next = LockRecord {
+            version: previous.version + 1,
+            fence: previous.fence + 1,
+            holder: Some(mine.clone()),
+            broken: false,
+        };
         if !store.replace(expected, &next).await? {
             // Another run changed the record between our read and our write; look again.
             continue;
@@ -169,7 +173,7 @@ pub async fn acquire(
         let lock = Lock {
             backend,
             stack: stack.to_owned(),
-            info: next.holder.clone().unwrap_or(info),
+            info: mine,
             fence: next.fence,
             took_over: previous.holder.clone(),
             shared,

@@ -9,7 +9,7 @@ use aws_sdk_s3 as s3;
 use ddb::client::Waiters as _;
 use paystack_state::StateError;
 use s3::client::Waiters as _;
-use s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use s3::error::{ProvideErrorMetadata, SdkError};
 
 use super::StateLocation;
 use crate::Clients;
@@ -52,7 +52,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    move |e| StateError::Remote { action, location, message: DisplayErrorContext(&e).to_string() }
+    move |e| super::remote(action, location, &e)
 }
 
 fn built<E: std::fmt::Display>(location: &str) -> impl FnOnce(E) -> StateError {
@@ -109,11 +109,11 @@ impl Bucket<'_> {
                     }
                     Err(e) => return Err(failed("cannot create", self.at())(e)),
                 }
-                c.wait_until_bucket_exists().bucket(b).wait(WAIT).await.map_err(|e| StateError::Remote {
-                    action: "waiting for",
-                    location: self.at(),
-                    message: DisplayErrorContext(&e).to_string(),
-                })?;
+                c.wait_until_bucket_exists()
+                    .bucket(b)
+                    .wait(WAIT)
+                    .await
+                    .map_err(|e| super::remote("waiting for", self.at(), &e))?;
                 true
             }
             Err(e) => return Err(failed("cannot look at", self.at())(e)),
@@ -251,11 +251,11 @@ impl Table<'_> {
                         .send()
                         .await
                         .map_err(failed("cannot switch to on-demand", self.at()))?;
-                    c.wait_until_table_exists().table_name(t).wait(WAIT).await.map_err(|e| StateError::Remote {
-                        action: "waiting for",
-                        location: self.at(),
-                        message: DisplayErrorContext(&e).to_string(),
-                    })?;
+                    c.wait_until_table_exists()
+                        .table_name(t)
+                        .wait(WAIT)
+                        .await
+                        .map_err(|e| super::remote("waiting for", self.at(), &e))?;
                     Outcome::Changed
                 };
                 step(steps, "  on-demand capacity".into(), outcome);
@@ -287,12 +287,12 @@ impl Table<'_> {
                     Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => {}
                     Err(e) => return Err(failed("cannot create", self.at())(e)),
                 }
-                let ready =
-                    c.wait_until_table_exists().table_name(t).wait(WAIT).await.map_err(|e| StateError::Remote {
-                        action: "waiting for",
-                        location: self.at(),
-                        message: DisplayErrorContext(&e).to_string(),
-                    })?;
+                let ready = c
+                    .wait_until_table_exists()
+                    .table_name(t)
+                    .wait(WAIT)
+                    .await
+                    .map_err(|e| super::remote("waiting for", self.at(), &e))?;
                 step(steps, format!("DynamoDB table {}", self.at()), Outcome::Created);
                 step(steps, "  on-demand capacity".into(), Outcome::Changed);
                 ready.as_result().ok().and_then(|out| out.table()).and_then(|t| t.table_arn()).map(str::to_owned)

@@ -23,6 +23,11 @@ mod init;
 
 pub use init::{InitStep, Outcome, init};
 
+/// An AWS failure at `location`, with the SDK's whole chain of causes.
+fn remote(action: &'static str, location: String, err: &impl std::error::Error) -> StateError {
+    StateError::Remote { action, location, message: DisplayErrorContext(err).to_string() }
+}
+
 /// Where one environment's state lives.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StateLocation {
@@ -80,7 +85,7 @@ impl RemoteBackend {
         if err.code() == Some("NoSuchBucket") {
             return StateError::NotInitialised { missing: format!("S3 bucket `{}`", self.bucket) };
         }
-        StateError::Remote { action, location: self.location(), message: DisplayErrorContext(&err).to_string() }
+        remote(action, self.location(), &err)
     }
 }
 
@@ -173,7 +178,7 @@ impl DynamoLocks {
         if err.code() == Some("ResourceNotFoundException") {
             return StateError::NotInitialised { missing: format!("DynamoDB table `{}`", self.table) };
         }
-        StateError::Remote { action, location: self.location(), message: DisplayErrorContext(&err).to_string() }
+        remote(action, self.location(), &err)
     }
 
     fn decode(&self, item: &HashMap<String, AttributeValue>) -> Result<LockRecord, StateError> {
