@@ -13,7 +13,9 @@ mod model;
 pub use cidr::Ipv4Cidr;
 pub use error::{ConfigError, ConfigErrors, Location};
 pub use load::SHARED_FILE;
-pub use model::{Config, Environment, Network, Security, StateSettings, StateStore, Tags};
+pub use model::{
+    Alerts, Config, Database, DbCapacity, Environment, Network, Rotation, Security, StateSettings, StateStore, Tags,
+};
 
 #[cfg(test)]
 mod tests;

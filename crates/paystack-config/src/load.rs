@@ -16,6 +16,9 @@ use crate::cidr::Ipv4Cidr;
 use crate::error::{ConfigError, ConfigErrors, Location};
 use crate::model::{Config, Environment, Network, Security, StateSettings, StateStore, Tags};
 
+mod platform;
+pub(crate) use platform::SERVERLESS_CLASS;
+
 pub const SHARED_FILE: &str = "shared.toml";
 
 /// Names capped at 32 characters (load balancers, target groups) are shortened with a hash;
@@ -34,6 +37,8 @@ struct RawFile {
     tags: Option<RawTags>,
     network: Option<RawNetwork>,
     security: Option<RawSecurity>,
+    database: Option<platform::RawDatabase>,
+    alerts: Option<platform::RawAlerts>,
     state: Option<RawState>,
 }
 
@@ -410,6 +415,8 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
     let db_port_value = db_port.as_ref().and_then(|l| c.port("security.db_port", l.value, &l.at));
 
     let state = state_settings(c, backend, bucket, lock_table, lease);
+    let database = platform::database(c, env.database.unwrap_or_default(), shared.database.unwrap_or_default());
+    let alerts = platform::alerts(c, env.alerts.unwrap_or_default(), shared.alerts.unwrap_or_default());
 
     if !c.errors.is_empty() {
         return None;
@@ -431,6 +438,8 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
             subnet_newbits: newbits_value?,
         },
         security: Security { alb_ingress_ports: alb_ports_value?, app_port: app_port_value?, db_port: db_port_value? },
+        database: database?,
+        alerts: alerts?,
         state: state?,
     };
     Some((environment, cidr))

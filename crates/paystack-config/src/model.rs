@@ -51,6 +51,8 @@ pub struct Environment {
     pub tags: Tags,
     pub network: Network,
     pub security: Security,
+    pub database: Database,
+    pub alerts: Alerts,
     pub state: StateSettings,
 }
 
@@ -115,6 +117,64 @@ pub struct Security {
     pub app_port: u16,
     /// The database port, reachable only from the application.
     pub db_port: u16,
+}
+
+/// The Aurora PostgreSQL cluster.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Database {
+    pub engine_version: String,
+    /// The cluster parameter group family, `aurora-postgresql{major}`.
+    pub family: String,
+    pub capacity: DbCapacity,
+    /// Reader instances besides the writer, spread across the zones.
+    pub readers: usize,
+    /// Days of automated backups, which is also how far back point-in-time recovery reaches.
+    pub backup_retention_days: u16,
+    /// The daily backup window, `HH:MM-HH:MM` in UTC.
+    pub backup_window: String,
+    pub master_username: String,
+    pub database_name: String,
+    /// Take a final snapshot when the cluster is deleted.
+    pub final_snapshot: bool,
+    /// Rotation of the master password; `None` leaves it off.
+    pub rotation: Option<Rotation>,
+}
+
+impl Database {
+    /// The class every instance of the cluster runs on.
+    pub fn instance_class(&self) -> &str {
+        match &self.capacity {
+            DbCapacity::Provisioned { instance_class } => instance_class,
+            DbCapacity::ServerlessV2 { .. } => crate::load::SERVERLESS_CLASS,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum DbCapacity {
+    Provisioned {
+        instance_class: String,
+    },
+    /// Aurora Serverless v2: instances of class `db.serverless` scaling between these
+    /// capacity units.
+    ServerlessV2 {
+        min_acu: f64,
+        max_acu: f64,
+    },
+}
+
+/// Rotation of the database password by a Lambda function that already exists; paystack
+/// references it and never creates it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rotation {
+    pub lambda_arn: String,
+    pub days: u16,
+}
+
+/// Where alarms go: the environment's SNS topic and its email subscribers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Alerts {
+    pub emails: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

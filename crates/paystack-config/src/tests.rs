@@ -21,6 +21,14 @@ subnet_newbits = 4
 alb_ingress_ports = [80, 443]
 app_port = 8080
 db_port = 5432
+
+[database]
+engine_version = "16.4"
+instance_class = "db.t3.medium"
+backup_retention_days = 7
+backup_window = "03:00-04:00"
+master_username = "paystack"
+database_name = "payments"
 "#;
 
 fn write(dir: &Path, files: &[(&str, &str)]) {
@@ -242,4 +250,79 @@ fn bad_state_settings_are_located() {
         "[network]\ncidr = \"10.0.0.0/16\"\n[state]\nbackend = \"local\"\nbucket = \"acme-dev-state\"\n",
     )]);
     assert!(message.contains("`state.bucket` is set, but the state backend is \"local\""), "{message}");
+}
+
+#[test]
+fn database_settings_merge_and_derive_the_parameter_family() {
+    let prod = (
+        "prod.toml",
+        "[network]\ncidr = \"10.2.0.0/16\"\n[database]\ninstance_class = \"db.r5.large\"\nreaders = 2\nrotation = true\nrotation_lambda_arn = \"arn:aws:lambda:us-east-1:123456789012:function:rotate\"\n",
+    );
+    let config = load(&[DEV, prod]).unwrap();
+    let dev = &config.environments["dev"].database;
+    let prod = &config.environments["prod"].database;
+    assert_eq!(dev.instance_class(), "db.t3.medium");
+    assert_eq!(prod.instance_class(), "db.r5.large");
+    assert_eq!((dev.readers, prod.readers), (0, 2));
+    assert_eq!(prod.family, "aurora-postgresql16");
+    assert_eq!(dev.rotation, None);
+    let rotation = prod.rotation.as_ref().unwrap();
+    assert_eq!(rotation.days, 30, "rotation defaults to every 30 days");
+}
+
+#[test]
+fn serverless_v2_is_chosen_by_its_instance_class_and_needs_a_capacity_range() {
+    let dev = (
+        "dev.toml",
+        "[network]\ncidr = \"10.0.0.0/16\"\n[database]\ninstance_class = \"db.serverless\"\nserverless_min_acu = 0.5\nserverless_max_acu = 8\n",
+    );
+    let config = load(&[dev]).unwrap();
+    assert_eq!(
+        config.environments["dev"].database.capacity,
+        crate::DbCapacity::ServerlessV2 { min_acu: 0.5, max_acu: 8.0 }
+    );
+    let (at, message, _) = only_error(&[(
+        "dev.toml",
+        "[network]\ncidr = \"10.0.0.0/16\"\n[database]\ninstance_class = \"db.serverless\"\nserverless_min_acu = 4\nserverless_max_acu = 2\n",
+    )]);
+    assert_eq!(at, "dev.toml:6:22");
+    assert!(message.contains("below the minimum"), "{message}");
+    let (at, message, _) =
+        only_error(&[("dev.toml", "[network]\ncidr = \"10.0.0.0/16\"\n[database]\nserverless_max_acu = 2\n")]);
+    assert_eq!(at, "dev.toml:4:22");
+    assert!(message.contains("not serverless"), "{message}");
+}
+
+#[test]
+fn database_values_aws_would_refuse_are_located() {
+    let cases = [
+        ("engine_version = \"16.0\"", "dev.toml:4:18", "not an Aurora PostgreSQL engine version"),
+        ("instance_class = \"db.m5.huge\"", "dev.toml:4:18", "not an instance class Aurora PostgreSQL runs on"),
+        ("readers = 16", "dev.toml:4:11", "out of range"),
+        ("backup_retention_days = 0", "dev.toml:4:25", "out of range"),
+        ("backup_window = \"03:00-03:10\"", "dev.toml:4:17", "not a backup window"),
+        ("master_username = \"postgres\"", "dev.toml:4:19", "cannot be the master user name"),
+        ("database_name = \"pay-ments\"", "dev.toml:4:17", "cannot name a database"),
+        ("rotation = true", "dev.toml:4:12", "no rotation function is named"),
+        (
+            "rotation = true\nrotation_lambda_arn = \"arn:aws:lambda:us-east-1:1:function:x\"",
+            "dev.toml:5:23",
+            "not a Lambda function ARN",
+        ),
+    ];
+    for (line, want_at, want_message) in cases {
+        let file = format!("[network]\ncidr = \"10.0.0.0/16\"\n[database]\n{line}\n");
+        let (at, message, help) = only_error(&[("dev.toml", &file)]);
+        assert_eq!(at, want_at, "{line}");
+        assert!(message.contains(want_message), "{line}: {message}");
+        assert!(!help.is_empty(), "{line}: no help");
+    }
+}
+
+#[test]
+fn alert_emails_are_checked() {
+    let (at, message, _) =
+        only_error(&[("dev.toml", "[network]\ncidr = \"10.0.0.0/16\"\n[alerts]\nemails = [\"oncall\"]\n")]);
+    assert_eq!(at, "dev.toml:4:10");
+    assert!(message.contains("`oncall` is not an email address"), "{message}");
 }
