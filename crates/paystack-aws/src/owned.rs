@@ -1,0 +1,129 @@
+//! What every kind shares, whatever its service: reading a desired resource's fields, proving
+//! ownership by tags, and the [`Observed`] values a reconciler hands back to the engine.
+
+use std::collections::BTreeMap;
+
+use paystack_core::stack::{RESOURCE_TAG, STACK_TAG};
+use paystack_core::{Fields, Observed, ResourceId};
+use paystack_engine::{Desired, ReconcileError, Scope};
+use serde_json::{Value, json};
+
+/// Tag key to value, whatever the service's own tag type.
+pub(crate) type TagMap = BTreeMap<String, String>;
+
+pub(crate) fn desired_tags(desired: &Desired) -> TagMap {
+    tag_map_of(desired.fields.get("tags"))
+}
+
+fn tag_map_of(value: Option<&Value>) -> TagMap {
+    value
+        .and_then(Value::as_object)
+        .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect())
+        .unwrap_or_default()
+}
+
+/// What a tag update must do to make the live tags equal the desired ones: the tags to set
+/// (new or changed) and the keys to remove. Keys AWS reserves (`aws:`) are never removed.
+pub(crate) fn tag_changes(desired: &Desired, current: &Observed) -> (TagMap, Vec<String>) {
+    let want = desired_tags(desired);
+    let have = tag_map_of(current.attributes.get("tags"));
+    let set = want.iter().filter(|(k, v)| have.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let unset = have.keys().filter(|k| !want.contains_key(*k) && !k.starts_with("aws:")).cloned().collect();
+    (set, unset)
+}
+
+/// True when the tags say the resource belongs to the scope's stack.
+pub(crate) fn owned_by(scope: &Scope, tags: &TagMap) -> bool {
+    tags.get(STACK_TAG).map(String::as_str) == Some(scope.stack.as_str())
+}
+
+/// A live resource as the engine sees it, or `None` unless it carries both ownership tags
+/// for this stack. A server-side filter is never trusted alone: a resource that is not
+/// provably ours is never managed.
+pub(crate) fn observed(
+    scope: &Scope,
+    tags: &TagMap,
+    aws_id: &str,
+    attributes: Value,
+    outputs: Value,
+) -> Option<Observed> {
+    if !owned_by(scope, tags) {
+        return None;
+    }
+    let id = tags.get(RESOURCE_TAG)?;
+    let mut attributes = into_fields(attributes);
+    attributes.insert("tags".into(), json!(tags));
+    let mut outputs = into_fields(outputs);
+    outputs.entry("id").or_insert_with(|| json!(aws_id));
+    Some(Observed { id: ResourceId::new(id), aws_id: aws_id.to_owned(), attributes, outputs, pending: false })
+}
+
+/// What a create call made: the desired fields are what was set.
+pub(crate) fn created(desired: &Desired, aws_id: &str, outputs: Value) -> Observed {
+    let mut outputs = into_fields(outputs);
+    outputs.entry("id").or_insert_with(|| json!(aws_id));
+    Observed {
+        id: desired.id.clone(),
+        aws_id: aws_id.to_owned(),
+        attributes: desired.fields.clone(),
+        outputs,
+        pending: false,
+    }
+}
+
+/// The resource after an in-place update: the desired fields are what is now set.
+pub(crate) fn updated(desired: &Desired, current: &Observed) -> Observed {
+    Observed { attributes: desired.fields.clone(), ..current.clone() }
+}
+
+fn into_fields(v: Value) -> Fields {
+    match v {
+        Value::Object(m) => m,
+        _ => Fields::new(),
+    }
+}
+
+pub(crate) fn field<'a>(desired: &'a Desired, key: &str) -> Result<&'a Value, ReconcileError> {
+    desired.fields.get(key).ok_or_else(|| ReconcileError::permanent(format!("`{}` has no field `{key}`", desired.id)))
+}
+
+pub(crate) fn str_field<'a>(desired: &'a Desired, key: &str) -> Result<&'a str, ReconcileError> {
+    field(desired, key)?
+        .as_str()
+        .ok_or_else(|| ReconcileError::permanent(format!("`{}`: `{key}` is not a string", desired.id)))
+}
+
+pub(crate) fn bool_field(desired: &Desired, key: &str) -> Result<bool, ReconcileError> {
+    field(desired, key)?
+        .as_bool()
+        .ok_or_else(|| ReconcileError::permanent(format!("`{}`: `{key}` is not a boolean", desired.id)))
+}
+
+pub(crate) fn i32_field(desired: &Desired, key: &str) -> Result<i32, ReconcileError> {
+    field(desired, key)?
+        .as_i64()
+        .and_then(|n| i32::try_from(n).ok())
+        .ok_or_else(|| ReconcileError::permanent(format!("`{}`: `{key}` is not a whole number", desired.id)))
+}
+
+/// A list of strings, such as ids.
+pub(crate) fn strings(value: Option<&Value>) -> Vec<String> {
+    value
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}
+
+/// A list of objects, such as rules or routes.
+pub(crate) fn objects(value: Option<&Value>) -> Vec<Fields> {
+    value
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|v| v.as_object().cloned()).collect())
+        .unwrap_or_default()
+}
+
+/// Rejects an in-place change to a field the kind cannot change in place; the planner turns
+/// those into replacements, so reaching this is a defect in the kind's contract.
+pub(crate) fn cannot_update(desired: &Desired, field: &str) -> ReconcileError {
+    ReconcileError::permanent(format!("`{}`: `{field}` cannot be changed in place", desired.id))
+}
