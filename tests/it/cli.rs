@@ -1,6 +1,6 @@
 //! The command line as scripts and people use it: exit codes, JSON shapes, refusals.
 
-use crate::support::{Stack, binary, ec2, live_counts};
+use crate::support::{Stack, binary, expected_total, live_counts};
 
 #[test]
 fn plan_exits_2_with_changes_and_its_json_has_a_stable_shape() {
@@ -12,7 +12,10 @@ fn plan_exits_2_with_changes_and_its_json_has_a_stable_shape() {
     assert_eq!(plan["environment"], "dev");
     assert_eq!(plan["stack"], stack.key());
     assert_eq!(plan["has_changes"], true);
-    assert_eq!(plan["summary"], serde_json::json!({"create": 18, "update": 0, "replace": 0, "delete": 0, "no_op": 0}));
+    assert_eq!(
+        plan["summary"],
+        serde_json::json!({"create": expected_total("dev"), "update": 0, "replace": 0, "delete": 0, "no_op": 0})
+    );
     let vpc = plan["changes"].as_array().unwrap().iter().find(|c| c["id"] == "network.vpc").unwrap();
     assert_eq!(vpc["kind"], "ec2.vpc");
     assert_eq!(vpc["action"], "create");
@@ -32,11 +35,15 @@ fn output_json_is_one_object_of_the_stacks_outputs() {
     assert_eq!(
         keys,
         [
+            "db_cluster_endpoint",
+            "db_reader_endpoint",
+            "db_secret_arn",
             "nat_gateway_ids",
             "private_subnet_ids",
             "public_subnet_ids",
             "s3_endpoint_id",
             "security_group_ids",
+            "sns_topic_arn",
             "vpc_id"
         ]
     );
@@ -48,7 +55,7 @@ fn output_json_is_one_object_of_the_stacks_outputs() {
     }
 
     let listed = stack.run(&["state", "list"]).success().stdout;
-    assert_eq!(listed.lines().count(), 18);
+    assert_eq!(listed.lines().count(), expected_total("dev"));
     assert!(listed.contains(&format!("network.vpc\tec2.vpc\t{}", out["vpc_id"].as_str().unwrap())), "{listed}");
     let shown = stack.run(&["state", "show", "network.vpc"]).success().json();
     assert_eq!(shown["attributes"]["cidr_block"], "10.0.0.0/16");
@@ -62,7 +69,7 @@ async fn apply_without_yes_and_without_a_terminal_is_refused() {
         .code(1);
     assert!(run.stderr.contains("refusing to apply without confirmation"), "{}", run.stderr);
     assert!(run.stderr.contains("--yes"), "{}", run.stderr);
-    assert!(live_counts(&ec2().await, &stack).await.values().all(|n| *n == 0), "nothing was created");
+    assert!(live_counts(&stack).await.values().all(|n| *n == 0), "nothing was created");
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::support::{Stack, ec2, expected_counts, live_counts, live_resources};
+use crate::support::{Stack, expected_counts, expected_total, live_counts, live_resources};
 
 #[tokio::test]
 async fn with_its_state_lost_a_stack_is_adopted_not_duplicated() {
@@ -20,7 +20,7 @@ async fn with_its_state_lost_a_stack_is_adopted_not_duplicated() {
     assert!(plan.stdout.starts_with("No changes."), "{}", plan.stdout);
     let applied = stack.run(&["apply", "--yes"]).success();
     assert!(applied.stdout.starts_with("No changes."), "{}", applied.stdout);
-    assert_eq!(live_counts(&ec2().await, &stack).await, expected_counts(1));
+    assert_eq!(live_counts(&stack).await, expected_counts("dev"));
 }
 
 /// `kill -9` at N random moments of `apply --env prod`. After each kill the apply is run
@@ -36,7 +36,6 @@ async fn killed_at_random_moments_an_apply_of_prod_converges_exactly() {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
     });
     eprintln!("kill harness: {points} kills, PAYSTACK_KILL_SEED={seed}");
-    let client = ec2().await;
 
     // How many state writes a whole apply of prod makes: the kills land among them, so they
     // fall inside the apply however fast or loaded the machine is.
@@ -69,14 +68,15 @@ async fn killed_at_random_moments_an_apply_of_prod_converges_exactly() {
         tokio::time::sleep(delay).await;
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
-        let before = live_resources(&client, &stack).await.len();
-        if (1..22).contains(&before) {
+        let before = live_resources(&stack).await.len();
+        if (1..expected_total("prod")).contains(&before) {
             partial += 1;
         }
 
         let rerun = stack.run(&["apply", "--yes", "--lock-timeout", "60s"]);
         assert_eq!(rerun.code, 0, "re-run after kill {i} at {at:?} (seed {seed}) failed:\n{}", rerun.stderr);
-        assert_exactly_what_state_records(&client, &stack, 22, &format!("kill {i} at {at:?}, seed {seed}")).await;
+        assert_exactly_what_state_records(&stack, expected_total("prod"), &format!("kill {i} at {at:?}, seed {seed}"))
+            .await;
         stack.run(&["plan", "--detailed-exitcode"]).code(0);
     }
     if points >= 3 {
@@ -86,12 +86,12 @@ async fn killed_at_random_moments_an_apply_of_prod_converges_exactly() {
 
 /// Every live resource of the stack is in state under its own id and name, exactly once,
 /// and every recorded resource is live.
-async fn assert_exactly_what_state_records(client: &aws_sdk_ec2::Client, stack: &Stack, expected: usize, when: &str) {
+async fn assert_exactly_what_state_records(stack: &Stack, expected: usize, when: &str) {
     let state = stack.state().await.expect("state exists");
     let records = state["resources"].as_object().unwrap();
     assert_eq!(records.len(), expected, "{when}: state records every resource");
     assert!(state.get("pending").is_none(), "{when}: the journal is settled: {}", state["pending"]);
-    let live = live_resources(client, stack).await;
+    let live = live_resources(stack).await;
     assert_eq!(live.len(), expected, "{when}: live resources: {live:#?}");
     let mut by_id = std::collections::BTreeMap::new();
     let mut by_name = std::collections::BTreeMap::new();
@@ -187,7 +187,7 @@ async fn a_held_lock_refuses_a_second_run_and_is_released_by_its_id() {
     assert!(refused.stderr.contains("its lease ends in"), "{}", refused.stderr);
     let unlock = format!("paystack unlock --env dev {}", held.info().id);
     assert!(refused.stderr.contains(&unlock), "the refusal says how to release it: {}", refused.stderr);
-    assert!(live_counts(&ec2().await, &stack).await.values().all(|n| *n == 0), "nothing was created");
+    assert!(live_counts(&stack).await.values().all(|n| *n == 0), "nothing was created");
 
     // As if the holder had crashed: released by its id, and fenced off from state.
     let wrong = stack.run(&["unlock", "not-the-id"]).code(1);
@@ -197,7 +197,7 @@ async fn a_held_lock_refuses_a_second_run_and_is_released_by_its_id() {
     let mut doc = stack.backend().await.read().await.unwrap().unwrap();
     let err = held.write(&mut doc).await.expect_err("the unlocked holder may not write state");
     assert!(matches!(err, paystack_state::StateError::Fenced { .. }), "{err}");
-    assert_eq!(stack.state().await.unwrap()["resources"].as_object().unwrap().len(), 18);
+    assert_eq!(stack.state().await.unwrap()["resources"].as_object().unwrap().len(), expected_total("dev"));
 }
 
 /// Two `apply` processes started together on one stack, ten times: exactly one proceeds,
@@ -239,14 +239,13 @@ async fn concurrent_applies_one_proceeds_and_no_state_write_is_lost() {
 async fn a_protected_environment_is_not_destroyed_without_the_override() {
     let stack = Stack::new("prod", "guard");
     stack.apply();
-    let client = ec2().await;
     let refused = stack.run(&["destroy", "--yes"]).code(1);
     assert!(refused.stderr.contains("`prod` is protected"), "{}", refused.stderr);
     assert!(refused.stderr.contains("--override-protection"), "{}", refused.stderr);
-    assert_eq!(live_counts(&client, &stack).await, expected_counts(3), "nothing was touched");
+    assert_eq!(live_counts(&stack).await, expected_counts("prod"), "nothing was touched");
 
     stack.run(&["destroy", "--yes", "--override-protection"]).success();
-    assert!(live_counts(&client, &stack).await.values().all(|n| *n == 0));
+    assert!(live_counts(&stack).await.values().all(|n| *n == 0));
 }
 
 /// Ctrl-C in the middle of an apply: nothing new starts, what was made is recorded, the run
@@ -268,13 +267,12 @@ async fn ctrl_c_stops_at_a_safe_point_and_the_next_run_finishes() {
     assert!(run.stdout.contains("Apply did not finish."), "{}", run.stdout);
     assert!(run.stderr.contains("run `paystack apply --env dev` again to finish"), "{}", run.stderr);
 
-    let client = ec2().await;
-    let made: usize = live_counts(&client, &stack).await.values().sum();
+    let made: usize = live_counts(&stack).await.values().sum();
     let state = stack.state().await.unwrap();
-    assert!(made < 18, "the interrupt stopped the apply early ({made} of 18 made)");
+    assert!(made < expected_total("dev"), "the interrupt stopped the apply early ({made} made)");
     assert_eq!(state["resources"].as_object().unwrap().len(), made, "everything made is recorded");
 
     stack.apply();
-    assert_eq!(live_counts(&client, &stack).await, expected_counts(1));
+    assert_eq!(live_counts(&stack).await, expected_counts("dev"));
     stack.run(&["plan", "--detailed-exitcode"]).code(0);
 }

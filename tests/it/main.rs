@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod cli;
+mod database;
 mod invariants;
 mod network;
 mod state;

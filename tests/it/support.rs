@@ -1,5 +1,6 @@
 //! The harness: running the binary, reading the emulator through the SDK.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -212,74 +213,120 @@ pub(crate) async fn dynamodb() -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(&sdk_config().await)
 }
 
-/// Tag key → value.
-pub(crate) fn tags(tags: &[ec2::types::Tag]) -> std::collections::BTreeMap<String, String> {
-    tags.iter().filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned()))).collect()
+pub(crate) async fn rds() -> aws_sdk_rds::Client {
+    aws_sdk_rds::Client::new(&sdk_config().await)
 }
 
-/// A live EC2 resource tagged with a stack.
+pub(crate) async fn secretsmanager() -> aws_sdk_secretsmanager::Client {
+    aws_sdk_secretsmanager::Client::new(&sdk_config().await)
+}
+
+pub(crate) async fn sns() -> aws_sdk_sns::Client {
+    aws_sdk_sns::Client::new(&sdk_config().await)
+}
+
+/// Tag key → value.
+pub(crate) fn tags(tags: &[ec2::types::Tag]) -> BTreeMap<String, String> {
+    tag_pairs(tags.iter().map(|t| (t.key(), t.value())))
+}
+
+/// A live resource tagged with a stack, in any service.
 #[derive(Debug)]
 pub(crate) struct Live {
     pub(crate) kind: &'static str,
     pub(crate) aws_id: String,
-    pub(crate) tags: std::collections::BTreeMap<String, String>,
+    pub(crate) tags: BTreeMap<String, String>,
 }
 
-/// Every live EC2 resource tagged with the stack: what a user would find in the console.
-/// Deleted NAT gateways and endpoints linger in AWS and are left out.
-pub(crate) async fn live_resources(client: &ec2::Client, stack: &Stack) -> Vec<Live> {
+fn tag_pairs<'a>(pairs: impl IntoIterator<Item = (Option<&'a str>, Option<&'a str>)>) -> BTreeMap<String, String> {
+    pairs.into_iter().filter_map(|(k, v)| Some((k?.to_owned(), v.unwrap_or_default().to_owned()))).collect()
+}
+
+/// Every live resource tagged with the stack, in every service paystack manages: what a user
+/// would find in the console. Deleted NAT gateways and endpoints linger in AWS and are left
+/// out.
+pub(crate) async fn live_resources(stack: &Stack) -> Vec<Live> {
+    let client = ec2().await;
     let f = stack.filter();
     let mut live = Vec::new();
-    let mut add = |kind: &'static str, id: Option<&str>, t: &[ec2::types::Tag]| {
-        live.push(Live { kind, aws_id: id.unwrap_or_default().to_owned(), tags: tags(t) });
+    let mut add = |kind: &'static str, id: Option<&str>, tags: BTreeMap<String, String>| {
+        live.push(Live { kind, aws_id: id.unwrap_or_default().to_owned(), tags });
     };
+    let t = |t: &[ec2::types::Tag]| tags(t);
     for v in client.describe_vpcs().filters(f.clone()).send().await.unwrap().vpcs() {
-        add("vpc", v.vpc_id(), v.tags());
+        add("vpc", v.vpc_id(), t(v.tags()));
     }
     for x in client.describe_subnets().filters(f.clone()).send().await.unwrap().subnets() {
-        add("subnet", x.subnet_id(), x.tags());
+        add("subnet", x.subnet_id(), t(x.tags()));
     }
     for x in client.describe_internet_gateways().filters(f.clone()).send().await.unwrap().internet_gateways() {
-        add("internet_gateway", x.internet_gateway_id(), x.tags());
+        add("internet_gateway", x.internet_gateway_id(), t(x.tags()));
     }
     for x in client.describe_addresses().filters(f.clone()).send().await.unwrap().addresses() {
-        add("eip", x.allocation_id(), x.tags());
+        add("eip", x.allocation_id(), t(x.tags()));
     }
     // The emulator ignores this call's tag filter, so the stack tag is checked below too.
     for x in client.describe_nat_gateways().filter(f.clone()).send().await.unwrap().nat_gateways() {
         if x.state().is_some_and(|s| s.as_str() != "deleted" && s.as_str() != "deleting") {
-            add("nat_gateway", x.nat_gateway_id(), x.tags());
+            add("nat_gateway", x.nat_gateway_id(), t(x.tags()));
         }
     }
     for x in client.describe_route_tables().filters(f.clone()).send().await.unwrap().route_tables() {
-        add("route_table", x.route_table_id(), x.tags());
+        add("route_table", x.route_table_id(), t(x.tags()));
     }
     for x in client.describe_security_groups().filters(f.clone()).send().await.unwrap().security_groups() {
-        add("security_group", x.group_id(), x.tags());
+        add("security_group", x.group_id(), t(x.tags()));
     }
     for x in client.describe_vpc_endpoints().filters(f).send().await.unwrap().vpc_endpoints() {
         if x.state().is_some_and(|s| !s.as_str().eq_ignore_ascii_case("deleted")) {
-            add("vpc_endpoint", x.vpc_endpoint_id(), x.tags());
+            add("vpc_endpoint", x.vpc_endpoint_id(), t(x.tags()));
         }
     }
+
+    let rds = rds().await;
+    let rds_tags = |t: &[aws_sdk_rds::types::Tag]| tag_pairs(t.iter().map(|t| (t.key(), t.value())));
+    for c in rds.describe_db_clusters().send().await.unwrap().db_clusters() {
+        add("db_cluster", c.db_cluster_identifier(), rds_tags(c.tag_list()));
+    }
+    for i in rds.describe_db_instances().send().await.unwrap().db_instances() {
+        add("db_instance", i.db_instance_identifier(), rds_tags(i.tag_list()));
+    }
+    for g in rds.describe_db_subnet_groups().send().await.unwrap().db_subnet_groups() {
+        let listed = rds.list_tags_for_resource().resource_name(g.db_subnet_group_arn().unwrap()).send().await.unwrap();
+        add("db_subnet_group", g.db_subnet_group_name(), rds_tags(listed.tag_list()));
+    }
+    for g in rds.describe_db_cluster_parameter_groups().send().await.unwrap().db_cluster_parameter_groups() {
+        let arn = g.db_cluster_parameter_group_arn().unwrap();
+        let listed = rds.list_tags_for_resource().resource_name(arn).send().await.unwrap();
+        add("db_cluster_parameter_group", g.db_cluster_parameter_group_name(), rds_tags(listed.tag_list()));
+    }
+    for s in secretsmanager().await.list_secrets().send().await.unwrap().secret_list() {
+        add("secret", s.arn(), tag_pairs(s.tags().iter().map(|t| (t.key(), t.value()))));
+    }
+    let sns = sns().await;
+    for topic in sns.list_topics().send().await.unwrap().topics() {
+        let arn = topic.topic_arn().unwrap();
+        let listed = sns.list_tags_for_resource().resource_arn(arn).send().await.unwrap();
+        add("sns_topic", Some(arn), tag_pairs(listed.tags().iter().map(|t| (Some(t.key()), Some(t.value())))));
+    }
+
     live.retain(|l| l.tags.get("paystack:stack") == Some(&stack.key()));
     live
 }
 
 /// Counts [`live_resources`] by kind.
-pub(crate) async fn live_counts(
-    client: &ec2::Client,
-    stack: &Stack,
-) -> std::collections::BTreeMap<&'static str, usize> {
-    let mut counts: std::collections::BTreeMap<&'static str, usize> =
-        expected_counts(0).keys().map(|k| (*k, 0)).collect();
-    for l in live_resources(client, stack).await {
+pub(crate) async fn live_counts(stack: &Stack) -> BTreeMap<&'static str, usize> {
+    let mut counts: BTreeMap<&'static str, usize> = expected_counts("dev").keys().map(|k| (*k, 0)).collect();
+    for l in live_resources(stack).await {
         *counts.entry(l.kind).or_default() += 1;
     }
     counts
 }
 
-pub(crate) fn expected_counts(nat_gateways: usize) -> std::collections::BTreeMap<&'static str, usize> {
+/// What an apply of each environment's shipped configuration makes, by kind: dev has one
+/// NAT gateway and a writer only; staging and prod a NAT gateway per zone and two readers.
+pub(crate) fn expected_counts(env: &str) -> BTreeMap<&'static str, usize> {
+    let (nat_gateways, db_instances) = if env == "dev" { (1, 1) } else { (3, 3) };
     [
         ("vpc", 1),
         ("subnet", 6),
@@ -289,7 +336,18 @@ pub(crate) fn expected_counts(nat_gateways: usize) -> std::collections::BTreeMap
         ("route_table", 4),
         ("security_group", 3),
         ("vpc_endpoint", 1),
+        ("db_subnet_group", 1),
+        ("db_cluster_parameter_group", 1),
+        ("db_cluster", 1),
+        ("db_instance", db_instances),
+        ("secret", 1),
+        ("sns_topic", 1),
     ]
     .into_iter()
     .collect()
+}
+
+/// How many resources an apply of the environment makes.
+pub(crate) fn expected_total(env: &str) -> usize {
+    expected_counts(env).values().sum()
 }

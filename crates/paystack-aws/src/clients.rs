@@ -23,6 +23,9 @@ pub struct Clients {
     pub ec2: ec2::Client,
     pub s3: aws_sdk_s3::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
+    pub rds: aws_sdk_rds::Client,
+    pub secretsmanager: aws_sdk_secretsmanager::Client,
+    pub sns: aws_sdk_sns::Client,
 }
 
 impl Clients {
@@ -34,6 +37,9 @@ impl Clients {
             ec2: ec2::Client::new(config),
             s3: aws_sdk_s3::Client::from_conf(s3),
             dynamodb: aws_sdk_dynamodb::Client::new(config),
+            rds: aws_sdk_rds::Client::new(config),
+            secretsmanager: aws_sdk_secretsmanager::Client::new(config),
+            sns: aws_sdk_sns::Client::new(config),
         }
     }
 }

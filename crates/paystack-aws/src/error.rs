@@ -74,6 +74,59 @@ where
     }
 }
 
+/// Like [`classify`], for services whose errors are modelled: `not_yet` says, from the typed
+/// error, whether it means "not yet" (a resource still changing state) rather than "no".
+pub(crate) fn classify_typed<E, R>(operation: &str, err: SdkError<E, R>, not_yet: impl Fn(&E) -> bool) -> ReconcileError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let retry = err.as_service_error().is_some_and(not_yet);
+    let mut classified = classify(operation, err);
+    if retry {
+        classified.class = ErrorClass::Retryable;
+    }
+    classified
+}
+
+/// The result of a delete in a service whose errors are modelled: `gone` says, from the
+/// typed error, that the resource no longer exists, which is success.
+pub(crate) fn unless_gone<T, E, R>(
+    operation: &str,
+    result: Result<T, SdkError<E, R>>,
+    gone: impl Fn(&E) -> bool,
+    not_yet: impl Fn(&E) -> bool,
+) -> Result<(), ReconcileError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(&gone) => Ok(()),
+        Err(e) => Err(classify_typed(operation, e, not_yet)),
+    }
+}
+
+/// The result of reading details of a resource found by a listing a moment before: `None`
+/// when `gone` says it was deleted in between (by another stack sharing the account), which
+/// is not an error of this run.
+pub(crate) fn unless_gone_since<T, E, R>(
+    operation: &str,
+    result: Result<T, SdkError<E, R>>,
+    gone: impl Fn(&E) -> bool,
+) -> Result<Option<T>, ReconcileError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.as_service_error().is_some_and(gone) => Ok(None),
+        Err(e) => Err(classify(operation, e)),
+    }
+}
+
 /// The outcome of a waiter. A failed poll is classified like any call. Running out of time or
 /// reaching a failure state is final for this run: waiting again at once would only repeat
 /// it. The resource is recorded either way, and the next run waits for it again.

@@ -8,6 +8,10 @@
 mod clients;
 mod ec2;
 mod error;
+mod owned;
+mod rds;
+mod secretsmanager;
+mod sns;
 mod state;
 
 use std::sync::Arc;
@@ -29,5 +33,11 @@ pub fn registry(clients: &Clients) -> Registry {
     r.register(Arc::new(ec2::route_table::RouteTables::new(ec2)));
     r.register(Arc::new(ec2::security_group::SecurityGroups::new(ec2)));
     r.register(Arc::new(ec2::vpc_endpoint::VpcEndpoints::new(ec2)));
+    r.register(Arc::new(rds::subnet_group::DbSubnetGroups::new(&clients.rds)));
+    r.register(Arc::new(rds::cluster_parameter_group::DbClusterParameterGroups::new(&clients.rds)));
+    r.register(Arc::new(rds::cluster::DbClusters::new(&clients.rds, &clients.secretsmanager)));
+    r.register(Arc::new(rds::instance::DbInstances::new(&clients.rds)));
+    r.register(Arc::new(secretsmanager::secret::Secrets::new(&clients.secretsmanager)));
+    r.register(Arc::new(sns::topic::Topics::new(&clients.sns)));
     r
 }

@@ -29,10 +29,14 @@ fn main() -> ExitCode {
     let _ = miette::set_hook(Box::new(move |_| Box::new(miette::MietteHandlerOpts::new().wrap_lines(wrap).build())));
     // Logs go to stderr, filtered by PAYSTACK_LOG (e.g. `PAYSTACK_LOG=debug`); product
     // output goes to stdout.
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("PAYSTACK_LOG").unwrap_or_else(|_| "warn".into()))
-        .init();
+    // At trace level the SDK logs every request it sends with its body, and request bodies
+    // are where a generated password travels (CreateSecret, CreateDBCluster). That one log
+    // site is held at debug whatever the filter says, so no secret reaches a log.
+    let mut filter = tracing_subscriber::EnvFilter::try_from_env("PAYSTACK_LOG").unwrap_or_else(|_| "warn".into());
+    if let Ok(cap) = "aws_smithy_runtime::client::orchestrator=debug".parse() {
+        filter = filter.add_directive(cap);
+    }
+    tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

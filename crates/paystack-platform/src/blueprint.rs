@@ -2,13 +2,15 @@
 
 use std::collections::BTreeMap;
 
-use paystack_config::Environment;
+use paystack_config::{DbCapacity, Environment};
 use paystack_core::naming;
 use paystack_core::stack::{RESOURCE_TAG, STACK_TAG};
 use paystack_core::{Expr, Fields, ResourceId, Spec, Stack, StateDocument};
 use serde_json::{Value, json};
 
 use crate::kinds::{self, KindDef};
+
+const AURORA_ENGINE: &str = "aurora-postgresql";
 
 /// The desired resources of one stack and the outputs it publishes.
 #[derive(Debug)]
@@ -177,7 +179,113 @@ pub fn blueprint(env: &Environment) -> Blueprint {
         ),
     );
 
+    database(&mut b, &mut outputs, &private_subnets, &db, &zones);
+
+    let topic = b.add(
+        &kinds::TOPIC,
+        "alerts.topic",
+        ("alerts", "topic"),
+        [("subscriptions", Expr::Literal(json!(env.alerts.emails)))],
+    );
+    outputs.insert("sns_topic_arn".into(), Expr::reference(&topic, "arn"));
+
     Blueprint { stack, specs: b.specs, outputs }
+}
+
+/// The Aurora cluster, its instances and its credentials.
+fn database(
+    b: &mut Builder<'_>,
+    outputs: &mut BTreeMap<String, Expr>,
+    private_subnets: &[ResourceId],
+    db_sg: &ResourceId,
+    zones: &[(String, &str)],
+) {
+    let env = b.env;
+    let db = &env.database;
+    let subnet_group = b.add(
+        &kinds::DB_SUBNET_GROUP,
+        "database.subnet_group",
+        ("database", "subnets"),
+        [("description", "Aurora: the private subnets".into()), ("subnet_ids", list_of(private_subnets, "id"))],
+    );
+    let parameters = b.add(
+        &kinds::DB_CLUSTER_PARAMETER_GROUP,
+        "database.cluster_parameters",
+        ("database", "cluster-params"),
+        [
+            ("family", db.family.clone().into()),
+            ("description", format!("Aurora PostgreSQL cluster settings for {}", env.name).into()),
+            (
+                "parameters",
+                // Clients must use TLS, and slow statements are logged.
+                Expr::Literal(json!({ "rds.force_ssl": "1", "log_min_duration_statement": "1000" })),
+            ),
+        ],
+    );
+    let secret = b.add(
+        &kinds::SECRET,
+        "database.secret",
+        ("database", "credentials"),
+        [
+            ("description", format!("Aurora master credentials of {}", env.name).into()),
+            ("username", db.master_username.clone().into()),
+        ],
+    );
+    outputs.insert("db_secret_arn".into(), Expr::reference(&secret, "arn"));
+
+    let scaling = match db.capacity {
+        DbCapacity::Provisioned { .. } => Value::Null,
+        DbCapacity::ServerlessV2 { min_acu, max_acu } => json!({ "min_capacity": min_acu, "max_capacity": max_acu }),
+    };
+    let cluster = b.add(
+        &kinds::DB_CLUSTER,
+        "database.cluster",
+        ("database", "cluster"),
+        [
+            ("engine", AURORA_ENGINE.into()),
+            ("engine_version", db.engine_version.clone().into()),
+            ("database_name", db.database_name.clone().into()),
+            ("master_username", db.master_username.clone().into()),
+            ("master_password_secret", Expr::reference(&secret, "arn")),
+            ("port", Value::from(env.security.db_port).into()),
+            ("db_subnet_group_name", Expr::reference(&subnet_group, "name")),
+            ("vpc_security_group_ids", Expr::List(vec![Expr::reference(db_sg, "id")])),
+            ("db_cluster_parameter_group_name", Expr::reference(&parameters, "name")),
+            ("storage_encrypted", true.into()),
+            ("backup_retention_period", Value::from(db.backup_retention_days).into()),
+            ("preferred_backup_window", db.backup_window.clone().into()),
+            ("serverless_v2_scaling", Expr::Literal(scaling)),
+            // paystack's own guard protects production; AWS's would make destroy fail.
+            ("deletion_protection", false.into()),
+        ],
+    );
+    b.extra_tag(&cluster, kinds::FINAL_SNAPSHOT_TAG, if db.final_snapshot { "true" } else { "false" });
+    outputs.insert("db_cluster_endpoint".into(), Expr::reference(&cluster, "endpoint"));
+    outputs.insert("db_reader_endpoint".into(), Expr::reference(&cluster, "reader_endpoint"));
+
+    // The writer first; readers refer to the writer's cluster id, so they start after it and
+    // Aurora cannot promote one of them to writer at creation. Readers go round the zones
+    // after the writer's.
+    let mut writer_cluster = Expr::reference(&cluster, "id");
+    for i in 0..=db.readers {
+        let (role, tier) = if i == 0 { ("writer".to_owned(), 0) } else { (format!("reader-{i}"), 1) };
+        let az = zones[i % zones.len()].0.clone();
+        let instance = b.add(
+            &kinds::DB_INSTANCE,
+            &format!("database.instance.{role}"),
+            ("database", &role),
+            [
+                ("cluster_identifier", writer_cluster.clone()),
+                ("engine", AURORA_ENGINE.into()),
+                ("instance_class", db.instance_class().into()),
+                ("availability_zone", az.into()),
+                ("promotion_tier", Value::from(tier).into()),
+            ],
+        );
+        if i == 0 {
+            writer_cluster = Expr::reference(&instance, "cluster_identifier");
+        }
+    }
 }
 
 struct Builder<'a> {
@@ -221,13 +329,30 @@ impl Builder<'_> {
         (service, resource): (&str, &str),
         fields: [(&str, Expr); N],
     ) -> ResourceId {
-        let name = self.name(service, resource);
+        // A kind AWS knows by a name gets it as a field, fitted to AWS's limit; the others
+        // carry it only as their `Name` tag.
+        let name = match kind.name_field {
+            Some((_, max)) => naming::fit(&self.name(service, resource), max),
+            None => self.name(service, resource),
+        };
         let mut spec = Spec::new(ResourceId::new(id), &kind.kind(), name.clone()).field("tags", self.tags(id, &name));
+        if let Some((field, _)) = kind.name_field {
+            spec = spec.field(field, name.as_str());
+        }
         for (k, v) in fields {
             spec = spec.field(k, v);
         }
         self.specs.push(spec);
         ResourceId::new(id)
+    }
+
+    /// Adds a tag the organisation does not require, such as a setting a delete must see.
+    fn extra_tag(&mut self, id: &ResourceId, key: &str, value: &str) {
+        if let Some(Expr::Literal(Value::Object(tags))) =
+            self.specs.iter_mut().find(|s| &s.id == id).and_then(|s| s.fields.get_mut("tags"))
+        {
+            tags.insert(key.to_owned(), json!(value));
+        }
     }
 
     fn security_group(&mut self, role: &str, description: &str, vpc_id: &Expr, ingress: Vec<Expr>) -> ResourceId {
@@ -270,7 +395,7 @@ fn rule(port: u16, source: (&str, Expr), description: &str) -> Expr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use paystack_config::{Ipv4Cidr, Network, Security, StateSettings, StateStore, Tags};
+    use paystack_config::{Alerts, Database, Ipv4Cidr, Network, Security, StateSettings, StateStore, Tags};
 
     fn env(name: &str, cidr: &str, nats: usize) -> Environment {
         Environment {
@@ -287,6 +412,19 @@ mod tests {
                 subnet_newbits: 4,
             },
             security: Security { alb_ingress_ports: vec![80, 443], app_port: 8080, db_port: 5432 },
+            database: Database {
+                engine_version: "16.4".into(),
+                family: "aurora-postgresql16".into(),
+                capacity: DbCapacity::Provisioned { instance_class: "db.t3.medium".into() },
+                readers: nats - 1,
+                backup_retention_days: 7,
+                backup_window: "03:00-04:00".into(),
+                master_username: "paystack".into(),
+                database_name: "payments".into(),
+                final_snapshot: false,
+                rotation: None,
+            },
+            alerts: Alerts { emails: vec!["oncall@example.com".into()] },
             state: StateSettings { backend: StateStore::Local, lock_lease: std::time::Duration::from_secs(30) },
         }
     }
@@ -299,12 +437,14 @@ mod tests {
     fn environments_share_one_structure() {
         let dev = blueprint(&env("dev", "10.0.0.0/16", 1));
         let prod = blueprint(&env("prod", "10.2.0.0/16", 3));
-        let only_nat =
-            |b: &Blueprint| ids(b).into_iter().filter(|i| !i.contains(".nat")).map(str::to_owned).collect::<Vec<_>>();
-        assert_eq!(only_nat(&dev), only_nat(&prod));
+        // Only the counts of what scales with the environment differ.
+        let scaled = |i: &str| i.contains(".nat") || i.starts_with("database.instance.reader");
+        let shared = |b: &Blueprint| ids(b).into_iter().filter(|i| !scaled(i)).map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(shared(&dev), shared(&prod));
         assert_eq!(ids(&dev).iter().filter(|i| i.starts_with("network.nat.")).count(), 1);
         assert_eq!(ids(&prod).iter().filter(|i| i.starts_with("network.nat.")).count(), 3);
-        assert_eq!(dev.specs.len(), 18);
+        assert_eq!(ids(&prod).iter().filter(|i| i.starts_with("database.instance.reader")).count(), 2);
+        assert_eq!(dev.specs.len(), 24);
     }
 
     #[test]
@@ -342,5 +482,48 @@ mod tests {
         let dev = blueprint(&env("dev", "10.0.0.0/16", 1));
         let rt = dev.specs.iter().find(|s| s.id.as_str() == "network.rt.private.c").unwrap();
         assert!(rt.dependencies().contains(&ResourceId::new("network.nat.a")));
+    }
+
+    #[test]
+    fn readers_wait_for_the_writer_and_spread_across_zones() {
+        let b = blueprint(&env("prod", "10.2.0.0/16", 3));
+        let spec = |id: &str| b.specs.iter().find(|s| s.id.as_str() == id).unwrap();
+        assert_eq!(spec("database.instance.writer").dependencies(), [ResourceId::new("database.cluster")]);
+        let reader = spec("database.instance.reader-2");
+        assert_eq!(reader.dependencies(), [ResourceId::new("database.instance.writer")]);
+        assert_eq!(reader.fields["availability_zone"], Expr::from("us-east-1c"));
+        assert_eq!(reader.fields["identifier"], Expr::from("prod-us-east-1-database-reader-2"));
+    }
+
+    #[test]
+    fn the_password_is_referred_to_never_held() {
+        let b = blueprint(&env("dev", "10.0.0.0/16", 1));
+        let cluster = b.specs.iter().find(|s| s.id.as_str() == "database.cluster").unwrap();
+        assert_eq!(
+            cluster.fields["master_password_secret"],
+            Expr::reference(&ResourceId::new("database.secret"), "arn")
+        );
+        assert_eq!(cluster.fields["storage_encrypted"], Expr::from(true));
+        assert_eq!(cluster.fields["deletion_protection"], Expr::from(false));
+        for spec in &b.specs {
+            assert!(
+                !spec.fields.keys().any(|k| k.contains("password") && k != "master_password_secret"),
+                "{}",
+                spec.id
+            );
+        }
+    }
+
+    #[test]
+    fn names_aws_caps_are_fitted_deterministically() {
+        let mut e = env("staging", "10.1.0.0/16", 1);
+        e.suffix = Some("a-much-longer-suffix-than-usual".into());
+        let b = blueprint(&e);
+        let rds: Vec<&Spec> = b.specs.iter().filter(|s| s.kind.as_str().starts_with("rds.")).collect();
+        assert!(rds.iter().all(|s| s.name.len() <= 63), "{:?}", rds.iter().map(|s| &s.name).collect::<Vec<_>>());
+        let params = b.specs.iter().find(|s| s.id.as_str() == "database.cluster_parameters").unwrap();
+        assert!(!params.name.ends_with("than-usual"), "{} was shortened", params.name);
+        assert_eq!(params.fields["name"], Expr::from(params.name.as_str()), "the name field is the fitted name");
+        assert_eq!(blueprint(&e).specs, b.specs);
     }
 }

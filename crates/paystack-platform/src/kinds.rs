@@ -12,18 +12,32 @@ pub struct KindDef {
     pub replace_on: &'static [&'static str],
     pub unordered: &'static [&'static str],
     pub replace_order: ReplaceOrder,
+    /// For kinds AWS identifies by a name the caller chooses (RDS, Secrets Manager, SNS): the
+    /// field that carries it, and the longest name AWS accepts.
+    pub name_field: Option<(&'static str, usize)>,
 }
 
 impl KindDef {
     const fn ec2(name: &'static str, latency_key: &'static str) -> Self {
+        Self::new(name, "ec2", latency_key)
+    }
+
+    const fn new(name: &'static str, service: &'static str, latency_key: &'static str) -> Self {
         Self {
             name,
-            service: "ec2",
+            service,
             latency_key,
             replace_on: &[],
             unordered: &[],
             replace_order: ReplaceOrder::CreateBeforeDelete,
+            name_field: None,
         }
+    }
+
+    /// The kind is identified by the name in `field`, at most `max` characters long.
+    const fn named(mut self, field: &'static str, max: usize) -> Self {
+        self.name_field = Some((field, max));
+        self
     }
 
     /// Fields AWS cannot change in place.
@@ -94,3 +108,69 @@ pub const SECURITY_GROUP: KindDef = KindDef::ec2("ec2.security_group", "security
 pub const VPC_ENDPOINT: KindDef = KindDef::ec2("ec2.vpc_endpoint", "vpc_endpoint")
     .replace_on(&["vpc_id", "service_name"])
     .unordered(&["route_table_ids"]);
+
+/// RDS identifiers (clusters, instances, groups) are at most 63 characters.
+const RDS_NAME_MAX: usize = 63;
+
+/// Fields: `name`, `description`, `subnet_ids`, `tags`. Outputs: `name`, `arn`.
+pub const DB_SUBNET_GROUP: KindDef = KindDef::new("rds.db_subnet_group", "rds", "db_subnet_group")
+    .named("name", RDS_NAME_MAX)
+    .replace_on(&["name"])
+    .unordered(&["subnet_ids"]);
+
+/// Fields: `name`, `family`, `description`, `parameters` (name to value: the values this
+/// group sets; every other parameter keeps the family's default), `tags`. Outputs: `name`,
+/// `arn`.
+pub const DB_CLUSTER_PARAMETER_GROUP: KindDef =
+    KindDef::new("rds.db_cluster_parameter_group", "rds", "db_cluster_parameter_group")
+        .named("name", RDS_NAME_MAX)
+        .replace_on(&["name", "family", "description"]);
+
+/// The database credentials: a JSON document with `username` and a password that the
+/// reconciler generates when it creates the secret. The password is never a field: nothing
+/// paystack plans, records or prints can hold it. Fields: `name`, `description`, `username`,
+/// `tags`. Outputs: `arn`. A new username is a new secret, and so a new password. Replaced
+/// old-first: the successor needs the name, and the cluster refers to the secret only to be
+/// given its password.
+pub const SECRET: KindDef = KindDef::new("secretsmanager.secret", "secretsmanager", "secret")
+    .named("name", 512)
+    .replace_on(&["name", "username"])
+    .delete_before_create();
+
+/// On a database cluster: whether deleting it takes a final snapshot. A tag, because a delete
+/// sees only the live resource.
+pub const FINAL_SNAPSHOT_TAG: &str = "paystack:final-snapshot";
+
+/// An Aurora cluster. Fields: `identifier`, `engine`, `engine_version`, `database_name`,
+/// `master_username`, `master_password_secret` (the ARN of the secret whose password the
+/// cluster is given; changing it sets the new secret's password in place), `port`,
+/// `db_subnet_group_name`, `vpc_security_group_ids`, `db_cluster_parameter_group_name`,
+/// `storage_encrypted`, `backup_retention_period`, `preferred_backup_window`,
+/// `serverless_v2_scaling` (null, or `{min_capacity, max_capacity}`), `deletion_protection`,
+/// `tags`. A `paystack:final-snapshot` tag says whether deleting it takes a final snapshot.
+/// Outputs: `id` (the identifier), `arn`, `endpoint`, `reader_endpoint`, `port`.
+pub const DB_CLUSTER: KindDef = KindDef::new("rds.db_cluster", "rds", "rds_cluster")
+    .named("identifier", RDS_NAME_MAX)
+    .replace_on(&[
+        "identifier",
+        "engine",
+        "database_name",
+        "master_username",
+        "db_subnet_group_name",
+        "storage_encrypted",
+    ])
+    .unordered(&["vpc_security_group_ids"]);
+
+/// An Aurora instance. Fields: `identifier`, `cluster_identifier`, `engine`,
+/// `instance_class`, `availability_zone`, `promotion_tier`, `tags`. Outputs: `id`,
+/// `cluster_identifier` (so a reader can wait for the writer by referring to it), `endpoint`.
+pub const DB_INSTANCE: KindDef = KindDef::new("rds.db_instance", "rds", "rds_instance")
+    .named("identifier", RDS_NAME_MAX)
+    .replace_on(&["identifier", "cluster_identifier", "engine", "availability_zone"]);
+
+/// The environment's alert topic. Fields: `name`, `subscriptions` (email addresses), `tags`.
+/// Outputs: `arn`.
+pub const TOPIC: KindDef = KindDef::new("sns.topic", "sns", "sns_topic")
+    .named("name", 256)
+    .replace_on(&["name"])
+    .unordered(&["subscriptions"]);

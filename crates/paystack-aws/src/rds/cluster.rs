@@ -1,0 +1,272 @@
+//! `rds.db_cluster`: the Aurora PostgreSQL cluster.
+//!
+//! The master password is read from the secret the spec names, at the moment it is sent to
+//! RDS, and is held nowhere else: not in the spec, not in what this reconciler returns, not
+//! in an error. Which secret's password the cluster has is written on the cluster itself, as
+//! the `paystack:password-secret` tag, so that a plan can see it.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use aws_sdk_rds as rds;
+use aws_sdk_secretsmanager as secretsmanager;
+use paystack_core::{FieldChange, KindSchema, Observed};
+use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
+use paystack_platform::kinds::{self, FINAL_SNAPSHOT_TAG};
+use rds::client::Waiters;
+use rds::types::{ServerlessV2ScalingConfiguration, Tag};
+use serde_json::{Value, json};
+
+use super::{arn_of, create_tags, sync_tags, tag_map};
+use crate::error::{all, classify, classify_typed, missing, unless_gone, waited};
+use crate::owned::{bool_field, cannot_update, created, field, i32_field, observed, str_field, strings, updated};
+
+/// The tag naming the secret whose password the cluster was given.
+const PASSWORD_SECRET_TAG: &str = "paystack:password-secret";
+/// Aurora clusters usually take minutes; a slow day takes far longer.
+const MAX_WAIT: Duration = Duration::from_secs(45 * 60);
+
+pub(crate) struct DbClusters {
+    client: rds::Client,
+    secrets: secretsmanager::Client,
+    schema: KindSchema,
+}
+
+fn scaling(desired: &Desired) -> Result<Option<ServerlessV2ScalingConfiguration>, ReconcileError> {
+    let value = field(desired, "serverless_v2_scaling")?;
+    if value.is_null() {
+        return Ok(None);
+    }
+    let capacity = |k: &str| {
+        value.get(k).and_then(Value::as_f64).ok_or_else(|| {
+            ReconcileError::permanent(format!("`{}`: `serverless_v2_scaling.{k}` is not a number", desired.id))
+        })
+    };
+    Ok(Some(
+        ServerlessV2ScalingConfiguration::builder()
+            .min_capacity(capacity("min_capacity")?)
+            .max_capacity(capacity("max_capacity")?)
+            .build(),
+    ))
+}
+
+impl DbClusters {
+    pub(crate) fn new(client: &rds::Client, secrets: &secretsmanager::Client) -> Self {
+        Self { client: client.clone(), secrets: secrets.clone(), schema: kinds::DB_CLUSTER.schema() }
+    }
+
+    /// The password in the secret `arn`. It goes straight into the request that needs it.
+    async fn password(&self, arn: &str) -> Result<String, ReconcileError> {
+        let out =
+            self.secrets.get_secret_value().secret_id(arn).send().await.map_err(|e| classify("GetSecretValue", e))?;
+        let document: Value = out
+            .secret_string()
+            .and_then(|s| serde_json::from_str(s).ok())
+            .ok_or_else(|| ReconcileError::permanent(format!("the secret {arn} does not hold a JSON document")))?;
+        document
+            .get("password")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| ReconcileError::permanent(format!("the secret {arn} has no `password`")))
+    }
+}
+
+#[async_trait]
+impl Reconciler for DbClusters {
+    fn schema(&self) -> &KindSchema {
+        &self.schema
+    }
+
+    async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
+        let clusters =
+            all("DescribeDBClusters", self.client.describe_db_clusters().into_paginator().items().send()).await?;
+        let mut out = Vec::new();
+        for c in clusters {
+            let id = c.db_cluster_identifier().ok_or_else(|| missing("DB cluster identifier"))?;
+            let status = c.status().unwrap_or_default();
+            if status == "deleting" {
+                continue;
+            }
+            let mut tags = tag_map(c.tag_list());
+            let password_secret = tags.remove(PASSWORD_SECRET_TAG);
+            let scaling = c
+                .serverless_v2_scaling_configuration()
+                .map(|s| json!({ "min_capacity": s.min_capacity(), "max_capacity": s.max_capacity() }));
+            let security_groups: Vec<&str> =
+                c.vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id()).collect();
+            let attributes = json!({
+                "identifier": id,
+                "engine": c.engine(),
+                "engine_version": c.engine_version(),
+                "database_name": c.database_name(),
+                "master_username": c.master_username(),
+                "master_password_secret": password_secret,
+                "port": c.port(),
+                "db_subnet_group_name": c.db_subnet_group(),
+                "vpc_security_group_ids": security_groups,
+                "db_cluster_parameter_group_name": c.db_cluster_parameter_group(),
+                "storage_encrypted": c.storage_encrypted(),
+                "backup_retention_period": c.backup_retention_period(),
+                "preferred_backup_window": c.preferred_backup_window(),
+                "serverless_v2_scaling": scaling,
+                "deletion_protection": c.deletion_protection(),
+            });
+            let outputs = json!({
+                "arn": c.db_cluster_arn(),
+                "endpoint": c.endpoint(),
+                "reader_endpoint": c.reader_endpoint(),
+                "port": c.port(),
+            });
+            if let Some(mut o) = observed(scope, &tags, id, attributes, outputs) {
+                o.pending = status == "creating";
+                out.push(o);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
+        let identifier = str_field(desired, "identifier")?;
+        let secret = str_field(desired, "master_password_secret")?;
+        let mut tags = create_tags(desired);
+        tags.push(Tag::builder().key(PASSWORD_SECRET_TAG).value(secret).build());
+        let out = self
+            .client
+            .create_db_cluster()
+            .db_cluster_identifier(identifier)
+            .engine(str_field(desired, "engine")?)
+            .engine_version(str_field(desired, "engine_version")?)
+            .database_name(str_field(desired, "database_name")?)
+            .master_username(str_field(desired, "master_username")?)
+            .master_user_password(self.password(secret).await?)
+            .port(i32_field(desired, "port")?)
+            .db_subnet_group_name(str_field(desired, "db_subnet_group_name")?)
+            .set_vpc_security_group_ids(Some(strings(desired.fields.get("vpc_security_group_ids"))))
+            .db_cluster_parameter_group_name(str_field(desired, "db_cluster_parameter_group_name")?)
+            .storage_encrypted(bool_field(desired, "storage_encrypted")?)
+            .backup_retention_period(i32_field(desired, "backup_retention_period")?)
+            .preferred_backup_window(str_field(desired, "preferred_backup_window")?)
+            .set_serverless_v2_scaling_configuration(scaling(desired)?)
+            .deletion_protection(bool_field(desired, "deletion_protection")?)
+            .copy_tags_to_snapshot(true)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| classify("CreateDBCluster", e))?;
+        let c = out.db_cluster().ok_or_else(|| missing("DB cluster"))?;
+        let outputs = json!({
+            "arn": c.db_cluster_arn(),
+            "endpoint": c.endpoint(),
+            "reader_endpoint": c.reader_endpoint(),
+            "port": c.port(),
+        });
+        let mut o = created(desired, identifier, outputs);
+        o.pending = true;
+        Ok(o)
+    }
+
+    async fn update(
+        &self,
+        desired: &Desired,
+        current: &Observed,
+        changes: &[FieldChange],
+    ) -> Result<Observed, ReconcileError> {
+        let mut modify = self.client.modify_db_cluster().db_cluster_identifier(&current.aws_id).apply_immediately(true);
+        let mut modified = false;
+        let mut new_secret = None;
+        for change in changes {
+            modified |= change.field != "tags";
+            modify = match change.field.as_str() {
+                "engine_version" => modify.engine_version(str_field(desired, "engine_version")?),
+                "port" => modify.port(i32_field(desired, "port")?),
+                "vpc_security_group_ids" => {
+                    modify.set_vpc_security_group_ids(Some(strings(desired.fields.get("vpc_security_group_ids"))))
+                }
+                "db_cluster_parameter_group_name" => {
+                    modify.db_cluster_parameter_group_name(str_field(desired, "db_cluster_parameter_group_name")?)
+                }
+                "backup_retention_period" => {
+                    modify.backup_retention_period(i32_field(desired, "backup_retention_period")?)
+                }
+                "preferred_backup_window" => {
+                    modify.preferred_backup_window(str_field(desired, "preferred_backup_window")?)
+                }
+                "serverless_v2_scaling" => modify.set_serverless_v2_scaling_configuration(scaling(desired)?),
+                "deletion_protection" => modify.deletion_protection(bool_field(desired, "deletion_protection")?),
+                "master_password_secret" => {
+                    let secret = str_field(desired, "master_password_secret")?;
+                    new_secret = Some(secret);
+                    modify.master_user_password(self.password(secret).await?)
+                }
+                "tags" => modify,
+                other => return Err(cannot_update(desired, other)),
+            };
+        }
+        if modified {
+            modify
+                .send()
+                .await
+                .map_err(|e| classify_typed("ModifyDBCluster", e, |e| e.is_invalid_db_cluster_state_fault()))?;
+        }
+        let arn = arn_of(current)?;
+        if changes.iter().any(|c| c.field == "tags") {
+            sync_tags(&self.client, arn, desired, current).await?;
+        }
+        if let Some(secret) = new_secret {
+            let tag = Tag::builder().key(PASSWORD_SECRET_TAG).value(secret).build();
+            self.client
+                .add_tags_to_resource()
+                .resource_name(arn)
+                .tags(tag)
+                .send()
+                .await
+                .map_err(|e| classify("AddTagsToResource", e))?;
+        }
+        Ok(updated(desired, current))
+    }
+
+    async fn delete(&self, current: &Observed) -> Result<(), ReconcileError> {
+        let keep_snapshot = current
+            .attributes
+            .get("tags")
+            .and_then(|t| t.get(FINAL_SNAPSHOT_TAG))
+            .and_then(Value::as_str)
+            .is_some_and(|v| v == "true");
+        // Automated backups go with the cluster; a final snapshot, where asked for, stays.
+        let mut call =
+            self.client.delete_db_cluster().db_cluster_identifier(&current.aws_id).delete_automated_backups(true);
+        call = if keep_snapshot {
+            // A snapshot name must be unique for as long as the snapshot is kept.
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
+            call.final_db_snapshot_identifier(paystack_core::naming::fit(
+                &format!("{}-final-{now}", current.aws_id),
+                255,
+            ))
+        } else {
+            call.skip_final_snapshot(true)
+        };
+        unless_gone(
+            "DeleteDBCluster",
+            call.send().await,
+            |e| e.is_db_cluster_not_found_fault(),
+            // Instances still being deleted, or the cluster is busy with a change.
+            |e| e.is_invalid_db_cluster_state_fault(),
+        )
+    }
+
+    async fn wait_ready(&self, mut current: Observed) -> Result<Observed, ReconcileError> {
+        waited(
+            &format!("waiting for DB cluster {}", current.aws_id),
+            self.client.wait_until_db_cluster_available().db_cluster_identifier(&current.aws_id).wait(MAX_WAIT).await,
+        )?;
+        current.pending = false;
+        Ok(current)
+    }
+
+    async fn wait_deleted(&self, current: &Observed) -> Result<(), ReconcileError> {
+        // Its subnet group and parameter group can only go once the cluster is gone.
+        let deleted =
+            self.client.wait_until_db_cluster_deleted().db_cluster_identifier(&current.aws_id).wait(MAX_WAIT).await;
+        waited(&format!("waiting for DB cluster {} to be deleted", current.aws_id), deleted)
+    }
+}

@@ -1,0 +1,152 @@
+//! `rds.db_instance`: the Aurora writer and readers.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_rds as rds;
+use paystack_core::{FieldChange, KindSchema, Observed};
+use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
+use paystack_platform::kinds;
+use rds::client::Waiters;
+use serde_json::json;
+
+use super::{arn_of, create_tags, sync_tags, tag_map};
+use crate::error::{all, classify_typed, missing, unless_gone, waited};
+use crate::owned::{cannot_update, created, i32_field, observed, str_field, updated};
+
+/// An Aurora instance takes ten to twenty minutes with its cluster, and far longer on a slow
+/// day.
+const MAX_WAIT: Duration = Duration::from_secs(60 * 60);
+
+pub(crate) struct DbInstances {
+    client: rds::Client,
+    schema: KindSchema,
+}
+
+impl DbInstances {
+    pub(crate) fn new(client: &rds::Client) -> Self {
+        Self { client: client.clone(), schema: kinds::DB_INSTANCE.schema() }
+    }
+}
+
+#[async_trait]
+impl Reconciler for DbInstances {
+    fn schema(&self) -> &KindSchema {
+        &self.schema
+    }
+
+    async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
+        let instances =
+            all("DescribeDBInstances", self.client.describe_db_instances().into_paginator().items().send()).await?;
+        let mut out = Vec::new();
+        for i in instances {
+            let id = i.db_instance_identifier().ok_or_else(|| missing("DB instance identifier"))?;
+            let status = i.db_instance_status().unwrap_or_default();
+            if status == "deleting" {
+                continue;
+            }
+            let attributes = json!({
+                "identifier": id,
+                "cluster_identifier": i.db_cluster_identifier(),
+                "engine": i.engine(),
+                "instance_class": i.db_instance_class(),
+                "availability_zone": i.availability_zone(),
+                "promotion_tier": i.promotion_tier(),
+            });
+            let outputs = json!({
+                "arn": i.db_instance_arn(),
+                "cluster_identifier": i.db_cluster_identifier(),
+                "endpoint": i.endpoint().and_then(|e| e.address()),
+            });
+            if let Some(mut o) = observed(scope, &tag_map(i.tag_list()), id, attributes, outputs) {
+                o.pending = status == "creating";
+                out.push(o);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
+        let identifier = str_field(desired, "identifier")?;
+        let cluster = str_field(desired, "cluster_identifier")?;
+        let out = self
+            .client
+            .create_db_instance()
+            .db_instance_identifier(identifier)
+            .db_cluster_identifier(cluster)
+            .engine(str_field(desired, "engine")?)
+            .db_instance_class(str_field(desired, "instance_class")?)
+            .availability_zone(str_field(desired, "availability_zone")?)
+            .promotion_tier(i32_field(desired, "promotion_tier")?)
+            .publicly_accessible(false)
+            .set_tags(Some(create_tags(desired)))
+            .send()
+            .await
+            // The cluster may still be settling from its own creation or a change.
+            .map_err(|e| classify_typed("CreateDBInstance", e, |e| e.is_invalid_db_cluster_state_fault()))?;
+        let i = out.db_instance().ok_or_else(|| missing("DB instance"))?;
+        let outputs = json!({
+            "arn": i.db_instance_arn(),
+            "cluster_identifier": cluster,
+            "endpoint": i.endpoint().and_then(|e| e.address()),
+        });
+        let mut o = created(desired, identifier, outputs);
+        o.pending = true;
+        Ok(o)
+    }
+
+    async fn update(
+        &self,
+        desired: &Desired,
+        current: &Observed,
+        changes: &[FieldChange],
+    ) -> Result<Observed, ReconcileError> {
+        let mut modify =
+            self.client.modify_db_instance().db_instance_identifier(&current.aws_id).apply_immediately(true);
+        let mut modified = false;
+        for change in changes {
+            modified |= change.field != "tags";
+            modify = match change.field.as_str() {
+                "instance_class" => modify.db_instance_class(str_field(desired, "instance_class")?),
+                "promotion_tier" => modify.promotion_tier(i32_field(desired, "promotion_tier")?),
+                "tags" => modify,
+                other => return Err(cannot_update(desired, other)),
+            };
+        }
+        if modified {
+            modify.send().await.map_err(|e| {
+                classify_typed("ModifyDBInstance", e, |e| {
+                    e.is_invalid_db_instance_state_fault() || e.is_invalid_db_cluster_state_fault()
+                })
+            })?;
+        }
+        if changes.iter().any(|c| c.field == "tags") {
+            sync_tags(&self.client, arn_of(current)?, desired, current).await?;
+        }
+        Ok(updated(desired, current))
+    }
+
+    async fn delete(&self, current: &Observed) -> Result<(), ReconcileError> {
+        unless_gone(
+            "DeleteDBInstance",
+            self.client.delete_db_instance().db_instance_identifier(&current.aws_id).send().await,
+            |e| e.is_db_instance_not_found_fault(),
+            |e| e.is_invalid_db_instance_state_fault() || e.is_invalid_db_cluster_state_fault(),
+        )
+    }
+
+    async fn wait_ready(&self, mut current: Observed) -> Result<Observed, ReconcileError> {
+        waited(
+            &format!("waiting for DB instance {}", current.aws_id),
+            self.client.wait_until_db_instance_available().db_instance_identifier(&current.aws_id).wait(MAX_WAIT).await,
+        )?;
+        current.pending = false;
+        Ok(current)
+    }
+
+    async fn wait_deleted(&self, current: &Observed) -> Result<(), ReconcileError> {
+        let deleted =
+            self.client.wait_until_db_instance_deleted().db_instance_identifier(&current.aws_id).wait(MAX_WAIT).await;
+        waited(&format!("waiting for DB instance {} to be deleted", current.aws_id), deleted)
+    }
+}

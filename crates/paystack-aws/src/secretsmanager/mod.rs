@@ -1,0 +1,3 @@
+//! Secrets Manager kinds.
+
+pub(crate) mod secret;

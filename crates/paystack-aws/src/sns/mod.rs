@@ -1,0 +1,3 @@
+//! SNS kinds.
+
+pub(crate) mod topic;

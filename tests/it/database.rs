@@ -1,0 +1,217 @@
+//! The database tier and alerting as a user finds them after `apply`: Aurora, its
+//! credentials, the alert topic; and the promise that the database password appears nowhere
+//! paystack writes.
+
+use serde_json::Value;
+
+use crate::support::{Run, Stack, expected_counts, live_counts, rds, secretsmanager, sns};
+
+/// The password Secrets Manager holds for the stack, read the way an application would.
+async fn password(secret_arn: &str) -> String {
+    let out = secretsmanager().await.get_secret_value().secret_id(secret_arn).send().await.unwrap();
+    let document: Value = serde_json::from_str(out.secret_string().unwrap()).unwrap();
+    assert_eq!(document["username"], "paystack");
+    let password = document["password"].as_str().unwrap().to_owned();
+    assert!(password.len() >= 32, "a generated password of full length");
+    password
+}
+
+fn tag<'a>(tags: &'a [aws_sdk_rds::types::Tag], key: &str) -> Option<&'a str> {
+    tags.iter().find(|t| t.key() == Some(key)).and_then(|t| t.value())
+}
+
+#[tokio::test]
+async fn dev_gets_an_encrypted_aurora_cluster_its_secret_and_an_alert_topic() {
+    let stack = Stack::new("dev", "database");
+    // Logs at the most verbose level, to show below that not even they hold the password.
+    let applied =
+        Run::from(stack.command(&["apply", "--yes"]).env("PAYSTACK_LOG", "trace").output().unwrap()).success();
+    assert!(applied.stderr.contains("TRACE"), "trace logs were captured");
+    let out = stack.run(&["output", "--json"]).success().json();
+    let rds = rds().await;
+
+    // The cluster: encrypted, backed up with point-in-time recovery, in the private subnets
+    // behind the database security group, no AWS deletion protection.
+    let cluster_name = format!("dev-us-east-1-database-cluster-{}", stack.suffix);
+    let clusters = rds.describe_db_clusters().db_cluster_identifier(&cluster_name).send().await.unwrap();
+    let cluster = &clusters.db_clusters()[0];
+    assert_eq!(cluster.engine(), Some("aurora-postgresql"));
+    assert_eq!(cluster.engine_version(), Some("16.4"));
+    assert_eq!(cluster.storage_encrypted(), Some(true));
+    assert_eq!(cluster.backup_retention_period(), Some(7));
+    assert_eq!(cluster.preferred_backup_window(), Some("03:00-04:00"));
+    assert_eq!(cluster.deletion_protection(), Some(false));
+    assert_eq!(cluster.database_name(), Some("payments"));
+    assert_eq!(cluster.master_username(), Some("paystack"));
+    assert_eq!(cluster.port(), Some(5432));
+    let db_sg: Vec<&str> = cluster.vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id()).collect();
+    assert_eq!(db_sg, [out["security_group_ids"]["db"].as_str().unwrap()]);
+    for key in ["Environment", "Project", "ManagedBy", "Application", "CostCenter", "Name"] {
+        assert!(tag(cluster.tag_list(), key).is_some(), "the cluster lacks {key}");
+    }
+    assert_eq!(tag(cluster.tag_list(), "Environment"), Some("dev"));
+    assert_eq!(out["db_cluster_endpoint"].as_str(), cluster.endpoint());
+    assert_eq!(out["db_reader_endpoint"].as_str(), cluster.reader_endpoint());
+
+    let group_name = cluster.db_subnet_group().unwrap();
+    let groups = rds.describe_db_subnet_groups().db_subnet_group_name(group_name).send().await.unwrap();
+    let mut subnets: Vec<&str> =
+        groups.db_subnet_groups()[0].subnets().iter().filter_map(|s| s.subnet_identifier()).collect();
+    subnets.sort_unstable();
+    let mut private: Vec<&str> =
+        out["private_subnet_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    private.sort_unstable();
+    assert_eq!(subnets, private, "the database lives in the private subnets");
+
+    let parameters_name = cluster.db_cluster_parameter_group().unwrap();
+    let groups = rds
+        .describe_db_cluster_parameter_groups()
+        .db_cluster_parameter_group_name(parameters_name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(groups.db_cluster_parameter_groups()[0].db_parameter_group_family(), Some("aurora-postgresql16"));
+    let parameters =
+        rds.describe_db_cluster_parameters().db_cluster_parameter_group_name(parameters_name).send().await.unwrap();
+    let force_ssl = parameters.parameters().iter().find(|p| p.parameter_name() == Some("rds.force_ssl")).unwrap();
+    assert_eq!(force_ssl.parameter_value(), Some("1"));
+
+    // One writer in dev, of the class the environment asks for.
+    let instances = rds.describe_db_instances().send().await.unwrap();
+    let ours: Vec<_> =
+        instances.db_instances().iter().filter(|i| i.db_cluster_identifier() == Some(cluster_name.as_str())).collect();
+    assert_eq!(ours.len(), 1);
+    assert_eq!(ours[0].db_instance_class(), Some("db.t3.medium"));
+    assert_eq!(
+        ours[0].db_instance_identifier(),
+        Some(format!("dev-us-east-1-database-writer-{}", stack.suffix).as_str())
+    );
+
+    // The credentials: a secret named for the environment, whose password reached nowhere.
+    let secret_arn = out["db_secret_arn"].as_str().unwrap();
+    let described = secretsmanager().await.describe_secret().secret_id(secret_arn).send().await.unwrap();
+    assert_eq!(described.name(), Some(format!("dev-us-east-1-database-credentials-{}", stack.suffix).as_str()));
+    let password = password(secret_arn).await;
+    let state = stack.state().await.unwrap().to_string();
+    let plan = stack.run(&["plan"]).success().stdout;
+    let plan_json = stack.run(&["plan", "--json"]).success().stdout;
+    let output = stack.run(&["output"]).success().stdout;
+    let output_json = stack.run(&["output", "--json"]).success().stdout;
+    let shown = stack.run(&["state", "show", "database.cluster"]).success().stdout;
+    for (place, text) in [
+        ("the state document", &state),
+        ("apply's output", &applied.stdout),
+        ("trace-level logs", &applied.stderr),
+        ("plan", &plan),
+        ("plan --json", &plan_json),
+        ("output", &output),
+        ("output --json", &output_json),
+        ("state show", &shown),
+    ] {
+        assert!(!text.contains(&password), "the database password appears in {place}");
+    }
+
+    // The alert topic with its email subscribers.
+    let sns = sns().await;
+    let topic_arn = out["sns_topic_arn"].as_str().unwrap();
+    assert!(topic_arn.ends_with(&format!(":dev-us-east-1-alerts-topic-{}", stack.suffix)), "{topic_arn}");
+    let subscriptions = sns.list_subscriptions_by_topic().topic_arn(topic_arn).send().await.unwrap();
+    let emails: Vec<&str> = subscriptions.subscriptions().iter().filter_map(|s| s.endpoint()).collect();
+    assert_eq!(emails, ["payments-oncall@example.com"]);
+
+    stack.run(&["plan", "--detailed-exitcode"]).code(0);
+
+    // Sizes, retention and subscribers change in place: the plan says so, apply converges.
+    stack.edit_config("dev.toml", |t| {
+        t + "\n[database]\ninstance_class = \"db.r5.large\"\nbackup_retention_days = 14\n\n[alerts]\nemails = [\"payments-oncall@example.com\", \"dev-team@example.com\"]\n"
+    });
+    let plan = stack.run(&["plan", "--json"]).success().json();
+    let changed: Vec<(String, String, String)> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] != "no-op")
+        .flat_map(|c| {
+            c["fields"].as_array().unwrap().iter().map(move |f| {
+                (
+                    c["id"].as_str().unwrap().to_owned(),
+                    c["action"].as_str().unwrap().to_owned(),
+                    f["field"].as_str().unwrap().to_owned(),
+                )
+            })
+        })
+        .collect();
+    let expect = |id: &str, field: &str| (id.to_owned(), "update".to_owned(), field.to_owned());
+    assert_eq!(
+        changed,
+        [
+            expect("alerts.topic", "subscriptions"),
+            expect("database.cluster", "backup_retention_period"),
+            expect("database.instance.writer", "instance_class"),
+        ]
+    );
+    stack.apply();
+    stack.run(&["plan", "--detailed-exitcode"]).code(0);
+    let cluster = rds.describe_db_clusters().db_cluster_identifier(&cluster_name).send().await.unwrap();
+    assert_eq!(cluster.db_clusters()[0].backup_retention_period(), Some(14));
+    let writer = rds
+        .describe_db_instances()
+        .db_instance_identifier(format!("dev-us-east-1-database-writer-{}", stack.suffix))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(writer.db_instances()[0].db_instance_class(), Some("db.r5.large"));
+    let subscriptions = sns.list_subscriptions_by_topic().topic_arn(topic_arn).send().await.unwrap();
+    assert_eq!(subscriptions.subscriptions().len(), 2);
+
+    // Destroy leaves nothing of the stack in any service, and frees the secret's name at once
+    // (no recovery window), so the environment can be built again straight away.
+    stack.run(&["destroy", "--yes"]).success();
+    assert!(live_counts(&stack).await.values().all(|n| *n == 0), "{:?}", live_counts(&stack).await);
+    let secrets = secretsmanager().await.list_secrets().include_planned_deletion(true).send().await.unwrap();
+    let secret_name = described.name().unwrap();
+    assert!(!secrets.secret_list().iter().any(|s| s.name() == Some(secret_name)), "{secret_name} is still taken");
+}
+
+#[tokio::test]
+async fn prod_gets_readers_across_zones_on_larger_instances() {
+    let stack = Stack::new("prod", "database");
+    stack.apply();
+    assert_eq!(live_counts(&stack).await, expected_counts("prod"));
+    let rds = rds().await;
+    let cluster_name = format!("prod-us-east-1-database-cluster-{}", stack.suffix);
+    let clusters = rds.describe_db_clusters().db_cluster_identifier(&cluster_name).send().await.unwrap();
+    assert_eq!(clusters.db_clusters()[0].backup_retention_period(), Some(35));
+    let instances = rds.describe_db_instances().send().await.unwrap();
+    let mut ours: Vec<(&str, &str, &str)> = instances
+        .db_instances()
+        .iter()
+        .filter(|i| i.db_cluster_identifier() == Some(cluster_name.as_str()))
+        .map(|i| {
+            let role =
+                i.db_instance_identifier().unwrap().split("-database-").nth(1).unwrap().split('-').next().unwrap();
+            (role, i.availability_zone().unwrap(), i.db_instance_class().unwrap())
+        })
+        .collect();
+    ours.sort_unstable();
+    assert_eq!(
+        ours,
+        [
+            ("reader", "us-east-1b", "db.r5.large"),
+            ("reader", "us-east-1c", "db.r5.large"),
+            ("writer", "us-east-1a", "db.r5.large"),
+        ]
+    );
+    let out = stack.run(&["output", "--json"]).success().json();
+    let subscriptions = sns()
+        .await
+        .list_subscriptions_by_topic()
+        .topic_arn(out["sns_topic_arn"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(subscriptions.subscriptions().len(), 2);
+    stack.run(&["plan", "--detailed-exitcode"]).code(0);
+    stack.run(&["destroy", "--yes", "--override-protection"]).success();
+    assert!(live_counts(&stack).await.values().all(|n| *n == 0), "{:?}", live_counts(&stack).await);
+}
