@@ -1,12 +1,18 @@
-"""Creates the shared resources the platform looks up and never creates: the Route 53 hosted
-zone and the ACM certificate for its domain. Idempotent: what exists is left alone.
+"""Creates, in the AWS emulator, the shared resources the platform looks up and never creates:
+the Route 53 hosted zone and the ACM certificate for its domain, and the Lambda function that
+rotates production's database password. Idempotent: what exists is left alone.
 
 Runs with the project virtualenv's Python (boto3 comes with the emulator) against
-AWS_ENDPOINT_URL.
+AWS_ENDPOINT_URL. Emulator only: it also tells the emulator to run Lambda functions without
+Docker, which real AWS has no notion of.
 """
 
 import datetime
+import io
+import json
 import os
+import urllib.request
+import zipfile
 
 import boto3
 from cryptography import x509
@@ -51,11 +57,57 @@ def certificate(acm):
     return arn, True
 
 
+ROTATION_FUNCTION = "paystack-rotation-postgresql"
+
+
+def rotation_function(iam, lam):
+    """A stand-in for AWS's single-user PostgreSQL rotation function, under the name
+    config/prod.toml refers to. Secrets Manager invokes it to test rotation when rotation is
+    switched on; the emulator answers that call without running the code."""
+    try:
+        return lam.get_function(FunctionName=ROTATION_FUNCTION)["Configuration"]["FunctionArn"], False
+    except lam.exceptions.ResourceNotFoundException:
+        pass
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    }
+    try:
+        role = iam.get_role(RoleName=ROTATION_FUNCTION)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        role = iam.create_role(RoleName=ROTATION_FUNCTION, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as z:
+        z.writestr("rotation.py", "def handler(event, context):\n    return None\n")
+    arn = lam.create_function(
+        FunctionName=ROTATION_FUNCTION,
+        Runtime="python3.12",
+        Role=role,
+        Handler="rotation.handler",
+        Code={"ZipFile": code.getvalue()},
+    )["FunctionArn"]
+    return arn, True
+
+
+def run_lambda_without_docker():
+    """The emulator runs Lambda functions in Docker by default; there is none here."""
+    request = urllib.request.Request(
+        os.environ["AWS_ENDPOINT_URL"].rstrip("/") + "/moto-api/config",
+        data=json.dumps({"lambda": {"use_docker": False}}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    urllib.request.urlopen(request).read()
+
+
 def main():
+    run_lambda_without_docker()
     zone_id, made_zone = hosted_zone(boto3.client("route53"))
     cert_arn, made_cert = certificate(boto3.client("acm"))
+    function_arn, made_function = rotation_function(boto3.client("iam"), boto3.client("lambda"))
     print(f"hosted zone {DOMAIN}: {zone_id} ({'created' if made_zone else 'exists'})")
     print(f"certificate *.{DOMAIN}: {cert_arn} ({'created' if made_cert else 'exists'})")
+    print(f"rotation function: {function_arn} ({'created' if made_function else 'exists'})")
 
 
 if __name__ == "__main__":

@@ -91,6 +91,7 @@ async fn dev_gets_an_encrypted_aurora_cluster_its_secret_and_an_alert_topic() {
     let secret_arn = out["db_secret_arn"].as_str().unwrap();
     let described = secretsmanager().await.describe_secret().secret_id(secret_arn).send().await.unwrap();
     assert_eq!(described.name(), Some(format!("dev-us-east-1-database-credentials-{}", stack.suffix).as_str()));
+    assert_ne!(described.rotation_enabled(), Some(true), "rotation is off outside production");
     let password = password(secret_arn).await;
     let state = stack.state().await.unwrap().to_string();
     let plan = stack.run(&["plan"]).success().stdout;
@@ -211,6 +212,23 @@ async fn prod_gets_readers_across_zones_on_larger_instances() {
         .await
         .unwrap();
     assert_eq!(subscriptions.subscriptions().len(), 2);
+
+    // Production's password rotates every 30 days through the referenced function, and the
+    // secret tells that function where the database is.
+    let secret_arn = out["db_secret_arn"].as_str().unwrap();
+    let described = secretsmanager().await.describe_secret().secret_id(secret_arn).send().await.unwrap();
+    assert_eq!(described.rotation_enabled(), Some(true));
+    assert!(described.rotation_lambda_arn().unwrap().ends_with(":function:paystack-rotation-postgresql"));
+    assert_eq!(described.rotation_rules().and_then(|r| r.automatically_after_days()), Some(30));
+    let document = secretsmanager().await.get_secret_value().secret_id(secret_arn).send().await.unwrap();
+    let document: Value = serde_json::from_str(document.secret_string().unwrap()).unwrap();
+    assert_eq!(document["host"].as_str(), clusters.db_clusters()[0].endpoint());
+    assert_eq!(
+        (document["engine"].as_str(), document["port"].as_i64(), document["dbname"].as_str()),
+        (Some("postgres"), Some(5432), Some("payments"))
+    );
+    assert!(!password(secret_arn).await.is_empty(), "the password survives completing the document");
+
     stack.run(&["plan", "--detailed-exitcode"]).code(0);
     stack.run(&["destroy", "--yes", "--override-protection"]).success();
     assert!(live_counts(&stack).await.values().all(|n| *n == 0), "{:?}", live_counts(&stack).await);

@@ -38,6 +38,7 @@ pub fn registry(clients: &Clients) -> Registry {
     r.register(Arc::new(rds::cluster::DbClusters::new(&clients.rds, &clients.secretsmanager)));
     r.register(Arc::new(rds::instance::DbInstances::new(&clients.rds)));
     r.register(Arc::new(secretsmanager::secret::Secrets::new(&clients.secretsmanager)));
+    r.register(Arc::new(secretsmanager::rotation::Rotations::new(&clients.secretsmanager)));
     r.register(Arc::new(sns::topic::Topics::new(&clients.sns)));
     r
 }

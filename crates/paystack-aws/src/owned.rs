@@ -11,6 +11,15 @@ use serde_json::{Value, json};
 /// Tag key to value, whatever the service's own tag type.
 pub(crate) type TagMap = BTreeMap<String, String>;
 
+/// Tags paystack writes on a resource to remember what AWS will not report back (which
+/// secret's password a cluster has, the username inside a secret, the rotation set on a
+/// secret). They are facts of their reconcilers, not part of the `tags` field: never shown
+/// as tags, and never removed as tags the configuration does not ask for.
+pub(crate) const USERNAME_TAG: &str = "paystack:username";
+pub(crate) const PASSWORD_SECRET_TAG: &str = "paystack:password-secret";
+pub(crate) const ROTATION_TAG: &str = "paystack:rotation";
+const ANNOTATIONS: &[&str] = &[USERNAME_TAG, PASSWORD_SECRET_TAG, ROTATION_TAG];
+
 pub(crate) fn desired_tags(desired: &Desired) -> TagMap {
     tag_map_of(desired.fields.get("tags"))
 }
@@ -23,12 +32,17 @@ fn tag_map_of(value: Option<&Value>) -> TagMap {
 }
 
 /// What a tag update must do to make the live tags equal the desired ones: the tags to set
-/// (new or changed) and the keys to remove. Keys AWS reserves (`aws:`) are never removed.
+/// (new or changed) and the keys to remove. Keys AWS reserves (`aws:`) and annotations are
+/// never removed.
 pub(crate) fn tag_changes(desired: &Desired, current: &Observed) -> (TagMap, Vec<String>) {
     let want = desired_tags(desired);
     let have = tag_map_of(current.attributes.get("tags"));
     let set = want.iter().filter(|(k, v)| have.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
-    let unset = have.keys().filter(|k| !want.contains_key(*k) && !k.starts_with("aws:")).cloned().collect();
+    let unset = have
+        .keys()
+        .filter(|k| !want.contains_key(*k) && !k.starts_with("aws:") && !ANNOTATIONS.contains(&k.as_str()))
+        .cloned()
+        .collect();
     (set, unset)
 }
 
@@ -52,7 +66,9 @@ pub(crate) fn observed(
     }
     let id = tags.get(RESOURCE_TAG)?;
     let mut attributes = into_fields(attributes);
-    attributes.insert("tags".into(), json!(tags));
+    let shown: TagMap =
+        tags.iter().filter(|(k, _)| !ANNOTATIONS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+    attributes.insert("tags".into(), json!(shown));
     let mut outputs = into_fields(outputs);
     outputs.entry("id").or_insert_with(|| json!(aws_id));
     Some(Observed { id: ResourceId::new(id), aws_id: aws_id.to_owned(), attributes, outputs, pending: false })

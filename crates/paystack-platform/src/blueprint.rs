@@ -286,6 +286,27 @@ fn database(
             writer_cluster = Expr::reference(&instance, "cluster_identifier");
         }
     }
+
+    if let Some(rotation) = &db.rotation {
+        let connection = BTreeMap::from([
+            ("engine".to_owned(), "postgres".into()),
+            // Rotation is switched on once the database it changes the password of is up.
+            ("host".to_owned(), Expr::reference(&cluster, "endpoint")),
+            ("port".to_owned(), Value::from(env.security.db_port).into()),
+            ("dbname".to_owned(), db.database_name.clone().into()),
+        ]);
+        b.setting(
+            &kinds::SECRET_ROTATION,
+            "database.secret.rotation",
+            &secret,
+            [
+                ("secret_arn", Expr::reference(&secret, "arn")),
+                ("lambda_arn", rotation.lambda_arn.clone().into()),
+                ("days", Value::from(rotation.days).into()),
+                ("connection", Expr::Map(connection)),
+            ],
+        );
+    }
 }
 
 struct Builder<'a> {
@@ -339,6 +360,24 @@ impl Builder<'_> {
         if let Some((field, _)) = kind.name_field {
             spec = spec.field(field, name.as_str());
         }
+        for (k, v) in fields {
+            spec = spec.field(k, v);
+        }
+        self.specs.push(spec);
+        ResourceId::new(id)
+    }
+
+    /// A setting of another resource that the engine plans on its own: it takes no tags, and
+    /// is shown under the name of the resource it sets.
+    fn setting<const N: usize>(
+        &mut self,
+        kind: &KindDef,
+        id: &str,
+        of: &ResourceId,
+        fields: [(&str, Expr); N],
+    ) -> ResourceId {
+        let of_name = self.specs.iter().find(|s| &s.id == of).map(|s| s.name.clone()).unwrap_or_default();
+        let mut spec = Spec::new(ResourceId::new(id), &kind.kind(), of_name);
         for (k, v) in fields {
             spec = spec.field(k, v);
         }
@@ -525,5 +564,20 @@ mod tests {
         assert!(!params.name.ends_with("than-usual"), "{} was shortened", params.name);
         assert_eq!(params.fields["name"], Expr::from(params.name.as_str()), "the name field is the fitted name");
         assert_eq!(blueprint(&e).specs, b.specs);
+    }
+
+    #[test]
+    fn rotation_is_set_only_where_configured_and_only_once_the_database_is_up() {
+        assert!(!ids(&blueprint(&env("dev", "10.0.0.0/16", 1))).contains(&"database.secret.rotation"));
+        let mut prod = env("prod", "10.2.0.0/16", 3);
+        prod.database.rotation = Some(paystack_config::Rotation {
+            lambda_arn: "arn:aws:lambda:us-east-1:123456789012:function:rotate".into(),
+            days: 30,
+        });
+        let b = blueprint(&prod);
+        let rotation = b.specs.iter().find(|s| s.id.as_str() == "database.secret.rotation").unwrap();
+        assert_eq!(rotation.dependencies(), [ResourceId::new("database.cluster"), ResourceId::new("database.secret")]);
+        assert!(!rotation.fields.contains_key("tags"));
+        assert_eq!(rotation.fields["days"], Expr::from(30));
     }
 }

@@ -141,6 +141,13 @@ pub const SECRET: KindDef = KindDef::new("secretsmanager.secret", "secretsmanage
 /// sees only the live resource.
 pub const FINAL_SNAPSHOT_TAG: &str = "paystack:final-snapshot";
 
+/// Rotation of a secret by a Lambda function that already exists. It has no AWS identity of
+/// its own: it is a setting of its secret (its AWS id is the secret's ARN). Fields:
+/// `secret_arn`, `lambda_arn`, `days`, `connection` (`{engine, host, port, dbname}`, written
+/// into the secret's document, where a rotation function looks for the database).
+pub const SECRET_ROTATION: KindDef =
+    KindDef::new("secretsmanager.rotation", "secretsmanager", "secret").replace_on(&["secret_arn"]);
+
 /// An Aurora cluster. Fields: `identifier`, `engine`, `engine_version`, `database_name`,
 /// `master_username`, `master_password_secret` (the ARN of the secret whose password the
 /// cluster is given; changing it sets the new secret's password in place), `port`,

@@ -19,10 +19,10 @@ use serde_json::{Value, json};
 
 use super::{arn_of, create_tags, sync_tags, tag_map};
 use crate::error::{all, classify, classify_typed, missing, unless_gone, waited};
-use crate::owned::{bool_field, cannot_update, created, field, i32_field, observed, str_field, strings, updated};
+use crate::owned::{
+    PASSWORD_SECRET_TAG, bool_field, cannot_update, created, field, i32_field, observed, str_field, strings, updated,
+};
 
-/// The tag naming the secret whose password the cluster was given.
-const PASSWORD_SECRET_TAG: &str = "paystack:password-secret";
 /// Aurora clusters usually take minutes; a slow day takes far longer.
 const MAX_WAIT: Duration = Duration::from_secs(45 * 60);
 
@@ -87,8 +87,8 @@ impl Reconciler for DbClusters {
             if status == "deleting" {
                 continue;
             }
-            let mut tags = tag_map(c.tag_list());
-            let password_secret = tags.remove(PASSWORD_SECRET_TAG);
+            let tags = tag_map(c.tag_list());
+            let password_secret = tags.get(PASSWORD_SECRET_TAG);
             let scaling = c
                 .serverless_v2_scaling_configuration()
                 .map(|s| json!({ "min_capacity": s.min_capacity(), "max_capacity": s.max_capacity() }));

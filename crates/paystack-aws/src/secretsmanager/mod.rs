@@ -1,3 +1,37 @@
-//! Secrets Manager kinds.
+//! Secrets Manager kinds: the database credentials and their rotation.
 
+pub(crate) mod rotation;
 pub(crate) mod secret;
+
+use aws_sdk_secretsmanager as secretsmanager;
+use paystack_core::stack::STACK_TAG;
+use paystack_engine::{ReconcileError, Scope};
+use secretsmanager::types::{Filter, FilterNameStringType, SecretListEntry, Tag};
+
+use crate::error::all;
+use crate::owned::{TagMap, owned_by};
+
+fn tag_map(tags: &[Tag]) -> TagMap {
+    tags.iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))).collect()
+}
+
+/// Every secret carrying the scope's ownership tag, read with one paginated call.
+async fn stack_secrets(client: &secretsmanager::Client, scope: &Scope) -> Result<Vec<SecretListEntry>, ReconcileError> {
+    // The two filters match independently (any tag key, any tag value); ownership is checked
+    // on the tags themselves.
+    let pages = all(
+        "ListSecrets",
+        client
+            .list_secrets()
+            .filters(Filter::builder().key(FilterNameStringType::TagKey).values(STACK_TAG).build())
+            .filters(Filter::builder().key(FilterNameStringType::TagValue).values(&scope.stack).build())
+            .into_paginator()
+            .send(),
+    )
+    .await?;
+    Ok(pages
+        .into_iter()
+        .flat_map(|p| p.secret_list.unwrap_or_default())
+        .filter(|s| owned_by(scope, &tag_map(s.tags())))
+        .collect())
+}

@@ -8,17 +8,16 @@
 
 use async_trait::async_trait;
 use aws_sdk_secretsmanager as secretsmanager;
-use paystack_core::stack::STACK_TAG;
 use paystack_core::{FieldChange, KindSchema, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
 use paystack_platform::kinds;
-use secretsmanager::types::{Filter, FilterNameStringType, Tag};
+use secretsmanager::types::Tag;
 use serde_json::json;
 
-use crate::error::{all, classify, missing, unless_gone};
-use crate::owned::{TagMap, cannot_update, created, desired_tags, observed, str_field, tag_changes, updated};
+use super::{stack_secrets, tag_map};
+use crate::error::{classify, missing, unless_gone};
+use crate::owned::{USERNAME_TAG, cannot_update, created, desired_tags, observed, str_field, tag_changes, updated};
 
-const USERNAME_TAG: &str = "paystack:username";
 const PASSWORD_LENGTH: i64 = 32;
 /// Characters RDS refuses in a master password.
 const EXCLUDED_CHARACTERS: &str = "/@\"' \\";
@@ -26,10 +25,6 @@ const EXCLUDED_CHARACTERS: &str = "/@\"' \\";
 pub(crate) struct Secrets {
     client: secretsmanager::Client,
     schema: KindSchema,
-}
-
-fn tag_map(tags: &[Tag]) -> TagMap {
-    tags.iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))).collect()
 }
 
 impl Secrets {
@@ -58,23 +53,11 @@ impl Reconciler for Secrets {
     }
 
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
-        // The two filters match independently (any tag key, any tag value); ownership is
-        // checked on the tags themselves below.
-        let pages = all(
-            "ListSecrets",
-            self.client
-                .list_secrets()
-                .filters(Filter::builder().key(FilterNameStringType::TagKey).values(STACK_TAG).build())
-                .filters(Filter::builder().key(FilterNameStringType::TagValue).values(&scope.stack).build())
-                .into_paginator()
-                .send(),
-        )
-        .await?;
         let mut out = Vec::new();
-        for s in pages.iter().flat_map(|p| p.secret_list()) {
+        for s in stack_secrets(&self.client, scope).await? {
             let arn = s.arn().ok_or_else(|| missing("secret ARN"))?;
-            let mut tags = tag_map(s.tags());
-            let username = tags.remove(USERNAME_TAG);
+            let tags = tag_map(s.tags());
+            let username = tags.get(USERNAME_TAG);
             let attributes = json!({ "name": s.name(), "description": s.description(), "username": username });
             out.extend(observed(scope, &tags, arn, attributes, json!({ "arn": arn })));
         }

@@ -1,0 +1,170 @@
+//! `secretsmanager.rotation`: rotation of the database secret by an existing Lambda.
+//!
+//! A rotation function needs to reach the database, so before rotation is switched on the
+//! secret's document is completed with the connection (engine, host, port, database name):
+//! a secret is never left with rotation on and nowhere to connect. The first rotation runs
+//! on the schedule, not at once, so an apply does not change the password under a running
+//! service. The rotation has no AWS identity of its own: it lives on its secret, which
+//! carries the `paystack:rotation` tag naming it.
+
+use async_trait::async_trait;
+use aws_sdk_secretsmanager as secretsmanager;
+use paystack_core::{FieldChange, Fields, KindSchema, Observed, ResourceId};
+use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
+use paystack_platform::kinds;
+use secretsmanager::types::{RotationRulesType, Tag};
+use serde_json::{Value, json};
+
+use super::{stack_secrets, tag_map};
+use crate::error::{classify, missing, unless_gone};
+use crate::owned::{ROTATION_TAG, cannot_update, field, str_field, updated};
+
+/// The keys of the secret's document that say where the database is.
+const CONNECTION_KEYS: &[&str] = &["engine", "host", "port", "dbname"];
+
+pub(crate) struct Rotations {
+    client: secretsmanager::Client,
+    schema: KindSchema,
+}
+
+impl Rotations {
+    pub(crate) fn new(client: &secretsmanager::Client) -> Self {
+        Self { client: client.clone(), schema: kinds::SECRET_ROTATION.schema() }
+    }
+
+    /// The secret's document. It holds the password: callers take what they need from it
+    /// and drop it.
+    async fn document(&self, arn: &str) -> Result<serde_json::Map<String, Value>, ReconcileError> {
+        let out =
+            self.client.get_secret_value().secret_id(arn).send().await.map_err(|e| classify("GetSecretValue", e))?;
+        match out.secret_string().and_then(|s| serde_json::from_str(s).ok()) {
+            Some(Value::Object(document)) => Ok(document),
+            _ => Err(ReconcileError::permanent(format!("the secret {arn} does not hold a JSON document"))),
+        }
+    }
+
+    /// Writes the connection into the secret's document, keeping everything else in it.
+    async fn write_connection(&self, desired: &Desired, arn: &str) -> Result<(), ReconcileError> {
+        let connection = field(desired, "connection")?
+            .as_object()
+            .ok_or_else(|| ReconcileError::permanent(format!("`{}`: `connection` is not a map", desired.id)))?;
+        let mut document = self.document(arn).await?;
+        document.extend(connection.iter().map(|(k, v)| (k.clone(), v.clone())));
+        self.client
+            .put_secret_value()
+            .secret_id(arn)
+            .secret_string(Value::Object(document).to_string())
+            .send()
+            .await
+            .map_err(|e| classify("PutSecretValue", e))?;
+        Ok(())
+    }
+
+    async fn rotate(&self, desired: &Desired, arn: &str) -> Result<(), ReconcileError> {
+        let days = field(desired, "days")?
+            .as_i64()
+            .ok_or_else(|| ReconcileError::permanent(format!("`{}`: `days` is not a whole number", desired.id)))?;
+        self.client
+            .rotate_secret()
+            .secret_id(arn)
+            .rotation_lambda_arn(str_field(desired, "lambda_arn")?)
+            .rotation_rules(RotationRulesType::builder().automatically_after_days(days).build())
+            .rotate_immediately(false)
+            .send()
+            .await
+            .map_err(|e| classify("RotateSecret", e))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Reconciler for Rotations {
+    fn schema(&self) -> &KindSchema {
+        &self.schema
+    }
+
+    async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
+        let mut out = Vec::new();
+        for s in stack_secrets(&self.client, scope).await? {
+            let tags = tag_map(s.tags());
+            let Some(id) = tags.get(ROTATION_TAG) else { continue };
+            let arn = s.arn().ok_or_else(|| missing("secret ARN"))?;
+            let document = self.document(arn).await?;
+            let connection: Fields =
+                CONNECTION_KEYS.iter().filter_map(|k| Some(((*k).to_owned(), document.get(*k)?.clone()))).collect();
+            let enabled = s.rotation_enabled() == Some(true);
+            let attributes = json!({
+                "secret_arn": arn,
+                "lambda_arn": s.rotation_lambda_arn().filter(|_| enabled),
+                "days": s.rotation_rules().and_then(|r| r.automatically_after_days()).filter(|_| enabled),
+                "connection": connection,
+            });
+            let Value::Object(attributes) = attributes else { continue };
+            out.push(Observed {
+                id: ResourceId::new(id),
+                aws_id: arn.to_owned(),
+                attributes,
+                outputs: Fields::new(),
+                pending: false,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
+        let arn = str_field(desired, "secret_arn")?;
+        self.write_connection(desired, arn).await?;
+        self.rotate(desired, arn).await?;
+        self.client
+            .tag_resource()
+            .secret_id(arn)
+            .tags(Tag::builder().key(ROTATION_TAG).value(desired.id.as_str()).build())
+            .send()
+            .await
+            .map_err(|e| classify("TagResource", e))?;
+        Ok(Observed {
+            id: desired.id.clone(),
+            aws_id: arn.to_owned(),
+            attributes: desired.fields.clone(),
+            outputs: Fields::new(),
+            pending: false,
+        })
+    }
+
+    async fn update(
+        &self,
+        desired: &Desired,
+        current: &Observed,
+        changes: &[FieldChange],
+    ) -> Result<Observed, ReconcileError> {
+        let mut rotated = false;
+        for change in changes {
+            match change.field.as_str() {
+                "connection" => self.write_connection(desired, &current.aws_id).await?,
+                "lambda_arn" | "days" if !rotated => {
+                    rotated = true;
+                    self.rotate(desired, &current.aws_id).await?;
+                }
+                "lambda_arn" | "days" => {}
+                other => return Err(cannot_update(desired, other)),
+            }
+        }
+        Ok(updated(desired, current))
+    }
+
+    async fn delete(&self, current: &Observed) -> Result<(), ReconcileError> {
+        // The secret may be gone already: then so is its rotation.
+        unless_gone(
+            "CancelRotateSecret",
+            self.client.cancel_rotate_secret().secret_id(&current.aws_id).send().await,
+            |e| e.is_resource_not_found_exception(),
+            |_| false,
+        )?;
+        unless_gone(
+            "UntagResource",
+            self.client.untag_resource().secret_id(&current.aws_id).tag_keys(ROTATION_TAG).send().await,
+            |e| e.is_resource_not_found_exception(),
+            |_| false,
+        )
+    }
+}
