@@ -16,6 +16,7 @@ use crate::cidr::Ipv4Cidr;
 use crate::error::{ConfigError, ConfigErrors, Location};
 use crate::model::{Config, Environment, Network, Security, StateSettings, StateStore, Tags};
 
+mod app;
 mod platform;
 pub(crate) use platform::SERVERLESS_CLASS;
 
@@ -39,6 +40,10 @@ struct RawFile {
     security: Option<RawSecurity>,
     database: Option<platform::RawDatabase>,
     alerts: Option<platform::RawAlerts>,
+    services: Option<app::RawServices>,
+    logs: Option<app::RawLogs>,
+    load_balancer: Option<app::RawLoadBalancer>,
+    iam: Option<app::RawIam>,
     state: Option<RawState>,
 }
 
@@ -417,6 +422,11 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
     let state = state_settings(c, backend, bucket, lock_table, lease);
     let database = platform::database(c, env.database.unwrap_or_default(), shared.database.unwrap_or_default());
     let alerts = platform::alerts(c, env.alerts.unwrap_or_default(), shared.alerts.unwrap_or_default());
+    let services = app::services(c, env.services, shared.services);
+    let logs = app::logs(c, env.logs.unwrap_or_default(), shared.logs.unwrap_or_default());
+    let load_balancer =
+        app::load_balancer(c, env.load_balancer.unwrap_or_default(), shared.load_balancer.unwrap_or_default());
+    let iam = app::iam(c, env.iam.unwrap_or_default(), shared.iam.unwrap_or_default());
 
     if !c.errors.is_empty() {
         return None;
@@ -440,6 +450,10 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
         security: Security { alb_ingress_ports: alb_ports_value?, app_port: app_port_value?, db_port: db_port_value? },
         database: database?,
         alerts: alerts?,
+        services: services?,
+        logs: logs?,
+        load_balancer: load_balancer?,
+        iam: iam?,
         state: state?,
     };
     Some((environment, cidr))

@@ -53,6 +53,11 @@ pub struct Environment {
     pub security: Security,
     pub database: Database,
     pub alerts: Alerts,
+    /// The ECS services, in name order.
+    pub services: Vec<Service>,
+    pub logs: Logs,
+    pub load_balancer: LoadBalancer,
+    pub iam: Iam,
     pub state: StateSettings,
 }
 
@@ -169,6 +174,45 @@ pub enum DbCapacity {
 pub struct Rotation {
     pub lambda_arn: String,
     pub days: u16,
+}
+
+/// One ECS service on Fargate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Service {
+    pub name: String,
+    pub image: String,
+    /// CPU units and MiB of memory, a pair Fargate allows.
+    pub cpu: u32,
+    pub memory: u32,
+    pub desired_count: u32,
+    /// The auto-scaling range, and the average CPU it keeps the service at.
+    pub min_count: u32,
+    pub max_count: u32,
+    pub cpu_target_percent: f64,
+    /// Whether the load balancer forwards to it (at most one service is).
+    pub load_balanced: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Logs {
+    /// How long CloudWatch keeps the services' logs.
+    pub retention_days: u32,
+    /// CloudWatch Container Insights on the ECS cluster.
+    pub container_insights: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoadBalancer {
+    /// The domain of the ACM certificate the HTTPS listener uses; it is looked up, never
+    /// created.
+    pub certificate_domain: String,
+    pub health_check_path: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Iam {
+    /// The permissions boundary every role of the environment gets, if any.
+    pub permissions_boundary_arn: Option<String>,
 }
 
 /// Where alarms go: the environment's SNS topic and its email subscribers.

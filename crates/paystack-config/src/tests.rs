@@ -29,6 +29,23 @@ backup_retention_days = 7
 backup_window = "03:00-04:00"
 master_username = "paystack"
 database_name = "payments"
+
+[logs]
+retention_days = 7
+
+[load_balancer]
+certificate_domain = "*.payments.example.com"
+health_check_path = "/health"
+
+[services.api]
+image = "nginx:1.27"
+cpu = 256
+memory = 512
+desired_count = 1
+min_count = 1
+max_count = 2
+cpu_target_percent = 70
+load_balanced = true
 "#;
 
 fn write(dir: &Path, files: &[(&str, &str)]) {
@@ -325,4 +342,61 @@ fn alert_emails_are_checked() {
         only_error(&[("dev.toml", "[network]\ncidr = \"10.0.0.0/16\"\n[alerts]\nemails = [\"oncall\"]\n")]);
     assert_eq!(at, "dev.toml:4:10");
     assert!(message.contains("`oncall` is not an email address"), "{message}");
+}
+
+#[test]
+fn a_service_is_overridden_key_by_key_and_new_services_join() {
+    let prod = (
+        "prod.toml",
+        "[network]\ncidr = \"10.2.0.0/16\"\n[services.api]\ncpu = 1024\nmemory = 2048\n[services.worker]\nimage = \"busybox:1.36\"\ncpu = 256\nmemory = 1024\ndesired_count = 1\nmin_count = 1\nmax_count = 3\ncpu_target_percent = 60\n",
+    );
+    let config = load(&[DEV, prod]).unwrap();
+    let dev = &config.environments["dev"].services;
+    let prod = &config.environments["prod"].services;
+    assert_eq!(dev.len(), 1);
+    assert_eq!((dev[0].cpu, dev[0].memory), (256, 512));
+    assert_eq!(prod.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["api", "worker"]);
+    assert_eq!((prod[0].cpu, prod[0].memory, prod[0].image.as_str()), (1024, 2048, "nginx:1.27"));
+    assert!(prod[0].load_balanced && !prod[1].load_balanced);
+}
+
+#[test]
+fn service_values_aws_would_refuse_are_located() {
+    let cases = [
+        ("memory = 4096", "dev.toml:4:10", "Fargate does not run 256 CPU units with 4096 MiB"),
+        ("desired_count = 5", "dev.toml:4:17", "outside 1..=2"),
+        // The maximum, set in shared.toml, is what falls below this file's minimum.
+        ("min_count = 3", "shared.toml:", "is below `min_count` = 3"),
+        ("cpu_target_percent = 150.0", "dev.toml:4:22", "not a CPU percentage"),
+    ];
+    for (line, want_at, want_message) in cases {
+        let file = format!("[network]\ncidr = \"10.0.0.0/16\"\n[services.api]\n{line}\n");
+        let errors = load(&[("dev.toml", &file)]).unwrap_err();
+        let e =
+            errors.iter().find(|e| e.message.contains(want_message)).unwrap_or_else(|| panic!("{line}: {errors:#?}"));
+        let (l, col) = e.location.as_ref().unwrap().line_col();
+        let file_name = e.location.as_ref().unwrap().file.file_name().unwrap().to_string_lossy().into_owned();
+        let at = format!("{file_name}:{l}:{col}");
+        assert!(at.starts_with(want_at), "{line}: at {at}");
+        assert!(e.help.is_some(), "{line}: no help");
+    }
+}
+
+#[test]
+fn two_load_balanced_services_are_refused() {
+    let dev = (
+        "dev.toml",
+        "[network]\ncidr = \"10.0.0.0/16\"\n[services.web]\nimage = \"nginx:1.27\"\ncpu = 256\nmemory = 512\ndesired_count = 1\nmin_count = 1\nmax_count = 1\ncpu_target_percent = 50\nload_balanced = true\n",
+    );
+    let (at, message, _) = only_error(&[dev]);
+    assert_eq!(at, "dev.toml:11:17");
+    assert!(message.contains("`web` is load balanced, and so is `api`"), "{message}");
+}
+
+#[test]
+fn log_retention_aws_refuses_is_located() {
+    let (at, message, _) =
+        only_error(&[("dev.toml", "[network]\ncidr = \"10.0.0.0/16\"\n[logs]\nretention_days = 10\n")]);
+    assert_eq!(at, "dev.toml:4:18");
+    assert!(message.contains("cannot keep logs for 10 days"), "{message}");
 }

@@ -1,0 +1,277 @@
+//! The application's sections: `[services.NAME]`, `[logs]`, `[load_balancer]` and `[iam]`.
+//! A service table in an environment file overrides the same service's keys in the shared
+//! file, key by key, so `prod.toml` can change one service's size and nothing else.
+
+use std::collections::BTreeMap;
+
+use paystack_core::naming;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{Checker, Located};
+use crate::model::{Iam, LoadBalancer, Logs, Service};
+
+#[derive(Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawService {
+    image: Option<Spanned<String>>,
+    cpu: Option<Spanned<i64>>,
+    memory: Option<Spanned<i64>>,
+    desired_count: Option<Spanned<i64>>,
+    min_count: Option<Spanned<i64>>,
+    max_count: Option<Spanned<i64>>,
+    cpu_target_percent: Option<Spanned<f64>>,
+    load_balanced: Option<Spanned<bool>>,
+}
+
+#[derive(Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLogs {
+    retention_days: Option<Spanned<i64>>,
+    container_insights: Option<Spanned<bool>>,
+}
+
+#[derive(Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLoadBalancer {
+    certificate_domain: Option<Spanned<String>>,
+    health_check_path: Option<Spanned<String>>,
+}
+
+#[derive(Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawIam {
+    permissions_boundary_arn: Option<Spanned<String>>,
+}
+
+pub(super) type RawServices = BTreeMap<String, RawService>;
+
+/// The retention periods CloudWatch Logs accepts, in days.
+const RETENTION_DAYS: &[u32] =
+    &[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
+/// The memory sizes (MiB) Fargate allows with each CPU size (CPU units): from, to, step.
+const FARGATE_SIZES: &[(u32, u32, u32, u32)] = &[
+    (256, 512, 2048, 512),
+    (512, 1024, 4096, 1024),
+    (1024, 2048, 8192, 1024),
+    (2048, 4096, 16384, 1024),
+    (4096, 8192, 30720, 1024),
+    (8192, 16384, 61440, 4096),
+    (16384, 32768, 122_880, 8192),
+];
+
+/// Whether Fargate runs a task of `cpu` units with `memory` MiB. 256 units take 512, 1024 or
+/// 2048 MiB; every other size takes a range in steps.
+pub(crate) fn fargate_allows(cpu: u32, memory: u32) -> bool {
+    FARGATE_SIZES.iter().any(|&(c, from, to, step)| {
+        c == cpu
+            && (from..=to).contains(&memory)
+            && (memory - from).is_multiple_of(step)
+            && (cpu != 256 || memory != 1536)
+    })
+}
+
+/// Service names go into every name of the service's resources and into its log stream
+/// prefix, so they keep to the characters every AWS name takes.
+const MAX_SERVICE_NAME: usize = 20;
+
+pub(super) fn services(
+    c: &mut Checker<'_>,
+    env: Option<RawServices>,
+    shared: Option<RawServices>,
+) -> Option<Vec<Service>> {
+    let (mut env, mut shared) = (env.unwrap_or_default(), shared.unwrap_or_default());
+    let names: std::collections::BTreeSet<String> = env.keys().chain(shared.keys()).cloned().collect();
+    let mut out = Vec::new();
+    let mut ok = true;
+    let mut balanced: Vec<(String, Located<bool>)> = Vec::new();
+    for name in names {
+        let (e, s) = (env.remove(&name).unwrap_or_default(), shared.remove(&name).unwrap_or_default());
+        let key = |k: &str| format!("services.{name}.{k}");
+        let image = c.pick(&key("image"), e.image, s.image);
+        let cpu = c.pick(&key("cpu"), e.cpu, s.cpu);
+        let memory = c.pick(&key("memory"), e.memory, s.memory);
+        let desired = c.pick(&key("desired_count"), e.desired_count, s.desired_count);
+        let min = c.pick(&key("min_count"), e.min_count, s.min_count);
+        let max = c.pick(&key("max_count"), e.max_count, s.max_count);
+        let target = c.pick(&key("cpu_target_percent"), e.cpu_target_percent, s.cpu_target_percent);
+        let load_balanced = c.pick_optional(e.load_balanced, s.load_balanced);
+        let (Some(image), Some(cpu), Some(memory), Some(desired), Some(min), Some(max), Some(target)) =
+            (image, cpu, memory, desired, min, max, target)
+        else {
+            ok = false;
+            continue;
+        };
+        if !naming::is_portable(&name) || name.len() > MAX_SERVICE_NAME {
+            c.fail(
+                &image.at,
+                format!("`{name}` cannot name a service"),
+                format!("use lowercase letters, digits and single hyphens, at most {MAX_SERVICE_NAME} characters: it starts the names of the service's resources"),
+            );
+            ok = false;
+        }
+        if image.value.trim().is_empty() || image.value.contains(char::is_whitespace) {
+            c.fail(
+                &image.at,
+                format!("`{}` is not a container image", image.value),
+                "name an image such as public.ecr.aws/docker/library/nginx:1.27",
+            );
+            ok = false;
+        }
+        let sizes = u32::try_from(cpu.value).ok().zip(u32::try_from(memory.value).ok());
+        if !sizes.is_some_and(|(cpu, memory)| fargate_allows(cpu, memory)) {
+            c.fail(
+                &memory.at,
+                format!("Fargate does not run {} CPU units with {} MiB of memory", cpu.value, memory.value),
+                "use a Fargate pair: 256 with 512, 1024 or 2048; 512 with 1024 to 4096; 1024 with 2048 to 8192; 2048 with 4096 to 16384 (steps of 1024); 4096 with 8192 to 30720",
+            );
+            ok = false;
+        }
+        let count = |c: &mut Checker<'_>, l: &Located<i64>, what: &str| match u32::try_from(l.value) {
+            Ok(n) if n <= 1000 => Some(n),
+            _ => {
+                c.fail(&l.at, format!("`{what}` = {} is out of range", l.value), "use a task count from 0 to 1000");
+                None
+            }
+        };
+        let (Some(d), Some(lo), Some(hi)) = (
+            count(c, &desired, &key("desired_count")),
+            count(c, &min, &key("min_count")),
+            count(c, &max, &key("max_count")),
+        ) else {
+            ok = false;
+            continue;
+        };
+        if lo > hi || hi == 0 {
+            c.fail(
+                &max.at,
+                format!("`{}` = {hi} is below `min_count` = {lo}", key("max_count")),
+                "auto-scaling needs min_count <= max_count, and max_count of at least 1",
+            );
+            ok = false;
+        } else if !(lo..=hi).contains(&d) {
+            c.fail(
+                &desired.at,
+                format!("`{}` = {d} is outside {lo}..={hi}", key("desired_count")),
+                "start the service within its auto-scaling range",
+            );
+            ok = false;
+        }
+        if !(target.value > 0.0 && target.value <= 100.0) {
+            c.fail(
+                &target.at,
+                format!("`{}` = {} is not a CPU percentage", key("cpu_target_percent"), target.value),
+                "use a target above 0 and at most 100, such as 60",
+            );
+            ok = false;
+        }
+        let is_balanced = load_balanced.as_ref().is_some_and(|l| l.value);
+        if let Some(l) = load_balanced.filter(|l| l.value) {
+            balanced.push((name.clone(), l));
+        }
+        out.push(Service {
+            name,
+            image: image.value,
+            cpu: sizes.map_or(0, |s| s.0),
+            memory: sizes.map_or(0, |s| s.1),
+            desired_count: d,
+            min_count: lo,
+            max_count: hi,
+            cpu_target_percent: target.value,
+            load_balanced: is_balanced,
+        });
+    }
+    if let [(first, _), (second, l), ..] = balanced.as_slice() {
+        c.fail(
+            &l.at,
+            format!("`{second}` is load balanced, and so is `{first}`"),
+            "the load balancer forwards to one service; set `load_balanced = false` on the others",
+        );
+        ok = false;
+    }
+    ok.then_some(out)
+}
+
+pub(super) fn logs(c: &mut Checker<'_>, env: RawLogs, shared: RawLogs) -> Option<Logs> {
+    let insights = c.pick_optional(env.container_insights, shared.container_insights).is_some_and(|i| i.value);
+    let retention = c.pick("logs.retention_days", env.retention_days, shared.retention_days)?;
+    match u32::try_from(retention.value) {
+        Ok(days) if RETENTION_DAYS.contains(&days) => Some(Logs { retention_days: days, container_insights: insights }),
+        _ => {
+            c.fail(
+                &retention.at,
+                format!("CloudWatch Logs cannot keep logs for {} days", retention.value),
+                "use one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653",
+            );
+            None
+        }
+    }
+}
+
+pub(super) fn load_balancer(
+    c: &mut Checker<'_>,
+    env: RawLoadBalancer,
+    shared: RawLoadBalancer,
+) -> Option<LoadBalancer> {
+    let domain = c.pick("load_balancer.certificate_domain", env.certificate_domain, shared.certificate_domain);
+    let path = c.pick("load_balancer.health_check_path", env.health_check_path, shared.health_check_path);
+    let (domain, path) = (domain?, path?);
+    let mut ok = true;
+    if domain.value.is_empty() || domain.value.len() > 253 || domain.value.contains(char::is_whitespace) {
+        c.fail(
+            &domain.at,
+            format!("`{}` is not a domain name", domain.value),
+            "name the certificate's domain, such as *.payments.example.com",
+        );
+        ok = false;
+    }
+    if !path.value.starts_with('/') || path.value.len() > 1024 || path.value.contains(char::is_whitespace) {
+        c.fail(
+            &path.at,
+            format!("`{}` is not a health check path", path.value),
+            "use an absolute path such as /health",
+        );
+        ok = false;
+    }
+    ok.then_some(LoadBalancer { certificate_domain: domain.value, health_check_path: path.value })
+}
+
+pub(super) fn iam(c: &mut Checker<'_>, env: RawIam, shared: RawIam) -> Option<Iam> {
+    let boundary = c.pick_optional(env.permissions_boundary_arn, shared.permissions_boundary_arn);
+    if let Some(b) = &boundary {
+        let parts: Vec<&str> = b.value.splitn(6, ':').collect();
+        let valid = parts.len() == 6
+            && parts[0] == "arn"
+            && parts[2] == "iam"
+            && (parts[4] == "aws" || (parts[4].len() == 12 && parts[4].bytes().all(|x| x.is_ascii_digit())))
+            && parts[5].starts_with("policy/");
+        if !valid {
+            c.fail(
+                &b.at,
+                format!("`{}` is not an IAM policy ARN", b.value),
+                "write it as arn:aws:iam::ACCOUNT:policy/NAME",
+            );
+            return None;
+        }
+    }
+    Some(Iam { permissions_boundary_arn: boundary.map(|b| b.value) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fargate_allows;
+
+    #[test]
+    fn fargate_pairs() {
+        assert!(fargate_allows(256, 512));
+        assert!(fargate_allows(256, 2048));
+        assert!(!fargate_allows(256, 1536));
+        assert!(!fargate_allows(256, 4096));
+        assert!(fargate_allows(1024, 3072));
+        assert!(!fargate_allows(1024, 1024));
+        assert!(fargate_allows(8192, 20480));
+        assert!(!fargate_allows(8192, 18432));
+        assert!(!fargate_allows(300, 512));
+    }
+}
