@@ -1,6 +1,6 @@
 //! The command line as scripts and people use it: exit codes, JSON shapes, refusals.
 
-use crate::support::{Stack, binary, expected_total, live_counts};
+use crate::support::{Stack, binary, expected_specs, live_counts};
 
 #[test]
 fn plan_exits_2_with_changes_and_its_json_has_a_stable_shape() {
@@ -14,7 +14,7 @@ fn plan_exits_2_with_changes_and_its_json_has_a_stable_shape() {
     assert_eq!(plan["has_changes"], true);
     assert_eq!(
         plan["summary"],
-        serde_json::json!({"create": expected_total("dev"), "update": 0, "replace": 0, "delete": 0, "no_op": 0})
+        serde_json::json!({"create": expected_specs("dev"), "update": 0, "replace": 0, "delete": 0, "no_op": 0})
     );
     let vpc = plan["changes"].as_array().unwrap().iter().find(|c| c["id"] == "network.vpc").unwrap();
     assert_eq!(vpc["kind"], "ec2.vpc");
@@ -35,14 +35,18 @@ fn output_json_is_one_object_of_the_stacks_outputs() {
     assert_eq!(
         keys,
         [
+            "alb_dns_name",
             "db_cluster_endpoint",
             "db_reader_endpoint",
             "db_secret_arn",
+            "ecs_cluster_arn",
+            "ecs_service_arns",
             "nat_gateway_ids",
             "private_subnet_ids",
             "public_subnet_ids",
             "s3_endpoint_id",
             "security_group_ids",
+            "service_url",
             "sns_topic_arn",
             "vpc_id"
         ]
@@ -55,7 +59,7 @@ fn output_json_is_one_object_of_the_stacks_outputs() {
     }
 
     let listed = stack.run(&["state", "list"]).success().stdout;
-    assert_eq!(listed.lines().count(), expected_total("dev"));
+    assert_eq!(listed.lines().count(), expected_specs("dev"));
     assert!(listed.contains(&format!("network.vpc\tec2.vpc\t{}", out["vpc_id"].as_str().unwrap())), "{listed}");
     let shown = stack.run(&["state", "show", "network.vpc"]).success().json();
     assert_eq!(shown["attributes"]["cidr_block"], "10.0.0.0/16");

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::support::{Stack, ec2, expected_counts, expected_total, live_counts, tags};
+use crate::support::{Stack, ec2, expected_counts, expected_specs, live_counts, tags};
 
 #[tokio::test]
 async fn apply_builds_the_network_then_plan_has_nothing_to_do() {
@@ -11,7 +11,7 @@ async fn apply_builds_the_network_then_plan_has_nothing_to_do() {
     assert!(
         applied
             .stdout
-            .contains(&format!("Apply complete: {} created, 0 updated, 0 replaced, 0 deleted.", expected_total("dev"))),
+            .contains(&format!("Apply complete: {} created, 0 updated, 0 replaced, 0 deleted.", expected_specs("dev"))),
         "{}",
         applied.stdout
     );
@@ -207,10 +207,15 @@ fn a_vpc_cidr_change_is_planned_as_a_replacement_of_what_lives_in_it() {
     // The internet gateway moves (detach, attach); the Elastic IP stays.
     assert_eq!(action("network.igw"), "update");
     assert_eq!(action("network.eip.nat-a"), "no-op");
-    // The database follows its subnets and security group, in place.
-    assert_eq!(action("database.subnet_group"), "update");
-    assert_eq!(action("database.cluster"), "update");
-    assert_eq!(plan["summary"], serde_json::json!({"create": 0, "update": 3, "replace": 16, "delete": 0, "no_op": 5}));
+    // The database, the load balancer and the services follow their subnets and security
+    // groups in place; the target group, bound to its VPC, is replaced under a new name.
+    for id in
+        ["database.subnet_group", "database.cluster", "edge.alb", "app.payments-api.service", "app.worker.service"]
+    {
+        assert_eq!(action(id), "update", "{id}");
+    }
+    assert_eq!(action("edge.target_group"), "replace");
+    assert_eq!(plan["summary"], serde_json::json!({"create": 0, "update": 7, "replace": 17, "delete": 0, "no_op": 17}));
 }
 
 #[tokio::test]
@@ -259,7 +264,7 @@ async fn destroy_leaves_nothing_tagged_for_the_stack() {
     assert!(
         destroyed.stdout.contains(&format!(
             "Destroy complete: 0 created, 0 updated, 0 replaced, {} deleted.",
-            expected_total("dev")
+            expected_specs("dev")
         )),
         "{}",
         destroyed.stdout

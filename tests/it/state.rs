@@ -112,7 +112,7 @@ async fn a_saved_plan_is_applied_exactly_and_refused_once_state_moved() {
     // Applying a saved plan is its approval: no --yes needed.
     let applied = stack.run(&["apply", file]).success();
     assert!(
-        applied.stdout.contains(&format!("Apply complete: {} created", crate::support::expected_total("dev"))),
+        applied.stdout.contains(&format!("Apply complete: {} created", crate::support::expected_specs("dev"))),
         "{}",
         applied.stdout
     );

@@ -225,6 +225,22 @@ pub(crate) async fn sns() -> aws_sdk_sns::Client {
     aws_sdk_sns::Client::new(&sdk_config().await)
 }
 
+pub(crate) async fn logs() -> aws_sdk_cloudwatchlogs::Client {
+    aws_sdk_cloudwatchlogs::Client::new(&sdk_config().await)
+}
+
+pub(crate) async fn iam() -> aws_sdk_iam::Client {
+    aws_sdk_iam::Client::new(&sdk_config().await)
+}
+
+pub(crate) async fn ecs() -> aws_sdk_ecs::Client {
+    aws_sdk_ecs::Client::new(&sdk_config().await)
+}
+
+pub(crate) async fn elbv2() -> aws_sdk_elasticloadbalancingv2::Client {
+    aws_sdk_elasticloadbalancingv2::Client::new(&sdk_config().await)
+}
+
 /// Tag key → value.
 pub(crate) fn tags(tags: &[ec2::types::Tag]) -> BTreeMap<String, String> {
     tag_pairs(tags.iter().map(|t| (t.key(), t.value())))
@@ -311,8 +327,107 @@ pub(crate) async fn live_resources(stack: &Stack) -> Vec<Live> {
         add("sns_topic", Some(arn), tag_pairs(listed.tags().iter().map(|t| (Some(t.key()), Some(t.value())))));
     }
 
+    let logs = logs().await;
+    for g in logs.describe_log_groups().send().await.unwrap().log_groups() {
+        let arn =
+            g.log_group_arn().map(str::to_owned).unwrap_or_else(|| g.arn().unwrap().trim_end_matches(":*").to_owned());
+        let Ok(listed) = logs.list_tags_for_resource().resource_arn(arn).send().await else { continue };
+        let tags = listed.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
+        add("log_group", g.log_group_name(), tags);
+    }
+    let iam = iam().await;
+    for r in iam.list_roles().path_prefix(format!("/paystack/{}/", stack.key())).send().await.unwrap().roles() {
+        let Ok(got) = iam.get_role().role_name(r.role_name()).send().await else { continue };
+        let tags = got.role().unwrap().tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect();
+        add("iam_role", Some(r.role_name()), tags);
+    }
+    let ecs = ecs().await;
+    let ecs_tags = |t: &[aws_sdk_ecs::types::Tag]| tag_pairs(t.iter().map(|t| (t.key(), t.value())));
+    let clusters = ecs.list_clusters().send().await.unwrap();
+    if !clusters.cluster_arns().is_empty() {
+        let described = ecs
+            .describe_clusters()
+            .set_clusters(Some(clusters.cluster_arns().to_vec()))
+            .include(aws_sdk_ecs::types::ClusterField::Tags)
+            .send()
+            .await
+            .unwrap();
+        for c in described.clusters().iter().filter(|c| c.status() == Some("ACTIVE")) {
+            add("ecs_cluster", c.cluster_name(), ecs_tags(c.tags()));
+            let services = ecs.list_services().cluster(c.cluster_arn().unwrap()).send().await.unwrap();
+            if services.service_arns().is_empty() {
+                continue;
+            }
+            let described = ecs
+                .describe_services()
+                .cluster(c.cluster_arn().unwrap())
+                .set_services(Some(services.service_arns().to_vec()))
+                .include(aws_sdk_ecs::types::ServiceField::Tags)
+                .send()
+                .await
+                .unwrap();
+            for svc in described.services().iter().filter(|s| s.status() == Some("ACTIVE")) {
+                add("ecs_service", svc.service_name(), ecs_tags(svc.tags()));
+            }
+        }
+    }
+    // Deregistered revisions stay listed as INACTIVE; only active ones are live.
+    for arn in ecs
+        .list_task_definitions()
+        .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+        .send()
+        .await
+        .unwrap()
+        .task_definition_arns()
+    {
+        let described = ecs
+            .describe_task_definition()
+            .task_definition(arn)
+            .include(aws_sdk_ecs::types::TaskDefinitionField::Tags)
+            .send()
+            .await
+            .unwrap();
+        add("task_definition", Some(arn), ecs_tags(described.tags()));
+    }
+    let elbv2 = elbv2().await;
+    let lbs = elbv2.describe_load_balancers().send().await.unwrap();
+    let tgs = elbv2.describe_target_groups().send().await.unwrap();
+    let mut arns: Vec<(&'static str, String)> = Vec::new();
+    for lb in lbs.load_balancers() {
+        let lb_arn = lb.load_balancer_arn().unwrap();
+        arns.push(("load_balancer", lb_arn.to_owned()));
+        if let Ok(listeners) = elbv2.describe_listeners().load_balancer_arn(lb_arn).send().await {
+            arns.extend(listeners.listeners().iter().map(|l| ("listener", l.listener_arn().unwrap().to_owned())));
+        }
+    }
+    arns.extend(tgs.target_groups().iter().map(|g| ("target_group", g.target_group_arn().unwrap().to_owned())));
+    for chunk in arns.chunks(20) {
+        let Ok(described) =
+            elbv2.describe_tags().set_resource_arns(Some(chunk.iter().map(|(_, a)| a.clone()).collect())).send().await
+        else {
+            continue;
+        };
+        for d in described.tag_descriptions() {
+            let Some((kind, arn)) = chunk.iter().find(|(_, a)| Some(a.as_str()) == d.resource_arn()) else { continue };
+            add(kind, Some(arn), tag_pairs(d.tags().iter().map(|t| (t.key(), t.value()))));
+        }
+    }
+
     live.retain(|l| l.tags.get("paystack:stack") == Some(&stack.key()));
     live
+}
+
+/// The auto-scaling policies of the stack (they take no tags: their names say whose they are).
+pub(crate) async fn scaling_policies(stack: &Stack) -> Vec<String> {
+    let client = aws_sdk_applicationautoscaling::Client::new(&sdk_config().await);
+    let policies = client
+        .describe_scaling_policies()
+        .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+        .send()
+        .await
+        .unwrap();
+    let prefix = format!("{}.", stack.key());
+    policies.scaling_policies().iter().map(|p| p.policy_name().to_owned()).filter(|n| n.starts_with(&prefix)).collect()
 }
 
 /// Counts [`live_resources`] by kind.
@@ -343,12 +458,26 @@ pub(crate) fn expected_counts(env: &str) -> BTreeMap<&'static str, usize> {
         ("db_instance", db_instances),
         ("secret", 1),
         ("sns_topic", 1),
+        ("log_group", 2),
+        ("iam_role", 4),
+        ("ecs_cluster", 1),
+        ("task_definition", 2),
+        ("ecs_service", 2),
+        ("load_balancer", 1),
+        ("target_group", 1),
+        ("listener", 2),
     ]
     .into_iter()
     .collect()
 }
 
-/// How many resources an apply of the environment makes.
+/// How many live resources an apply of the environment makes.
 pub(crate) fn expected_total(env: &str) -> usize {
     expected_counts(env).values().sum()
+}
+
+/// How many specs an apply of the environment plans and records: the live resources, plus
+/// the settings that live on them (each service's auto-scaling, production's rotation).
+pub(crate) fn expected_specs(env: &str) -> usize {
+    expected_total(env) + 2 + usize::from(env == "prod")
 }

@@ -26,6 +26,12 @@ pub struct Clients {
     pub rds: aws_sdk_rds::Client,
     pub secretsmanager: aws_sdk_secretsmanager::Client,
     pub sns: aws_sdk_sns::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub ecs: aws_sdk_ecs::Client,
+    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    pub autoscaling: aws_sdk_applicationautoscaling::Client,
+    pub acm: aws_sdk_acm::Client,
 }
 
 impl Clients {
@@ -40,6 +46,12 @@ impl Clients {
             rds: aws_sdk_rds::Client::new(config),
             secretsmanager: aws_sdk_secretsmanager::Client::new(config),
             sns: aws_sdk_sns::Client::new(config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(config),
+            iam: aws_sdk_iam::Client::new(config),
+            ecs: aws_sdk_ecs::Client::new(config),
+            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(config),
+            autoscaling: aws_sdk_applicationautoscaling::Client::new(config),
+            acm: aws_sdk_acm::Client::new(config),
         }
     }
 }

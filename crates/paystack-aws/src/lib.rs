@@ -5,9 +5,15 @@
 //! [`paystack_engine::ReconcileError`]s at the call site. The remote state backend (S3 and
 //! DynamoDB) lives here too, behind `paystack-state`'s traits.
 
+mod autoscaling;
 mod clients;
 mod ec2;
+mod ecs;
+mod elbv2;
 mod error;
+mod iam;
+mod logs;
+mod lookups;
 mod owned;
 mod rds;
 mod secretsmanager;
@@ -19,6 +25,7 @@ use std::sync::Arc;
 use paystack_engine::Registry;
 
 pub use clients::{ClientPool, Clients, Target};
+pub use lookups::{LookupError, look_up};
 pub use state::{InitStep, Outcome, RemoteBackend, StateLocation, init};
 
 /// Every reconciler, over the given clients. Adding a kind is one line here.
@@ -40,5 +47,14 @@ pub fn registry(clients: &Clients) -> Registry {
     r.register(Arc::new(secretsmanager::secret::Secrets::new(&clients.secretsmanager)));
     r.register(Arc::new(secretsmanager::rotation::Rotations::new(&clients.secretsmanager)));
     r.register(Arc::new(sns::topic::Topics::new(&clients.sns)));
+    r.register(Arc::new(logs::log_group::LogGroups::new(&clients.logs)));
+    r.register(Arc::new(iam::role::Roles::new(&clients.iam)));
+    r.register(Arc::new(ecs::cluster::Clusters::new(&clients.ecs)));
+    r.register(Arc::new(ecs::task_definition::TaskDefinitions::new(&clients.ecs)));
+    r.register(Arc::new(ecs::service::Services::new(&clients.ecs)));
+    r.register(Arc::new(elbv2::load_balancer::LoadBalancers::new(&clients.elbv2)));
+    r.register(Arc::new(elbv2::target_group::TargetGroups::new(&clients.elbv2)));
+    r.register(Arc::new(elbv2::listener::Listeners::new(&clients.elbv2)));
+    r.register(Arc::new(autoscaling::service_scaling::ServiceScalings::new(&clients.autoscaling)));
     r
 }

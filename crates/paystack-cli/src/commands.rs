@@ -11,7 +11,7 @@ use paystack_aws::{ClientPool, Clients, RemoteBackend, StateLocation, Target};
 use paystack_config::{Config, Environment, StateStore};
 use paystack_core::{Action, Plan, ResourceId, StateDocument};
 use paystack_engine::{ExecOptions, Executor, Inventory, ResourceGraph, Scope, StateWriter};
-use paystack_platform::{Blueprint, blueprint};
+use paystack_platform::{Blueprint, Lookups, blueprint};
 use paystack_state::{LocalBackend, Lock, LockInfo, LockOptions, StateBackend};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -37,6 +37,26 @@ impl Stack {
         Scope { stack: self.key() }
     }
 
+    /// The same stack with what the blueprint looks up read from AWS (the certificate of the
+    /// HTTPS listener), as every plan that may be applied needs. Fails, before anything
+    /// changes, when a lookup finds nothing.
+    async fn looked_up(&self, aws: &Aws) -> Result<Stack> {
+        let domain = &self.env.load_balancer.certificate_domain;
+        let lookups = paystack_aws::look_up(&aws.clients, &self.env.region, domain).await.map_err(|e| match e {
+            paystack_aws::LookupError::NoCertificate { .. } => miette!(
+                help = format!(
+                    "request or import a certificate for `{domain}` in ACM in {}, or point `load_balancer.certificate_domain` at one; paystack looks it up and never creates it",
+                    self.env.region
+                ),
+                "{e}"
+            ),
+            paystack_aws::LookupError::Failed(_) => {
+                miette!(help = "check AWS credentials, region and AWS_ENDPOINT_URL; nothing was changed", "{e}")
+            }
+        })?;
+        build(self.env.clone(), &lookups, self.state_dir.clone())
+    }
+
     /// Turns a state error into a diagnostic that says what to do next.
     fn state_error(&self, e: paystack_state::StateError) -> miette::Report {
         state_error(e, &self.env.name, &self.key())
@@ -48,10 +68,15 @@ impl Stack {
 fn load(cli: &Cli, args: &StackArgs) -> Result<Stack> {
     let config = Config::load(&cli.config).map_err(InvalidConfig::from)?;
     let env = config.environment(&args.env, args.suffix.as_deref()).map_err(InvalidConfig::from)?;
-    let blueprint = blueprint(&env);
+    // Lookups are read from AWS only by the commands that plan changes.
+    build(env, &Lookups::default(), cli.state_dir.clone())
+}
+
+fn build(env: Environment, lookups: &Lookups, state_dir: PathBuf) -> Result<Stack> {
+    let blueprint = blueprint(&env, lookups);
     let graph = ResourceGraph::build(blueprint.specs.clone())
         .map_err(|e| miette!("the platform's resource graph is invalid: {e}"))?;
-    Ok(Stack { env, blueprint, graph, state_dir: cli.state_dir.clone() })
+    Ok(Stack { env, blueprint, graph, state_dir })
 }
 
 pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
@@ -59,6 +84,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Plan { stack, json, detailed_exitcode, out } => {
             let s = load(&cli, stack)?;
             let aws = Aws::connect(&s).await;
+            let s = s.looked_up(&aws).await?;
             let backend = aws.backend(&s);
             let stored = backend.read().await.map_err(|e| s.state_error(e))?;
             let inventory = aws.observe(&s.scope()).await?;
@@ -387,6 +413,14 @@ async fn converge_locked(
     lock: &Lock,
 ) -> Result<ExitCode> {
     let operation = if mode == Mode::Apply { "apply" } else { "destroy" };
+    // Destroy needs no lookup: it deletes what is live, whatever the configuration refers to.
+    let resolved;
+    let s = if mode == Mode::Apply {
+        resolved = s.looked_up(aws).await?;
+        &resolved
+    } else {
+        s
+    };
     let stored = backend.read().await.map_err(|e| s.state_error(e))?;
     let inventory = aws.observe(&s.scope()).await?;
     let mut state = stored.clone().unwrap_or_else(|| paystack_state::new_document(&s.key()));

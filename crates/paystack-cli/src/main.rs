@@ -11,6 +11,7 @@ mod render;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
+use tracing_subscriber::prelude::*;
 
 use clap::Parser;
 
@@ -30,13 +31,21 @@ fn main() -> ExitCode {
     // Logs go to stderr, filtered by PAYSTACK_LOG (e.g. `PAYSTACK_LOG=debug`); product
     // output goes to stdout.
     // At trace level the SDK logs every request it sends with its body, and request bodies
-    // are where a generated password travels (CreateSecret, CreateDBCluster). That one log
-    // site is held at debug whatever the filter says, so no secret reaches a log.
-    let mut filter = tracing_subscriber::EnvFilter::try_from_env("PAYSTACK_LOG").unwrap_or_else(|_| "warn".into());
-    if let Ok(cap) = "aws_smithy_runtime::client::orchestrator=debug".parse() {
-        filter = filter.add_directive(cap);
-    }
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).init();
+    // are where a generated password travels (CreateSecret, CreateDBCluster). That log site's
+    // trace events are dropped whatever the filter says, so no secret reaches a log.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PAYSTACK_LOG").unwrap_or_else(|_| "warn".into());
+    let no_request_bodies = tracing_subscriber::filter::filter_fn(|meta| {
+        !(*meta.level() == tracing::Level::TRACE
+            && meta.target().starts_with("aws_smithy_runtime::client::orchestrator"))
+    });
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(filter)
+                .with_filter(no_request_bodies),
+        )
+        .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

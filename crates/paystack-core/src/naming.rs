@@ -35,6 +35,13 @@ pub fn is_portable(s: &str) -> bool {
         && !s.contains("--")
 }
 
+/// Six hex digits that change whenever `s` does. A name that carries the hash of what forces
+/// its resource's replacement never collides with the resource it replaces, since both live at
+/// once while dependents move over.
+pub fn short_hash(s: &str) -> String {
+    format!("{:06x}", fnv1a(s.as_bytes()) & 0x00ff_ffff)
+}
+
 fn fnv1a(bytes: &[u8]) -> u32 {
     bytes.iter().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(*b)).wrapping_mul(0x0100_0193))
 }

@@ -30,9 +30,20 @@ impl Blueprint {
     }
 }
 
+/// What the platform uses but never makes: read from AWS before planning, like a Terraform
+/// data source. A value still unknown (when nothing needs AWS, as for `graph`) shows as a
+/// placeholder.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Lookups {
+    /// The ARN of the ACM certificate for `load_balancer.certificate_domain`.
+    pub certificate_arn: Option<String>,
+}
+
+const NOT_LOOKED_UP: &str = "(looked up when planning)";
+
 /// Builds the specs of `env`. Every name and tag is computed here, and every dependency is a
 /// reference from one spec to another's output.
-pub fn blueprint(env: &Environment) -> Blueprint {
+pub fn blueprint(env: &Environment, lookups: &Lookups) -> Blueprint {
     let stack = Stack { env: env.name.clone(), suffix: env.suffix.clone(), region: env.region.clone() };
     let mut b = Builder { env, stack: stack.clone(), specs: Vec::new() };
     let mut outputs = BTreeMap::new();
@@ -179,7 +190,7 @@ pub fn blueprint(env: &Environment) -> Blueprint {
         ),
     );
 
-    database(&mut b, &mut outputs, &private_subnets, &db, &zones);
+    let secret = database(&mut b, &mut outputs, &private_subnets, &db, &zones);
 
     let topic = b.add(
         &kinds::TOPIC,
@@ -189,17 +200,28 @@ pub fn blueprint(env: &Environment) -> Blueprint {
     );
     outputs.insert("sns_topic_arn".into(), Expr::reference(&topic, "arn"));
 
+    let edge = Edge { public_subnets: &public_subnets, alb_sg: &alb, vpc_id: &vpc_id };
+    let target_group = load_balancer(&mut b, &mut outputs, &edge, lookups);
+    let app_tier = AppTier {
+        private_subnets: &private_subnets,
+        app_sg: &app,
+        secret: &secret,
+        topic: &topic,
+        target_group: &target_group,
+    };
+    application(&mut b, &mut outputs, &app_tier);
+
     Blueprint { stack, specs: b.specs, outputs }
 }
 
-/// The Aurora cluster, its instances and its credentials.
+/// The Aurora cluster, its instances and its credentials. Returns the credentials' secret.
 fn database(
     b: &mut Builder<'_>,
     outputs: &mut BTreeMap<String, Expr>,
     private_subnets: &[ResourceId],
     db_sg: &ResourceId,
     zones: &[(String, &str)],
-) {
+) -> ResourceId {
     let env = b.env;
     let db = &env.database;
     let subnet_group = b.add(
@@ -208,10 +230,12 @@ fn database(
         ("database", "subnets"),
         [("description", "Aurora: the private subnets".into()), ("subnet_ids", list_of(private_subnets, "id"))],
     );
+    // The name carries a hash of the family, which forces a replacement: a new major version
+    // gets a new group beside the old one.
     let parameters = b.add(
         &kinds::DB_CLUSTER_PARAMETER_GROUP,
         "database.cluster_parameters",
-        ("database", "cluster-params"),
+        ("database", &format!("params-{}", naming::short_hash(&db.family))),
         [
             ("family", db.family.clone().into()),
             ("description", format!("Aurora PostgreSQL cluster settings for {}", env.name).into()),
@@ -307,6 +331,256 @@ fn database(
             ],
         );
     }
+    secret
+}
+
+/// What the load balancer sits in.
+struct Edge<'a> {
+    public_subnets: &'a [ResourceId],
+    alb_sg: &'a ResourceId,
+    vpc_id: &'a Expr,
+}
+
+/// The internet-facing load balancer, its target group, and its two listeners: HTTP only
+/// redirects to HTTPS. Returns the target group.
+fn load_balancer(
+    b: &mut Builder<'_>,
+    outputs: &mut BTreeMap<String, Expr>,
+    edge: &Edge<'_>,
+    lookups: &Lookups,
+) -> ResourceId {
+    let env = b.env;
+    let alb = b.add(
+        &kinds::LOAD_BALANCER,
+        "edge.alb",
+        ("edge", "alb"),
+        [
+            ("subnet_ids", list_of(edge.public_subnets, "id")),
+            ("security_group_ids", Expr::List(vec![Expr::reference(edge.alb_sg, "id")])),
+        ],
+    );
+    outputs.insert("alb_dns_name".into(), Expr::reference(&alb, "dns_name"));
+    outputs.insert("service_url".into(), Expr::reference(&alb, "url"));
+    // The name carries a hash of what forces a replacement (the port and the VPC), so the new
+    // group can exist beside the old one while the listener and the service move over.
+    let replaced_by = format!("{}/{}", env.security.app_port, env.network.cidr);
+    let target_group = b.add(
+        &kinds::TARGET_GROUP,
+        "edge.target_group",
+        ("edge", &format!("tg-{}", naming::short_hash(&replaced_by))),
+        [
+            ("port", Value::from(env.security.app_port).into()),
+            ("vpc_id", edge.vpc_id.clone()),
+            ("health_check_path", env.load_balancer.health_check_path.clone().into()),
+        ],
+    );
+    let alb_arn = Expr::reference(&alb, "arn");
+    b.add(
+        &kinds::LISTENER,
+        "edge.listener.http",
+        ("edge", "http"),
+        [
+            ("load_balancer_arn", alb_arn.clone()),
+            ("port", 80.into()),
+            ("protocol", "HTTP".into()),
+            ("certificate_arn", Value::Null.into()),
+            ("default_action", Expr::Literal(json!({ "type": "redirect", "protocol": "HTTPS", "port": "443" }))),
+        ],
+    );
+    let certificate = lookups.certificate_arn.clone().unwrap_or_else(|| NOT_LOOKED_UP.to_owned());
+    let forward = BTreeMap::from([
+        ("type".to_owned(), Expr::from("forward")),
+        ("target_group_arn".to_owned(), Expr::reference(&target_group, "arn")),
+    ]);
+    b.add(
+        &kinds::LISTENER,
+        "edge.listener.https",
+        ("edge", "https"),
+        [
+            ("load_balancer_arn", alb_arn),
+            ("port", 443.into()),
+            ("protocol", "HTTPS".into()),
+            ("certificate_arn", certificate.into()),
+            ("default_action", Expr::Map(forward)),
+        ],
+    );
+    target_group
+}
+
+/// What the services use from the rest of the platform.
+struct AppTier<'a> {
+    private_subnets: &'a [ResourceId],
+    app_sg: &'a ResourceId,
+    secret: &'a ResourceId,
+    topic: &'a ResourceId,
+    target_group: &'a ResourceId,
+}
+
+/// The container name in every task definition: one container per task.
+const CONTAINER: &str = "app";
+/// The environment variable a container reads the database credentials from.
+const DB_CREDENTIALS_VARIABLE: &str = "DATABASE_CREDENTIALS";
+
+/// The ECS cluster and, per service, its log group, roles, task definition, service and
+/// auto-scaling.
+fn application(b: &mut Builder<'_>, outputs: &mut BTreeMap<String, Expr>, tier: &AppTier<'_>) {
+    let env = b.env;
+    let cluster = b.add(
+        &kinds::ECS_CLUSTER,
+        "app.cluster",
+        ("app", "cluster"),
+        [("container_insights", env.logs.container_insights.into())],
+    );
+    outputs.insert("ecs_cluster_arn".into(), Expr::reference(&cluster, "arn"));
+    let boundary = env.iam.permissions_boundary_arn.clone().map_or(Value::Null, Value::from);
+    let role_path = kinds::role_path(&b.stack.key());
+    let mut service_arns = BTreeMap::new();
+    for service in &env.services {
+        let svc = service.name.as_str();
+        let logs = b.add(
+            &kinds::LOG_GROUP,
+            &format!("app.{svc}.logs"),
+            ("app", &format!("{svc}-logs")),
+            [("retention_in_days", Value::from(env.logs.retention_days).into())],
+        );
+        // ECS pulls the image, writes the logs and reads the secret with the execution role;
+        // the application itself runs with the task role, which may only alert.
+        let execution = b.add(
+            &kinds::IAM_ROLE,
+            &format!("app.{svc}.execution_role"),
+            ("app", &format!("{svc}-exec-role")),
+            [
+                ("path", role_path.clone().into()),
+                ("assume_role_policy", ecs_tasks_may_assume()),
+                (
+                    "policy",
+                    policy(
+                        &env.region,
+                        vec![
+                            statement(
+                                &["logs:CreateLogStream", "logs:PutLogEvents"],
+                                vec![Expr::reference(&logs, "arn"), Expr::reference(&logs, "streams_arn")],
+                            ),
+                            statement(&["secretsmanager:GetSecretValue"], vec![Expr::reference(tier.secret, "arn")]),
+                        ],
+                    ),
+                ),
+                ("permissions_boundary", boundary.clone().into()),
+            ],
+        );
+        let task_role = b.add(
+            &kinds::IAM_ROLE,
+            &format!("app.{svc}.task_role"),
+            ("app", &format!("{svc}-task-role")),
+            [
+                ("path", role_path.clone().into()),
+                ("assume_role_policy", ecs_tasks_may_assume()),
+                (
+                    "policy",
+                    policy(&env.region, vec![statement(&["sns:Publish"], vec![Expr::reference(tier.topic, "arn")])]),
+                ),
+                ("permissions_boundary", boundary.clone().into()),
+            ],
+        );
+        let port = if service.load_balanced { Value::from(env.security.app_port) } else { Value::Null };
+        let container = BTreeMap::from([
+            ("name".to_owned(), Expr::from(CONTAINER)),
+            ("image".to_owned(), service.image.clone().into()),
+            ("port".to_owned(), port.clone().into()),
+            ("log_group".to_owned(), Expr::reference(&logs, "name")),
+            ("region".to_owned(), env.region.clone().into()),
+            (
+                "secrets".to_owned(),
+                Expr::Map(BTreeMap::from([(DB_CREDENTIALS_VARIABLE.to_owned(), Expr::reference(tier.secret, "arn"))])),
+            ),
+        ]);
+        let task = b.add(
+            &kinds::TASK_DEFINITION,
+            &format!("app.{svc}.task"),
+            ("app", &format!("{svc}-task")),
+            [
+                ("cpu", service.cpu.to_string().into()),
+                ("memory", service.memory.to_string().into()),
+                ("execution_role_arn", Expr::reference(&execution, "arn")),
+                ("task_role_arn", Expr::reference(&task_role, "arn")),
+                ("container", Expr::Map(container)),
+            ],
+        );
+        let load_balancer = if service.load_balanced {
+            Expr::Map(BTreeMap::from([
+                ("target_group_arn".to_owned(), Expr::reference(tier.target_group, "arn")),
+                ("container_name".to_owned(), CONTAINER.into()),
+                ("container_port".to_owned(), port.into()),
+            ]))
+        } else {
+            Value::Null.into()
+        };
+        let ecs_service = b.add(
+            &kinds::ECS_SERVICE,
+            &format!("app.{svc}.service"),
+            ("app", svc),
+            [
+                ("cluster", Expr::reference(&cluster, "arn")),
+                ("task_definition", Expr::reference(&task, "arn")),
+                ("desired_count", Value::from(service.desired_count).into()),
+                ("subnet_ids", list_of(tier.private_subnets, "id")),
+                ("security_group_ids", Expr::List(vec![Expr::reference(tier.app_sg, "id")])),
+                ("load_balancer", load_balancer),
+            ],
+        );
+        service_arns.insert(svc.to_owned(), Expr::reference(&ecs_service, "arn"));
+        let scaling_id = format!("app.{svc}.scaling");
+        b.setting(
+            &kinds::SERVICE_SCALING,
+            &scaling_id,
+            &ecs_service,
+            [
+                ("policy_name", kinds::scaling_policy_name(&b.stack.key(), &scaling_id).into()),
+                ("resource_id", Expr::reference(&ecs_service, "scaling_resource_id")),
+                ("min_capacity", Value::from(service.min_count).into()),
+                ("max_capacity", Value::from(service.max_count).into()),
+                ("cpu_target_percent", Value::from(service.cpu_target_percent).into()),
+            ],
+        );
+    }
+    outputs.insert("ecs_service_arns".into(), Expr::Map(service_arns));
+}
+
+/// The trust policy that lets ECS tasks take a role.
+fn ecs_tasks_may_assume() -> Expr {
+    Expr::Literal(json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": { "Service": "ecs-tasks.amazonaws.com" },
+            "Action": "sts:AssumeRole",
+        }],
+    }))
+}
+
+/// A policy document whose every statement is held to the environment's region.
+fn policy(region: &str, statements: Vec<BTreeMap<String, Expr>>) -> Expr {
+    let condition = json!({ "StringEquals": { "aws:RequestedRegion": region } });
+    let statements = statements
+        .into_iter()
+        .map(|mut s| {
+            s.insert("Condition".to_owned(), Expr::Literal(condition.clone()));
+            Expr::Map(s)
+        })
+        .collect();
+    Expr::Map(BTreeMap::from([
+        ("Version".to_owned(), "2012-10-17".into()),
+        ("Statement".to_owned(), Expr::List(statements)),
+    ]))
+}
+
+/// An `Allow` of `actions` on exactly `resources`: never a wildcard.
+fn statement(actions: &[&str], resources: Vec<Expr>) -> BTreeMap<String, Expr> {
+    BTreeMap::from([
+        ("Effect".to_owned(), "Allow".into()),
+        ("Action".to_owned(), Expr::Literal(json!(actions))),
+        ("Resource".to_owned(), Expr::List(resources)),
+    ])
 }
 
 struct Builder<'a> {
@@ -434,7 +708,10 @@ fn rule(port: u16, source: (&str, Expr), description: &str) -> Expr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use paystack_config::{Alerts, Database, Ipv4Cidr, Network, Security, StateSettings, StateStore, Tags};
+    use paystack_config::{
+        Alerts, Database, Iam, Ipv4Cidr, LoadBalancer, Logs, Network, Security, Service, StateSettings, StateStore,
+        Tags,
+    };
 
     fn env(name: &str, cidr: &str, nats: usize) -> Environment {
         Environment {
@@ -464,6 +741,26 @@ mod tests {
                 rotation: None,
             },
             alerts: Alerts { emails: vec!["oncall@example.com".into()] },
+            services: ["payments-api", "worker"]
+                .into_iter()
+                .map(|name| Service {
+                    name: name.into(),
+                    image: "nginx:1.27".into(),
+                    cpu: 256,
+                    memory: 512,
+                    desired_count: 1,
+                    min_count: 1,
+                    max_count: 2,
+                    cpu_target_percent: 70.0,
+                    load_balanced: name == "payments-api",
+                })
+                .collect(),
+            logs: Logs { retention_days: 7, container_insights: false },
+            load_balancer: LoadBalancer {
+                certificate_domain: "*.payments.example.com".into(),
+                health_check_path: "/health".into(),
+            },
+            iam: Iam { permissions_boundary_arn: None },
             state: StateSettings { backend: StateStore::Local, lock_lease: std::time::Duration::from_secs(30) },
         }
     }
@@ -474,8 +771,8 @@ mod tests {
 
     #[test]
     fn environments_share_one_structure() {
-        let dev = blueprint(&env("dev", "10.0.0.0/16", 1));
-        let prod = blueprint(&env("prod", "10.2.0.0/16", 3));
+        let dev = blueprint(&env("dev", "10.0.0.0/16", 1), &Lookups::default());
+        let prod = blueprint(&env("prod", "10.2.0.0/16", 3), &Lookups::default());
         // Only the counts of what scales with the environment differ.
         let scaled = |i: &str| i.contains(".nat") || i.starts_with("database.instance.reader");
         let shared = |b: &Blueprint| ids(b).into_iter().filter(|i| !scaled(i)).map(str::to_owned).collect::<Vec<_>>();
@@ -483,14 +780,14 @@ mod tests {
         assert_eq!(ids(&dev).iter().filter(|i| i.starts_with("network.nat.")).count(), 1);
         assert_eq!(ids(&prod).iter().filter(|i| i.starts_with("network.nat.")).count(), 3);
         assert_eq!(ids(&prod).iter().filter(|i| i.starts_with("database.instance.reader")).count(), 2);
-        assert_eq!(dev.specs.len(), 24);
+        assert_eq!(dev.specs.len(), 41);
     }
 
     #[test]
     fn names_tags_and_cidrs_follow_the_environment() {
         let mut e = env("staging", "10.1.0.0/16", 1);
         e.suffix = Some("blue".into());
-        let b = blueprint(&e);
+        let b = blueprint(&e, &Lookups::default());
         let subnet = b.specs.iter().find(|s| s.id.as_str() == "network.subnet.private.b").unwrap();
         assert_eq!(subnet.name, "staging-us-east-1-network-private-b-blue");
         assert_eq!(subnet.fields["cidr_block"], Expr::from("10.1.144.0/20"));
@@ -505,7 +802,7 @@ mod tests {
 
     #[test]
     fn security_groups_chain_least_privilege() {
-        let b = blueprint(&env("dev", "10.0.0.0/16", 1));
+        let b = blueprint(&env("dev", "10.0.0.0/16", 1), &Lookups::default());
         let sg = |role: &str| b.specs.iter().find(|s| s.id.as_str() == format!("security.sg.{role}")).unwrap();
         assert_eq!(sg("app").dependencies(), [ResourceId::new("network.vpc"), ResourceId::new("security.sg.alb")]);
         assert_eq!(sg("db").dependencies(), [ResourceId::new("network.vpc"), ResourceId::new("security.sg.app")]);
@@ -515,17 +812,17 @@ mod tests {
 
     #[test]
     fn private_subnets_route_through_their_zones_nat() {
-        let b = blueprint(&env("prod", "10.2.0.0/16", 3));
+        let b = blueprint(&env("prod", "10.2.0.0/16", 3), &Lookups::default());
         let rt = b.specs.iter().find(|s| s.id.as_str() == "network.rt.private.c").unwrap();
         assert!(rt.dependencies().contains(&ResourceId::new("network.nat.c")));
-        let dev = blueprint(&env("dev", "10.0.0.0/16", 1));
+        let dev = blueprint(&env("dev", "10.0.0.0/16", 1), &Lookups::default());
         let rt = dev.specs.iter().find(|s| s.id.as_str() == "network.rt.private.c").unwrap();
         assert!(rt.dependencies().contains(&ResourceId::new("network.nat.a")));
     }
 
     #[test]
     fn readers_wait_for_the_writer_and_spread_across_zones() {
-        let b = blueprint(&env("prod", "10.2.0.0/16", 3));
+        let b = blueprint(&env("prod", "10.2.0.0/16", 3), &Lookups::default());
         let spec = |id: &str| b.specs.iter().find(|s| s.id.as_str() == id).unwrap();
         assert_eq!(spec("database.instance.writer").dependencies(), [ResourceId::new("database.cluster")]);
         let reader = spec("database.instance.reader-2");
@@ -536,7 +833,7 @@ mod tests {
 
     #[test]
     fn the_password_is_referred_to_never_held() {
-        let b = blueprint(&env("dev", "10.0.0.0/16", 1));
+        let b = blueprint(&env("dev", "10.0.0.0/16", 1), &Lookups::default());
         let cluster = b.specs.iter().find(|s| s.id.as_str() == "database.cluster").unwrap();
         assert_eq!(
             cluster.fields["master_password_secret"],
@@ -557,27 +854,100 @@ mod tests {
     fn names_aws_caps_are_fitted_deterministically() {
         let mut e = env("staging", "10.1.0.0/16", 1);
         e.suffix = Some("a-much-longer-suffix-than-usual".into());
-        let b = blueprint(&e);
+        let b = blueprint(&e, &Lookups::default());
         let rds: Vec<&Spec> = b.specs.iter().filter(|s| s.kind.as_str().starts_with("rds.")).collect();
         assert!(rds.iter().all(|s| s.name.len() <= 63), "{:?}", rds.iter().map(|s| &s.name).collect::<Vec<_>>());
         let params = b.specs.iter().find(|s| s.id.as_str() == "database.cluster_parameters").unwrap();
         assert!(!params.name.ends_with("than-usual"), "{} was shortened", params.name);
         assert_eq!(params.fields["name"], Expr::from(params.name.as_str()), "the name field is the fitted name");
-        assert_eq!(blueprint(&e).specs, b.specs);
+        assert_eq!(blueprint(&e, &Lookups::default()).specs, b.specs);
     }
 
     #[test]
     fn rotation_is_set_only_where_configured_and_only_once_the_database_is_up() {
-        assert!(!ids(&blueprint(&env("dev", "10.0.0.0/16", 1))).contains(&"database.secret.rotation"));
+        assert!(
+            !ids(&blueprint(&env("dev", "10.0.0.0/16", 1), &Lookups::default())).contains(&"database.secret.rotation")
+        );
         let mut prod = env("prod", "10.2.0.0/16", 3);
         prod.database.rotation = Some(paystack_config::Rotation {
             lambda_arn: "arn:aws:lambda:us-east-1:123456789012:function:rotate".into(),
             days: 30,
         });
-        let b = blueprint(&prod);
+        let b = blueprint(&prod, &Lookups::default());
         let rotation = b.specs.iter().find(|s| s.id.as_str() == "database.secret.rotation").unwrap();
         assert_eq!(rotation.dependencies(), [ResourceId::new("database.cluster"), ResourceId::new("database.secret")]);
         assert!(!rotation.fields.contains_key("tags"));
         assert_eq!(rotation.fields["days"], Expr::from(30));
+    }
+
+    /// Every statement of every policy paystack writes: scoped to resources it names, held to
+    /// the environment's region, never a wildcard action.
+    #[test]
+    fn iam_policies_are_least_privilege() {
+        let mut e = env("staging", "10.1.0.0/16", 3);
+        e.iam.permissions_boundary_arn = Some("arn:aws:iam::123456789012:policy/boundary".into());
+        let b = blueprint(&e, &Lookups::default());
+        let roles: Vec<&Spec> = b.specs.iter().filter(|s| s.kind.as_str() == "iam.role").collect();
+        assert_eq!(roles.len(), 4, "an execution role and a task role per service");
+        for role in roles {
+            assert_eq!(role.fields["permissions_boundary"], Expr::from("arn:aws:iam::123456789012:policy/boundary"));
+            assert!(role.name.len() <= 64, "{}", role.name);
+            let Expr::Map(policy) = &role.fields["policy"] else { panic!("{}: policy is not a document", role.id) };
+            let Expr::List(statements) = &policy["Statement"] else { panic!() };
+            assert!(!statements.is_empty());
+            for statement in statements {
+                let Expr::Map(st) = statement else { panic!() };
+                assert_eq!(st["Effect"], Expr::from("Allow"));
+                let Expr::Literal(actions) = &st["Action"] else { panic!() };
+                for action in actions.as_array().unwrap() {
+                    let action = action.as_str().unwrap();
+                    assert!(action != "*" && !action.ends_with(":*"), "{}: action {action}", role.id);
+                }
+                let Expr::List(resources) = &st["Resource"] else { panic!("{}: no resource list", role.id) };
+                assert!(!resources.is_empty());
+                for resource in resources {
+                    // Each resource is one of the environment's own, by reference to it.
+                    assert!(matches!(resource, Expr::Ref(_)), "{}: resource {resource:?}", role.id);
+                }
+                assert_eq!(
+                    st["Condition"],
+                    Expr::Literal(json!({ "StringEquals": { "aws:RequestedRegion": "us-east-1" } })),
+                    "{}",
+                    role.id
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn services_run_privately_behind_the_load_balancer_and_scale_on_cpu() {
+        let b = blueprint(&env("dev", "10.0.0.0/16", 1), &Lookups { certificate_arn: Some("arn:cert".into()) });
+        let spec = |id: &str| b.specs.iter().find(|s| s.id.as_str() == id).unwrap_or_else(|| panic!("{id}"));
+        let api = spec("app.payments-api.service");
+        assert!(api.dependencies().contains(&ResourceId::new("edge.target_group")));
+        assert!(api.dependencies().contains(&ResourceId::new("network.subnet.private.a")));
+        assert_eq!(spec("app.worker.service").fields["load_balancer"], Expr::from(Value::Null));
+        let https = spec("edge.listener.https");
+        assert_eq!(https.fields["certificate_arn"], Expr::from("arn:cert"), "the certificate is looked up");
+        let scaling = spec("app.worker.scaling");
+        assert_eq!(scaling.dependencies(), [ResourceId::new("app.worker.service")]);
+        assert_eq!(scaling.fields["max_capacity"], Expr::from(2));
+        let Expr::Map(container) = &spec("app.payments-api.task").fields["container"] else { panic!() };
+        let Expr::Map(secrets) = &container["secrets"] else { panic!() };
+        assert_eq!(secrets["DATABASE_CREDENTIALS"], Expr::reference(&ResourceId::new("database.secret"), "arn"));
+        for id in ["edge.alb", "edge.target_group"] {
+            assert!(spec(id).name.len() <= 32, "{}", spec(id).name);
+        }
+    }
+
+    #[test]
+    fn every_name_is_used_once() {
+        let b = blueprint(&env("prod", "10.2.0.0/16", 3), &Lookups::default());
+        let mut names: Vec<&str> =
+            b.specs.iter().filter(|s| s.fields.contains_key("tags")).map(|s| s.name.as_str()).collect();
+        let total = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), total, "two resources share a name");
     }
 }

@@ -181,3 +181,80 @@ pub const TOPIC: KindDef = KindDef::new("sns.topic", "sns", "sns_topic")
     .named("name", 256)
     .replace_on(&["name"])
     .unordered(&["subscriptions"]);
+
+/// A service's log group. Fields: `name`, `retention_in_days`, `tags`. Outputs: `arn` (of
+/// the group itself, without the `:*` AWS appends for its streams).
+pub const LOG_GROUP: KindDef =
+    KindDef::new("logs.log_group", "logs", "log_group").named("name", 512).replace_on(&["name"]);
+
+/// An IAM role with one inline policy, under the path `/paystack/{stack}/`. Fields: `name`,
+/// `path`, `assume_role_policy`, `policy` (the inline policy document), `permissions_boundary`
+/// (null or a policy ARN), `tags`. Outputs: `arn`.
+pub const IAM_ROLE: KindDef =
+    KindDef::new("iam.role", "iam", "iam_role").named("name", 64).replace_on(&["name", "path"]);
+
+/// Fields: `name`, `container_insights`, `tags`. Outputs: `arn`, `name`.
+pub const ECS_CLUSTER: KindDef =
+    KindDef::new("ecs.cluster", "ecs", "ecs_cluster").named("name", 255).replace_on(&["name"]);
+
+/// A Fargate task definition. Revisions never change: any change registers a new revision
+/// (a replacement, new first), the service moves to it, and the old one is deregistered.
+/// Fields: `family`, `cpu`, `memory` (strings, as ECS takes them), `execution_role_arn`,
+/// `task_role_arn`, `container` (`{name, image, port, log_group, region, secrets}`, where
+/// `secrets` maps an environment variable to the ARN of the secret it is read from), `tags`.
+/// Outputs: `arn` (with the revision).
+pub const TASK_DEFINITION: KindDef = KindDef::new("ecs.task_definition", "ecs", "task_definition")
+    .named("family", 255)
+    .replace_on(&["family", "cpu", "memory", "execution_role_arn", "task_role_arn", "container"]);
+
+/// A Fargate service in the private subnets. Fields: `name`, `cluster`, `task_definition`,
+/// `desired_count`, `subnet_ids`, `security_group_ids`, `load_balancer` (null, or
+/// `{target_group_arn, container_name, container_port}`), `tags`. Outputs: `arn`, `name`.
+pub const ECS_SERVICE: KindDef = KindDef::new("ecs.service", "ecs", "ecs_service")
+    .named("name", 255)
+    .replace_on(&["name", "cluster"])
+    .unordered(&["subnet_ids", "security_group_ids"]);
+
+/// Target tracking on a service's average CPU: the scalable target and its one policy.
+/// Application Auto Scaling takes no tags here, so the policy's name carries ownership
+/// ([`scaling_policy_name`]). Fields: `policy_name`, `resource_id`
+/// (`service/CLUSTER/SERVICE`), `min_capacity`, `max_capacity`, `cpu_target_percent`.
+pub const SERVICE_SCALING: KindDef =
+    KindDef::new("autoscaling.service_scaling", "application-autoscaling", "autoscaling_target")
+        .replace_on(&["policy_name", "resource_id"]);
+
+/// The start of every scaling policy name of a stack.
+pub fn scaling_policy_prefix(stack_key: &str) -> String {
+    format!("{stack_key}.")
+}
+
+/// A scaling policy's name: its stack, then the resource's id, so that listing the policies
+/// finds a stack's own and names the resource each belongs to.
+pub fn scaling_policy_name(stack_key: &str, id: &str) -> String {
+    format!("{}{id}", scaling_policy_prefix(stack_key))
+}
+
+/// An internet-facing Application Load Balancer. Fields: `name`, `subnet_ids`,
+/// `security_group_ids`, `tags`. Outputs: `arn`, `dns_name`, `zone_id`.
+pub const LOAD_BALANCER: KindDef = KindDef::new("elbv2.load_balancer", "elasticloadbalancing", "load_balancer")
+    .named("name", 32)
+    .replace_on(&["name"])
+    .unordered(&["subnet_ids", "security_group_ids"]);
+
+/// An `ip` target group. Fields: `name`, `port`, `vpc_id`, `health_check_path`, `tags`.
+/// Outputs: `arn`.
+pub const TARGET_GROUP: KindDef = KindDef::new("elbv2.target_group", "elasticloadbalancing", "target_group")
+    .named("name", 32)
+    .replace_on(&["name", "port", "vpc_id"]);
+
+/// A listener. Fields: `load_balancer_arn`, `port`, `protocol`, `certificate_arn` (null for
+/// HTTP), `default_action` (`{type: "redirect", port, protocol}` or `{type: "forward",
+/// target_group_arn}`), `tags`. Outputs: `arn`.
+pub const LISTENER: KindDef =
+    KindDef::new("elbv2.listener", "elasticloadbalancing", "listener").replace_on(&["load_balancer_arn", "port"]);
+
+/// The IAM path of a stack's roles. Listing roles under it is the stack's whole inventory of
+/// roles, with no other stack's in the way.
+pub fn role_path(stack_key: &str) -> String {
+    format!("/paystack/{stack_key}/")
+}

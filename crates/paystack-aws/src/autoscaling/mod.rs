@@ -1,0 +1,3 @@
+//! Application Auto Scaling kinds.
+
+pub(crate) mod service_scaling;

@@ -1,0 +1,195 @@
+//! `autoscaling.service_scaling`: an ECS service's scalable target (its task count range)
+//! and its target-tracking policy on average CPU.
+//!
+//! Application Auto Scaling keeps no tags on policies, so ownership is in the policy's name,
+//! `{stack}.{resource id}`: one listing of the ECS policies and one of the targets is the
+//! stack's whole inventory.
+
+use async_trait::async_trait;
+use autoscaling::types::{
+    MetricType, PolicyType, PredefinedMetricSpecification, ScalableDimension, ServiceNamespace,
+    TargetTrackingScalingPolicyConfiguration,
+};
+use aws_sdk_applicationautoscaling as autoscaling;
+use paystack_core::{FieldChange, Fields, KindSchema, Observed, ResourceId};
+use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
+use paystack_platform::kinds;
+use serde_json::{Value, json};
+
+use crate::error::{all, classify_typed, unless_gone};
+use crate::owned::{cannot_update, field, i32_field, str_field, updated};
+
+pub(crate) struct ServiceScalings {
+    client: autoscaling::Client,
+    schema: KindSchema,
+}
+
+impl ServiceScalings {
+    pub(crate) fn new(client: &autoscaling::Client) -> Self {
+        Self { client: client.clone(), schema: kinds::SERVICE_SCALING.schema() }
+    }
+
+    async fn register(&self, desired: &Desired) -> Result<(), ReconcileError> {
+        self.client
+            .register_scalable_target()
+            .service_namespace(ServiceNamespace::Ecs)
+            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+            .resource_id(str_field(desired, "resource_id")?)
+            .min_capacity(i32_field(desired, "min_capacity")?)
+            .max_capacity(i32_field(desired, "max_capacity")?)
+            .send()
+            .await
+            .map_err(|e| classify_typed("RegisterScalableTarget", e, |e| e.is_concurrent_update_exception()))?;
+        Ok(())
+    }
+
+    async fn put_policy(&self, name: &str, desired: &Desired) -> Result<(), ReconcileError> {
+        let target = field(desired, "cpu_target_percent")?.as_f64().ok_or_else(|| {
+            ReconcileError::permanent(format!("`{}`: `cpu_target_percent` is not a number", desired.id))
+        })?;
+        let metric = PredefinedMetricSpecification::builder()
+            .predefined_metric_type(MetricType::EcsServiceAverageCpuUtilization)
+            .build()
+            .map_err(|e| ReconcileError::permanent(e.to_string()))?;
+        let tracking = TargetTrackingScalingPolicyConfiguration::builder()
+            .target_value(target)
+            .predefined_metric_specification(metric)
+            .build()
+            .map_err(|e| ReconcileError::permanent(e.to_string()))?;
+        self.client
+            .put_scaling_policy()
+            .policy_name(name)
+            .service_namespace(ServiceNamespace::Ecs)
+            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+            .resource_id(str_field(desired, "resource_id")?)
+            .policy_type(PolicyType::TargetTrackingScaling)
+            .target_tracking_scaling_policy_configuration(tracking)
+            .send()
+            .await
+            .map_err(|e| classify_typed("PutScalingPolicy", e, |e| e.is_concurrent_update_exception()))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Reconciler for ServiceScalings {
+    fn schema(&self) -> &KindSchema {
+        &self.schema
+    }
+
+    async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
+        let prefix = kinds::scaling_policy_prefix(&scope.stack);
+        let policies = all(
+            "DescribeScalingPolicies",
+            self.client
+                .describe_scaling_policies()
+                .service_namespace(ServiceNamespace::Ecs)
+                .into_paginator()
+                .items()
+                .send(),
+        )
+        .await?;
+        let ours: Vec<_> = policies.iter().filter(|p| p.policy_name().starts_with(&prefix)).collect();
+        if ours.is_empty() {
+            return Ok(Vec::new());
+        }
+        let targets = all(
+            "DescribeScalableTargets",
+            self.client
+                .describe_scalable_targets()
+                .service_namespace(ServiceNamespace::Ecs)
+                .into_paginator()
+                .items()
+                .send(),
+        )
+        .await?;
+        let mut out = Vec::new();
+        for p in ours {
+            let Some(id) = p.policy_name().strip_prefix(&prefix) else { continue };
+            let target = targets.iter().find(|t| t.resource_id() == p.resource_id());
+            let attributes = json!({
+                "policy_name": p.policy_name(),
+                "resource_id": p.resource_id(),
+                "min_capacity": target.map(|t| t.min_capacity()),
+                "max_capacity": target.map(|t| t.max_capacity()),
+                "cpu_target_percent": p.target_tracking_scaling_policy_configuration().map(|c| c.target_value()),
+            });
+            let Value::Object(attributes) = attributes else { continue };
+            out.push(Observed {
+                id: ResourceId::new(id),
+                aws_id: p.policy_name().to_owned(),
+                attributes,
+                outputs: Fields::new(),
+                pending: false,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
+        let name = str_field(desired, "policy_name")?;
+        self.register(desired).await?;
+        self.put_policy(name, desired).await?;
+        Ok(Observed {
+            id: desired.id.clone(),
+            aws_id: name.to_owned(),
+            attributes: desired.fields.clone(),
+            outputs: Fields::new(),
+            pending: false,
+        })
+    }
+
+    async fn update(
+        &self,
+        desired: &Desired,
+        current: &Observed,
+        changes: &[FieldChange],
+    ) -> Result<Observed, ReconcileError> {
+        let mut registered = false;
+        for change in changes {
+            match change.field.as_str() {
+                "min_capacity" | "max_capacity" if !registered => {
+                    registered = true;
+                    self.register(desired).await?;
+                }
+                "min_capacity" | "max_capacity" => {}
+                "cpu_target_percent" => self.put_policy(&current.aws_id, desired).await?,
+                other => return Err(cannot_update(desired, other)),
+            }
+        }
+        Ok(updated(desired, current))
+    }
+
+    async fn delete(&self, current: &Observed) -> Result<(), ReconcileError> {
+        let resource_id = current
+            .attributes
+            .get("resource_id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ReconcileError::permanent(format!("`{}` has no recorded resource id", current.id)))?;
+        unless_gone(
+            "DeleteScalingPolicy",
+            self.client
+                .delete_scaling_policy()
+                .policy_name(&current.aws_id)
+                .service_namespace(ServiceNamespace::Ecs)
+                .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+                .resource_id(resource_id)
+                .send()
+                .await,
+            |e| e.is_object_not_found_exception(),
+            |e| e.is_concurrent_update_exception(),
+        )?;
+        unless_gone(
+            "DeregisterScalableTarget",
+            self.client
+                .deregister_scalable_target()
+                .service_namespace(ServiceNamespace::Ecs)
+                .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+                .resource_id(resource_id)
+                .send()
+                .await,
+            |e| e.is_object_not_found_exception(),
+            |e| e.is_concurrent_update_exception(),
+        )
+    }
+}

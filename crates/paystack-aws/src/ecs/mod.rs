@@ -1,0 +1,88 @@
+//! ECS kinds: the cluster, task definitions and services, and what they share.
+
+pub(crate) mod cluster;
+pub(crate) mod service;
+pub(crate) mod task_definition;
+
+use aws_sdk_ecs as ecs;
+use ecs::types::{Cluster, ClusterField, Tag};
+use paystack_core::Observed;
+use paystack_engine::{Desired, ReconcileError, Scope};
+
+use crate::error::{all, classify};
+use crate::owned::{TagMap, desired_tags, owned_by, tag_changes};
+
+/// DescribeClusters takes at most 100 clusters per call.
+const CLUSTERS_PER_CALL: usize = 100;
+
+pub(crate) fn tag_map(tags: &[Tag]) -> TagMap {
+    tags.iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))).collect()
+}
+
+pub(crate) fn create_tags(desired: &Desired) -> Vec<Tag> {
+    desired_tags(desired).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+/// The stack's live clusters, with their tags and settings: one listing, then one
+/// description per hundred clusters.
+pub(crate) async fn stack_clusters(client: &ecs::Client, scope: &Scope) -> Result<Vec<Cluster>, ReconcileError> {
+    let arns = all("ListClusters", client.list_clusters().into_paginator().items().send()).await?;
+    let mut out = Vec::new();
+    for chunk in arns.chunks(CLUSTERS_PER_CALL) {
+        let described = client
+            .describe_clusters()
+            .set_clusters(Some(chunk.to_vec()))
+            .include(ClusterField::Tags)
+            .include(ClusterField::Settings)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeClusters", e))?;
+        out.extend(
+            described
+                .clusters()
+                .iter()
+                .filter(|c| c.status() != Some("INACTIVE") && owned_by(scope, &tag_map(c.tags())))
+                .cloned(),
+        );
+    }
+    Ok(out)
+}
+
+/// Makes an ECS resource's tags equal to the desired ones.
+pub(crate) async fn sync_tags(
+    client: &ecs::Client,
+    arn: &str,
+    desired: &Desired,
+    current: &Observed,
+) -> Result<(), ReconcileError> {
+    let (set, unset) = tag_changes(desired, current);
+    if !set.is_empty() {
+        let tags = set.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+        client
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| classify("TagResource", e))?;
+    }
+    if !unset.is_empty() {
+        client
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(unset))
+            .send()
+            .await
+            .map_err(|e| classify("UntagResource", e))?;
+    }
+    Ok(())
+}
+
+/// The recorded ARN of an ECS resource.
+pub(crate) fn arn_of(current: &Observed) -> Result<&str, ReconcileError> {
+    current
+        .outputs
+        .get("arn")
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| ReconcileError::permanent(format!("`{}` has no recorded ARN", current.id)))
+}

@@ -1,0 +1,174 @@
+//! `ecs.task_definition`: one container on Fargate, logging to its log group, given the
+//! database credentials through `secrets` (never as a plain environment value).
+//!
+//! A revision never changes. Any change is a replacement: the new revision is registered,
+//! the service moves to it, and the old one is deregistered.
+
+use async_trait::async_trait;
+use aws_sdk_ecs as ecs;
+use ecs::types::{
+    Compatibility, ContainerDefinition, LogConfiguration, LogDriver, NetworkMode, PortMapping, Secret,
+    TaskDefinitionField, TransportProtocol,
+};
+use paystack_core::{FieldChange, KindSchema, Observed};
+use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
+use paystack_platform::kinds;
+use serde_json::{Map, Value, json};
+
+use super::{arn_of, create_tags, sync_tags, tag_map};
+use crate::error::{all, classify, missing, unless_gone};
+use crate::owned::{cannot_update, created, field, observed, owned_by, str_field, updated};
+
+/// The prefix of every log stream: `app/CONTAINER/TASK-ID`.
+const STREAM_PREFIX: &str = "app";
+
+pub(crate) struct TaskDefinitions {
+    client: ecs::Client,
+    schema: KindSchema,
+}
+
+/// The spec's container as ECS takes it.
+fn container(desired: &Desired) -> Result<ContainerDefinition, ReconcileError> {
+    let c = field(desired, "container")?;
+    let text = |k: &str| {
+        c.get(k)
+            .and_then(Value::as_str)
+            .ok_or_else(|| ReconcileError::permanent(format!("`{}`: `container.{k}` is not a string", desired.id)))
+    };
+    let logs = LogConfiguration::builder()
+        .log_driver(LogDriver::Awslogs)
+        .options("awslogs-group", text("log_group")?)
+        .options("awslogs-region", text("region")?)
+        .options("awslogs-stream-prefix", STREAM_PREFIX)
+        .build()
+        .map_err(|e| ReconcileError::permanent(e.to_string()))?;
+    let secrets = c
+        .get("secrets")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(name, arn)| Secret::builder().name(name).value_from(arn.as_str()?).build().ok())
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    let mut def = ContainerDefinition::builder()
+        .name(text("name")?)
+        .image(text("image")?)
+        .essential(true)
+        .log_configuration(logs)
+        .set_secrets(Some(secrets));
+    if let Some(port) = c.get("port").and_then(Value::as_i64).and_then(|p| i32::try_from(p).ok()) {
+        def = def.port_mappings(PortMapping::builder().container_port(port).protocol(TransportProtocol::Tcp).build());
+    }
+    Ok(def.build())
+}
+
+/// A live container in the spec's shape.
+fn container_value(c: &ContainerDefinition) -> Value {
+    let options = c.log_configuration().and_then(|l| l.options());
+    let option = |k: &str| options.and_then(|o| o.get(k)).cloned();
+    let secrets: Map<String, Value> =
+        c.secrets().iter().map(|s| (s.name().to_owned(), json!(s.value_from()))).collect();
+    json!({
+        "name": c.name(),
+        "image": c.image(),
+        "port": c.port_mappings().first().and_then(|p| p.container_port()),
+        "log_group": option("awslogs-group"),
+        "region": option("awslogs-region"),
+        "secrets": secrets,
+    })
+}
+
+impl TaskDefinitions {
+    pub(crate) fn new(client: &ecs::Client) -> Self {
+        Self { client: client.clone(), schema: kinds::TASK_DEFINITION.schema() }
+    }
+}
+
+#[async_trait]
+impl Reconciler for TaskDefinitions {
+    fn schema(&self) -> &KindSchema {
+        &self.schema
+    }
+
+    async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
+        let arns =
+            all("ListTaskDefinitions", self.client.list_task_definitions().into_paginator().items().send()).await?;
+        let mut out = Vec::new();
+        for arn in arns {
+            let described = self
+                .client
+                .describe_task_definition()
+                .task_definition(&arn)
+                .include(TaskDefinitionField::Tags)
+                .send()
+                .await;
+            let described = described.map_err(|e| classify("DescribeTaskDefinition", e))?;
+            let tags = tag_map(described.tags());
+            if !owned_by(scope, &tags) {
+                continue;
+            }
+            let Some(td) = described.task_definition() else { continue };
+            let attributes = json!({
+                "family": td.family(),
+                "cpu": td.cpu(),
+                "memory": td.memory(),
+                "execution_role_arn": td.execution_role_arn(),
+                "task_role_arn": td.task_role_arn(),
+                "container": td.container_definitions().first().map(container_value),
+            });
+            out.extend(observed(scope, &tags, &arn, attributes, json!({ "arn": arn })));
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
+        let out = self
+            .client
+            .register_task_definition()
+            .family(str_field(desired, "family")?)
+            .cpu(str_field(desired, "cpu")?)
+            .memory(str_field(desired, "memory")?)
+            .network_mode(NetworkMode::Awsvpc)
+            .requires_compatibilities(Compatibility::Fargate)
+            .execution_role_arn(str_field(desired, "execution_role_arn")?)
+            .task_role_arn(str_field(desired, "task_role_arn")?)
+            .container_definitions(container(desired)?)
+            .set_tags(Some(create_tags(desired)))
+            .send()
+            .await
+            .map_err(|e| classify("RegisterTaskDefinition", e))?;
+        let arn = out
+            .task_definition()
+            .and_then(|t| t.task_definition_arn())
+            .ok_or_else(|| missing("task definition ARN"))?;
+        Ok(created(desired, arn, json!({ "arn": arn })))
+    }
+
+    async fn update(
+        &self,
+        desired: &Desired,
+        current: &Observed,
+        changes: &[FieldChange],
+    ) -> Result<Observed, ReconcileError> {
+        for change in changes {
+            match change.field.as_str() {
+                "tags" => sync_tags(&self.client, arn_of(current)?, desired, current).await?,
+                other => return Err(cannot_update(desired, other)),
+            }
+        }
+        Ok(updated(desired, current))
+    }
+
+    async fn delete(&self, current: &Observed) -> Result<(), ReconcileError> {
+        // Deregistered, the revision is INACTIVE: tasks already running keep it, no new
+        // service or task can use it.
+        unless_gone(
+            "DeregisterTaskDefinition",
+            self.client.deregister_task_definition().task_definition(&current.aws_id).send().await,
+            // A revision is never deleted, only made inactive, so there is no "gone" to allow for.
+            |_| false,
+            |_| false,
+        )
+    }
+}

@@ -1,0 +1,144 @@
+//! `elbv2.load_balancer`: the environment's internet-facing Application Load Balancer, in
+//! the public subnets behind the load balancer security group.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_elasticloadbalancingv2 as elbv2;
+use elbv2::client::Waiters;
+use elbv2::types::{IpAddressType, LoadBalancerSchemeEnum, LoadBalancerTypeEnum};
+use paystack_core::{FieldChange, KindSchema, Observed};
+use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
+use paystack_platform::kinds;
+use serde_json::{Value, json};
+
+use super::{create_tags, stack_load_balancers, sync_tags};
+use crate::error::{classify, missing, unless_gone, waited};
+use crate::owned::{cannot_update, created, observed, str_field, strings, updated};
+
+/// A load balancer is usually active in two or three minutes.
+const MAX_WAIT: Duration = Duration::from_secs(15 * 60);
+
+pub(crate) struct LoadBalancers {
+    client: elbv2::Client,
+    schema: KindSchema,
+}
+
+fn outputs(lb: &elbv2::types::LoadBalancer) -> Value {
+    json!({
+        "arn": lb.load_balancer_arn(),
+        "dns_name": lb.dns_name(),
+        "zone_id": lb.canonical_hosted_zone_id(),
+        "url": lb.dns_name().map(|d| format!("https://{d}")),
+    })
+}
+
+impl LoadBalancers {
+    pub(crate) fn new(client: &elbv2::Client) -> Self {
+        Self { client: client.clone(), schema: kinds::LOAD_BALANCER.schema() }
+    }
+}
+
+#[async_trait]
+impl Reconciler for LoadBalancers {
+    fn schema(&self) -> &KindSchema {
+        &self.schema
+    }
+
+    async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
+        let mut out = Vec::new();
+        for (lb, tags) in stack_load_balancers(&self.client, scope).await? {
+            let arn = lb.load_balancer_arn().ok_or_else(|| missing("load balancer ARN"))?;
+            let subnets: Vec<&str> = lb.availability_zones().iter().filter_map(|z| z.subnet_id()).collect();
+            let attributes = json!({
+                "name": lb.load_balancer_name(),
+                "subnet_ids": subnets,
+                "security_group_ids": lb.security_groups(),
+            });
+            if let Some(mut o) = observed(scope, &tags, arn, attributes, outputs(&lb)) {
+                o.pending = lb.state().and_then(|s| s.code()).is_some_and(|c| c.as_str() == "provisioning");
+                out.push(o);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
+        let out = self
+            .client
+            .create_load_balancer()
+            .name(str_field(desired, "name")?)
+            .r#type(LoadBalancerTypeEnum::Application)
+            .scheme(LoadBalancerSchemeEnum::InternetFacing)
+            .ip_address_type(IpAddressType::Ipv4)
+            .set_subnets(Some(strings(desired.fields.get("subnet_ids"))))
+            .set_security_groups(Some(strings(desired.fields.get("security_group_ids"))))
+            .set_tags(Some(create_tags(desired)))
+            .send()
+            .await
+            .map_err(|e| classify("CreateLoadBalancer", e))?;
+        let lb = out.load_balancers().first().ok_or_else(|| missing("load balancer"))?;
+        let arn = lb.load_balancer_arn().ok_or_else(|| missing("load balancer ARN"))?;
+        let mut o = created(desired, arn, outputs(lb));
+        o.pending = true;
+        Ok(o)
+    }
+
+    async fn update(
+        &self,
+        desired: &Desired,
+        current: &Observed,
+        changes: &[FieldChange],
+    ) -> Result<Observed, ReconcileError> {
+        for change in changes {
+            match change.field.as_str() {
+                "subnet_ids" => {
+                    self.client
+                        .set_subnets()
+                        .load_balancer_arn(&current.aws_id)
+                        .set_subnets(Some(strings(desired.fields.get("subnet_ids"))))
+                        .send()
+                        .await
+                        .map_err(|e| classify("SetSubnets", e))?;
+                }
+                "security_group_ids" => {
+                    self.client
+                        .set_security_groups()
+                        .load_balancer_arn(&current.aws_id)
+                        .set_security_groups(Some(strings(desired.fields.get("security_group_ids"))))
+                        .send()
+                        .await
+                        .map_err(|e| classify("SetSecurityGroups", e))?;
+                }
+                "tags" => sync_tags(&self.client, desired, current).await?,
+                other => return Err(cannot_update(desired, other)),
+            }
+        }
+        Ok(updated(desired, current))
+    }
+
+    async fn delete(&self, current: &Observed) -> Result<(), ReconcileError> {
+        unless_gone(
+            "DeleteLoadBalancer",
+            self.client.delete_load_balancer().load_balancer_arn(&current.aws_id).send().await,
+            |e| e.is_load_balancer_not_found_exception(),
+            |e| e.is_resource_in_use_exception(),
+        )
+    }
+
+    async fn wait_ready(&self, mut current: Observed) -> Result<Observed, ReconcileError> {
+        waited(
+            &format!("waiting for load balancer {}", current.aws_id),
+            self.client.wait_until_load_balancer_available().load_balancer_arns(&current.aws_id).wait(MAX_WAIT).await,
+        )?;
+        current.pending = false;
+        Ok(current)
+    }
+
+    async fn wait_deleted(&self, current: &Observed) -> Result<(), ReconcileError> {
+        // Its security group and subnets can only go once its network interfaces have.
+        let deleted =
+            self.client.wait_until_load_balancers_deleted().load_balancer_arns(&current.aws_id).wait(MAX_WAIT).await;
+        waited(&format!("waiting for load balancer {} to be deleted", current.aws_id), deleted)
+    }
+}

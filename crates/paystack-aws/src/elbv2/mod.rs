@@ -1,0 +1,93 @@
+//! Elastic Load Balancing kinds: the load balancer, its target group and its listeners, and
+//! what they share: tags, read twenty resources per call.
+
+pub(crate) mod listener;
+pub(crate) mod load_balancer;
+pub(crate) mod target_group;
+
+use std::collections::BTreeMap;
+
+use aws_sdk_elasticloadbalancingv2 as elbv2;
+use elbv2::types::Tag;
+use paystack_core::Observed;
+use paystack_engine::{Desired, ReconcileError, Scope};
+
+use crate::error::{all, classify};
+use crate::owned::{TagMap, desired_tags, owned_by, tag_changes};
+
+/// DescribeTags takes at most 20 resources per call.
+const TAGS_PER_CALL: usize = 20;
+
+pub(crate) fn create_tags(desired: &Desired) -> Vec<Tag> {
+    desired_tags(desired).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+/// The tags of each of `arns`, by ARN. A resource deleted since it was listed is missing.
+pub(crate) async fn tags_of(
+    client: &elbv2::Client,
+    arns: &[String],
+) -> Result<BTreeMap<String, TagMap>, ReconcileError> {
+    let mut out = BTreeMap::new();
+    for chunk in arns.chunks(TAGS_PER_CALL) {
+        let described = client
+            .describe_tags()
+            .set_resource_arns(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|e| classify("DescribeTags", e))?;
+        for d in described.tag_descriptions() {
+            let Some(arn) = d.resource_arn() else { continue };
+            let tags =
+                d.tags().iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())));
+            out.insert(arn.to_owned(), tags.collect());
+        }
+    }
+    Ok(out)
+}
+
+/// The stack's load balancers, with their tags.
+pub(crate) async fn stack_load_balancers(
+    client: &elbv2::Client,
+    scope: &Scope,
+) -> Result<Vec<(elbv2::types::LoadBalancer, TagMap)>, ReconcileError> {
+    let all_lbs =
+        all("DescribeLoadBalancers", client.describe_load_balancers().into_paginator().items().send()).await?;
+    let arns: Vec<String> = all_lbs.iter().filter_map(|l| l.load_balancer_arn().map(str::to_owned)).collect();
+    let mut tags = tags_of(client, &arns).await?;
+    Ok(all_lbs
+        .into_iter()
+        .filter_map(|lb| {
+            let t = tags.remove(lb.load_balancer_arn()?)?;
+            owned_by(scope, &t).then_some((lb, t))
+        })
+        .collect())
+}
+
+/// Makes the resource's tags equal to the desired ones.
+pub(crate) async fn sync_tags(
+    client: &elbv2::Client,
+    desired: &Desired,
+    current: &Observed,
+) -> Result<(), ReconcileError> {
+    let (set, unset) = tag_changes(desired, current);
+    if !set.is_empty() {
+        let tags = set.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+        client
+            .add_tags()
+            .resource_arns(&current.aws_id)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| classify("AddTags", e))?;
+    }
+    if !unset.is_empty() {
+        client
+            .remove_tags()
+            .resource_arns(&current.aws_id)
+            .set_tag_keys(Some(unset))
+            .send()
+            .await
+            .map_err(|e| classify("RemoveTags", e))?;
+    }
+    Ok(())
+}

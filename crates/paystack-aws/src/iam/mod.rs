@@ -1,0 +1,3 @@
+//! IAM kinds.
+
+pub(crate) mod role;

@@ -1,0 +1,237 @@
+//! `iam.role`: a role scoped to one environment, with one inline policy.
+//!
+//! A stack's roles live under their own path, so one listing under it is the stack's whole
+//! inventory. IAM returns policy documents URL-encoded; they are decoded and parsed, so they
+//! compare with the spec's documents as JSON, whatever the spacing.
+
+use async_trait::async_trait;
+use aws_sdk_iam as iam;
+use iam::types::Tag;
+use paystack_core::{FieldChange, KindSchema, Observed};
+use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
+use paystack_platform::kinds;
+use serde_json::{Value, json};
+
+use crate::error::{all, classify, missing, unless_gone, unless_gone_since};
+use crate::owned::{TagMap, cannot_update, created, desired_tags, field, observed, str_field, tag_changes, updated};
+
+/// The name of the one inline policy paystack puts on a role.
+const POLICY_NAME: &str = "paystack";
+
+pub(crate) struct Roles {
+    client: iam::Client,
+    schema: KindSchema,
+}
+
+/// A policy document as IAM returns it (URL-encoded JSON), as JSON.
+fn document(encoded: &str) -> Result<Value, ReconcileError> {
+    let text = percent_encoding::percent_decode_str(encoded).decode_utf8_lossy();
+    serde_json::from_str(&text)
+        .map_err(|e| ReconcileError::permanent(format!("IAM returned a policy that is not JSON: {e}")))
+}
+
+fn document_field(desired: &Desired, key: &str) -> Result<String, ReconcileError> {
+    let value = field(desired, key)?;
+    if !value.is_object() {
+        return Err(ReconcileError::permanent(format!("`{}`: `{key}` is not a policy document", desired.id)));
+    }
+    Ok(value.to_string())
+}
+
+fn iam_tags(tags: TagMap) -> Result<Vec<Tag>, ReconcileError> {
+    tags.into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| ReconcileError::permanent(e.to_string())))
+        .collect()
+}
+
+impl Roles {
+    pub(crate) fn new(client: &iam::Client) -> Self {
+        Self { client: client.clone(), schema: kinds::IAM_ROLE.schema() }
+    }
+
+    async fn put_policy(&self, name: &str, desired: &Desired) -> Result<(), ReconcileError> {
+        self.client
+            .put_role_policy()
+            .role_name(name)
+            .policy_name(POLICY_NAME)
+            .policy_document(document_field(desired, "policy")?)
+            .send()
+            .await
+            .map_err(|e| classify("PutRolePolicy", e))?;
+        Ok(())
+    }
+
+    async fn set_boundary(&self, name: &str, desired: &Desired) -> Result<(), ReconcileError> {
+        match field(desired, "permissions_boundary")?.as_str() {
+            Some(boundary) => {
+                self.client
+                    .put_role_permissions_boundary()
+                    .role_name(name)
+                    .permissions_boundary(boundary)
+                    .send()
+                    .await
+                    .map_err(|e| classify("PutRolePermissionsBoundary", e))?;
+            }
+            None => unless_gone(
+                "DeleteRolePermissionsBoundary",
+                self.client.delete_role_permissions_boundary().role_name(name).send().await,
+                |e| e.is_no_such_entity_exception(),
+                |_| false,
+            )?,
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Reconciler for Roles {
+    fn schema(&self) -> &KindSchema {
+        &self.schema
+    }
+
+    async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
+        let path = kinds::role_path(&scope.stack);
+        let listed =
+            all("ListRoles", self.client.list_roles().path_prefix(&path).into_paginator().items().send()).await?;
+        let mut out = Vec::new();
+        for listed in listed {
+            let name = listed.role_name();
+            // ListRoles leaves out tags and the boundary; GetRole has them.
+            let got = self.client.get_role().role_name(name).send().await;
+            let Some(got) = unless_gone_since("GetRole", got, |e| e.is_no_such_entity_exception())? else { continue };
+            let role = got.role().ok_or_else(|| missing("role"))?;
+            let tags: TagMap = role.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect();
+            let policy = self.client.get_role_policy().role_name(name).policy_name(POLICY_NAME).send().await;
+            let policy = match unless_gone_since("GetRolePolicy", policy, |e| e.is_no_such_entity_exception())? {
+                Some(p) => document(p.policy_document())?,
+                None => Value::Null,
+            };
+            let trust = role.assume_role_policy_document().map(document).transpose()?;
+            let attributes = json!({
+                "name": name,
+                "path": role.path(),
+                "assume_role_policy": trust,
+                "policy": policy,
+                "permissions_boundary": role.permissions_boundary().and_then(|b| b.permissions_boundary_arn()),
+            });
+            out.extend(observed(scope, &tags, name, attributes, json!({ "arn": role.arn() })));
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
+        let name = str_field(desired, "name")?;
+        let out = self
+            .client
+            .create_role()
+            .role_name(name)
+            .path(str_field(desired, "path")?)
+            .assume_role_policy_document(document_field(desired, "assume_role_policy")?)
+            .set_permissions_boundary(field(desired, "permissions_boundary")?.as_str().map(str::to_owned))
+            .set_tags(Some(iam_tags(desired_tags(desired))?))
+            .send()
+            .await
+            .map_err(|e| classify("CreateRole", e))?;
+        let arn = out.role().map(|r| r.arn()).ok_or_else(|| missing("role"))?;
+        self.put_policy(name, desired).await?;
+        Ok(created(desired, name, json!({ "arn": arn })))
+    }
+
+    async fn update(
+        &self,
+        desired: &Desired,
+        current: &Observed,
+        changes: &[FieldChange],
+    ) -> Result<Observed, ReconcileError> {
+        let name = current.aws_id.as_str();
+        for change in changes {
+            match change.field.as_str() {
+                "assume_role_policy" => {
+                    self.client
+                        .update_assume_role_policy()
+                        .role_name(name)
+                        .policy_document(document_field(desired, "assume_role_policy")?)
+                        .send()
+                        .await
+                        .map_err(|e| classify("UpdateAssumeRolePolicy", e))?;
+                }
+                "policy" => self.put_policy(name, desired).await?,
+                "permissions_boundary" => self.set_boundary(name, desired).await?,
+                "tags" => {
+                    let (set, unset) = tag_changes(desired, current);
+                    if !set.is_empty() {
+                        self.client
+                            .tag_role()
+                            .role_name(name)
+                            .set_tags(Some(iam_tags(set)?))
+                            .send()
+                            .await
+                            .map_err(|e| classify("TagRole", e))?;
+                    }
+                    if !unset.is_empty() {
+                        self.client
+                            .untag_role()
+                            .role_name(name)
+                            .set_tag_keys(Some(unset))
+                            .send()
+                            .await
+                            .map_err(|e| classify("UntagRole", e))?;
+                    }
+                }
+                other => return Err(cannot_update(desired, other)),
+            }
+        }
+        Ok(updated(desired, current))
+    }
+
+    async fn delete(&self, current: &Observed) -> Result<(), ReconcileError> {
+        // IAM refuses to delete a role that still has policies: inline ones are deleted and
+        // managed ones detached first.
+        let name = current.aws_id.as_str();
+        let inline = self
+            .client
+            .list_role_policies()
+            .role_name(name)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await;
+        for policy in
+            unless_gone_since("ListRolePolicies", inline, |e| e.is_no_such_entity_exception())?.unwrap_or_default()
+        {
+            unless_gone(
+                "DeleteRolePolicy",
+                self.client.delete_role_policy().role_name(name).policy_name(&policy).send().await,
+                |e| e.is_no_such_entity_exception(),
+                |_| false,
+            )?;
+        }
+        let attached = self
+            .client
+            .list_attached_role_policies()
+            .role_name(name)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await;
+        for policy in unless_gone_since("ListAttachedRolePolicies", attached, |e| e.is_no_such_entity_exception())?
+            .unwrap_or_default()
+        {
+            let Some(arn) = policy.policy_arn() else { continue };
+            unless_gone(
+                "DetachRolePolicy",
+                self.client.detach_role_policy().role_name(name).policy_arn(arn).send().await,
+                |e| e.is_no_such_entity_exception(),
+                |_| false,
+            )?;
+        }
+        unless_gone(
+            "DeleteRole",
+            self.client.delete_role().role_name(name).send().await,
+            |e| e.is_no_such_entity_exception(),
+            |e| e.is_delete_conflict_exception() || e.is_concurrent_modification_exception(),
+        )
+    }
+}

@@ -1,0 +1,156 @@
+//! `logs.log_group`: where a service's containers write, kept for the environment's
+//! retention.
+
+use async_trait::async_trait;
+use aws_sdk_cloudwatchlogs as logs;
+use paystack_core::{FieldChange, KindSchema, Observed};
+use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
+use paystack_platform::kinds;
+use serde_json::json;
+
+use crate::error::{all, classify, missing, unless_gone, unless_gone_since};
+use crate::owned::{
+    TagMap, cannot_update, created, desired_tags, i32_field, observed, owned_by, str_field, tag_changes, updated,
+};
+
+pub(crate) struct LogGroups {
+    client: logs::Client,
+    schema: KindSchema,
+}
+
+/// The outputs: the group's ARN, and the ARN of its streams, which is what a policy that
+/// writes logs names.
+fn outputs(name: &str, arn: &str) -> serde_json::Value {
+    json!({ "name": name, "arn": arn, "streams_arn": format!("{arn}:*") })
+}
+
+impl LogGroups {
+    pub(crate) fn new(client: &logs::Client) -> Self {
+        Self { client: client.clone(), schema: kinds::LOG_GROUP.schema() }
+    }
+
+    async fn set_retention(&self, name: &str, desired: &Desired) -> Result<(), ReconcileError> {
+        self.client
+            .put_retention_policy()
+            .log_group_name(name)
+            .retention_in_days(i32_field(desired, "retention_in_days")?)
+            .send()
+            .await
+            .map_err(|e| classify("PutRetentionPolicy", e))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Reconciler for LogGroups {
+    fn schema(&self) -> &KindSchema {
+        &self.schema
+    }
+
+    async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
+        let groups =
+            all("DescribeLogGroups", self.client.describe_log_groups().into_paginator().items().send()).await?;
+        let mut out = Vec::new();
+        for g in groups {
+            let name = g.log_group_name().ok_or_else(|| missing("log group name"))?;
+            // The `arn` AWS reports ends in `:*` (the streams); the group's own has no suffix.
+            let arn = g
+                .log_group_arn()
+                .map(str::to_owned)
+                .or_else(|| g.arn().map(|a| a.trim_end_matches(":*").to_owned()))
+                .ok_or_else(|| missing("log group ARN"))?;
+            let listed = self.client.list_tags_for_resource().resource_arn(&arn).send().await;
+            let Some(listed) =
+                unless_gone_since("ListTagsForResource", listed, |e| e.is_resource_not_found_exception())?
+            else {
+                continue;
+            };
+            let tags: TagMap =
+                listed.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
+            if !owned_by(scope, &tags) {
+                continue;
+            }
+            let attributes = json!({ "name": name, "retention_in_days": g.retention_in_days() });
+            out.extend(observed(scope, &tags, name, attributes, outputs(name, &arn)));
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
+        let name = str_field(desired, "name")?;
+        self.client
+            .create_log_group()
+            .log_group_name(name)
+            .set_tags(Some(desired_tags(desired).into_iter().collect()))
+            .send()
+            .await
+            .map_err(|e| classify("CreateLogGroup", e))?;
+        self.set_retention(name, desired).await?;
+        // CreateLogGroup returns nothing; the ARN is read back.
+        let described = self
+            .client
+            .describe_log_groups()
+            .log_group_name_prefix(name)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeLogGroups", e))?;
+        let group = described
+            .log_groups()
+            .iter()
+            .find(|g| g.log_group_name() == Some(name))
+            .ok_or_else(|| missing("log group just created"))?;
+        let arn = group
+            .log_group_arn()
+            .map(str::to_owned)
+            .or_else(|| group.arn().map(|a| a.trim_end_matches(":*").to_owned()))
+            .ok_or_else(|| missing("log group ARN"))?;
+        Ok(created(desired, name, outputs(name, &arn)))
+    }
+
+    async fn update(
+        &self,
+        desired: &Desired,
+        current: &Observed,
+        changes: &[FieldChange],
+    ) -> Result<Observed, ReconcileError> {
+        for change in changes {
+            match change.field.as_str() {
+                "retention_in_days" => self.set_retention(&current.aws_id, desired).await?,
+                "tags" => {
+                    let arn =
+                        current.outputs.get("arn").and_then(|v| v.as_str()).ok_or_else(|| missing("log group ARN"))?;
+                    let (set, unset) = tag_changes(desired, current);
+                    if !set.is_empty() {
+                        self.client
+                            .tag_resource()
+                            .resource_arn(arn)
+                            .set_tags(Some(set.into_iter().collect()))
+                            .send()
+                            .await
+                            .map_err(|e| classify("TagResource", e))?;
+                    }
+                    if !unset.is_empty() {
+                        self.client
+                            .untag_resource()
+                            .resource_arn(arn)
+                            .set_tag_keys(Some(unset))
+                            .send()
+                            .await
+                            .map_err(|e| classify("UntagResource", e))?;
+                    }
+                }
+                other => return Err(cannot_update(desired, other)),
+            }
+        }
+        Ok(updated(desired, current))
+    }
+
+    async fn delete(&self, current: &Observed) -> Result<(), ReconcileError> {
+        unless_gone(
+            "DeleteLogGroup",
+            self.client.delete_log_group().log_group_name(&current.aws_id).send().await,
+            |e| e.is_resource_not_found_exception(),
+            |e| e.is_operation_aborted_exception(),
+        )
+    }
+}

@@ -1,0 +1,3 @@
+//! CloudWatch Logs kinds.
+
+pub(crate) mod log_group;

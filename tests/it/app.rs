@@ -1,0 +1,235 @@
+//! The application tier as a user finds it after `apply`: ECS on Fargate behind the load
+//! balancer, logs, roles and auto-scaling; and how it changes in place.
+
+use serde_json::Value;
+
+use crate::support::{Stack, ecs, elbv2, iam, live_counts, logs, scaling_policies};
+
+/// What a plan changes, by id.
+fn changes(plan: &Value) -> Vec<(String, String)> {
+    let mut changes: Vec<(String, String)> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] != "no-op")
+        .map(|c| (c["id"].as_str().unwrap().to_owned(), c["action"].as_str().unwrap().to_owned()))
+        .collect();
+    changes.sort();
+    changes
+}
+
+#[tokio::test]
+async fn dev_runs_its_services_on_fargate_behind_the_load_balancer() {
+    let stack = Stack::new("dev", "app");
+    stack.apply();
+    let out = stack.run(&["output", "--json"]).success().json();
+    let sfx = &stack.suffix;
+
+    // Outputs, under the names scripts and people use.
+    for key in [
+        "alb_dns_name",
+        "service_url",
+        "db_cluster_endpoint",
+        "db_reader_endpoint",
+        "db_secret_arn",
+        "ecs_cluster_arn",
+        "ecs_service_arns",
+        "sns_topic_arn",
+        "vpc_id",
+    ] {
+        assert!(!out[key].is_null(), "output {key} is missing: {out:#}");
+    }
+    let alb_dns = out["alb_dns_name"].as_str().unwrap();
+    assert_eq!(out["service_url"], format!("https://{alb_dns}"));
+    let service_arns = out["ecs_service_arns"].as_object().unwrap();
+    assert_eq!(service_arns.keys().collect::<Vec<_>>(), ["payments-api", "worker"]);
+
+    // The load balancer: internet-facing in the public subnets behind its security group;
+    // HTTP only redirects, HTTPS forwards to the ip target group with the looked-up
+    // certificate.
+    let elbv2 = elbv2().await;
+    let lbs = elbv2.describe_load_balancers().send().await.unwrap();
+    let lb = lbs.load_balancers().iter().find(|l| l.dns_name() == Some(alb_dns)).unwrap();
+    assert_eq!(lb.scheme().map(|s| s.as_str()), Some("internet-facing"));
+    assert!(lb.load_balancer_name().unwrap().len() <= 32);
+    let mut lb_subnets: Vec<&str> = lb.availability_zones().iter().filter_map(|z| z.subnet_id()).collect();
+    lb_subnets.sort_unstable();
+    let mut public: Vec<&str> =
+        out["public_subnet_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    public.sort_unstable();
+    assert_eq!(lb_subnets, public);
+    assert_eq!(lb.security_groups(), [out["security_group_ids"]["alb"].as_str().unwrap()]);
+    let listeners = elbv2.describe_listeners().load_balancer_arn(lb.load_balancer_arn().unwrap()).send().await.unwrap();
+    let listener = |port: i32| listeners.listeners().iter().find(|l| l.port() == Some(port)).unwrap();
+    let http = listener(80).default_actions()[0].redirect_config().unwrap();
+    assert_eq!((http.protocol(), http.port()), (Some("HTTPS"), Some("443")));
+    let https = listener(443);
+    let certificate = https.certificates()[0].certificate_arn().unwrap();
+    let acm = aws_sdk_acm::Client::new(&aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await);
+    let cert = acm.describe_certificate().certificate_arn(certificate).send().await.unwrap();
+    assert_eq!(cert.certificate().unwrap().domain_name(), Some("*.payments.example.com"), "the seeded certificate");
+    let tg_arn = https.default_actions()[0].target_group_arn().unwrap();
+    let tg = elbv2.describe_target_groups().target_group_arns(tg_arn).send().await.unwrap();
+    let tg = &tg.target_groups()[0];
+    assert_eq!(tg.target_type().map(|t| t.as_str()), Some("ip"));
+    assert_eq!(tg.health_check_path(), Some("/health"));
+    assert_eq!(tg.port(), Some(8080));
+
+    // The cluster and its services: private subnets, the app security group, the API behind
+    // the target group, the worker behind nothing.
+    let ecs = ecs().await;
+    let cluster_arn = out["ecs_cluster_arn"].as_str().unwrap();
+    let clusters = ecs
+        .describe_clusters()
+        .clusters(cluster_arn)
+        .include(aws_sdk_ecs::types::ClusterField::Settings)
+        .send()
+        .await
+        .unwrap();
+    let insights = clusters.clusters()[0].settings().iter().find_map(|s| s.value()).unwrap_or("disabled");
+    assert_eq!(insights, "disabled", "Container Insights is for production");
+    let services = ecs
+        .describe_services()
+        .cluster(cluster_arn)
+        .services(service_arns["payments-api"].as_str().unwrap())
+        .services(service_arns["worker"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let mut private: Vec<&str> =
+        out["private_subnet_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    private.sort_unstable();
+    for s in services.services() {
+        let vpc = s.network_configuration().unwrap().awsvpc_configuration().unwrap();
+        let mut subnets: Vec<&str> = vpc.subnets().iter().map(String::as_str).collect();
+        subnets.sort_unstable();
+        assert_eq!(subnets, private, "{:?} runs in the private subnets", s.service_name());
+        assert_eq!(vpc.security_groups(), [out["security_group_ids"]["app"].as_str().unwrap()]);
+        assert_eq!(s.launch_type().map(|l| l.as_str()), Some("FARGATE"));
+        let is_api = s.service_name() == Some(format!("dev-us-east-1-app-payments-api-{sfx}").as_str());
+        assert_eq!(s.load_balancers().len(), usize::from(is_api), "{:?}", s.service_name());
+        if is_api {
+            assert_eq!(s.load_balancers()[0].target_group_arn(), Some(tg_arn));
+            assert_eq!(s.load_balancers()[0].container_port(), Some(8080));
+        }
+
+        // Its task definition: Fargate sizes, logs to its own group, the database secret
+        // injected as a secret, never as a plain environment value.
+        let td = ecs.describe_task_definition().task_definition(s.task_definition().unwrap()).send().await.unwrap();
+        let td = td.task_definition().unwrap();
+        assert_eq!((td.cpu(), td.memory()), (Some("256"), Some("512")));
+        let container = &td.container_definitions()[0];
+        let options = container.log_configuration().unwrap().options().unwrap();
+        let log_group = &options["awslogs-group"];
+        assert!(log_group.ends_with(&format!("-logs-{sfx}")), "{log_group}");
+        assert_eq!(Some(container.secrets()[0].value_from()), out["db_secret_arn"].as_str());
+        assert!(container.environment().is_empty(), "no plain environment values");
+        let groups = logs().await.describe_log_groups().log_group_name_prefix(log_group).send().await.unwrap();
+        assert_eq!(groups.log_groups()[0].retention_in_days(), Some(7));
+
+        // Its roles: assumed by ECS tasks only, every statement on named resources and held to
+        // the region.
+        let iam = iam().await;
+        for role_arn in [td.execution_role_arn().unwrap(), td.task_role_arn().unwrap()] {
+            let name = role_arn.rsplit('/').next().unwrap();
+            let policy = iam.get_role_policy().role_name(name).policy_name("paystack").send().await.unwrap();
+            let text = percent_decode(policy.policy_document());
+            let document: Value = serde_json::from_str(&text).unwrap();
+            for statement in document["Statement"].as_array().unwrap() {
+                assert_eq!(statement["Condition"]["StringEquals"]["aws:RequestedRegion"], "us-east-1", "{name}");
+                for resource in statement["Resource"].as_array().unwrap() {
+                    let resource = resource.as_str().unwrap();
+                    assert!(resource.starts_with("arn:aws:") && resource != "*", "{name}: {resource}");
+                }
+                for action in statement["Action"].as_array().unwrap() {
+                    assert!(!action.as_str().unwrap().contains('*'), "{name}: {action}");
+                }
+            }
+        }
+    }
+
+    // Auto-scaling: the range and CPU target the configuration gives.
+    assert_eq!(scaling_policies(&stack).await.len(), 2);
+    let autoscaling = aws_sdk_applicationautoscaling::Client::new(
+        &aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await,
+    );
+    let targets = autoscaling
+        .describe_scalable_targets()
+        .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+        .send()
+        .await
+        .unwrap();
+    let api_target = targets
+        .scalable_targets()
+        .iter()
+        .find(|t| t.resource_id().ends_with(&format!("/dev-us-east-1-app-payments-api-{sfx}")))
+        .unwrap();
+    assert_eq!((api_target.min_capacity(), api_target.max_capacity()), (1, 2));
+
+    stack.run(&["plan", "--detailed-exitcode"]).code(0);
+
+    // Retention, counts and scaling change in place; a new size is a new task definition
+    // revision, registered first, which the service then rolls to.
+    stack.edit_config("dev.toml", |t| {
+        t + "\n[logs]\nretention_days = 14\n\n[services.worker]\ncpu = 512\nmemory = 1024\nmax_count = 3\ncpu_target_percent = 55\n"
+    });
+    let plan = stack.run(&["plan", "--json"]).success().json();
+    assert_eq!(
+        changes(&plan),
+        [
+            ("app.payments-api.logs".to_owned(), "update".to_owned()),
+            ("app.worker.logs".to_owned(), "update".to_owned()),
+            ("app.worker.scaling".to_owned(), "update".to_owned()),
+            ("app.worker.service".to_owned(), "update".to_owned()),
+            ("app.worker.task".to_owned(), "replace".to_owned()),
+        ]
+    );
+    stack.apply();
+    stack.run(&["plan", "--detailed-exitcode"]).code(0);
+    let worker = ecs
+        .describe_services()
+        .cluster(cluster_arn)
+        .services(service_arns["worker"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let td_arn = worker.services()[0].task_definition().unwrap();
+    let td = ecs.describe_task_definition().task_definition(td_arn).send().await.unwrap();
+    assert_eq!(td.task_definition().unwrap().cpu(), Some("512"), "the service rolled to the new revision");
+    assert_eq!(live_counts(&stack).await["task_definition"], 2, "the old revision was deregistered");
+
+    // Destroy: nothing of the stack is left in any service.
+    stack.run(&["destroy", "--yes"]).success();
+    assert!(live_counts(&stack).await.values().all(|n| *n == 0), "{:?}", live_counts(&stack).await);
+    assert!(scaling_policies(&stack).await.is_empty());
+}
+
+#[tokio::test]
+async fn prod_gets_container_insights_and_longer_retention() {
+    let stack = Stack::new("prod", "app");
+    stack.apply();
+    let out = stack.run(&["output", "--json"]).success().json();
+    let clusters = ecs()
+        .await
+        .describe_clusters()
+        .clusters(out["ecs_cluster_arn"].as_str().unwrap())
+        .include(aws_sdk_ecs::types::ClusterField::Settings)
+        .send()
+        .await
+        .unwrap();
+    let insights = clusters.clusters()[0].settings().iter().find_map(|s| s.value()).unwrap_or("disabled");
+    assert_eq!(insights, "enabled");
+    let groups = logs().await.describe_log_groups().log_group_name_prefix("prod-us-east-1-app-").send().await.unwrap();
+    let ours: Vec<_> =
+        groups.log_groups().iter().filter(|g| g.log_group_name().unwrap().ends_with(&stack.suffix)).collect();
+    assert_eq!(ours.len(), 2);
+    assert!(ours.iter().all(|g| g.retention_in_days() == Some(90)));
+    stack.run(&["plan", "--detailed-exitcode"]).code(0);
+    stack.run(&["destroy", "--yes", "--override-protection"]).success();
+    assert!(live_counts(&stack).await.values().all(|n| *n == 0), "{:?}", live_counts(&stack).await);
+}
+
+/// IAM returns policy documents URL-encoded.
+fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
+}
