@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::support::{Stack, ecs, elbv2, iam, live_counts, logs, scaling_policies};
+use crate::support::{Stack, cloudwatch, ecs, elbv2, iam, live_counts, logs, scaling_policies};
 
 /// What a plan changes, by id.
 fn changes(plan: &Value) -> Vec<(String, String)> {
@@ -166,17 +166,53 @@ async fn dev_runs_its_services_on_fargate_behind_the_load_balancer() {
         .unwrap();
     assert_eq!((api_target.min_capacity(), api_target.max_capacity()), (1, 2));
 
+    // Alarms: each notifies the environment's topic, on the resource it watches, with the
+    // environment's threshold.
+    let alarms = cloudwatch().await.describe_alarms().alarm_name_prefix("dev-us-east-1-alarms-").send().await.unwrap();
+    let ours: Vec<_> =
+        alarms.metric_alarms().iter().filter(|a| a.alarm_name().unwrap().ends_with(sfx.as_str())).collect();
+    let mut watched: Vec<(&str, &str, f64)> =
+        ours.iter().map(|a| (a.namespace().unwrap(), a.metric_name().unwrap(), a.threshold().unwrap())).collect();
+    watched.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    assert_eq!(
+        watched,
+        [
+            ("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", 50.0),
+            ("AWS/ApplicationELB", "TargetResponseTime", 3.0),
+            ("AWS/ECS", "CPUUtilization", 90.0),
+            ("AWS/ECS", "CPUUtilization", 90.0),
+            ("AWS/RDS", "CPUUtilization", 90.0),
+            ("AWS/RDS", "DatabaseConnections", 400.0),
+        ]
+    );
+    for a in &ours {
+        assert_eq!(a.alarm_actions(), [out["sns_topic_arn"].as_str().unwrap()], "{:?}", a.alarm_name());
+        for d in a.dimensions() {
+            let value = d.value().unwrap();
+            match d.name().unwrap() {
+                "LoadBalancer" => {
+                    assert!(lb.load_balancer_arn().unwrap().ends_with(value) && value.starts_with("app/"))
+                }
+                "DBClusterIdentifier" => assert_eq!(value, format!("dev-us-east-1-database-cluster-{sfx}")),
+                "ClusterName" => assert!(cluster_arn.ends_with(value)),
+                "ServiceName" => assert!(service_arns.values().any(|arn| arn.as_str().unwrap().ends_with(value))),
+                other => panic!("unexpected dimension {other}"),
+            }
+        }
+    }
+
     stack.run(&["plan", "--detailed-exitcode"]).code(0);
 
-    // Retention, counts and scaling change in place; a new size is a new task definition
+    // Retention, counts, scaling and thresholds change in place; a new size is a new task definition
     // revision, registered first, which the service then rolls to.
     stack.edit_config("dev.toml", |t| {
-        t + "\n[logs]\nretention_days = 14\n\n[services.worker]\ncpu = 512\nmemory = 1024\nmax_count = 3\ncpu_target_percent = 55\n"
+        t + "\n[logs]\nretention_days = 14\n\n[alarms]\ndb_connections = 350\n\n[services.worker]\ncpu = 512\nmemory = 1024\nmax_count = 3\ncpu_target_percent = 55\n"
     });
     let plan = stack.run(&["plan", "--json"]).success().json();
     assert_eq!(
         changes(&plan),
         [
+            ("alarms.database.connections".to_owned(), "update".to_owned()),
             ("app.payments-api.logs".to_owned(), "update".to_owned()),
             ("app.worker.logs".to_owned(), "update".to_owned()),
             ("app.worker.scaling".to_owned(), "update".to_owned()),

@@ -237,6 +237,10 @@ pub(crate) async fn ecs() -> aws_sdk_ecs::Client {
     aws_sdk_ecs::Client::new(&sdk_config().await)
 }
 
+pub(crate) async fn cloudwatch() -> aws_sdk_cloudwatch::Client {
+    aws_sdk_cloudwatch::Client::new(&sdk_config().await)
+}
+
 pub(crate) async fn elbv2() -> aws_sdk_elasticloadbalancingv2::Client {
     aws_sdk_elasticloadbalancingv2::Client::new(&sdk_config().await)
 }
@@ -413,6 +417,14 @@ pub(crate) async fn live_resources(stack: &Stack) -> Vec<Live> {
         }
     }
 
+    let cloudwatch = cloudwatch().await;
+    for a in cloudwatch.describe_alarms().send().await.unwrap().metric_alarms() {
+        let Ok(listed) = cloudwatch.list_tags_for_resource().resource_arn(a.alarm_arn().unwrap()).send().await else {
+            continue;
+        };
+        add("alarm", a.alarm_name(), tag_pairs(listed.tags().iter().map(|t| (t.key(), t.value()))));
+    }
+
     live.retain(|l| l.tags.get("paystack:stack") == Some(&stack.key()));
     live
 }
@@ -466,6 +478,7 @@ pub(crate) fn expected_counts(env: &str) -> BTreeMap<&'static str, usize> {
         ("load_balancer", 1),
         ("target_group", 1),
         ("listener", 2),
+        ("alarm", 6),
     ]
     .into_iter()
     .collect()

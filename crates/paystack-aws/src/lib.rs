@@ -7,6 +7,7 @@
 
 mod autoscaling;
 mod clients;
+mod cloudwatch;
 mod ec2;
 mod ecs;
 mod elbv2;
@@ -56,5 +57,6 @@ pub fn registry(clients: &Clients) -> Registry {
     r.register(Arc::new(elbv2::target_group::TargetGroups::new(&clients.elbv2)));
     r.register(Arc::new(elbv2::listener::Listeners::new(&clients.elbv2)));
     r.register(Arc::new(autoscaling::service_scaling::ServiceScalings::new(&clients.autoscaling)));
+    r.register(Arc::new(cloudwatch::alarm::Alarms::new(&clients.cloudwatch)));
     r
 }

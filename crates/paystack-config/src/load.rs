@@ -44,6 +44,7 @@ struct RawFile {
     logs: Option<app::RawLogs>,
     load_balancer: Option<app::RawLoadBalancer>,
     iam: Option<app::RawIam>,
+    alarms: Option<app::RawAlarms>,
     state: Option<RawState>,
 }
 
@@ -427,6 +428,7 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
     let load_balancer =
         app::load_balancer(c, env.load_balancer.unwrap_or_default(), shared.load_balancer.unwrap_or_default());
     let iam = app::iam(c, env.iam.unwrap_or_default(), shared.iam.unwrap_or_default());
+    let alarms = app::alarms(c, env.alarms.unwrap_or_default(), shared.alarms.unwrap_or_default());
 
     if !c.errors.is_empty() {
         return None;
@@ -454,6 +456,7 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
         logs: logs?,
         load_balancer: load_balancer?,
         iam: iam?,
+        alarms: alarms?,
         state: state?,
     };
     Some((environment, cidr))

@@ -58,6 +58,7 @@ pub struct Environment {
     pub logs: Logs,
     pub load_balancer: LoadBalancer,
     pub iam: Iam,
+    pub alarms: Alarms,
     pub state: StateSettings,
 }
 
@@ -207,6 +208,23 @@ pub struct LoadBalancer {
     /// created.
     pub certificate_domain: String,
     pub health_check_path: String,
+}
+
+/// Alarm thresholds; they tighten from dev to prod. Each alarm notifies the environment's
+/// topic when its metric stays above the threshold for three five-minute periods (one for
+/// 5xx responses).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Alarms {
+    /// Average CPU of each ECS service.
+    pub ecs_cpu_percent: f64,
+    /// 5xx responses from the targets behind the load balancer, per five minutes.
+    pub alb_5xx_count: f64,
+    /// Average target response time.
+    pub target_response_seconds: f64,
+    /// Average CPU of the Aurora cluster.
+    pub db_cpu_percent: f64,
+    /// Connections to the Aurora cluster.
+    pub db_connections: f64,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -33,6 +33,13 @@ database_name = "payments"
 [logs]
 retention_days = 7
 
+[alarms]
+ecs_cpu_percent = 90
+alb_5xx_count = 50
+target_response_seconds = 3
+db_cpu_percent = 90
+db_connections = 400
+
 [load_balancer]
 certificate_domain = "*.payments.example.com"
 health_check_path = "/health"
@@ -399,4 +406,12 @@ fn log_retention_aws_refuses_is_located() {
         only_error(&[("dev.toml", "[network]\ncidr = \"10.0.0.0/16\"\n[logs]\nretention_days = 10\n")]);
     assert_eq!(at, "dev.toml:4:18");
     assert!(message.contains("cannot keep logs for 10 days"), "{message}");
+}
+
+#[test]
+fn alarm_thresholds_are_checked() {
+    let (at, message, _) =
+        only_error(&[("dev.toml", "[network]\ncidr = \"10.0.0.0/16\"\n[alarms]\necs_cpu_percent = 120.0\n")]);
+    assert_eq!(at, "dev.toml:4:19");
+    assert!(message.contains("`alarms.ecs_cpu_percent` = 120 is out of range"), "{message}");
 }

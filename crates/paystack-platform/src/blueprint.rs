@@ -209,7 +209,8 @@ pub fn blueprint(env: &Environment, lookups: &Lookups) -> Blueprint {
         topic: &topic,
         target_group: &target_group,
     };
-    application(&mut b, &mut outputs, &app_tier);
+    let services = application(&mut b, &mut outputs, &app_tier);
+    alarms(&mut b, &topic, &services);
 
     Blueprint { stack, specs: b.specs, outputs }
 }
@@ -422,8 +423,8 @@ const CONTAINER: &str = "app";
 const DB_CREDENTIALS_VARIABLE: &str = "DATABASE_CREDENTIALS";
 
 /// The ECS cluster and, per service, its log group, roles, task definition, service and
-/// auto-scaling.
-fn application(b: &mut Builder<'_>, outputs: &mut BTreeMap<String, Expr>, tier: &AppTier<'_>) {
+/// auto-scaling. Returns the cluster and each service.
+fn application(b: &mut Builder<'_>, outputs: &mut BTreeMap<String, Expr>, tier: &AppTier<'_>) -> AppServices {
     let env = b.env;
     let cluster = b.add(
         &kinds::ECS_CLUSTER,
@@ -435,6 +436,7 @@ fn application(b: &mut Builder<'_>, outputs: &mut BTreeMap<String, Expr>, tier: 
     let boundary = env.iam.permissions_boundary_arn.clone().map_or(Value::Null, Value::from);
     let role_path = kinds::role_path(&b.stack.key());
     let mut service_arns = BTreeMap::new();
+    let mut ecs_services = Vec::new();
     for service in &env.services {
         let svc = service.name.as_str();
         let logs = b.add(
@@ -529,6 +531,7 @@ fn application(b: &mut Builder<'_>, outputs: &mut BTreeMap<String, Expr>, tier: 
             ],
         );
         service_arns.insert(svc.to_owned(), Expr::reference(&ecs_service, "arn"));
+        ecs_services.push((svc.to_owned(), ecs_service.clone()));
         let scaling_id = format!("app.{svc}.scaling");
         b.setting(
             &kinds::SERVICE_SCALING,
@@ -544,6 +547,76 @@ fn application(b: &mut Builder<'_>, outputs: &mut BTreeMap<String, Expr>, tier: 
         );
     }
     outputs.insert("ecs_service_arns".into(), Expr::Map(service_arns));
+    AppServices { cluster, services: ecs_services }
+}
+
+/// What the alarms watch.
+struct AppServices {
+    cluster: ResourceId,
+    services: Vec<(String, ResourceId)>,
+}
+
+/// The alarms, each notifying the environment's topic, with the environment's thresholds.
+fn alarms(b: &mut Builder<'_>, topic: &ResourceId, app: &AppServices) {
+    let a = &b.env.alarms;
+    let notify = Expr::List(vec![Expr::reference(topic, "arn")]);
+    let alb = ResourceId::new("edge.alb");
+    let cluster = ResourceId::new("database.cluster");
+    let mut watched = vec![
+        (
+            "edge.5xx".to_owned(),
+            "alb-5xx".to_owned(),
+            ("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "Sum", 1, a.alb_5xx_count),
+            BTreeMap::from([("LoadBalancer".to_owned(), Expr::reference(&alb, "arn_suffix"))]),
+        ),
+        (
+            "edge.response_time".to_owned(),
+            "alb-response-time".to_owned(),
+            ("AWS/ApplicationELB", "TargetResponseTime", "Average", 3, a.target_response_seconds),
+            BTreeMap::from([("LoadBalancer".to_owned(), Expr::reference(&alb, "arn_suffix"))]),
+        ),
+        (
+            "database.cpu".to_owned(),
+            "db-cpu".to_owned(),
+            ("AWS/RDS", "CPUUtilization", "Average", 3, a.db_cpu_percent),
+            BTreeMap::from([("DBClusterIdentifier".to_owned(), Expr::reference(&cluster, "id"))]),
+        ),
+        (
+            "database.connections".to_owned(),
+            "db-connections".to_owned(),
+            ("AWS/RDS", "DatabaseConnections", "Average", 3, a.db_connections),
+            BTreeMap::from([("DBClusterIdentifier".to_owned(), Expr::reference(&cluster, "id"))]),
+        ),
+    ];
+    for (svc, service) in &app.services {
+        watched.push((
+            format!("app.{svc}.cpu"),
+            format!("{svc}-cpu"),
+            ("AWS/ECS", "CPUUtilization", "Average", 3, a.ecs_cpu_percent),
+            BTreeMap::from([
+                ("ClusterName".to_owned(), Expr::reference(&app.cluster, "name")),
+                ("ServiceName".to_owned(), Expr::reference(service, "name")),
+            ]),
+        ));
+    }
+    for (what, resource, (namespace, metric, statistic, periods, threshold), dimensions) in watched {
+        b.add(
+            &kinds::ALARM,
+            &format!("alarms.{what}"),
+            ("alarms", &resource),
+            [
+                ("namespace", namespace.into()),
+                ("metric_name", metric.into()),
+                ("dimensions", Expr::Map(dimensions)),
+                ("statistic", statistic.into()),
+                ("period", 300.into()),
+                ("evaluation_periods", periods.into()),
+                ("threshold", threshold.into()),
+                ("comparison_operator", "GreaterThanThreshold".into()),
+                ("alarm_actions", notify.clone()),
+            ],
+        );
+    }
 }
 
 /// The trust policy that lets ECS tasks take a role.
@@ -709,8 +782,8 @@ fn rule(port: u16, source: (&str, Expr), description: &str) -> Expr {
 mod tests {
     use super::*;
     use paystack_config::{
-        Alerts, Database, Iam, Ipv4Cidr, LoadBalancer, Logs, Network, Security, Service, StateSettings, StateStore,
-        Tags,
+        Alarms, Alerts, Database, Iam, Ipv4Cidr, LoadBalancer, Logs, Network, Security, Service, StateSettings,
+        StateStore, Tags,
     };
 
     fn env(name: &str, cidr: &str, nats: usize) -> Environment {
@@ -761,6 +834,13 @@ mod tests {
                 health_check_path: "/health".into(),
             },
             iam: Iam { permissions_boundary_arn: None },
+            alarms: Alarms {
+                ecs_cpu_percent: 90.0,
+                alb_5xx_count: 50.0,
+                target_response_seconds: 3.0,
+                db_cpu_percent: 90.0,
+                db_connections: 400.0,
+            },
             state: StateSettings { backend: StateStore::Local, lock_lease: std::time::Duration::from_secs(30) },
         }
     }
@@ -780,7 +860,7 @@ mod tests {
         assert_eq!(ids(&dev).iter().filter(|i| i.starts_with("network.nat.")).count(), 1);
         assert_eq!(ids(&prod).iter().filter(|i| i.starts_with("network.nat.")).count(), 3);
         assert_eq!(ids(&prod).iter().filter(|i| i.starts_with("database.instance.reader")).count(), 2);
-        assert_eq!(dev.specs.len(), 41);
+        assert_eq!(dev.specs.len(), 47);
     }
 
     #[test]

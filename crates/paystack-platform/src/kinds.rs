@@ -258,3 +258,10 @@ pub const LISTENER: KindDef =
 pub fn role_path(stack_key: &str) -> String {
     format!("/paystack/{stack_key}/")
 }
+
+/// A CloudWatch metric alarm that notifies the environment's topic. Fields: `name`,
+/// `namespace`, `metric_name`, `dimensions` (name to value), `statistic`, `period`,
+/// `evaluation_periods`, `threshold`, `comparison_operator`, `alarm_actions`, `tags`.
+/// Outputs: `arn`.
+pub const ALARM: KindDef =
+    KindDef::new("cloudwatch.alarm", "monitoring", "alarm").named("name", 255).replace_on(&["name"]);

@@ -30,6 +30,8 @@ fn outputs(lb: &elbv2::types::LoadBalancer) -> Value {
         "dns_name": lb.dns_name(),
         "zone_id": lb.canonical_hosted_zone_id(),
         "url": lb.dns_name().map(|d| format!("https://{d}")),
+        // What CloudWatch names the load balancer by: `app/NAME/ID`.
+        "arn_suffix": lb.load_balancer_arn().and_then(|a| a.split_once(":loadbalancer/")).map(|(_, suffix)| suffix),
     })
 }
 

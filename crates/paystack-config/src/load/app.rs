@@ -9,7 +9,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{Checker, Located};
-use crate::model::{Iam, LoadBalancer, Logs, Service};
+use crate::model::{Alarms, Iam, LoadBalancer, Logs, Service};
 
 #[derive(Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -42,6 +42,16 @@ pub(super) struct RawLoadBalancer {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawIam {
     permissions_boundary_arn: Option<Spanned<String>>,
+}
+
+#[derive(Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAlarms {
+    ecs_cpu_percent: Option<Spanned<f64>>,
+    alb_5xx_count: Option<Spanned<f64>>,
+    target_response_seconds: Option<Spanned<f64>>,
+    db_cpu_percent: Option<Spanned<f64>>,
+    db_connections: Option<Spanned<f64>>,
 }
 
 pub(super) type RawServices = BTreeMap<String, RawService>;
@@ -235,6 +245,35 @@ pub(super) fn load_balancer(
         ok = false;
     }
     ok.then_some(LoadBalancer { certificate_domain: domain.value, health_check_path: path.value })
+}
+
+pub(super) fn alarms(c: &mut Checker<'_>, env: RawAlarms, shared: RawAlarms) -> Option<Alarms> {
+    let value = |c: &mut Checker<'_>, key: &str, e: Option<Spanned<f64>>, s: Option<Spanned<f64>>, max: f64| {
+        let v = c.pick(&format!("alarms.{key}"), e, s)?;
+        if v.value > 0.0 && v.value <= max {
+            Some(v.value)
+        } else {
+            c.fail(
+                &v.at,
+                format!("`alarms.{key}` = {} is out of range", v.value),
+                format!("use a threshold above 0 and at most {max}"),
+            );
+            None
+        }
+    };
+    let ecs_cpu = value(c, "ecs_cpu_percent", env.ecs_cpu_percent, shared.ecs_cpu_percent, 100.0);
+    let alb_5xx = value(c, "alb_5xx_count", env.alb_5xx_count, shared.alb_5xx_count, 1e9);
+    let response =
+        value(c, "target_response_seconds", env.target_response_seconds, shared.target_response_seconds, 3600.0);
+    let db_cpu = value(c, "db_cpu_percent", env.db_cpu_percent, shared.db_cpu_percent, 100.0);
+    let db_connections = value(c, "db_connections", env.db_connections, shared.db_connections, 1e6);
+    Some(Alarms {
+        ecs_cpu_percent: ecs_cpu?,
+        alb_5xx_count: alb_5xx?,
+        target_response_seconds: response?,
+        db_cpu_percent: db_cpu?,
+        db_connections: db_connections?,
+    })
 }
 
 pub(super) fn iam(c: &mut Checker<'_>, env: RawIam, shared: RawIam) -> Option<Iam> {

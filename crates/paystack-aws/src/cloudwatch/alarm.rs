@@ -1,0 +1,170 @@
+//! `cloudwatch.alarm`: a metric alarm that notifies the environment's SNS topic.
+//!
+//! `PutMetricAlarm` creates or replaces an alarm whole, so create and every update send the
+//! whole desired alarm; only tags need calls of their own.
+
+use async_trait::async_trait;
+use aws_sdk_cloudwatch as cloudwatch;
+use cloudwatch::types::{AlarmType, ComparisonOperator, Dimension, Statistic, Tag};
+use paystack_core::{FieldChange, KindSchema, Observed};
+use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
+use paystack_platform::kinds;
+use serde_json::{Map, Value, json};
+
+use crate::error::{all, classify, missing, unless_gone_since};
+use crate::owned::{
+    TagMap, created, desired_tags, field, i32_field, observed, owned_by, str_field, strings, tag_changes, updated,
+};
+
+pub(crate) struct Alarms {
+    client: cloudwatch::Client,
+    schema: KindSchema,
+}
+
+fn tags(map: TagMap) -> Vec<Tag> {
+    map.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+impl Alarms {
+    pub(crate) fn new(client: &cloudwatch::Client) -> Self {
+        Self { client: client.clone(), schema: kinds::ALARM.schema() }
+    }
+
+    /// Creates the alarm, or replaces it whole with the desired one.
+    async fn put(&self, desired: &Desired, with_tags: bool) -> Result<(), ReconcileError> {
+        let dimensions = field(desired, "dimensions")?
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(name, value)| Some(Dimension::builder().name(name).value(value.as_str()?).build()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let threshold = field(desired, "threshold")?
+            .as_f64()
+            .ok_or_else(|| ReconcileError::permanent(format!("`{}`: `threshold` is not a number", desired.id)))?;
+        let mut call = self
+            .client
+            .put_metric_alarm()
+            .alarm_name(str_field(desired, "name")?)
+            .namespace(str_field(desired, "namespace")?)
+            .metric_name(str_field(desired, "metric_name")?)
+            .set_dimensions(Some(dimensions))
+            .statistic(Statistic::from(str_field(desired, "statistic")?))
+            .period(i32_field(desired, "period")?)
+            .evaluation_periods(i32_field(desired, "evaluation_periods")?)
+            .threshold(threshold)
+            .comparison_operator(ComparisonOperator::from(str_field(desired, "comparison_operator")?))
+            .set_alarm_actions(Some(strings(desired.fields.get("alarm_actions"))));
+        if with_tags {
+            call = call.set_tags(Some(tags(desired_tags(desired))));
+        }
+        call.send().await.map_err(|e| classify("PutMetricAlarm", e))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Reconciler for Alarms {
+    fn schema(&self) -> &KindSchema {
+        &self.schema
+    }
+
+    async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
+        let pages = all(
+            "DescribeAlarms",
+            self.client.describe_alarms().alarm_types(AlarmType::MetricAlarm).into_paginator().send(),
+        )
+        .await?;
+        let mut out = Vec::new();
+        for a in pages.iter().flat_map(|p| p.metric_alarms()) {
+            let name = a.alarm_name().ok_or_else(|| missing("alarm name"))?;
+            let arn = a.alarm_arn().ok_or_else(|| missing("alarm ARN"))?;
+            let listed = self.client.list_tags_for_resource().resource_arn(arn).send().await;
+            let Some(listed) =
+                unless_gone_since("ListTagsForResource", listed, |e| e.is_resource_not_found_exception())?
+            else {
+                continue;
+            };
+            let tags: TagMap =
+                listed.tags().iter().filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned()))).collect();
+            if !owned_by(scope, &tags) {
+                continue;
+            }
+            let dimensions: Map<String, Value> =
+                a.dimensions().iter().filter_map(|d| Some((d.name()?.to_owned(), json!(d.value()?)))).collect();
+            let attributes = json!({
+                "name": name,
+                "namespace": a.namespace(),
+                "metric_name": a.metric_name(),
+                "dimensions": dimensions,
+                "statistic": a.statistic().map(Statistic::as_str),
+                "period": a.period(),
+                "evaluation_periods": a.evaluation_periods(),
+                "threshold": a.threshold(),
+                "comparison_operator": a.comparison_operator().map(ComparisonOperator::as_str),
+                "alarm_actions": a.alarm_actions(),
+            });
+            out.extend(observed(scope, &tags, name, attributes, json!({ "arn": arn })));
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
+        self.put(desired, true).await?;
+        let name = str_field(desired, "name")?;
+        let described =
+            self.client.describe_alarms().alarm_names(name).send().await.map_err(|e| classify("DescribeAlarms", e))?;
+        let arn = described
+            .metric_alarms()
+            .first()
+            .and_then(|a| a.alarm_arn())
+            .ok_or_else(|| missing("alarm just created"))?;
+        Ok(created(desired, name, json!({ "arn": arn })))
+    }
+
+    async fn update(
+        &self,
+        desired: &Desired,
+        current: &Observed,
+        changes: &[FieldChange],
+    ) -> Result<Observed, ReconcileError> {
+        if changes.iter().any(|c| c.field != "tags") {
+            self.put(desired, false).await?;
+        }
+        if changes.iter().any(|c| c.field == "tags") {
+            let arn = current.outputs.get("arn").and_then(Value::as_str).ok_or_else(|| missing("alarm ARN"))?;
+            let (set, unset) = tag_changes(desired, current);
+            if !set.is_empty() {
+                self.client
+                    .tag_resource()
+                    .resource_arn(arn)
+                    .set_tags(Some(tags(set)))
+                    .send()
+                    .await
+                    .map_err(|e| classify("TagResource", e))?;
+            }
+            if !unset.is_empty() {
+                self.client
+                    .untag_resource()
+                    .resource_arn(arn)
+                    .set_tag_keys(Some(unset))
+                    .send()
+                    .await
+                    .map_err(|e| classify("UntagResource", e))?;
+            }
+        }
+        Ok(updated(desired, current))
+    }
+
+    async fn delete(&self, current: &Observed) -> Result<(), ReconcileError> {
+        // Deleting an alarm that is already gone succeeds.
+        self.client
+            .delete_alarms()
+            .alarm_names(&current.aws_id)
+            .send()
+            .await
+            .map_err(|e| classify("DeleteAlarms", e))?;
+        Ok(())
+    }
+}
