@@ -24,6 +24,15 @@ fn outputs(name: &str, arn: &str) -> serde_json::Value {
     json!({ "name": name, "arn": arn, "streams_arn": format!("{arn}:*") })
 }
 
+/// The group's own ARN. The `arn` AWS also reports ends in `:*` (the streams).
+fn group_arn(group: &logs::types::LogGroup) -> Result<String, ReconcileError> {
+    group
+        .log_group_arn()
+        .map(str::to_owned)
+        .or_else(|| group.arn().map(|a| a.trim_end_matches(":*").to_owned()))
+        .ok_or_else(|| missing("log group ARN"))
+}
+
 impl LogGroups {
     pub(crate) fn new(client: &logs::Client) -> Self {
         Self { client: client.clone(), schema: kinds::LOG_GROUP.schema() }
@@ -53,12 +62,7 @@ impl Reconciler for LogGroups {
         let mut out = Vec::new();
         for g in groups {
             let name = g.log_group_name().ok_or_else(|| missing("log group name"))?;
-            // The `arn` AWS reports ends in `:*` (the streams); the group's own has no suffix.
-            let arn = g
-                .log_group_arn()
-                .map(str::to_owned)
-                .or_else(|| g.arn().map(|a| a.trim_end_matches(":*").to_owned()))
-                .ok_or_else(|| missing("log group ARN"))?;
+            let arn = group_arn(&g)?;
             let listed = self.client.list_tags_for_resource().resource_arn(&arn).send().await;
             let Some(listed) =
                 unless_gone_since("ListTagsForResource", listed, |e| e.is_resource_not_found_exception())?
@@ -99,11 +103,7 @@ impl Reconciler for LogGroups {
             .iter()
             .find(|g| g.log_group_name() == Some(name))
             .ok_or_else(|| missing("log group just created"))?;
-        let arn = group
-            .log_group_arn()
-            .map(str::to_owned)
-            .or_else(|| group.arn().map(|a| a.trim_end_matches(":*").to_owned()))
-            .ok_or_else(|| missing("log group ARN"))?;
+        let arn = group_arn(group)?;
         Ok(created(desired, name, outputs(name, &arn)))
     }
 
