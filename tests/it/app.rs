@@ -3,7 +3,9 @@
 
 use serde_json::Value;
 
-use crate::support::{Stack, cloudwatch, ecs, elbv2, iam, live_counts, logs, scaling_policies};
+use crate::support::{
+    Stack, ZONE, cloudwatch, ecs, elbv2, expected_counts, iam, live_counts, logs, scaling_policies, zone_records,
+};
 
 /// What a plan changes, by id.
 fn changes(plan: &Value) -> Vec<(String, String)> {
@@ -40,7 +42,7 @@ async fn dev_runs_its_services_on_fargate_behind_the_load_balancer() {
         assert!(!out[key].is_null(), "output {key} is missing: {out:#}");
     }
     let alb_dns = out["alb_dns_name"].as_str().unwrap();
-    assert_eq!(out["service_url"], format!("https://{alb_dns}"));
+    assert_eq!(out["service_url"], format!("https://dev-{sfx}.{ZONE}"), "the service is reached by its DNS name");
     let service_arns = out["ecs_service_arns"].as_object().unwrap();
     assert_eq!(service_arns.keys().collect::<Vec<_>>(), ["payments-api", "worker"]);
 
@@ -74,6 +76,16 @@ async fn dev_runs_its_services_on_fargate_behind_the_load_balancer() {
     assert_eq!(tg.target_type().map(|t| t.as_str()), Some("ip"));
     assert_eq!(tg.health_check_path(), Some("/health"));
     assert_eq!(tg.port(), Some(8080));
+
+    // The name: one plain alias record to the load balancer in the looked-up zone, with the
+    // owner record that says it is this stack's.
+    let aliases = alias_records(&format!("dev-{sfx}.{ZONE}")).await;
+    assert_eq!(aliases.len(), 1, "{aliases:?}");
+    let (set_identifier, weight, target, target_zone) = &aliases[0];
+    assert_eq!((set_identifier, weight), (&None, &None), "a plain record");
+    assert_eq!(target, &alb_dns.to_ascii_lowercase());
+    assert_eq!(Some(target_zone.as_str()), lb.canonical_hosted_zone_id());
+    assert_eq!(owner_records(&stack).await.len(), 1);
 
     // The cluster and its services: private subnets, the app security group, the API behind
     // the target group, the worker behind nothing.
@@ -238,6 +250,40 @@ async fn dev_runs_its_services_on_fargate_behind_the_load_balancer() {
     stack.run(&["destroy", "--yes"]).success();
     assert!(live_counts(&stack).await.values().all(|n| *n == 0), "{:?}", live_counts(&stack).await);
     assert!(scaling_policies(&stack).await.is_empty());
+    assert!(alias_records(&format!("dev-{sfx}.{ZONE}")).await.is_empty());
+    assert!(owner_records(&stack).await.is_empty());
+}
+
+/// The alias records named `name`: set identifier, weight, target DNS name and zone.
+async fn alias_records(name: &str) -> Vec<(Option<String>, Option<i64>, String, String)> {
+    let mut found: Vec<_> = zone_records()
+        .await
+        .into_iter()
+        .filter(|r| r.r#type().as_str() == "A" && r.name().trim_end_matches('.') == name)
+        .map(|r| {
+            let alias = r.alias_target().expect("an alias record");
+            (
+                r.set_identifier().map(str::to_owned),
+                r.weight(),
+                alias.dns_name().trim_end_matches('.').to_ascii_lowercase(),
+                alias.hosted_zone_id().to_owned(),
+            )
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// The stack's owner records, which stand for tags on its DNS records.
+async fn owner_records(stack: &Stack) -> Vec<String> {
+    let under = format!("._paystack.{ZONE}.");
+    let prefix = format!(".{}{under}", stack.key());
+    zone_records()
+        .await
+        .into_iter()
+        .filter(|r| r.r#type().as_str() == "TXT" && r.name().ends_with(&prefix))
+        .map(|r| r.name().to_owned())
+        .collect()
 }
 
 #[tokio::test]
@@ -260,9 +306,125 @@ async fn prod_gets_container_insights_and_longer_retention() {
         groups.log_groups().iter().filter(|g| g.log_group_name().unwrap().ends_with(&stack.suffix)).collect();
     assert_eq!(ours.len(), 2);
     assert!(ours.iter().all(|g| g.retention_in_days() == Some(90)));
+
+    // Blue/green: two weighted alias records of one name, all traffic on blue.
+    let name = format!("api-{}.{ZONE}", stack.suffix);
+    assert_eq!(out["service_url"], format!("https://{name}"));
+    let weights = |records: Vec<(Option<String>, Option<i64>, String, String)>| -> Vec<(String, i64)> {
+        records.into_iter().map(|(set, weight, _, _)| (set.unwrap(), weight.unwrap())).collect()
+    };
+    let (blue, green) = (format!("blue-{}", stack.suffix), format!("green-{}", stack.suffix));
+    assert_eq!(weights(alias_records(&name).await), [(blue.clone(), 100), (green.clone(), 0)]);
     stack.run(&["plan", "--detailed-exitcode"]).code(0);
+
+    // Shifting traffic is a change of numbers, made in place.
+    stack.edit_config("prod.toml", |t| {
+        t.replace("weights = { blue = 100, green = 0 }", "weights = { blue = 20, green = 80 }")
+    });
+    let plan = stack.run(&["plan", "--json"]).success().json();
+    assert_eq!(
+        changes(&plan),
+        [("edge.dns.blue".to_owned(), "update".to_owned()), ("edge.dns.green".to_owned(), "update".to_owned())]
+    );
+    stack.run(&["apply", "--yes"]).success();
+    assert_eq!(weights(alias_records(&name).await), [(blue, 20), (green, 80)]);
+    stack.run(&["plan", "--detailed-exitcode"]).code(0);
+
     stack.run(&["destroy", "--yes", "--override-protection"]).success();
     assert!(live_counts(&stack).await.values().all(|n| *n == 0), "{:?}", live_counts(&stack).await);
+    assert!(alias_records(&name).await.is_empty());
+    assert!(owner_records(&stack).await.is_empty());
+}
+
+#[tokio::test]
+async fn staging_has_production_shape_with_its_own_values() {
+    let stack = Stack::new("staging", "app");
+    stack.apply();
+    assert_eq!(live_counts(&stack).await, expected_counts("staging"));
+    let out = stack.run(&["output", "--json"]).success().json();
+    let sfx = &stack.suffix;
+    assert_eq!(out["service_url"], format!("https://staging-{sfx}.{ZONE}"));
+    let aliases = alias_records(&format!("staging-{sfx}.{ZONE}")).await;
+    assert_eq!(aliases.len(), 1, "a plain record outside production: {aliases:?}");
+    assert_eq!(aliases[0].2, out["alb_dns_name"].as_str().unwrap().to_ascii_lowercase());
+
+    // Aurora: a writer and two readers on db.r5.large, 14 days of backups.
+    let rds = crate::support::rds().await;
+    let cluster_name = format!("staging-us-east-1-database-cluster-{sfx}");
+    let clusters = rds.describe_db_clusters().db_cluster_identifier(&cluster_name).send().await.unwrap();
+    let cluster = &clusters.db_clusters()[0];
+    assert_eq!((cluster.backup_retention_period(), cluster.storage_encrypted()), (Some(14), Some(true)));
+    let instances = rds.describe_db_instances().send().await.unwrap();
+    let classes: Vec<&str> = instances
+        .db_instances()
+        .iter()
+        .filter(|i| i.db_cluster_identifier() == Some(cluster_name.as_str()))
+        .map(|i| i.db_instance_class().unwrap())
+        .collect();
+    assert_eq!(classes, ["db.r5.large"; 3]);
+    // Rotation is off outside production.
+    let secret = crate::support::secretsmanager()
+        .await
+        .describe_secret()
+        .secret_id(out["db_secret_arn"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(secret.rotation_enabled(), Some(true));
+
+    // Services: staging's sizes for the API, the shared ones for the worker; no Container
+    // Insights; 30 days of logs.
+    let ecs = ecs().await;
+    let cluster_arn = out["ecs_cluster_arn"].as_str().unwrap();
+    let clusters = ecs
+        .describe_clusters()
+        .clusters(cluster_arn)
+        .include(aws_sdk_ecs::types::ClusterField::Settings)
+        .send()
+        .await
+        .unwrap();
+    let insights = clusters.clusters()[0].settings().iter().find_map(|s| s.value()).unwrap_or("disabled");
+    assert_eq!(insights, "disabled");
+    let api = out["ecs_service_arns"]["payments-api"].as_str().unwrap();
+    let described = ecs.describe_services().cluster(cluster_arn).services(api).send().await.unwrap();
+    let service = &described.services()[0];
+    assert_eq!(service.desired_count(), 2);
+    let td = ecs.describe_task_definition().task_definition(service.task_definition().unwrap()).send().await.unwrap();
+    let td = td.task_definition().unwrap();
+    assert_eq!((td.cpu(), td.memory()), (Some("512"), Some("1024")));
+    let groups =
+        logs().await.describe_log_groups().log_group_name_prefix("staging-us-east-1-app-").send().await.unwrap();
+    let ours: Vec<_> =
+        groups.log_groups().iter().filter(|g| g.log_group_name().unwrap().ends_with(sfx.as_str())).collect();
+    assert_eq!(ours.len(), 2);
+    assert!(ours.iter().all(|g| g.retention_in_days() == Some(30)));
+
+    // Alarms: staging's thresholds, between dev's and production's.
+    let alarms = cloudwatch().await.describe_alarms().alarm_name_prefix("staging-us-east-1-").send().await.unwrap();
+    let mut thresholds: Vec<(String, f64)> = alarms
+        .metric_alarms()
+        .iter()
+        .filter(|a| a.alarm_name().unwrap().ends_with(sfx.as_str()))
+        .map(|a| (a.metric_name().unwrap().to_owned(), a.threshold().unwrap()))
+        .collect();
+    thresholds.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    assert_eq!(
+        thresholds,
+        [
+            ("CPUUtilization".to_owned(), 80.0),
+            ("CPUUtilization".to_owned(), 80.0),
+            ("CPUUtilization".to_owned(), 80.0),
+            ("DatabaseConnections".to_owned(), 300.0),
+            ("HTTPCode_Target_5XX_Count".to_owned(), 20.0),
+            ("TargetResponseTime".to_owned(), 2.0),
+        ]
+    );
+
+    stack.run(&["plan", "--detailed-exitcode"]).code(0);
+    stack.run(&["destroy", "--yes"]).success();
+    assert!(live_counts(&stack).await.values().all(|n| *n == 0), "{:?}", live_counts(&stack).await);
+    assert!(scaling_policies(&stack).await.is_empty());
+    assert!(owner_records(&stack).await.is_empty());
 }
 
 /// IAM returns policy documents URL-encoded.

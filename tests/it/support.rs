@@ -246,6 +246,34 @@ pub(crate) async fn elbv2() -> aws_sdk_elasticloadbalancingv2::Client {
 }
 
 /// Tag key → value.
+pub(crate) async fn route53() -> aws_sdk_route53::Client {
+    aws_sdk_route53::Client::new(&sdk_config().await)
+}
+
+/// The hosted zone `scripts/seed.py` made, which the shipped configuration names.
+pub(crate) const ZONE: &str = "payments.example.com";
+
+/// The id of [`ZONE`].
+pub(crate) async fn zone_id() -> String {
+    let zones = route53().await.list_hosted_zones_by_name().dns_name(format!("{ZONE}.")).send().await.unwrap();
+    let zone = zones.hosted_zones().iter().find(|z| z.name() == format!("{ZONE}.")).expect("the seeded zone");
+    zone.id().trim_start_matches("/hostedzone/").to_owned()
+}
+
+/// Every record of [`ZONE`] (the emulator's zones are small: one page).
+pub(crate) async fn zone_records() -> Vec<aws_sdk_route53::types::ResourceRecordSet> {
+    let listed = route53()
+        .await
+        .list_resource_record_sets()
+        .hosted_zone_id(zone_id().await)
+        .max_items(300)
+        .send()
+        .await
+        .unwrap();
+    assert!(!listed.is_truncated(), "more records than one page");
+    listed.resource_record_sets().to_vec()
+}
+
 pub(crate) fn tags(tags: &[ec2::types::Tag]) -> BTreeMap<String, String> {
     tag_pairs(tags.iter().map(|t| (t.key(), t.value())))
 }
@@ -425,6 +453,33 @@ pub(crate) async fn live_resources(stack: &Stack) -> Vec<Live> {
         add("alarm", a.alarm_name(), tag_pairs(listed.tags().iter().map(|t| (t.key(), t.value()))));
     }
 
+    // Records take no tags: an owner TXT record under `{stack}._paystack.{zone}` names the
+    // resource and the alias record it owns.
+    let records = zone_records().await;
+    let owners = format!(".{}._paystack.{ZONE}.", stack.key());
+    for owner in records.iter().filter(|r| r.r#type().as_str() == "TXT" && r.name().ends_with(&owners)) {
+        let value = owner.resource_records()[0].value().trim_matches('"').to_owned();
+        let words: BTreeMap<&str, &str> = value.split(',').filter_map(|w| w.split_once('=')).collect();
+        let owned = records.iter().find(|r| {
+            r.r#type().as_str() == "A"
+                && r.name().trim_end_matches('.') == words["record"]
+                && r.set_identifier() == words.get("set").copied()
+        });
+        if let Some(record) = owned {
+            // Named as paystack shows it: weighted records by name and set identifier.
+            let name = words["record"].to_owned();
+            let shown = record.set_identifier().map_or_else(|| name.clone(), |set| format!("{name}/{set}"));
+            let tags = BTreeMap::from([
+                ("paystack:stack".to_owned(), stack.key()),
+                ("paystack:resource".to_owned(), words["resource"].to_owned()),
+                ("Name".to_owned(), shown),
+            ]);
+            let zone = zone_id().await;
+            let aws_id = format!("{zone}/{name}/A/{}", record.set_identifier().unwrap_or("-"));
+            add("dns_record", Some(&aws_id), tags);
+        }
+    }
+
     live.retain(|l| l.tags.get("paystack:stack") == Some(&stack.key()));
     live
 }
@@ -479,6 +534,8 @@ pub(crate) fn expected_counts(env: &str) -> BTreeMap<&'static str, usize> {
         ("target_group", 1),
         ("listener", 2),
         ("alarm", 6),
+        // Production's blue and green weighted records; one plain record elsewhere.
+        ("dns_record", if env == "prod" { 2 } else { 1 }),
     ]
     .into_iter()
     .collect()

@@ -33,6 +33,7 @@ pub struct Clients {
     pub autoscaling: aws_sdk_applicationautoscaling::Client,
     pub acm: aws_sdk_acm::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub route53: aws_sdk_route53::Client,
 }
 
 impl Clients {
@@ -54,6 +55,7 @@ impl Clients {
             autoscaling: aws_sdk_applicationautoscaling::Client::new(config),
             acm: aws_sdk_acm::Client::new(config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(config),
+            route53: aws_sdk_route53::Client::new(config),
         }
     }
 }

@@ -17,6 +17,7 @@ mod logs;
 mod lookups;
 mod owned;
 mod rds;
+mod route53;
 mod secretsmanager;
 mod sns;
 mod state;
@@ -26,7 +27,7 @@ use std::sync::Arc;
 use paystack_engine::Registry;
 
 pub use clients::{ClientPool, Clients, Target};
-pub use lookups::{LookupError, look_up};
+pub use lookups::{LookupError, Wanted, look_up};
 pub use state::{InitStep, Outcome, RemoteBackend, StateLocation, init};
 
 /// Every reconciler, over the given clients. Adding a kind is one line here.
@@ -58,5 +59,6 @@ pub fn registry(clients: &Clients) -> Registry {
     r.register(Arc::new(elbv2::listener::Listeners::new(&clients.elbv2)));
     r.register(Arc::new(autoscaling::service_scaling::ServiceScalings::new(&clients.autoscaling)));
     r.register(Arc::new(cloudwatch::alarm::Alarms::new(&clients.cloudwatch)));
+    r.register(Arc::new(route53::record::Records::new(&clients.route53)));
     r
 }

@@ -1,5 +1,5 @@
 //! What the platform uses but never makes, read before planning: the ACM certificate of the
-//! HTTPS listener. Like a Terraform data source, a lookup that finds nothing stops the run
+//! HTTPS listener and the public hosted zone of the service's name. Like a Terraform data source, a lookup that finds nothing stops the run
 //! before anything changes, and says what to provide.
 
 use acm::types::CertificateStatus;
@@ -8,18 +8,37 @@ use paystack_engine::ReconcileError;
 use paystack_platform::Lookups;
 
 use crate::clients::Clients;
-use crate::error::all;
+use crate::error::{all, classify};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LookupError {
     #[error("there is no issued ACM certificate for `{domain}` in {region}")]
     NoCertificate { domain: String, region: String },
-    #[error("cannot look up the ACM certificate: {0}")]
+    #[error("there is no public Route 53 hosted zone named `{zone}`")]
+    NoZone { zone: String },
+    #[error("{count} public Route 53 hosted zones are named `{zone}`")]
+    AmbiguousZone { zone: String, count: usize },
+    #[error("cannot look up what the platform uses: {0}")]
     Failed(#[from] ReconcileError),
 }
 
-/// Reads every lookup the blueprint needs.
-pub async fn look_up(clients: &Clients, region: &str, certificate_domain: &str) -> Result<Lookups, LookupError> {
+/// What to look up.
+pub struct Wanted<'a> {
+    pub region: &'a str,
+    pub certificate_domain: &'a str,
+    pub zone: &'a str,
+}
+
+/// Reads every lookup the blueprint needs, concurrently.
+pub async fn look_up(clients: &Clients, wanted: &Wanted<'_>) -> Result<Lookups, LookupError> {
+    let (certificate_arn, hosted_zone_id) = tokio::try_join!(
+        certificate(clients, wanted.region, wanted.certificate_domain),
+        hosted_zone(clients, wanted.zone)
+    )?;
+    Ok(Lookups { certificate_arn: Some(certificate_arn), hosted_zone_id: Some(hosted_zone_id) })
+}
+
+async fn certificate(clients: &Clients, region: &str, certificate_domain: &str) -> Result<String, LookupError> {
     let certificates = all(
         "ListCertificates",
         clients.acm.list_certificates().certificate_statuses(CertificateStatus::Issued).into_paginator().items().send(),
@@ -36,5 +55,29 @@ pub async fn look_up(clients: &Clients, region: &str, certificate_domain: &str) 
             domain: certificate_domain.to_owned(),
             region: region.to_owned(),
         })?;
-    Ok(Lookups { certificate_arn: Some(certificate.to_owned()) })
+    Ok(certificate.to_owned())
+}
+
+/// The public zone named `zone`. Zones are listed by name, so the first page from the name
+/// holds every zone of that name.
+async fn hosted_zone(clients: &Clients, zone: &str) -> Result<String, LookupError> {
+    let fqdn = format!("{}.", zone.trim_end_matches('.'));
+    let listed = clients
+        .route53
+        .list_hosted_zones_by_name()
+        .dns_name(&fqdn)
+        .send()
+        .await
+        .map_err(|e| classify("ListHostedZonesByName", e))?;
+    let public: Vec<&str> = listed
+        .hosted_zones()
+        .iter()
+        .filter(|z| z.name().eq_ignore_ascii_case(&fqdn) && !z.config().is_some_and(|c| c.private_zone()))
+        .map(|z| z.id().rsplit('/').next().unwrap_or(z.id()))
+        .collect();
+    match public.as_slice() {
+        [id] => Ok((*id).to_owned()),
+        [] => Err(LookupError::NoZone { zone: zone.to_owned() }),
+        _ => Err(LookupError::AmbiguousZone { zone: zone.to_owned(), count: public.len() }),
+    }
 }

@@ -38,21 +38,31 @@ impl Stack {
     }
 
     /// The same stack with what the blueprint looks up read from AWS (the certificate of the
-    /// HTTPS listener), as every plan that may be applied needs. Fails, before anything
-    /// changes, when a lookup finds nothing.
+    /// HTTPS listener, the hosted zone of the service's name), as every plan that may be
+    /// applied needs. Fails, before anything changes, when a lookup finds nothing.
     async fn looked_up(&self, aws: &Aws) -> Result<Stack> {
-        let domain = &self.env.load_balancer.certificate_domain;
-        let lookups = paystack_aws::look_up(&aws.clients, &self.env.region, domain).await.map_err(|e| match e {
-            paystack_aws::LookupError::NoCertificate { .. } => miette!(
-                help = format!(
-                    "request or import a certificate for `{domain}` in ACM in {}, or point `load_balancer.certificate_domain` at one; paystack looks it up and never creates it",
-                    self.env.region
+        use paystack_aws::LookupError;
+        let env = &self.env;
+        let wanted = paystack_aws::Wanted {
+            region: &env.region,
+            certificate_domain: &env.load_balancer.certificate_domain,
+            zone: &env.dns.zone,
+        };
+        let lookups = paystack_aws::look_up(&aws.clients, &wanted).await.map_err(|e| {
+            let help = match &e {
+                LookupError::NoCertificate { .. } => format!(
+                    "request or import a certificate for `{}` in ACM in {}, or point `load_balancer.certificate_domain` at one; paystack looks it up and never creates it",
+                    env.load_balancer.certificate_domain, env.region
                 ),
-                "{e}"
-            ),
-            paystack_aws::LookupError::Failed(_) => {
-                miette!(help = "check AWS credentials, region and AWS_ENDPOINT_URL; nothing was changed", "{e}")
-            }
+                LookupError::NoZone { zone } => format!(
+                    "create the public hosted zone `{zone}` in Route 53 (or point `dns.zone` at an existing one); paystack looks it up and never creates it"
+                ),
+                LookupError::AmbiguousZone { .. } => {
+                    "delete the unused zone, so the records go to the one the domain delegates to".to_owned()
+                }
+                LookupError::Failed(_) => "check AWS credentials, region and AWS_ENDPOINT_URL; nothing was changed".to_owned(),
+            };
+            miette!(help = help, "{e}")
         })?;
         build(self.env.clone(), &lookups, self.state_dir.clone())
     }

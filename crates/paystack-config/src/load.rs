@@ -25,7 +25,7 @@ pub const SHARED_FILE: &str = "shared.toml";
 /// Names capped at 32 characters (load balancers, target groups) are shortened with a hash;
 /// `{env}-{region}` must still fit in front of it for the name to say what it is.
 const MAX_ENV_REGION_LEN: usize = 32 - 9;
-const MAX_SUFFIX_LEN: usize = 16;
+pub(crate) const MAX_SUFFIX_LEN: usize = 16;
 const MAX_ENV_LEN: usize = 12;
 
 #[derive(Clone, Deserialize, Default)]
@@ -43,6 +43,7 @@ struct RawFile {
     services: Option<app::RawServices>,
     logs: Option<app::RawLogs>,
     load_balancer: Option<app::RawLoadBalancer>,
+    dns: Option<app::RawDns>,
     iam: Option<app::RawIam>,
     alarms: Option<app::RawAlarms>,
     state: Option<RawState>,
@@ -427,6 +428,7 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
     let logs = app::logs(c, env.logs.unwrap_or_default(), shared.logs.unwrap_or_default());
     let load_balancer =
         app::load_balancer(c, env.load_balancer.unwrap_or_default(), shared.load_balancer.unwrap_or_default());
+    let dns = app::dns(c, env.dns.unwrap_or_default(), shared.dns.unwrap_or_default(), load_balancer.as_ref());
     let iam = app::iam(c, env.iam.unwrap_or_default(), shared.iam.unwrap_or_default());
     let alarms = app::alarms(c, env.alarms.unwrap_or_default(), shared.alarms.unwrap_or_default());
 
@@ -455,6 +457,7 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
         services: services?,
         logs: logs?,
         load_balancer: load_balancer?,
+        dns: dns?,
         iam: iam?,
         alarms: alarms?,
         state: state?,

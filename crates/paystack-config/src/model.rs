@@ -57,6 +57,7 @@ pub struct Environment {
     pub services: Vec<Service>,
     pub logs: Logs,
     pub load_balancer: LoadBalancer,
+    pub dns: Dns,
     pub iam: Iam,
     pub alarms: Alarms,
     pub state: StateSettings,
@@ -208,6 +209,28 @@ pub struct LoadBalancer {
     /// created.
     pub certificate_domain: String,
     pub health_check_path: String,
+}
+
+/// The service's DNS name: alias records in a hosted zone that is looked up, never created.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dns {
+    /// The hosted zone's name, without the final dot.
+    pub zone: String,
+    /// The record's first label; a stack's suffix is appended to it.
+    pub label: String,
+    /// Weighted records by set identifier (blue/green): traffic shifts when a weight
+    /// changes. Empty for one plain alias record.
+    pub weights: BTreeMap<String, u8>,
+}
+
+impl Dns {
+    /// The record's full name, for a stack with `suffix`.
+    pub fn record_name(&self, suffix: Option<&str>) -> String {
+        match suffix {
+            Some(s) => format!("{}-{s}.{}", self.label, self.zone),
+            None => format!("{}.{}", self.label, self.zone),
+        }
+    }
 }
 
 /// Alarm thresholds; they tighten from dev to prod. Each alarm notifies the environment's

@@ -44,6 +44,9 @@ db_connections = 400
 certificate_domain = "*.payments.example.com"
 health_check_path = "/health"
 
+[dns]
+zone = "payments.example.com"
+
 [services.api]
 image = "nginx:1.27"
 cpu = 256
@@ -414,4 +417,39 @@ fn alarm_thresholds_are_checked() {
         only_error(&[("dev.toml", "[network]\ncidr = \"10.0.0.0/16\"\n[alarms]\necs_cpu_percent = 120.0\n")]);
     assert_eq!(at, "dev.toml:4:19");
     assert!(message.contains("`alarms.ecs_cpu_percent` = 120 is out of range"), "{message}");
+}
+
+#[test]
+fn the_record_name_defaults_to_the_environment_and_takes_the_suffix() {
+    let prod = (
+        "prod.toml",
+        "[network]\ncidr = \"10.2.0.0/16\"\n[dns]\nrecord = \"api\"\nweights = { blue = 90, green = 10 }\n",
+    );
+    let config = load(&[DEV, prod]).unwrap();
+    let dev = &config.environments["dev"].dns;
+    let prod = &config.environments["prod"].dns;
+    assert_eq!(dev.record_name(None), "dev.payments.example.com");
+    assert_eq!(dev.record_name(Some("pr7")), "dev-pr7.payments.example.com");
+    assert!(dev.weights.is_empty(), "one plain record unless weights are set");
+    assert_eq!(prod.record_name(None), "api.payments.example.com");
+    assert_eq!(prod.weights.iter().map(|(k, v)| (k.as_str(), *v)).collect::<Vec<_>>(), [("blue", 90), ("green", 10)]);
+}
+
+#[test]
+fn dns_values_route53_would_refuse_are_located() {
+    let cases = [
+        ("record = \"Api\"", "dev.toml:4:10", "`dns.record` = `Api` is not a DNS label"),
+        ("weights = { blue = 300 }", "dev.toml:4:11", "`dns.weights.blue` = 300 is out of range"),
+        ("weights = {}", "dev.toml:4:11", "`dns.weights` is empty"),
+        ("zone = \"example\"", "dev.toml:4:8", "`example` is not a hosted zone name"),
+        // The certificate in shared.toml is for *.payments.example.com.
+        ("zone = \"example.org\"", "dev.toml:4:8", "does not cover `dev.example.org`"),
+    ];
+    for (line, want_at, want_message) in cases {
+        let file = format!("[network]\ncidr = \"10.0.0.0/16\"\n[dns]\n{line}\n");
+        let (at, message, help) = only_error(&[("dev.toml", &file)]);
+        assert_eq!(at, want_at, "{line}");
+        assert!(message.contains(want_message), "{line}: {message}");
+        assert!(!help.is_empty(), "{line}: no help");
+    }
 }

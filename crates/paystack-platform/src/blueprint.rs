@@ -37,6 +37,8 @@ impl Blueprint {
 pub struct Lookups {
     /// The ARN of the ACM certificate for `load_balancer.certificate_domain`.
     pub certificate_arn: Option<String>,
+    /// The id of the public hosted zone named `dns.zone`.
+    pub hosted_zone_id: Option<String>,
 }
 
 const NOT_LOOKED_UP: &str = "(looked up when planning)";
@@ -361,7 +363,8 @@ fn load_balancer(
         ],
     );
     outputs.insert("alb_dns_name".into(), Expr::reference(&alb, "dns_name"));
-    outputs.insert("service_url".into(), Expr::reference(&alb, "url"));
+    let records = dns_records(b, &alb, lookups);
+    outputs.insert("service_url".into(), Expr::reference(&records[0], "url"));
     // The name carries a hash of what forces a replacement (the port and the VPC), so the new
     // group can exist beside the old one while the listener and the service move over.
     let replaced_by = format!("{}/{}", env.security.app_port, env.network.cidr);
@@ -406,6 +409,52 @@ fn load_balancer(
         ],
     );
     target_group
+}
+
+/// The service's name in the looked-up zone: one alias record to the load balancer, or one
+/// weighted alias record per set identifier (blue/green). Returns them, at least one.
+fn dns_records(b: &mut Builder<'_>, alb: &ResourceId, lookups: &Lookups) -> Vec<ResourceId> {
+    let dns = &b.env.dns;
+    let name = dns.record_name(b.env.suffix.as_deref());
+    let zone_id = lookups.hosted_zone_id.clone().unwrap_or_else(|| NOT_LOOKED_UP.to_owned());
+    let alias_target = Expr::Map(BTreeMap::from([
+        ("dns_name".to_owned(), Expr::reference(alb, "dns_name")),
+        ("hosted_zone_id".to_owned(), Expr::reference(alb, "zone_id")),
+        ("evaluate_target_health".to_owned(), true.into()),
+    ]));
+    // A suffixed stack's set identifiers carry its suffix, like every other name of it. (The
+    // emulator deletes a weighted record by set identifier alone, whatever its name, so this
+    // also keeps one stack's delete off another's records there.)
+    let weighted: Vec<(String, Option<(String, u8)>)> = if dns.weights.is_empty() {
+        vec![("edge.dns".to_owned(), None)]
+    } else {
+        let set_identifier = |set: &str| match &b.env.suffix {
+            Some(suffix) => format!("{set}-{suffix}"),
+            None => set.to_owned(),
+        };
+        dns.weights.iter().map(|(set, w)| (format!("edge.dns.{set}"), Some((set_identifier(set), *w)))).collect()
+    };
+    let mut records = Vec::new();
+    for (id, weight) in weighted {
+        // Weighted records share their name; each is shown with its set identifier.
+        let shown = weight.as_ref().map_or_else(|| name.clone(), |(set, _)| format!("{name}/{set}"));
+        let (set_identifier, weight) = weight.map_or((Value::Null, Value::Null), |(s, w)| (s.into(), w.into()));
+        let owner = kinds::dns_owner_name(&b.stack.key(), &id, &dns.zone);
+        records.push(b.untagged(
+            &kinds::DNS_RECORD,
+            &id,
+            shown,
+            [
+                ("zone_id", zone_id.clone().into()),
+                ("name", name.clone().into()),
+                ("set_identifier", set_identifier.into()),
+                ("weight", weight.into()),
+                ("alias_target", alias_target.clone()),
+                ("owner_name", owner.into()),
+            ],
+        ));
+    }
+    records
 }
 
 /// What the services use from the rest of the platform.
@@ -724,7 +773,18 @@ impl Builder<'_> {
         fields: [(&str, Expr); N],
     ) -> ResourceId {
         let of_name = self.specs.iter().find(|s| &s.id == of).map(|s| s.name.clone()).unwrap_or_default();
-        let mut spec = Spec::new(ResourceId::new(id), &kind.kind(), of_name);
+        self.untagged(kind, id, of_name, fields)
+    }
+
+    /// A resource AWS keeps no tags on, shown as `name`.
+    fn untagged<const N: usize>(
+        &mut self,
+        kind: &KindDef,
+        id: &str,
+        name: String,
+        fields: [(&str, Expr); N],
+    ) -> ResourceId {
+        let mut spec = Spec::new(ResourceId::new(id), &kind.kind(), name);
         for (k, v) in fields {
             spec = spec.field(k, v);
         }
@@ -782,7 +842,7 @@ fn rule(port: u16, source: (&str, Expr), description: &str) -> Expr {
 mod tests {
     use super::*;
     use paystack_config::{
-        Alarms, Alerts, Database, Iam, Ipv4Cidr, LoadBalancer, Logs, Network, Security, Service, StateSettings,
+        Alarms, Alerts, Database, Dns, Iam, Ipv4Cidr, LoadBalancer, Logs, Network, Security, Service, StateSettings,
         StateStore, Tags,
     };
 
@@ -833,6 +893,7 @@ mod tests {
                 certificate_domain: "*.payments.example.com".into(),
                 health_check_path: "/health".into(),
             },
+            dns: Dns { zone: "payments.example.com".into(), label: name.into(), weights: BTreeMap::new() },
             iam: Iam { permissions_boundary_arn: None },
             alarms: Alarms {
                 ecs_cpu_percent: 90.0,
@@ -860,7 +921,7 @@ mod tests {
         assert_eq!(ids(&dev).iter().filter(|i| i.starts_with("network.nat.")).count(), 1);
         assert_eq!(ids(&prod).iter().filter(|i| i.starts_with("network.nat.")).count(), 3);
         assert_eq!(ids(&prod).iter().filter(|i| i.starts_with("database.instance.reader")).count(), 2);
-        assert_eq!(dev.specs.len(), 47);
+        assert_eq!(dev.specs.len(), 48);
     }
 
     #[test]
@@ -1001,7 +1062,10 @@ mod tests {
 
     #[test]
     fn services_run_privately_behind_the_load_balancer_and_scale_on_cpu() {
-        let b = blueprint(&env("dev", "10.0.0.0/16", 1), &Lookups { certificate_arn: Some("arn:cert".into()) });
+        let b = blueprint(
+            &env("dev", "10.0.0.0/16", 1),
+            &Lookups { certificate_arn: Some("arn:cert".into()), ..Lookups::default() },
+        );
         let spec = |id: &str| b.specs.iter().find(|s| s.id.as_str() == id).unwrap_or_else(|| panic!("{id}"));
         let api = spec("app.payments-api.service");
         assert!(api.dependencies().contains(&ResourceId::new("edge.target_group")));
@@ -1029,5 +1093,44 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), total, "two resources share a name");
+    }
+
+    #[test]
+    fn the_service_name_aliases_the_load_balancer_plainly_or_weighted() {
+        let lookups = Lookups { hosted_zone_id: Some("Z1".into()), ..Lookups::default() };
+        let mut dev = env("dev", "10.0.0.0/16", 1);
+        dev.suffix = Some("pr7".into());
+        let b = blueprint(&dev, &lookups);
+        let records: Vec<&Spec> = b.specs.iter().filter(|s| s.kind == kinds::DNS_RECORD.kind()).collect();
+        assert_eq!(records.len(), 1);
+        let record = records[0];
+        assert_eq!(record.fields["name"], Expr::from("dev-pr7.payments.example.com"));
+        assert_eq!(record.fields["zone_id"], Expr::from("Z1"), "the zone is looked up");
+        assert_eq!(record.fields["set_identifier"], Expr::from(Value::Null));
+        assert_eq!(record.fields["owner_name"], Expr::from("edge-dns.dev-pr7._paystack.payments.example.com"));
+        assert_eq!(record.dependencies(), [ResourceId::new("edge.alb")]);
+        assert_eq!(b.outputs["service_url"], Expr::reference(&record.id, "url"));
+
+        let mut prod = env("prod", "10.2.0.0/16", 3);
+        prod.dns.label = "api".into();
+        prod.dns.weights = BTreeMap::from([("blue".into(), 100), ("green".into(), 0)]);
+        let b = blueprint(&prod, &lookups);
+        let records: Vec<(&str, &Expr, &Expr)> = b
+            .specs
+            .iter()
+            .filter(|s| s.kind == kinds::DNS_RECORD.kind())
+            .map(|s| (s.id.as_str(), &s.fields["set_identifier"], &s.fields["weight"]))
+            .collect();
+        assert_eq!(
+            records,
+            [
+                ("edge.dns.blue", &Expr::from("blue"), &Expr::from(100)),
+                ("edge.dns.green", &Expr::from("green"), &Expr::from(0)),
+            ]
+        );
+        prod.suffix = Some("pr7".into());
+        let b = blueprint(&prod, &lookups);
+        let blue = b.specs.iter().find(|s| s.id.as_str() == "edge.dns.blue").unwrap();
+        assert_eq!(blue.fields["set_identifier"], Expr::from("blue-pr7"), "the suffix goes on every name");
     }
 }

@@ -265,3 +265,26 @@ pub fn role_path(stack_key: &str) -> String {
 /// Outputs: `arn`.
 pub const ALARM: KindDef =
     KindDef::new("cloudwatch.alarm", "monitoring", "alarm").named("name", 255).replace_on(&["name"]);
+
+/// An alias `A` record to the load balancer, plain or weighted, in a hosted zone that was
+/// looked up. Route 53 keeps no tags on records, so each has an owner: a `TXT` record at
+/// [`dns_owner_name`] that names the stack's resource and the record it owns (the pattern
+/// of external-dns). Both are written in one atomic change batch. Fields: `zone_id`, `name`
+/// (without the final dot), `set_identifier` and `weight` (both null for a plain record),
+/// `alias_target` (`{dns_name, hosted_zone_id, evaluate_target_health}`), `owner_name`.
+/// Outputs: `fqdn`, `url`. Replaced old-first: a plain and a weighted record of one name
+/// cannot coexist.
+pub const DNS_RECORD: KindDef = KindDef::new("route53.record", "route53", "route53_record")
+    .replace_on(&["zone_id", "name", "set_identifier", "owner_name"])
+    .delete_before_create();
+
+/// Where the owner records of a stack's DNS records live: one name per stack, so one listing
+/// from there finds them all.
+pub fn dns_owner_parent(stack_key: &str, zone: &str) -> String {
+    format!("{stack_key}._paystack.{}", zone.trim_end_matches('.'))
+}
+
+/// The owner record of the resource `id` of a stack.
+pub fn dns_owner_name(stack_key: &str, id: &str, zone: &str) -> String {
+    format!("{}.{}", id.replace('.', "-"), dns_owner_parent(stack_key, zone))
+}

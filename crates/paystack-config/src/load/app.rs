@@ -1,4 +1,5 @@
-//! The application's sections: `[services.NAME]`, `[logs]`, `[load_balancer]` and `[iam]`.
+//! The application's sections: `[services.NAME]`, `[logs]`, `[load_balancer]`, `[dns]`
+//! and `[iam]`.
 //! A service table in an environment file overrides the same service's keys in the shared
 //! file, key by key, so `prod.toml` can change one service's size and nothing else.
 
@@ -9,7 +10,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{Checker, Located};
-use crate::model::{Alarms, Iam, LoadBalancer, Logs, Service};
+use crate::model::{Alarms, Dns, Iam, LoadBalancer, Logs, Service};
 
 #[derive(Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -36,6 +37,14 @@ pub(super) struct RawLogs {
 pub(super) struct RawLoadBalancer {
     certificate_domain: Option<Spanned<String>>,
     health_check_path: Option<Spanned<String>>,
+}
+
+#[derive(Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDns {
+    zone: Option<Spanned<String>>,
+    record: Option<Spanned<String>>,
+    weights: Option<Spanned<BTreeMap<String, i64>>>,
 }
 
 #[derive(Clone, Deserialize, Default)]
@@ -245,6 +254,97 @@ pub(super) fn load_balancer(
         ok = false;
     }
     ok.then_some(LoadBalancer { certificate_domain: domain.value, health_check_path: path.value })
+}
+
+/// A record label leaves room for `-` and the longest suffix within DNS's 63.
+const MAX_LABEL_LEN: usize = 63 - 1 - super::MAX_SUFFIX_LEN;
+
+pub(super) fn dns(c: &mut Checker<'_>, env: RawDns, shared: RawDns, lb: Option<&LoadBalancer>) -> Option<Dns> {
+    let zone = c.pick("dns.zone", env.zone, shared.zone)?;
+    let name = zone.value.strip_suffix('.').unwrap_or(&zone.value).to_owned();
+    if !is_domain(&name) {
+        c.fail(
+            &zone.at,
+            format!("`{}` is not a hosted zone name", zone.value),
+            "name the public hosted zone in lowercase, such as payments.example.com",
+        );
+        return None;
+    }
+    let label = match c.pick_optional(env.record, shared.record) {
+        Some(r) if naming::is_portable(&r.value) && r.value.len() <= MAX_LABEL_LEN => r.value,
+        Some(r) => {
+            c.fail(
+                &r.at,
+                format!("`dns.record` = `{}` is not a DNS label paystack can use", r.value),
+                format!(
+                    "use 1 to {MAX_LABEL_LEN} lowercase letters, digits or inner hyphens; a stack's suffix is appended"
+                ),
+            );
+            return None;
+        }
+        None => c.env.to_owned(),
+    };
+    let weights = c.pick_optional(env.weights, shared.weights);
+    let dns = Dns { weights: check_weights(c, weights)?, label, zone: name };
+    // The HTTPS listener answers for this name with the looked-up certificate, so the
+    // certificate must cover it.
+    if let Some(lb) = lb
+        && !covers(&lb.certificate_domain, &dns.record_name(None))
+    {
+        c.fail(
+            &zone.at,
+            format!("the certificate for `{}` does not cover `{}`", lb.certificate_domain, dns.record_name(None)),
+            "point `load_balancer.certificate_domain` at a certificate for the record's name or its zone's wildcard",
+        );
+        return None;
+    }
+    Some(dns)
+}
+
+/// `dns.weights`: set identifier to a Route 53 weight (0 to 255).
+fn check_weights(c: &mut Checker<'_>, raw: Option<Located<BTreeMap<String, i64>>>) -> Option<BTreeMap<String, u8>> {
+    let Some(Located { value: raw, at }) = raw else { return Some(BTreeMap::new()) };
+    if raw.is_empty() {
+        c.fail(&at, "`dns.weights` is empty", "list a weight per set identifier, such as { blue = 100, green = 0 }, or remove the key for one plain record");
+        return None;
+    }
+    let mut out = BTreeMap::new();
+    for (id, weight) in raw {
+        match u8::try_from(weight) {
+            Ok(w) if naming::is_portable(&id) && id.len() <= 128 => {
+                out.insert(id, w);
+            }
+            Ok(_) => {
+                c.fail(
+                    &at,
+                    format!("`{id}` is not a set identifier paystack can use"),
+                    "use lowercase letters, digits or inner hyphens, such as blue and green",
+                );
+                return None;
+            }
+            Err(_) => {
+                c.fail(
+                    &at,
+                    format!("`dns.weights.{id}` = {weight} is out of range"),
+                    "Route 53 weights run from 0 to 255",
+                );
+                return None;
+            }
+        }
+    }
+    Some(out)
+}
+
+fn is_domain(s: &str) -> bool {
+    s.len() <= 253 && s.contains('.') && s.split('.').all(|l| l.len() <= 63 && naming::is_portable(l))
+}
+
+/// Whether a certificate for `domain` (possibly a `*.` wildcard) is valid for `name`.
+fn covers(domain: &str, name: &str) -> bool {
+    match domain.strip_prefix("*.") {
+        Some(parent) => name.split_once('.').is_some_and(|(_, rest)| rest == parent),
+        None => domain == name,
+    }
 }
 
 pub(super) fn alarms(c: &mut Checker<'_>, env: RawAlarms, shared: RawAlarms) -> Option<Alarms> {
