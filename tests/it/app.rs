@@ -205,7 +205,7 @@ async fn dev_runs_its_services_on_fargate_behind_the_load_balancer() {
                 "LoadBalancer" => {
                     assert!(lb.load_balancer_arn().unwrap().ends_with(value) && value.starts_with("app/"))
                 }
-                "DBClusterIdentifier" => assert_eq!(value, format!("dev-us-east-1-database-cluster-{sfx}")),
+                "DBClusterIdentifier" => assert_eq!(value, stack.name_of("database.cluster").await),
                 "ClusterName" => assert!(cluster_arn.ends_with(value)),
                 "ServiceName" => assert!(service_arns.values().any(|arn| arn.as_str().unwrap().ends_with(value))),
                 other => panic!("unexpected dimension {other}"),
@@ -350,7 +350,7 @@ async fn staging_has_production_shape_with_its_own_values() {
 
     // Aurora: a writer and two readers on db.r5.large, 14 days of backups.
     let rds = crate::support::rds().await;
-    let cluster_name = format!("staging-us-east-1-database-cluster-{sfx}");
+    let cluster_name = stack.name_of("database.cluster").await;
     let clusters = rds.describe_db_clusters().db_cluster_identifier(&cluster_name).send().await.unwrap();
     let cluster = &clusters.db_clusters()[0];
     assert_eq!((cluster.backup_retention_period(), cluster.storage_encrypted()), (Some(14), Some(true)));

@@ -32,7 +32,10 @@ async fn dev_gets_an_encrypted_aurora_cluster_its_secret_and_an_alert_topic() {
 
     // The cluster: encrypted, backed up with point-in-time recovery, in the private subnets
     // behind the database security group, no AWS deletion protection.
-    let cluster_name = format!("dev-us-east-1-database-cluster-{}", stack.suffix);
+    let cluster_name = stack.name_of("database.cluster").await;
+    assert!(cluster_name.starts_with("dev-us-east-1-database-cluster-") && cluster_name.ends_with(&stack.suffix));
+    let writer_name = stack.name_of("database.instance.writer").await;
+    assert!(writer_name.starts_with("dev-us-east-1-database-writer-") && writer_name.ends_with(&stack.suffix));
     let clusters = rds.describe_db_clusters().db_cluster_identifier(&cluster_name).send().await.unwrap();
     let cluster = &clusters.db_clusters()[0];
     assert_eq!(cluster.engine(), Some("aurora-postgresql"));
@@ -82,10 +85,7 @@ async fn dev_gets_an_encrypted_aurora_cluster_its_secret_and_an_alert_topic() {
         instances.db_instances().iter().filter(|i| i.db_cluster_identifier() == Some(cluster_name.as_str())).collect();
     assert_eq!(ours.len(), 1);
     assert_eq!(ours[0].db_instance_class(), Some("db.t3.medium"));
-    assert_eq!(
-        ours[0].db_instance_identifier(),
-        Some(format!("dev-us-east-1-database-writer-{}", stack.suffix).as_str())
-    );
+    assert_eq!(ours[0].db_instance_identifier(), Some(writer_name.as_str()));
 
     // The credentials: a secret named for the environment, whose password reached nowhere.
     let secret_arn = out["db_secret_arn"].as_str().unwrap();
@@ -155,15 +155,36 @@ async fn dev_gets_an_encrypted_aurora_cluster_its_secret_and_an_alert_topic() {
     stack.run(&["plan", "--detailed-exitcode"]).code(0);
     let cluster = rds.describe_db_clusters().db_cluster_identifier(&cluster_name).send().await.unwrap();
     assert_eq!(cluster.db_clusters()[0].backup_retention_period(), Some(14));
-    let writer = rds
-        .describe_db_instances()
-        .db_instance_identifier(format!("dev-us-east-1-database-writer-{}", stack.suffix))
-        .send()
-        .await
-        .unwrap();
+    let writer = rds.describe_db_instances().db_instance_identifier(&writer_name).send().await.unwrap();
     assert_eq!(writer.db_instances()[0].db_instance_class(), Some("db.r5.large"));
     let subscriptions = sns.list_subscriptions_by_topic().topic_arn(topic_arn).send().await.unwrap();
     assert_eq!(subscriptions.subscriptions().len(), 2);
+
+    // A new master username cannot be set in place: the cluster and its writer are replaced,
+    // the successors created beside the originals under new identifiers, then the originals
+    // deleted. The secret holding the new username replaces the old one under its name.
+    stack.edit_config("dev.toml", |t| {
+        t.replace("backup_retention_days = 14\n", "backup_retention_days = 14\nmaster_username = \"payments_admin\"\n")
+    });
+    let plan = stack.run(&["plan", "--json"]).success().json();
+    let action = |id: &str| {
+        let change = plan["changes"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap();
+        (change["action"].as_str().unwrap().to_owned(), change["reason"].as_str().unwrap_or_default().to_owned())
+    };
+    for id in ["database.secret", "database.cluster", "database.instance.writer"] {
+        let (action, reason) = action(id);
+        assert_eq!(action, "replace", "{id}");
+        assert!(!reason.is_empty(), "{id}: a replacement says why");
+    }
+    stack.apply();
+    stack.run(&["plan", "--detailed-exitcode"]).code(0);
+    let (new_cluster, new_writer) =
+        (stack.name_of("database.cluster").await, stack.name_of("database.instance.writer").await);
+    assert!(new_cluster != cluster_name && new_writer != writer_name);
+    let counts = live_counts(&stack).await;
+    assert_eq!((counts["db_cluster"], counts["db_instance"], counts["secret"]), (1, 1, 1), "{counts:?}");
+    let clusters = rds.describe_db_clusters().db_cluster_identifier(&new_cluster).send().await.unwrap();
+    assert_eq!(clusters.db_clusters()[0].master_username(), Some("payments_admin"));
 
     // Destroy leaves nothing of the stack in any service, and frees the secret's name at once
     // (no recovery window), so the environment can be built again straight away.
@@ -180,7 +201,7 @@ async fn prod_gets_readers_across_zones_on_larger_instances() {
     stack.apply();
     assert_eq!(live_counts(&stack).await, expected_counts("prod"));
     let rds = rds().await;
-    let cluster_name = format!("prod-us-east-1-database-cluster-{}", stack.suffix);
+    let cluster_name = stack.name_of("database.cluster").await;
     let clusters = rds.describe_db_clusters().db_cluster_identifier(&cluster_name).send().await.unwrap();
     assert_eq!(clusters.db_clusters()[0].backup_retention_period(), Some(35));
     let instances = rds.describe_db_instances().send().await.unwrap();

@@ -90,6 +90,12 @@ impl Stack {
         Some(serde_json::from_slice(&bytes).expect("state is JSON"))
     }
 
+    /// The AWS name state recorded for the resource `id`.
+    pub(crate) async fn name_of(&self, id: &str) -> String {
+        let state = self.state().await.expect("state exists");
+        state["resources"][id]["name"].as_str().unwrap_or_else(|| panic!("{id} is not recorded")).to_owned()
+    }
+
     pub(crate) async fn serial(&self) -> u64 {
         self.state().await.and_then(|v| v["serial"].as_u64()).unwrap_or(0)
     }

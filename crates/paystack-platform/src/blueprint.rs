@@ -264,10 +264,14 @@ fn database(
         DbCapacity::Provisioned { .. } => Value::Null,
         DbCapacity::ServerlessV2 { min_acu, max_acu } => json!({ "min_capacity": min_acu, "max_capacity": max_acu }),
     };
+    // Cluster and instance identifiers carry a hash of the values that force their
+    // replacement, so a successor is created beside its predecessor (new first, as for the
+    // target group) instead of colliding with its name.
+    let cluster_hash = naming::short_hash(&format!("{AURORA_ENGINE}/{}/{}", db.database_name, db.master_username));
     let cluster = b.add(
         &kinds::DB_CLUSTER,
         "database.cluster",
-        ("database", "cluster"),
+        ("database", &format!("cluster-{cluster_hash}")),
         [
             ("engine", AURORA_ENGINE.into()),
             ("engine_version", db.engine_version.clone().into()),
@@ -297,10 +301,11 @@ fn database(
     for i in 0..=db.readers {
         let (role, tier) = if i == 0 { ("writer".to_owned(), 0) } else { (format!("reader-{i}"), 1) };
         let az = zones[i % zones.len()].0.clone();
+        let instance_hash = naming::short_hash(&format!("{cluster_hash}/{az}"));
         let instance = b.add(
             &kinds::DB_INSTANCE,
             &format!("database.instance.{role}"),
-            ("database", &role),
+            ("database", &format!("{role}-{instance_hash}")),
             [
                 ("cluster_identifier", writer_cluster.clone()),
                 ("engine", AURORA_ENGINE.into()),
@@ -969,7 +974,23 @@ mod tests {
         let reader = spec("database.instance.reader-2");
         assert_eq!(reader.dependencies(), [ResourceId::new("database.instance.writer")]);
         assert_eq!(reader.fields["availability_zone"], Expr::from("us-east-1c"));
-        assert_eq!(reader.fields["identifier"], Expr::from("prod-us-east-1-database-reader-2"));
+        let Expr::Literal(Value::String(identifier)) = &reader.fields["identifier"] else { panic!() };
+        assert!(identifier.starts_with("prod-us-east-1-database-reader-2-"), "{identifier}");
+
+        // What forces a replacement changes the identifiers, so the successors never collide
+        // with the originals; what changes in place leaves them.
+        let identifiers = |e: &Environment| {
+            let b = blueprint(e, &Lookups::default());
+            let of = |id: &str| b.specs.iter().find(|s| s.id.as_str() == id).unwrap().fields["identifier"].clone();
+            (of("database.cluster"), of("database.instance.writer"))
+        };
+        let mut e = env("prod", "10.2.0.0/16", 3);
+        let before = identifiers(&e);
+        e.database.backup_retention_days = 30;
+        assert_eq!(identifiers(&e), before);
+        e.database.master_username = "payments".into();
+        let after = identifiers(&e);
+        assert!(after.0 != before.0 && after.1 != before.1, "{before:?} {after:?}");
     }
 
     #[test]
