@@ -99,6 +99,15 @@ fn into_fields(v: Value) -> Fields {
     }
 }
 
+/// The ARN a reconciler recorded among a resource's outputs.
+pub(crate) fn arn_of(current: &Observed) -> Result<&str, ReconcileError> {
+    current
+        .outputs
+        .get("arn")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ReconcileError::permanent(format!("`{}` has no recorded ARN", current.id)))
+}
+
 pub(crate) fn field<'a>(desired: &'a Desired, key: &str) -> Result<&'a Value, ReconcileError> {
     desired.fields.get(key).ok_or_else(|| ReconcileError::permanent(format!("`{}` has no field `{key}`", desired.id)))
 }

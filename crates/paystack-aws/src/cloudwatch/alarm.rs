@@ -13,7 +13,8 @@ use serde_json::{Map, Value, json};
 
 use crate::error::{all, classify, missing, unless_gone_since};
 use crate::owned::{
-    TagMap, created, desired_tags, field, i32_field, observed, owned_by, str_field, strings, tag_changes, updated,
+    TagMap, arn_of, created, desired_tags, field, i32_field, observed, owned_by, str_field, strings, tag_changes,
+    updated,
 };
 
 pub(crate) struct Alarms {
@@ -133,7 +134,7 @@ impl Reconciler for Alarms {
             self.put(desired, false).await?;
         }
         if changes.iter().any(|c| c.field == "tags") {
-            let arn = current.outputs.get("arn").and_then(Value::as_str).ok_or_else(|| missing("alarm ARN"))?;
+            let arn = arn_of(current)?;
             let (set, unset) = tag_changes(desired, current);
             if !set.is_empty() {
                 self.client

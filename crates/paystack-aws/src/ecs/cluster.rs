@@ -8,9 +8,9 @@ use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
 use paystack_platform::kinds;
 use serde_json::json;
 
-use super::{arn_of, create_tags, stack_clusters, sync_tags, tag_map};
+use super::{create_tags, stack_clusters, sync_tags, tag_map};
 use crate::error::{classify, missing, unless_gone};
-use crate::owned::{bool_field, cannot_update, created, observed, str_field, updated};
+use crate::owned::{arn_of, bool_field, cannot_update, created, observed, str_field, updated};
 
 pub(crate) struct Clusters {
     client: ecs::Client,

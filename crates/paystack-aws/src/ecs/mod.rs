@@ -77,12 +77,3 @@ pub(crate) async fn sync_tags(
     }
     Ok(())
 }
-
-/// The recorded ARN of an ECS resource.
-pub(crate) fn arn_of(current: &Observed) -> Result<&str, ReconcileError> {
-    current
-        .outputs
-        .get("arn")
-        .and_then(serde_json::Value::as_str)
-        .ok_or_else(|| ReconcileError::permanent(format!("`{}` has no recorded ARN", current.id)))
-}

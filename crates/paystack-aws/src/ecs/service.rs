@@ -20,9 +20,9 @@ use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
 use paystack_platform::kinds;
 use serde_json::{Value, json};
 
-use super::{arn_of, create_tags, stack_clusters, sync_tags, tag_map};
+use super::{create_tags, stack_clusters, sync_tags, tag_map};
 use crate::error::{all, classify, missing, unless_gone, waited};
-use crate::owned::{cannot_update, created, field, i32_field, observed, str_field, strings, updated};
+use crate::owned::{arn_of, cannot_update, created, field, i32_field, observed, str_field, strings, updated};
 
 /// DescribeServices takes at most 10 services per call.
 const SERVICES_PER_CALL: usize = 10;

@@ -15,9 +15,9 @@ use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
 use paystack_platform::kinds;
 use serde_json::{Map, Value, json};
 
-use super::{arn_of, create_tags, sync_tags, tag_map};
+use super::{create_tags, sync_tags, tag_map};
 use crate::error::{all, classify, missing, unless_gone};
-use crate::owned::{cannot_update, created, field, observed, owned_by, str_field, updated};
+use crate::owned::{arn_of, cannot_update, created, field, observed, owned_by, str_field, updated};
 
 /// The prefix of every log stream: `app/CONTAINER/TASK-ID`.
 const STREAM_PREFIX: &str = "app";

@@ -10,7 +10,8 @@ use serde_json::json;
 
 use crate::error::{all, classify, missing, unless_gone, unless_gone_since};
 use crate::owned::{
-    TagMap, cannot_update, created, desired_tags, i32_field, observed, owned_by, str_field, tag_changes, updated,
+    TagMap, arn_of, cannot_update, created, desired_tags, i32_field, observed, owned_by, str_field, tag_changes,
+    updated,
 };
 
 pub(crate) struct LogGroups {
@@ -117,8 +118,7 @@ impl Reconciler for LogGroups {
             match change.field.as_str() {
                 "retention_in_days" => self.set_retention(&current.aws_id, desired).await?,
                 "tags" => {
-                    let arn =
-                        current.outputs.get("arn").and_then(|v| v.as_str()).ok_or_else(|| missing("log group ARN"))?;
+                    let arn = arn_of(current)?;
                     let (set, unset) = tag_changes(desired, current);
                     if !set.is_empty() {
                         self.client

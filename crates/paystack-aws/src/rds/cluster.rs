@@ -17,10 +17,11 @@ use rds::client::Waiters;
 use rds::types::{ServerlessV2ScalingConfiguration, Tag};
 use serde_json::{Value, json};
 
-use super::{arn_of, create_tags, sync_tags, tag_map};
+use super::{create_tags, sync_tags, tag_map};
 use crate::error::{all, classify, classify_typed, missing, unless_gone, waited};
 use crate::owned::{
-    PASSWORD_SECRET_TAG, bool_field, cannot_update, created, field, i32_field, observed, str_field, strings, updated,
+    PASSWORD_SECRET_TAG, arn_of, bool_field, cannot_update, created, field, i32_field, observed, str_field, strings,
+    updated,
 };
 
 /// Aurora clusters usually take minutes; a slow day takes far longer.

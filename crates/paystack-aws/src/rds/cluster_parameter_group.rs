@@ -11,9 +11,9 @@ use paystack_platform::kinds;
 use rds::types::{ApplyMethod, Parameter};
 use serde_json::{Value, json};
 
-use super::{arn_of, create_tags, read_tags, sync_tags};
+use super::{create_tags, read_tags, sync_tags};
 use crate::error::{all, classify, missing, unless_gone, unless_gone_since};
-use crate::owned::{cannot_update, created, field, observed, owned_by, str_field, updated};
+use crate::owned::{arn_of, cannot_update, created, field, observed, owned_by, str_field, updated};
 
 /// RDS takes at most 20 parameters per modify call.
 const PARAMETERS_PER_CALL: usize = 20;

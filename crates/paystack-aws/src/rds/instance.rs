@@ -10,9 +10,9 @@ use paystack_platform::kinds;
 use rds::client::Waiters;
 use serde_json::json;
 
-use super::{arn_of, create_tags, sync_tags, tag_map};
+use super::{create_tags, sync_tags, tag_map};
 use crate::error::{all, classify_typed, missing, unless_gone, waited};
-use crate::owned::{cannot_update, created, i32_field, observed, str_field, updated};
+use crate::owned::{arn_of, cannot_update, created, i32_field, observed, str_field, updated};
 
 /// An Aurora instance takes ten to twenty minutes with its cluster, and far longer on a slow
 /// day.

@@ -70,12 +70,3 @@ pub(crate) async fn sync_tags(
     }
     Ok(())
 }
-
-/// The ARN a reconciler recorded among a resource's outputs.
-pub(crate) fn arn_of(current: &Observed) -> Result<&str, ReconcileError> {
-    current
-        .outputs
-        .get("arn")
-        .and_then(serde_json::Value::as_str)
-        .ok_or_else(|| ReconcileError::permanent(format!("`{}` has no recorded ARN", current.id)))
-}

@@ -7,9 +7,9 @@ use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
 use paystack_platform::kinds;
 use serde_json::json;
 
-use super::{arn_of, create_tags, read_tags, sync_tags};
+use super::{create_tags, read_tags, sync_tags};
 use crate::error::{all, classify, missing, unless_gone};
-use crate::owned::{cannot_update, created, observed, str_field, strings, updated};
+use crate::owned::{arn_of, cannot_update, created, observed, str_field, strings, updated};
 
 pub(crate) struct DbSubnetGroups {
     client: rds::Client,
