@@ -215,10 +215,10 @@ async fn dev_runs_its_services_on_fargate_behind_the_load_balancer() {
 
     stack.run(&["plan", "--detailed-exitcode"]).code(0);
 
-    // Retention, counts, scaling and thresholds change in place; a new size is a new task definition
+    // Retention, desired counts, scaling and thresholds change in place; a new size is a new task definition
     // revision, registered first, which the service then rolls to.
     stack.edit_config("dev.toml", |t| {
-        t + "\n[logs]\nretention_days = 14\n\n[alarms]\ndb_connections = 350\n\n[services.worker]\ncpu = 512\nmemory = 1024\nmax_count = 3\ncpu_target_percent = 55\n"
+        t + "\n[logs]\nretention_days = 14\n\n[alarms]\ndb_connections = 350\n\n[services.worker]\ncpu = 512\nmemory = 1024\ndesired_count = 2\nmax_count = 3\ncpu_target_percent = 55\n"
     });
     let plan = stack.run(&["plan", "--json"]).success().json();
     assert_eq!(
@@ -244,6 +244,7 @@ async fn dev_runs_its_services_on_fargate_behind_the_load_balancer() {
     let td_arn = worker.services()[0].task_definition().unwrap();
     let td = ecs.describe_task_definition().task_definition(td_arn).send().await.unwrap();
     assert_eq!(td.task_definition().unwrap().cpu(), Some("512"), "the service rolled to the new revision");
+    assert_eq!(worker.services()[0].desired_count(), 2, "the desired count changed in place");
     assert_eq!(live_counts(&stack).await["task_definition"], 2, "the old revision was deregistered");
 
     // Destroy: nothing of the stack is left in any service.
