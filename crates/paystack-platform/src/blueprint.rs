@@ -1154,4 +1154,12 @@ mod tests {
         let blue = b.specs.iter().find(|s| s.id.as_str() == "edge.dns.blue").unwrap();
         assert_eq!(blue.fields["set_identifier"], Expr::from("blue-pr7"), "the suffix goes on every name");
     }
+
+    #[test]
+    fn every_kind_placed_is_listed_in_all() {
+        let b = blueprint(&env("prod", "10.2.0.0/16", 3), &Lookups { hosted_zone_id: None, certificate_arn: None });
+        for spec in &b.specs {
+            assert!(kinds::ALL.iter().any(|k| k.kind() == spec.kind), "{} is missing from kinds::ALL", spec.kind);
+        }
+    }
 }

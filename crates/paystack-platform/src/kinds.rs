@@ -73,6 +73,36 @@ impl KindDef {
     }
 }
 
+/// Every kind, for what must see them all (a registry of stand-ins, the benchmarks).
+pub const ALL: &[&KindDef] = &[
+    &VPC,
+    &SUBNET,
+    &INTERNET_GATEWAY,
+    &ELASTIC_IP,
+    &NAT_GATEWAY,
+    &ROUTE_TABLE,
+    &SECURITY_GROUP,
+    &VPC_ENDPOINT,
+    &DB_SUBNET_GROUP,
+    &DB_CLUSTER_PARAMETER_GROUP,
+    &SECRET,
+    &SECRET_ROTATION,
+    &DB_CLUSTER,
+    &DB_INSTANCE,
+    &TOPIC,
+    &LOG_GROUP,
+    &IAM_ROLE,
+    &ECS_CLUSTER,
+    &TASK_DEFINITION,
+    &ECS_SERVICE,
+    &SERVICE_SCALING,
+    &LOAD_BALANCER,
+    &TARGET_GROUP,
+    &LISTENER,
+    &ALARM,
+    &DNS_RECORD,
+];
+
 /// Fields: `cidr_block`, `enable_dns_hostnames`, `enable_dns_support`, `tags`.
 pub const VPC: KindDef = KindDef::ec2("ec2.vpc", "vpc").replace_on(&["cidr_block"]);
 
