@@ -9,6 +9,7 @@
 mod app;
 mod cli;
 mod database;
+mod drift;
 mod invariants;
 mod network;
 mod state;

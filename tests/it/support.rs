@@ -202,7 +202,7 @@ impl Run {
     }
 }
 
-async fn sdk_config() -> aws_config::SdkConfig {
+pub(crate) async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url(endpoint()).load().await
 }
 

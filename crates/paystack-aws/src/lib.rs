@@ -15,6 +15,7 @@ mod error;
 mod iam;
 mod logs;
 mod lookups;
+mod notify;
 mod owned;
 mod rds;
 mod route53;
@@ -28,6 +29,7 @@ use paystack_engine::Registry;
 
 pub use clients::{ClientPool, Clients, Target};
 pub use lookups::{LookupError, Wanted, look_up};
+pub use notify::{Attribute, publish};
 pub use state::{InitStep, Outcome, RemoteBackend, StateLocation, init};
 
 /// Every reconciler, over the given clients. Adding a kind is one line here.

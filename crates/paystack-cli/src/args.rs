@@ -52,6 +52,27 @@ pub(crate) enum Command {
         #[command(flatten)]
         lock: LockArgs,
     },
+    /// Report what changed in AWS behind paystack's back: modified fields, resources deleted
+    /// out of band, and unmanaged resources that carry the stack's tags. Exit 0 with no
+    /// drift, 2 with drift (also after `--fix`), 1 on error.
+    Drift {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Publish one message to the environment's SNS topic when there is drift.
+        #[arg(long)]
+        notify: bool,
+        /// Converge the drifted resources back, and only those.
+        #[arg(long, conflicts_with = "json")]
+        fix: bool,
+        /// Allow `--fix` to delete or replace resources of a protected environment.
+        #[arg(long, requires = "fix")]
+        override_protection: bool,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
     /// Delete every resource of the stack, dependents first.
     Destroy {
         #[command(flatten)]

@@ -130,6 +130,11 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             converge(&s, Mode::Destroy, Confirm { yes: *yes, override_protection: *override_protection }, lock, None)
                 .await
         }
+        Command::Drift { stack, json, notify, fix, override_protection, lock } => {
+            let s = load(&cli, stack)?;
+            let confirm = Confirm { yes: true, override_protection: *override_protection };
+            drift(&s, DriftArgs { json: *json, notify: *notify, fix: *fix }, confirm, lock).await
+        }
         Command::Init { stack } => {
             let s = load(&cli, stack)?;
             init(&s).await
@@ -368,6 +373,19 @@ impl SavedPlan {
 enum Mode {
     Apply,
     Destroy,
+    /// `drift --fix`: apply only what converges drifted resources.
+    Fix,
+}
+
+impl Mode {
+    /// The command, as messages name it.
+    fn operation(self) -> &'static str {
+        match self {
+            Mode::Apply => "apply",
+            Mode::Destroy => "destroy",
+            Mode::Fix => "drift --fix",
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -394,7 +412,7 @@ async fn converge(
     lock_args: &LockArgs,
     saved: Option<SavedPlan>,
 ) -> Result<ExitCode> {
-    let operation = if mode == Mode::Apply { "apply" } else { "destroy" };
+    let operation = mode.operation();
     let aws = Aws::connect(s).await;
     let backend = aws.backend(s);
     let options = LockOptions { timeout: lock_args.lock_timeout, ..LockOptions::new(s.env.state.lock_lease) };
@@ -422,10 +440,10 @@ async fn converge_locked(
     backend: &dyn StateBackend,
     lock: &Lock,
 ) -> Result<ExitCode> {
-    let operation = if mode == Mode::Apply { "apply" } else { "destroy" };
+    let operation = mode.operation();
     // Destroy needs no lookup: it deletes what is live, whatever the configuration refers to.
     let resolved;
-    let s = if mode == Mode::Apply {
+    let s = if mode != Mode::Destroy {
         resolved = s.looked_up(aws).await?;
         &resolved
     } else {
@@ -437,6 +455,10 @@ async fn converge_locked(
     let plan = match mode {
         Mode::Apply => paystack_engine::plan(&s.graph, &aws.registry, &state, &inventory),
         Mode::Destroy => paystack_engine::plan_destroy(&inventory),
+        Mode::Fix => {
+            let plan = paystack_engine::plan(&s.graph, &aws.registry, &state, &inventory);
+            drift_report(s, aws, &plan, &state).fix_plan(&plan)
+        }
     };
     if let Some(saved) = &saved {
         saved.check(stored.as_ref(), &plan, s)?;
@@ -512,7 +534,11 @@ async fn converge_locked(
     signals.abort();
     lease.abort();
     let report = report?;
-    let verb = if mode == Mode::Apply { "Apply" } else { "Destroy" };
+    let verb = match mode {
+        Mode::Apply => "Apply",
+        Mode::Destroy => "Destroy",
+        Mode::Fix => "Fix",
+    };
     print!("{}", render::report_text(&report, verb));
     if !report.succeeded() {
         let help = if report.cancelled {
@@ -533,6 +559,94 @@ async fn converge_locked(
         print!("{}", render::outputs_text(&s.blueprint.resolve_outputs(&state)));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Clone, Copy)]
+struct DriftArgs {
+    json: bool,
+    notify: bool,
+    fix: bool,
+}
+
+/// How many drifted fields a notification lists.
+const NOTIFY_LIMIT: usize = 10;
+
+/// `drift`: read-only unless `--fix`, and then through the same lock, guard and executor as
+/// apply, with a plan cut down to the drifted resources.
+async fn drift(s: &Stack, args: DriftArgs, confirm: Confirm, lock: &LockArgs) -> Result<ExitCode> {
+    let aws = Aws::connect(s).await;
+    let looked_up = s.looked_up(&aws).await?;
+    let backend = aws.backend(&looked_up);
+    let state = backend.read().await.map_err(|e| s.state_error(e))?.ok_or_else(|| {
+        miette!(
+            help = format!("run `paystack apply --env {}` first; drift is measured from what it recorded", s.env.name),
+            "`{}` has no state yet",
+            s.key()
+        )
+    })?;
+    let inventory = aws.observe(&s.scope()).await?;
+    let plan = paystack_engine::plan(&looked_up.graph, &aws.registry, &state, &inventory);
+    let report = drift_report(&looked_up, &aws, &plan, &state);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&render::drift_json(&report, &s.env.name, &s.key())).into_diagnostic()?
+        );
+    } else {
+        print!("{}", render::drift_text(&report, &s.key(), &s.env.region));
+    }
+    if !report.has_drift() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.notify {
+        notify(s, &aws, &state, &report).await?;
+    }
+    if args.fix {
+        converge(s, Mode::Fix, confirm, lock, None).await?;
+    }
+    Ok(ExitCode::from(2))
+}
+
+/// The drift in `plan`. An ECS service's desired count within its auto-scaling range is
+/// auto-scaling's to set.
+fn drift_report(s: &Stack, aws: &Aws, plan: &Plan, state: &StateDocument) -> paystack_engine::DriftReport {
+    let unordered = |k: &paystack_core::Kind| aws.registry.schema(k).map_or(&[][..], |schema| schema.unordered);
+    let owner_of = |c: &paystack_core::Change, f: &paystack_core::FieldChange| {
+        if c.kind != paystack_platform::kinds::ECS_SERVICE.kind() || f.field != "desired_count" {
+            return None;
+        }
+        let (min, max) = s.blueprint.scaling_range(&c.id)?;
+        let live = f.before.as_ref()?.as_i64()?;
+        (min..=max).contains(&live).then(|| "application-autoscaling".to_owned())
+    };
+    paystack_engine::detect_drift(plan, state, unordered, owner_of)
+}
+
+/// Publishes one message about `report` to the environment's topic.
+async fn notify(s: &Stack, aws: &Aws, state: &StateDocument, report: &paystack_engine::DriftReport) -> Result<()> {
+    use paystack_aws::Attribute;
+    use paystack_engine::DriftKind;
+    let outputs = s.blueprint.resolve_outputs(state);
+    let topic = outputs.get("sns_topic_arn").and_then(serde_json::Value::as_str).ok_or_else(|| {
+        miette!(
+            help = format!("run `paystack apply --env {}` to create it", s.env.name),
+            "cannot notify: `{}` has no SNS topic recorded",
+            s.key()
+        )
+    })?;
+    let (subject, body) = render::drift_message(report, &s.env.name, &s.key(), NOTIFY_LIMIT);
+    let attributes = [
+        ("environment", Attribute::Text(s.env.name.clone())),
+        ("stack", Attribute::Text(s.key())),
+        ("modified", Attribute::Number(report.count(DriftKind::Modified))),
+        ("deleted", Attribute::Number(report.count(DriftKind::Deleted))),
+        ("unmanaged", Attribute::Number(report.count(DriftKind::Unmanaged))),
+    ];
+    let id = paystack_aws::publish(&aws.clients, topic, &subject, &body, &attributes).await.map_err(|e| {
+        miette!(help = "check that the topic exists and these credentials may publish to it", "cannot notify: {e}")
+    })?;
+    eprintln!("Notified {topic} (message {id}).");
+    Ok(())
 }
 
 /// The engine's prevent-destroy rule: nothing is deleted or replaced in a protected

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use owo_colors::{OwoColorize, Stream, Style};
 use paystack_core::{Action, Change, Fields, Plan, Planned, ResourceId};
-use paystack_engine::{ApplyReport, Event, Outcome, Progress};
+use paystack_engine::{ApplyReport, DriftKind, DriftReport, Event, Outcome, Progress};
 use serde_json::{Value, json};
 
 fn symbol(action: Action) -> (&'static str, Style) {
@@ -125,6 +125,90 @@ pub(crate) fn plan_json(plan: &Plan, env: &str, stack: &str) -> Value {
         "summary": plan.summary(),
         "changes": plan.changes,
     })
+}
+
+fn drift_counts(report: &DriftReport) -> String {
+    format!(
+        "{} modified, {} deleted, {} unmanaged",
+        report.count(DriftKind::Modified),
+        report.count(DriftKind::Deleted),
+        report.count(DriftKind::Unmanaged)
+    )
+}
+
+pub(crate) fn drift_text(report: &DriftReport, stack: &str, region: &str) -> String {
+    let mut out = if report.has_drift() {
+        format!("Drift in `{stack}` ({region}): {}.\n\n", drift_counts(report))
+    } else {
+        format!("No drift. The live resources of `{stack}` ({region}) are as paystack left them.\n")
+    };
+    for f in &report.findings {
+        let target = f.aws_id.as_deref().unwrap_or(&f.name);
+        let (sym, style, what) = match f.drift {
+            DriftKind::Modified => ("~", Style::new().yellow(), "modified out of band"),
+            DriftKind::Deleted => ("-", Style::new().red(), "deleted out of band"),
+            DriftKind::Unmanaged => ("?", Style::new().magenta(), "carries this stack's tags but is not in state"),
+        };
+        out.push_str(&format!(
+            "  {} {} ({}) {target}  {}\n",
+            paint(sym, style),
+            paint(f.id.as_str(), Style::new().bold()),
+            f.kind,
+            paint(&format!("# {what}"), Style::new().dimmed())
+        ));
+        for d in &f.fields {
+            let actual = d.actual.as_ref().map_or_else(|| "(unset)".to_owned(), compact);
+            out.push_str(&format!("      {}: expected {}, actual {actual}\n", d.field, planned(&d.expected)));
+        }
+    }
+    for i in &report.ignored {
+        let actual = i.actual.as_ref().map_or_else(|| "(unset)".to_owned(), compact);
+        out.push_str(&paint(
+            &format!("  (ignored: {} {} = {actual}, owned by {})\n", i.id, i.field, i.owner),
+            Style::new().dimmed(),
+        ));
+    }
+    out
+}
+
+pub(crate) fn drift_json(report: &DriftReport, env: &str, stack: &str) -> Value {
+    json!({
+        "format_version": 1,
+        "environment": env,
+        "stack": stack,
+        "drift": report.has_drift(),
+        "counts": {
+            "modified": report.count(DriftKind::Modified),
+            "deleted": report.count(DriftKind::Deleted),
+            "unmanaged": report.count(DriftKind::Unmanaged),
+        },
+        "findings": report.findings,
+        "ignored": report.ignored,
+    })
+}
+
+/// The one message `drift --notify` publishes: a subject and the first `limit` findings.
+pub(crate) fn drift_message(report: &DriftReport, env: &str, stack: &str, limit: usize) -> (String, String) {
+    let subject = format!("paystack drift in {stack}: {}", drift_counts(report));
+    let mut body = format!("Environment {env}, stack {stack}: {}.\n\n", drift_counts(report));
+    let mut lines = 0;
+    for f in &report.findings {
+        let target = f.aws_id.as_deref().unwrap_or(&f.name);
+        if f.fields.is_empty() {
+            body.push_str(&format!("- {} ({target}): {:?}\n", f.id, f.drift));
+            lines += 1;
+        }
+        for d in &f.fields {
+            let actual = d.actual.as_ref().map_or_else(|| "(unset)".to_owned(), compact);
+            body.push_str(&format!("- {} {}: expected {}, actual {actual}\n", f.id, d.field, planned(&d.expected)));
+            lines += 1;
+        }
+        if lines >= limit {
+            body.push_str(&format!("\n(first {limit} shown; `paystack drift --env {env}` lists all)\n"));
+            break;
+        }
+    }
+    (subject, body)
 }
 
 /// What `init` found and did, one line per setting.

@@ -13,6 +13,7 @@
 //!   in flight, and that resource carries ownership tags to be adopted on the next run;
 //! - waiting for AWS to settle holds no concurrency slot.
 
+mod drift;
 mod events;
 mod executor;
 mod graph;
@@ -24,6 +25,7 @@ mod executor_tests;
 #[cfg(test)]
 mod testing;
 
+pub use drift::{DriftKind, DriftReport, FieldDrift, Finding, Ignored, detect as detect_drift};
 pub use events::{Event, Progress};
 pub use executor::{ApplyReport, ExecOptions, Executor, Outcome, StateWriter, state_lags};
 pub use graph::{GraphError, ResourceGraph};

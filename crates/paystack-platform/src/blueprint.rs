@@ -30,6 +30,22 @@ impl Blueprint {
     }
 }
 
+impl Blueprint {
+    /// The task-count range auto-scaling keeps the ECS service `service` in, if it scales.
+    /// Within it, the service's live desired count is auto-scaling's to set, not drift.
+    pub fn scaling_range(&self, service: &ResourceId) -> Option<(i64, i64)> {
+        let scaling = self
+            .specs
+            .iter()
+            .find(|s| s.kind == kinds::SERVICE_SCALING.kind() && s.dependencies().contains(service))?;
+        let number = |key: &str| match scaling.fields.get(key)? {
+            Expr::Literal(v) => v.as_i64(),
+            _ => None,
+        };
+        Some((number("min_capacity")?, number("max_capacity")?))
+    }
+}
+
 /// What the platform uses but never makes: read from AWS before planning, like a Terraform
 /// data source. A value still unknown (when nothing needs AWS, as for `graph`) shows as a
 /// placeholder.
@@ -1153,6 +1169,13 @@ mod tests {
         let b = blueprint(&prod, &lookups);
         let blue = b.specs.iter().find(|s| s.id.as_str() == "edge.dns.blue").unwrap();
         assert_eq!(blue.fields["set_identifier"], Expr::from("blue-pr7"), "the suffix goes on every name");
+    }
+
+    #[test]
+    fn a_scaled_services_range_is_known() {
+        let b = blueprint(&env("dev", "10.0.0.0/16", 1), &Lookups::default());
+        assert_eq!(b.scaling_range(&ResourceId::new("app.worker.service")), Some((1, 2)));
+        assert_eq!(b.scaling_range(&ResourceId::new("edge.alb")), None);
     }
 
     #[test]

@@ -1,0 +1,281 @@
+//! Drift: what changed in AWS behind paystack's back, told apart from configuration that has
+//! simply not been applied yet.
+//!
+//! The plan compares the configuration with what is live; state records what was live after
+//! the last run. A planned change is drift only where the live value also differs from that
+//! record. Three kinds:
+//! - *modified*: a live field moved away from both the configuration and the record;
+//! - *deleted*: a recorded resource is gone;
+//! - *unmanaged*: a live resource carries the stack's ownership tags but is not recorded.
+//!
+//! A field something else legitimately moves (auto-scaling's desired count) is reported as
+//! ignored, with its owner, never as drift.
+
+use std::collections::BTreeSet;
+
+use paystack_core::{Action, Change, FieldChange, Kind, Plan, Planned, ResourceId, StateDocument};
+use serde::Serialize;
+use serde_json::Value;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DriftKind {
+    Modified,
+    Deleted,
+    Unmanaged,
+}
+
+/// One drifted field: what the configuration wants, what is live, and who owns the field.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FieldDrift {
+    pub field: String,
+    pub expected: Planned,
+    pub actual: Option<Value>,
+    pub owner: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Finding {
+    pub id: ResourceId,
+    pub kind: Kind,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aws_id: Option<String>,
+    pub drift: DriftKind,
+    /// The drifted fields of a modified resource; empty for the other kinds.
+    pub fields: Vec<FieldDrift>,
+}
+
+/// A live field that differs from the configuration because its owner moved it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Ignored {
+    pub id: ResourceId,
+    pub field: String,
+    pub actual: Option<Value>,
+    pub owner: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct DriftReport {
+    pub findings: Vec<Finding>,
+    pub ignored: Vec<Ignored>,
+}
+
+impl DriftReport {
+    pub fn has_drift(&self) -> bool {
+        !self.findings.is_empty()
+    }
+
+    pub fn count(&self, kind: DriftKind) -> usize {
+        self.findings.iter().filter(|f| f.drift == kind).count()
+    }
+
+    /// The part of `plan` that converges the drifted resources back, and only them: their
+    /// changes without the ignored fields; every other change becomes a no-op.
+    pub fn fix_plan(&self, plan: &Plan) -> Plan {
+        let changes = plan
+            .changes
+            .iter()
+            .map(|c| {
+                // An unmanaged resource may carry the id of a managed one: its AWS id tells
+                // its delete apart from that resource's change.
+                let finding = self.findings.iter().find(|f| {
+                    f.id == c.id && (f.drift != DriftKind::Unmanaged || f.aws_id.as_deref() == c.aws_id.as_deref())
+                });
+                match finding {
+                    Some(f) if f.drift == DriftKind::Modified => {
+                        let wanted: BTreeSet<&str> = f.fields.iter().map(|d| d.field.as_str()).collect();
+                        let fields: Vec<FieldChange> =
+                            c.fields.iter().filter(|fc| wanted.contains(fc.field.as_str())).cloned().collect();
+                        let action =
+                            if fields.iter().any(|fc| fc.forces_replacement) { c.action } else { Action::Update };
+                        Change { action, fields, ..c.clone() }
+                    }
+                    Some(_) => c.clone(),
+                    None => Change { action: Action::NoOp, fields: Vec::new(), reason: None, ..c.clone() },
+                }
+            })
+            .collect();
+        Plan { changes }
+    }
+}
+
+/// Finds the drift in `plan`. `unordered` gives a kind's list fields compared as sets;
+/// `owner_of` names the owner of a live field value that is not paystack's to correct.
+pub fn detect(
+    plan: &Plan,
+    state: &StateDocument,
+    unordered: impl Fn(&Kind) -> &'static [&'static str],
+    owner_of: impl Fn(&Change, &FieldChange) -> Option<String>,
+) -> DriftReport {
+    let mut report = DriftReport::default();
+    for c in &plan.changes {
+        let recorded = state.resources.get(&c.id);
+        let finding = |drift, fields| Finding {
+            id: c.id.clone(),
+            kind: c.kind.clone(),
+            name: c.name.clone(),
+            aws_id: c.aws_id.clone().or_else(|| recorded.map(|r| r.aws_id.clone())),
+            drift,
+            fields,
+        };
+        match c.action {
+            Action::NoOp => {}
+            // Not live: gone out of band if it was recorded, else simply not applied yet.
+            Action::Create if recorded.is_some() => report.findings.push(finding(DriftKind::Deleted, Vec::new())),
+            Action::Create => {}
+            // Live but not wanted: configuration that left if it is recorded under this AWS
+            // id, else something that carries the stack's tags without being the stack's.
+            Action::Delete if recorded.is_some_and(|r| Some(r.aws_id.as_str()) == c.aws_id.as_deref()) => {}
+            Action::Delete => report.findings.push(finding(DriftKind::Unmanaged, Vec::new())),
+            Action::Update | Action::Replace => {
+                // A live resource state does not record yet is one an interrupted run made:
+                // the next apply adopts it.
+                let Some(recorded) = recorded else { continue };
+                let sets = unordered(&c.kind);
+                let mut fields = Vec::new();
+                for fc in &c.fields {
+                    let was = recorded.attributes.get(&fc.field);
+                    let unordered = sets.contains(&fc.field.as_str());
+                    if same(fc.before.as_ref(), was, unordered) {
+                        continue; // the configuration changed; AWS did not
+                    }
+                    if let Some(owner) = owner_of(c, fc) {
+                        report.ignored.push(Ignored {
+                            id: c.id.clone(),
+                            field: fc.field.clone(),
+                            actual: fc.before.clone(),
+                            owner,
+                        });
+                        continue;
+                    }
+                    fields.push(FieldDrift {
+                        field: fc.field.clone(),
+                        expected: fc.after.clone(),
+                        actual: fc.before.clone(),
+                        owner: "paystack".to_owned(),
+                    });
+                }
+                if !fields.is_empty() {
+                    report.findings.push(finding(DriftKind::Modified, fields));
+                }
+            }
+        }
+    }
+    report
+}
+
+/// Whether a live value equals the recorded one, lists of `unordered` fields as sets.
+fn same(live: Option<&Value>, recorded: Option<&Value>, unordered: bool) -> bool {
+    let normal = |v: Option<&Value>| match v {
+        Some(Value::Array(items)) if unordered => {
+            let mut items: Vec<String> = items.iter().map(Value::to_string).collect();
+            items.sort();
+            Some(Value::from(items))
+        }
+        Some(Value::Null) | None => None,
+        other => other.cloned(),
+    };
+    normal(live) == normal(recorded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use paystack_core::Observed;
+    use serde_json::json;
+
+    fn change(id: &str, action: Action, fields: Vec<FieldChange>) -> Change {
+        Change {
+            id: ResourceId::new(id),
+            kind: Kind::new("test.thing"),
+            name: id.to_owned(),
+            action,
+            reason: None,
+            // What is not live has no AWS id.
+            aws_id: (action != Action::Create).then(|| format!("aws-{id}")),
+            fields,
+        }
+    }
+
+    fn field(name: &str, live: Value, wanted: Value) -> FieldChange {
+        FieldChange {
+            field: name.to_owned(),
+            before: Some(live),
+            after: Planned::Known(wanted),
+            forces_replacement: false,
+        }
+    }
+
+    fn recorded(state: &mut StateDocument, id: &str, attributes: Value) {
+        let Value::Object(attributes) = attributes else { panic!() };
+        let observed = Observed {
+            id: ResourceId::new(id),
+            aws_id: format!("aws-{id}"),
+            attributes,
+            outputs: Default::default(),
+            pending: false,
+        };
+        state.record(&Kind::new("test.thing"), id, &observed, Vec::new());
+    }
+
+    #[test]
+    fn drift_is_what_moved_in_aws_not_what_changed_in_config() {
+        let mut state = StateDocument::new("dev".into(), "l".into());
+        recorded(&mut state, "tampered", json!({ "retention": 7, "rules": ["a", "b"] }));
+        recorded(&mut state, "edited", json!({ "retention": 7 }));
+        recorded(&mut state, "gone", json!({}));
+        recorded(&mut state, "scaled", json!({ "count": 1 }));
+        let plan = Plan {
+            changes: vec![
+                // AWS moved retention; the rules are the same set in another order.
+                change(
+                    "tampered",
+                    Action::Update,
+                    vec![field("retention", json!(1), json!(7)), field("rules", json!(["b", "a"]), json!(["a"]))],
+                ),
+                // The configuration moved retention; AWS still has what was applied.
+                change("edited", Action::Update, vec![field("retention", json!(7), json!(14))]),
+                change("gone", Action::Create, Vec::new()),
+                change("new-in-config", Action::Create, Vec::new()),
+                change("rogue", Action::Delete, Vec::new()),
+                change("scaled", Action::Update, vec![field("count", json!(3), json!(1))]),
+            ],
+        };
+        let owner = |c: &Change, f: &FieldChange| {
+            (c.id.as_str() == "scaled" && f.field == "count").then(|| "autoscaling".to_owned())
+        };
+        let report = detect(&plan, &state, |_| &["rules"], owner);
+        let found: Vec<(&str, DriftKind, Vec<&str>)> = report
+            .findings
+            .iter()
+            .map(|f| (f.id.as_str(), f.drift, f.fields.iter().map(|d| d.field.as_str()).collect()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("tampered", DriftKind::Modified, vec!["retention"]),
+                ("gone", DriftKind::Deleted, vec![]),
+                ("rogue", DriftKind::Unmanaged, vec![]),
+            ]
+        );
+        assert_eq!(report.ignored.len(), 1);
+        assert_eq!((report.ignored[0].id.as_str(), report.ignored[0].owner.as_str()), ("scaled", "autoscaling"));
+
+        // Fixing touches the drifted resources only, and only their drifted fields.
+        let fix = report.fix_plan(&plan);
+        let actions: Vec<(&str, Action, usize)> =
+            fix.changes.iter().map(|c| (c.id.as_str(), c.action, c.fields.len())).collect();
+        assert_eq!(
+            actions,
+            [
+                ("tampered", Action::Update, 1),
+                ("edited", Action::NoOp, 0),
+                ("gone", Action::Create, 0),
+                ("new-in-config", Action::NoOp, 0),
+                ("rogue", Action::Delete, 0),
+                ("scaled", Action::NoOp, 0),
+            ]
+        );
+    }
+}

@@ -1,0 +1,170 @@
+//! `drift`: out-of-band changes made through the SDK are reported field by field, the
+//! desired count auto-scaling owns is not, `--notify` reaches the topic, and `--fix`
+//! converges exactly the drifted resources.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use aws_sdk_ec2 as ec2;
+
+use crate::support::{Stack, cloudwatch, ecs, elbv2, logs, sdk_config, sns};
+
+#[tokio::test]
+async fn drift_reports_out_of_band_changes_notifies_and_fixes_them() {
+    let stack = Stack::new("dev", "drift");
+    stack.apply();
+    stack.run(&["drift"]).code(0);
+    let out = stack.run(&["output", "--json"]).success().json();
+
+    // Out of band, through the SDK, as someone in the console would.
+    let ec2 = crate::support::ec2().await;
+    let db_sg = out["security_group_ids"]["db"].as_str().unwrap();
+    let ssh = ec2::types::IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(22)
+        .to_port(22)
+        .ip_ranges(ec2::types::IpRange::builder().cidr_ip("0.0.0.0/0").build())
+        .build();
+    ec2.authorize_security_group_ingress().group_id(db_sg).ip_permissions(ssh).send().await.unwrap();
+    let log_group = stack.name_of("app.payments-api.logs").await;
+    logs().await.put_retention_policy().log_group_name(&log_group).retention_in_days(1).send().await.unwrap();
+    let elbv2 = elbv2().await;
+    let lbs = elbv2.describe_load_balancers().names(stack.name_of("edge.alb").await).send().await.unwrap();
+    let alb_arn = lbs.load_balancers()[0].load_balancer_arn().unwrap().to_owned();
+    elbv2.remove_tags().resource_arns(&alb_arn).tag_keys("CostCenter").send().await.unwrap();
+    let tgs = elbv2.describe_target_groups().names(stack.name_of("edge.target_group").await).send().await.unwrap();
+    let tg_arn = tgs.target_groups()[0].target_group_arn().unwrap();
+    elbv2.modify_target_group().target_group_arn(tg_arn).health_check_path("/ping").send().await.unwrap();
+    let alarm = stack.name_of("alarms.database.connections").await;
+    cloudwatch().await.delete_alarms().alarm_names(&alarm).send().await.unwrap();
+    // Within the worker's auto-scaling range (1..=2): auto-scaling's to set, not drift.
+    ecs()
+        .await
+        .update_service()
+        .cluster(out["ecs_cluster_arn"].as_str().unwrap())
+        .service(out["ecs_service_arns"]["worker"].as_str().unwrap())
+        .desired_count(2)
+        .send()
+        .await
+        .unwrap();
+    let vpc = out["vpc_id"].as_str().unwrap();
+    let tag = |k: &str, v: &str| ec2::types::Tag::builder().key(k).value(v).build();
+    let rogue = ec2
+        .create_security_group()
+        .group_name(format!("rogue-{}", stack.suffix))
+        .description("made by hand")
+        .vpc_id(vpc)
+        .tag_specifications(
+            ec2::types::TagSpecification::builder()
+                .resource_type(ec2::types::ResourceType::SecurityGroup)
+                .tags(tag("paystack:stack", &stack.key()))
+                .tags(tag("paystack:resource", "security.sg.rogue"))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let rogue_id = rogue.group_id().unwrap().to_owned();
+
+    // Exactly these findings, field by field.
+    let report = stack.run(&["drift", "--json"]).code(2).json();
+    let findings: Vec<(String, String, Vec<String>)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let fields = f["fields"].as_array().unwrap().iter().map(|d| d["field"].as_str().unwrap().to_owned());
+            (f["id"].as_str().unwrap().to_owned(), f["drift"].as_str().unwrap().to_owned(), fields.collect())
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let finding = |id: &str, drift: &str, fields: &[&str]| {
+        (id.to_owned(), drift.to_owned(), fields.iter().map(|f| (*f).to_owned()).collect::<Vec<_>>())
+    };
+    assert_eq!(
+        findings,
+        [
+            finding("alarms.database.connections", "deleted", &[]),
+            finding("app.payments-api.logs", "modified", &["retention_in_days"]),
+            finding("edge.alb", "modified", &["tags"]),
+            finding("edge.target_group", "modified", &["health_check_path"]),
+            finding("security.sg.db", "modified", &["ingress"]),
+            finding("security.sg.rogue", "unmanaged", &[]),
+        ],
+        "{report:#}"
+    );
+    let field = |id: &str, name: &str| -> (Value, Value) {
+        let f = report["findings"].as_array().unwrap().iter().find(|f| f["id"] == id).unwrap();
+        let d = f["fields"].as_array().unwrap().iter().find(|d| d["field"] == name).unwrap();
+        (d["expected"].clone(), d["actual"].clone())
+    };
+    assert_eq!(field("app.payments-api.logs", "retention_in_days"), (Value::from(7), Value::from(1)));
+    assert_eq!(field("edge.target_group", "health_check_path"), (Value::from("/health"), Value::from("/ping")));
+    assert_eq!(
+        report["findings"].as_array().unwrap().iter().find(|f| f["id"] == "security.sg.rogue").unwrap()["aws_id"],
+        rogue_id.as_str()
+    );
+    assert_eq!(report["counts"], serde_json::json!({ "modified": 4, "deleted": 1, "unmanaged": 1 }));
+    let ignored = &report["ignored"].as_array().unwrap()[..];
+    assert_eq!(ignored.len(), 1, "{ignored:?}");
+    assert_eq!(
+        (ignored[0]["id"].as_str(), ignored[0]["field"].as_str(), ignored[0]["owner"].as_str()),
+        (Some("app.worker.service"), Some("desired_count"), Some("application-autoscaling"))
+    );
+
+    // --notify: one message on the topic, seen through an SQS queue subscribed to it.
+    let sqs = aws_sdk_sqs::Client::new(&sdk_config().await);
+    let queue = sqs.create_queue().queue_name(format!("drift-{}", stack.suffix)).send().await.unwrap();
+    let queue_url = queue.queue_url().unwrap();
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap();
+    let queue_arn = attrs.attributes().unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone();
+    let topic = out["sns_topic_arn"].as_str().unwrap();
+    sns().await.subscribe().topic_arn(topic).protocol("sqs").endpoint(&queue_arn).send().await.unwrap();
+    let notified = stack.run(&["drift", "--notify"]).code(2);
+    assert!(notified.stderr.contains("Notified"), "{}", notified.stderr);
+    let received = sqs.receive_message().queue_url(queue_url).max_number_of_messages(10).send().await.unwrap();
+    let messages = received.messages();
+    assert_eq!(messages.len(), 1, "one message per run");
+    let envelope: Value = serde_json::from_str(messages[0].body().unwrap()).unwrap();
+    let subject = envelope["Subject"].as_str().unwrap();
+    assert!(subject.contains(&stack.key()) && subject.contains("4 modified, 1 deleted, 1 unmanaged"), "{subject}");
+    let message = envelope["Message"].as_str().unwrap();
+    assert!(message.contains("app.payments-api.logs retention_in_days: expected 7, actual 1"), "{message}");
+    let attributes: BTreeMap<&str, &str> = envelope["MessageAttributes"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.as_str(), v["Value"].as_str().unwrap()))
+        .collect();
+    assert_eq!((attributes["environment"], attributes["unmanaged"]), ("dev", "1"));
+
+    // --fix converges the drifted resources, and the next check finds nothing.
+    let fixed = stack.run(&["drift", "--fix"]).code(2);
+    assert!(fixed.stdout.contains("Fix complete: 1 created, 4 updated, 0 replaced, 1 deleted."), "{}", fixed.stdout);
+    stack.run(&["drift"]).code(0);
+    let groups = ec2.describe_security_groups().group_ids(db_sg).send().await.unwrap();
+    assert!(groups.security_groups()[0].ip_permissions().iter().all(|p| p.from_port() != Some(22)));
+    let rogue_left = ec2
+        .describe_security_groups()
+        .filters(ec2::types::Filter::builder().name("group-id").values(&rogue_id).build());
+    assert!(rogue_left.send().await.unwrap().security_groups().is_empty(), "the unmanaged group was removed");
+    let worker = ecs()
+        .await
+        .describe_services()
+        .cluster(out["ecs_cluster_arn"].as_str().unwrap())
+        .services(out["ecs_service_arns"]["worker"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(worker.services()[0].desired_count(), 2, "--fix leaves auto-scaling's count alone");
+
+    stack.run(&["destroy", "--yes"]).success();
+}
