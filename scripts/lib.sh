@@ -28,7 +28,9 @@ start_emulator() {
   port="$(free_port)"
   log="${EMULATOR_LOG:-$ROOT/target/emulator.log}"
   mkdir -p "$(dirname "$log")"
-  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+  # The request recorder (used to count API calls) writes beside the log, one file per
+  # emulator, not into the working tree.
+  MOTO_RECORDER_FILEPATH="${log%.log}.recording.jsonl" "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
   EMULATOR_PID=$!
   export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
   export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
