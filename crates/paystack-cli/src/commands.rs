@@ -99,7 +99,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             let stored = backend.read().await.map_err(|e| s.state_error(e))?;
             let inventory = aws.observe(&s.scope()).await?;
             let state = stored.clone().unwrap_or_else(|| paystack_state::new_document(&s.key()));
-            let plan = paystack_engine::plan(&s.graph, &aws.registry, &state, &inventory);
+            let plan = apply_plan(&s, &aws, &state, &inventory);
             if *json {
                 println!(
                     "{}",
@@ -453,7 +453,7 @@ async fn converge_locked(
     let inventory = aws.observe(&s.scope()).await?;
     let mut state = stored.clone().unwrap_or_else(|| paystack_state::new_document(&s.key()));
     let plan = match mode {
-        Mode::Apply => paystack_engine::plan(&s.graph, &aws.registry, &state, &inventory),
+        Mode::Apply => apply_plan(s, aws, &state, &inventory),
         Mode::Destroy => paystack_engine::plan_destroy(&inventory),
         Mode::Fix => {
             let plan = paystack_engine::plan(&s.graph, &aws.registry, &state, &inventory);
@@ -607,19 +607,35 @@ async fn drift(s: &Stack, args: DriftArgs, confirm: Confirm, lock: &LockArgs) ->
     Ok(ExitCode::from(2))
 }
 
-/// The drift in `plan`. An ECS service's desired count within its auto-scaling range is
-/// auto-scaling's to set.
+/// Who else owns a live field value, if anyone. An ECS service's desired count that moved
+/// away from what paystack last set, and stays within the service's auto-scaling range, is
+/// auto-scaling's: neither drift nor something for apply to undo. A count paystack set and
+/// nothing moved since is paystack's, so a new one in the configuration is applied.
+fn owner_of(
+    s: &Stack,
+    state: &StateDocument,
+    c: &paystack_core::Change,
+    f: &paystack_core::FieldChange,
+) -> Option<String> {
+    if c.kind != paystack_platform::kinds::ECS_SERVICE.kind() || f.field != "desired_count" {
+        return None;
+    }
+    let (min, max) = s.blueprint.scaling_range(&c.id)?;
+    let live = f.before.as_ref()?.as_i64()?;
+    let set = state.resources.get(&c.id)?.attributes.get("desired_count")?.as_i64()?;
+    (live != set && (min..=max).contains(&live)).then(|| "application-autoscaling".to_owned())
+}
+
+/// What `plan` and `apply` carry out: the plan, less what other owners set.
+fn apply_plan(s: &Stack, aws: &Aws, state: &StateDocument, inventory: &Inventory) -> Plan {
+    let plan = paystack_engine::plan(&s.graph, &aws.registry, state, inventory);
+    paystack_engine::yield_to_owners(plan, |c, f| owner_of(s, state, c, f))
+}
+
+/// The drift in `plan`.
 fn drift_report(s: &Stack, aws: &Aws, plan: &Plan, state: &StateDocument) -> paystack_engine::DriftReport {
     let unordered = |k: &paystack_core::Kind| aws.registry.schema(k).map_or(&[][..], |schema| schema.unordered);
-    let owner_of = |c: &paystack_core::Change, f: &paystack_core::FieldChange| {
-        if c.kind != paystack_platform::kinds::ECS_SERVICE.kind() || f.field != "desired_count" {
-            return None;
-        }
-        let (min, max) = s.blueprint.scaling_range(&c.id)?;
-        let live = f.before.as_ref()?.as_i64()?;
-        (min..=max).contains(&live).then(|| "application-autoscaling".to_owned())
-    };
-    paystack_engine::detect_drift(plan, state, unordered, owner_of)
+    paystack_engine::detect_drift(plan, state, unordered, |c, f| owner_of(s, state, c, f))
 }
 
 /// Publishes one message about `report` to the environment's topic.

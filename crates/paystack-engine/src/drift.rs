@@ -100,6 +100,20 @@ impl DriftReport {
     }
 }
 
+/// `plan` without the field changes `owner_of` gives to another owner: an apply leaves
+/// those fields where their owner put them (Terraform's `ignore_changes`). An update left
+/// with no field becomes a no-op; a create or a replace still sets every field.
+pub fn yield_to_owners(mut plan: Plan, owner_of: impl Fn(&Change, &FieldChange) -> Option<String>) -> Plan {
+    for c in plan.changes.iter_mut().filter(|c| c.action == Action::Update) {
+        let snapshot = c.clone();
+        c.fields.retain(|f| owner_of(&snapshot, f).is_none());
+        if c.fields.is_empty() {
+            c.action = Action::NoOp;
+        }
+    }
+    plan
+}
+
 /// Finds the drift in `plan`. `unordered` gives a kind's list fields compared as sets;
 /// `owner_of` names the owner of a live field value that is not paystack's to correct.
 pub fn detect(
@@ -261,6 +275,11 @@ mod tests {
         );
         assert_eq!(report.ignored.len(), 1);
         assert_eq!((report.ignored[0].id.as_str(), report.ignored[0].owner.as_str()), ("scaled", "autoscaling"));
+
+        // An apply leaves the scaled count alone too.
+        let applied = yield_to_owners(plan.clone(), owner);
+        let scaled = applied.changes.iter().find(|c| c.id.as_str() == "scaled").unwrap();
+        assert_eq!((scaled.action, scaled.fields.len()), (Action::NoOp, 0));
 
         // Fixing touches the drifted resources only, and only their drifted fields.
         let fix = report.fix_plan(&plan);

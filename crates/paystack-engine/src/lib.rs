@@ -25,7 +25,7 @@ mod executor_tests;
 #[cfg(test)]
 mod testing;
 
-pub use drift::{DriftKind, DriftReport, FieldDrift, Finding, Ignored, detect as detect_drift};
+pub use drift::{DriftKind, DriftReport, FieldDrift, Finding, Ignored, detect as detect_drift, yield_to_owners};
 pub use events::{Event, Progress};
 pub use executor::{ApplyReport, ExecOptions, Executor, Outcome, StateWriter, state_lags};
 pub use graph::{GraphError, ResourceGraph};
