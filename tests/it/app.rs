@@ -91,14 +91,7 @@ async fn dev_runs_its_services_on_fargate_behind_the_load_balancer() {
     // the target group, the worker behind nothing.
     let ecs = ecs().await;
     let cluster_arn = out["ecs_cluster_arn"].as_str().unwrap();
-    let clusters = ecs
-        .describe_clusters()
-        .clusters(cluster_arn)
-        .include(aws_sdk_ecs::types::ClusterField::Settings)
-        .send()
-        .await
-        .unwrap();
-    let insights = clusters.clusters()[0].settings().iter().find_map(|s| s.value()).unwrap_or("disabled");
+    let insights = container_insights(cluster_arn).await;
     assert_eq!(insights, "disabled", "Container Insights is for production");
     let services = ecs
         .describe_services()
@@ -255,6 +248,19 @@ async fn dev_runs_its_services_on_fargate_behind_the_load_balancer() {
     assert!(owner_records(&stack).await.is_empty());
 }
 
+/// The cluster's Container Insights setting: `enabled` or `disabled`.
+async fn container_insights(cluster_arn: &str) -> String {
+    let clusters = ecs()
+        .await
+        .describe_clusters()
+        .clusters(cluster_arn)
+        .include(aws_sdk_ecs::types::ClusterField::Settings)
+        .send()
+        .await
+        .unwrap();
+    clusters.clusters()[0].settings().iter().find_map(|s| s.value()).unwrap_or("disabled").to_owned()
+}
+
 /// The alias records named `name`: set identifier, weight, target DNS name and zone.
 async fn alias_records(name: &str) -> Vec<(Option<String>, Option<i64>, String, String)> {
     let mut found: Vec<_> = zone_records()
@@ -292,15 +298,7 @@ async fn prod_gets_container_insights_and_longer_retention() {
     let stack = Stack::new("prod", "app");
     stack.apply();
     let out = stack.run(&["output", "--json"]).success().json();
-    let clusters = ecs()
-        .await
-        .describe_clusters()
-        .clusters(out["ecs_cluster_arn"].as_str().unwrap())
-        .include(aws_sdk_ecs::types::ClusterField::Settings)
-        .send()
-        .await
-        .unwrap();
-    let insights = clusters.clusters()[0].settings().iter().find_map(|s| s.value()).unwrap_or("disabled");
+    let insights = container_insights(out["ecs_cluster_arn"].as_str().unwrap()).await;
     assert_eq!(insights, "enabled");
     let groups = logs().await.describe_log_groups().log_group_name_prefix("prod-us-east-1-app-").send().await.unwrap();
     let ours: Vec<_> =
@@ -377,14 +375,7 @@ async fn staging_has_production_shape_with_its_own_values() {
     // Insights; 30 days of logs.
     let ecs = ecs().await;
     let cluster_arn = out["ecs_cluster_arn"].as_str().unwrap();
-    let clusters = ecs
-        .describe_clusters()
-        .clusters(cluster_arn)
-        .include(aws_sdk_ecs::types::ClusterField::Settings)
-        .send()
-        .await
-        .unwrap();
-    let insights = clusters.clusters()[0].settings().iter().find_map(|s| s.value()).unwrap_or("disabled");
+    let insights = container_insights(cluster_arn).await;
     assert_eq!(insights, "disabled");
     let api = out["ecs_service_arns"]["payments-api"].as_str().unwrap();
     let described = ecs.describe_services().cluster(cluster_arn).services(api).send().await.unwrap();

@@ -28,9 +28,7 @@ impl Blueprint {
         let lookup = |r: &paystack_core::Reference| state.resources.get(&r.resource)?.outputs.get(&r.output).cloned();
         self.outputs.iter().filter_map(|(k, e)| Some((k.clone(), e.resolve(&lookup)?))).collect()
     }
-}
 
-impl Blueprint {
     /// The task-count range auto-scaling keeps the ECS service `service` in, if it scales.
     /// Within it, the service's live desired count is auto-scaling's to set, not drift.
     pub fn scaling_range(&self, service: &ResourceId) -> Option<(i64, i64)> {
