@@ -15,6 +15,10 @@ async fn drift_reports_out_of_band_changes_notifies_and_fixes_them() {
     let stack = Stack::new("dev", "drift");
     stack.apply();
     stack.run(&["drift"]).code(0);
+    // Every environment at once: staging and prod of this suffix were never applied.
+    let all = crate::support::Run::from(stack.command_for_every_env(&["drift", "--all-envs"]).output().unwrap());
+    let all = all.code(0);
+    assert!(all.stdout.contains(&format!("`staging-{}`: not applied yet", stack.suffix)), "{}", all.stdout);
     let out = stack.run(&["output", "--json"]).success().json();
 
     // Out of band, through the SDK, as someone in the console would.
@@ -107,6 +111,16 @@ async fn drift_reports_out_of_band_changes_notifies_and_fixes_them() {
         rogue_id.as_str()
     );
     assert_eq!(report["counts"], serde_json::json!({ "modified": 4, "deleted": 1, "unmanaged": 1 }));
+    let all = stack.command_for_every_env(&["drift", "--all-envs", "--json"]).output().unwrap();
+    let all = crate::support::Run::from(all).code(2).json();
+    let envs: Vec<(&str, &Value)> = all["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["environment"].as_str().unwrap(), &e["drift"]))
+        .collect();
+    assert_eq!(envs, [("dev", &Value::from(true)), ("prod", &Value::Null), ("staging", &Value::Null)], "{all:#}");
+    assert_eq!(all["drift"], true);
     let ignored = &report["ignored"].as_array().unwrap()[..];
     assert_eq!(ignored.len(), 1, "{ignored:?}");
     assert_eq!(

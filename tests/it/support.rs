@@ -145,9 +145,17 @@ impl Stack {
     }
 
     pub(crate) fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = self.command_for_every_env(args);
+        cmd.args(["--env", self.env]);
+        cmd
+    }
+
+    /// Like [`Stack::command`] without `--env`: for commands over every environment, with
+    /// this stack's suffix.
+    pub(crate) fn command_for_every_env(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(binary());
         cmd.arg("--config").arg(self.config.path()).arg("--state-dir").arg(self.state.path());
-        cmd.args(args).args(["--env", self.env, "--suffix", &self.suffix]);
+        cmd.args(args).args(["--suffix", &self.suffix]);
         cmd.env("AWS_ENDPOINT_URL", endpoint()).env("NO_COLOR", "1").env_remove("PAYSTACK_LOG");
         cmd
     }

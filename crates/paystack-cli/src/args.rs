@@ -56,8 +56,16 @@ pub(crate) enum Command {
     /// out of band, and unmanaged resources that carry the stack's tags. Exit 0 with no
     /// drift, 2 with drift (also after `--fix`), 1 on error.
     Drift {
-        #[command(flatten)]
-        stack: StackArgs,
+        /// The environment: the name of a file in the configuration directory.
+        #[arg(long, short, required_unless_present = "all_envs", conflicts_with = "all_envs")]
+        env: Option<String>,
+        /// Appended to every name, so two stacks of one environment can share an account.
+        #[arg(long)]
+        suffix: Option<String>,
+        /// Check every environment in the configuration, concurrently. Exit 1 if any check
+        /// failed, else 2 if any drifted, else 0; an environment never applied is skipped.
+        #[arg(long)]
+        all_envs: bool,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -65,7 +73,7 @@ pub(crate) enum Command {
         #[arg(long)]
         notify: bool,
         /// Converge the drifted resources back, and only those.
-        #[arg(long, conflicts_with = "json")]
+        #[arg(long, conflicts_with_all = ["json", "all_envs"])]
         fix: bool,
         /// Allow `--fix` to delete or replace resources of a protected environment.
         #[arg(long, requires = "fix")]

@@ -130,10 +130,15 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             converge(&s, Mode::Destroy, Confirm { yes: *yes, override_protection: *override_protection }, lock, None)
                 .await
         }
-        Command::Drift { stack, json, notify, fix, override_protection, lock } => {
-            let s = load(&cli, stack)?;
+        Command::Drift { env, suffix, all_envs, json, notify, fix, override_protection, lock } => {
+            let args = DriftArgs { json: *json, notify: *notify, fix: *fix };
+            if *all_envs {
+                return drift_all(&cli, suffix.as_deref(), args).await;
+            }
+            let stack = StackArgs { env: env.clone().unwrap_or_default(), suffix: suffix.clone() };
+            let s = load(&cli, &stack)?;
             let confirm = Confirm { yes: true, override_protection: *override_protection };
-            drift(&s, DriftArgs { json: *json, notify: *notify, fix: *fix }, confirm, lock).await
+            drift(&s, args, confirm, lock).await
         }
         Command::Init { stack } => {
             let s = load(&cli, stack)?;
@@ -571,22 +576,36 @@ struct DriftArgs {
 /// How many drifted fields a notification lists.
 const NOTIFY_LIMIT: usize = 10;
 
-/// `drift`: read-only unless `--fix`, and then through the same lock, guard and executor as
-/// apply, with a plan cut down to the drifted resources.
-async fn drift(s: &Stack, args: DriftArgs, confirm: Confirm, lock: &LockArgs) -> Result<ExitCode> {
+/// What one drift check read and found.
+struct Checked {
+    aws: Aws,
+    state: StateDocument,
+    report: paystack_engine::DriftReport,
+}
+
+/// Reads the stack's state and live resources and finds the drift; `None` when the stack
+/// has no state (it was never applied, so there is nothing to drift from).
+async fn check_drift(s: &Stack) -> Result<Option<Checked>> {
     let aws = Aws::connect(s).await;
     let looked_up = s.looked_up(&aws).await?;
     let backend = aws.backend(&looked_up);
-    let state = backend.read().await.map_err(|e| s.state_error(e))?.ok_or_else(|| {
+    let Some(state) = backend.read().await.map_err(|e| s.state_error(e))? else { return Ok(None) };
+    let inventory = aws.observe(&s.scope()).await?;
+    let plan = paystack_engine::plan(&looked_up.graph, &aws.registry, &state, &inventory);
+    let report = drift_report(&looked_up, &aws, &plan, &state);
+    Ok(Some(Checked { aws, state, report }))
+}
+
+/// `drift`: read-only unless `--fix`, and then through the same lock, guard and executor as
+/// apply, with a plan cut down to the drifted resources.
+async fn drift(s: &Stack, args: DriftArgs, confirm: Confirm, lock: &LockArgs) -> Result<ExitCode> {
+    let Checked { aws, state, report } = check_drift(s).await?.ok_or_else(|| {
         miette!(
             help = format!("run `paystack apply --env {}` first; drift is measured from what it recorded", s.env.name),
             "`{}` has no state yet",
             s.key()
         )
     })?;
-    let inventory = aws.observe(&s.scope()).await?;
-    let plan = paystack_engine::plan(&looked_up.graph, &aws.registry, &state, &inventory);
-    let report = drift_report(&looked_up, &aws, &plan, &state);
     if args.json {
         println!(
             "{}",
@@ -605,6 +624,71 @@ async fn drift(s: &Stack, args: DriftArgs, confirm: Confirm, lock: &LockArgs) ->
         converge(s, Mode::Fix, confirm, lock, None).await?;
     }
     Ok(ExitCode::from(2))
+}
+
+/// `drift --all-envs`: every environment of the configuration checked at once, reported in
+/// name order. One environment's failure is reported and does not stop the others.
+async fn drift_all(cli: &Cli, suffix: Option<&str>, args: DriftArgs) -> Result<ExitCode> {
+    let config = Config::load(&cli.config).map_err(InvalidConfig::from)?;
+    let mut checks = tokio::task::JoinSet::new();
+    for name in config.environments.keys() {
+        let env = config.environment(name, suffix).map_err(InvalidConfig::from)?;
+        let s = build(env, &Lookups::default(), cli.state_dir.clone())?;
+        checks.spawn(async move {
+            let checked = check_drift(&s).await;
+            (s, checked)
+        });
+    }
+    let mut results = Vec::new();
+    while let Some(joined) = checks.join_next().await {
+        results.push(joined.into_diagnostic()?);
+    }
+    results.sort_by(|a, b| a.0.env.name.cmp(&b.0.env.name));
+
+    let (mut failed, mut drifted, mut documents) = (false, false, Vec::new());
+    for (s, checked) in results {
+        match checked {
+            Err(e) => {
+                failed = true;
+                eprintln!("{e:?}");
+                documents
+                    .push(serde_json::json!({ "environment": s.env.name, "stack": s.key(), "error": e.to_string() }));
+            }
+            Ok(None) => {
+                if !args.json {
+                    println!("`{}`: not applied yet, so nothing to drift from.", s.key());
+                }
+                documents.push(serde_json::json!({ "environment": s.env.name, "stack": s.key(), "applied": false }));
+            }
+            Ok(Some(Checked { aws, state, report })) => {
+                if args.json {
+                    documents.push(render::drift_json(&report, &s.env.name, &s.key()));
+                } else {
+                    print!("{}", render::drift_text(&report, &s.key(), &s.env.region));
+                }
+                if report.has_drift() {
+                    drifted = true;
+                    if args.notify
+                        && let Err(e) = notify(&s, &aws, &state, &report).await
+                    {
+                        failed = true;
+                        eprintln!("{e:?}");
+                    }
+                }
+            }
+        }
+    }
+    if args.json {
+        let all = serde_json::json!({ "format_version": 1, "drift": drifted, "environments": documents });
+        println!("{}", serde_json::to_string_pretty(&all).into_diagnostic()?);
+    }
+    Ok(ExitCode::from(if failed {
+        1
+    } else if drifted {
+        2
+    } else {
+        0
+    }))
 }
 
 /// Who else owns a live field value, if anyone. An ECS service's desired count that moved
