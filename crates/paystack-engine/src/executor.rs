@@ -408,10 +408,11 @@ fn adopt(state: &mut StateDocument, nodes: &[Node], inventory: &Inventory) {
         {
             // What paystack last set stays recorded for a resource it leaves alone: a field
             // another owner moved (auto-scaling's desired count) is told apart by it.
-            let unchanged = n.change.action == Action::NoOp
-                && state.resources.get(&n.change.id).is_some_and(|r| r.aws_id == current.aws_id);
             let mut current = current.clone();
-            if unchanged && let Some(r) = state.resources.get(&n.change.id) {
+            if n.change.action == Action::NoOp
+                && let Some(r) = state.resources.get(&n.change.id)
+                && r.aws_id == current.aws_id
+            {
                 current.attributes = r.attributes.clone();
             }
             state.record(&n.change.kind, &n.change.name, &current, n.depends_on.clone());
