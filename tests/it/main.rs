@@ -12,5 +12,6 @@ mod database;
 mod drift;
 mod invariants;
 mod network;
+mod parity;
 mod state;
 mod support;

@@ -81,6 +81,21 @@ pub(crate) enum Command {
         #[command(flatten)]
         lock: LockArgs,
     },
+    /// Compare two environments, configured and live: which resources and settings differ
+    /// because their configurations say so, and which differ without a reason. Exit 0 when
+    /// every difference is configured, 2 when one is not, 1 on error.
+    Parity {
+        /// The first environment, e.g. `staging`.
+        a: String,
+        /// The second environment, e.g. `prod`.
+        b: String,
+        /// The suffix of both stacks, when they carry one.
+        #[arg(long)]
+        suffix: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete every resource of the stack, dependents first.
     Destroy {
         #[command(flatten)]

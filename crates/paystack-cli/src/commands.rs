@@ -140,6 +140,18 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             let confirm = Confirm { yes: true, override_protection: *override_protection };
             drift(&s, args, confirm, lock).await
         }
+        Command::Parity { a, b, suffix, json } => {
+            let sa = load(&cli, &StackArgs { env: a.clone(), suffix: suffix.clone() })?;
+            let sb = load(&cli, &StackArgs { env: b.clone(), suffix: suffix.clone() })?;
+            if sa.key() == sb.key() {
+                return Err(miette!(
+                    help = "name two different environments, e.g. `paystack parity staging prod`",
+                    "`parity` compares `{}` with itself",
+                    sa.key()
+                ));
+            }
+            parity(&sa, &sb, *json).await
+        }
         Command::Init { stack } => {
             let s = load(&cli, stack)?;
             init(&s).await
@@ -691,7 +703,57 @@ async fn drift_all(cli: &Cli, suffix: Option<&str>, args: DriftArgs) -> Result<E
     }))
 }
 
-/// Who else owns a live field value, if anyone. An ECS service's desired count that moved
+/// One environment as `parity` reads it.
+struct Read {
+    s: Stack,
+    plan: Plan,
+    inventory: Inventory,
+}
+
+impl Read {
+    fn side<'a>(&'a self, stack: &'a str) -> paystack_engine::Side<'a> {
+        paystack_engine::Side {
+            env: &self.s.env.name,
+            stack,
+            graph: &self.s.graph,
+            plan: &self.plan,
+            inventory: &self.inventory,
+        }
+    }
+}
+
+/// Reads a stack's state and live resources, and plans what apply would change.
+async fn read_live(s: &Stack) -> Result<Read> {
+    let aws = Aws::connect(s).await;
+    let s = s.looked_up(&aws).await?;
+    let state = aws.backend(&s).read().await.map_err(|e| s.state_error(e))?.ok_or_else(|| {
+        miette!(
+            help = format!("run `paystack apply --env {}` first; parity compares environments that exist", s.env.name),
+            "`{}` has no state yet",
+            s.key()
+        )
+    })?;
+    let inventory = aws.observe(&s.scope()).await?;
+    let plan = apply_plan(&s, &aws, &state, &inventory);
+    Ok(Read { s, plan, inventory })
+}
+
+/// `parity`: both environments read at once, then compared. Read-only.
+async fn parity(a: &Stack, b: &Stack, json: bool) -> Result<ExitCode> {
+    let (a, b) = tokio::try_join!(read_live(a), read_live(b))?;
+    let (key_a, key_b) = (a.s.key(), b.s.key());
+    let report = paystack_engine::compare_parity(&a.side(&key_a), &b.side(&key_b));
+    if json {
+        let document = render::parity_json(&report, (&a.s.env.name, &key_a), (&b.s.env.name, &key_b));
+        println!("{}", serde_json::to_string_pretty(&document).into_diagnostic()?);
+    } else {
+        print!("{}", render::parity_text(&report, &key_a, &key_b));
+    }
+    Ok(if report.has_unexplained() { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+/// Who else owns a live field value, if anyone. A field `drift.ignore` names belongs to
+/// whoever the configuration leaves it to. An ECS service's desired count that moved
 /// away from what paystack last set, and stays within the service's auto-scaling range, is
 /// auto-scaling's: neither drift nor something for apply to undo. A count paystack set and
 /// nothing moved since is paystack's, so a new one in the configuration is applied.

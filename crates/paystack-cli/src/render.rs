@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use owo_colors::{OwoColorize, Stream, Style};
 use paystack_core::{Action, Change, Fields, Plan, Planned, ResourceId};
-use paystack_engine::{ApplyReport, DriftKind, DriftReport, Event, Outcome, Progress};
+use paystack_engine::{ApplyReport, DriftKind, DriftReport, Event, Outcome, ParityReport, Progress, Unexplained};
 use serde_json::{Value, json};
 
 fn symbol(action: Action) -> (&'static str, Style) {
@@ -209,6 +209,63 @@ pub(crate) fn drift_message(report: &DriftReport, env: &str, stack: &str, limit:
         }
     }
     (subject, body)
+}
+
+/// `parity`: the structure, the configured differences, then the unexplained ones, which
+/// are what a reader acts on.
+pub(crate) fn parity_text(report: &ParityReport, a: &str, b: &str) -> String {
+    let value = |v: &Option<Value>| v.as_ref().map_or_else(|| "(unset)".to_owned(), compact);
+    let mut out = format!("Parity of `{a}` and `{b}`.\n\n");
+    out.push_str(&format!("Structure: {} logical resources in both", report.shared));
+    for (only, env) in [(&report.only_in_a, a), (&report.only_in_b, b)] {
+        if !only.is_empty() {
+            let ids: Vec<&str> = only.iter().map(ResourceId::as_str).collect();
+            out.push_str(&format!("; {} only in `{env}`'s configuration: {}", only.len(), ids.join(", ")));
+        }
+    }
+    out.push_str(".\n");
+    out.push_str(&format!("\nConfigured differences ({}):\n", report.configured.len()));
+    for c in &report.configured {
+        out.push_str(&format!("  {} {}: {a} {}, {b} {}\n", c.id, c.field, value(&c.a), value(&c.b)));
+    }
+    if !report.has_unexplained() {
+        out.push_str("\nNo unexplained differences: everything that differs, the configurations say so.\n");
+        return out;
+    }
+    out.push_str(&paint(
+        &format!("\nUnexplained differences ({}):\n", report.unexplained.len()),
+        Style::new().bold().red(),
+    ));
+    for d in &report.unexplained {
+        let id = paint(d.id.as_str(), Style::new().bold());
+        match (&d.kind, &d.field) {
+            (Unexplained::Field, Some(field)) => {
+                out.push_str(&format!("  ~ {id} {field}: live {a} {}, {b} {}  ", value(&d.a), value(&d.b)));
+                out.push_str(&paint("# the configurations agree", Style::new().dimmed()));
+            }
+            _ => {
+                out.push_str(&format!("  ? {id}: {} live in `{a}`, {} in `{b}`  ", value(&d.a), value(&d.b)));
+                out.push_str(&paint("# the configurations do not say so", Style::new().dimmed()));
+            }
+        }
+        out.push('\n');
+    }
+    out.push_str(
+        "\n`paystack drift` on each environment tells which one moved out of band; `paystack plan` shows what apply would set back.\n",
+    );
+    out
+}
+
+pub(crate) fn parity_json(report: &ParityReport, a: (&str, &str), b: (&str, &str)) -> Value {
+    json!({
+        "format_version": 1,
+        "a": { "environment": a.0, "stack": a.1 },
+        "b": { "environment": b.0, "stack": b.1 },
+        "unexplained_differences": report.has_unexplained(),
+        "structure": { "shared": report.shared, "only_in_a": report.only_in_a, "only_in_b": report.only_in_b },
+        "configured": report.configured,
+        "unexplained": report.unexplained,
+    })
 }
 
 /// What `init` found and did, one line per setting.

@@ -17,6 +17,7 @@ mod drift;
 mod events;
 mod executor;
 mod graph;
+mod parity;
 mod planner;
 mod reconciler;
 
@@ -29,5 +30,6 @@ pub use drift::{DriftKind, DriftReport, FieldDrift, Finding, Ignored, detect as 
 pub use events::{Event, Progress};
 pub use executor::{ApplyReport, ExecOptions, Executor, Outcome, StateWriter, state_lags};
 pub use graph::{GraphError, ResourceGraph};
+pub use parity::{Configured, Difference, ParityReport, Side, Unexplained, compare as compare_parity};
 pub use planner::{Inventory, plan, plan_destroy};
 pub use reconciler::{Desired, ErrorClass, ReconcileError, Reconciler, Registry, Scope};

@@ -1,0 +1,119 @@
+//! `parity`: dev and staging applied from the shipped configuration differ only where their
+//! configurations say so; one change made out of band in each shows up as unexplained.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::support::{Run, Stack, cloudwatch, elbv2};
+
+/// Runs `paystack ARGS` over this stack's configuration and suffix, for any environment.
+fn run(stack: &Stack, args: &[&str]) -> Run {
+    Run::from(stack.command_for_every_env(args).output().unwrap())
+}
+
+fn pairs(report: &Value, key: &str) -> BTreeSet<(String, String)> {
+    report[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["id"].as_str().unwrap().to_owned(), d["field"].as_str().unwrap_or("").to_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn dev_and_staging_differ_only_as_configured_until_something_moves() {
+    // One configuration directory and suffix for both, as a team has them.
+    let dev = Stack::new("dev", "parity");
+    let mut staging = dev.command_for_every_env(&["apply", "--yes", "--env", "staging"]).spawn().unwrap();
+    dev.apply();
+    assert!(staging.wait().unwrap().success(), "staging applies");
+
+    let report = run(&dev, &["parity", "dev", "staging", "--json"]).code(0).json();
+    assert_eq!(report["structure"]["shared"], 48);
+    assert_eq!(report["structure"]["only_in_a"], serde_json::json!([]));
+    assert_eq!(
+        report["structure"]["only_in_b"],
+        serde_json::json!([
+            "database.instance.reader-1",
+            "database.instance.reader-2",
+            "network.eip.nat-b",
+            "network.eip.nat-c",
+            "network.nat.b",
+            "network.nat.c"
+        ]),
+        "staging's readers and NAT gateways in two more zones"
+    );
+    // Exactly the knobs staging.toml sets apart from the shared defaults; no names, tags or
+    // AWS ids.
+    let expected: BTreeSet<(String, String)> = [
+        ("alarms.app.payments-api.cpu", "threshold"),
+        ("alarms.app.worker.cpu", "threshold"),
+        ("alarms.database.connections", "threshold"),
+        ("alarms.database.cpu", "threshold"),
+        ("alarms.edge.5xx", "threshold"),
+        ("alarms.edge.response_time", "threshold"),
+        ("app.payments-api.logs", "retention_in_days"),
+        ("app.payments-api.scaling", "cpu_target_percent"),
+        ("app.payments-api.scaling", "max_capacity"),
+        ("app.payments-api.scaling", "min_capacity"),
+        ("app.payments-api.service", "desired_count"),
+        ("app.payments-api.task", "cpu"),
+        ("app.payments-api.task", "memory"),
+        ("app.worker.logs", "retention_in_days"),
+        ("database.cluster", "backup_retention_period"),
+        ("database.instance.writer", "instance_class"),
+        ("network.rt.private.b", "routes"),
+        ("network.rt.private.c", "routes"),
+        ("network.subnet.private.a", "cidr_block"),
+        ("network.subnet.private.b", "cidr_block"),
+        ("network.subnet.private.c", "cidr_block"),
+        ("network.subnet.public.a", "cidr_block"),
+        ("network.subnet.public.b", "cidr_block"),
+        ("network.subnet.public.c", "cidr_block"),
+        ("network.vpc", "cidr_block"),
+    ]
+    .into_iter()
+    .map(|(id, f)| (id.to_owned(), f.to_owned()))
+    .collect();
+    assert_eq!(pairs(&report, "configured"), expected);
+    let retention = report["configured"].as_array().unwrap().iter().find(|c| c["id"] == "app.worker.logs").unwrap();
+    assert_eq!((&retention["a"], &retention["b"]), (&Value::from(7), &Value::from(30)));
+
+    // Out of band: dev's health check path moves, and one of staging's alarms is deleted.
+    let tg = dev.name_of("edge.target_group").await;
+    let elbv2 = elbv2().await;
+    let tgs = elbv2.describe_target_groups().names(tg).send().await.unwrap();
+    let tg_arn = tgs.target_groups()[0].target_group_arn().unwrap();
+    elbv2.modify_target_group().target_group_arn(tg_arn).health_check_path("/ping").send().await.unwrap();
+    let alarm = format!("staging-us-east-1-alarms-db-connections-{}", dev.suffix);
+    cloudwatch().await.delete_alarms().alarm_names(&alarm).send().await.unwrap();
+
+    let report = run(&dev, &["parity", "dev", "staging", "--json"]).code(2).json();
+    let unexplained = report["unexplained"].as_array().unwrap();
+    assert_eq!(unexplained.len(), 2, "{unexplained:#?}");
+    assert_eq!(
+        (&unexplained[0]["id"], &unexplained[0]["kind"], &unexplained[0]["a"], &unexplained[0]["b"]),
+        (&Value::from("alarms.database.connections"), &Value::from("presence"), &Value::from(1), &Value::from(0))
+    );
+    assert_eq!(
+        (&unexplained[1]["id"], &unexplained[1]["field"], &unexplained[1]["a"], &unexplained[1]["b"]),
+        (
+            &Value::from("edge.target_group"),
+            &Value::from("health_check_path"),
+            &Value::from("/ping"),
+            &Value::from("/health")
+        )
+    );
+    assert_eq!(pairs(&report, "configured"), expected, "what the configurations set apart is unchanged");
+    let text = run(&dev, &["parity", "dev", "staging"]).code(2);
+    assert!(text.stdout.contains("Unexplained differences (2):"), "{}", text.stdout);
+    assert!(text.stdout.contains("edge.target_group health_check_path: live"), "{}", text.stdout);
+
+    // Nothing was written: parity only reads.
+    dev.run(&["drift"]).code(2);
+
+    let mut staging = dev.command_for_every_env(&["destroy", "--yes", "--env", "staging"]).spawn().unwrap();
+    dev.run(&["destroy", "--yes"]).success();
+    assert!(staging.wait().unwrap().success(), "staging is destroyed");
+}
