@@ -182,5 +182,32 @@ async fn drift_reports_out_of_band_changes_notifies_and_fixes_them() {
     // So does an apply: the count is auto-scaling's while it stays in range.
     stack.run(&["plan", "--detailed-exitcode"]).code(0);
 
+    // A field the configuration leaves to someone else: neither drift nor set back.
+    logs().await.put_retention_policy().log_group_name(&log_group).retention_in_days(1).send().await.unwrap();
+    stack.run(&["drift"]).code(2);
+    stack
+        .edit_config("dev.toml", |t| format!("{t}\n[drift]\nignore = [\"app.payments-api.logs.retention_in_days\"]\n"));
+    let report = stack.run(&["drift", "--json"]).code(0).json();
+    let ignored: Vec<(&str, &str, &str)> = report["ignored"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["id"].as_str().unwrap(), i["field"].as_str().unwrap(), i["owner"].as_str().unwrap()))
+        .collect();
+    assert!(
+        ignored.contains(&("app.payments-api.logs", "retention_in_days", "configuration (drift.ignore)")),
+        "{ignored:?}"
+    );
+    stack.run(&["plan", "--detailed-exitcode"]).code(0);
+    // A rule that names nothing is refused before AWS is asked anything.
+    stack.edit_config("dev.toml", |t| {
+        t.replace("app.payments-api.logs.retention_in_days", "app.payments-api.logs.retention")
+    });
+    let refused = stack.run(&["drift"]).code(1);
+    assert!(refused.stderr.contains("`app.payments-api.logs` has no field `retention`"), "{}", refused.stderr);
+    stack.edit_config("dev.toml", |t| {
+        t.replace("app.payments-api.logs.retention", "app.payments-api.logs.retention_in_days")
+    });
+
     stack.run(&["destroy", "--yes"]).success();
 }

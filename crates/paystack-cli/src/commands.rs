@@ -86,7 +86,36 @@ fn build(env: Environment, lookups: &Lookups, state_dir: PathBuf) -> Result<Stac
     let blueprint = blueprint(&env, lookups);
     let graph = ResourceGraph::build(blueprint.specs.clone())
         .map_err(|e| miette!("the platform's resource graph is invalid: {e}"))?;
+    check_ignored(&env, &graph)?;
     Ok(Stack { env, blueprint, graph, state_dir })
+}
+
+/// Every `drift.ignore` rule names a field of a resource this environment has: a rule that
+/// matches nothing would silently stop ignoring what its author meant.
+fn check_ignored(env: &Environment, graph: &ResourceGraph) -> Result<()> {
+    for rule in &env.drift.ignore {
+        let Some(spec) = graph.spec(&ResourceId::new(rule.resource.as_str())) else {
+            return Err(miette!(
+                help = format!(
+                    "`paystack graph --env {}` lists the resources; a rule for resources only some environments have belongs in those environments' files",
+                    env.name
+                ),
+                "`drift.ignore`: `{}` is not a resource of `{}`",
+                rule.resource,
+                env.name
+            ));
+        };
+        if !spec.fields.contains_key(&rule.field) {
+            let fields: Vec<&str> = spec.fields.keys().map(String::as_str).collect();
+            return Err(miette!(
+                help = format!("its fields are {}", fields.join(", ")),
+                "`drift.ignore`: `{}` has no field `{}`",
+                rule.resource,
+                rule.field
+            ));
+        }
+    }
+    Ok(())
 }
 
 pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
@@ -763,6 +792,9 @@ fn owner_of(
     c: &paystack_core::Change,
     f: &paystack_core::FieldChange,
 ) -> Option<String> {
+    if s.env.drift.ignore.iter().any(|r| r.resource == c.id.as_str() && r.field == f.field) {
+        return Some("configuration (drift.ignore)".to_owned());
+    }
     if c.kind != paystack_platform::kinds::ECS_SERVICE.kind() || f.field != "desired_count" {
         return None;
     }

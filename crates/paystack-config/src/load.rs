@@ -46,6 +46,7 @@ struct RawFile {
     dns: Option<app::RawDns>,
     iam: Option<app::RawIam>,
     alarms: Option<app::RawAlarms>,
+    drift: Option<app::RawDrift>,
     state: Option<RawState>,
 }
 
@@ -431,6 +432,7 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
     let dns = app::dns(c, env.dns.unwrap_or_default(), shared.dns.unwrap_or_default(), load_balancer.as_ref());
     let iam = app::iam(c, env.iam.unwrap_or_default(), shared.iam.unwrap_or_default());
     let alarms = app::alarms(c, env.alarms.unwrap_or_default(), shared.alarms.unwrap_or_default());
+    let drift = app::drift(c, env.drift.unwrap_or_default(), shared.drift.unwrap_or_default());
 
     if !c.errors.is_empty() {
         return None;
@@ -460,6 +462,7 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
         dns: dns?,
         iam: iam?,
         alarms: alarms?,
+        drift: drift?,
         state: state?,
     };
     Some((environment, cidr))

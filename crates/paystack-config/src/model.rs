@@ -60,6 +60,7 @@ pub struct Environment {
     pub dns: Dns,
     pub iam: Iam,
     pub alarms: Alarms,
+    pub drift: Drift,
     pub state: StateSettings,
 }
 
@@ -193,6 +194,21 @@ pub struct Service {
     pub cpu_target_percent: f64,
     /// Whether the load balancer forwards to it (at most one service is).
     pub load_balanced: bool,
+}
+
+/// What `drift` and `apply` leave to other owners.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Drift {
+    /// Fields another owner sets: never drift, never set back by apply once the resource
+    /// exists (Terraform's `ignore_changes`).
+    pub ignore: Vec<IgnoredField>,
+}
+
+/// One field of one resource, as `RESOURCE.FIELD` in the configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IgnoredField {
+    pub resource: String,
+    pub field: String,
 }
 
 #[derive(Clone, Debug, PartialEq)]

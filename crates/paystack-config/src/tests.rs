@@ -453,3 +453,21 @@ fn dns_values_route53_would_refuse_are_located() {
         assert!(!help.is_empty(), "{line}: no help");
     }
 }
+
+#[test]
+fn drift_ignore_names_resource_fields() {
+    let config = load(&[
+        ("dev.toml", "[network]\ncidr = \"10.0.0.0/16\"\n[drift]\nignore = [\"app.worker.service.desired_count\"]\n"),
+        PROD,
+    ])
+    .unwrap();
+    let rule = &config.environments["dev"].drift.ignore;
+    assert_eq!(rule, &[crate::IgnoredField { resource: "app.worker.service".into(), field: "desired_count".into() }]);
+    assert!(config.environments["prod"].drift.ignore.is_empty());
+
+    let (at, message, help) =
+        only_error(&[("dev.toml", "[network]\ncidr = \"10.0.0.0/16\"\n[drift]\nignore = [\"desired_count\"]\n"), PROD]);
+    assert_eq!(at, "dev.toml:4:10");
+    assert_eq!(message, "`drift.ignore`: `desired_count` does not name a field");
+    assert!(help.contains("RESOURCE.FIELD"), "{help}");
+}

@@ -921,6 +921,7 @@ mod tests {
                 db_cpu_percent: 90.0,
                 db_connections: 400.0,
             },
+            drift: Default::default(),
             state: StateSettings { backend: StateStore::Local, lock_lease: std::time::Duration::from_secs(30) },
         }
     }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{Checker, Located};
-use crate::model::{Alarms, Dns, Iam, LoadBalancer, Logs, Service};
+use crate::model::{Alarms, Dns, Drift, Iam, IgnoredField, LoadBalancer, Logs, Service};
 
 #[derive(Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -30,6 +30,12 @@ pub(super) struct RawService {
 pub(super) struct RawLogs {
     retention_days: Option<Spanned<i64>>,
     container_insights: Option<Spanned<bool>>,
+}
+
+#[derive(Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDrift {
+    ignore: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Clone, Deserialize, Default)]
@@ -226,6 +232,29 @@ pub(super) fn logs(c: &mut Checker<'_>, env: RawLogs, shared: RawLogs) -> Option
             None
         }
     }
+}
+
+/// `[drift] ignore`: fields another owner sets, as `RESOURCE.FIELD`. Whether the resource
+/// and the field exist is checked against the platform's graph, which this crate does not
+/// know; here only their form.
+pub(super) fn drift(c: &mut Checker<'_>, env: RawDrift, shared: RawDrift) -> Option<Drift> {
+    let Some(ignore) = c.pick_optional(env.ignore, shared.ignore) else { return Some(Drift::default()) };
+    let mut rules = Vec::new();
+    for entry in &ignore.value {
+        let part =
+            |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        match entry.rsplit_once('.') {
+            Some((resource, field)) if part(resource) && part(field) => {
+                rules.push(IgnoredField { resource: resource.to_owned(), field: field.to_owned() });
+            }
+            _ => c.fail(
+                &ignore.at,
+                format!("`drift.ignore`: `{entry}` does not name a field"),
+                "write RESOURCE.FIELD, e.g. \"app.worker.service.desired_count\"; `paystack plan --json` shows resource ids and fields",
+            ),
+        }
+    }
+    Some(Drift { ignore: rules })
 }
 
 pub(super) fn load_balancer(
