@@ -34,7 +34,12 @@ impl Stack {
     }
 
     fn scope(&self) -> Scope {
-        Scope { stack: self.key() }
+        let env = &self.env;
+        Scope {
+            stack: self.key(),
+            name_prefix: format!("{}-{}-", env.name, env.region),
+            name_suffix: env.suffix.as_ref().map(|s| format!("-{s}")),
+        }
     }
 
     /// The same stack with what the blueprint looks up read from AWS (the certificate of the

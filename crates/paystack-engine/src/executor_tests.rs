@@ -42,7 +42,7 @@ impl Harness {
         let registry = self.cloud.registry();
         let mut inv = Inventory::default();
         for r in registry.reconcilers() {
-            for o in r.observe(&Scope { stack: "dev".into() }).await.unwrap() {
+            for o in r.observe(&Scope::new("dev")).await.unwrap() {
                 inv.resources.push((r.schema().kind.clone(), o));
             }
         }

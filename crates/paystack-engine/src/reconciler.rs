@@ -6,10 +6,30 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use paystack_core::{FieldChange, Fields, Kind, KindSchema, Observed, ResourceId};
 
-/// Which stack a reconciler reads: the value of the stack ownership tag.
+/// Which stack a reconciler reads.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Scope {
+    /// The value of the stack ownership tag.
     pub stack: String,
+    /// What the name of every resource the stack creates starts with (`{env}-{region}-`).
+    pub name_prefix: String,
+    /// What it ends with on a suffixed stack (`-{suffix}`).
+    pub name_suffix: Option<String>,
+}
+
+impl Scope {
+    /// A scope that considers every name: ownership is decided by tags alone.
+    pub fn new(stack: impl Into<String>) -> Self {
+        Self { stack: stack.into(), name_prefix: String::new(), name_suffix: None }
+    }
+
+    /// Whether a resource of this name may be the stack's. Kinds whose list calls return no
+    /// tags read the tags of these only, so that reading a stack costs about one call per
+    /// resource it has, not per resource in the account. Only for kinds whose names are
+    /// never shortened to fit a length cap, which could cut the suffix off.
+    pub fn may_own(&self, name: &str) -> bool {
+        name.starts_with(&self.name_prefix) && self.name_suffix.as_ref().is_none_or(|s| name.ends_with(s.as_str()))
+    }
 }
 
 /// A desired resource with every reference resolved.
@@ -106,5 +126,23 @@ impl Registry {
 
     pub fn reconcilers(&self) -> impl Iterator<Item = &Arc<dyn Reconciler>> {
         self.by_kind.values()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Scope;
+
+    #[test]
+    fn a_scope_owns_names_of_its_environment_and_suffix_only() {
+        let pr7 =
+            Scope { stack: "dev-pr7".into(), name_prefix: "dev-us-east-1-".into(), name_suffix: Some("-pr7".into()) };
+        assert!(pr7.may_own("dev-us-east-1-alarms-db-cpu-pr7"));
+        assert!(!pr7.may_own("dev-us-east-1-alarms-db-cpu-pr8"), "a sibling stack's");
+        assert!(!pr7.may_own("prod-us-east-1-alarms-db-cpu-pr7"), "another environment's");
+        assert!(!pr7.may_own("TargetTracking-service/dev-cluster/api-AlarmHigh-1a2b"), "auto-scaling's own");
+        let dev = Scope { name_suffix: None, ..pr7.clone() };
+        assert!(dev.may_own("dev-us-east-1-alarms-db-cpu"));
+        assert!(Scope::new("dev").may_own("anything"), "tags alone decide");
     }
 }

@@ -74,12 +74,20 @@ impl Reconciler for Alarms {
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let pages = all(
             "DescribeAlarms",
-            self.client.describe_alarms().alarm_types(AlarmType::MetricAlarm).into_paginator().send(),
+            self.client
+                .describe_alarms()
+                .alarm_types(AlarmType::MetricAlarm)
+                .alarm_name_prefix(&scope.name_prefix)
+                .into_paginator()
+                .send(),
         )
         .await?;
         let mut out = Vec::new();
         for a in pages.iter().flat_map(|p| p.metric_alarms()) {
             let name = a.alarm_name().ok_or_else(|| missing("alarm name"))?;
+            if !scope.may_own(name) {
+                continue; // another stack's, or not paystack's: its tags are not read
+            }
             let arn = a.alarm_arn().ok_or_else(|| missing("alarm ARN"))?;
             let listed = self.client.list_tags_for_resource().resource_arn(arn).send().await;
             let Some(listed) =

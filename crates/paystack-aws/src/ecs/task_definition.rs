@@ -95,7 +95,9 @@ impl Reconciler for TaskDefinitions {
         let arns =
             all("ListTaskDefinitions", self.client.list_task_definitions().into_paginator().items().send()).await?;
         let mut out = Vec::new();
-        for arn in arns {
+        // `…:task-definition/FAMILY:REVISION`: only the stack's families are described.
+        let family = |arn: &str| arn.rsplit_once('/').and_then(|(_, f)| f.rsplit_once(':')).map(|(f, _)| f.to_owned());
+        for arn in arns.into_iter().filter(|arn| family(arn).is_none_or(|f| scope.may_own(&f))) {
             let described = self
                 .client
                 .describe_task_definition()

@@ -58,11 +58,14 @@ impl Reconciler for LogGroups {
     }
 
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
-        let groups =
-            all("DescribeLogGroups", self.client.describe_log_groups().into_paginator().items().send()).await?;
+        let listed = self.client.describe_log_groups().log_group_name_prefix(&scope.name_prefix);
+        let groups = all("DescribeLogGroups", listed.into_paginator().items().send()).await?;
         let mut out = Vec::new();
         for g in groups {
             let name = g.log_group_name().ok_or_else(|| missing("log group name"))?;
+            if !scope.may_own(name) {
+                continue; // another stack's: its tags are not read
+            }
             let arn = group_arn(&g)?;
             let listed = self.client.list_tags_for_resource().resource_arn(&arn).send().await;
             let Some(listed) =

@@ -121,8 +121,8 @@ impl Reconciler for DbClusterParameterGroups {
         for g in groups {
             let name = g.db_cluster_parameter_group_name().ok_or_else(|| missing("parameter group name"))?;
             let arn = g.db_cluster_parameter_group_arn().ok_or_else(|| missing("parameter group ARN"))?;
-            // AWS's own default groups carry no tags and are never ours.
-            if name.starts_with("default.") {
+            // Another stack's, or AWS's own default groups: their tags are not read.
+            if !scope.may_own(name) || name.starts_with("default.") {
                 continue;
             }
             let Some(tags) = read_tags(&self.client, arn).await? else { continue };

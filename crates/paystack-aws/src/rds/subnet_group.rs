@@ -36,6 +36,9 @@ impl Reconciler for DbSubnetGroups {
         for g in groups {
             let name = g.db_subnet_group_name().ok_or_else(|| missing("DB subnet group name"))?;
             let arn = g.db_subnet_group_arn().ok_or_else(|| missing("DB subnet group ARN"))?;
+            if !scope.may_own(name) {
+                continue; // another stack's: its tags are not read
+            }
             let Some(tags) = read_tags(&self.client, arn).await? else { continue };
             let subnet_ids: Vec<&str> = g.subnets().iter().filter_map(|s| s.subnet_identifier()).collect();
             let attributes = json!({

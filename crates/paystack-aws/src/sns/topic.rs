@@ -88,6 +88,10 @@ impl Reconciler for Topics {
         let mut out = Vec::new();
         for t in topics {
             let arn = t.topic_arn().ok_or_else(|| missing("topic ARN"))?;
+            let name = arn.rsplit(':').next().unwrap_or(arn);
+            if !scope.may_own(name) {
+                continue; // another stack's: its tags are not read
+            }
             let listed = self.client.list_tags_for_resource().resource_arn(arn).send().await;
             let Some(tags) = unless_gone_since("ListTagsForResource", listed, |e| e.is_resource_not_found_exception())?
             else {
@@ -97,7 +101,6 @@ impl Reconciler for Topics {
             if !owned_by(scope, &tags) {
                 continue;
             }
-            let name = arn.rsplit(':').next().unwrap_or(arn);
             let Some(subscriptions) = self.subscriptions(arn).await? else { continue };
             let emails: Vec<String> = subscriptions.into_iter().map(|(email, _)| email).collect();
             let attributes = json!({ "name": name, "subscriptions": emails });
