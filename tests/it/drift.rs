@@ -19,6 +19,15 @@ async fn drift_reports_out_of_band_changes_notifies_and_fixes_them() {
     let all = crate::support::Run::from(stack.command_for_every_env(&["drift", "--all-envs"]).output().unwrap());
     let all = all.code(0);
     assert!(all.stdout.contains(&format!("`staging-{}`: not applied yet", stack.suffix)), "{}", all.stdout);
+    // Several stacks of one environment at once, as a fleet of preview stacks is checked.
+    let sibling = format!("{}x", stack.suffix);
+    let fleet = stack.run(&["drift", "--suffix", &sibling]).code(0);
+    assert!(fleet.stdout.contains(&format!("`dev-{sibling}`: not applied yet")), "{}", fleet.stdout);
+    assert!(
+        fleet.stdout.contains(&format!("No drift. The live resources of `dev-{}`", stack.suffix)),
+        "{}",
+        fleet.stdout
+    );
     let out = stack.run(&["output", "--json"]).success().json();
 
     // Out of band, through the SDK, as someone in the console would.

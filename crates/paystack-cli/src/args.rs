@@ -60,10 +60,11 @@ pub(crate) enum Command {
         #[arg(long, short, required_unless_present = "all_envs", conflicts_with = "all_envs")]
         env: Option<String>,
         /// Appended to every name, so two stacks of one environment can share an account.
-        #[arg(long)]
-        suffix: Option<String>,
+        /// Several (`--suffix a,b` or repeated) check each of those stacks, concurrently.
+        #[arg(long, value_delimiter = ',')]
+        suffix: Vec<String>,
         /// Check every environment in the configuration, concurrently. Exit 1 if any check
-        /// failed, else 2 if any drifted, else 0; an environment never applied is skipped.
+        /// failed, else 2 if any drifted, else 0; a stack never applied is skipped.
         #[arg(long)]
         all_envs: bool,
         /// Print the report as JSON.

@@ -166,10 +166,17 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Drift { env, suffix, all_envs, json, notify, fix, override_protection, lock } => {
             let args = DriftArgs { json: *json, notify: *notify, fix: *fix };
-            if *all_envs {
-                return drift_all(&cli, suffix.as_deref(), args).await;
+            if *all_envs || suffix.len() > 1 {
+                if *fix {
+                    return Err(miette!(
+                        help = "fix one stack at a time: `paystack drift --env E [--suffix S] --fix`",
+                        "`--fix` converges one stack, and this names several"
+                    ));
+                }
+                let env = if *all_envs { None } else { env.as_deref() };
+                return drift_many(&cli, env, suffix, args).await;
             }
-            let stack = StackArgs { env: env.clone().unwrap_or_default(), suffix: suffix.clone() };
+            let stack = StackArgs { env: env.clone().unwrap_or_default(), suffix: suffix.first().cloned() };
             let s = load(&cli, &stack)?;
             let confirm = Confirm { yes: true, override_protection: *override_protection };
             drift(&s, args, confirm, lock).await
@@ -283,7 +290,12 @@ struct Aws {
 
 impl Aws {
     async fn connect(s: &Stack) -> Self {
-        let pool = ClientPool::from_env().await;
+        Self::from_pool(&ClientPool::from_env().await, s).await
+    }
+
+    /// Like [`Aws::connect`], with the clients (and so the connections and the adaptive
+    /// retry's rate limit) of `pool`, which every stack of one run shares.
+    async fn from_pool(pool: &ClientPool, s: &Stack) -> Self {
         let clients = pool.clients(&Target { region: s.env.region.clone(), role_arn: None }).await;
         let registry = paystack_aws::registry(&clients);
         Self { clients, registry }
@@ -631,8 +643,7 @@ struct Checked {
 
 /// Reads the stack's state and live resources and finds the drift; `None` when the stack
 /// has no state (it was never applied, so there is nothing to drift from).
-async fn check_drift(s: &Stack) -> Result<Option<Checked>> {
-    let aws = Aws::connect(s).await;
+async fn check_drift(s: &Stack, aws: Aws) -> Result<Option<Checked>> {
     let looked_up = s.looked_up(&aws).await?;
     let backend = aws.backend(&looked_up);
     let Some(state) = backend.read().await.map_err(|e| s.state_error(e))? else { return Ok(None) };
@@ -645,7 +656,7 @@ async fn check_drift(s: &Stack) -> Result<Option<Checked>> {
 /// `drift`: read-only unless `--fix`, and then through the same lock, guard and executor as
 /// apply, with a plan cut down to the drifted resources.
 async fn drift(s: &Stack, args: DriftArgs, confirm: Confirm, lock: &LockArgs) -> Result<ExitCode> {
-    let Checked { aws, state, report } = check_drift(s).await?.ok_or_else(|| {
+    let Checked { aws, state, report } = check_drift(s, Aws::connect(s).await).await?.ok_or_else(|| {
         miette!(
             help = format!("run `paystack apply --env {}` first; drift is measured from what it recorded", s.env.name),
             "`{}` has no state yet",
@@ -672,16 +683,43 @@ async fn drift(s: &Stack, args: DriftArgs, confirm: Confirm, lock: &LockArgs) ->
     Ok(ExitCode::from(2))
 }
 
-/// `drift --all-envs`: every environment of the configuration checked at once, reported in
-/// name order. One environment's failure is reported and does not stop the others.
-async fn drift_all(cli: &Cli, suffix: Option<&str>, args: DriftArgs) -> Result<ExitCode> {
+/// How many stacks `drift_many` reads at once. Each read is one batched call per kind, so
+/// this bounds the requests in flight (and AWS throttling) whatever the size of the fleet.
+const CONCURRENT_CHECKS: usize = 8;
+
+/// `drift --all-envs` and `drift --suffix a,b,…`: every stack named checked concurrently,
+/// reported in name order. One stack's failure is reported and does not stop the others.
+/// Every stack's configuration is validated before the first check starts.
+async fn drift_many(cli: &Cli, env: Option<&str>, suffixes: &[String], args: DriftArgs) -> Result<ExitCode> {
     let config = Config::load(&cli.config).map_err(InvalidConfig::from)?;
+    let envs: Vec<&str> = match env {
+        Some(env) => vec![env],
+        None => config.environments.keys().map(String::as_str).collect(),
+    };
+    let mut suffixes: Vec<Option<&str>> = suffixes.iter().map(|s| Some(s.as_str())).collect();
+    suffixes.sort_unstable();
+    suffixes.dedup();
+    if suffixes.is_empty() {
+        suffixes.push(None);
+    }
+    let mut stacks = Vec::new();
+    for name in envs {
+        for suffix in &suffixes {
+            let env = config.environment(name, *suffix).map_err(InvalidConfig::from)?;
+            stacks.push(build(env, &Lookups::default(), cli.state_dir.clone())?);
+        }
+    }
+
+    let pool = Arc::new(ClientPool::from_env().await);
+    let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_CHECKS));
     let mut checks = tokio::task::JoinSet::new();
-    for name in config.environments.keys() {
-        let env = config.environment(name, suffix).map_err(InvalidConfig::from)?;
-        let s = build(env, &Lookups::default(), cli.state_dir.clone())?;
+    for s in stacks {
+        let (pool, slots) = (Arc::clone(&pool), Arc::clone(&slots));
         checks.spawn(async move {
-            let checked = check_drift(&s).await;
+            let checked = match slots.acquire_owned().await {
+                Ok(_slot) => check_drift(&s, Aws::from_pool(&pool, &s).await).await,
+                Err(e) => Err(miette!("{e}")),
+            };
             (s, checked)
         });
     }
@@ -689,7 +727,7 @@ async fn drift_all(cli: &Cli, suffix: Option<&str>, args: DriftArgs) -> Result<E
     while let Some(joined) = checks.join_next().await {
         results.push(joined.into_diagnostic()?);
     }
-    results.sort_by(|a, b| a.0.env.name.cmp(&b.0.env.name));
+    results.sort_by_key(|(s, _)| s.key());
 
     let (mut failed, mut drifted, mut documents) = (false, false, Vec::new());
     for (s, checked) in results {
