@@ -172,7 +172,18 @@ async fn drift_reports_out_of_band_changes_notifies_and_fixes_them() {
     // --fix converges the drifted resources, and the next check finds nothing.
     let fixed = stack.run(&["drift", "--fix"]).code(2);
     assert!(fixed.stdout.contains("Fix complete: 1 created, 4 updated, 0 replaced, 1 deleted."), "{}", fixed.stdout);
-    stack.run(&["drift"]).code(0);
+    // The next check finds nothing, and only reads: its requests, signed with a key of its
+    // own, are all Describe, List or Get.
+    let key = format!("AKIDRIFT{}", stack.suffix.to_uppercase());
+    let (run, calls) = crate::support::recording(|| {
+        let mut check = stack.command(&["drift"]);
+        crate::support::Run::from(check.env("AWS_ACCESS_KEY_ID", &key).output().unwrap())
+    });
+    run.code(0);
+    let calls: Vec<_> = calls.into_iter().filter(|c| c.access_key == key).collect();
+    assert!(calls.len() > 20, "the check's requests were recorded: {calls:?}");
+    let writes: Vec<&str> = calls.iter().filter(|c| c.writes()).map(|c| c.operation.as_str()).collect();
+    assert!(writes.is_empty(), "drift without --fix wrote: {writes:?}");
     let groups = ec2.describe_security_groups().group_ids(db_sg).send().await.unwrap();
     assert!(groups.security_groups()[0].ip_permissions().iter().all(|p| p.from_port() != Some(22)));
     let rogue_left = ec2

@@ -565,3 +565,77 @@ pub(crate) fn expected_total(env: &str) -> usize {
 pub(crate) fn expected_specs(env: &str) -> usize {
     expected_total(env) + 2 + usize::from(env == "prod")
 }
+
+/// One request the emulator's recorder saw: the access key that signed it, and its
+/// operation (`Action`, `X-Amz-Target`, or the HTTP method of a REST call).
+#[derive(Debug)]
+pub(crate) struct Recorded {
+    pub(crate) access_key: String,
+    pub(crate) operation: String,
+}
+
+impl Recorded {
+    /// Whether the request may change something in AWS.
+    pub(crate) fn writes(&self) -> bool {
+        let read = ["Describe", "List", "Get", "GET", "HEAD"];
+        !read.iter().any(|r| self.operation.starts_with(r))
+    }
+}
+
+/// Runs `f` with the emulator's request recorder on and returns what it recorded. Other
+/// tests' requests are recorded too; tell them apart by the access key.
+pub(crate) fn recording<T>(f: impl FnOnce() -> T) -> (T, Vec<Recorded>) {
+    recorder("POST", "reset-recording");
+    recorder("POST", "start-recording");
+    let out = f();
+    recorder("POST", "stop-recording");
+    let text = recorder("GET", "download-recording");
+    // One JSON document per request; concurrent requests may share a line.
+    let calls = serde_json::Deserializer::from_str(&text)
+        .into_iter::<Value>()
+        .map(|entry| {
+            let entry = entry.expect("recorder entry");
+            let header = |name: &str| {
+                entry["headers"]
+                    .as_object()
+                    .and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.as_str()))
+            };
+            let access_key = header("authorization")
+                .and_then(|a| a.split("Credential=").nth(1))
+                .and_then(|c| c.split('/').next())
+                .unwrap_or_default()
+                .to_owned();
+            let raw = entry["body"].as_str().unwrap_or_default();
+            let body = if entry["body_encoded"].as_bool() == Some(true) {
+                String::from_utf8_lossy(&aws_smithy_types::base64::decode(raw).unwrap_or_default()).into_owned()
+            } else {
+                raw.to_owned()
+            };
+            let action = body
+                .split('&')
+                .chain(entry["url"].as_str().and_then(|u| u.split_once('?')).map(|(_, q)| q).into_iter())
+                .find_map(|pair| pair.strip_prefix("Action="));
+            let operation = match (header("x-amz-target"), action) {
+                (Some(target), _) => target.rsplit('.').next().unwrap_or(target).to_owned(),
+                (None, Some(action)) => action.to_owned(),
+                (None, None) => entry["method"].as_str().unwrap_or("?").to_owned(),
+            };
+            Recorded { access_key, operation }
+        })
+        .collect();
+    (out, calls)
+}
+
+/// One plain HTTP/1.0 request to the emulator's recorder API.
+fn recorder(method: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let endpoint = endpoint();
+    let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(host).expect("connect to the emulator");
+    write!(stream, "{method} /moto-api/recorder/{path} HTTP/1.0\r\nHost: {host}\r\nContent-Length: 0\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read the emulator's answer");
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    assert!(head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"), "{method} {path}: {head}");
+    body.to_owned()
+}
