@@ -67,6 +67,10 @@ pub(crate) enum Command {
         /// failed, else 2 if any drifted, else 0; a stack never applied is skipped.
         #[arg(long)]
         all_envs: bool,
+        /// With several stacks: how many are read at once. Each read is one batched request
+        /// per kind, so this bounds the requests in flight against the API's rate limits.
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+        parallel: u16,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,

@@ -164,8 +164,8 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             converge(&s, Mode::Destroy, Confirm { yes: *yes, override_protection: *override_protection }, lock, None)
                 .await
         }
-        Command::Drift { env, suffix, all_envs, json, notify, fix, override_protection, lock } => {
-            let args = DriftArgs { json: *json, notify: *notify, fix: *fix };
+        Command::Drift { env, suffix, all_envs, parallel, json, notify, fix, override_protection, lock } => {
+            let args = DriftArgs { json: *json, notify: *notify, fix: *fix, parallel: usize::from(*parallel) };
             if *all_envs || suffix.len() > 1 {
                 if *fix {
                     return Err(miette!(
@@ -629,6 +629,8 @@ struct DriftArgs {
     json: bool,
     notify: bool,
     fix: bool,
+    /// How many stacks `drift_many` reads at once.
+    parallel: usize,
 }
 
 /// How many drifted fields a notification lists.
@@ -683,10 +685,6 @@ async fn drift(s: &Stack, args: DriftArgs, confirm: Confirm, lock: &LockArgs) ->
     Ok(ExitCode::from(2))
 }
 
-/// How many stacks `drift_many` reads at once. Each read is one batched call per kind, so
-/// this bounds the requests in flight (and AWS throttling) whatever the size of the fleet.
-const CONCURRENT_CHECKS: usize = 8;
-
 /// `drift --all-envs` and `drift --suffix a,b,…`: every stack named checked concurrently,
 /// reported in name order. One stack's failure is reported and does not stop the others.
 /// Every stack's configuration is validated before the first check starts.
@@ -711,7 +709,7 @@ async fn drift_many(cli: &Cli, env: Option<&str>, suffixes: &[String], args: Dri
     }
 
     let pool = Arc::new(ClientPool::from_env().await);
-    let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_CHECKS));
+    let slots = Arc::new(tokio::sync::Semaphore::new(args.parallel));
     let mut checks = tokio::task::JoinSet::new();
     for s in stacks {
         let (pool, slots) = (Arc::clone(&pool), Arc::clone(&slots));
