@@ -613,7 +613,7 @@ pub(crate) fn recording<T>(f: impl FnOnce() -> T) -> (T, Vec<Recorded>) {
             };
             let action = body
                 .split('&')
-                .chain(entry["url"].as_str().and_then(|u| u.split_once('?')).map(|(_, q)| q).into_iter())
+                .chain(entry["url"].as_str().and_then(|u| u.split_once('?')).map(|(_, q)| q))
                 .find_map(|pair| pair.strip_prefix("Action="));
             let operation = match (header("x-amz-target"), action) {
                 (Some(target), _) => target.rsplit('.').next().unwrap_or(target).to_owned(),

@@ -403,16 +403,18 @@ mod tests {
         let staging_plan = Plan { changes: vec![noop("vpc"), noop("sg"), noop("tg"), noop("reader.0"), gone, rogue] };
         let report =
             compare(&side("dev", &dev, &dev_plan, &dev_live), &side("staging", &staging, &staging_plan, &staging_live));
-        let found: Vec<(&str, Unexplained, Option<&str>, Option<&Value>, Option<&Value>)> = report
-            .unexplained
-            .iter()
-            .map(|d| (d.id.as_str(), d.kind, d.field.as_deref(), d.a.as_ref(), d.b.as_ref()))
-            .collect();
+        let difference = |id: &str, kind, field: Option<&str>, a: Value, b: Value| Difference {
+            id: ResourceId::new(id),
+            kind,
+            field: field.map(str::to_owned),
+            a: Some(a),
+            b: Some(b),
+        };
         assert_eq!(
-            found,
+            report.unexplained,
             [
-                ("rogue", Unexplained::Presence, None, Some(&json!(0)), Some(&json!(1))),
-                ("tg", Unexplained::Field, Some("path"), Some(&json!("/ping")), Some(&json!("/health"))),
+                difference("rogue", Unexplained::Presence, None, json!(0), json!(1)),
+                difference("tg", Unexplained::Field, Some("path"), json!("/ping"), json!("/health")),
             ],
             "a reader only staging wants is missing there: staging's drift, not a difference from dev"
         );
