@@ -198,12 +198,29 @@ pub(crate) fn diff(
 fn canonical(v: Value, as_set: bool) -> Value {
     match v {
         Value::Array(mut items) if as_set => {
-            items.sort_by_cached_key(|i| i.to_string());
+            items.sort_by_cached_key(order_free);
             items.dedup();
             Value::Array(items)
         }
         other => other,
     }
+}
+
+/// A value's text with every object's keys sorted: two equal values give one text, however
+/// their objects were built (AWS's answer and the blueprint list keys in different orders).
+fn order_free(v: &Value) -> String {
+    fn sorted(v: &Value) -> Value {
+        match v {
+            Value::Object(map) => {
+                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                entries.sort_by_key(|(k, _)| *k);
+                Value::Object(entries.into_iter().map(|(k, v)| (k.clone(), sorted(v))).collect())
+            }
+            Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    sorted(v).to_string()
 }
 
 #[cfg(test)]
@@ -225,6 +242,21 @@ mod tests {
                 pending: false,
             },
         )
+    }
+
+    #[test]
+    fn a_set_of_objects_is_equal_whatever_order_their_keys_were_written_in() {
+        let mut written = serde_json::Map::new();
+        written.insert("rule".into(), json!(100));
+        written.insert("egress".into(), json!(false));
+        let mut read = serde_json::Map::new();
+        read.insert("egress".into(), json!(false));
+        read.insert("rule".into(), json!(100));
+        let other = json!({ "egress": true, "rule": 90 });
+        let desired = canonical(json!([Value::Object(written), other.clone()]), true);
+        let live = canonical(json!([other, Value::Object(read)]), true);
+        assert_eq!(desired, live);
+        assert_ne!(canonical(json!([1, 2]), false), canonical(json!([2, 1]), false), "a list keeps its order");
     }
 
     fn empty_state() -> StateDocument {
