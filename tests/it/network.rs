@@ -1,6 +1,8 @@
 //! The network layer as a user finds it in AWS after `apply`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_ec2::types::Filter;
 
 use crate::support::{Stack, ec2, expected_counts, expected_specs, live_counts, tags};
 
@@ -201,6 +203,8 @@ fn a_vpc_cidr_change_is_planned_as_a_replacement_of_what_lives_in_it() {
         "network.rt.public",
         "security.sg.db",
         "network.endpoint.s3",
+        "security.sg.alb.to.app",
+        "security.sg.app.to.db",
     ] {
         assert_eq!(action(id), "replace", "{id}");
     }
@@ -215,7 +219,8 @@ fn a_vpc_cidr_change_is_planned_as_a_replacement_of_what_lives_in_it() {
         assert_eq!(action(id), "update", "{id}");
     }
     assert_eq!(action("edge.target_group"), "replace");
-    assert_eq!(plan["summary"], serde_json::json!({"create": 0, "update": 7, "replace": 17, "delete": 0, "no_op": 24}));
+    // 17 and the two group-to-group rules (their groups are replaced).
+    assert_eq!(plan["summary"], serde_json::json!({"create": 0, "update": 7, "replace": 19, "delete": 0, "no_op": 24}));
 }
 
 #[tokio::test]
@@ -285,4 +290,72 @@ async fn prod_gets_a_nat_gateway_per_zone() {
         tables.route_tables().iter().flat_map(|t| t.routes()).filter_map(|r| r.nat_gateway_id()).collect();
     assert_eq!(nats.len(), 3, "each private zone routes through its own NAT gateway");
     stack.run(&["destroy", "--yes", "--override-protection"]).success();
+}
+
+/// The three groups' egress, as a user finds it in AWS: exactly the platform's own flows.
+#[tokio::test]
+async fn egress_lets_through_only_the_platforms_traffic() {
+    let stack = Stack::new("dev", "egress");
+    stack.apply();
+    let client = ec2().await;
+
+    // Egress: the ALB only to the app's port on the app's group, the app to the database's
+    // port on its group and HTTPS anywhere, the database nothing at all.
+    let groups = client.describe_security_groups().filters(stack.filter()).send().await.unwrap();
+    let group = |role: &str| {
+        groups
+            .security_groups()
+            .iter()
+            .find(|g| tags(g.tags())["paystack:resource"] == format!("security.sg.{role}"))
+            .unwrap()
+    };
+    let egress = |role: &str| -> BTreeSet<(String, i32, i32, String)> {
+        group(role)
+            .ip_permissions_egress()
+            .iter()
+            .flat_map(|p| {
+                let ranges = p.ip_ranges().iter().map(|r| r.cidr_ip().unwrap().to_owned());
+                let groups = p.user_id_group_pairs().iter().map(|g| g.group_id().unwrap().to_owned());
+                let rule =
+                    (p.ip_protocol().unwrap().to_owned(), p.from_port().unwrap_or(-1), p.to_port().unwrap_or(-1));
+                ranges.chain(groups).map(move |to| (rule.0.clone(), rule.1, rule.2, to))
+            })
+            .collect()
+    };
+    let id = |role: &str| group(role).group_id().unwrap().to_owned();
+    assert_eq!(egress("alb"), BTreeSet::from([("tcp".to_owned(), 8080, 8080, id("app"))]));
+    assert_eq!(
+        egress("app"),
+        BTreeSet::from([
+            ("tcp".to_owned(), 5432, 5432, id("db")),
+            ("tcp".to_owned(), 443, 443, "0.0.0.0/0".to_owned())
+        ])
+    );
+    assert_eq!(egress("db"), BTreeSet::new(), "the database starts no connection");
+
+    // The group-to-group rules are resources of their own, tagged as the stack's.
+    let rules = client
+        .describe_security_group_rules()
+        .filters(Filter::builder().name("group-id").values(id("alb")).values(id("app")).build())
+        .send()
+        .await
+        .unwrap();
+    let owned: BTreeSet<String> = rules
+        .security_group_rules()
+        .iter()
+        .filter(|r| r.is_egress() == Some(true) && r.referenced_group_info().is_some())
+        .map(|r| {
+            let t = tags(r.tags());
+            assert_eq!(t["paystack:stack"], stack.key());
+            assert_eq!(t["Environment"], "dev");
+            t["paystack:resource"].clone()
+        })
+        .collect();
+    assert_eq!(owned, BTreeSet::from(["security.sg.alb.to.app".to_owned(), "security.sg.app.to.db".to_owned()]));
+
+    let plan = stack.run(&["plan", "--detailed-exitcode"]).code(0);
+    assert!(plan.stdout.starts_with("No changes."), "{}", plan.stdout);
+
+    stack.run(&["destroy", "--yes"]).success();
+    assert!(live_counts(&stack).await.values().all(|n| *n == 0), "{:?}", live_counts(&stack).await);
 }

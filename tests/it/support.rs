@@ -336,8 +336,19 @@ pub(crate) async fn live_resources(stack: &Stack) -> Vec<Live> {
     for x in client.describe_route_tables().filters(f.clone()).send().await.unwrap().route_tables() {
         add("route_table", x.route_table_id(), t(x.tags()));
     }
-    for x in client.describe_security_groups().filters(f.clone()).send().await.unwrap().security_groups() {
+    let groups = client.describe_security_groups().filters(f.clone()).send().await.unwrap();
+    let mut group_ids = Vec::new();
+    for x in groups.security_groups() {
         add("security_group", x.group_id(), t(x.tags()));
+        group_ids.extend(x.group_id().map(str::to_owned));
+    }
+    if !group_ids.is_empty() {
+        let by_group = ec2::types::Filter::builder().name("group-id").set_values(Some(group_ids)).build();
+        let rules = client.describe_security_group_rules().filters(by_group).send().await.unwrap();
+        // Rules of the stack's own groups that carry ownership tags: AWS's defaults carry none.
+        for x in rules.security_group_rules().iter().filter(|r| !r.tags().is_empty()) {
+            add("security_group_rule", x.security_group_rule_id(), t(x.tags()));
+        }
     }
     for x in client.describe_vpc_endpoints().filters(f).send().await.unwrap().vpc_endpoints() {
         if x.state().is_some_and(|s| !s.as_str().eq_ignore_ascii_case("deleted")) {
@@ -532,6 +543,7 @@ pub(crate) fn expected_counts(env: &str) -> BTreeMap<&'static str, usize> {
         ("nat_gateway", nat_gateways),
         ("route_table", 4),
         ("security_group", 3),
+        ("security_group_rule", 2),
         ("vpc_endpoint", 1),
         ("db_subnet_group", 1),
         ("db_cluster_parameter_group", 1),

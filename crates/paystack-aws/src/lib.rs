@@ -32,18 +32,11 @@ pub use lookups::{LookupError, Wanted, look_up};
 pub use notify::{Attribute, publish};
 pub use state::{InitStep, Outcome, RemoteBackend, StateLocation, init};
 
-/// Every reconciler, over the given clients. Adding a kind is one line here.
+/// Every reconciler, over the given clients. Adding a kind is one line here, or in its
+/// service's `register` where the service has one.
 pub fn registry(clients: &Clients) -> Registry {
-    let ec2 = &clients.ec2;
     let mut r = Registry::default();
-    r.register(Arc::new(ec2::vpc::Vpcs::new(ec2)));
-    r.register(Arc::new(ec2::subnet::Subnets::new(ec2)));
-    r.register(Arc::new(ec2::internet_gateway::InternetGateways::new(ec2)));
-    r.register(Arc::new(ec2::elastic_ip::ElasticIps::new(ec2)));
-    r.register(Arc::new(ec2::nat_gateway::NatGateways::new(ec2)));
-    r.register(Arc::new(ec2::route_table::RouteTables::new(ec2)));
-    r.register(Arc::new(ec2::security_group::SecurityGroups::new(ec2)));
-    r.register(Arc::new(ec2::vpc_endpoint::VpcEndpoints::new(ec2)));
+    ec2::register(&mut r, &clients.ec2);
     r.register(Arc::new(rds::subnet_group::DbSubnetGroups::new(&clients.rds)));
     r.register(Arc::new(rds::cluster_parameter_group::DbClusterParameterGroups::new(&clients.rds)));
     r.register(Arc::new(rds::cluster::DbClusters::new(&clients.rds, &clients.secretsmanager)));

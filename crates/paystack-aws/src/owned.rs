@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 
 use paystack_core::stack::{RESOURCE_TAG, STACK_TAG};
-use paystack_core::{Fields, Observed, ResourceId};
+use paystack_core::{Fields, Input, Observed, ResourceId};
 use paystack_engine::{Desired, ReconcileError, Scope};
+use paystack_platform::kinds::KindSpec;
 use serde_json::{Value, json};
 
 /// Tag key to value, whatever the service's own tag type.
@@ -106,6 +107,17 @@ pub(crate) fn arn_of(current: &Observed) -> Result<&str, ReconcileError> {
         .get("arn")
         .and_then(Value::as_str)
         .ok_or_else(|| ReconcileError::permanent(format!("`{}` has no recorded ARN", current.id)))
+}
+
+/// The desired resource as its kind's typed spec: the same type the blueprint built.
+pub(crate) fn spec<S: KindSpec>(desired: &Desired) -> Result<S, ReconcileError> {
+    paystack_core::input::from_fields(&desired.fields)
+        .map_err(|e| ReconcileError::permanent(format!("`{}` does not read as a {}: {e}", desired.id, S::DEF.name)))
+}
+
+/// A field of a typed spec, which the engine has resolved before any reconciler sees it.
+pub(crate) fn resolved<'a, T>(desired: &Desired, input: &'a Input<T>) -> Result<&'a T, ReconcileError> {
+    input.resolved().map_err(|e| ReconcileError::permanent(format!("`{}`: {e}", desired.id)))
 }
 
 pub(crate) fn field<'a>(desired: &'a Desired, key: &str) -> Result<&'a Value, ReconcileError> {

@@ -107,9 +107,9 @@ pub(crate) fn run(config_dir: &Path, out_dir: &Path, scale: f64, runs: usize) ->
 
 fn env_graph(config: &Config, env: &str) -> Result<EnvGraph, String> {
     let environment = config.environment(env, None).map_err(|e| e.to_string())?;
-    let specs = blueprint(&environment, &Lookups::default()).specs;
+    let specs = blueprint(&environment, &Lookups::default()).map_err(|e| e.to_string())?.specs;
     let graph = ResourceGraph::build(specs).map_err(|e| e.to_string())?;
-    let schemas: HashMap<String, KindSchema> = kinds::ALL.iter().map(|k| (k.name.to_owned(), k.schema())).collect();
+    let schemas: HashMap<String, KindSchema> = kinds::all().map(|k| (k.name.to_owned(), k.schema())).collect();
     let mut durations = HashMap::new();
     for spec in graph.topological() {
         let schema = schemas.get(spec.kind.as_str()).ok_or_else(|| format!("no kind `{}`", spec.kind))?;
@@ -227,7 +227,7 @@ fn timed_registry(graph: &ResourceGraph, scale: f64) -> Registry {
     }
     let wanted = Arc::new(wanted);
     let mut registry = Registry::default();
-    for kind in kinds::ALL {
+    for kind in kinds::all() {
         registry.register(Arc::new(Timed { schema: kind.schema(), scale, outputs: wanted.clone() }));
     }
     registry

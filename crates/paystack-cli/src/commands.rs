@@ -88,7 +88,13 @@ fn load(cli: &Cli, args: &StackArgs) -> Result<Stack> {
 }
 
 fn build(env: Environment, lookups: &Lookups, state_dir: PathBuf) -> Result<Stack> {
-    let blueprint = blueprint(&env, lookups);
+    let blueprint = blueprint(&env, lookups).map_err(|e| {
+        miette!(
+            help = "validation should have refused this configuration; please report it with the environment's files",
+            "the platform cannot be laid out for `{}`: {e}",
+            env.name
+        )
+    })?;
     let graph = ResourceGraph::build(blueprint.specs.clone())
         .map_err(|e| miette!("the platform's resource graph is invalid: {e}"))?;
     check_ignored(&env, &graph)?;

@@ -5,6 +5,7 @@
 //! no CLI crate, so every other crate can speak it and its tests build in seconds.
 //! Invariant: nothing here can hold a secret value; specs carry references, not secrets.
 
+pub mod input;
 pub mod naming;
 pub mod observed;
 pub mod plan;
@@ -12,6 +13,7 @@ pub mod spec;
 pub mod stack;
 pub mod state;
 
+pub use input::Input;
 pub use observed::Observed;
 pub use plan::{Action, Change, FieldChange, Plan, Planned};
 pub use spec::{Expr, Fields, Kind, KindSchema, Reference, ReplaceOrder, ResourceId, Spec};

@@ -8,6 +8,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::input::REF_MARKER;
+
 /// Resolved attribute values, keyed by field name.
 pub type Fields = serde_json::Map<String, Value>;
 
@@ -138,6 +140,51 @@ impl Expr {
     }
 }
 
+impl Expr {
+    /// The expression a serialized typed value stands for: every [`Input::Ref`] marker
+    /// becomes a reference, and a list or map that holds no reference stays one literal, so
+    /// the generic planner sees exactly what a hand-built spec would give it.
+    ///
+    /// [`Input::Ref`]: crate::Input::Ref
+    pub fn from_serialized(value: Value) -> Self {
+        match value {
+            Value::Object(mut map) if map.len() == 1 && map.contains_key(REF_MARKER) => {
+                let marker = map.remove(REF_MARKER).unwrap_or_default();
+                match serde_json::from_value::<Reference>(marker.clone()) {
+                    Ok(reference) => Expr::Ref(reference),
+                    Err(_) => Expr::Literal(Value::Object([(REF_MARKER.to_owned(), marker)].into_iter().collect())),
+                }
+            }
+            Value::Object(map) => {
+                let entries: BTreeMap<String, Expr> =
+                    map.into_iter().map(|(k, v)| (k, Expr::from_serialized(v))).collect();
+                if entries.values().all(|e| matches!(e, Expr::Literal(_))) {
+                    Expr::Literal(Value::Object(entries.into_iter().map(|(k, e)| (k, e.into_literal())).collect()))
+                } else {
+                    Expr::Map(entries)
+                }
+            }
+            Value::Array(items) => {
+                let items: Vec<Expr> = items.into_iter().map(Expr::from_serialized).collect();
+                if items.iter().all(|e| matches!(e, Expr::Literal(_))) {
+                    Expr::Literal(Value::Array(items.into_iter().map(Expr::into_literal).collect()))
+                } else {
+                    Expr::List(items)
+                }
+            }
+            other => Expr::Literal(other),
+        }
+    }
+
+    fn into_literal(self) -> Value {
+        match self {
+            Expr::Literal(v) => v,
+            // Only called on literals.
+            _ => Value::Null,
+        }
+    }
+}
+
 impl<T: Into<Value>> From<T> for Expr {
     fn from(v: T) -> Self {
         Expr::Literal(v.into())
@@ -157,6 +204,17 @@ pub struct Spec {
 impl Spec {
     pub fn new(id: ResourceId, kind: &Kind, name: String) -> Self {
         Self { id, kind: kind.clone(), name, fields: BTreeMap::new() }
+    }
+
+    /// The spec of a typed kind value: each top-level field of its serialized form is one
+    /// field, with references kept as references.
+    pub fn from_typed(id: ResourceId, kind: &Kind, name: String, typed: &impl Serialize) -> Self {
+        let fields = match serde_json::to_value(typed) {
+            Ok(Value::Object(map)) => map.into_iter().map(|(k, v)| (k, Expr::from_serialized(v))).collect(),
+            // A kind's spec is a struct; anything else has no fields to plan.
+            _ => BTreeMap::new(),
+        };
+        Self { id, kind: kind.clone(), name, fields }
     }
 
     pub fn field(mut self, key: &str, value: impl Into<Expr>) -> Self {

@@ -14,7 +14,14 @@ fn table() -> &'static Table {
     TABLE.get_or_init(|| toml::from_str(include_str!("../aws-latency.toml")).unwrap_or_default())
 }
 
-/// Durations for `key`; one second for operations the table does not list.
+/// Whether the table has a row for `key`; every kind's key must (a test checks them all).
+#[cfg(test)]
+pub(crate) fn has_row(key: &str) -> bool {
+    table().contains_key(key)
+}
+
+/// Durations for `key`; one second for an operation its row does not list (most rows give
+/// no `update`).
 pub(crate) fn expected(key: &str) -> ExpectedDurations {
     let row = table().get(key);
     let get = |op: &str| Duration::from_secs_f64(row.and_then(|r| r.get(op)).copied().unwrap_or(1.0));

@@ -5,20 +5,36 @@ pub(crate) mod internet_gateway;
 pub(crate) mod nat_gateway;
 pub(crate) mod route_table;
 pub(crate) mod security_group;
+pub(crate) mod security_group_rule;
 pub(crate) mod subnet;
 pub(crate) mod vpc;
 pub(crate) mod vpc_endpoint;
+
+use std::sync::Arc;
 
 use aws_sdk_ec2 as ec2;
 use ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use paystack_core::stack::STACK_TAG;
 use paystack_core::{FieldChange, Observed};
-use paystack_engine::{Desired, ReconcileError, Scope};
+use paystack_engine::{Desired, ReconcileError, Registry, Scope};
 use serde_json::Value;
 
 use crate::error::classify;
 use crate::owned::{self, TagMap, tag_changes};
 pub(crate) use crate::owned::{bool_field, cannot_update, created, desired_tags, objects, str_field, strings, updated};
+
+/// Every EC2 reconciler. Adding an EC2 kind is its module above and one line here.
+pub(crate) fn register(r: &mut Registry, client: &ec2::Client) {
+    r.register(Arc::new(vpc::Vpcs::new(client)));
+    r.register(Arc::new(subnet::Subnets::new(client)));
+    r.register(Arc::new(internet_gateway::InternetGateways::new(client)));
+    r.register(Arc::new(elastic_ip::ElasticIps::new(client)));
+    r.register(Arc::new(nat_gateway::NatGateways::new(client)));
+    r.register(Arc::new(route_table::RouteTables::new(client)));
+    r.register(Arc::new(security_group::SecurityGroups::new(client)));
+    r.register(Arc::new(security_group_rule::SecurityGroupRules::new(client)));
+    r.register(Arc::new(vpc_endpoint::VpcEndpoints::new(client)));
+}
 
 /// The filter that selects every resource of the scope's stack: one tag-filtered Describe
 /// per kind is the whole live inventory of that kind.
@@ -33,7 +49,7 @@ pub(crate) fn tag_specification(resource_type: ResourceType, desired: &Desired) 
     TagSpecification::builder().resource_type(resource_type).set_tags(Some(tags.collect())).build()
 }
 
-fn tag_map(tags: &[Tag]) -> TagMap {
+pub(crate) fn tag_map(tags: &[Tag]) -> TagMap {
     tags.iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))).collect()
 }
 

@@ -1,49 +1,64 @@
-//! `ec2.security_group`: a security group and its ingress rules.
+//! `ec2.security_group`: a security group, its ingress, and its egress to address blocks.
 //!
-//! Rules reference other groups by id, which is what chains internet → ALB → app → database.
-//! Egress keeps the AWS default.
+//! Ingress rules reference other groups by id, which is what chains internet → ALB → app →
+//! database. AWS gives a new group an egress rule to everything, anywhere; the group's
+//! create revokes it, so `egress` is exactly what the group may send besides the
+//! `ec2.security_group_rule`s that name it. The group reports only its egress to address
+//! blocks: egress to another group belongs to those rule resources.
 
 use async_trait::async_trait;
 use aws_sdk_ec2 as ec2;
+use ec2::error::{ProvideErrorMetadata, SdkError};
 use ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
 use paystack_core::{FieldChange, Fields, KindSchema, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds;
+use paystack_platform::kinds::{self, SecurityGroup};
 use serde_json::{Value, json};
 
-use super::{
-    cannot_update, created, objects, observed, stack_filter, str_field, sync_tags, tag_specification, updated,
-};
+use super::{cannot_update, created, objects, observed, stack_filter, sync_tags, tag_specification, updated};
 use crate::error::{all, classify, missing, unless_not_found};
+use crate::owned::{resolved, spec};
+
+/// EC2's code for authorizing a rule the group already has (EC2 models none of its errors).
+pub(crate) const DUPLICATE_RULE: &str = "InvalidPermission.Duplicate";
 
 pub(crate) struct SecurityGroups {
     client: ec2::Client,
     schema: KindSchema,
 }
 
-/// One rule of the spec as the permission EC2 takes.
-fn permission(rule: &Fields) -> Result<IpPermission, ReconcileError> {
-    let bad = || ReconcileError::permanent(format!("malformed ingress rule {}", Value::Object(rule.clone())));
-    let port = |k: &str| rule.get(k).and_then(Value::as_i64).and_then(|p| i32::try_from(p).ok()).ok_or_else(bad);
-    let description = rule.get("description").and_then(Value::as_str);
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Ingress,
+    Egress,
+}
+
+/// One rule, in the spec's shape or as observed, as the permission EC2 takes. A rule of
+/// every protocol (`-1`) has no ports.
+pub(crate) fn permission(rule: &Fields) -> Result<IpPermission, ReconcileError> {
+    let bad = || ReconcileError::permanent(format!("malformed security group rule {}", Value::Object(rule.clone())));
+    let port = |k: &str| rule.get(k).and_then(Value::as_i64).and_then(|p| i32::try_from(p).ok());
+    let description = rule.get("description").and_then(Value::as_str).map(str::to_owned);
     let mut p = IpPermission::builder()
         .ip_protocol(rule.get("protocol").and_then(Value::as_str).ok_or_else(bad)?)
-        .from_port(port("from_port")?)
-        .to_port(port("to_port")?);
+        .set_from_port(port("from_port"))
+        .set_to_port(port("to_port"));
+    let group = ["source_security_group_id", "destination_security_group_id"]
+        .iter()
+        .find_map(|k| rule.get(*k).and_then(Value::as_str));
     if let Some(cidr) = rule.get("cidr_ipv4").and_then(Value::as_str) {
-        p = p.ip_ranges(IpRange::builder().cidr_ip(cidr).set_description(description.map(str::to_owned)).build());
-    } else if let Some(group) = rule.get("source_security_group_id").and_then(Value::as_str) {
-        p = p.user_id_group_pairs(
-            UserIdGroupPair::builder().group_id(group).set_description(description.map(str::to_owned)).build(),
-        );
+        p = p.ip_ranges(IpRange::builder().cidr_ip(cidr).set_description(description).build());
+    } else if let Some(group) = group {
+        p = p.user_id_group_pairs(UserIdGroupPair::builder().group_id(group).set_description(description).build());
     } else {
         return Err(bad());
     }
     Ok(p.build())
 }
 
-/// The group's ingress, one rule per source, in the spec's shape.
-fn rules(permissions: &[IpPermission]) -> Vec<Value> {
+/// A group's rules of one direction, one per address block or group, in the spec's shape.
+/// Egress to groups is left out: it belongs to `ec2.security_group_rule` resources.
+fn rules(permissions: &[IpPermission], direction: Direction) -> Vec<Value> {
     let mut out = Vec::new();
     for p in permissions {
         let base = |source: (&str, &str), description: Option<&str>| {
@@ -58,13 +73,80 @@ fn rules(permissions: &[IpPermission]) -> Vec<Value> {
                 out.push(base(("cidr_ipv4", cidr), r.description()));
             }
         }
-        for g in p.user_id_group_pairs() {
-            if let Some(group) = g.group_id() {
-                out.push(base(("source_security_group_id", group), g.description()));
+        if direction == Direction::Ingress {
+            for g in p.user_id_group_pairs() {
+                if let Some(group) = g.group_id() {
+                    out.push(base(("source_security_group_id", group), g.description()));
+                }
             }
         }
     }
     out
+}
+
+/// Authorizes `rules` on `group`; a rule the group already has counts as authorized.
+pub(crate) async fn authorize(
+    client: &ec2::Client,
+    direction: Direction,
+    group: &str,
+    rules: &[Fields],
+) -> Result<(), ReconcileError> {
+    // One call per rule: EC2 refuses a whole batch if one of its rules exists already.
+    for rule in rules {
+        let permission = permission(rule)?;
+        match direction {
+            Direction::Ingress => unless_duplicate(
+                "AuthorizeSecurityGroupIngress",
+                client.authorize_security_group_ingress().group_id(group).ip_permissions(permission).send().await,
+            )?,
+            Direction::Egress => unless_duplicate(
+                "AuthorizeSecurityGroupEgress",
+                client.authorize_security_group_egress().group_id(group).ip_permissions(permission).send().await,
+            )?,
+        }
+    }
+    Ok(())
+}
+
+/// Success, or AWS's answer that the rule exists already: the same outcome.
+fn unless_duplicate<T, E, R>(operation: &str, result: Result<T, SdkError<E, R>>) -> Result<(), ReconcileError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Err(e) if e.code() != Some(DUPLICATE_RULE) => Err(classify(operation, e)),
+        _ => Ok(()),
+    }
+}
+
+/// Revokes `rules` from `group`; a rule already gone counts as revoked.
+pub(crate) async fn revoke(
+    client: &ec2::Client,
+    direction: Direction,
+    group: &str,
+    rules: &[Fields],
+) -> Result<(), ReconcileError> {
+    for rule in rules {
+        let permission = permission(rule)?;
+        let operation = format!("RevokeSecurityGroup{direction:?}");
+        match direction {
+            Direction::Ingress => unless_not_found(
+                &operation,
+                client.revoke_security_group_ingress().group_id(group).ip_permissions(permission).send().await,
+            )?,
+            Direction::Egress => unless_not_found(
+                &operation,
+                client.revoke_security_group_egress().group_id(group).ip_permissions(permission).send().await,
+            )?,
+        }
+    }
+    Ok(())
+}
+
+/// The egress AWS gives every new group: everything, anywhere.
+fn aws_default_egress() -> Fields {
+    Fields::from_iter([("protocol".to_owned(), json!("-1")), ("cidr_ipv4".to_owned(), json!("0.0.0.0/0"))])
 }
 
 impl SecurityGroups {
@@ -72,34 +154,24 @@ impl SecurityGroups {
         Self { client: client.clone(), schema: kinds::SECURITY_GROUP.schema() }
     }
 
-    async fn authorize(&self, group: &str, rules: &[Fields]) -> Result<(), ReconcileError> {
-        if rules.is_empty() {
-            return Ok(());
-        }
-        let permissions = rules.iter().map(permission).collect::<Result<Vec<_>, _>>()?;
-        self.client
-            .authorize_security_group_ingress()
-            .group_id(group)
-            .set_ip_permissions(Some(permissions))
-            .send()
-            .await
-            .map_err(|e| classify("AuthorizeSecurityGroupIngress", e))?;
-        Ok(())
-    }
-
-    async fn revoke(&self, group: &str, rules: &[Fields]) -> Result<(), ReconcileError> {
-        if rules.is_empty() {
-            return Ok(());
-        }
-        let permissions = rules.iter().map(permission).collect::<Result<Vec<_>, _>>()?;
-        self.client
-            .revoke_security_group_ingress()
-            .group_id(group)
-            .set_ip_permissions(Some(permissions))
-            .send()
-            .await
-            .map_err(|e| classify("RevokeSecurityGroupIngress", e))?;
-        Ok(())
+    /// Makes one direction's rules equal to the desired ones: revokes what is live and not
+    /// wanted, then authorizes what is wanted and not live.
+    async fn converge(
+        &self,
+        direction: Direction,
+        desired: &Desired,
+        current: &Observed,
+    ) -> Result<(), ReconcileError> {
+        let field = match direction {
+            Direction::Ingress => "ingress",
+            Direction::Egress => "egress",
+        };
+        let want = objects(desired.fields.get(field));
+        let have = objects(current.attributes.get(field));
+        let stale: Vec<Fields> = have.iter().filter(|r| !want.contains(r)).cloned().collect();
+        let new: Vec<Fields> = want.iter().filter(|r| !have.contains(r)).cloned().collect();
+        revoke(&self.client, direction, &current.aws_id, &stale).await?;
+        authorize(&self.client, direction, &current.aws_id, &new).await
     }
 }
 
@@ -122,7 +194,8 @@ impl Reconciler for SecurityGroups {
                 "vpc_id": g.vpc_id(),
                 "group_name": g.group_name(),
                 "description": g.description(),
-                "ingress": rules(g.ip_permissions()),
+                "ingress": rules(g.ip_permissions(), Direction::Ingress),
+                "egress": rules(g.ip_permissions_egress(), Direction::Egress),
             });
             out.extend(observed(scope, g.tags(), id, attributes, json!({})));
         }
@@ -130,18 +203,21 @@ impl Reconciler for SecurityGroups {
     }
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
+        let group: SecurityGroup = spec(desired)?;
         let out = self
             .client
             .create_security_group()
-            .group_name(str_field(desired, "group_name")?)
-            .description(str_field(desired, "description")?)
-            .vpc_id(str_field(desired, "vpc_id")?)
+            .group_name(&group.group_name)
+            .description(&group.description)
+            .vpc_id(resolved(desired, &group.vpc_id)?)
             .tag_specifications(tag_specification(ResourceType::SecurityGroup, desired))
             .send()
             .await
             .map_err(|e| classify("CreateSecurityGroup", e))?;
         let id = out.group_id().ok_or_else(|| missing("security group id"))?;
-        self.authorize(id, &objects(desired.fields.get("ingress"))).await?;
+        revoke(&self.client, Direction::Egress, id, &[aws_default_egress()]).await?;
+        authorize(&self.client, Direction::Ingress, id, &objects(desired.fields.get("ingress"))).await?;
+        authorize(&self.client, Direction::Egress, id, &objects(desired.fields.get("egress"))).await?;
         Ok(created(desired, id, json!({})))
     }
 
@@ -153,14 +229,8 @@ impl Reconciler for SecurityGroups {
     ) -> Result<Observed, ReconcileError> {
         for change in changes {
             match change.field.as_str() {
-                "ingress" => {
-                    let want = objects(desired.fields.get("ingress"));
-                    let have = objects(current.attributes.get("ingress"));
-                    let stale: Vec<Fields> = have.iter().filter(|r| !want.contains(r)).cloned().collect();
-                    let new: Vec<Fields> = want.iter().filter(|r| !have.contains(r)).cloned().collect();
-                    self.revoke(&current.aws_id, &stale).await?;
-                    self.authorize(&current.aws_id, &new).await?;
-                }
+                "ingress" => self.converge(Direction::Ingress, desired, current).await?,
+                "egress" => self.converge(Direction::Egress, desired, current).await?,
                 "tags" => sync_tags(&self.client, desired, current).await?,
                 other => return Err(cannot_update(desired, other)),
             }

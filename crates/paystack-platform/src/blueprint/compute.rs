@@ -1,0 +1,152 @@
+//! The compute layer: the ECS cluster and, per service, its log group, its two IAM roles,
+//! its task definition, the Fargate service in the private subnets, and its auto-scaling.
+
+use std::collections::BTreeMap;
+
+use paystack_core::Input;
+use serde_json::json;
+
+use super::alerts::Alerts;
+use super::database::Database;
+use super::edge::Edge;
+use super::network::Network;
+use super::security::Security;
+use super::{BlueprintError, Builder};
+use crate::kinds::{
+    self, Container, EcsCluster, EcsService, Handle, IamRole, LogGroup, PolicyDocument, ServiceLoadBalancer,
+    ServiceScaling, Statement, TaskDefinition, each,
+};
+
+/// The container name in every task definition: one container per task.
+const CONTAINER: &str = "app";
+/// The environment variable a container reads the database credentials from.
+const DB_CREDENTIALS_VARIABLE: &str = "DATABASE_CREDENTIALS";
+
+/// What the other layers build on.
+pub(super) struct Compute {
+    pub(super) cluster: Handle<EcsCluster>,
+    pub(super) services: Vec<RunningService>,
+}
+
+/// One configured service, as placed.
+pub(super) struct RunningService {
+    pub(super) name: String,
+    pub(super) service: Handle<EcsService>,
+}
+
+pub(super) fn compute(
+    b: &mut Builder<'_>,
+    network: &Network,
+    security: &Security,
+    database: &Database,
+    alerts: &Alerts,
+    edge: &Edge,
+) -> Result<Compute, BlueprintError> {
+    let env = b.env;
+    let cluster = b.add("app.cluster", ("app", "cluster"), |n| EcsCluster {
+        name: n.name,
+        container_insights: env.logs.container_insights,
+        tags: n.tags,
+    })?;
+    let role_path = kinds::role_path(&b.stack.key());
+    let mut services = Vec::new();
+    for service in &env.services {
+        let svc = service.name.as_str();
+        let logs = b.add(&format!("app.{svc}.logs"), ("app", &format!("{svc}-logs")), |n| LogGroup {
+            name: n.name,
+            retention_in_days: env.logs.retention_days,
+            tags: n.tags,
+        })?;
+        // ECS pulls the image, writes the logs and reads the secret with the execution role;
+        // the application itself runs with the task role, which may only alert.
+        let role = |n: super::Named, statements: Vec<Statement>| IamRole {
+            name: n.name,
+            path: role_path.clone(),
+            assume_role_policy: ecs_tasks_may_assume(),
+            policy: PolicyDocument { version: "2012-10-17".into(), statement: statements },
+            permissions_boundary: env.iam.permissions_boundary_arn.clone(),
+            tags: n.tags,
+        };
+        let execution = b.add(&format!("app.{svc}.execution_role"), ("app", &format!("{svc}-exec-role")), |n| {
+            role(
+                n,
+                vec![
+                    allow(
+                        &env.region,
+                        &["logs:CreateLogStream", "logs:PutLogEvents"],
+                        vec![logs.arn(), logs.streams_arn()],
+                    ),
+                    allow(&env.region, &["secretsmanager:GetSecretValue"], vec![database.secret.arn()]),
+                ],
+            )
+        })?;
+        let task_role = b.add(&format!("app.{svc}.task_role"), ("app", &format!("{svc}-task-role")), |n| {
+            role(n, vec![allow(&env.region, &["sns:Publish"], vec![alerts.topic.arn()])])
+        })?;
+        let port = service.load_balanced.then_some(env.security.app_port);
+        let task = b.add(&format!("app.{svc}.task"), ("app", &format!("{svc}-task")), |n| TaskDefinition {
+            family: n.name,
+            cpu: service.cpu.to_string(),
+            memory: service.memory.to_string(),
+            execution_role_arn: execution.arn(),
+            task_role_arn: task_role.arn(),
+            container: Container {
+                name: CONTAINER.into(),
+                image: service.image.clone(),
+                port,
+                log_group: logs.name(),
+                region: env.region.clone(),
+                secrets: BTreeMap::from([(DB_CREDENTIALS_VARIABLE.to_owned(), database.secret.arn())]),
+            },
+            tags: n.tags,
+        })?;
+        let ecs_service = b.add(&format!("app.{svc}.service"), ("app", svc), |n| EcsService {
+            name: n.name,
+            cluster: cluster.arn(),
+            task_definition: task.arn(),
+            desired_count: service.desired_count,
+            subnet_ids: each(&network.private_subnets, |h| h.id()),
+            security_group_ids: vec![security.app.id()],
+            load_balancer: service.load_balanced.then(|| ServiceLoadBalancer {
+                target_group_arn: edge.target_group.arn(),
+                container_name: CONTAINER.into(),
+                container_port: port,
+            }),
+            tags: n.tags,
+        })?;
+        let scaling_id = format!("app.{svc}.scaling");
+        let scaling = ServiceScaling {
+            policy_name: kinds::scaling_policy_name(&b.stack.key(), &scaling_id),
+            resource_id: ecs_service.scaling_resource_id(),
+            min_capacity: service.min_count,
+            max_capacity: service.max_count,
+            cpu_target_percent: service.cpu_target_percent,
+        };
+        b.setting(&scaling_id, &ecs_service, &scaling)?;
+        services.push(RunningService { name: svc.to_owned(), service: ecs_service });
+    }
+    Ok(Compute { cluster, services })
+}
+
+/// The trust policy that lets ECS tasks take a role.
+fn ecs_tasks_may_assume() -> serde_json::Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": { "Service": "ecs-tasks.amazonaws.com" },
+            "Action": "sts:AssumeRole",
+        }],
+    })
+}
+
+/// An `Allow` of `actions` on exactly `resources`, never a wildcard, held to the
+/// environment's region.
+fn allow(region: &str, actions: &[&str], resources: Vec<Input<String>>) -> Statement {
+    Statement {
+        effect: "Allow".into(),
+        action: actions.iter().map(|a| (*a).to_owned()).collect(),
+        resource: resources,
+        condition: json!({ "StringEquals": { "aws:RequestedRegion": region } }),
+    }
+}

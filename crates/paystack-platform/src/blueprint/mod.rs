@@ -1,0 +1,220 @@
+//! One environment's resources, derived from its configuration, layer by layer.
+//!
+//! Each layer is a module with one entry function: it takes the configuration and the typed
+//! handles of the layers it builds on, places its resources, and returns its own handles.
+//! Nothing refers to another layer's resource by a string id, so renaming a resource or an
+//! output fails to build. The ids and names of a layer are written in that layer only.
+
+use std::collections::BTreeMap;
+
+use paystack_config::Environment;
+use paystack_core::naming;
+use paystack_core::stack::{RESOURCE_TAG, STACK_TAG};
+use paystack_core::{Expr, Fields, Input, ResourceId, Spec, Stack, StateDocument};
+use serde::Serialize;
+
+use crate::kinds::{self, Handle, KindSpec, Tags};
+
+mod alerts;
+mod compute;
+mod database;
+mod edge;
+mod monitoring;
+mod network;
+mod security;
+#[cfg(test)]
+mod tests;
+
+/// The desired resources of one stack and the outputs it publishes.
+#[derive(Debug)]
+pub struct Blueprint {
+    pub stack: Stack,
+    pub specs: Vec<Spec>,
+    /// Named outputs, as expressions over resource outputs.
+    pub outputs: BTreeMap<String, Expr>,
+}
+
+impl Blueprint {
+    /// The outputs, resolved against what state recorded. An output whose resources are not
+    /// recorded (not applied yet, or failed) is left out.
+    pub fn resolve_outputs(&self, state: &StateDocument) -> Fields {
+        let lookup = |r: &paystack_core::Reference| state.resources.get(&r.resource)?.outputs.get(&r.output).cloned();
+        self.outputs.iter().filter_map(|(k, e)| Some((k.clone(), e.resolve(&lookup)?))).collect()
+    }
+
+    /// The task-count range auto-scaling keeps the ECS service `service` in, if it scales.
+    /// Within it, the service's live desired count is auto-scaling's to set, not drift.
+    pub fn scaling_range(&self, service: &ResourceId) -> Option<(i64, i64)> {
+        let scaling = self
+            .specs
+            .iter()
+            .find(|s| s.kind == kinds::SERVICE_SCALING.kind() && s.dependencies().contains(service))?;
+        let number = |key: &str| match scaling.fields.get(key)? {
+            Expr::Literal(v) => v.as_i64(),
+            _ => None,
+        };
+        Some((number("min_capacity")?, number("max_capacity")?))
+    }
+}
+
+/// What the platform uses but never makes: read from AWS before planning, like a Terraform
+/// data source. A value still unknown (when nothing needs AWS, as for `graph`) shows as a
+/// placeholder.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Lookups {
+    /// The ARN of the ACM certificate for `load_balancer.certificate_domain`.
+    pub certificate_arn: Option<String>,
+    /// The id of the public hosted zone named `dns.zone`.
+    pub hosted_zone_id: Option<String>,
+}
+
+const NOT_LOOKED_UP: &str = "(looked up when planning)";
+
+/// A configuration the blueprint cannot place. Validation rejects these before the blueprint
+/// is built; this says which rule a configuration that slipped past it broke.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum BlueprintError {
+    #[error("the environment has no availability zones")]
+    NoZones,
+    #[error("the environment has no NAT gateway, so its private subnets cannot reach AWS's APIs")]
+    NoNatGateway,
+    #[error("the DNS configuration gives the service no record")]
+    NoServiceRecord,
+    #[error("two resources have the id {0}")]
+    DuplicateId(ResourceId),
+    #[error(
+        "{id} is a {kind}, which AWS knows by its `{field}`, but the spec does not carry the name the blueprint gave it"
+    )]
+    NameNotCarried { id: ResourceId, kind: &'static str, field: &'static str },
+}
+
+/// Builds the specs of `env`. Every name and tag is computed here, and every dependency is a
+/// reference from one spec to another's output.
+pub fn blueprint(env: &Environment, lookups: &Lookups) -> Result<Blueprint, BlueprintError> {
+    let stack = Stack { env: env.name.clone(), suffix: env.suffix.clone(), region: env.region.clone() };
+    let mut b = Builder { env, stack: stack.clone(), specs: Vec::new() };
+
+    let network = network::network(&mut b)?;
+    let security = security::security(&mut b, &network)?;
+    let database = database::database(&mut b, &network, &security)?;
+    let alerts = alerts::alerts(&mut b)?;
+    let edge = edge::edge(&mut b, &network, &security, lookups)?;
+    let compute = compute::compute(&mut b, &network, &security, &database, &alerts, &edge)?;
+    monitoring::monitoring(&mut b, &alerts, &edge, &database, &compute)?;
+
+    let mut outputs = BTreeMap::new();
+    let mut output = |name: &str, value: Expr| outputs.insert(name.to_owned(), value);
+    output("vpc_id", expr(&network.vpc.id()));
+    output("public_subnet_ids", expr(&kinds::each(&network.public_subnets, |h| h.id())));
+    output("private_subnet_ids", expr(&kinds::each(&network.private_subnets, |h| h.id())));
+    output("nat_gateway_ids", expr(&kinds::each(&network.nat_gateways, |h| h.id())));
+    output("s3_endpoint_id", expr(&network.s3_endpoint.id()));
+    output(
+        "security_group_ids",
+        expr(&BTreeMap::from([("alb", security.alb.id()), ("app", security.app.id()), ("db", security.db.id())])),
+    );
+    output("db_secret_arn", expr(&database.secret.arn()));
+    output("db_cluster_endpoint", expr(&database.cluster.endpoint()));
+    output("db_reader_endpoint", expr(&database.cluster.reader_endpoint()));
+    output("sns_topic_arn", expr(&alerts.topic.arn()));
+    output("alb_dns_name", expr(&edge.load_balancer.dns_name()));
+    output("service_url", expr(&edge.service_record.url()));
+    output("ecs_cluster_arn", expr(&compute.cluster.arn()));
+    let service_arns: BTreeMap<&str, Input<String>> =
+        compute.services.iter().map(|s| (s.name.as_str(), s.service.arn())).collect();
+    output("ecs_service_arns", expr(&service_arns));
+
+    Ok(Blueprint { stack, specs: b.specs, outputs })
+}
+
+/// The five tags the organisation requires on everything, the state bucket and lock table
+/// included.
+pub fn required_tags(env: &Environment) -> Vec<(&'static str, String)> {
+    vec![
+        ("Environment", env.name.clone()),
+        ("Project", env.project.clone()),
+        ("ManagedBy", "paystack".to_owned()),
+        ("Application", env.tags.application.clone()),
+        ("CostCenter", env.tags.cost_center.clone()),
+    ]
+}
+
+/// A typed value as the generic expression the planner and outputs work on.
+fn expr(value: &impl Serialize) -> Expr {
+    Expr::from_serialized(serde_json::to_value(value).unwrap_or_default())
+}
+
+/// What the builder gives a tagged resource's constructor: its name (fitted to AWS's limit
+/// for kinds AWS knows by name) and its tags.
+struct Named {
+    name: String,
+    tags: Tags,
+}
+
+/// Places resources, computing every name and tag, and refusing a second resource of one id.
+struct Builder<'a> {
+    env: &'a Environment,
+    stack: Stack,
+    specs: Vec<Spec>,
+}
+
+impl Builder<'_> {
+    /// `{env}-{region}-{service}-{resource}`, with the stack's suffix.
+    fn name(&self, service: &str, resource: &str) -> String {
+        naming::compose(&self.env.name, &self.env.region, service, resource, self.env.suffix.as_deref())
+    }
+
+    /// The tags every resource carries: the five the organisation requires, its name, and
+    /// the two ownership tags by which paystack finds it again.
+    fn tags(&self, id: &str, name: &str) -> Tags {
+        let mut tags: Tags = required_tags(self.env).into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        tags.insert("Name".into(), name.to_owned());
+        tags.insert(STACK_TAG.into(), self.stack.key());
+        tags.insert(RESOURCE_TAG.into(), id.to_owned());
+        tags
+    }
+
+    /// A tagged resource named after `(service, resource)`. A kind AWS knows by a name gets
+    /// it fitted to AWS's limit, and its spec must carry it in its name field.
+    fn add<S: KindSpec>(
+        &mut self,
+        id: &str,
+        (service, resource): (&str, &str),
+        make: impl FnOnce(Named) -> S,
+    ) -> Result<Handle<S>, BlueprintError> {
+        let full = self.name(service, resource);
+        let name = match S::DEF.name_field {
+            Some((_, max)) => naming::fit(&full, max),
+            None => full,
+        };
+        let spec = make(Named { name: name.clone(), tags: self.tags(id, &name) });
+        self.push(id, name, &spec)
+    }
+
+    /// A resource AWS keeps no tags on, shown as `shown`.
+    fn untagged<S: KindSpec>(&mut self, id: &str, shown: String, spec: &S) -> Result<Handle<S>, BlueprintError> {
+        self.push(id, shown, spec)
+    }
+
+    /// A setting of another resource that the engine plans on its own: it takes no tags, and
+    /// is shown under the name of the resource it sets.
+    fn setting<S: KindSpec, O>(&mut self, id: &str, of: &Handle<O>, spec: &S) -> Result<Handle<S>, BlueprintError> {
+        let shown = self.specs.iter().find(|s| &s.id == of.resource()).map(|s| s.name.clone()).unwrap_or_default();
+        self.push(id, shown, spec)
+    }
+
+    fn push<S: KindSpec>(&mut self, id: &str, name: String, spec: &S) -> Result<Handle<S>, BlueprintError> {
+        let id = ResourceId::new(id);
+        if self.specs.iter().any(|s| s.id == id) {
+            return Err(BlueprintError::DuplicateId(id));
+        }
+        let spec = Spec::from_typed(id.clone(), &S::DEF.kind(), name, spec);
+        if let Some((field, _)) = S::DEF.name_field
+            && spec.fields.get(field) != Some(&Expr::from(spec.name.as_str()))
+        {
+            return Err(BlueprintError::NameNotCarried { id, kind: S::DEF.name, field });
+        }
+        self.specs.push(spec);
+        Ok(Handle::new(id))
+    }
+}

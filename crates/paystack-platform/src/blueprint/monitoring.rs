@@ -1,0 +1,103 @@
+//! The monitoring layer: CloudWatch alarms on the load balancer, the database and every
+//! service, each notifying the environment's topic, with the environment's thresholds.
+
+use std::collections::BTreeMap;
+
+use paystack_core::Input;
+
+use super::alerts::Alerts;
+use super::compute::Compute;
+use super::database::Database;
+use super::edge::Edge;
+use super::{BlueprintError, Builder};
+use crate::kinds::Alarm;
+
+/// One alarm: what it watches and when it fires.
+struct Watch {
+    id: String,
+    resource: String,
+    namespace: &'static str,
+    metric: &'static str,
+    statistic: &'static str,
+    periods: u32,
+    threshold: f64,
+    dimensions: BTreeMap<String, Input<String>>,
+}
+
+pub(super) fn monitoring(
+    b: &mut Builder<'_>,
+    alerts: &Alerts,
+    edge: &Edge,
+    database: &Database,
+    compute: &Compute,
+) -> Result<(), BlueprintError> {
+    let a = &b.env.alarms;
+    let load_balancer = || BTreeMap::from([("LoadBalancer".to_owned(), edge.load_balancer.arn_suffix())]);
+    let cluster = || BTreeMap::from([("DBClusterIdentifier".to_owned(), database.cluster.id())]);
+    let watch = |id: &str, resource: &str, (namespace, metric, statistic), periods, threshold, dimensions| Watch {
+        id: format!("alarms.{id}"),
+        resource: resource.to_owned(),
+        namespace,
+        metric,
+        statistic,
+        periods,
+        threshold,
+        dimensions,
+    };
+    let mut watched = vec![
+        watch(
+            "edge.5xx",
+            "alb-5xx",
+            ("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "Sum"),
+            1,
+            a.alb_5xx_count,
+            load_balancer(),
+        ),
+        watch(
+            "edge.response_time",
+            "alb-response-time",
+            ("AWS/ApplicationELB", "TargetResponseTime", "Average"),
+            3,
+            a.target_response_seconds,
+            load_balancer(),
+        ),
+        watch("database.cpu", "db-cpu", ("AWS/RDS", "CPUUtilization", "Average"), 3, a.db_cpu_percent, cluster()),
+        watch(
+            "database.connections",
+            "db-connections",
+            ("AWS/RDS", "DatabaseConnections", "Average"),
+            3,
+            a.db_connections,
+            cluster(),
+        ),
+    ];
+    for s in &compute.services {
+        watched.push(watch(
+            &format!("app.{}.cpu", s.name),
+            &format!("{}-cpu", s.name),
+            ("AWS/ECS", "CPUUtilization", "Average"),
+            3,
+            a.ecs_cpu_percent,
+            BTreeMap::from([
+                ("ClusterName".to_owned(), compute.cluster.name()),
+                ("ServiceName".to_owned(), s.service.name()),
+            ]),
+        ));
+    }
+    for w in watched {
+        b.add(&w.id, ("alarms", &w.resource), |n| Alarm {
+            name: n.name,
+            namespace: w.namespace.into(),
+            metric_name: w.metric.into(),
+            dimensions: w.dimensions,
+            statistic: w.statistic.into(),
+            period: 300,
+            evaluation_periods: w.periods,
+            threshold: w.threshold,
+            comparison_operator: "GreaterThanThreshold".into(),
+            alarm_actions: vec![alerts.topic.arn()],
+            tags: n.tags,
+        })?;
+    }
+    Ok(())
+}

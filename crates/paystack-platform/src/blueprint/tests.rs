@@ -1,0 +1,366 @@
+//! The blueprint as data: every layer's specs, checked without AWS.
+
+use std::collections::BTreeMap;
+
+use paystack_config::{DbCapacity, Environment};
+use paystack_core::stack::{RESOURCE_TAG, STACK_TAG};
+use paystack_core::{Expr, ResourceId, Spec};
+use serde_json::{Value, json};
+
+use super::*;
+use crate::kinds;
+use paystack_config::{
+    Alarms, Alerts, Database, Dns, Iam, Ipv4Cidr, LoadBalancer, Logs, Network, Security, Service, StateSettings,
+    StateStore, Tags,
+};
+
+fn env(name: &str, cidr: &str, nats: usize) -> Environment {
+    Environment {
+        name: name.into(),
+        project: "paystack".into(),
+        region: "us-east-1".into(),
+        suffix: None,
+        protected: false,
+        tags: Tags { application: "payments".into(), cost_center: "cc-1".into() },
+        network: Network {
+            cidr: cidr.parse::<Ipv4Cidr>().unwrap(),
+            availability_zones: vec!["us-east-1a".into(), "us-east-1b".into(), "us-east-1c".into()],
+            nat_gateways: nats,
+            subnet_newbits: 4,
+        },
+        security: Security { alb_ingress_ports: vec![80, 443], app_port: 8080, db_port: 5432 },
+        database: Database {
+            engine_version: "16.4".into(),
+            family: "aurora-postgresql16".into(),
+            capacity: DbCapacity::Provisioned { instance_class: "db.t3.medium".into() },
+            readers: nats - 1,
+            backup_retention_days: 7,
+            backup_window: "03:00-04:00".into(),
+            master_username: "paystack".into(),
+            database_name: "payments".into(),
+            final_snapshot: false,
+            rotation: None,
+        },
+        alerts: Alerts { emails: vec!["oncall@example.com".into()] },
+        services: ["payments-api", "worker"]
+            .into_iter()
+            .map(|name| Service {
+                name: name.into(),
+                image: "nginx:1.27".into(),
+                cpu: 256,
+                memory: 512,
+                desired_count: 1,
+                min_count: 1,
+                max_count: 2,
+                cpu_target_percent: 70.0,
+                load_balanced: name == "payments-api",
+            })
+            .collect(),
+        logs: Logs { retention_days: 7, container_insights: false },
+        load_balancer: LoadBalancer {
+            certificate_domain: "*.payments.example.com".into(),
+            health_check_path: "/health".into(),
+        },
+        dns: Dns { zone: "payments.example.com".into(), label: name.into(), weights: BTreeMap::new() },
+        iam: Iam { permissions_boundary_arn: None },
+        alarms: Alarms {
+            ecs_cpu_percent: 90.0,
+            alb_5xx_count: 50.0,
+            target_response_seconds: 3.0,
+            db_cpu_percent: 90.0,
+            db_connections: 400.0,
+        },
+        drift: Default::default(),
+        state: StateSettings { backend: StateStore::Local, lock_lease: std::time::Duration::from_secs(30) },
+    }
+}
+
+/// The blueprint of a configuration validation accepts.
+fn build(env: &Environment, lookups: &Lookups) -> Blueprint {
+    blueprint(env, lookups).expect("a valid configuration has a blueprint")
+}
+
+fn ids(b: &Blueprint) -> Vec<&str> {
+    b.specs.iter().map(|s| s.id.as_str()).collect()
+}
+
+#[test]
+fn environments_share_one_structure() {
+    let dev = build(&env("dev", "10.0.0.0/16", 1), &Lookups::default());
+    let prod = build(&env("prod", "10.2.0.0/16", 3), &Lookups::default());
+    // Only the counts of what scales with the environment differ.
+    let scaled = |i: &str| i.contains(".nat") || i.starts_with("database.instance.reader");
+    let shared = |b: &Blueprint| ids(b).into_iter().filter(|i| !scaled(i)).map(str::to_owned).collect::<Vec<_>>();
+    assert_eq!(shared(&dev), shared(&prod));
+    assert_eq!(ids(&dev).iter().filter(|i| i.starts_with("network.nat.")).count(), 1);
+    assert_eq!(ids(&prod).iter().filter(|i| i.starts_with("network.nat.")).count(), 3);
+    assert_eq!(ids(&prod).iter().filter(|i| i.starts_with("database.instance.reader")).count(), 2);
+    // 48 resources and the two group-to-group egress rules.
+    assert_eq!(dev.specs.len(), 50);
+}
+
+#[test]
+fn names_tags_and_cidrs_follow_the_environment() {
+    let mut e = env("staging", "10.1.0.0/16", 1);
+    e.suffix = Some("blue".into());
+    let b = build(&e, &Lookups::default());
+    let subnet = b.specs.iter().find(|s| s.id.as_str() == "network.subnet.private.b").unwrap();
+    assert_eq!(subnet.name, "staging-us-east-1-network-private-b-blue");
+    assert_eq!(subnet.fields["cidr_block"], Expr::from("10.1.144.0/20"));
+    assert_eq!(subnet.fields["availability_zone"], Expr::from("us-east-1b"));
+    let Expr::Literal(tags) = &subnet.fields["tags"] else { panic!() };
+    for key in ["Environment", "Project", "ManagedBy", "Application", "CostCenter"] {
+        assert!(tags.get(key).is_some(), "missing tag {key}");
+    }
+    assert_eq!(tags[STACK_TAG], "staging-blue");
+    assert_eq!(tags[RESOURCE_TAG], "network.subnet.private.b");
+}
+
+#[test]
+fn security_groups_chain_least_privilege() {
+    let b = build(&env("dev", "10.0.0.0/16", 1), &Lookups::default());
+    let sg = |role: &str| b.specs.iter().find(|s| s.id.as_str() == format!("security.sg.{role}")).unwrap();
+    assert_eq!(sg("app").dependencies(), [ResourceId::new("network.vpc"), ResourceId::new("security.sg.alb")]);
+    assert_eq!(sg("db").dependencies(), [ResourceId::new("network.vpc"), ResourceId::new("security.sg.app")]);
+    let Expr::Literal(Value::Array(rules)) = &sg("alb").fields["ingress"] else { panic!() };
+    assert_eq!(rules.len(), 2);
+
+    // Egress: the load balancer and the database send nothing to an address block, the
+    // application only HTTPS; group-to-group egress are rules of their own, so no two groups
+    // depend on each other.
+    assert_eq!(sg("alb").fields["egress"], Expr::Literal(json!([])));
+    assert_eq!(sg("db").fields["egress"], Expr::Literal(json!([])));
+    assert_eq!(
+        sg("app").fields["egress"],
+        Expr::Literal(json!([{
+            "protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_ipv4": "0.0.0.0/0",
+            "description": "HTTPS to AWS APIs and image registries, through NAT",
+        }]))
+    );
+    let rules: Vec<(&str, Vec<ResourceId>, &Expr)> = b
+        .specs
+        .iter()
+        .filter(|s| s.kind == kinds::SECURITY_GROUP_RULE.kind())
+        .map(|s| (s.id.as_str(), s.dependencies(), &s.fields["from_port"]))
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            (
+                "security.sg.alb.to.app",
+                vec![ResourceId::new("security.sg.alb"), ResourceId::new("security.sg.app")],
+                &Expr::from(8080)
+            ),
+            (
+                "security.sg.app.to.db",
+                vec![ResourceId::new("security.sg.app"), ResourceId::new("security.sg.db")],
+                &Expr::from(5432)
+            ),
+        ]
+    );
+}
+
+#[test]
+fn private_subnets_route_through_their_zones_nat() {
+    let b = build(&env("prod", "10.2.0.0/16", 3), &Lookups::default());
+    let rt = b.specs.iter().find(|s| s.id.as_str() == "network.rt.private.c").unwrap();
+    assert!(rt.dependencies().contains(&ResourceId::new("network.nat.c")));
+    let dev = build(&env("dev", "10.0.0.0/16", 1), &Lookups::default());
+    let rt = dev.specs.iter().find(|s| s.id.as_str() == "network.rt.private.c").unwrap();
+    assert!(rt.dependencies().contains(&ResourceId::new("network.nat.a")));
+}
+
+#[test]
+fn readers_wait_for_the_writer_and_spread_across_zones() {
+    let b = build(&env("prod", "10.2.0.0/16", 3), &Lookups::default());
+    let spec = |id: &str| b.specs.iter().find(|s| s.id.as_str() == id).unwrap();
+    assert_eq!(spec("database.instance.writer").dependencies(), [ResourceId::new("database.cluster")]);
+    let reader = spec("database.instance.reader-2");
+    assert_eq!(reader.dependencies(), [ResourceId::new("database.instance.writer")]);
+    assert_eq!(reader.fields["availability_zone"], Expr::from("us-east-1c"));
+    let Expr::Literal(Value::String(identifier)) = &reader.fields["identifier"] else { panic!() };
+    assert!(identifier.starts_with("prod-us-east-1-database-reader-2-"), "{identifier}");
+
+    // What forces a replacement changes the identifiers, so the successors never collide
+    // with the originals; what changes in place leaves them.
+    let identifiers = |e: &Environment| {
+        let b = build(e, &Lookups::default());
+        let of = |id: &str| b.specs.iter().find(|s| s.id.as_str() == id).unwrap().fields["identifier"].clone();
+        (of("database.cluster"), of("database.instance.writer"))
+    };
+    let mut e = env("prod", "10.2.0.0/16", 3);
+    let before = identifiers(&e);
+    e.database.backup_retention_days = 30;
+    assert_eq!(identifiers(&e), before);
+    e.database.master_username = "payments".into();
+    let after = identifiers(&e);
+    assert!(after.0 != before.0 && after.1 != before.1, "{before:?} {after:?}");
+}
+
+#[test]
+fn the_password_is_referred_to_never_held() {
+    let b = build(&env("dev", "10.0.0.0/16", 1), &Lookups::default());
+    let cluster = b.specs.iter().find(|s| s.id.as_str() == "database.cluster").unwrap();
+    assert_eq!(cluster.fields["master_password_secret"], Expr::reference(&ResourceId::new("database.secret"), "arn"));
+    assert_eq!(cluster.fields["storage_encrypted"], Expr::from(true));
+    assert_eq!(cluster.fields["deletion_protection"], Expr::from(false));
+    for spec in &b.specs {
+        assert!(!spec.fields.keys().any(|k| k.contains("password") && k != "master_password_secret"), "{}", spec.id);
+    }
+}
+
+#[test]
+fn names_aws_caps_are_fitted_deterministically() {
+    let mut e = env("staging", "10.1.0.0/16", 1);
+    e.suffix = Some("a-much-longer-suffix-than-usual".into());
+    let b = build(&e, &Lookups::default());
+    let rds: Vec<&Spec> = b.specs.iter().filter(|s| s.kind.as_str().starts_with("rds.")).collect();
+    assert!(rds.iter().all(|s| s.name.len() <= 63), "{:?}", rds.iter().map(|s| &s.name).collect::<Vec<_>>());
+    let params = b.specs.iter().find(|s| s.id.as_str() == "database.cluster_parameters").unwrap();
+    assert!(!params.name.ends_with("than-usual"), "{} was shortened", params.name);
+    assert_eq!(params.fields["name"], Expr::from(params.name.as_str()), "the name field is the fitted name");
+    assert_eq!(build(&e, &Lookups::default()).specs, b.specs);
+}
+
+#[test]
+fn rotation_is_set_only_where_configured_and_only_once_the_database_is_up() {
+    assert!(!ids(&build(&env("dev", "10.0.0.0/16", 1), &Lookups::default())).contains(&"database.secret.rotation"));
+    let mut prod = env("prod", "10.2.0.0/16", 3);
+    prod.database.rotation = Some(paystack_config::Rotation {
+        lambda_arn: "arn:aws:lambda:us-east-1:123456789012:function:rotate".into(),
+        days: 30,
+    });
+    let b = build(&prod, &Lookups::default());
+    let rotation = b.specs.iter().find(|s| s.id.as_str() == "database.secret.rotation").unwrap();
+    assert_eq!(rotation.dependencies(), [ResourceId::new("database.cluster"), ResourceId::new("database.secret")]);
+    assert!(!rotation.fields.contains_key("tags"));
+    assert_eq!(rotation.fields["days"], Expr::from(30));
+}
+
+/// Every statement of every policy paystack writes: scoped to resources it names, held to
+/// the environment's region, never a wildcard action.
+#[test]
+fn iam_policies_are_least_privilege() {
+    let mut e = env("staging", "10.1.0.0/16", 3);
+    e.iam.permissions_boundary_arn = Some("arn:aws:iam::123456789012:policy/boundary".into());
+    let b = build(&e, &Lookups::default());
+    let roles: Vec<&Spec> = b.specs.iter().filter(|s| s.kind.as_str() == "iam.role").collect();
+    assert_eq!(roles.len(), 4, "an execution role and a task role per service");
+    for role in roles {
+        assert_eq!(role.fields["permissions_boundary"], Expr::from("arn:aws:iam::123456789012:policy/boundary"));
+        assert!(role.name.len() <= 64, "{}", role.name);
+        let Expr::Map(policy) = &role.fields["policy"] else { panic!("{}: policy is not a document", role.id) };
+        let Expr::List(statements) = &policy["Statement"] else { panic!() };
+        assert!(!statements.is_empty());
+        for statement in statements {
+            let Expr::Map(st) = statement else { panic!() };
+            assert_eq!(st["Effect"], Expr::from("Allow"));
+            let Expr::Literal(actions) = &st["Action"] else { panic!() };
+            for action in actions.as_array().unwrap() {
+                let action = action.as_str().unwrap();
+                assert!(action != "*" && !action.ends_with(":*"), "{}: action {action}", role.id);
+            }
+            let Expr::List(resources) = &st["Resource"] else { panic!("{}: no resource list", role.id) };
+            assert!(!resources.is_empty());
+            for resource in resources {
+                // Each resource is one of the environment's own, by reference to it.
+                assert!(matches!(resource, Expr::Ref(_)), "{}: resource {resource:?}", role.id);
+            }
+            assert_eq!(
+                st["Condition"],
+                Expr::Literal(json!({ "StringEquals": { "aws:RequestedRegion": "us-east-1" } })),
+                "{}",
+                role.id
+            );
+        }
+    }
+}
+
+#[test]
+fn services_run_privately_behind_the_load_balancer_and_scale_on_cpu() {
+    let b = build(
+        &env("dev", "10.0.0.0/16", 1),
+        &Lookups { certificate_arn: Some("arn:cert".into()), ..Lookups::default() },
+    );
+    let spec = |id: &str| b.specs.iter().find(|s| s.id.as_str() == id).unwrap_or_else(|| panic!("{id}"));
+    let api = spec("app.payments-api.service");
+    assert!(api.dependencies().contains(&ResourceId::new("edge.target_group")));
+    assert!(api.dependencies().contains(&ResourceId::new("network.subnet.private.a")));
+    assert_eq!(spec("app.worker.service").fields["load_balancer"], Expr::from(Value::Null));
+    let https = spec("edge.listener.https");
+    assert_eq!(https.fields["certificate_arn"], Expr::from("arn:cert"), "the certificate is looked up");
+    let scaling = spec("app.worker.scaling");
+    assert_eq!(scaling.dependencies(), [ResourceId::new("app.worker.service")]);
+    assert_eq!(scaling.fields["max_capacity"], Expr::from(2));
+    let Expr::Map(container) = &spec("app.payments-api.task").fields["container"] else { panic!() };
+    let Expr::Map(secrets) = &container["secrets"] else { panic!() };
+    assert_eq!(secrets["DATABASE_CREDENTIALS"], Expr::reference(&ResourceId::new("database.secret"), "arn"));
+    for id in ["edge.alb", "edge.target_group"] {
+        assert!(spec(id).name.len() <= 32, "{}", spec(id).name);
+    }
+}
+
+#[test]
+fn every_name_is_used_once() {
+    let b = build(&env("prod", "10.2.0.0/16", 3), &Lookups::default());
+    let mut names: Vec<&str> =
+        b.specs.iter().filter(|s| s.fields.contains_key("tags")).map(|s| s.name.as_str()).collect();
+    let total = names.len();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), total, "two resources share a name");
+}
+
+#[test]
+fn the_service_name_aliases_the_load_balancer_plainly_or_weighted() {
+    let lookups = Lookups { hosted_zone_id: Some("Z1".into()), ..Lookups::default() };
+    let mut dev = env("dev", "10.0.0.0/16", 1);
+    dev.suffix = Some("pr7".into());
+    let b = build(&dev, &lookups);
+    let records: Vec<&Spec> = b.specs.iter().filter(|s| s.kind == kinds::DNS_RECORD.kind()).collect();
+    assert_eq!(records.len(), 1);
+    let record = records[0];
+    assert_eq!(record.fields["name"], Expr::from("dev-pr7.payments.example.com"));
+    assert_eq!(record.fields["zone_id"], Expr::from("Z1"), "the zone is looked up");
+    assert_eq!(record.fields["set_identifier"], Expr::from(Value::Null));
+    assert_eq!(record.fields["owner_name"], Expr::from("edge-dns.dev-pr7._paystack.payments.example.com"));
+    assert_eq!(record.dependencies(), [ResourceId::new("edge.alb")]);
+    assert_eq!(b.outputs["service_url"], Expr::reference(&record.id, "url"));
+
+    let mut prod = env("prod", "10.2.0.0/16", 3);
+    prod.dns.label = "api".into();
+    prod.dns.weights = BTreeMap::from([("blue".into(), 100), ("green".into(), 0)]);
+    let b = build(&prod, &lookups);
+    let records: Vec<(&str, &Expr, &Expr)> = b
+        .specs
+        .iter()
+        .filter(|s| s.kind == kinds::DNS_RECORD.kind())
+        .map(|s| (s.id.as_str(), &s.fields["set_identifier"], &s.fields["weight"]))
+        .collect();
+    assert_eq!(
+        records,
+        [
+            ("edge.dns.blue", &Expr::from("blue"), &Expr::from(100)),
+            ("edge.dns.green", &Expr::from("green"), &Expr::from(0)),
+        ]
+    );
+    prod.suffix = Some("pr7".into());
+    let b = build(&prod, &lookups);
+    let blue = b.specs.iter().find(|s| s.id.as_str() == "edge.dns.blue").unwrap();
+    assert_eq!(blue.fields["set_identifier"], Expr::from("blue-pr7"), "the suffix goes on every name");
+}
+
+#[test]
+fn a_scaled_services_range_is_known() {
+    let b = build(&env("dev", "10.0.0.0/16", 1), &Lookups::default());
+    assert_eq!(b.scaling_range(&ResourceId::new("app.worker.service")), Some((1, 2)));
+    assert_eq!(b.scaling_range(&ResourceId::new("edge.alb")), None);
+}
+
+#[test]
+fn every_kind_placed_is_listed_in_its_layer() {
+    let b = build(&env("prod", "10.2.0.0/16", 3), &Lookups { hosted_zone_id: None, certificate_arn: None });
+    for spec in &b.specs {
+        assert!(kinds::all().any(|k| k.kind() == spec.kind), "{} is missing from its layer's KINDS", spec.kind);
+    }
+}

@@ -1,0 +1,117 @@
+//! The edge layer's kinds: the load balancer, its target group and listeners, and the
+//! service's DNS records.
+
+use paystack_core::Input;
+use serde::{Deserialize, Serialize};
+
+use super::{KindDef, KindSpec, Tags, fields, outputs};
+
+/// The kinds of this layer.
+pub(super) const KINDS: &[&KindDef] = &[&LOAD_BALANCER, &TARGET_GROUP, &LISTENER, &DNS_RECORD];
+
+/// An internet-facing Application Load Balancer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoadBalancer {
+    pub name: String,
+    pub subnet_ids: Vec<Input<String>>,
+    pub security_group_ids: Vec<Input<String>>,
+    pub tags: Tags,
+}
+pub const LOAD_BALANCER: KindDef = KindDef::new("elbv2.load_balancer", "elasticloadbalancing", "load_balancer")
+    .named("name", 32)
+    .replace_on(fields!(LoadBalancer: name))
+    .unordered(fields!(LoadBalancer: subnet_ids, security_group_ids));
+impl KindSpec for LoadBalancer {
+    const DEF: &'static KindDef = &LOAD_BALANCER;
+}
+outputs!(LoadBalancer {
+    arn: String,
+    /// The part of the ARN CloudWatch names the load balancer by.
+    arn_suffix: String,
+    dns_name: String,
+    zone_id: String,
+});
+
+/// An `ip` target group.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TargetGroup {
+    pub name: String,
+    pub port: u16,
+    pub vpc_id: Input<String>,
+    pub health_check_path: String,
+    pub tags: Tags,
+}
+pub const TARGET_GROUP: KindDef = KindDef::new("elbv2.target_group", "elasticloadbalancing", "target_group")
+    .named("name", 32)
+    .replace_on(fields!(TargetGroup: name, port, vpc_id));
+impl KindSpec for TargetGroup {
+    const DEF: &'static KindDef = &TARGET_GROUP;
+}
+outputs!(TargetGroup { arn: String });
+
+/// What a listener does with a request.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum ListenerAction {
+    Redirect { protocol: String, port: String },
+    Forward { target_group_arn: Input<String> },
+}
+
+/// A listener; `certificate_arn` is null for HTTP.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Listener {
+    pub load_balancer_arn: Input<String>,
+    pub port: u16,
+    pub protocol: String,
+    pub certificate_arn: Option<String>,
+    pub default_action: ListenerAction,
+    pub tags: Tags,
+}
+pub const LISTENER: KindDef = KindDef::new("elbv2.listener", "elasticloadbalancing", "listener")
+    .replace_on(fields!(Listener: load_balancer_arn, port));
+impl KindSpec for Listener {
+    const DEF: &'static KindDef = &LISTENER;
+}
+outputs!(Listener { arn: String });
+
+/// Where an alias record points.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AliasTarget {
+    pub dns_name: Input<String>,
+    pub hosted_zone_id: Input<String>,
+    pub evaluate_target_health: bool,
+}
+
+/// An alias `A` record to the load balancer, plain or weighted, in a hosted zone that was
+/// looked up. Route 53 keeps no tags on records, so each has an owner: a `TXT` record at
+/// [`dns_owner_name`] that names the stack's resource and the record it owns (the pattern
+/// of external-dns). Both are written in one atomic change batch. `name` has no final dot;
+/// `set_identifier` and `weight` are both null for a plain record. Replaced old-first: a
+/// plain and a weighted record of one name cannot coexist.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DnsRecord {
+    pub zone_id: String,
+    pub name: String,
+    pub set_identifier: Option<String>,
+    pub weight: Option<u8>,
+    pub alias_target: AliasTarget,
+    pub owner_name: String,
+}
+pub const DNS_RECORD: KindDef = KindDef::new("route53.record", "route53", "route53_record")
+    .replace_on(fields!(DnsRecord: zone_id, name, set_identifier, owner_name))
+    .delete_before_create();
+impl KindSpec for DnsRecord {
+    const DEF: &'static KindDef = &DNS_RECORD;
+}
+outputs!(DnsRecord { fqdn: String, url: String });
+
+/// Where the owner records of a stack's DNS records live: one name per stack, so one listing
+/// from there finds them all.
+pub fn dns_owner_parent(stack_key: &str, zone: &str) -> String {
+    format!("{stack_key}._paystack.{}", zone.trim_end_matches('.'))
+}
+
+/// The owner record of the resource `id` of a stack.
+pub fn dns_owner_name(stack_key: &str, id: &str, zone: &str) -> String {
+    format!("{}.{}", id.replace('.', "-"), dns_owner_parent(stack_key, zone))
+}

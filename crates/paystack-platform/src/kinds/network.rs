@@ -1,0 +1,189 @@
+//! The network layer's kinds: EC2 VPCs, subnets, gateways, routes, network ACLs, security
+//! groups and the S3 gateway endpoint.
+
+use paystack_core::Input;
+use serde::{Deserialize, Serialize};
+
+use super::{KindDef, KindSpec, Tags, fields, outputs};
+
+/// The kinds of this layer.
+pub(super) const KINDS: &[&KindDef] = &[
+    &VPC,
+    &SUBNET,
+    &INTERNET_GATEWAY,
+    &ELASTIC_IP,
+    &NAT_GATEWAY,
+    &ROUTE_TABLE,
+    &SECURITY_GROUP,
+    &SECURITY_GROUP_RULE,
+    &VPC_ENDPOINT,
+];
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Vpc {
+    pub cidr_block: String,
+    pub enable_dns_hostnames: bool,
+    pub enable_dns_support: bool,
+    pub tags: Tags,
+}
+pub const VPC: KindDef = KindDef::ec2("ec2.vpc", "vpc").replace_on(fields!(Vpc: cidr_block));
+impl KindSpec for Vpc {
+    const DEF: &'static KindDef = &VPC;
+}
+outputs!(Vpc { id: String, cidr_block: String });
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Subnet {
+    pub vpc_id: Input<String>,
+    pub cidr_block: String,
+    pub availability_zone: String,
+    pub map_public_ip_on_launch: bool,
+    pub tags: Tags,
+}
+pub const SUBNET: KindDef =
+    KindDef::ec2("ec2.subnet", "subnet").replace_on(fields!(Subnet: vpc_id, cidr_block, availability_zone));
+impl KindSpec for Subnet {
+    const DEF: &'static KindDef = &SUBNET;
+}
+outputs!(Subnet { id: String });
+
+/// `vpc_id` is the attachment, moved in place.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InternetGateway {
+    pub vpc_id: Input<String>,
+    pub tags: Tags,
+}
+pub const INTERNET_GATEWAY: KindDef = KindDef::ec2("ec2.internet_gateway", "internet_gateway");
+impl KindSpec for InternetGateway {
+    const DEF: &'static KindDef = &INTERNET_GATEWAY;
+}
+outputs!(InternetGateway { id: String });
+
+/// An Elastic IP in the VPC domain.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ElasticIp {
+    pub tags: Tags,
+}
+pub const ELASTIC_IP: KindDef = KindDef::ec2("ec2.eip", "eip");
+impl KindSpec for ElasticIp {
+    const DEF: &'static KindDef = &ELASTIC_IP;
+}
+outputs!(ElasticIp {
+    /// The allocation id.
+    id: String,
+    public_ip: String,
+});
+
+/// Replaced old-first: its Elastic IP can belong to one gateway at a time, and AWS lets
+/// routes outlive the gateway they point at.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NatGateway {
+    pub subnet_id: Input<String>,
+    pub allocation_id: Input<String>,
+    pub tags: Tags,
+}
+pub const NAT_GATEWAY: KindDef = KindDef::ec2("ec2.nat_gateway", "nat_gateway")
+    .replace_on(fields!(NatGateway: subnet_id, allocation_id))
+    .delete_before_create();
+impl KindSpec for NatGateway {
+    const DEF: &'static KindDef = &NAT_GATEWAY;
+}
+outputs!(NatGateway { id: String });
+
+/// A route to the internet gateway or to a NAT gateway.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Route {
+    pub destination_cidr_block: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_id: Option<Input<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat_gateway_id: Option<Input<String>>,
+}
+
+/// `subnet_ids` are the associations.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RouteTable {
+    pub vpc_id: Input<String>,
+    pub routes: Vec<Route>,
+    pub subnet_ids: Vec<Input<String>>,
+    pub tags: Tags,
+}
+pub const ROUTE_TABLE: KindDef = KindDef::ec2("ec2.route_table", "route_table")
+    .replace_on(fields!(RouteTable: vpc_id))
+    .unordered(fields!(RouteTable: routes, subnet_ids));
+impl KindSpec for RouteTable {
+    const DEF: &'static KindDef = &ROUTE_TABLE;
+}
+outputs!(RouteTable { id: String });
+
+/// A rule of a security group to or from a CIDR block, or (ingress only) from another
+/// group. `description` says why the rule exists.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SecurityGroupRuleSpec {
+    pub protocol: String,
+    pub from_port: i32,
+    pub to_port: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cidr_ipv4: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_security_group_id: Option<Input<String>>,
+    pub description: String,
+}
+
+/// A security group with its ingress and its egress to CIDR blocks. AWS's default egress
+/// (everything, anywhere) is revoked at creation: `egress` is all the group may send,
+/// besides the [`SecurityGroupRule`]s that name it. Egress to another group is a rule
+/// resource of its own, because a group's egress to a group whose ingress names it back would
+/// make the two groups depend on each other.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SecurityGroup {
+    pub vpc_id: Input<String>,
+    pub group_name: String,
+    pub description: String,
+    pub ingress: Vec<SecurityGroupRuleSpec>,
+    pub egress: Vec<SecurityGroupRuleSpec>,
+    pub tags: Tags,
+}
+pub const SECURITY_GROUP: KindDef = KindDef::ec2("ec2.security_group", "security_group")
+    .replace_on(fields!(SecurityGroup: vpc_id, group_name, description))
+    .unordered(fields!(SecurityGroup: ingress, egress));
+impl KindSpec for SecurityGroup {
+    const DEF: &'static KindDef = &SECURITY_GROUP;
+}
+outputs!(SecurityGroup { id: String });
+
+/// One egress rule from a security group to another group, with tags of its own (AWS gives
+/// security group rules an id and tags). Every field but the tags forces a new rule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SecurityGroupRule {
+    pub security_group_id: Input<String>,
+    pub protocol: String,
+    pub from_port: i32,
+    pub to_port: i32,
+    pub destination_security_group_id: Input<String>,
+    pub description: String,
+    pub tags: Tags,
+}
+pub const SECURITY_GROUP_RULE: KindDef = KindDef::ec2("ec2.security_group_rule", "security_group_rule").replace_on(
+    fields!(SecurityGroupRule: security_group_id, protocol, from_port, to_port, destination_security_group_id, description),
+);
+impl KindSpec for SecurityGroupRule {
+    const DEF: &'static KindDef = &SECURITY_GROUP_RULE;
+}
+outputs!(SecurityGroupRule { id: String });
+
+/// A gateway endpoint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VpcEndpoint {
+    pub vpc_id: Input<String>,
+    pub service_name: String,
+    pub route_table_ids: Vec<Input<String>>,
+    pub tags: Tags,
+}
+pub const VPC_ENDPOINT: KindDef = KindDef::ec2("ec2.vpc_endpoint", "vpc_endpoint")
+    .replace_on(fields!(VpcEndpoint: vpc_id, service_name))
+    .unordered(fields!(VpcEndpoint: route_table_ids));
+impl KindSpec for VpcEndpoint {
+    const DEF: &'static KindDef = &VPC_ENDPOINT;
+}
+outputs!(VpcEndpoint { id: String });
