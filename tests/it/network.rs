@@ -203,6 +203,8 @@ fn a_vpc_cidr_change_is_planned_as_a_replacement_of_what_lives_in_it() {
         "network.rt.public",
         "security.sg.db",
         "network.endpoint.s3",
+        "network.acl.public",
+        "network.acl.private",
         "security.sg.alb.to.app",
         "security.sg.app.to.db",
     ] {
@@ -219,8 +221,8 @@ fn a_vpc_cidr_change_is_planned_as_a_replacement_of_what_lives_in_it() {
         assert_eq!(action(id), "update", "{id}");
     }
     assert_eq!(action("edge.target_group"), "replace");
-    // 17 and the two group-to-group rules (their groups are replaced).
-    assert_eq!(plan["summary"], serde_json::json!({"create": 0, "update": 7, "replace": 19, "delete": 0, "no_op": 24}));
+    // 17, the two network ACLs and the two group-to-group rules (their groups are replaced).
+    assert_eq!(plan["summary"], serde_json::json!({"create": 0, "update": 7, "replace": 21, "delete": 0, "no_op": 24}));
 }
 
 #[tokio::test]
@@ -292,12 +294,88 @@ async fn prod_gets_a_nat_gateway_per_zone() {
     stack.run(&["destroy", "--yes", "--override-protection"]).success();
 }
 
-/// The three groups' egress, as a user finds it in AWS: exactly the platform's own flows.
+/// The subnet tiers' network ACLs and the three groups' egress, as a user finds them in AWS:
+/// exactly the platform's own flows, both ways, and nothing else.
 #[tokio::test]
-async fn egress_lets_through_only_the_platforms_traffic() {
-    let stack = Stack::new("dev", "egress");
+async fn acls_and_egress_let_through_only_the_platforms_traffic() {
+    let stack = Stack::new("dev", "acl");
     stack.apply();
     let client = ec2().await;
+    let vpc = client.describe_vpcs().filters(stack.filter()).send().await.unwrap();
+    let vpc_id = vpc.vpcs()[0].vpc_id().unwrap();
+    let subnets = client.describe_subnets().filters(stack.filter()).send().await.unwrap();
+    let subnet_of = |tier: &str| -> BTreeSet<String> {
+        subnets
+            .subnets()
+            .iter()
+            .filter(|s| tags(s.tags())["paystack:resource"].starts_with(&format!("network.subnet.{tier}.")))
+            .map(|s| s.subnet_id().unwrap().to_owned())
+            .collect()
+    };
+
+    let acls = client.describe_network_acls().filters(stack.filter()).send().await.unwrap();
+    assert_eq!(acls.network_acls().len(), 2);
+    for acl in acls.network_acls() {
+        let t = tags(acl.tags());
+        let tier = t["paystack:resource"].trim_start_matches("network.acl.").to_owned();
+        assert_eq!(t["Name"], format!("dev-us-east-1-network-{tier}-acl-{}", stack.suffix));
+        assert_eq!(t["CostCenter"], "fin-platform-4471");
+        assert_eq!(acl.vpc_id(), Some(vpc_id));
+        assert_eq!(acl.is_default(), Some(false));
+        let associated: BTreeSet<String> =
+            acl.associations().iter().map(|a| a.subnet_id().unwrap().to_owned()).collect();
+        assert_eq!(associated.len(), 3, "{tier}");
+        assert_eq!(associated, subnet_of(&tier), "{tier}: every subnet of the tier, and only those");
+
+        // (egress, rule number) → (cidr, from, to); every entry is a TCP allow.
+        let entries: BTreeMap<(bool, i32), (String, i32, i32)> = acl
+            .entries()
+            .iter()
+            .filter(|e| e.rule_number() != Some(32767))
+            .map(|e| {
+                assert_eq!(e.protocol(), Some("6"), "{tier}: {e:?}");
+                assert_eq!(e.rule_action().map(|a| a.as_str()), Some("allow"), "{tier}: {e:?}");
+                let ports = e.port_range().unwrap();
+                let key = (e.egress().unwrap(), e.rule_number().unwrap());
+                (key, (e.cidr_block().unwrap().to_owned(), ports.from().unwrap(), ports.to().unwrap()))
+            })
+            .collect();
+        let entry =
+            |egress: bool, rule: i32, cidr: &str, from: i32, to: i32| ((egress, rule), (cidr.to_owned(), from, to));
+        let (inbound, outbound, anywhere, inside) = (false, true, "0.0.0.0/0", "10.0.0.0/16");
+        let expected: BTreeMap<(bool, i32), (String, i32, i32)> = if tier == "public" {
+            [
+                entry(inbound, 100, anywhere, 80, 80),
+                entry(inbound, 110, anywhere, 443, 443),
+                entry(inbound, 200, inside, 443, 443),
+                entry(inbound, 300, anywhere, 1024, 3388),
+                entry(inbound, 310, anywhere, 3390, 65535),
+                entry(outbound, 200, anywhere, 443, 443),
+                entry(outbound, 210, inside, 8080, 8080),
+                entry(outbound, 300, anywhere, 1024, 3388),
+                entry(outbound, 310, anywhere, 3390, 65535),
+            ]
+            .into_iter()
+            .collect()
+        } else {
+            [
+                entry(inbound, 100, inside, 8080, 8080),
+                entry(inbound, 110, inside, 5432, 5432),
+                entry(inbound, 300, anywhere, 1024, 3388),
+                entry(inbound, 310, anywhere, 3390, 65535),
+                entry(outbound, 100, anywhere, 443, 443),
+                entry(outbound, 110, inside, 5432, 5432),
+                entry(outbound, 300, inside, 1024, 3388),
+                entry(outbound, 310, inside, 3390, 65535),
+            ]
+            .into_iter()
+            .collect()
+        };
+        assert_eq!(entries, expected, "{tier}");
+        for (cidr, from, to) in entries.values() {
+            assert!(!(*from..=*to).contains(&22) && !(*from..=*to).contains(&3389), "{tier}: {cidr} {from}-{to}");
+        }
+    }
 
     // Egress: the ALB only to the app's port on the app's group, the app to the database's
     // port on its group and HTTPS anywhere, the database nothing at all.
@@ -358,4 +436,6 @@ async fn egress_lets_through_only_the_platforms_traffic() {
 
     stack.run(&["destroy", "--yes"]).success();
     assert!(live_counts(&stack).await.values().all(|n| *n == 0), "{:?}", live_counts(&stack).await);
+    let left = client.describe_network_acls().filters(stack.filter()).send().await.unwrap();
+    assert!(left.network_acls().is_empty());
 }

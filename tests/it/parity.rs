@@ -30,8 +30,8 @@ async fn dev_and_staging_differ_only_as_configured_until_something_moves() {
     assert!(staging.wait().unwrap().success(), "staging applies");
 
     let report = run(&dev, &["parity", "dev", "staging", "--json"]).code(0).json();
-    // 48 and the two group-to-group egress rules.
-    assert_eq!(report["structure"]["shared"], 50);
+    // 48, the two network ACLs and the two group-to-group egress rules.
+    assert_eq!(report["structure"]["shared"], 52);
     assert_eq!(report["structure"]["only_in_a"], serde_json::json!([]));
     assert_eq!(
         report["structure"]["only_in_b"],

@@ -336,6 +336,9 @@ pub(crate) async fn live_resources(stack: &Stack) -> Vec<Live> {
     for x in client.describe_route_tables().filters(f.clone()).send().await.unwrap().route_tables() {
         add("route_table", x.route_table_id(), t(x.tags()));
     }
+    for x in client.describe_network_acls().filters(f.clone()).send().await.unwrap().network_acls() {
+        add("network_acl", x.network_acl_id(), t(x.tags()));
+    }
     let groups = client.describe_security_groups().filters(f.clone()).send().await.unwrap();
     let mut group_ids = Vec::new();
     for x in groups.security_groups() {
@@ -542,6 +545,7 @@ pub(crate) fn expected_counts(env: &str) -> BTreeMap<&'static str, usize> {
         ("eip", nat_gateways),
         ("nat_gateway", nat_gateways),
         ("route_table", 4),
+        ("network_acl", 2),
         ("security_group", 3),
         ("security_group_rule", 2),
         ("vpc_endpoint", 1),

@@ -3,6 +3,7 @@
 pub(crate) mod elastic_ip;
 pub(crate) mod internet_gateway;
 pub(crate) mod nat_gateway;
+pub(crate) mod network_acl;
 pub(crate) mod route_table;
 pub(crate) mod security_group;
 pub(crate) mod security_group_rule;
@@ -31,6 +32,7 @@ pub(crate) fn register(r: &mut Registry, client: &ec2::Client) {
     r.register(Arc::new(elastic_ip::ElasticIps::new(client)));
     r.register(Arc::new(nat_gateway::NatGateways::new(client)));
     r.register(Arc::new(route_table::RouteTables::new(client)));
+    r.register(Arc::new(network_acl::NetworkAcls::new(client)));
     r.register(Arc::new(security_group::SecurityGroups::new(client)));
     r.register(Arc::new(security_group_rule::SecurityGroupRules::new(client)));
     r.register(Arc::new(vpc_endpoint::VpcEndpoints::new(client)));

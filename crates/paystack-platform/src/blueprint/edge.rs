@@ -10,8 +10,8 @@ use super::{BlueprintError, Builder, Lookups, NOT_LOOKED_UP};
 use crate::kinds::{self, AliasTarget, DnsRecord, Handle, Listener, ListenerAction, LoadBalancer, TargetGroup, each};
 
 /// The ports the load balancer listens on: HTTP only to redirect to HTTPS.
-const HTTP_PORT: u16 = 80;
-const HTTPS_PORT: u16 = 443;
+pub(super) const HTTP_PORT: u16 = 80;
+pub(super) const HTTPS_PORT: u16 = 443;
 
 /// What the other layers build on.
 pub(super) struct Edge {

@@ -1,11 +1,25 @@
 //! The network layer: the VPC, public and private subnets in each zone, the internet
-//! gateway, NAT gateways with their Elastic IPs, route tables, and the S3 gateway endpoint.
+//! gateway, NAT gateways with their Elastic IPs, route tables, a network ACL per subnet
+//! tier, and the S3 gateway endpoint.
 
+use paystack_core::Input;
+
+use super::edge::{HTTP_PORT, HTTPS_PORT};
 use super::{BlueprintError, Builder};
-use crate::kinds::{ElasticIp, Handle, InternetGateway, NatGateway, Route, RouteTable, Subnet, Vpc, VpcEndpoint, each};
+use crate::kinds::{
+    AclEntry, ElasticIp, Handle, InternetGateway, NatGateway, NetworkAcl, Route, RouteTable, Subnet, Vpc, VpcEndpoint,
+    each,
+};
 
 /// Anywhere on the internet.
 const ANYWHERE: &str = "0.0.0.0/0";
+/// IANA's protocol number for TCP, as network ACL entries name it.
+const TCP: &str = "6";
+/// The ports AWS's NAT gateways and load balancers answer from (1024-65535), less RDP's 3389,
+/// so that no rule of ours opens it: the return traffic of every connection the platform
+/// makes or accepts.
+const EPHEMERAL: [(i32, i32); 2] = [(1024, 3388), (3390, 65535)];
+
 /// One availability zone: its name and the letter that names its resources.
 pub(super) struct Zone {
     pub(super) name: String,
@@ -117,5 +131,85 @@ pub(super) fn network(b: &mut Builder<'_>) -> Result<Network, BlueprintError> {
         tags: n.tags,
     })?;
 
+    network_acls(b, &vpc, &public_subnets, &private_subnets)?;
+
     Ok(Network { zones, vpc, public_subnets, private_subnets, nat_gateways, s3_endpoint })
+}
+
+/// A network ACL per subnet tier, letting through exactly the platform's own traffic, both
+/// ways (ACLs keep no connection state, so every flow needs its return rule):
+/// - internet → load balancer on its listener ports, and the replies;
+/// - load balancer → application port in the private tier, and the replies;
+/// - application → database port inside the private tier, and the replies;
+/// - application → HTTPS anywhere through the NAT gateway (AWS's APIs, image pulls), and the
+///   replies.
+///
+/// No rule allows every protocol, and no rule opens SSH (22) or RDP (3389).
+fn network_acls(
+    b: &mut Builder<'_>,
+    vpc: &Handle<Vpc>,
+    public_subnets: &[Handle<Subnet>],
+    private_subnets: &[Handle<Subnet>],
+) -> Result<(), BlueprintError> {
+    let sec = &b.env.security;
+    let inside = || vpc.cidr_block();
+    let anywhere = || Input::from(ANYWHERE);
+
+    // The load balancer's listeners, whatever else its security group admits: a port no
+    // listener answers on has nothing to reach.
+    let mut public = Vec::new();
+    for (i, port) in (0..).zip([HTTP_PORT, HTTPS_PORT]) {
+        public.push(allow(100 + 10 * i, Inbound, anywhere(), (i32::from(port), i32::from(port))));
+    }
+    // The NAT gateway forwards the private tier's HTTPS to the internet.
+    public.push(allow(200, Inbound, inside(), (443, 443)));
+    public.push(allow(200, Outbound, anywhere(), (443, 443)));
+    let app_port = i32::from(sec.app_port);
+    public.push(allow(210, Outbound, inside(), (app_port, app_port)));
+    public.extend(ephemeral(300, Inbound, anywhere()));
+    public.extend(ephemeral(300, Outbound, anywhere()));
+
+    let db_port = i32::from(sec.db_port);
+    let mut private = vec![
+        allow(100, Inbound, inside(), (app_port, app_port)),
+        allow(110, Inbound, inside(), (db_port, db_port)),
+        allow(100, Outbound, anywhere(), (443, 443)),
+        allow(110, Outbound, inside(), (db_port, db_port)),
+    ];
+    private.extend(ephemeral(300, Inbound, anywhere()));
+    private.extend(ephemeral(300, Outbound, inside()));
+
+    for (tier, entries, subnets) in [("public", public, public_subnets), ("private", private, private_subnets)] {
+        b.add(&format!("network.acl.{tier}"), ("network", &format!("{tier}-acl")), |n| NetworkAcl {
+            vpc_id: vpc.id(),
+            entries,
+            subnet_ids: each(subnets, |h| h.id()),
+            tags: n.tags,
+        })?;
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy)]
+enum Direction {
+    Inbound,
+    Outbound,
+}
+use Direction::{Inbound, Outbound};
+
+fn allow(rule_number: i32, direction: Direction, cidr_block: Input<String>, (from, to): (i32, i32)) -> AclEntry {
+    AclEntry {
+        rule_number,
+        egress: matches!(direction, Outbound),
+        protocol: TCP.into(),
+        rule_action: "allow".into(),
+        cidr_block,
+        from_port: from,
+        to_port: to,
+    }
+}
+
+/// The return traffic's port ranges, numbered from `first`.
+fn ephemeral(first: i32, direction: Direction, cidr_block: Input<String>) -> Vec<AclEntry> {
+    (0..).zip(EPHEMERAL).map(|(i, range)| allow(first + 10 * i, direction, cidr_block.clone(), range)).collect()
 }

@@ -95,8 +95,8 @@ fn environments_share_one_structure() {
     assert_eq!(ids(&dev).iter().filter(|i| i.starts_with("network.nat.")).count(), 1);
     assert_eq!(ids(&prod).iter().filter(|i| i.starts_with("network.nat.")).count(), 3);
     assert_eq!(ids(&prod).iter().filter(|i| i.starts_with("database.instance.reader")).count(), 2);
-    // 48 resources and the two group-to-group egress rules.
-    assert_eq!(dev.specs.len(), 50);
+    // 48 resources, the two network ACLs and the two group-to-group egress rules.
+    assert_eq!(dev.specs.len(), 52);
 }
 
 #[test]
@@ -158,6 +158,61 @@ fn security_groups_chain_least_privilege() {
             ),
         ]
     );
+}
+
+#[test]
+fn network_acls_let_through_only_the_platforms_traffic() {
+    let b = build(&env("prod", "10.2.0.0/16", 3), &Lookups::default());
+    let acl = |tier: &str| b.specs.iter().find(|s| s.id.as_str() == format!("network.acl.{tier}")).unwrap();
+    for tier in ["public", "private"] {
+        let acl = acl(tier);
+        let subnets: Vec<ResourceId> =
+            ["a", "b", "c"].iter().map(|z| ResourceId::new(format!("network.subnet.{tier}.{z}"))).collect();
+        assert_eq!(acl.fields["subnet_ids"], Expr::List(subnets.iter().map(|s| Expr::reference(s, "id")).collect()));
+        let Expr::List(entries) = &acl.fields["entries"] else { panic!("{tier}: {:?}", acl.fields["entries"]) };
+        let resolved: Vec<Value> = entries
+            .iter()
+            .map(|e| e.resolve(&|r| (r.output == "cidr_block").then(|| json!("10.2.0.0/16"))).unwrap())
+            .collect();
+        let mut numbers: Vec<(bool, i64)> =
+            resolved.iter().map(|e| (e["egress"].as_bool().unwrap(), e["rule_number"].as_i64().unwrap())).collect();
+        let total = numbers.len();
+        numbers.sort_unstable();
+        numbers.dedup();
+        assert_eq!(numbers.len(), total, "{tier}: a rule number is used twice in one direction");
+        for e in &resolved {
+            assert_eq!(e["protocol"], "6", "{tier}: every rule is TCP: {e}");
+            assert_eq!(e["rule_action"], "allow", "{tier}: {e}");
+            let (from, to) = (e["from_port"].as_i64().unwrap(), e["to_port"].as_i64().unwrap());
+            for closed in [22, 3389] {
+                assert!(!(from..=to).contains(&closed), "{tier}: {e} opens {closed}");
+            }
+        }
+        let allows = |egress: bool, cidr: &str, port: i64| {
+            resolved.iter().any(|e| {
+                e["egress"] == egress
+                    && e["cidr_block"] == cidr
+                    && (e["from_port"].as_i64().unwrap()..=e["to_port"].as_i64().unwrap()).contains(&port)
+            })
+        };
+        let vpc = "10.2.0.0/16";
+        let internet = "0.0.0.0/0";
+        if tier == "public" {
+            assert!(allows(false, internet, 443) && allows(false, internet, 80), "the internet reaches the ALB");
+            assert!(allows(true, internet, 50000), "the ALB answers the internet");
+            assert!(allows(true, vpc, 8080) && allows(false, internet, 50000), "the ALB reaches the app");
+            assert!(allows(false, vpc, 443) && allows(true, internet, 443), "NAT forwards HTTPS");
+            assert!(!allows(false, internet, 22) && !allows(false, internet, 3389));
+        } else {
+            assert!(allows(false, vpc, 8080) && allows(true, vpc, 50000), "the ALB reaches the app");
+            assert!(allows(false, vpc, 5432) && allows(true, vpc, 5432), "the app reaches the database");
+            assert!(allows(true, internet, 443) && allows(false, internet, 50000), "HTTPS out through NAT");
+            // Stateless rules must let replies in on the ephemeral ports; below them, nothing
+            // from outside the VPC reaches the private tier.
+            assert!((1..1024).all(|port| !allows(false, internet, port)), "a well-known port from outside");
+            assert!(!allows(true, internet, 5432), "the database port never leaves the VPC");
+        }
+    }
 }
 
 #[test]

@@ -14,6 +14,7 @@ pub(super) const KINDS: &[&KindDef] = &[
     &ELASTIC_IP,
     &NAT_GATEWAY,
     &ROUTE_TABLE,
+    &NETWORK_ACL,
     &SECURITY_GROUP,
     &SECURITY_GROUP_RULE,
     &VPC_ENDPOINT,
@@ -115,6 +116,37 @@ impl KindSpec for RouteTable {
     const DEF: &'static KindDef = &ROUTE_TABLE;
 }
 outputs!(RouteTable { id: String });
+
+/// One numbered rule of a network ACL. `protocol` is the IP protocol number as AWS reports
+/// it (`"6"` for TCP); ports are inclusive.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AclEntry {
+    pub rule_number: i32,
+    pub egress: bool,
+    pub protocol: String,
+    pub rule_action: String,
+    pub cidr_block: Input<String>,
+    pub from_port: i32,
+    pub to_port: i32,
+}
+
+/// A network ACL of one subnet tier. `subnet_ids` are its associations: a subnet it lets go
+/// returns to the VPC's default ACL. AWS's own last rule (32767, deny everything) is on
+/// every ACL and is not an entry here.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NetworkAcl {
+    pub vpc_id: Input<String>,
+    pub entries: Vec<AclEntry>,
+    pub subnet_ids: Vec<Input<String>>,
+    pub tags: Tags,
+}
+pub const NETWORK_ACL: KindDef = KindDef::ec2("ec2.network_acl", "network_acl")
+    .replace_on(fields!(NetworkAcl: vpc_id))
+    .unordered(fields!(NetworkAcl: entries, subnet_ids));
+impl KindSpec for NetworkAcl {
+    const DEF: &'static KindDef = &NETWORK_ACL;
+}
+outputs!(NetworkAcl { id: String });
 
 /// A rule of a security group to or from a CIDR block, or (ingress only) from another
 /// group. `description` says why the rule exists.
