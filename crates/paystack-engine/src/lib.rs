@@ -17,9 +17,12 @@ mod drift;
 mod events;
 mod executor;
 mod graph;
+pub mod guard;
+mod observe;
 mod parity;
 mod planner;
 mod reconciler;
+mod saved_plan;
 
 #[cfg(test)]
 mod executor_tests;
@@ -30,6 +33,8 @@ pub use drift::{DriftKind, DriftReport, FieldDrift, Finding, Ignored, detect as 
 pub use events::{Event, Progress};
 pub use executor::{ApplyReport, ExecOptions, Executor, Outcome, StateWriter, state_lags};
 pub use graph::{GraphError, ResourceGraph};
+pub use observe::{ObserveError, observe_all};
 pub use parity::{Configured, Difference, ParityReport, Side, Unexplained, compare as compare_parity};
 pub use planner::{Inventory, plan, plan_destroy};
 pub use reconciler::{Desired, ErrorClass, ReconcileError, Reconciler, Registry, Scope};
+pub use saved_plan::{SavedPlan, SavedPlanError, StateVersion};

@@ -7,10 +7,10 @@
 
 use std::collections::BTreeMap;
 
-use paystack_config::Environment;
+use paystack_config::{Environment, IgnoredField};
 use paystack_core::naming;
 use paystack_core::stack::{RESOURCE_TAG, STACK_TAG};
-use paystack_core::{Expr, Fields, Input, ResourceId, Spec, Stack, StateDocument};
+use paystack_core::{Change, Expr, FieldChange, Fields, Input, ResourceId, Spec, Stack, StateDocument};
 use serde::Serialize;
 
 use crate::kinds::{self, Handle, KindSpec, Tags};
@@ -54,6 +54,31 @@ impl Blueprint {
             _ => None,
         };
         Some((number("min_capacity")?, number("max_capacity")?))
+    }
+
+    /// Who else owns a live field value, if anyone. A field `ignore` (the configuration's
+    /// `drift.ignore`) names belongs to whoever the configuration leaves it to. A service's
+    /// desired count that moved away from what paystack last set, and stays within the
+    /// service's auto-scaling range, is auto-scaling's: neither drift nor something for apply
+    /// to undo. A count paystack set and nothing moved since is paystack's, so a new one in the
+    /// configuration is applied.
+    pub fn field_owner(
+        &self,
+        ignore: &[IgnoredField],
+        state: &StateDocument,
+        change: &Change,
+        field: &FieldChange,
+    ) -> Option<String> {
+        if ignore.iter().any(|r| r.resource == change.id.as_str() && r.field == field.field) {
+            return Some("configuration (drift.ignore)".to_owned());
+        }
+        if change.kind != kinds::ECS_SERVICE.kind() || !kinds::AUTOSCALED_FIELDS.contains(&field.field.as_str()) {
+            return None;
+        }
+        let (min, max) = self.scaling_range(&change.id)?;
+        let live = field.before.as_ref()?.as_i64()?;
+        let set = state.resources.get(&change.id)?.attributes.get(&field.field)?.as_i64()?;
+        (live != set && (min..=max).contains(&live)).then(|| "application-autoscaling".to_owned())
     }
 }
 

@@ -149,6 +149,9 @@ pub const ECS_SERVICE: KindDef = KindDef::new("ecs.service", "ecs", "ecs_service
     .named("name", 255)
     .replace_on(fields!(EcsService: name, cluster))
     .unordered(fields!(EcsService: subnet_ids, security_group_ids));
+/// The fields of a service that auto-scaling sets too: within the service's scaling range, a
+/// value moved away from what paystack last set is auto-scaling's.
+pub const AUTOSCALED_FIELDS: &[&str] = fields!(EcsService: desired_count);
 impl KindSpec for EcsService {
     const DEF: &'static KindDef = &ECS_SERVICE;
 }

@@ -1,0 +1,260 @@
+//! `apply`, `destroy` and `drift --fix`: lock, plan, guard, confirm, execute, report.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use miette::{IntoDiagnostic, Result, miette};
+use paystack_core::{Plan, ResourceId, StateDocument};
+use paystack_engine::{ExecOptions, Executor, StateWriter};
+use paystack_state::{Lock, LockInfo, LockOptions, StateBackend};
+use tokio_util::sync::CancellationToken;
+
+use super::drift::drift_report;
+use super::{Aws, SavedPlan, Stack, apply_plan, check_plan};
+use crate::args::LockArgs;
+use crate::render;
+
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum Mode {
+    Apply,
+    Destroy,
+    /// `drift --fix`: apply only what converges drifted resources.
+    Fix,
+}
+
+impl Mode {
+    /// The command, as messages name it.
+    fn operation(self) -> &'static str {
+        match self {
+            Mode::Apply => "apply",
+            Mode::Destroy => "destroy",
+            Mode::Fix => "drift --fix",
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+pub(super) struct Confirm {
+    pub(super) yes: bool,
+    pub(super) override_protection: bool,
+}
+
+/// The executor writes state through the lock, so a run that lost its lock cannot write.
+struct LockWriter<'a>(&'a Lock);
+
+#[async_trait]
+impl StateWriter for LockWriter<'_> {
+    async fn write(&self, doc: &mut StateDocument) -> std::result::Result<(), String> {
+        self.0.write(doc).await.map_err(|e| e.to_string())
+    }
+}
+
+/// Apply or destroy: lock, then plan, guard, confirm, execute and report, then unlock.
+pub(super) async fn converge(
+    s: &Stack,
+    mode: Mode,
+    confirm: Confirm,
+    lock_args: &LockArgs,
+    saved: Option<SavedPlan>,
+) -> Result<ExitCode> {
+    let operation = mode.operation();
+    let aws = Aws::connect(s).await;
+    let backend = aws.backend(s);
+    let options = LockOptions { timeout: lock_args.lock_timeout, ..LockOptions::new(s.env.state.lock_lease) };
+    let key = s.key();
+    let on_wait = |holder: &LockInfo, lease_left: u64| {
+        eprintln!("Waiting for the lock on `{key}`, held by {holder}; its lease ends in {lease_left}s unless renewed.");
+    };
+    let lock = paystack_state::acquire(Arc::clone(&backend), &key, LockInfo::current(operation), &options, &on_wait)
+        .await
+        .map_err(|e| s.state_error(e))?;
+    if let Some(previous) = lock.took_over() {
+        eprintln!("Took over the lapsed lock of {previous}; that run can no longer write state.");
+    }
+    let result = converge_locked(s, mode, confirm, saved, &aws, &*backend, &lock).await;
+    lock.release().await;
+    result
+}
+
+async fn converge_locked(
+    s: &Stack,
+    mode: Mode,
+    confirm: Confirm,
+    saved: Option<SavedPlan>,
+    aws: &Aws,
+    backend: &dyn StateBackend,
+    lock: &Lock,
+) -> Result<ExitCode> {
+    let operation = mode.operation();
+    // Destroy needs no lookup: it deletes what is live, whatever the configuration refers to.
+    let resolved;
+    let s = if mode != Mode::Destroy {
+        resolved = s.looked_up(aws).await?;
+        &resolved
+    } else {
+        s
+    };
+    let stored = backend.read().await.map_err(|e| s.state_error(e))?;
+    let inventory = aws.observe(&s.scope()).await?;
+    let mut state = stored.clone().unwrap_or_else(|| paystack_state::new_document(&s.key()));
+    let plan = match mode {
+        Mode::Apply => apply_plan(s, aws, &state, &inventory),
+        Mode::Destroy => paystack_engine::plan_destroy(&inventory),
+        Mode::Fix => {
+            let plan = paystack_engine::plan(&s.graph, &aws.registry, &state, &inventory);
+            drift_report(s, aws, &plan, &state).fix_plan(&plan)
+        }
+    };
+    if let Some(saved) = &saved {
+        check_plan(saved, stored.as_ref(), &plan, s)?;
+    }
+    print!("{}", render::plan_text(&plan, &s.key(), &s.env.region));
+    if !plan.has_changes() {
+        if paystack_engine::state_lags(&plan, &inventory, &state) {
+            // Nothing to change in AWS, but state is behind it: record what is live.
+            let before = state.resources.len();
+            let progress = render::ProgressLines::new(0);
+            let writer = LockWriter(lock);
+            let executor = Executor {
+                registry: &aws.registry,
+                options: ExecOptions::default(),
+                progress: &progress,
+                writer: &writer,
+            };
+            let report = executor
+                .apply(&plan, &s.graph, &inventory, &mut state, CancellationToken::new())
+                .await
+                .map_err(|e| miette!("{e}"))?;
+            if let Some(e) = report.state_error {
+                return Err(miette!(help = "run the command again", "cannot record state: {e}"));
+            }
+            println!(
+                "Recorded in state what an interrupted run had left unrecorded ({} resources recorded, {before} before).",
+                state.resources.len()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let asked = guard(s, &plan, confirm.override_protection, operation)?;
+    // A saved plan was reviewed when it was made; applying the file is the approval.
+    confirm_on_terminal(s, operation, asked || confirm.yes || saved.is_some())?;
+
+    let cancel = CancellationToken::new();
+    let on_signal = cancel.clone();
+    let signals = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "\nInterrupted: starting nothing new; calls in flight finish and state is saved. Press Ctrl-C again to stop at once."
+            );
+            on_signal.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+    let (lost, on_lost) = (lock.lost(), cancel.clone());
+    let lease = tokio::spawn(async move {
+        lost.cancelled().await;
+        eprintln!(
+            "\nThis run lost its lock (it was taken over or unlocked): starting nothing new, and no more state writes."
+        );
+        on_lost.cancel();
+    });
+
+    let progress = render::ProgressLines::new(plan.changes.iter().filter(|c| c.action.is_change()).count());
+    let writer = LockWriter(lock);
+    let executor =
+        Executor { registry: &aws.registry, options: ExecOptions::default(), progress: &progress, writer: &writer };
+    let report = {
+        let run = executor.apply(&plan, &s.graph, &inventory, &mut state, cancel);
+        tokio::pin!(run);
+        let mut heartbeat = tokio::time::interval(render::ProgressLines::HEARTBEAT);
+        loop {
+            tokio::select! {
+                report = &mut run => break report.map_err(|e| miette!("{e}")),
+                _ = heartbeat.tick() => progress.heartbeat(),
+            }
+        }
+    };
+    signals.abort();
+    lease.abort();
+    let report = report?;
+    let verb = match mode {
+        Mode::Apply => "Apply",
+        Mode::Destroy => "Destroy",
+        Mode::Fix => "Fix",
+    };
+    print!("{}", render::report_text(&report, verb));
+    if !report.succeeded() {
+        let help = if report.cancelled {
+            format!(
+                "run `paystack {operation} --env {}` again to finish; what was created is recorded and will be adopted",
+                s.env.name
+            )
+        } else {
+            format!(
+                "fix the failures above, then run `paystack {operation} --env {}` again; finished resources are recorded and are not redone",
+                s.env.name
+            )
+        };
+        return Err(miette!(help = help, "{operation} of `{}` did not complete", s.key()));
+    }
+    if mode == Mode::Apply {
+        println!("\nOutputs:");
+        print!("{}", render::outputs_text(&s.blueprint.resolve_outputs(&state)));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The engine's prevent-destroy rule: nothing is deleted or replaced in a protected
+/// environment without an explicit override, and on a terminal the environment's name must
+/// be typed as well, `--yes` or not. Returns whether it asked.
+fn guard(s: &Stack, plan: &Plan, override_protection: bool, operation: &str) -> Result<bool> {
+    let destructive: Vec<&str> =
+        paystack_engine::guard::destructive(plan).into_iter().map(ResourceId::as_str).collect();
+    if !s.env.protected || destructive.is_empty() {
+        return Ok(false);
+    }
+    if !override_protection {
+        return Err(miette!(
+            help = "nothing was changed. If this is intended, run again with --override-protection",
+            "`{}` is protected, and this would delete or replace {} resource(s): {}",
+            s.env.name,
+            destructive.len(),
+            destructive.join(", ")
+        ));
+    }
+    if !std::io::stdin().is_terminal() {
+        return Ok(false);
+    }
+    ask(s, operation, &s.env.name)?;
+    Ok(true)
+}
+
+/// Asks on the terminal unless `--yes`. A protected environment must be typed by name.
+fn confirm_on_terminal(s: &Stack, operation: &str, yes: bool) -> Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(miette!(
+            help = format!("review the plan above, then run `paystack {operation} --env {} --yes`", s.env.name),
+            "refusing to {operation} without confirmation: there is no terminal to ask"
+        ));
+    }
+    let expected = if s.env.protected { s.env.name.clone() } else { "yes".to_owned() };
+    ask(s, operation, &expected)
+}
+
+fn ask(s: &Stack, operation: &str, expected: &str) -> Result<()> {
+    eprint!("\nDo you want to {operation} `{}`? Type `{expected}` to continue: ", s.key());
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).into_diagnostic()?;
+    if answer.trim() != expected {
+        return Err(miette!("{operation} cancelled; nothing was changed"));
+    }
+    Ok(())
+}

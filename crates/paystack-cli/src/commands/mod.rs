@@ -1,0 +1,394 @@
+//! Each command, from validated input to rendered result.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use miette::{IntoDiagnostic, Result, miette};
+use paystack_aws::{ClientPool, Clients, RemoteBackend, StateLocation, Target};
+use paystack_config::{Config, Environment, StateStore};
+use paystack_core::{Plan, ResourceId, StateDocument};
+use paystack_engine::{Inventory, ResourceGraph, SavedPlan, SavedPlanError, Scope, StateVersion};
+use paystack_platform::{Blueprint, Lookups, blueprint};
+use paystack_state::{LocalBackend, StateBackend};
+
+use crate::args::{Cli, Command, StackArgs, StateCommand};
+use crate::diagnostics::{InvalidConfig, state_error};
+use crate::render;
+
+mod converge;
+mod drift;
+mod parity;
+
+use converge::{Confirm, Mode, converge};
+use drift::{DriftArgs, drift, drift_many};
+use parity::parity;
+
+/// Everything known about a stack before touching AWS.
+pub(super) struct Stack {
+    pub(super) env: Environment,
+    pub(super) blueprint: Blueprint,
+    pub(super) graph: ResourceGraph,
+    pub(super) state_dir: PathBuf,
+}
+
+impl Stack {
+    pub(super) fn key(&self) -> String {
+        self.blueprint.stack.key()
+    }
+
+    pub(super) fn scope(&self) -> Scope {
+        let env = &self.env;
+        Scope {
+            stack: self.key(),
+            name_prefix: format!("{}-{}-", env.name, env.region),
+            name_suffix: env.suffix.as_ref().map(|s| format!("-{s}")),
+        }
+    }
+
+    /// The same stack with what the blueprint looks up read from AWS (the certificate of the
+    /// HTTPS listener, the hosted zone of the service's name), as every plan that may be
+    /// applied needs. Fails, before anything changes, when a lookup finds nothing.
+    pub(super) async fn looked_up(&self, aws: &Aws) -> Result<Stack> {
+        use paystack_aws::LookupError;
+        let env = &self.env;
+        let wanted = paystack_aws::Wanted {
+            region: &env.region,
+            certificate_domain: &env.load_balancer.certificate_domain,
+            zone: &env.dns.zone,
+        };
+        let lookups = paystack_aws::look_up(&aws.clients, &wanted).await.map_err(|e| {
+            let help = match &e {
+                LookupError::NoCertificate { .. } => format!(
+                    "request or import a certificate for `{}` in ACM in {}, or point `load_balancer.certificate_domain` at one; paystack looks it up and never creates it",
+                    env.load_balancer.certificate_domain, env.region
+                ),
+                LookupError::NoZone { zone } => format!(
+                    "create the public hosted zone `{zone}` in Route 53 (or point `dns.zone` at an existing one); paystack looks it up and never creates it"
+                ),
+                LookupError::AmbiguousZone { .. } => {
+                    "delete the unused zone, so the records go to the one the domain delegates to".to_owned()
+                }
+                LookupError::Failed(_) => "check AWS credentials, region and AWS_ENDPOINT_URL; nothing was changed".to_owned(),
+            };
+            miette!(help = help, "{e}")
+        })?;
+        build(self.env.clone(), &lookups, self.state_dir.clone())
+    }
+
+    /// Turns a state error into a diagnostic that says what to do next.
+    pub(super) fn state_error(&self, e: paystack_state::StateError) -> miette::Report {
+        state_error(e, &self.env.name, &self.key())
+    }
+}
+
+/// Loads and validates the whole configuration, then builds the stack's graph. Nothing here
+/// reaches AWS, and every command goes through it first.
+fn load(cli: &Cli, args: &StackArgs) -> Result<Stack> {
+    let config = Config::load(&cli.config).map_err(InvalidConfig::from)?;
+    let env = config.environment(&args.env, args.suffix.as_deref()).map_err(InvalidConfig::from)?;
+    // Lookups are read from AWS only by the commands that plan changes.
+    build(env, &Lookups::default(), cli.state_dir.clone())
+}
+
+pub(super) fn build(env: Environment, lookups: &Lookups, state_dir: PathBuf) -> Result<Stack> {
+    let blueprint = blueprint(&env, lookups).map_err(|e| {
+        miette!(
+            help = "validation should have refused this configuration; please report it with the environment's files",
+            "the platform cannot be laid out for `{}`: {e}",
+            env.name
+        )
+    })?;
+    let graph = ResourceGraph::build(blueprint.specs.clone())
+        .map_err(|e| miette!("the platform's resource graph is invalid: {e}"))?;
+    check_ignored(&env, &graph)?;
+    Ok(Stack { env, blueprint, graph, state_dir })
+}
+
+/// Every `drift.ignore` rule names a field of a resource this environment has: a rule that
+/// matches nothing would silently stop ignoring what its author meant.
+fn check_ignored(env: &Environment, graph: &ResourceGraph) -> Result<()> {
+    for rule in &env.drift.ignore {
+        let Some(spec) = graph.spec(&ResourceId::new(rule.resource.as_str())) else {
+            return Err(miette!(
+                help = format!(
+                    "`paystack graph --env {}` lists the resources; a rule for resources only some environments have belongs in those environments' files",
+                    env.name
+                ),
+                "`drift.ignore`: `{}` is not a resource of `{}`",
+                rule.resource,
+                env.name
+            ));
+        };
+        if !spec.fields.contains_key(&rule.field) {
+            let fields: Vec<&str> = spec.fields.keys().map(String::as_str).collect();
+            return Err(miette!(
+                help = format!("its fields are {}", fields.join(", ")),
+                "`drift.ignore`: `{}` has no field `{}`",
+                rule.resource,
+                rule.field
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
+    match &cli.command {
+        Command::Plan { stack, json, detailed_exitcode, out } => {
+            let s = load(&cli, stack)?;
+            let aws = Aws::connect(&s).await;
+            let s = s.looked_up(&aws).await?;
+            let backend = aws.backend(&s);
+            let stored = backend.read().await.map_err(|e| s.state_error(e))?;
+            let inventory = aws.observe(&s.scope()).await?;
+            let state = stored.clone().unwrap_or_else(|| paystack_state::new_document(&s.key()));
+            let plan = apply_plan(&s, &aws, &state, &inventory);
+            if *json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&render::plan_json(&plan, &s.env.name, &s.key())).into_diagnostic()?
+                );
+            } else {
+                print!("{}", render::plan_text(&plan, &s.key(), &s.env.region));
+            }
+            if let Some(path) = out {
+                save_plan(&s, stored.as_ref(), &plan, path)?;
+                eprintln!(
+                    "Saved this plan to {}. Apply exactly it with `paystack apply {} --env {}`.",
+                    path.display(),
+                    path.display(),
+                    s.env.name
+                );
+            }
+            Ok(if *detailed_exitcode && plan.has_changes() { ExitCode::from(2) } else { ExitCode::SUCCESS })
+        }
+        Command::Apply { stack, plan_file, yes, override_protection, lock } => {
+            let s = load(&cli, stack)?;
+            let saved = plan_file.as_deref().map(|path| load_plan(path, &s)).transpose()?;
+            converge(&s, Mode::Apply, Confirm { yes: *yes, override_protection: *override_protection }, lock, saved)
+                .await
+        }
+        Command::Destroy { stack, yes, override_protection, lock } => {
+            let s = load(&cli, stack)?;
+            converge(&s, Mode::Destroy, Confirm { yes: *yes, override_protection: *override_protection }, lock, None)
+                .await
+        }
+        Command::Drift { env, suffix, all_envs, parallel, json, notify, fix, override_protection, lock } => {
+            let args = DriftArgs { json: *json, notify: *notify, fix: *fix, parallel: usize::from(*parallel) };
+            if *all_envs || suffix.len() > 1 {
+                if *fix {
+                    return Err(miette!(
+                        help = "fix one stack at a time: `paystack drift --env E [--suffix S] --fix`",
+                        "`--fix` converges one stack, and this names several"
+                    ));
+                }
+                let env = if *all_envs { None } else { env.as_deref() };
+                return drift_many(&cli, env, suffix, args).await;
+            }
+            let stack = StackArgs { env: env.clone().unwrap_or_default(), suffix: suffix.first().cloned() };
+            let s = load(&cli, &stack)?;
+            let confirm = Confirm { yes: true, override_protection: *override_protection };
+            drift(&s, args, confirm, lock).await
+        }
+        Command::Parity { a, b, suffix, json } => {
+            let sa = load(&cli, &StackArgs { env: a.clone(), suffix: suffix.clone() })?;
+            let sb = load(&cli, &StackArgs { env: b.clone(), suffix: suffix.clone() })?;
+            if sa.key() == sb.key() {
+                return Err(miette!(
+                    help = "name two different environments, e.g. `paystack parity staging prod`",
+                    "`parity` compares `{}` with itself",
+                    sa.key()
+                ));
+            }
+            parity(&sa, &sb, *json).await
+        }
+        Command::Init { stack } => {
+            let s = load(&cli, stack)?;
+            init(&s).await
+        }
+        Command::Unlock { stack, lock_id } => {
+            let s = load(&cli, stack)?;
+            let aws = Aws::connect(&s).await;
+            let backend = aws.backend(&s);
+            let released =
+                paystack_state::unlock(&*backend.locks(), &s.key(), lock_id).await.map_err(|e| s.state_error(e))?;
+            println!("Released lock {} on `{}`, held by {released}.", released.id, s.key());
+            println!("The next run takes the lock and fences that holder off: it can no longer write state.");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Output { stack, json } => {
+            let s = load(&cli, stack)?;
+            let state = read_state(&s).await?.ok_or_else(|| {
+                miette!(
+                    help = format!("run `paystack apply --env {}` first", s.env.name),
+                    "`{}` has no state yet",
+                    s.key()
+                )
+            })?;
+            let outputs = s.blueprint.resolve_outputs(&state);
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&outputs).into_diagnostic()?);
+            } else {
+                print!("{}", render::outputs_text(&outputs));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Graph { stack } => {
+            let s = load(&cli, stack)?;
+            print!("{}", s.graph.to_dot());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::State(StateCommand::List { stack }) => {
+            let s = load(&cli, stack)?;
+            let state = read_state(&s).await?.unwrap_or_else(|| paystack_state::new_document(&s.key()));
+            for (id, r) in &state.resources {
+                println!("{id}\t{}\t{}", r.kind, r.aws_id);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::State(StateCommand::Show { stack, id }) => {
+            let s = load(&cli, stack)?;
+            let state = read_state(&s).await?.unwrap_or_else(|| paystack_state::new_document(&s.key()));
+            let record = state.resources.get(&ResourceId::new(id.as_str())).ok_or_else(|| {
+                miette!(
+                    help = format!("`paystack state list --env {}` lists what is recorded", s.env.name),
+                    "`{id}` is not in the state of `{}`",
+                    s.key()
+                )
+            })?;
+            println!("{}", serde_json::to_string_pretty(record).into_diagnostic()?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn read_state(s: &Stack) -> Result<Option<StateDocument>> {
+    let aws = Aws::connect(s).await;
+    aws.backend(s).read().await.map_err(|e| s.state_error(e))
+}
+
+/// Where the environment's remote state lives, if it uses the remote backend.
+fn state_location(env: &Environment) -> Option<StateLocation> {
+    Some(StateLocation { bucket: env.state_bucket()?, lock_table: env.lock_table()? })
+}
+
+async fn init(s: &Stack) -> Result<ExitCode> {
+    let Some(location) = state_location(&s.env) else {
+        println!(
+            "`{}` keeps its state in local files under {}; there is nothing to create.",
+            s.env.name,
+            s.state_dir.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    };
+    let aws = Aws::connect(s).await;
+    let tags: Vec<(String, String)> =
+        paystack_platform::required_tags(&s.env).into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    let steps =
+        paystack_aws::init(&aws.clients, &s.env.region, &location, &tags).await.map_err(|e| s.state_error(e))?;
+    print!("{}", render::init_text(&steps));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The AWS side of a run: clients for the stack's region and the reconcilers over them.
+/// Connecting sends nothing; the first request is the first read.
+pub(super) struct Aws {
+    pub(super) clients: Clients,
+    pub(super) registry: paystack_engine::Registry,
+}
+
+impl Aws {
+    pub(super) async fn connect(s: &Stack) -> Self {
+        Self::from_pool(&ClientPool::from_env().await, s).await
+    }
+
+    /// Like [`Aws::connect`], with the clients (and so the connections and the adaptive
+    /// retry's rate limit) of `pool`, which every stack of one run shares.
+    pub(super) async fn from_pool(pool: &ClientPool, s: &Stack) -> Self {
+        let clients = pool.clients(&Target { region: s.env.region.clone(), role_arn: None }).await;
+        let registry = paystack_aws::registry(&clients);
+        Self { clients, registry }
+    }
+
+    /// The stack's state backend, as the configuration selects it.
+    pub(super) fn backend(&self, s: &Stack) -> Arc<dyn StateBackend> {
+        match (&s.env.state.backend, state_location(&s.env)) {
+            (StateStore::S3 { .. }, Some(at)) => Arc::new(RemoteBackend::new(&self.clients, &at, &s.key())),
+            _ => Arc::new(LocalBackend::new(&s.state_dir, &s.key())),
+        }
+    }
+
+    /// Reads every kind's live resources at once: one batched read per kind.
+    pub(super) async fn observe(&self, scope: &Scope) -> Result<Inventory> {
+        paystack_engine::observe_all(&self.registry, scope).await.map_err(|e| {
+            miette!(help = "check AWS credentials, region and AWS_ENDPOINT_URL; nothing was changed", "{e}")
+        })
+    }
+}
+
+/// Writes a plan to a file for `apply FILE`.
+fn save_plan(s: &Stack, state: Option<&StateDocument>, plan: &Plan, path: &Path) -> Result<()> {
+    let text = SavedPlan::new(&s.key(), state, plan).to_text();
+    std::fs::write(path, text).map_err(|e| miette!("cannot write the plan to {}: {e}", path.display()))
+}
+
+/// Reads a plan `plan --out` saved for this stack.
+fn load_plan(path: &Path, s: &Stack) -> Result<SavedPlan> {
+    let text = std::fs::read_to_string(path).map_err(|e| miette!("cannot read the plan {}: {e}", path.display()))?;
+    let path = path.display();
+    SavedPlan::from_text(&text, &s.key()).map_err(|e| match e {
+        SavedPlanError::NotAPlan(why) => {
+            miette!(help = "save a plan with `paystack plan --out FILE`", "{path} is not a saved plan: {why}")
+        }
+        SavedPlanError::OtherStack { found, expected } => miette!(
+            help = "pass the --env and --suffix the plan was made for",
+            "{path} is a plan for `{found}`, not `{expected}`"
+        ),
+        SavedPlanError::Format { found, expected } => miette!(
+            help = "make the plan again with this paystack",
+            "{path} was saved in plan format {found}, and this paystack reads format {expected}"
+        ),
+        other => miette!("{path}: {other}"),
+    })
+}
+
+/// Refuses a saved plan unless state and live resources are where they were when it was made.
+fn check_plan(saved: &SavedPlan, state: Option<&StateDocument>, fresh: &Plan, s: &Stack) -> Result<()> {
+    let help =
+        format!("make a new plan with `paystack plan --env {} --out FILE`, review it, and apply that", s.env.name);
+    let describe = |v: &Option<StateVersion>| {
+        v.as_ref().map_or("no state".to_owned(), |v| format!("serial {} of lineage {}", v.serial, v.lineage))
+    };
+    saved.check(state, fresh).map_err(|e| match e {
+        SavedPlanError::StateMoved { was, now } => miette!(
+            help = help,
+            "the state of `{}` moved since the plan was made: it was at {}, it is now at {}; nothing was changed",
+            s.key(),
+            describe(&was),
+            describe(&now)
+        ),
+        SavedPlanError::LiveChanged => miette!(
+            help = help,
+            "the live resources of `{}` changed since the plan was made, so it no longer says what apply would do; nothing was changed",
+            s.key()
+        ),
+        other => miette!(help = help, "`{}`: {other}; nothing was changed", s.key()),
+    })
+}
+
+/// Who else owns a live field value, if anyone (`Blueprint::field_owner`).
+pub(super) fn owner_of(
+    s: &Stack,
+    state: &StateDocument,
+    c: &paystack_core::Change,
+    f: &paystack_core::FieldChange,
+) -> Option<String> {
+    s.blueprint.field_owner(&s.env.drift.ignore, state, c, f)
+}
+
+/// What `plan` and `apply` carry out: the plan, less what other owners set.
+pub(super) fn apply_plan(s: &Stack, aws: &Aws, state: &StateDocument, inventory: &Inventory) -> Plan {
+    let plan = paystack_engine::plan(&s.graph, &aws.registry, state, inventory);
+    paystack_engine::yield_to_owners(plan, |c, f| owner_of(s, state, c, f))
+}

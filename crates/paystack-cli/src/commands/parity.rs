@@ -1,0 +1,59 @@
+//! `parity`: two environments read at once, then compared. Read-only.
+
+use std::process::ExitCode;
+
+use miette::{IntoDiagnostic, Result, miette};
+use paystack_core::Plan;
+use paystack_engine::Inventory;
+
+use super::{Aws, Stack, apply_plan};
+use crate::render;
+
+/// One environment as `parity` reads it.
+struct Read {
+    s: Stack,
+    plan: Plan,
+    inventory: Inventory,
+}
+
+impl Read {
+    fn side<'a>(&'a self, stack: &'a str) -> paystack_engine::Side<'a> {
+        paystack_engine::Side {
+            env: &self.s.env.name,
+            stack,
+            graph: &self.s.graph,
+            plan: &self.plan,
+            inventory: &self.inventory,
+        }
+    }
+}
+
+/// Reads a stack's state and live resources, and plans what apply would change.
+async fn read_live(s: &Stack) -> Result<Read> {
+    let aws = Aws::connect(s).await;
+    let s = s.looked_up(&aws).await?;
+    let state = aws.backend(&s).read().await.map_err(|e| s.state_error(e))?.ok_or_else(|| {
+        miette!(
+            help = format!("run `paystack apply --env {}` first; parity compares environments that exist", s.env.name),
+            "`{}` has no state yet",
+            s.key()
+        )
+    })?;
+    let inventory = aws.observe(&s.scope()).await?;
+    let plan = apply_plan(&s, &aws, &state, &inventory);
+    Ok(Read { s, plan, inventory })
+}
+
+/// `parity`: both environments read at once, then compared. Read-only.
+pub(super) async fn parity(a: &Stack, b: &Stack, json: bool) -> Result<ExitCode> {
+    let (a, b) = tokio::try_join!(read_live(a), read_live(b))?;
+    let (key_a, key_b) = (a.s.key(), b.s.key());
+    let report = paystack_engine::compare_parity(&a.side(&key_a), &b.side(&key_b));
+    if json {
+        let document = render::parity_json(&report, (&a.s.env.name, &key_a), (&b.s.env.name, &key_b));
+        println!("{}", serde_json::to_string_pretty(&document).into_diagnostic()?);
+    } else {
+        print!("{}", render::parity_text(&report, &key_a, &key_b));
+    }
+    Ok(if report.has_unexplained() { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
