@@ -22,6 +22,7 @@ mod route53;
 mod secretsmanager;
 mod sns;
 mod state;
+mod tagging;
 
 use std::sync::Arc;
 

@@ -13,16 +13,16 @@ use serde_json::{Map, Value, json};
 
 use crate::error::{all, classify, missing, unless_gone_since};
 use crate::owned::{
-    TagMap, arn_of, created, desired_tags, field, i32_field, observed, owned_by, str_field, strings, tag_changes,
-    updated,
+    TagMap, arn_of, created, desired_tags, field, i32_field, observed, owned_by, str_field, strings, updated,
 };
+use crate::tagging::{Tagging, sync_tags};
 
 pub(crate) struct Alarms {
     client: cloudwatch::Client,
     schema: KindSchema,
 }
 
-fn tags(map: TagMap) -> Vec<Tag> {
+fn tags_of(map: TagMap) -> Vec<Tag> {
     map.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
 
@@ -58,7 +58,7 @@ impl Alarms {
             .comparison_operator(ComparisonOperator::from(str_field(desired, "comparison_operator")?))
             .set_alarm_actions(Some(strings(desired.fields.get("alarm_actions"))));
         if with_tags {
-            call = call.set_tags(Some(tags(desired_tags(desired))));
+            call = call.set_tags(Some(tags_of(desired_tags(desired))));
         }
         call.send().await.map_err(|e| classify("PutMetricAlarm", e))?;
         Ok(())
@@ -143,25 +143,7 @@ impl Reconciler for Alarms {
         }
         if changes.iter().any(|c| c.field == "tags") {
             let arn = arn_of(current)?;
-            let (set, unset) = tag_changes(desired, current);
-            if !set.is_empty() {
-                self.client
-                    .tag_resource()
-                    .resource_arn(arn)
-                    .set_tags(Some(tags(set)))
-                    .send()
-                    .await
-                    .map_err(|e| classify("TagResource", e))?;
-            }
-            if !unset.is_empty() {
-                self.client
-                    .untag_resource()
-                    .resource_arn(arn)
-                    .set_tag_keys(Some(unset))
-                    .send()
-                    .await
-                    .map_err(|e| classify("UntagResource", e))?;
-            }
+            sync_tags(&self.client, arn, desired, current).await?;
         }
         Ok(updated(desired, current))
     }
@@ -174,6 +156,30 @@ impl Reconciler for Alarms {
             .send()
             .await
             .map_err(|e| classify("DeleteAlarms", e))?;
+        Ok(())
+    }
+}
+
+/// CloudWatch tags an alarm by its ARN.
+#[async_trait]
+impl Tagging for cloudwatch::Client {
+    async fn tag(&self, resource: &str, tags: TagMap) -> Result<(), ReconcileError> {
+        self.tag_resource()
+            .resource_arn(resource)
+            .set_tags(Some(tags_of(tags)))
+            .send()
+            .await
+            .map_err(|e| classify("TagResource", e))?;
+        Ok(())
+    }
+
+    async fn untag(&self, resource: &str, keys: Vec<String>) -> Result<(), ReconcileError> {
+        self.untag_resource()
+            .resource_arn(resource)
+            .set_tag_keys(Some(keys))
+            .send()
+            .await
+            .map_err(|e| classify("UntagResource", e))?;
         Ok(())
     }
 }

@@ -94,7 +94,7 @@ impl Reconciler for InternetGateways {
                     }
                     self.attach(&current.aws_id, str_field(desired, "vpc_id")?).await?;
                 }
-                "tags" => sync_tags(&self.client, desired, current).await?,
+                "tags" => sync_tags(&self.client, &current.aws_id, desired, current).await?,
                 other => return Err(cannot_update(desired, other)),
             }
         }

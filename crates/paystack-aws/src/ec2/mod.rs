@@ -13,6 +13,8 @@ pub(crate) mod vpc_endpoint;
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
+
 use aws_sdk_ec2 as ec2;
 use ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use paystack_core::stack::STACK_TAG;
@@ -21,8 +23,10 @@ use paystack_engine::{Desired, ReconcileError, Registry, Scope};
 use serde_json::Value;
 
 use crate::error::classify;
-use crate::owned::{self, TagMap, tag_changes};
+use crate::owned::{self, TagMap};
 pub(crate) use crate::owned::{bool_field, cannot_update, created, desired_tags, objects, str_field, strings, updated};
+use crate::tagging::Tagging;
+pub(crate) use crate::tagging::sync_tags;
 
 /// Every EC2 reconciler. Adding an EC2 kind is its module above and one line here.
 pub(crate) fn register(r: &mut Registry, client: &ec2::Client) {
@@ -71,34 +75,30 @@ pub(crate) fn observed(
     owned::observed(scope, &tag_map(tags), aws_id, attributes, outputs)
 }
 
-/// Makes the resource's tags equal to the desired ones: adds and changes, then removes.
-pub(crate) async fn sync_tags(
-    client: &ec2::Client,
-    desired: &Desired,
-    current: &Observed,
-) -> Result<(), ReconcileError> {
-    let (set, unset) = tag_changes(desired, current);
-    let set: Vec<Tag> = set.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
-    if !set.is_empty() {
-        client
-            .create_tags()
-            .resources(&current.aws_id)
-            .set_tags(Some(set))
+/// EC2 tags any of its resources by id.
+#[async_trait]
+impl Tagging for ec2::Client {
+    async fn tag(&self, resource: &str, tags: TagMap) -> Result<(), ReconcileError> {
+        let tags = tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build());
+        self.create_tags()
+            .resources(resource)
+            .set_tags(Some(tags.collect()))
             .send()
             .await
             .map_err(|e| classify("CreateTags", e))?;
+        Ok(())
     }
-    let unset: Vec<Tag> = unset.into_iter().map(|k| Tag::builder().key(k).build()).collect();
-    if !unset.is_empty() {
-        client
-            .delete_tags()
-            .resources(&current.aws_id)
-            .set_tags(Some(unset))
+
+    async fn untag(&self, resource: &str, keys: Vec<String>) -> Result<(), ReconcileError> {
+        let tags = keys.into_iter().map(|k| Tag::builder().key(k).build());
+        self.delete_tags()
+            .resources(resource)
+            .set_tags(Some(tags.collect()))
             .send()
             .await
             .map_err(|e| classify("DeleteTags", e))?;
+        Ok(())
     }
-    Ok(())
 }
 
 /// The update of a kind whose only field that changes in place is its tags.
@@ -110,7 +110,7 @@ pub(crate) async fn update_tags_only(
 ) -> Result<Observed, ReconcileError> {
     for change in changes {
         match change.field.as_str() {
-            "tags" => sync_tags(client, desired, current).await?,
+            "tags" => sync_tags(client, &current.aws_id, desired, current).await?,
             other => return Err(cannot_update(desired, other)),
         }
     }

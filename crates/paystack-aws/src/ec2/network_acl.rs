@@ -239,7 +239,7 @@ impl Reconciler for NetworkAcls {
                     self.associate(&want, &current.aws_id).await?;
                     self.release(resolved(desired, &acl.vpc_id)?, &gone).await?;
                 }
-                "tags" => sync_tags(&self.client, desired, current).await?,
+                "tags" => sync_tags(&self.client, &current.aws_id, desired, current).await?,
                 other => return Err(cannot_update(desired, other)),
             }
         }

@@ -189,7 +189,7 @@ impl Reconciler for RouteTables {
                         }
                     }
                 }
-                "tags" => sync_tags(&self.client, desired, current).await?,
+                "tags" => sync_tags(&self.client, &current.aws_id, desired, current).await?,
                 other => return Err(cannot_update(desired, other)),
             }
         }

@@ -231,7 +231,7 @@ impl Reconciler for SecurityGroups {
             match change.field.as_str() {
                 "ingress" => self.converge(Direction::Ingress, desired, current).await?,
                 "egress" => self.converge(Direction::Egress, desired, current).await?,
-                "tags" => sync_tags(&self.client, desired, current).await?,
+                "tags" => sync_tags(&self.client, &current.aws_id, desired, current).await?,
                 other => return Err(cannot_update(desired, other)),
             }
         }

@@ -99,7 +99,7 @@ impl Reconciler for Subnets {
         for change in changes {
             match change.field.as_str() {
                 "map_public_ip_on_launch" => self.set_public_ip(&current.aws_id, desired).await?,
-                "tags" => sync_tags(&self.client, desired, current).await?,
+                "tags" => sync_tags(&self.client, &current.aws_id, desired, current).await?,
                 other => return Err(cannot_update(desired, other)),
             }
         }

@@ -114,7 +114,7 @@ impl Reconciler for Vpcs {
             match change.field.as_str() {
                 "enable_dns_support" => self.set_dns(&current.aws_id, desired, false).await?,
                 "enable_dns_hostnames" => self.set_dns(&current.aws_id, desired, true).await?,
-                "tags" => sync_tags(&self.client, desired, current).await?,
+                "tags" => sync_tags(&self.client, &current.aws_id, desired, current).await?,
                 other => return Err(cannot_update(desired, other)),
             }
         }

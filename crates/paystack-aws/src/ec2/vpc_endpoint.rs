@@ -95,7 +95,7 @@ impl Reconciler for VpcEndpoints {
                         .await
                         .map_err(|e| classify("ModifyVpcEndpoint", e))?;
                 }
-                "tags" => sync_tags(&self.client, desired, current).await?,
+                "tags" => sync_tags(&self.client, &current.aws_id, desired, current).await?,
                 other => return Err(cannot_update(desired, other)),
             }
         }

@@ -138,7 +138,7 @@ impl Reconciler for Listeners {
             modify.send().await.map_err(|e| classify("ModifyListener", e))?;
         }
         if changes.iter().any(|c| c.field == "tags") {
-            sync_tags(&self.client, desired, current).await?;
+            sync_tags(&self.client, &current.aws_id, desired, current).await?;
         }
         Ok(updated(desired, current))
     }

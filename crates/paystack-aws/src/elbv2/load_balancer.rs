@@ -112,7 +112,7 @@ impl Reconciler for LoadBalancers {
                         .await
                         .map_err(|e| classify("SetSecurityGroups", e))?;
                 }
-                "tags" => sync_tags(&self.client, desired, current).await?,
+                "tags" => sync_tags(&self.client, &current.aws_id, desired, current).await?,
                 other => return Err(cannot_update(desired, other)),
             }
         }

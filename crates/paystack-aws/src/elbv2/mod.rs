@@ -7,13 +7,15 @@ pub(crate) mod target_group;
 
 use std::collections::BTreeMap;
 
+use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2 as elbv2;
 use elbv2::types::Tag;
-use paystack_core::Observed;
 use paystack_engine::{Desired, ReconcileError, Scope};
 
 use crate::error::{all, classify};
-use crate::owned::{TagMap, desired_tags, owned_by, tag_changes};
+use crate::owned::{TagMap, desired_tags, owned_by};
+use crate::tagging::Tagging;
+pub(crate) use crate::tagging::sync_tags;
 
 /// DescribeTags takes at most 20 resources per call.
 const TAGS_PER_CALL: usize = 20;
@@ -63,31 +65,27 @@ pub(crate) async fn stack_load_balancers(
         .collect())
 }
 
-/// Makes the resource's tags equal to the desired ones.
-pub(crate) async fn sync_tags(
-    client: &elbv2::Client,
-    desired: &Desired,
-    current: &Observed,
-) -> Result<(), ReconcileError> {
-    let (set, unset) = tag_changes(desired, current);
-    if !set.is_empty() {
-        let tags = set.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
-        client
-            .add_tags()
-            .resource_arns(&current.aws_id)
+/// Elastic Load Balancing tags a resource by its ARN.
+#[async_trait]
+impl Tagging for elbv2::Client {
+    async fn tag(&self, resource: &str, tags: TagMap) -> Result<(), ReconcileError> {
+        let tags = tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+        self.add_tags()
+            .resource_arns(resource)
             .set_tags(Some(tags))
             .send()
             .await
             .map_err(|e| classify("AddTags", e))?;
+        Ok(())
     }
-    if !unset.is_empty() {
-        client
-            .remove_tags()
-            .resource_arns(&current.aws_id)
-            .set_tag_keys(Some(unset))
+
+    async fn untag(&self, resource: &str, keys: Vec<String>) -> Result<(), ReconcileError> {
+        self.remove_tags()
+            .resource_arns(resource)
+            .set_tag_keys(Some(keys))
             .send()
             .await
             .map_err(|e| classify("RemoveTags", e))?;
+        Ok(())
     }
-    Ok(())
 }

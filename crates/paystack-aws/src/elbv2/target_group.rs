@@ -89,7 +89,7 @@ impl Reconciler for TargetGroups {
                         .await
                         .map_err(|e| classify("ModifyTargetGroup", e))?;
                 }
-                "tags" => sync_tags(&self.client, desired, current).await?,
+                "tags" => sync_tags(&self.client, &current.aws_id, desired, current).await?,
                 other => return Err(cannot_update(desired, other)),
             }
         }

@@ -13,7 +13,8 @@ use paystack_platform::kinds;
 use serde_json::{Value, json};
 
 use crate::error::{all, classify, missing, unless_gone, unless_gone_since};
-use crate::owned::{TagMap, cannot_update, created, desired_tags, field, observed, str_field, tag_changes, updated};
+use crate::owned::{TagMap, cannot_update, created, desired_tags, field, observed, str_field, updated};
+use crate::tagging::{Tagging, sync_tags};
 
 /// The name of the one inline policy paystack puts on a role.
 const POLICY_NAME: &str = "paystack";
@@ -158,25 +159,7 @@ impl Reconciler for Roles {
                 "policy" => self.put_policy(name, desired).await?,
                 "permissions_boundary" => self.set_boundary(name, desired).await?,
                 "tags" => {
-                    let (set, unset) = tag_changes(desired, current);
-                    if !set.is_empty() {
-                        self.client
-                            .tag_role()
-                            .role_name(name)
-                            .set_tags(Some(iam_tags(set)?))
-                            .send()
-                            .await
-                            .map_err(|e| classify("TagRole", e))?;
-                    }
-                    if !unset.is_empty() {
-                        self.client
-                            .untag_role()
-                            .role_name(name)
-                            .set_tag_keys(Some(unset))
-                            .send()
-                            .await
-                            .map_err(|e| classify("UntagRole", e))?;
-                    }
+                    sync_tags(&self.client, name, desired, current).await?;
                 }
                 other => return Err(cannot_update(desired, other)),
             }
@@ -233,5 +216,29 @@ impl Reconciler for Roles {
             |e| e.is_no_such_entity_exception(),
             |e| e.is_delete_conflict_exception() || e.is_concurrent_modification_exception(),
         )
+    }
+}
+
+/// IAM tags a role by its name.
+#[async_trait]
+impl Tagging for iam::Client {
+    async fn tag(&self, resource: &str, tags: TagMap) -> Result<(), ReconcileError> {
+        self.tag_role()
+            .role_name(resource)
+            .set_tags(Some(iam_tags(tags)?))
+            .send()
+            .await
+            .map_err(|e| classify("TagRole", e))?;
+        Ok(())
+    }
+
+    async fn untag(&self, resource: &str, keys: Vec<String>) -> Result<(), ReconcileError> {
+        self.untag_role()
+            .role_name(resource)
+            .set_tag_keys(Some(keys))
+            .send()
+            .await
+            .map_err(|e| classify("UntagRole", e))?;
+        Ok(())
     }
 }

@@ -10,9 +10,9 @@ use serde_json::json;
 
 use crate::error::{all, classify, missing, unless_gone, unless_gone_since};
 use crate::owned::{
-    TagMap, arn_of, cannot_update, created, desired_tags, i32_field, observed, owned_by, str_field, tag_changes,
-    updated,
+    TagMap, arn_of, cannot_update, created, desired_tags, i32_field, observed, owned_by, str_field, updated,
 };
+use crate::tagging::{Tagging, sync_tags};
 
 pub(crate) struct LogGroups {
     client: logs::Client,
@@ -122,25 +122,7 @@ impl Reconciler for LogGroups {
                 "retention_in_days" => self.set_retention(&current.aws_id, desired).await?,
                 "tags" => {
                     let arn = arn_of(current)?;
-                    let (set, unset) = tag_changes(desired, current);
-                    if !set.is_empty() {
-                        self.client
-                            .tag_resource()
-                            .resource_arn(arn)
-                            .set_tags(Some(set.into_iter().collect()))
-                            .send()
-                            .await
-                            .map_err(|e| classify("TagResource", e))?;
-                    }
-                    if !unset.is_empty() {
-                        self.client
-                            .untag_resource()
-                            .resource_arn(arn)
-                            .set_tag_keys(Some(unset))
-                            .send()
-                            .await
-                            .map_err(|e| classify("UntagResource", e))?;
-                    }
+                    sync_tags(&self.client, arn, desired, current).await?;
                 }
                 other => return Err(cannot_update(desired, other)),
             }
@@ -155,5 +137,29 @@ impl Reconciler for LogGroups {
             |e| e.is_resource_not_found_exception(),
             |e| e.is_operation_aborted_exception(),
         )
+    }
+}
+
+/// CloudWatch Logs tags a log group by its own ARN (without `:*`).
+#[async_trait]
+impl Tagging for logs::Client {
+    async fn tag(&self, resource: &str, tags: TagMap) -> Result<(), ReconcileError> {
+        self.tag_resource()
+            .resource_arn(resource)
+            .set_tags(Some(tags.into_iter().collect()))
+            .send()
+            .await
+            .map_err(|e| classify("TagResource", e))?;
+        Ok(())
+    }
+
+    async fn untag(&self, resource: &str, keys: Vec<String>) -> Result<(), ReconcileError> {
+        self.untag_resource()
+            .resource_arn(resource)
+            .set_tag_keys(Some(keys))
+            .send()
+            .await
+            .map_err(|e| classify("UntagResource", e))?;
+        Ok(())
     }
 }

@@ -8,14 +8,16 @@ pub(crate) mod cluster_parameter_group;
 pub(crate) mod instance;
 pub(crate) mod subnet_group;
 
+use async_trait::async_trait;
 use aws_sdk_rds as rds;
-use paystack_core::Observed;
 use paystack_engine::{Desired, ReconcileError};
 use rds::error::ProvideErrorMetadata;
 use rds::types::Tag;
 
 use crate::error::{classify, unless_gone_since};
-use crate::owned::{TagMap, desired_tags, tag_changes};
+use crate::owned::{TagMap, desired_tags};
+use crate::tagging::Tagging;
+pub(crate) use crate::tagging::sync_tags;
 
 pub(crate) fn tag_map(tags: &[Tag]) -> TagMap {
     tags.iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))).collect()
@@ -41,32 +43,27 @@ pub(crate) async fn read_tags(client: &rds::Client, arn: &str) -> Result<Option<
     Ok(listed.map(|out| tag_map(out.tag_list())))
 }
 
-/// Makes the resource's tags equal to the desired ones.
-pub(crate) async fn sync_tags(
-    client: &rds::Client,
-    arn: &str,
-    desired: &Desired,
-    current: &Observed,
-) -> Result<(), ReconcileError> {
-    let (set, unset) = tag_changes(desired, current);
-    if !set.is_empty() {
-        let tags = set.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
-        client
-            .add_tags_to_resource()
-            .resource_name(arn)
+/// RDS tags a resource by its ARN.
+#[async_trait]
+impl Tagging for rds::Client {
+    async fn tag(&self, resource: &str, tags: TagMap) -> Result<(), ReconcileError> {
+        let tags = tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+        self.add_tags_to_resource()
+            .resource_name(resource)
             .set_tags(Some(tags))
             .send()
             .await
             .map_err(|e| classify("AddTagsToResource", e))?;
+        Ok(())
     }
-    if !unset.is_empty() {
-        client
-            .remove_tags_from_resource()
-            .resource_name(arn)
-            .set_tag_keys(Some(unset))
+
+    async fn untag(&self, resource: &str, keys: Vec<String>) -> Result<(), ReconcileError> {
+        self.remove_tags_from_resource()
+            .resource_name(resource)
+            .set_tag_keys(Some(keys))
             .send()
             .await
             .map_err(|e| classify("RemoveTagsFromResource", e))?;
+        Ok(())
     }
-    Ok(())
 }

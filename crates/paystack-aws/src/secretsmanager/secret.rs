@@ -16,7 +16,8 @@ use serde_json::json;
 
 use super::{stack_secrets, tag_map};
 use crate::error::{classify, missing, unless_gone};
-use crate::owned::{USERNAME_TAG, cannot_update, created, desired_tags, observed, str_field, tag_changes, updated};
+use crate::owned::{TagMap, USERNAME_TAG, cannot_update, created, desired_tags, observed, str_field, updated};
+use crate::tagging::{Tagging, sync_tags};
 
 const PASSWORD_LENGTH: i64 = 32;
 /// Characters RDS refuses in a master password.
@@ -102,26 +103,7 @@ impl Reconciler for Secrets {
                         .map_err(|e| classify("UpdateSecret", e))?;
                 }
                 "tags" => {
-                    let (set, unset) = tag_changes(desired, current);
-                    if !set.is_empty() {
-                        let tags = set.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
-                        self.client
-                            .tag_resource()
-                            .secret_id(&current.aws_id)
-                            .set_tags(Some(tags))
-                            .send()
-                            .await
-                            .map_err(|e| classify("TagResource", e))?;
-                    }
-                    if !unset.is_empty() {
-                        self.client
-                            .untag_resource()
-                            .secret_id(&current.aws_id)
-                            .set_tag_keys(Some(unset))
-                            .send()
-                            .await
-                            .map_err(|e| classify("UntagResource", e))?;
-                    }
+                    sync_tags(&self.client, &current.aws_id, desired, current).await?;
                 }
                 other => return Err(cannot_update(desired, other)),
             }
@@ -138,5 +120,30 @@ impl Reconciler for Secrets {
             |e| e.is_resource_not_found_exception(),
             |_| false,
         )
+    }
+}
+
+/// Secrets Manager tags a secret by its ARN.
+#[async_trait]
+impl Tagging for secretsmanager::Client {
+    async fn tag(&self, resource: &str, tags: TagMap) -> Result<(), ReconcileError> {
+        let tags = tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+        self.tag_resource()
+            .secret_id(resource)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| classify("TagResource", e))?;
+        Ok(())
+    }
+
+    async fn untag(&self, resource: &str, keys: Vec<String>) -> Result<(), ReconcileError> {
+        self.untag_resource()
+            .secret_id(resource)
+            .set_tag_keys(Some(keys))
+            .send()
+            .await
+            .map_err(|e| classify("UntagResource", e))?;
+        Ok(())
     }
 }

@@ -13,9 +13,8 @@ use serde_json::json;
 use sns::types::Tag;
 
 use crate::error::{all, classify, missing, unless_gone, unless_gone_since};
-use crate::owned::{
-    TagMap, cannot_update, created, desired_tags, observed, owned_by, str_field, strings, tag_changes, updated,
-};
+use crate::owned::{TagMap, cannot_update, created, desired_tags, observed, owned_by, str_field, strings, updated};
+use crate::tagging::{Tagging, sync_tags};
 
 const EMAIL: &str = "email";
 const PENDING: &str = "PendingConfirmation";
@@ -150,25 +149,7 @@ impl Reconciler for Topics {
                     }
                 }
                 "tags" => {
-                    let (set, unset) = tag_changes(desired, current);
-                    if !set.is_empty() {
-                        self.client
-                            .tag_resource()
-                            .resource_arn(&current.aws_id)
-                            .set_tags(Some(sns_tags(set)?))
-                            .send()
-                            .await
-                            .map_err(|e| classify("TagResource", e))?;
-                    }
-                    if !unset.is_empty() {
-                        self.client
-                            .untag_resource()
-                            .resource_arn(&current.aws_id)
-                            .set_tag_keys(Some(unset))
-                            .send()
-                            .await
-                            .map_err(|e| classify("UntagResource", e))?;
-                    }
+                    sync_tags(&self.client, &current.aws_id, desired, current).await?;
                 }
                 other => return Err(cannot_update(desired, other)),
             }
@@ -184,5 +165,29 @@ impl Reconciler for Topics {
             |e| e.is_not_found_exception(),
             |e| e.is_concurrent_access_exception(),
         )
+    }
+}
+
+/// SNS tags a topic by its ARN.
+#[async_trait]
+impl Tagging for sns::Client {
+    async fn tag(&self, resource: &str, tags: TagMap) -> Result<(), ReconcileError> {
+        self.tag_resource()
+            .resource_arn(resource)
+            .set_tags(Some(sns_tags(tags)?))
+            .send()
+            .await
+            .map_err(|e| classify("TagResource", e))?;
+        Ok(())
+    }
+
+    async fn untag(&self, resource: &str, keys: Vec<String>) -> Result<(), ReconcileError> {
+        self.untag_resource()
+            .resource_arn(resource)
+            .set_tag_keys(Some(keys))
+            .send()
+            .await
+            .map_err(|e| classify("UntagResource", e))?;
+        Ok(())
     }
 }
