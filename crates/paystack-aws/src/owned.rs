@@ -120,27 +120,18 @@ pub(crate) fn resolved<'a, T>(desired: &Desired, input: &'a Input<T>) -> Result<
     input.resolved().map_err(|e| ReconcileError::permanent(format!("`{}`: {e}", desired.id)))
 }
 
+/// Every value of a list field of a typed spec, resolved.
+pub(crate) fn resolved_all(desired: &Desired, inputs: &[Input<String>]) -> Result<Vec<String>, ReconcileError> {
+    inputs.iter().map(|i| resolved(desired, i).cloned()).collect()
+}
+
 pub(crate) fn field<'a>(desired: &'a Desired, key: &str) -> Result<&'a Value, ReconcileError> {
     desired.fields.get(key).ok_or_else(|| ReconcileError::permanent(format!("`{}` has no field `{key}`", desired.id)))
 }
 
-pub(crate) fn str_field<'a>(desired: &'a Desired, key: &str) -> Result<&'a str, ReconcileError> {
-    field(desired, key)?
-        .as_str()
-        .ok_or_else(|| ReconcileError::permanent(format!("`{}`: `{key}` is not a string", desired.id)))
-}
-
-pub(crate) fn bool_field(desired: &Desired, key: &str) -> Result<bool, ReconcileError> {
-    field(desired, key)?
-        .as_bool()
-        .ok_or_else(|| ReconcileError::permanent(format!("`{}`: `{key}` is not a boolean", desired.id)))
-}
-
-pub(crate) fn i32_field(desired: &Desired, key: &str) -> Result<i32, ReconcileError> {
-    field(desired, key)?
-        .as_i64()
-        .and_then(|n| i32::try_from(n).ok())
-        .ok_or_else(|| ReconcileError::permanent(format!("`{}`: `{key}` is not a whole number", desired.id)))
+/// A count or duration from a spec (a `u32`) as the signed 32-bit integer AWS takes.
+pub(crate) fn aws_int(value: u32) -> Result<i32, ReconcileError> {
+    i32::try_from(value).map_err(|_| ReconcileError::permanent(format!("{value} is larger than AWS accepts")))
 }
 
 /// A list of strings, such as ids.

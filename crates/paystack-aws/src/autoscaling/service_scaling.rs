@@ -13,11 +13,11 @@ use autoscaling::types::{
 use aws_sdk_applicationautoscaling as autoscaling;
 use paystack_core::{FieldChange, Fields, KindSchema, Observed, ResourceId};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds;
+use paystack_platform::kinds::{self, ServiceScaling};
 use serde_json::{Value, json};
 
 use crate::error::{all, classify_typed, unless_gone};
-use crate::owned::{cannot_update, field, i32_field, str_field, updated};
+use crate::owned::{aws_int, cannot_update, resolved, spec, updated};
 
 pub(crate) struct ServiceScalings {
     client: autoscaling::Client,
@@ -30,13 +30,14 @@ impl ServiceScalings {
     }
 
     async fn register(&self, desired: &Desired) -> Result<(), ReconcileError> {
+        let typed: ServiceScaling = spec(desired)?;
         self.client
             .register_scalable_target()
             .service_namespace(ServiceNamespace::Ecs)
             .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-            .resource_id(str_field(desired, "resource_id")?)
-            .min_capacity(i32_field(desired, "min_capacity")?)
-            .max_capacity(i32_field(desired, "max_capacity")?)
+            .resource_id(resolved(desired, &typed.resource_id)?.as_str())
+            .min_capacity(aws_int(typed.min_capacity)?)
+            .max_capacity(aws_int(typed.max_capacity)?)
             .send()
             .await
             .map_err(|e| classify_typed("RegisterScalableTarget", e, |e| e.is_concurrent_update_exception()))?;
@@ -44,9 +45,8 @@ impl ServiceScalings {
     }
 
     async fn put_policy(&self, name: &str, desired: &Desired) -> Result<(), ReconcileError> {
-        let target = field(desired, "cpu_target_percent")?.as_f64().ok_or_else(|| {
-            ReconcileError::permanent(format!("`{}`: `cpu_target_percent` is not a number", desired.id))
-        })?;
+        let typed: ServiceScaling = spec(desired)?;
+        let target = typed.cpu_target_percent;
         let metric = PredefinedMetricSpecification::builder()
             .predefined_metric_type(MetricType::EcsServiceAverageCpuUtilization)
             .build()
@@ -61,7 +61,7 @@ impl ServiceScalings {
             .policy_name(name)
             .service_namespace(ServiceNamespace::Ecs)
             .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-            .resource_id(str_field(desired, "resource_id")?)
+            .resource_id(resolved(desired, &typed.resource_id)?.as_str())
             .policy_type(PolicyType::TargetTrackingScaling)
             .target_tracking_scaling_policy_configuration(tracking)
             .send()
@@ -127,7 +127,8 @@ impl Reconciler for ServiceScalings {
     }
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
-        let name = str_field(desired, "policy_name")?;
+        let typed: ServiceScaling = spec(desired)?;
+        let name = typed.policy_name.as_str();
         self.register(desired).await?;
         self.put_policy(name, desired).await?;
         Ok(Observed {

@@ -8,12 +8,12 @@ use aws_sdk_cloudwatch as cloudwatch;
 use cloudwatch::types::{AlarmType, ComparisonOperator, Dimension, Statistic, Tag};
 use paystack_core::{FieldChange, KindSchema, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds;
+use paystack_platform::kinds::{self, Alarm};
 use serde_json::{Map, Value, json};
 
 use crate::error::{all, classify, missing, unless_gone_since};
 use crate::owned::{
-    TagMap, arn_of, created, desired_tags, field, i32_field, observed, owned_by, str_field, strings, updated,
+    TagMap, arn_of, aws_int, created, desired_tags, observed, owned_by, resolved, resolved_all, spec, updated,
 };
 use crate::tagging::{Tagging, sync_tags};
 
@@ -33,30 +33,25 @@ impl Alarms {
 
     /// Creates the alarm, or replaces it whole with the desired one.
     async fn put(&self, desired: &Desired, with_tags: bool) -> Result<(), ReconcileError> {
-        let dimensions = field(desired, "dimensions")?
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(name, value)| Some(Dimension::builder().name(name).value(value.as_str()?).build()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let threshold = field(desired, "threshold")?
-            .as_f64()
-            .ok_or_else(|| ReconcileError::permanent(format!("`{}`: `threshold` is not a number", desired.id)))?;
+        let typed: Alarm = spec(desired)?;
+        let dimensions = typed
+            .dimensions
+            .iter()
+            .map(|(name, value)| Ok(Dimension::builder().name(name).value(resolved(desired, value)?).build()))
+            .collect::<Result<Vec<_>, ReconcileError>>()?;
         let mut call = self
             .client
             .put_metric_alarm()
-            .alarm_name(str_field(desired, "name")?)
-            .namespace(str_field(desired, "namespace")?)
-            .metric_name(str_field(desired, "metric_name")?)
+            .alarm_name(typed.name.as_str())
+            .namespace(typed.namespace.as_str())
+            .metric_name(typed.metric_name.as_str())
             .set_dimensions(Some(dimensions))
-            .statistic(Statistic::from(str_field(desired, "statistic")?))
-            .period(i32_field(desired, "period")?)
-            .evaluation_periods(i32_field(desired, "evaluation_periods")?)
-            .threshold(threshold)
-            .comparison_operator(ComparisonOperator::from(str_field(desired, "comparison_operator")?))
-            .set_alarm_actions(Some(strings(desired.fields.get("alarm_actions"))));
+            .statistic(Statistic::from(typed.statistic.as_str()))
+            .period(aws_int(typed.period)?)
+            .evaluation_periods(aws_int(typed.evaluation_periods)?)
+            .threshold(typed.threshold)
+            .comparison_operator(ComparisonOperator::from(typed.comparison_operator.as_str()))
+            .set_alarm_actions(Some(resolved_all(desired, &typed.alarm_actions)?));
         if with_tags {
             call = call.set_tags(Some(tags_of(desired_tags(desired))));
         }
@@ -120,8 +115,9 @@ impl Reconciler for Alarms {
     }
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
+        let typed: Alarm = spec(desired)?;
         self.put(desired, true).await?;
-        let name = str_field(desired, "name")?;
+        let name = typed.name.as_str();
         let described =
             self.client.describe_alarms().alarm_names(name).send().await.map_err(|e| classify("DescribeAlarms", e))?;
         let arn = described

@@ -6,11 +6,12 @@ use ec2::error::ProvideErrorMetadata as _;
 use ec2::types::ResourceType;
 use paystack_core::{FieldChange, KindSchema, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds;
+use paystack_platform::kinds::{self, InternetGateway};
 use serde_json::{Value, json};
 
-use super::{cannot_update, created, observed, stack_filter, str_field, sync_tags, tag_specification, updated};
+use super::{cannot_update, created, observed, stack_filter, sync_tags, tag_specification, updated};
 use crate::error::{all, classify, is_not_found, missing, unless_not_found};
+use crate::owned::{resolved, spec};
 
 pub(crate) struct InternetGateways {
     client: ec2::Client,
@@ -76,7 +77,8 @@ impl Reconciler for InternetGateways {
             .internet_gateway()
             .and_then(|g| g.internet_gateway_id())
             .ok_or_else(|| missing("internet gateway id"))?;
-        self.attach(id, str_field(desired, "vpc_id")?).await?;
+        let igw: InternetGateway = spec(desired)?;
+        self.attach(id, resolved(desired, &igw.vpc_id)?).await?;
         Ok(created(desired, id, json!({})))
     }
 
@@ -92,7 +94,8 @@ impl Reconciler for InternetGateways {
                     if let Some(old) = current.attributes.get("vpc_id").and_then(Value::as_str) {
                         self.detach(&current.aws_id, old).await?;
                     }
-                    self.attach(&current.aws_id, str_field(desired, "vpc_id")?).await?;
+                    let igw: InternetGateway = spec(desired)?;
+                    self.attach(&current.aws_id, resolved(desired, &igw.vpc_id)?).await?;
                 }
                 "tags" => sync_tags(&self.client, &current.aws_id, desired, current).await?,
                 other => return Err(cannot_update(desired, other)),

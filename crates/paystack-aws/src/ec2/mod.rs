@@ -24,7 +24,7 @@ use serde_json::Value;
 
 use crate::error::classify;
 use crate::owned::{self, TagMap};
-pub(crate) use crate::owned::{bool_field, cannot_update, created, desired_tags, objects, str_field, strings, updated};
+pub(crate) use crate::owned::{cannot_update, created, desired_tags, objects, strings, updated};
 use crate::tagging::Tagging;
 pub(crate) use crate::tagging::sync_tags;
 

@@ -8,11 +8,12 @@ use ec2::client::Waiters;
 use ec2::types::{ConnectivityType, NatGatewayState, ResourceType};
 use paystack_core::{FieldChange, KindSchema, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds;
+use paystack_platform::kinds::{self, NatGateway};
 use serde_json::json;
 
-use super::{created, observed, stack_filter, str_field, tag_specification, update_tags_only};
+use super::{created, observed, stack_filter, tag_specification, update_tags_only};
 use crate::error::{all, classify, missing, unless_not_found, waited};
+use crate::owned::{resolved, spec};
 
 /// NAT gateways take minutes to become available, and can take many more on a slow day.
 const MAX_WAIT: Duration = Duration::from_secs(20 * 60);
@@ -59,11 +60,12 @@ impl Reconciler for NatGateways {
     }
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
+        let nat: NatGateway = spec(desired)?;
         let out = self
             .client
             .create_nat_gateway()
-            .subnet_id(str_field(desired, "subnet_id")?)
-            .allocation_id(str_field(desired, "allocation_id")?)
+            .subnet_id(resolved(desired, &nat.subnet_id)?)
+            .allocation_id(resolved(desired, &nat.allocation_id)?)
             .connectivity_type(ConnectivityType::Public)
             .tag_specifications(tag_specification(ResourceType::Natgateway, desired))
             .send()

@@ -10,13 +10,12 @@ use aws_sdk_ec2 as ec2;
 use ec2::types::{ResourceType, Route, RouteTable};
 use paystack_core::{FieldChange, Fields, KindSchema, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds;
+use paystack_platform::kinds::{self, RouteTable as RouteTableSpec};
 use serde_json::{Value, json};
 
-use super::{
-    cannot_update, created, objects, observed, stack_filter, str_field, strings, sync_tags, tag_specification, updated,
-};
+use super::{cannot_update, created, objects, observed, stack_filter, strings, sync_tags, tag_specification, updated};
 use crate::error::{all, classify, missing, unless_not_found};
+use crate::owned::{resolved, spec};
 
 pub(crate) struct RouteTables {
     client: ec2::Client,
@@ -133,10 +132,11 @@ impl Reconciler for RouteTables {
     }
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
+        let table: RouteTableSpec = spec(desired)?;
         let out = self
             .client
             .create_route_table()
-            .vpc_id(str_field(desired, "vpc_id")?)
+            .vpc_id(resolved(desired, &table.vpc_id)?)
             .tag_specifications(tag_specification(ResourceType::RouteTable, desired))
             .send()
             .await

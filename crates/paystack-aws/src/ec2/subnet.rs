@@ -8,13 +8,12 @@ use ec2::client::Waiters;
 use ec2::types::{AttributeBooleanValue, ResourceType};
 use paystack_core::{FieldChange, KindSchema, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds;
+use paystack_platform::kinds::{self, Subnet};
 use serde_json::json;
 
-use super::{
-    bool_field, cannot_update, created, observed, stack_filter, str_field, sync_tags, tag_specification, updated,
-};
+use super::{cannot_update, created, observed, stack_filter, sync_tags, tag_specification, updated};
 use crate::error::{all, classify, missing, unless_not_found, waited};
+use crate::owned::{resolved, spec};
 
 pub(crate) struct Subnets {
     client: ec2::Client,
@@ -27,7 +26,8 @@ impl Subnets {
     }
 
     async fn set_public_ip(&self, subnet_id: &str, desired: &Desired) -> Result<(), ReconcileError> {
-        let value = AttributeBooleanValue::builder().value(bool_field(desired, "map_public_ip_on_launch")?).build();
+        let subnet: Subnet = spec(desired)?;
+        let value = AttributeBooleanValue::builder().value(subnet.map_public_ip_on_launch).build();
         self.client
             .modify_subnet_attribute()
             .subnet_id(subnet_id)
@@ -72,19 +72,20 @@ impl Reconciler for Subnets {
     }
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
-        let az = str_field(desired, "availability_zone")?;
+        let subnet: Subnet = spec(desired)?;
+        let az = subnet.availability_zone.as_str();
         let out = self
             .client
             .create_subnet()
-            .vpc_id(str_field(desired, "vpc_id")?)
-            .cidr_block(str_field(desired, "cidr_block")?)
+            .vpc_id(resolved(desired, &subnet.vpc_id)?)
+            .cidr_block(&subnet.cidr_block)
             .availability_zone(az)
             .tag_specifications(tag_specification(ResourceType::Subnet, desired))
             .send()
             .await
             .map_err(|e| classify("CreateSubnet", e))?;
         let id = out.subnet().and_then(|s| s.subnet_id()).ok_or_else(|| missing("subnet id"))?;
-        if bool_field(desired, "map_public_ip_on_launch")? {
+        if subnet.map_public_ip_on_launch {
             self.set_public_ip(id, desired).await?;
         }
         Ok(created(desired, id, json!({ "availability_zone": az })))

@@ -8,14 +8,12 @@ use ec2::client::Waiters;
 use ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
 use paystack_core::{FieldChange, KindSchema, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds;
+use paystack_platform::kinds::{self, Vpc};
 use serde_json::json;
 
-use super::{
-    bool_field, cannot_update, created, observed, owned_by, stack_filter, str_field, sync_tags, tag_specification,
-    updated,
-};
+use super::{cannot_update, created, observed, owned_by, stack_filter, sync_tags, tag_specification, updated};
 use crate::error::{all, classify, missing, unless_not_found, waited};
+use crate::owned::spec;
 
 pub(crate) struct Vpcs {
     client: ec2::Client,
@@ -46,14 +44,11 @@ impl Vpcs {
     async fn set_dns(&self, vpc_id: &str, desired: &Desired, hostnames: bool) -> Result<(), ReconcileError> {
         // EC2 takes one attribute per call.
         let call = self.client.modify_vpc_attribute().vpc_id(vpc_id);
+        let vpc: Vpc = spec(desired)?;
         let call = if hostnames {
-            call.enable_dns_hostnames(
-                AttributeBooleanValue::builder().value(bool_field(desired, "enable_dns_hostnames")?).build(),
-            )
+            call.enable_dns_hostnames(AttributeBooleanValue::builder().value(vpc.enable_dns_hostnames).build())
         } else {
-            call.enable_dns_support(
-                AttributeBooleanValue::builder().value(bool_field(desired, "enable_dns_support")?).build(),
-            )
+            call.enable_dns_support(AttributeBooleanValue::builder().value(vpc.enable_dns_support).build())
         };
         call.send().await.map_err(|e| classify("ModifyVpcAttribute", e))?;
         Ok(())
@@ -89,7 +84,8 @@ impl Reconciler for Vpcs {
     }
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
-        let cidr = str_field(desired, "cidr_block")?;
+        let vpc: Vpc = spec(desired)?;
+        let cidr = vpc.cidr_block.as_str();
         let out = self
             .client
             .create_vpc()

@@ -7,13 +7,12 @@ use aws_sdk_ec2 as ec2;
 use ec2::types::{ResourceType, VpcEndpointType};
 use paystack_core::{FieldChange, KindSchema, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds;
+use paystack_platform::kinds::{self, VpcEndpoint};
 use serde_json::json;
 
-use super::{
-    cannot_update, created, observed, stack_filter, str_field, strings, sync_tags, tag_specification, updated,
-};
+use super::{cannot_update, created, observed, stack_filter, strings, sync_tags, tag_specification, updated};
 use crate::error::{all, classify, missing, unless_not_found};
+use crate::owned::{resolved, spec};
 
 pub(crate) struct VpcEndpoints {
     client: ec2::Client,
@@ -59,11 +58,12 @@ impl Reconciler for VpcEndpoints {
     }
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
+        let endpoint: VpcEndpoint = spec(desired)?;
         let out = self
             .client
             .create_vpc_endpoint()
-            .vpc_id(str_field(desired, "vpc_id")?)
-            .service_name(str_field(desired, "service_name")?)
+            .vpc_id(resolved(desired, &endpoint.vpc_id)?)
+            .service_name(&endpoint.service_name)
             .vpc_endpoint_type(VpcEndpointType::Gateway)
             .set_route_table_ids(Some(strings(desired.fields.get("route_table_ids"))))
             .tag_specifications(tag_specification(ResourceType::VpcEndpoint, desired))

@@ -5,12 +5,12 @@ use aws_sdk_ecs as ecs;
 use ecs::types::{ClusterSetting, ClusterSettingName};
 use paystack_core::{FieldChange, KindSchema, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds;
+use paystack_platform::kinds::{self, EcsCluster};
 use serde_json::json;
 
 use super::{create_tags, stack_clusters, sync_tags, tag_map};
 use crate::error::{classify, missing, unless_gone};
-use crate::owned::{arn_of, bool_field, cannot_update, created, observed, str_field, updated};
+use crate::owned::{arn_of, cannot_update, created, observed, spec, updated};
 
 pub(crate) struct Clusters {
     client: ecs::Client,
@@ -18,7 +18,8 @@ pub(crate) struct Clusters {
 }
 
 fn insights(desired: &Desired) -> Result<ClusterSetting, ReconcileError> {
-    let value = if bool_field(desired, "container_insights")? { "enabled" } else { "disabled" };
+    let typed: EcsCluster = spec(desired)?;
+    let value = if typed.container_insights { "enabled" } else { "disabled" };
     Ok(ClusterSetting::builder().name(ClusterSettingName::ContainerInsights).value(value).build())
 }
 
@@ -57,7 +58,8 @@ impl Reconciler for Clusters {
     }
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
-        let name = str_field(desired, "name")?;
+        let typed: EcsCluster = spec(desired)?;
+        let name = typed.name.as_str();
         let out = self
             .client
             .create_cluster()

@@ -17,12 +17,12 @@ use ecs::types::{
 };
 use paystack_core::{FieldChange, KindSchema, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds;
+use paystack_platform::kinds::{self, EcsService};
 use serde_json::{Value, json};
 
 use super::{create_tags, stack_clusters, sync_tags, tag_map};
 use crate::error::{all, classify, missing, unless_gone, waited};
-use crate::owned::{arn_of, cannot_update, created, field, i32_field, observed, str_field, strings, updated};
+use crate::owned::{arn_of, aws_int, cannot_update, created, observed, resolved, resolved_all, spec, updated};
 
 /// DescribeServices takes at most 10 services per call.
 const SERVICES_PER_CALL: usize = 10;
@@ -34,27 +34,23 @@ pub(crate) struct Services {
     schema: KindSchema,
 }
 
-fn network(desired: &Desired) -> Result<NetworkConfiguration, ReconcileError> {
+fn network(desired: &Desired, service: &EcsService) -> Result<NetworkConfiguration, ReconcileError> {
     let vpc = AwsVpcConfiguration::builder()
-        .set_subnets(Some(strings(desired.fields.get("subnet_ids"))))
-        .set_security_groups(Some(strings(desired.fields.get("security_group_ids"))))
+        .set_subnets(Some(resolved_all(desired, &service.subnet_ids)?))
+        .set_security_groups(Some(resolved_all(desired, &service.security_group_ids)?))
         .assign_public_ip(AssignPublicIp::Disabled)
         .build()
         .map_err(|e| ReconcileError::permanent(e.to_string()))?;
     Ok(NetworkConfiguration::builder().awsvpc_configuration(vpc).build())
 }
 
-fn load_balancers(desired: &Desired) -> Result<Option<Vec<LoadBalancer>>, ReconcileError> {
-    let lb = field(desired, "load_balancer")?;
-    if lb.is_null() {
-        return Ok(None);
-    }
-    let port = lb.get("container_port").and_then(Value::as_i64).and_then(|p| i32::try_from(p).ok());
+fn load_balancers(desired: &Desired, service: &EcsService) -> Result<Option<Vec<LoadBalancer>>, ReconcileError> {
+    let Some(lb) = &service.load_balancer else { return Ok(None) };
     Ok(Some(vec![
         LoadBalancer::builder()
-            .set_target_group_arn(lb.get("target_group_arn").and_then(Value::as_str).map(str::to_owned))
-            .set_container_name(lb.get("container_name").and_then(Value::as_str).map(str::to_owned))
-            .set_container_port(port)
+            .target_group_arn(resolved(desired, &lb.target_group_arn)?)
+            .container_name(&lb.container_name)
+            .set_container_port(lb.container_port.map(i32::from))
             .build(),
     ]))
 }
@@ -134,18 +130,19 @@ impl Reconciler for Services {
     }
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
-        let name = str_field(desired, "name")?;
-        let cluster = str_field(desired, "cluster")?;
+        let typed: EcsService = spec(desired)?;
+        let name = typed.name.as_str();
+        let cluster = resolved(desired, &typed.cluster)?.as_str();
         let out = self
             .client
             .create_service()
             .cluster(cluster)
             .service_name(name)
-            .task_definition(str_field(desired, "task_definition")?)
-            .desired_count(i32_field(desired, "desired_count")?)
+            .task_definition(resolved(desired, &typed.task_definition)?.as_str())
+            .desired_count(aws_int(typed.desired_count)?)
             .launch_type(LaunchType::Fargate)
-            .network_configuration(network(desired)?)
-            .set_load_balancers(load_balancers(desired)?)
+            .network_configuration(network(desired, &typed)?)
+            .set_load_balancers(load_balancers(desired, &typed)?)
             .propagate_tags(PropagateTags::Service)
             .enable_ecs_managed_tags(true)
             .set_tags(Some(create_tags(desired)))
@@ -162,17 +159,18 @@ impl Reconciler for Services {
         current: &Observed,
         changes: &[FieldChange],
     ) -> Result<Observed, ReconcileError> {
+        let typed: EcsService = spec(desired)?;
         let cluster = Self::cluster_of(current)?;
         let mut call = self.client.update_service().cluster(cluster).service(&current.aws_id);
         let mut modified = false;
         for change in changes {
             modified |= change.field != "tags";
             call = match change.field.as_str() {
-                "task_definition" => call.task_definition(str_field(desired, "task_definition")?),
-                "desired_count" => call.desired_count(i32_field(desired, "desired_count")?),
-                "subnet_ids" | "security_group_ids" => call.network_configuration(network(desired)?),
+                "task_definition" => call.task_definition(resolved(desired, &typed.task_definition)?.as_str()),
+                "desired_count" => call.desired_count(aws_int(typed.desired_count)?),
+                "subnet_ids" | "security_group_ids" => call.network_configuration(network(desired, &typed)?),
                 // An empty list removes the load balancer; ECS rolls the tasks either way.
-                "load_balancer" => call.set_load_balancers(Some(load_balancers(desired)?.unwrap_or_default())),
+                "load_balancer" => call.set_load_balancers(Some(load_balancers(desired, &typed)?.unwrap_or_default())),
                 "tags" => call,
                 other => return Err(cannot_update(desired, other)),
             };

@@ -12,12 +12,12 @@ use ecs::types::{
 };
 use paystack_core::{FieldChange, KindSchema, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds;
+use paystack_platform::kinds::{self, Container, TaskDefinition};
 use serde_json::{Map, Value, json};
 
 use super::{create_tags, sync_tags, tag_map};
 use crate::error::{all, classify, missing, unless_gone};
-use crate::owned::{arn_of, cannot_update, created, field, observed, owned_by, str_field, updated};
+use crate::owned::{arn_of, cannot_update, created, observed, owned_by, resolved, spec, updated};
 
 /// The prefix of every log stream: `app/CONTAINER/TASK-ID`.
 const STREAM_PREFIX: &str = "app";
@@ -28,37 +28,29 @@ pub(crate) struct TaskDefinitions {
 }
 
 /// The spec's container as ECS takes it.
-fn container(desired: &Desired) -> Result<ContainerDefinition, ReconcileError> {
-    let c = field(desired, "container")?;
-    let text = |k: &str| {
-        c.get(k)
-            .and_then(Value::as_str)
-            .ok_or_else(|| ReconcileError::permanent(format!("`{}`: `container.{k}` is not a string", desired.id)))
-    };
+fn container(desired: &Desired, c: &Container) -> Result<ContainerDefinition, ReconcileError> {
+    let built = |e: aws_sdk_ecs::error::BuildError| ReconcileError::permanent(format!("`{}`: {e}", desired.id));
     let logs = LogConfiguration::builder()
         .log_driver(LogDriver::Awslogs)
-        .options("awslogs-group", text("log_group")?)
-        .options("awslogs-region", text("region")?)
+        .options("awslogs-group", resolved(desired, &c.log_group)?)
+        .options("awslogs-region", &c.region)
         .options("awslogs-stream-prefix", STREAM_PREFIX)
         .build()
-        .map_err(|e| ReconcileError::permanent(e.to_string()))?;
+        .map_err(built)?;
     let secrets = c
-        .get("secrets")
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(name, arn)| Secret::builder().name(name).value_from(arn.as_str()?).build().ok())
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
+        .secrets
+        .iter()
+        .map(|(name, arn)| Secret::builder().name(name).value_from(resolved(desired, arn)?).build().map_err(built))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut def = ContainerDefinition::builder()
-        .name(text("name")?)
-        .image(text("image")?)
+        .name(&c.name)
+        .image(&c.image)
         .essential(true)
         .log_configuration(logs)
         .set_secrets(Some(secrets));
-    if let Some(port) = c.get("port").and_then(Value::as_i64).and_then(|p| i32::try_from(p).ok()) {
-        def = def.port_mappings(PortMapping::builder().container_port(port).protocol(TransportProtocol::Tcp).build());
+    if let Some(port) = c.port {
+        let mapping = PortMapping::builder().container_port(i32::from(port)).protocol(TransportProtocol::Tcp).build();
+        def = def.port_mappings(mapping);
     }
     Ok(def.build())
 }
@@ -125,17 +117,18 @@ impl Reconciler for TaskDefinitions {
     }
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
+        let typed: TaskDefinition = spec(desired)?;
         let out = self
             .client
             .register_task_definition()
-            .family(str_field(desired, "family")?)
-            .cpu(str_field(desired, "cpu")?)
-            .memory(str_field(desired, "memory")?)
+            .family(typed.family.as_str())
+            .cpu(typed.cpu.as_str())
+            .memory(typed.memory.as_str())
             .network_mode(NetworkMode::Awsvpc)
             .requires_compatibilities(Compatibility::Fargate)
-            .execution_role_arn(str_field(desired, "execution_role_arn")?)
-            .task_role_arn(str_field(desired, "task_role_arn")?)
-            .container_definitions(container(desired)?)
+            .execution_role_arn(resolved(desired, &typed.execution_role_arn)?.as_str())
+            .task_role_arn(resolved(desired, &typed.task_role_arn)?.as_str())
+            .container_definitions(container(desired, &typed.container)?)
             .set_tags(Some(create_tags(desired)))
             .send()
             .await

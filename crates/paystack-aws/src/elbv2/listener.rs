@@ -8,35 +8,32 @@ use elbv2::types::{
 };
 use paystack_core::{FieldChange, KindSchema, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds;
+use paystack_platform::kinds::{self, Listener, ListenerAction};
 use serde_json::{Value, json};
 
 use super::{create_tags, stack_load_balancers, sync_tags, tags_of};
 use crate::error::{all, classify, missing, unless_gone};
-use crate::owned::{cannot_update, created, field, i32_field, observed, str_field, updated};
+use crate::owned::{cannot_update, created, observed, resolved, spec, updated};
 
 pub(crate) struct Listeners {
     client: elbv2::Client,
     schema: KindSchema,
 }
 
-fn action(desired: &Desired) -> Result<Action, ReconcileError> {
-    let a = field(desired, "default_action")?;
-    let text = |k: &str| {
-        a.get(k)
-            .and_then(Value::as_str)
-            .ok_or_else(|| ReconcileError::permanent(format!("`{}`: `default_action.{k}` is not a string", desired.id)))
-    };
-    let built = match text("type")? {
-        "redirect" => Action::builder().r#type(ActionTypeEnum::Redirect).redirect_config(
-            RedirectActionConfig::builder()
-                .protocol(text("protocol")?)
-                .port(text("port")?)
-                .status_code(RedirectActionStatusCodeEnum::Http301)
-                .build(),
-        ),
-        "forward" => Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(text("target_group_arn")?),
-        other => return Err(ReconcileError::permanent(format!("`{}`: unknown action type `{other}`", desired.id))),
+fn action(desired: &Desired, listener: &Listener) -> Result<Action, ReconcileError> {
+    let built = match &listener.default_action {
+        ListenerAction::Redirect { protocol, port } => {
+            Action::builder().r#type(ActionTypeEnum::Redirect).redirect_config(
+                RedirectActionConfig::builder()
+                    .protocol(protocol)
+                    .port(port)
+                    .status_code(RedirectActionStatusCodeEnum::Http301)
+                    .build(),
+            )
+        }
+        ListenerAction::Forward { target_group_arn } => {
+            Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(resolved(desired, target_group_arn)?)
+        }
     };
     Ok(built.build())
 }
@@ -53,8 +50,8 @@ fn action_value(a: &Action) -> Value {
     }
 }
 
-fn certificates(desired: &Desired) -> Result<Option<Vec<Certificate>>, ReconcileError> {
-    Ok(field(desired, "certificate_arn")?.as_str().map(|arn| vec![Certificate::builder().certificate_arn(arn).build()]))
+fn certificates(listener: &Listener) -> Option<Vec<Certificate>> {
+    listener.certificate_arn.as_ref().map(|arn| vec![Certificate::builder().certificate_arn(arn).build()])
 }
 
 impl Listeners {
@@ -100,14 +97,15 @@ impl Reconciler for Listeners {
     }
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
+        let typed: Listener = spec(desired)?;
         let out = self
             .client
             .create_listener()
-            .load_balancer_arn(str_field(desired, "load_balancer_arn")?)
-            .port(i32_field(desired, "port")?)
-            .protocol(ProtocolEnum::from(str_field(desired, "protocol")?))
-            .set_certificates(certificates(desired)?)
-            .default_actions(action(desired)?)
+            .load_balancer_arn(resolved(desired, &typed.load_balancer_arn)?.as_str())
+            .port(i32::from(typed.port))
+            .protocol(ProtocolEnum::from(typed.protocol.as_str()))
+            .set_certificates(certificates(&typed))
+            .default_actions(action(desired, &typed)?)
             .set_tags(Some(create_tags(desired)))
             .send()
             .await
@@ -122,14 +120,15 @@ impl Reconciler for Listeners {
         current: &Observed,
         changes: &[FieldChange],
     ) -> Result<Observed, ReconcileError> {
+        let typed: Listener = spec(desired)?;
         let mut modify = self.client.modify_listener().listener_arn(&current.aws_id);
         let mut modified = false;
         for change in changes {
             modified |= change.field != "tags";
             modify = match change.field.as_str() {
-                "protocol" => modify.protocol(ProtocolEnum::from(str_field(desired, "protocol")?)),
-                "certificate_arn" => modify.set_certificates(certificates(desired)?),
-                "default_action" => modify.default_actions(action(desired)?),
+                "protocol" => modify.protocol(ProtocolEnum::from(typed.protocol.as_str())),
+                "certificate_arn" => modify.set_certificates(certificates(&typed)),
+                "default_action" => modify.default_actions(action(desired, &typed)?),
                 "tags" => modify,
                 other => return Err(cannot_update(desired, other)),
             };

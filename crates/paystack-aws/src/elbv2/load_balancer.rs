@@ -9,12 +9,12 @@ use elbv2::client::Waiters;
 use elbv2::types::{IpAddressType, LoadBalancerSchemeEnum, LoadBalancerTypeEnum};
 use paystack_core::{FieldChange, KindSchema, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds;
+use paystack_platform::kinds::{self, LoadBalancer};
 use serde_json::{Value, json};
 
 use super::{create_tags, stack_load_balancers, sync_tags};
 use crate::error::{classify, missing, unless_gone, waited};
-use crate::owned::{cannot_update, created, observed, str_field, strings, updated};
+use crate::owned::{cannot_update, created, observed, spec, strings, updated};
 
 /// A load balancer is usually active in two or three minutes.
 const MAX_WAIT: Duration = Duration::from_secs(15 * 60);
@@ -66,10 +66,11 @@ impl Reconciler for LoadBalancers {
     }
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
+        let typed: LoadBalancer = spec(desired)?;
         let out = self
             .client
             .create_load_balancer()
-            .name(str_field(desired, "name")?)
+            .name(typed.name.as_str())
             .r#type(LoadBalancerTypeEnum::Application)
             .scheme(LoadBalancerSchemeEnum::InternetFacing)
             .ip_address_type(IpAddressType::Ipv4)

@@ -5,12 +5,12 @@ use aws_sdk_elasticloadbalancingv2 as elbv2;
 use elbv2::types::{ProtocolEnum, TargetTypeEnum};
 use paystack_core::{FieldChange, KindSchema, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds;
+use paystack_platform::kinds::{self, TargetGroup};
 use serde_json::json;
 
 use super::{create_tags, sync_tags, tags_of};
 use crate::error::{all, classify, missing, unless_gone};
-use crate::owned::{cannot_update, created, i32_field, observed, str_field, updated};
+use crate::owned::{cannot_update, created, observed, resolved, spec, updated};
 
 pub(crate) struct TargetGroups {
     client: elbv2::Client,
@@ -50,16 +50,17 @@ impl Reconciler for TargetGroups {
     }
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
+        let typed: TargetGroup = spec(desired)?;
         let out = self
             .client
             .create_target_group()
-            .name(str_field(desired, "name")?)
+            .name(typed.name.as_str())
             .protocol(ProtocolEnum::Http)
-            .port(i32_field(desired, "port")?)
-            .vpc_id(str_field(desired, "vpc_id")?)
+            .port(i32::from(typed.port))
+            .vpc_id(resolved(desired, &typed.vpc_id)?.as_str())
             .target_type(TargetTypeEnum::Ip)
             .health_check_protocol(ProtocolEnum::Http)
-            .health_check_path(str_field(desired, "health_check_path")?)
+            .health_check_path(typed.health_check_path.as_str())
             .set_tags(Some(create_tags(desired)))
             .send()
             .await
@@ -78,13 +79,14 @@ impl Reconciler for TargetGroups {
         current: &Observed,
         changes: &[FieldChange],
     ) -> Result<Observed, ReconcileError> {
+        let typed: TargetGroup = spec(desired)?;
         for change in changes {
             match change.field.as_str() {
                 "health_check_path" => {
                     self.client
                         .modify_target_group()
                         .target_group_arn(&current.aws_id)
-                        .health_check_path(str_field(desired, "health_check_path")?)
+                        .health_check_path(typed.health_check_path.as_str())
                         .send()
                         .await
                         .map_err(|e| classify("ModifyTargetGroup", e))?;

@@ -9,11 +9,11 @@ use aws_sdk_iam as iam;
 use iam::types::Tag;
 use paystack_core::{FieldChange, KindSchema, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds;
+use paystack_platform::kinds::{self, IamRole};
 use serde_json::{Value, json};
 
 use crate::error::{all, classify, missing, unless_gone, unless_gone_since};
-use crate::owned::{TagMap, cannot_update, created, desired_tags, field, observed, str_field, updated};
+use crate::owned::{TagMap, cannot_update, created, desired_tags, observed, spec, updated};
 use crate::tagging::{Tagging, sync_tags};
 
 /// The name of the one inline policy paystack puts on a role.
@@ -31,12 +31,9 @@ fn document(encoded: &str) -> Result<Value, ReconcileError> {
         .map_err(|e| ReconcileError::permanent(format!("IAM returned a policy that is not JSON: {e}")))
 }
 
-fn document_field(desired: &Desired, key: &str) -> Result<String, ReconcileError> {
-    let value = field(desired, key)?;
-    if !value.is_object() {
-        return Err(ReconcileError::permanent(format!("`{}`: `{key}` is not a policy document", desired.id)));
-    }
-    Ok(value.to_string())
+/// A policy document as IAM takes it: JSON text.
+fn document_text(what: &str, written: serde_json::Result<String>) -> Result<String, ReconcileError> {
+    written.map_err(|e| ReconcileError::permanent(format!("cannot write the {what}: {e}")))
 }
 
 fn iam_tags(tags: TagMap) -> Result<Vec<Tag>, ReconcileError> {
@@ -55,7 +52,7 @@ impl Roles {
             .put_role_policy()
             .role_name(name)
             .policy_name(POLICY_NAME)
-            .policy_document(document_field(desired, "policy")?)
+            .policy_document(document_text("policy", serde_json::to_string(&spec::<IamRole>(desired)?.policy))?)
             .send()
             .await
             .map_err(|e| classify("PutRolePolicy", e))?;
@@ -63,7 +60,7 @@ impl Roles {
     }
 
     async fn set_boundary(&self, name: &str, desired: &Desired) -> Result<(), ReconcileError> {
-        match field(desired, "permissions_boundary")?.as_str() {
+        match spec::<IamRole>(desired)?.permissions_boundary.as_deref() {
             Some(boundary) => {
                 self.client
                     .put_role_permissions_boundary()
@@ -121,14 +118,18 @@ impl Reconciler for Roles {
     }
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
-        let name = str_field(desired, "name")?;
+        let typed: IamRole = spec(desired)?;
+        let name = typed.name.as_str();
         let out = self
             .client
             .create_role()
             .role_name(name)
-            .path(str_field(desired, "path")?)
-            .assume_role_policy_document(document_field(desired, "assume_role_policy")?)
-            .set_permissions_boundary(field(desired, "permissions_boundary")?.as_str().map(str::to_owned))
+            .path(typed.path.as_str())
+            .assume_role_policy_document(document_text(
+                "trust policy",
+                serde_json::to_string(&typed.assume_role_policy),
+            )?)
+            .set_permissions_boundary(typed.permissions_boundary.clone())
             .set_tags(Some(iam_tags(desired_tags(desired))?))
             .send()
             .await
@@ -151,7 +152,10 @@ impl Reconciler for Roles {
                     self.client
                         .update_assume_role_policy()
                         .role_name(name)
-                        .policy_document(document_field(desired, "assume_role_policy")?)
+                        .policy_document(document_text(
+                            "trust policy",
+                            serde_json::to_string(&spec::<IamRole>(desired)?.assume_role_policy),
+                        )?)
                         .send()
                         .await
                         .map_err(|e| classify("UpdateAssumeRolePolicy", e))?;

@@ -5,13 +5,11 @@ use async_trait::async_trait;
 use aws_sdk_cloudwatchlogs as logs;
 use paystack_core::{FieldChange, KindSchema, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds;
+use paystack_platform::kinds::{self, LogGroup};
 use serde_json::json;
 
 use crate::error::{all, classify, missing, unless_gone, unless_gone_since};
-use crate::owned::{
-    TagMap, arn_of, cannot_update, created, desired_tags, i32_field, observed, owned_by, str_field, updated,
-};
+use crate::owned::{TagMap, arn_of, aws_int, cannot_update, created, desired_tags, observed, owned_by, spec, updated};
 use crate::tagging::{Tagging, sync_tags};
 
 pub(crate) struct LogGroups {
@@ -40,10 +38,11 @@ impl LogGroups {
     }
 
     async fn set_retention(&self, name: &str, desired: &Desired) -> Result<(), ReconcileError> {
+        let typed: LogGroup = spec(desired)?;
         self.client
             .put_retention_policy()
             .log_group_name(name)
-            .retention_in_days(i32_field(desired, "retention_in_days")?)
+            .retention_in_days(aws_int(typed.retention_in_days)?)
             .send()
             .await
             .map_err(|e| classify("PutRetentionPolicy", e))?;
@@ -85,7 +84,8 @@ impl Reconciler for LogGroups {
     }
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
-        let name = str_field(desired, "name")?;
+        let typed: LogGroup = spec(desired)?;
+        let name = typed.name.as_str();
         self.client
             .create_log_group()
             .log_group_name(name)

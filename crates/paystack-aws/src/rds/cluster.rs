@@ -12,17 +12,14 @@ use aws_sdk_rds as rds;
 use aws_sdk_secretsmanager as secretsmanager;
 use paystack_core::{FieldChange, KindSchema, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds::{self, FINAL_SNAPSHOT_TAG};
+use paystack_platform::kinds::{self, DbCluster, FINAL_SNAPSHOT_TAG};
 use rds::client::Waiters;
 use rds::types::{ServerlessV2ScalingConfiguration, Tag};
 use serde_json::{Value, json};
 
 use super::{create_tags, sync_tags, tag_map};
 use crate::error::{all, classify, classify_typed, missing, unless_gone, waited};
-use crate::owned::{
-    PASSWORD_SECRET_TAG, arn_of, bool_field, cannot_update, created, field, i32_field, observed, str_field, strings,
-    updated,
-};
+use crate::owned::{PASSWORD_SECRET_TAG, arn_of, cannot_update, created, observed, resolved, spec, strings, updated};
 
 /// Aurora clusters usually take minutes; a slow day takes far longer.
 const MAX_WAIT: Duration = Duration::from_secs(45 * 60);
@@ -33,22 +30,10 @@ pub(crate) struct DbClusters {
     schema: KindSchema,
 }
 
-fn scaling(desired: &Desired) -> Result<Option<ServerlessV2ScalingConfiguration>, ReconcileError> {
-    let value = field(desired, "serverless_v2_scaling")?;
-    if value.is_null() {
-        return Ok(None);
-    }
-    let capacity = |k: &str| {
-        value.get(k).and_then(Value::as_f64).ok_or_else(|| {
-            ReconcileError::permanent(format!("`{}`: `serverless_v2_scaling.{k}` is not a number", desired.id))
-        })
-    };
-    Ok(Some(
-        ServerlessV2ScalingConfiguration::builder()
-            .min_capacity(capacity("min_capacity")?)
-            .max_capacity(capacity("max_capacity")?)
-            .build(),
-    ))
+fn scaling(cluster: &DbCluster) -> Option<ServerlessV2ScalingConfiguration> {
+    cluster.serverless_v2_scaling.as_ref().map(|s| {
+        ServerlessV2ScalingConfiguration::builder().min_capacity(s.min_capacity).max_capacity(s.max_capacity).build()
+    })
 }
 
 impl DbClusters {
@@ -127,28 +112,29 @@ impl Reconciler for DbClusters {
     }
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
-        let identifier = str_field(desired, "identifier")?;
-        let secret = str_field(desired, "master_password_secret")?;
+        let typed: DbCluster = spec(desired)?;
+        let identifier = typed.identifier.as_str();
+        let secret = resolved(desired, &typed.master_password_secret)?.as_str();
         let mut tags = create_tags(desired);
         tags.push(Tag::builder().key(PASSWORD_SECRET_TAG).value(secret).build());
         let out = self
             .client
             .create_db_cluster()
             .db_cluster_identifier(identifier)
-            .engine(str_field(desired, "engine")?)
-            .engine_version(str_field(desired, "engine_version")?)
-            .database_name(str_field(desired, "database_name")?)
-            .master_username(str_field(desired, "master_username")?)
+            .engine(typed.engine.as_str())
+            .engine_version(typed.engine_version.as_str())
+            .database_name(typed.database_name.as_str())
+            .master_username(typed.master_username.as_str())
             .master_user_password(self.password(secret).await?)
-            .port(i32_field(desired, "port")?)
-            .db_subnet_group_name(str_field(desired, "db_subnet_group_name")?)
+            .port(i32::from(typed.port))
+            .db_subnet_group_name(resolved(desired, &typed.db_subnet_group_name)?.as_str())
             .set_vpc_security_group_ids(Some(strings(desired.fields.get("vpc_security_group_ids"))))
-            .db_cluster_parameter_group_name(str_field(desired, "db_cluster_parameter_group_name")?)
-            .storage_encrypted(bool_field(desired, "storage_encrypted")?)
-            .backup_retention_period(i32_field(desired, "backup_retention_period")?)
-            .preferred_backup_window(str_field(desired, "preferred_backup_window")?)
-            .set_serverless_v2_scaling_configuration(scaling(desired)?)
-            .deletion_protection(bool_field(desired, "deletion_protection")?)
+            .db_cluster_parameter_group_name(resolved(desired, &typed.db_cluster_parameter_group_name)?.as_str())
+            .storage_encrypted(typed.storage_encrypted)
+            .backup_retention_period(i32::from(typed.backup_retention_period))
+            .preferred_backup_window(typed.preferred_backup_window.as_str())
+            .set_serverless_v2_scaling_configuration(scaling(&typed))
+            .deletion_protection(typed.deletion_protection)
             .copy_tags_to_snapshot(true)
             .set_tags(Some(tags))
             .send()
@@ -172,30 +158,27 @@ impl Reconciler for DbClusters {
         current: &Observed,
         changes: &[FieldChange],
     ) -> Result<Observed, ReconcileError> {
+        let typed: DbCluster = spec(desired)?;
         let mut modify = self.client.modify_db_cluster().db_cluster_identifier(&current.aws_id).apply_immediately(true);
         let mut modified = false;
         let mut new_secret = None;
         for change in changes {
             modified |= change.field != "tags";
             modify = match change.field.as_str() {
-                "engine_version" => modify.engine_version(str_field(desired, "engine_version")?),
-                "port" => modify.port(i32_field(desired, "port")?),
+                "engine_version" => modify.engine_version(typed.engine_version.as_str()),
+                "port" => modify.port(i32::from(typed.port)),
                 "vpc_security_group_ids" => {
                     modify.set_vpc_security_group_ids(Some(strings(desired.fields.get("vpc_security_group_ids"))))
                 }
-                "db_cluster_parameter_group_name" => {
-                    modify.db_cluster_parameter_group_name(str_field(desired, "db_cluster_parameter_group_name")?)
-                }
-                "backup_retention_period" => {
-                    modify.backup_retention_period(i32_field(desired, "backup_retention_period")?)
-                }
-                "preferred_backup_window" => {
-                    modify.preferred_backup_window(str_field(desired, "preferred_backup_window")?)
-                }
-                "serverless_v2_scaling" => modify.set_serverless_v2_scaling_configuration(scaling(desired)?),
-                "deletion_protection" => modify.deletion_protection(bool_field(desired, "deletion_protection")?),
+                "db_cluster_parameter_group_name" => modify.db_cluster_parameter_group_name(
+                    resolved(desired, &typed.db_cluster_parameter_group_name)?.as_str(),
+                ),
+                "backup_retention_period" => modify.backup_retention_period(i32::from(typed.backup_retention_period)),
+                "preferred_backup_window" => modify.preferred_backup_window(typed.preferred_backup_window.as_str()),
+                "serverless_v2_scaling" => modify.set_serverless_v2_scaling_configuration(scaling(&typed)),
+                "deletion_protection" => modify.deletion_protection(typed.deletion_protection),
                 "master_password_secret" => {
-                    let secret = str_field(desired, "master_password_secret")?;
+                    let secret = resolved(desired, &typed.master_password_secret)?.as_str();
                     new_secret = Some(secret);
                     modify.master_user_password(self.password(secret).await?)
                 }

@@ -7,13 +7,13 @@ use async_trait::async_trait;
 use aws_sdk_rds as rds;
 use paystack_core::{FieldChange, Fields, KindSchema, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds;
+use paystack_platform::kinds::{self, DbClusterParameterGroup};
 use rds::types::{ApplyMethod, Parameter};
 use serde_json::{Value, json};
 
 use super::{create_tags, read_tags, sync_tags};
 use crate::error::{all, classify, missing, unless_gone, unless_gone_since};
-use crate::owned::{arn_of, cannot_update, created, field, observed, owned_by, str_field, updated};
+use crate::owned::{arn_of, cannot_update, created, field, observed, owned_by, spec, updated};
 
 /// RDS takes at most 20 parameters per modify call.
 const PARAMETERS_PER_CALL: usize = 20;
@@ -142,13 +142,14 @@ impl Reconciler for DbClusterParameterGroups {
     }
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
-        let name = str_field(desired, "name")?;
+        let typed: DbClusterParameterGroup = spec(desired)?;
+        let name = typed.name.as_str();
         let out = self
             .client
             .create_db_cluster_parameter_group()
             .db_cluster_parameter_group_name(name)
-            .db_parameter_group_family(str_field(desired, "family")?)
-            .description(str_field(desired, "description")?)
+            .db_parameter_group_family(typed.family.as_str())
+            .description(typed.description.as_str())
             .set_tags(Some(create_tags(desired)))
             .send()
             .await

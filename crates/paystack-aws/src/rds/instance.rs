@@ -6,13 +6,13 @@ use async_trait::async_trait;
 use aws_sdk_rds as rds;
 use paystack_core::{FieldChange, KindSchema, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds;
+use paystack_platform::kinds::{self, DbInstance};
 use rds::client::Waiters;
 use serde_json::json;
 
 use super::{create_tags, sync_tags, tag_map};
 use crate::error::{all, classify_typed, missing, unless_gone, waited};
-use crate::owned::{arn_of, cannot_update, created, i32_field, observed, str_field, updated};
+use crate::owned::{arn_of, cannot_update, created, observed, resolved, spec, updated};
 
 /// An Aurora instance takes ten to twenty minutes with its cluster, and far longer on a slow
 /// day.
@@ -67,17 +67,18 @@ impl Reconciler for DbInstances {
     }
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
-        let identifier = str_field(desired, "identifier")?;
-        let cluster = str_field(desired, "cluster_identifier")?;
+        let typed: DbInstance = spec(desired)?;
+        let identifier = typed.identifier.as_str();
+        let cluster = resolved(desired, &typed.cluster_identifier)?.as_str();
         let out = self
             .client
             .create_db_instance()
             .db_instance_identifier(identifier)
             .db_cluster_identifier(cluster)
-            .engine(str_field(desired, "engine")?)
-            .db_instance_class(str_field(desired, "instance_class")?)
-            .availability_zone(str_field(desired, "availability_zone")?)
-            .promotion_tier(i32_field(desired, "promotion_tier")?)
+            .engine(typed.engine.as_str())
+            .db_instance_class(typed.instance_class.as_str())
+            .availability_zone(typed.availability_zone.as_str())
+            .promotion_tier(typed.promotion_tier)
             .publicly_accessible(false)
             .set_tags(Some(create_tags(desired)))
             .send()
@@ -101,14 +102,15 @@ impl Reconciler for DbInstances {
         current: &Observed,
         changes: &[FieldChange],
     ) -> Result<Observed, ReconcileError> {
+        let typed: DbInstance = spec(desired)?;
         let mut modify =
             self.client.modify_db_instance().db_instance_identifier(&current.aws_id).apply_immediately(true);
         let mut modified = false;
         for change in changes {
             modified |= change.field != "tags";
             modify = match change.field.as_str() {
-                "instance_class" => modify.db_instance_class(str_field(desired, "instance_class")?),
-                "promotion_tier" => modify.promotion_tier(i32_field(desired, "promotion_tier")?),
+                "instance_class" => modify.db_instance_class(typed.instance_class.as_str()),
+                "promotion_tier" => modify.promotion_tier(typed.promotion_tier),
                 "tags" => modify,
                 other => return Err(cannot_update(desired, other)),
             };

@@ -4,12 +4,12 @@ use async_trait::async_trait;
 use aws_sdk_rds as rds;
 use paystack_core::{FieldChange, KindSchema, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds;
+use paystack_platform::kinds::{self, DbSubnetGroup};
 use serde_json::json;
 
 use super::{create_tags, read_tags, sync_tags};
 use crate::error::{all, classify, missing, unless_gone};
-use crate::owned::{arn_of, cannot_update, created, observed, str_field, strings, updated};
+use crate::owned::{arn_of, cannot_update, created, observed, spec, strings, updated};
 
 pub(crate) struct DbSubnetGroups {
     client: rds::Client,
@@ -52,12 +52,13 @@ impl Reconciler for DbSubnetGroups {
     }
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
-        let name = str_field(desired, "name")?;
+        let typed: DbSubnetGroup = spec(desired)?;
+        let name = typed.name.as_str();
         let out = self
             .client
             .create_db_subnet_group()
             .db_subnet_group_name(name)
-            .db_subnet_group_description(str_field(desired, "description")?)
+            .db_subnet_group_description(typed.description.as_str())
             .set_subnet_ids(Some(strings(desired.fields.get("subnet_ids"))))
             .set_tags(Some(create_tags(desired)))
             .send()
@@ -76,6 +77,7 @@ impl Reconciler for DbSubnetGroups {
         current: &Observed,
         changes: &[FieldChange],
     ) -> Result<Observed, ReconcileError> {
+        let typed: DbSubnetGroup = spec(desired)?;
         let mut modified = false;
         for change in changes {
             match change.field.as_str() {
@@ -85,7 +87,7 @@ impl Reconciler for DbSubnetGroups {
                     self.client
                         .modify_db_subnet_group()
                         .db_subnet_group_name(&current.aws_id)
-                        .db_subnet_group_description(str_field(desired, "description")?)
+                        .db_subnet_group_description(typed.description.as_str())
                         .set_subnet_ids(Some(strings(desired.fields.get("subnet_ids"))))
                         .send()
                         .await

@@ -17,13 +17,13 @@ use async_trait::async_trait;
 use aws_sdk_route53 as route53;
 use paystack_core::{FieldChange, Fields, KindSchema, Observed, ResourceId};
 use paystack_engine::{Desired, ErrorClass, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds;
+use paystack_platform::kinds::{self, DnsRecord};
 use route53::client::Waiters;
 use route53::types::{AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
 use serde_json::{Value, json};
 
 use crate::error::{all, classify, classify_typed, waited};
-use crate::owned::{cannot_update, field, str_field};
+use crate::owned::{cannot_update, resolved, spec};
 
 /// Route 53 usually applies a change everywhere within 60 seconds.
 const MAX_WAIT: Duration = Duration::from_secs(5 * 60);
@@ -47,10 +47,11 @@ struct Owner {
 
 impl Owner {
     fn of(desired: &Desired) -> Result<Self, ReconcileError> {
+        let typed: DnsRecord = spec(desired)?;
         Ok(Self {
             resource: desired.id.to_string(),
-            record: bare(str_field(desired, "name")?),
-            set_identifier: field(desired, "set_identifier")?.as_str().map(str::to_owned),
+            record: bare(typed.name.as_str()),
+            set_identifier: typed.set_identifier,
         })
     }
 
@@ -91,23 +92,18 @@ fn built<T>(what: &str, result: Result<T, route53::error::BuildError>) -> Result
 }
 
 fn alias_record(desired: &Desired) -> Result<ResourceRecordSet, ReconcileError> {
-    let target = field(desired, "alias_target")?;
-    let text =
-        |key: &str| {
-            target.get(key).and_then(Value::as_str).map(str::to_owned).ok_or_else(|| {
-                ReconcileError::permanent(format!("`{}`: `alias_target.{key}` is not a string", desired.id))
-            })
-        };
+    let typed: DnsRecord = spec(desired)?;
+    let target = &typed.alias_target;
     let alias = AliasTarget::builder()
-        .dns_name(text("dns_name")?)
-        .hosted_zone_id(text("hosted_zone_id")?)
-        .evaluate_target_health(target.get("evaluate_target_health").and_then(Value::as_bool).unwrap_or(false))
+        .dns_name(resolved(desired, &target.dns_name)?)
+        .hosted_zone_id(resolved(desired, &target.hosted_zone_id)?)
+        .evaluate_target_health(target.evaluate_target_health)
         .build();
     let record = ResourceRecordSet::builder()
-        .name(str_field(desired, "name")?)
+        .name(typed.name.as_str())
         .r#type(RrType::A)
-        .set_set_identifier(field(desired, "set_identifier")?.as_str().map(str::to_owned))
-        .set_weight(field(desired, "weight")?.as_i64())
+        .set_set_identifier(typed.set_identifier.clone())
+        .set_weight(typed.weight.map(i64::from))
         .alias_target(built("alias target", alias)?)
         .build();
     built("record", record)
@@ -297,9 +293,10 @@ impl Reconciler for Records {
     }
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
-        let zone = str_field(desired, "zone_id")?;
+        let typed: DnsRecord = spec(desired)?;
+        let zone = typed.zone_id.as_str();
         let owner = Owner::of(desired)?;
-        let owner_name = str_field(desired, "owner_name")?;
+        let owner_name = typed.owner_name.as_str();
         // CREATE, not UPSERT, for the record: Route 53 refuses it if the name is taken, so a
         // record paystack does not own is never overwritten. The owner record is paystack's.
         let changes = vec![
@@ -322,12 +319,13 @@ impl Reconciler for Records {
         current: &Observed,
         changes: &[FieldChange],
     ) -> Result<Observed, ReconcileError> {
+        let typed: DnsRecord = spec(desired)?;
         if let Some(other) = changes.iter().find(|c| !matches!(c.field.as_str(), "weight" | "alias_target")) {
             return Err(cannot_update(desired, &other.field));
         }
-        let zone = str_field(desired, "zone_id")?;
+        let zone = typed.zone_id.as_str();
         let change_id = self.apply(zone, desired, vec![change(ChangeAction::Upsert, alias_record(desired)?)?]).await?;
-        let name = str_field(desired, "name")?;
+        let name = typed.name.as_str();
         Ok(Observed {
             attributes: desired.fields.clone(),
             outputs: outputs(name, Some(&change_id)),

@@ -11,13 +11,13 @@ use async_trait::async_trait;
 use aws_sdk_secretsmanager as secretsmanager;
 use paystack_core::{FieldChange, Fields, KindSchema, Observed, ResourceId};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds;
+use paystack_platform::kinds::{self, SecretRotation};
 use secretsmanager::types::{RotationRulesType, Tag};
 use serde_json::{Value, json};
 
 use super::{stack_secrets, tag_map};
 use crate::error::{classify, missing, unless_gone};
-use crate::owned::{ROTATION_TAG, cannot_update, field, str_field, updated};
+use crate::owned::{ROTATION_TAG, cannot_update, resolved, spec, updated};
 
 /// The keys of the secret's document that say where the database is.
 const CONNECTION_KEYS: &[&str] = &["engine", "host", "port", "dbname"];
@@ -45,9 +45,10 @@ impl Rotations {
 
     /// Writes the connection into the secret's document, keeping everything else in it.
     async fn write_connection(&self, desired: &Desired, arn: &str) -> Result<(), ReconcileError> {
-        let connection = field(desired, "connection")?
-            .as_object()
-            .ok_or_else(|| ReconcileError::permanent(format!("`{}`: `connection` is not a map", desired.id)))?;
+        let typed: SecretRotation = spec(desired)?;
+        let Ok(Value::Object(connection)) = serde_json::to_value(&typed.connection) else {
+            return Err(ReconcileError::permanent(format!("`{}`: `connection` is not a map", desired.id)));
+        };
         let mut document = self.document(arn).await?;
         document.extend(connection.iter().map(|(k, v)| (k.clone(), v.clone())));
         self.client
@@ -61,13 +62,12 @@ impl Rotations {
     }
 
     async fn rotate(&self, desired: &Desired, arn: &str) -> Result<(), ReconcileError> {
-        let days = field(desired, "days")?
-            .as_i64()
-            .ok_or_else(|| ReconcileError::permanent(format!("`{}`: `days` is not a whole number", desired.id)))?;
+        let typed: SecretRotation = spec(desired)?;
+        let days = i64::from(typed.days);
         self.client
             .rotate_secret()
             .secret_id(arn)
-            .rotation_lambda_arn(str_field(desired, "lambda_arn")?)
+            .rotation_lambda_arn(typed.lambda_arn.as_str())
             .rotation_rules(RotationRulesType::builder().automatically_after_days(days).build())
             .rotate_immediately(false)
             .send()
@@ -112,7 +112,8 @@ impl Reconciler for Rotations {
     }
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
-        let arn = str_field(desired, "secret_arn")?;
+        let typed: SecretRotation = spec(desired)?;
+        let arn = resolved(desired, &typed.secret_arn)?.as_str();
         self.write_connection(desired, arn).await?;
         self.rotate(desired, arn).await?;
         self.client

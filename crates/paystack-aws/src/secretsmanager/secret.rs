@@ -10,13 +10,13 @@ use async_trait::async_trait;
 use aws_sdk_secretsmanager as secretsmanager;
 use paystack_core::{FieldChange, KindSchema, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds;
+use paystack_platform::kinds::{self, Secret};
 use secretsmanager::types::Tag;
 use serde_json::json;
 
 use super::{stack_secrets, tag_map};
 use crate::error::{classify, missing, unless_gone};
-use crate::owned::{TagMap, USERNAME_TAG, cannot_update, created, desired_tags, observed, str_field, updated};
+use crate::owned::{TagMap, USERNAME_TAG, cannot_update, created, desired_tags, observed, spec, updated};
 use crate::tagging::{Tagging, sync_tags};
 
 const PASSWORD_LENGTH: i64 = 32;
@@ -66,7 +66,8 @@ impl Reconciler for Secrets {
     }
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
-        let username = str_field(desired, "username")?;
+        let typed: Secret = spec(desired)?;
+        let username = typed.username.as_str();
         let document = json!({ "username": username, "password": self.generate_password().await? });
         let mut tags: Vec<Tag> =
             desired_tags(desired).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
@@ -74,8 +75,8 @@ impl Reconciler for Secrets {
         let out = self
             .client
             .create_secret()
-            .name(str_field(desired, "name")?)
-            .description(str_field(desired, "description")?)
+            .name(typed.name.as_str())
+            .description(typed.description.as_str())
             .secret_string(document.to_string())
             .set_tags(Some(tags))
             .send()
@@ -91,13 +92,14 @@ impl Reconciler for Secrets {
         current: &Observed,
         changes: &[FieldChange],
     ) -> Result<Observed, ReconcileError> {
+        let typed: Secret = spec(desired)?;
         for change in changes {
             match change.field.as_str() {
                 "description" => {
                     self.client
                         .update_secret()
                         .secret_id(&current.aws_id)
-                        .description(str_field(desired, "description")?)
+                        .description(typed.description.as_str())
                         .send()
                         .await
                         .map_err(|e| classify("UpdateSecret", e))?;

@@ -8,12 +8,12 @@ use async_trait::async_trait;
 use aws_sdk_sns as sns;
 use paystack_core::{FieldChange, KindSchema, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds;
+use paystack_platform::kinds::{self, Topic};
 use serde_json::json;
 use sns::types::Tag;
 
 use crate::error::{all, classify, missing, unless_gone, unless_gone_since};
-use crate::owned::{TagMap, cannot_update, created, desired_tags, observed, owned_by, str_field, strings, updated};
+use crate::owned::{TagMap, cannot_update, created, desired_tags, observed, owned_by, spec, strings, updated};
 use crate::tagging::{Tagging, sync_tags};
 
 const EMAIL: &str = "email";
@@ -109,10 +109,11 @@ impl Reconciler for Topics {
     }
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
+        let typed: Topic = spec(desired)?;
         let out = self
             .client
             .create_topic()
-            .name(str_field(desired, "name")?)
+            .name(typed.name.as_str())
             .set_tags(Some(sns_tags(desired_tags(desired))?))
             .send()
             .await
