@@ -443,6 +443,7 @@ mod tests {
         Change {
             id: ResourceId::new("security.sg.alb"),
             kind: Kind::new("ec2.security_group"),
+            placement: Default::default(),
             name: "dev-us-east-1-security-alb-sg".into(),
             action,
             reason: reason.map(str::to_owned),

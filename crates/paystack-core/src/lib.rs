@@ -8,6 +8,7 @@
 pub mod input;
 pub mod naming;
 pub mod observed;
+pub mod placement;
 pub mod plan;
 pub mod spec;
 pub mod stack;
@@ -15,6 +16,7 @@ pub mod state;
 
 pub use input::Input;
 pub use observed::Observed;
+pub use placement::Placement;
 pub use plan::{Action, Change, FieldChange, Plan, Planned};
 pub use spec::{Expr, Fields, Kind, KindSchema, Reference, ReplaceOrder, ResourceId, Spec};
 pub use stack::Stack;

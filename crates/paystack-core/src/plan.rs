@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::placement::Placement;
 use crate::spec::{Kind, ResourceId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -64,6 +65,8 @@ pub struct Change {
     pub id: ResourceId,
     pub kind: Kind,
     pub name: String,
+    /// Where the resource lives (for a move, where it is going).
+    pub placement: Placement,
     pub action: Action,
     /// Why the action was chosen when the fields alone do not say it.
     #[serde(skip_serializing_if = "Option::is_none")]

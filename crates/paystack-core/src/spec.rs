@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::input::REF_MARKER;
+use crate::placement::Placement;
 
 /// Resolved attribute values, keyed by field name.
 pub type Fields = serde_json::Map<String, Value>;
@@ -198,12 +199,14 @@ pub struct Spec {
     pub kind: Kind,
     /// The name the resource carries in AWS (its `Name` tag or name attribute).
     pub name: String,
+    /// The account and region it lives in.
+    pub placement: Placement,
     pub fields: BTreeMap<String, Expr>,
 }
 
 impl Spec {
     pub fn new(id: ResourceId, kind: &Kind, name: String) -> Self {
-        Self { id, kind: kind.clone(), name, fields: BTreeMap::new() }
+        Self { id, kind: kind.clone(), name, placement: Placement::default(), fields: BTreeMap::new() }
     }
 
     /// The spec of a typed kind value: each top-level field of its serialized form is one
@@ -214,7 +217,13 @@ impl Spec {
             // A kind's spec is a struct; anything else has no fields to plan.
             _ => BTreeMap::new(),
         };
-        Self { id, kind: kind.clone(), name, fields }
+        Self { id, kind: kind.clone(), name, placement: Placement::default(), fields }
+    }
+
+    /// The spec, living in `placement`.
+    pub fn placed(mut self, placement: Placement) -> Self {
+        self.placement = placement;
+        self
     }
 
     pub fn field(mut self, key: &str, value: impl Into<Expr>) -> Self {

@@ -8,9 +8,12 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::observed::Observed;
+use crate::placement::Placement;
 use crate::spec::{Fields, Kind, ResourceId};
 
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: every record says where its resource lives (`placement`). A version-1 document is
+/// read and migrated by [`StateDocument::migrate`].
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StateDocument {
@@ -46,6 +49,9 @@ pub struct Intent {
 pub struct ResourceRecord {
     pub kind: Kind,
     pub name: String,
+    /// Where the resource lives. Absent in a version-1 document, until it is migrated.
+    #[serde(default)]
+    pub placement: Placement,
     pub aws_id: String,
     pub attributes: Fields,
     pub outputs: Fields,
@@ -67,19 +73,94 @@ impl StateDocument {
         }
     }
 
+    /// Brings a document written by an older paystack up to [`SCHEMA_VERSION`]. A version-1
+    /// document knew one account and one region per stack, so each record is placed where
+    /// `placement_of` says its kind lives in that stack. A current document is left as it is.
+    pub fn migrate(&mut self, placement_of: impl Fn(&ResourceId, &Kind) -> Placement) {
+        if self.version >= SCHEMA_VERSION {
+            return;
+        }
+        for (id, record) in &mut self.resources {
+            record.placement = placement_of(id, &record.kind);
+        }
+        self.version = SCHEMA_VERSION;
+    }
+
     /// Records a resource as it is in AWS; this also settles its pending intent, if any.
-    pub fn record(&mut self, kind: &Kind, name: &str, observed: &Observed, depends_on: Vec<ResourceId>) {
+    pub fn record(
+        &mut self,
+        kind: &Kind,
+        name: &str,
+        placement: &Placement,
+        observed: &Observed,
+        depends_on: Vec<ResourceId>,
+    ) {
         self.pending.remove(&observed.id);
         self.resources.insert(
             observed.id.clone(),
             ResourceRecord {
                 kind: kind.clone(),
                 name: name.to_owned(),
+                placement: placement.clone(),
                 aws_id: observed.aws_id.clone(),
                 attributes: observed.attributes.clone(),
                 outputs: observed.outputs.clone(),
                 depends_on,
             },
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A document as paystack wrote it before placement: schema version 1, records without
+    /// `placement`.
+    const VERSION_1: &str = r#"{
+  "version": 1,
+  "serial": 7,
+  "lineage": "6f1c1a52-0d2e-4a4f-9d43-2b3a1c1e0f11",
+  "stack": "dev",
+  "fence": 3,
+  "resources": {
+    "network.vpc": {
+      "kind": "ec2.vpc",
+      "name": "dev-us-east-1-network-vpc",
+      "aws_id": "vpc-0abc",
+      "attributes": { "cidr_block": "10.0.0.0/16" },
+      "outputs": { "id": "vpc-0abc" },
+      "depends_on": []
+    },
+    "app.api.task_role": {
+      "kind": "iam.role",
+      "name": "dev-us-east-1-app-api-task-role",
+      "aws_id": "dev-us-east-1-app-api-task-role",
+      "attributes": {},
+      "outputs": { "arn": "arn:aws:iam::123456789012:role/x" },
+      "depends_on": ["network.vpc"]
+    }
+  }
+}"#;
+
+    #[test]
+    fn a_version_1_document_is_migrated_with_every_record_placed() {
+        let mut doc: StateDocument = serde_json::from_str(VERSION_1).unwrap();
+        assert_eq!(doc.version, 1);
+        let place = |_: &ResourceId, kind: &Kind| {
+            if kind.as_str() == "iam.role" { Placement::global(None) } else { Placement::regional(None, "us-east-1") }
+        };
+        doc.migrate(place);
+        assert_eq!(doc.version, SCHEMA_VERSION);
+        assert_eq!(doc.resources[&ResourceId::new("network.vpc")].placement, Placement::regional(None, "us-east-1"));
+        assert_eq!(doc.resources[&ResourceId::new("app.api.task_role")].placement, Placement::global(None));
+        // Nothing else moves: the serial, lineage, fence and records are as written.
+        assert_eq!((doc.serial, doc.fence, doc.lineage.as_str()), (7, 3, "6f1c1a52-0d2e-4a4f-9d43-2b3a1c1e0f11"));
+        assert_eq!(doc.resources[&ResourceId::new("network.vpc")].aws_id, "vpc-0abc");
+
+        // A current document is left alone.
+        let mut again = doc.clone();
+        again.migrate(|_, _| Placement::regional(Some("999999999999"), "eu-west-1"));
+        assert_eq!(again, doc);
     }
 }

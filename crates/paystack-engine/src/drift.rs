@@ -203,6 +203,7 @@ mod tests {
         Change {
             id: ResourceId::new(id),
             kind: Kind::new("test.thing"),
+            placement: Default::default(),
             name: id.to_owned(),
             action,
             reason: None,
@@ -230,7 +231,7 @@ mod tests {
             outputs: Default::default(),
             pending: false,
         };
-        state.record(&Kind::new("test.thing"), id, &observed, Vec::new());
+        state.record(&Kind::new("test.thing"), id, &Default::default(), &observed, Vec::new());
     }
 
     #[test]

@@ -149,6 +149,20 @@ async fn in_flight_calls_stay_within_the_service_slots() {
     assert_eq!(h.cloud.with(|i| i.max_in_flight), 2);
 }
 
+/// AWS throttles each account and region on its own, so the slots are per placement too.
+#[tokio::test(start_paused = true)]
+async fn each_placement_has_its_own_service_slots() {
+    let mut h = Harness::new();
+    h.options.service_slots.insert("test".into(), 1);
+    h.cloud.with(|i| i.call_time = Duration::from_secs(1));
+    let regions = ["us-east-1", "eu-west-1"];
+    let specs = (0..6)
+        .map(|i| spec(&format!("r{i}"), &[]).placed(paystack_core::Placement::regional(None, regions[i % 2])))
+        .collect();
+    assert!(h.apply(&graph(specs)).await.succeeded());
+    assert_eq!(h.cloud.with(|i| i.max_in_flight), 2, "one call in flight in each region");
+}
+
 #[tokio::test(start_paused = true)]
 async fn waiting_for_aws_holds_no_slot() {
     let mut h = Harness::new();
@@ -302,7 +316,7 @@ async fn destroy_deletes_dependents_first() {
     h.apply(&g).await;
     let registry = h.cloud.registry();
     let inventory = h.inventory().await;
-    let p = plan_destroy(&inventory);
+    let p = plan_destroy(&inventory, &StateDocument::new("s".into(), "l".into()));
     let progress = |_: Event| {};
     let exec = Executor { registry: &registry, options: h.options.clone(), progress: &progress, writer: &h.writer };
     let empty = graph(vec![]);

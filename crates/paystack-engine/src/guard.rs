@@ -19,6 +19,7 @@ mod tests {
         let change = |id: &str, action| Change {
             id: ResourceId::new(id),
             kind: Kind::new("k"),
+            placement: Default::default(),
             name: id.into(),
             action,
             reason: None,

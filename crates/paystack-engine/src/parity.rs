@@ -307,6 +307,7 @@ mod tests {
         Change {
             id: ResourceId::new(id),
             kind: Kind::new("test.thing"),
+            placement: Default::default(),
             name: id.to_owned(),
             action: Action::NoOp,
             reason: None,

@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use paystack_core::{
-    Action, Change, FieldChange, Fields, Kind, KindSchema, Observed, Plan, Planned, Reference, ResourceId, Spec,
-    StateDocument,
+    Action, Change, FieldChange, Fields, Kind, KindSchema, Observed, Placement, Plan, Planned, Reference, ResourceId,
+    ResourceRecord, Spec, StateDocument,
 };
 use serde_json::Value;
 
@@ -44,16 +44,16 @@ pub fn plan(graph: &ResourceGraph, registry: &Registry, state: &StateDocument, i
         let mut candidates: Vec<(&Kind, &Observed)> = live.remove(&spec.id).unwrap_or_default();
         // A live resource of another kind under this id is not this resource.
         let (mut same, other): (Vec<_>, Vec<_>) = candidates.drain(..).partition(|(k, _)| **k == spec.kind);
-        extra.extend(
-            other.into_iter().map(|(k, o)| delete_change(k, o, "its kind no longer matches the configuration")),
-        );
+        extra.extend(other.into_iter().map(|(k, o)| {
+            delete_change(k, o, "its kind no longer matches the configuration", &recorded_placement(state, o))
+        }));
         let recorded = state.resources.get(&spec.id);
         same.sort_by_key(|(_, o)| (recorded.is_none_or(|r| r.aws_id != o.aws_id), o.aws_id.clone()));
         let mut same = same.into_iter();
         let adopted = same.next().map(|(_, o)| o);
         for (k, o) in same {
             let keep = adopted.map_or("", |a| a.aws_id.as_str());
-            extra.push(delete_change(k, o, &format!("duplicate of `{}`; {keep} is kept", spec.id)));
+            extra.push(delete_change(k, o, &format!("duplicate of `{}`; {keep} is kept", spec.id), &spec.placement));
         }
 
         let lookup = |r: &Reference| -> Option<Value> {
@@ -64,7 +64,7 @@ pub fn plan(graph: &ResourceGraph, registry: &Registry, state: &StateDocument, i
         };
         let desired = resolve_partially(spec, &lookup);
         let schema = registry.schema(&spec.kind);
-        let change = decide(spec, &desired, adopted, schema, recorded.map(|r| r.aws_id.as_str()));
+        let change = decide(spec, &desired, adopted, schema, recorded);
 
         match change.action {
             Action::Create | Action::Replace => {
@@ -81,7 +81,7 @@ pub fn plan(graph: &ResourceGraph, registry: &Registry, state: &StateDocument, i
 
     for (_, leftovers) in live {
         for (k, o) in leftovers {
-            extra.push(delete_change(k, o, "it is no longer in the configuration"));
+            extra.push(delete_change(k, o, "it is no longer in the configuration", &recorded_placement(state, o)));
         }
     }
     changes.extend(extra);
@@ -89,16 +89,21 @@ pub fn plan(graph: &ResourceGraph, registry: &Registry, state: &StateDocument, i
 }
 
 /// Plans the deletion of every live resource of the stack.
-pub fn plan_destroy(inventory: &Inventory) -> Plan {
-    let mut changes: Vec<Change> = inventory.resources.iter().map(|(k, o)| delete_change(k, o, "destroy")).collect();
+pub fn plan_destroy(inventory: &Inventory, state: &StateDocument) -> Plan {
+    let mut changes: Vec<Change> = inventory
+        .resources
+        .iter()
+        .map(|(k, o)| delete_change(k, o, "destroy", &recorded_placement(state, o)))
+        .collect();
     changes.sort_by(|a, b| a.id.cmp(&b.id).then_with(|| a.aws_id.cmp(&b.aws_id)));
     Plan { changes }
 }
 
-fn delete_change(kind: &Kind, o: &Observed, reason: &str) -> Change {
+fn delete_change(kind: &Kind, o: &Observed, reason: &str, placement: &Placement) -> Change {
     Change {
         id: o.id.clone(),
         kind: kind.clone(),
+        placement: placement.clone(),
         name: o
             .attributes
             .get("tags")
@@ -111,6 +116,12 @@ fn delete_change(kind: &Kind, o: &Observed, reason: &str) -> Change {
         aws_id: Some(o.aws_id.clone()),
         fields: Vec::new(),
     }
+}
+
+/// Where state says a live resource is; a resource state does not know is where it was found,
+/// which the one placement read today does not name.
+fn recorded_placement(state: &StateDocument, o: &Observed) -> Placement {
+    state.resources.get(&o.id).map(|r| r.placement.clone()).unwrap_or_default()
 }
 
 /// The spec's fields with every reference that can be resolved now resolved.
@@ -130,11 +141,12 @@ pub(crate) fn decide(
     desired: &BTreeMap<String, Planned>,
     live: Option<&Observed>,
     schema: Option<&KindSchema>,
-    recorded_aws_id: Option<&str>,
+    recorded: Option<&ResourceRecord>,
 ) -> Change {
     let mut change = Change {
         id: spec.id.clone(),
         kind: spec.kind.clone(),
+        placement: spec.placement.clone(),
         name: spec.name.clone(),
         action: Action::NoOp,
         reason: None,
@@ -147,13 +159,19 @@ pub(crate) fn decide(
             .iter()
             .map(|(k, v)| FieldChange { field: k.clone(), before: None, after: v.clone(), forces_replacement: false })
             .collect();
-        change.reason = recorded_aws_id
-            .map(|id| format!("{id} is recorded in state but no longer exists; it was deleted outside paystack"));
+        change.reason = recorded.map(|r| {
+            format!("{} is recorded in state but no longer exists; it was deleted outside paystack", r.aws_id)
+        });
         return change;
     };
     change.fields = diff(desired, &live.attributes, schema);
     let forced: Vec<&str> = change.fields.iter().filter(|f| f.forces_replacement).map(|f| f.field.as_str()).collect();
-    change.action = if !forced.is_empty() {
+    // A resource cannot move between accounts or regions: it is made again where it goes.
+    let moved = recorded.map(|r| &r.placement).filter(|p| **p != spec.placement && **p != Placement::default());
+    change.action = if let Some(from) = moved {
+        change.reason = Some(format!("it moves from {from} to {}", spec.placement));
+        Action::Replace
+    } else if !forced.is_empty() {
         change.reason = Some(format!("{} cannot be changed in place", forced.join(", ")));
         Action::Replace
     } else if !change.fields.is_empty() {
@@ -356,11 +374,39 @@ mod tests {
     }
 
     #[test]
+    fn a_resource_placed_elsewhere_than_recorded_is_replaced_there() {
+        let cloud = FakeCloud::default();
+        let mut state = empty_state();
+        let vpc = live("vpc", "vpc-1", json!({"cidr": "10.0.0.0/16"}));
+        let us = Placement::regional(None, "us-east-1");
+        let eu = Placement::regional(None, "eu-west-1");
+        state.record(&vpc.0, "vpc", &us, &vpc.1, vec![]);
+        let inv = Inventory { resources: vec![vpc] };
+        let placed = |p: &Placement| {
+            ResourceGraph::build(vec![spec("vpc", &[]).field("cidr", "10.0.0.0/16").placed(p.clone())]).unwrap()
+        };
+
+        let stays = plan(&placed(&us), &cloud.registry(), &state, &inv);
+        assert_eq!(actions(&stays), [("vpc", Action::NoOp)]);
+        assert_eq!(stays.changes[0].placement, us);
+
+        let moves = plan(&placed(&eu), &cloud.registry(), &state, &inv);
+        assert_eq!(actions(&moves), [("vpc", Action::Replace)]);
+        assert_eq!(moves.changes[0].reason.as_deref(), Some("it moves from us-east-1 to eu-west-1"));
+        assert_eq!(moves.changes[0].placement, eu, "a change says where the resource is going");
+
+        // A record written before placement (migrated or not) is not a move.
+        let mut legacy = state.clone();
+        legacy.resources.values_mut().for_each(|r| r.placement = Placement::default());
+        assert_eq!(actions(&plan(&placed(&eu), &cloud.registry(), &legacy, &inv)), [("vpc", Action::NoOp)]);
+    }
+
+    #[test]
     fn leftovers_and_duplicates_are_deleted_and_the_recorded_one_is_kept() {
         let cloud = FakeCloud::default();
         let mut state = empty_state();
         let kept = live("vpc", "vpc-2", json!({"cidr": "10.0.0.0/16"}));
-        state.record(&kept.0, "vpc", &kept.1, vec![]);
+        state.record(&kept.0, "vpc", &Placement::default(), &kept.1, vec![]);
         let inv = Inventory {
             resources: vec![
                 live("vpc", "vpc-1", json!({"cidr": "10.0.0.0/16"})),
@@ -388,7 +434,7 @@ mod tests {
         let cloud = FakeCloud::default();
         let mut state = empty_state();
         let gone = live("vpc", "vpc-9", json!({}));
-        state.record(&gone.0, "vpc", &gone.1, vec![]);
+        state.record(&gone.0, "vpc", &Placement::default(), &gone.1, vec![]);
         let graph = ResourceGraph::build(vec![spec("vpc", &[]).field("cidr", Expr::from("10.0.0.0/16"))]).unwrap();
         let p = plan(&graph, &cloud.registry(), &state, &Inventory::default());
         assert_eq!(p.changes[0].action, Action::Create);

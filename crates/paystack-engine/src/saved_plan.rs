@@ -121,6 +121,7 @@ mod tests {
         moved.changes.push(paystack_core::Change {
             id: paystack_core::ResourceId::new("x"),
             kind: paystack_core::Kind::new("k"),
+            placement: Default::default(),
             name: "x".into(),
             aws_id: None,
             action: paystack_core::Action::Create,

@@ -11,4 +11,4 @@ pub mod blueprint;
 pub mod kinds;
 mod latency;
 
-pub use blueprint::{Blueprint, BlueprintError, Lookups, blueprint, required_tags};
+pub use blueprint::{Blueprint, BlueprintError, Lookups, blueprint, primary_placement, required_tags};

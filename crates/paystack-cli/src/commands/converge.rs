@@ -96,12 +96,12 @@ async fn converge_locked(
     } else {
         s
     };
-    let stored = backend.read().await.map_err(|e| s.state_error(e))?;
+    let stored = s.read_from(backend).await?;
     let inventory = aws.observe(&s.scope()).await?;
     let mut state = stored.clone().unwrap_or_else(|| paystack_state::new_document(&s.key()));
     let plan = match mode {
         Mode::Apply => apply_plan(s, aws, &state, &inventory),
-        Mode::Destroy => paystack_engine::plan_destroy(&inventory),
+        Mode::Destroy => paystack_engine::plan_destroy(&inventory, &state),
         Mode::Fix => {
             let plan = paystack_engine::plan(&s.graph, &aws.registry, &state, &inventory);
             drift_report(s, aws, &plan, &state).fix_plan(&plan)

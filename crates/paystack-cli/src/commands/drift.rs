@@ -39,7 +39,7 @@ struct Checked {
 async fn check_drift(s: &Stack, aws: Aws) -> Result<Option<Checked>> {
     let looked_up = s.looked_up(&aws).await?;
     let backend = aws.backend(&looked_up);
-    let Some(state) = backend.read().await.map_err(|e| s.state_error(e))? else { return Ok(None) };
+    let Some(state) = s.read_from(&*backend).await? else { return Ok(None) };
     let inventory = aws.observe(&s.scope()).await?;
     let plan = paystack_engine::plan(&looked_up.graph, &aws.registry, &state, &inventory);
     let report = drift_report(&looked_up, &aws, &plan, &state);

@@ -76,6 +76,16 @@ impl Stack {
         build(self.env.clone(), &lookups, self.state_dir.clone())
     }
 
+    /// Reads the stack's state, brought up to this paystack's schema: a document written
+    /// before placement has each record placed where its kind lives in this environment.
+    pub(super) async fn read_from(&self, backend: &dyn StateBackend) -> Result<Option<StateDocument>> {
+        let mut doc = backend.read().await.map_err(|e| self.state_error(e))?;
+        if let Some(doc) = &mut doc {
+            doc.migrate(|_, kind| paystack_platform::primary_placement(&self.env, kind));
+        }
+        Ok(doc)
+    }
+
     /// Turns a state error into a diagnostic that says what to do next.
     pub(super) fn state_error(&self, e: paystack_state::StateError) -> miette::Report {
         state_error(e, &self.env.name, &self.key())
@@ -140,7 +150,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             let aws = Aws::connect(&s).await;
             let s = s.looked_up(&aws).await?;
             let backend = aws.backend(&s);
-            let stored = backend.read().await.map_err(|e| s.state_error(e))?;
+            let stored = s.read_from(&*backend).await?;
             let inventory = aws.observe(&s.scope()).await?;
             let state = stored.clone().unwrap_or_else(|| paystack_state::new_document(&s.key()));
             let plan = apply_plan(&s, &aws, &state, &inventory);
@@ -265,7 +275,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
 
 async fn read_state(s: &Stack) -> Result<Option<StateDocument>> {
     let aws = Aws::connect(s).await;
-    aws.backend(s).read().await.map_err(|e| s.state_error(e))
+    s.read_from(&*aws.backend(s)).await
 }
 
 /// Where the environment's remote state lives, if it uses the remote backend.

@@ -32,7 +32,7 @@ impl Read {
 async fn read_live(s: &Stack) -> Result<Read> {
     let aws = Aws::connect(s).await;
     let s = s.looked_up(&aws).await?;
-    let state = aws.backend(&s).read().await.map_err(|e| s.state_error(e))?.ok_or_else(|| {
+    let state = s.read_from(&*aws.backend(&s)).await?.ok_or_else(|| {
         miette!(
             help = format!("run `paystack apply --env {}` first; parity compares environments that exist", s.env.name),
             "`{}` has no state yet",

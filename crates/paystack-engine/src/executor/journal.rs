@@ -47,7 +47,7 @@ pub(super) fn adopt(state: &mut StateDocument, nodes: &[Node], inventory: &Inven
             {
                 current.attributes = r.attributes.clone();
             }
-            state.record(&n.change.kind, &n.change.name, &current, n.depends_on.clone());
+            state.record(&n.change.kind, &n.change.name, &n.change.placement, &current, n.depends_on.clone());
         }
     }
 }

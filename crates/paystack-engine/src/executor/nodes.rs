@@ -4,7 +4,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use paystack_core::{Action, Change, Observed, Plan, ReplaceOrder, ResourceId, Spec, StateDocument};
+use paystack_core::{Action, Change, Observed, Placement, Plan, ReplaceOrder, ResourceId, Spec, StateDocument};
 use petgraph::algo::toposort;
 use petgraph::graph::{DiGraph, NodeIndex};
 
@@ -205,6 +205,11 @@ impl Executor<'_> {
 }
 
 impl Node {
+    /// The bucket of call slots this node's calls take: its service, in its placement.
+    pub(super) fn slot(&self) -> (&'static str, Placement) {
+        (self.reconciler.schema().service, self.change.placement.clone())
+    }
+
     /// True for a node that takes a resource away: a delete, or the second half of a replace.
     pub(super) fn removes(&self) -> bool {
         self.change.action == Action::Delete || self.part == Part::ReplaceDelete

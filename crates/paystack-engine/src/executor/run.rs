@@ -4,7 +4,7 @@
 use std::collections::{BinaryHeap, HashMap};
 use std::time::{Duration, Instant};
 
-use paystack_core::{Action, Fields, Intent, Observed, Planned, Reference, ResourceId, StateDocument};
+use paystack_core::{Action, Fields, Intent, Observed, Placement, Planned, Reference, ResourceId, StateDocument};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info_span, warn};
@@ -29,7 +29,9 @@ pub(super) struct Run<'r, 'e> {
     pub(super) exec: &'r Executor<'e>,
     /// Changes whose next phase is an API call, by remaining critical path.
     pub(super) ready: BinaryHeap<(Duration, std::cmp::Reverse<usize>)>,
-    pub(super) in_flight: HashMap<&'static str, usize>,
+    /// Calls in flight per service and placement: AWS throttles each account and region
+    /// on its own.
+    pub(super) in_flight: HashMap<(&'static str, Placement), usize>,
     pub(super) running: usize,
     pub(super) stopping: bool,
     pub(super) state_error: Option<String>,
@@ -198,7 +200,7 @@ impl Run<'_, '_> {
             let service = self.nodes[i].reconciler.schema().service;
             let limit =
                 self.exec.options.service_slots.get(service).copied().unwrap_or(self.exec.options.default_slots).max(1);
-            let used = self.in_flight.entry(service).or_default();
+            let used = self.in_flight.entry(self.nodes[i].slot()).or_default();
             if *used >= limit {
                 deferred.push((prio, std::cmp::Reverse(i)));
                 continue;
@@ -223,8 +225,7 @@ impl Run<'_, '_> {
             self.state_error = Some(e);
             self.stopping = true;
             for i in starting {
-                let service = self.nodes[i].reconciler.schema().service;
-                if let Some(used) = self.in_flight.get_mut(service) {
+                if let Some(used) = self.in_flight.get_mut(&self.nodes[i].slot()) {
                     *used = used.saturating_sub(1);
                 }
                 self.nodes[i].status = Status::Interrupted;
@@ -275,11 +276,10 @@ impl Run<'_, '_> {
                 self.nodes[node].status = Status::Interrupted;
             }
             Msg::PhaseDone { node: i, phase, result } => {
-                if phase.holds_slot() {
-                    let service = self.nodes[i].reconciler.schema().service;
-                    if let Some(used) = self.in_flight.get_mut(service) {
-                        *used = used.saturating_sub(1);
-                    }
+                if phase.holds_slot()
+                    && let Some(used) = self.in_flight.get_mut(&self.nodes[i].slot())
+                {
+                    *used = used.saturating_sub(1);
                 }
                 match result {
                     Ok(observed) => {
@@ -311,7 +311,13 @@ impl Run<'_, '_> {
                     node.current = Some(o);
                 }
                 if let Some(current) = &node.current {
-                    self.state.record(&node.change.kind, &node.change.name, current, node.depends_on.clone());
+                    self.state.record(
+                        &node.change.kind,
+                        &node.change.name,
+                        &node.change.placement,
+                        current,
+                        node.depends_on.clone(),
+                    );
                 }
             }
             Phase::Delete => {

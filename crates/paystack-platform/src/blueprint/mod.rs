@@ -10,10 +10,12 @@ use std::collections::BTreeMap;
 use paystack_config::{Environment, IgnoredField};
 use paystack_core::naming;
 use paystack_core::stack::{RESOURCE_TAG, STACK_TAG};
-use paystack_core::{Change, Expr, FieldChange, Fields, Input, ResourceId, Spec, Stack, StateDocument};
+use paystack_core::{
+    Change, Expr, FieldChange, Fields, Input, Kind, Placement, ResourceId, Spec, Stack, StateDocument,
+};
 use serde::Serialize;
 
-use crate::kinds::{self, Handle, KindSpec, Tags};
+use crate::kinds::{self, Handle, KindDef, KindSpec, Tags};
 
 mod alerts;
 mod compute;
@@ -152,6 +154,18 @@ pub fn blueprint(env: &Environment, lookups: &Lookups) -> Result<Blueprint, Blue
     Ok(Blueprint { stack, specs: b.specs, outputs })
 }
 
+/// Where a resource of `kind` lives by default in `env`: its primary region, in the account
+/// the run's credentials act in (an environment of its own account comes with accounts), or
+/// that account alone for a global kind. A state document written before placement is
+/// migrated with this.
+pub fn primary_placement(env: &Environment, kind: &Kind) -> Placement {
+    placement_in(env, kinds::all().find(|k| k.name == kind.as_str()).is_some_and(|k| k.global))
+}
+
+fn placement_in(env: &Environment, global: bool) -> Placement {
+    if global { Placement::global(None) } else { Placement::regional(None, &env.region) }
+}
+
 /// The five tags the organisation requires on everything, the state bucket and lock table
 /// included.
 pub fn required_tags(env: &Environment) -> Vec<(&'static str, String)> {
@@ -184,6 +198,12 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
+    /// Where a resource of `kind` goes by default: the environment's primary region of its
+    /// account, or the account alone for a global kind.
+    fn placement(&self, kind: &KindDef) -> Placement {
+        placement_in(self.env, kind.global)
+    }
+
     /// `{env}-{region}-{service}-{resource}`, with the stack's suffix.
     fn name(&self, service: &str, resource: &str) -> String {
         naming::compose(&self.env.name, &self.env.region, service, resource, self.env.suffix.as_deref())
@@ -233,7 +253,8 @@ impl Builder<'_> {
         if self.specs.iter().any(|s| s.id == id) {
             return Err(BlueprintError::DuplicateId(id));
         }
-        let spec = Spec::from_typed(id.clone(), &S::DEF.kind(), name, spec);
+        let placement = self.placement(S::DEF);
+        let spec = Spec::from_typed(id.clone(), &S::DEF.kind(), name, spec).placed(placement);
         if let Some((field, _)) = S::DEF.name_field
             && spec.fields.get(field) != Some(&Expr::from(spec.name.as_str()))
         {

@@ -419,3 +419,17 @@ fn every_kind_placed_is_listed_in_its_layer() {
         assert!(kinds::all().any(|k| k.kind() == spec.kind), "{} is missing from its layer's KINDS", spec.kind);
     }
 }
+
+#[test]
+fn every_resource_is_placed_in_the_primary_region_except_global_kinds() {
+    let b = build(&env("prod", "10.2.0.0/16", 3), &Lookups::default());
+    for spec in &b.specs {
+        let global = spec.kind == kinds::IAM_ROLE.kind() || spec.kind == kinds::DNS_RECORD.kind();
+        let expected = if global {
+            paystack_core::Placement::global(None)
+        } else {
+            paystack_core::Placement::regional(None, "us-east-1")
+        };
+        assert_eq!(spec.placement, expected, "{}", spec.id);
+    }
+}

@@ -64,7 +64,7 @@ pub struct IamRole {
     pub tags: Tags,
 }
 pub const IAM_ROLE: KindDef =
-    KindDef::new("iam.role", "iam", "iam_role").named("name", 64).replace_on(fields!(IamRole: name, path));
+    KindDef::new("iam.role", "iam", "iam_role").named("name", 64).replace_on(fields!(IamRole: name, path)).global();
 impl KindSpec for IamRole {
     const DEF: &'static KindDef = &IAM_ROLE;
 }

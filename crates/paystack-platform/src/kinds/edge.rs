@@ -99,7 +99,8 @@ pub struct DnsRecord {
 }
 pub const DNS_RECORD: KindDef = KindDef::new("route53.record", "route53", "route53_record")
     .replace_on(fields!(DnsRecord: zone_id, name, set_identifier, owner_name))
-    .delete_before_create();
+    .delete_before_create()
+    .global();
 impl KindSpec for DnsRecord {
     const DEF: &'static KindDef = &DNS_RECORD;
 }

@@ -107,6 +107,8 @@ pub struct KindDef {
     /// For kinds AWS identifies by a name the caller chooses (RDS, Secrets Manager, SNS): the
     /// field that carries it, and the longest name AWS accepts.
     pub name_field: Option<(&'static str, usize)>,
+    /// A global kind (IAM, Route 53) lives once per account, not once per region.
+    pub global: bool,
 }
 
 impl KindDef {
@@ -123,7 +125,14 @@ impl KindDef {
             unordered: &[],
             replace_order: ReplaceOrder::CreateBeforeDelete,
             name_field: None,
+            global: false,
         }
+    }
+
+    /// The kind lives once per account, whatever the region.
+    pub(crate) const fn global(mut self) -> Self {
+        self.global = true;
+        self
     }
 
     /// The kind is identified by the name in `field`, at most `max` characters long.
