@@ -201,7 +201,10 @@ async fn apply_inner(registry: Registry, graph: &ResourceGraph, env: &str) -> Re
     let progress = |_: Event| {};
     let executor =
         Executor { registry: &registry, options: ExecOptions::default(), progress: &progress, writer: &NoWrites };
-    let report = executor.apply(&plan, graph, &inventory, &mut state, CancellationToken::new()).await?;
+    let report = executor
+        .apply(&plan, graph, &inventory, &mut state, CancellationToken::new())
+        .await
+        .map_err(|e| e.to_string())?;
     match report.outcomes.iter().find(|(_, o)| *o != Outcome::Done(Action::Create)) {
         None => Ok(()),
         Some((change, outcome)) => Err(format!("{env}: `{}` ended {outcome:?}", change.id)),
@@ -298,7 +301,7 @@ struct NoWrites;
 
 #[async_trait]
 impl StateWriter for NoWrites {
-    async fn write(&self, doc: &mut StateDocument) -> Result<(), String> {
+    async fn write(&self, doc: &mut StateDocument) -> Result<(), paystack_engine::StateWriteError> {
         doc.serial += 1;
         Ok(())
     }

@@ -8,7 +8,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::events::Event;
-use crate::executor::{ApplyReport, ExecOptions, Executor, Outcome};
+use crate::executor::{ApplyReport, ExecOptions, Executor, Outcome, StateWriteError};
 use crate::graph::ResourceGraph;
 use crate::planner::{Inventory, plan, plan_destroy};
 use crate::reconciler::Scope;
@@ -277,14 +277,14 @@ async fn a_failed_state_write_stops_new_work() {
     let mut h = Harness::new();
     h.writer.fail.insert(3, "disk full".into());
     let report = h.apply(&graph(vec![spec("a", &[]), spec("b", &["a"])])).await;
-    assert_eq!(report.state_error.as_deref(), Some("disk full"));
+    assert_eq!(report.state_error, Some(StateWriteError::Failed("disk full".into())));
     assert_eq!(h.cloud.calls(), ["create:a"], "nothing starts after state could not be saved");
 
     // Write 2 is the journal entry for `a`: if it cannot be saved, `a` is not created.
     let mut h = Harness::new();
     h.writer.fail.insert(2, "disk full".into());
     let report = h.apply(&graph(vec![spec("a", &[]), spec("b", &["a"])])).await;
-    assert_eq!(report.state_error.as_deref(), Some("disk full"));
+    assert_eq!(report.state_error, Some(StateWriteError::Failed("disk full".into())));
     assert!(h.cloud.calls().is_empty(), "no create without its journal entry");
     assert!(!report.succeeded());
 }

@@ -31,7 +31,7 @@ mod testing;
 
 pub use drift::{DriftKind, DriftReport, FieldDrift, Finding, Ignored, detect as detect_drift, yield_to_owners};
 pub use events::{Event, Progress};
-pub use executor::{ApplyReport, ExecOptions, Executor, Outcome, StateWriter, state_lags};
+pub use executor::{ApplyReport, ExecError, ExecOptions, Executor, Outcome, StateWriteError, StateWriter, state_lags};
 pub use graph::{GraphError, ResourceGraph};
 pub use observe::{ObserveError, observe_all};
 pub use parity::{Configured, Difference, ParityReport, Side, Unexplained, compare as compare_parity};

@@ -10,7 +10,7 @@ use paystack_core::spec::ExpectedDurations;
 use paystack_core::{Expr, FieldChange, Kind, KindSchema, Observed, ReplaceOrder, ResourceId, Spec, StateDocument};
 use serde_json::json;
 
-use crate::executor::StateWriter;
+use crate::executor::{StateWriteError, StateWriter};
 use crate::reconciler::{Desired, ReconcileError, Reconciler, Registry, Scope};
 
 pub(crate) const THING: &str = "test.thing";
@@ -208,9 +208,9 @@ pub(crate) struct MemoryWriter {
 
 #[async_trait]
 impl StateWriter for MemoryWriter {
-    async fn write(&self, doc: &mut StateDocument) -> Result<(), String> {
+    async fn write(&self, doc: &mut StateDocument) -> Result<(), StateWriteError> {
         if let Some(e) = self.fail.get(&(doc.serial + 1)) {
-            return Err(e.clone());
+            return Err(StateWriteError::Failed(e.clone()));
         }
         doc.serial += 1;
         self.writes.lock().unwrap().push(doc.clone());

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use miette::{IntoDiagnostic, Result, miette};
 use paystack_core::{Plan, ResourceId, StateDocument};
-use paystack_engine::{ExecOptions, Executor, StateWriter};
-use paystack_state::{Lock, LockInfo, LockOptions, StateBackend};
+use paystack_engine::{ExecOptions, Executor, StateWriteError, StateWriter};
+use paystack_state::{Lock, LockInfo, LockOptions, StateBackend, StateError};
 use tokio_util::sync::CancellationToken;
 
 use super::drift::drift_report;
@@ -46,8 +46,33 @@ struct LockWriter<'a>(&'a Lock);
 
 #[async_trait]
 impl StateWriter for LockWriter<'_> {
-    async fn write(&self, doc: &mut StateDocument) -> std::result::Result<(), String> {
-        self.0.write(doc).await.map_err(|e| e.to_string())
+    async fn write(&self, doc: &mut StateDocument) -> std::result::Result<(), StateWriteError> {
+        self.0.write(doc).await.map_err(write_error)
+    }
+}
+
+/// A failed write as the executor tells them apart: this run lost its lock, someone else
+/// wrote, or the write did not happen.
+fn write_error(e: StateError) -> StateWriteError {
+    match e {
+        StateError::LeaseLost { .. } | StateError::Fenced { .. } => StateWriteError::LostLock(e.to_string()),
+        StateError::Stale { .. } | StateError::LineageMismatch { .. } => StateWriteError::Conflict(e.to_string()),
+        other => StateWriteError::Failed(other.to_string()),
+    }
+}
+
+/// What to do after a state write failed, by why it failed.
+fn after_state_error(e: &StateWriteError, s: &Stack, operation: &str) -> String {
+    let again = format!("paystack {operation} --env {}", s.env.name);
+    match e {
+        StateWriteError::LostLock(_) => format!(
+            "another run holds the lock of `{}` now; let it finish, then run `{again}` to see what is left",
+            s.key()
+        ),
+        StateWriteError::Conflict(_) => {
+            format!("another run wrote the state of `{}`; run `{again}` again, which plans from what it wrote", s.key())
+        }
+        StateWriteError::Failed(_) => format!("check the state backend, then run `{again}` again"),
     }
 }
 
@@ -128,7 +153,7 @@ async fn converge_locked(
                 .await
                 .map_err(|e| miette!("{e}"))?;
             if let Some(e) = report.state_error {
-                return Err(miette!(help = "run the command again", "cannot record state: {e}"));
+                return Err(miette!(help = after_state_error(&e, s, operation), "cannot record state: {e}"));
             }
             println!(
                 "Recorded in state what an interrupted run had left unrecorded ({} resources recorded, {before} before).",
@@ -188,7 +213,9 @@ async fn converge_locked(
     };
     print!("{}", render::report_text(&report, verb));
     if !report.succeeded() {
-        let help = if report.cancelled {
+        let help = if let Some(e) = &report.state_error {
+            after_state_error(e, s, operation)
+        } else if report.cancelled {
             format!(
                 "run `paystack {operation} --env {}` again to finish; what was created is recorded and will be adopted",
                 s.env.name
@@ -257,4 +284,25 @@ fn ask(s: &Stack, operation: &str, expected: &str) -> Result<()> {
         return Err(miette!("{operation} cancelled; nothing was changed"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_lock_is_told_apart_from_a_stale_write_and_a_failed_one() {
+        let lost = write_error(StateError::LeaseLost { stack: "prod".into() });
+        assert!(matches!(lost, StateWriteError::LostLock(ref m) if m.contains("lost its lock on `prod`")), "{lost:?}");
+        let fenced = write_error(StateError::Fenced { stack: "prod".into(), fence: 3, newer: 4 });
+        assert!(matches!(fenced, StateWriteError::LostLock(_)), "{fenced:?}");
+        let stale = write_error(StateError::Stale { expected: 23, on_disk: 24 });
+        assert!(matches!(stale, StateWriteError::Conflict(ref m) if m.contains("serial 24")), "{stale:?}");
+        let failed = write_error(StateError::Remote {
+            action: "writing",
+            location: "s3://b/k".into(),
+            message: "timed out".into(),
+        });
+        assert!(matches!(failed, StateWriteError::Failed(_)), "{failed:?}");
+    }
 }

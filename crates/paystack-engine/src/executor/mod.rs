@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use paystack_core::{Action, Change, Plan, ResourceId, StateDocument};
+use paystack_core::{Action, Change, Kind, Plan, ResourceId, StateDocument};
 use tokio_util::sync::CancellationToken;
 
 use crate::events::Progress;
@@ -32,7 +32,30 @@ pub use journal::state_lags;
 pub trait StateWriter: Send + Sync {
     /// Writes `doc` and advances its serial. An error stops the run: going on without a
     /// record of what was created is how duplicates are made.
-    async fn write(&self, doc: &mut StateDocument) -> Result<(), String>;
+    async fn write(&self, doc: &mut StateDocument) -> Result<(), StateWriteError>;
+}
+
+/// Why a state write failed. Each stops the run; they differ in what the user does next.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum StateWriteError {
+    /// This run no longer holds the stack's lock (taken over, or unlocked): it may not write.
+    #[error("{0}")]
+    LostLock(String),
+    /// Someone else wrote the state since this run last read or wrote it.
+    #[error("{0}")]
+    Conflict(String),
+    /// The write did not happen (the backend failed or could not be reached).
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// A plan the executor cannot carry out at all; nothing was changed.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ExecError {
+    #[error("no reconciler for kind `{kind}` (resource `{id}`)")]
+    NoReconciler { kind: Kind, id: ResourceId },
+    #[error("the changes cannot be ordered: `{0}` is part of a cycle")]
+    Cycle(ResourceId),
 }
 
 #[derive(Clone, Debug)]
@@ -75,7 +98,7 @@ pub enum Outcome {
 pub struct ApplyReport {
     pub outcomes: Vec<(Change, Outcome)>,
     /// Set when state could not be written; the run stopped launching work at that point.
-    pub state_error: Option<String>,
+    pub state_error: Option<StateWriteError>,
     pub cancelled: bool,
 }
 
@@ -108,7 +131,7 @@ impl Executor<'_> {
         inventory: &Inventory,
         state: &mut StateDocument,
         cancel: CancellationToken,
-    ) -> Result<ApplyReport, String> {
+    ) -> Result<ApplyReport, ExecError> {
         let mut nodes = self.build_nodes(plan, graph, inventory, state)?;
         // Bring state in line with what is live before the first call: adopt resources the
         // last run created but never recorded, forget records of resources that are gone.

@@ -8,7 +8,7 @@ use paystack_core::{Action, Change, Observed, Placement, Plan, ReplaceOrder, Res
 use petgraph::algo::toposort;
 use petgraph::graph::{DiGraph, NodeIndex};
 
-use super::{Executor, Outcome};
+use super::{ExecError, Executor, Outcome};
 use crate::graph::ResourceGraph;
 use crate::planner::Inventory;
 use crate::reconciler::{Desired, Reconciler};
@@ -92,13 +92,13 @@ impl Executor<'_> {
         graph: &ResourceGraph,
         inventory: &Inventory,
         state: &StateDocument,
-    ) -> Result<Vec<Node>, String> {
+    ) -> Result<Vec<Node>, ExecError> {
         let mut nodes = Vec::with_capacity(plan.changes.len());
         for (change_index, change) in plan.changes.iter().enumerate() {
             let reconciler = self
                 .registry
                 .get(&change.kind)
-                .ok_or_else(|| format!("no reconciler for kind `{}` (resource `{}`)", change.kind, change.id))?
+                .ok_or_else(|| ExecError::NoReconciler { kind: change.kind.clone(), id: change.id.clone() })?
                 .clone();
             let current = change.aws_id.as_deref().and_then(|aws_id| inventory.find(&change.kind, aws_id)).cloned();
             let spec_deps = graph.spec(&change.id).map(|s| s.dependencies()).unwrap_or_default();
@@ -184,9 +184,7 @@ impl Executor<'_> {
                 }
             }
         }
-        let order = toposort(&dag, None).map_err(|c| {
-            format!("the changes cannot be ordered: `{}` is part of a cycle", nodes[dag[c.node_id()]].change.id)
-        })?;
+        let order = toposort(&dag, None).map_err(|c| ExecError::Cycle(nodes[dag[c.node_id()]].change.id.clone()))?;
 
         for e in dag.raw_edges() {
             let (a, b) = (dag[e.source()], dag[e.target()]);

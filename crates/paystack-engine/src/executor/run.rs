@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info_span, warn};
 
 use super::nodes::{Node, Part, Phase, Status};
-use super::{Executor, Outcome};
+use super::{Executor, Outcome, StateWriteError};
 use crate::events::Event;
 use crate::planner::{decide, diff, resolve_partially};
 use crate::reconciler::{Desired, ErrorClass, ReconcileError};
@@ -34,7 +34,7 @@ pub(super) struct Run<'r, 'e> {
     pub(super) in_flight: HashMap<(&'static str, Placement), usize>,
     pub(super) running: usize,
     pub(super) stopping: bool,
-    pub(super) state_error: Option<String>,
+    pub(super) state_error: Option<StateWriteError>,
     /// Outputs of settled resources, for resolving the references of their dependents.
     pub(super) outputs: HashMap<ResourceId, Fields>,
 }
