@@ -100,32 +100,30 @@ impl NetworkAcls {
         Ok(())
     }
 
-    /// Moves each of `subnets` to the ACL `to`, from whichever ACL it is in now.
+    /// Moves each of `subnets` to the ACL `to`, from whichever ACL it is in now. Each subnet
+    /// is looked up on its own: it belongs to exactly one ACL, and the emulator matches a
+    /// filter of several subnets only against an ACL holding all or only those.
     async fn associate(&self, subnets: &[String], to: &str) -> Result<(), ReconcileError> {
-        if subnets.is_empty() {
-            return Ok(());
-        }
-        let filter = Filter::builder().name("association.subnet-id").set_values(Some(subnets.to_vec())).build();
-        for acl in self.describe(vec![filter]).await? {
-            if acl.network_acl_id() == Some(to) {
+        for subnet in subnets {
+            let filter = Filter::builder().name("association.subnet-id").values(subnet).build();
+            let acls = self.describe(vec![filter]).await?;
+            let association =
+                acls.iter().flat_map(|acl| acl.associations()).find(|a| a.subnet_id() == Some(subnet.as_str()));
+            // Every subnet has an ACL from its creation on; none yet means AWS is settling.
+            let association = association.ok_or_else(|| {
+                ReconcileError::retryable(format!("subnet {subnet} has no network ACL association yet"))
+            })?;
+            if association.network_acl_id() == Some(to) {
                 continue;
             }
-            for association in acl.associations() {
-                let (Some(subnet), Some(association)) =
-                    (association.subnet_id(), association.network_acl_association_id())
-                else {
-                    continue;
-                };
-                if subnets.iter().any(|s| s == subnet) {
-                    self.client
-                        .replace_network_acl_association()
-                        .association_id(association)
-                        .network_acl_id(to)
-                        .send()
-                        .await
-                        .map_err(|e| classify("ReplaceNetworkAclAssociation", e))?;
-                }
-            }
+            let id = association.network_acl_association_id().ok_or_else(|| missing("network ACL association id"))?;
+            self.client
+                .replace_network_acl_association()
+                .association_id(id)
+                .network_acl_id(to)
+                .send()
+                .await
+                .map_err(|e| classify("ReplaceNetworkAclAssociation", e))?;
         }
         Ok(())
     }
