@@ -231,3 +231,32 @@ async fn drift_reports_out_of_band_changes_notifies_and_fixes_them() {
 
     stack.run(&["destroy", "--yes"]).success();
 }
+
+/// A fleet read: two applied stacks of one environment are read with one request per kind,
+/// and each is told its own drift, none of the other's resources counted as its own.
+#[tokio::test]
+async fn a_fleet_drift_tells_each_stack_its_own_drift() {
+    let stack = Stack::new("dev", "fleet");
+    stack.apply();
+    let sibling = format!("{}x", stack.suffix);
+    let applied = stack.command_as(&sibling, &["apply", "--yes", "--env", "dev"]).output().unwrap();
+    crate::support::Run::from(applied).success();
+    let log_group = stack.name_of("app.payments-api.logs").await;
+    logs().await.put_retention_policy().log_group_name(&log_group).retention_in_days(1).send().await.unwrap();
+
+    let fleet = stack.run(&["drift", "--suffix", &sibling, "--json"]).code(2).json();
+    let by_stack: BTreeMap<&str, &Value> =
+        fleet["environments"].as_array().unwrap().iter().map(|e| (e["stack"].as_str().unwrap(), e)).collect();
+    let (own, other) = (&by_stack[stack.key().as_str()], &by_stack[format!("dev-{sibling}").as_str()]);
+    let findings = |doc: &Value| -> Vec<(String, String)> {
+        doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| (f["id"].as_str().unwrap().to_owned(), f["drift"].as_str().unwrap().to_owned()))
+            .collect()
+    };
+    assert_eq!(findings(own), [("app.payments-api.logs".to_owned(), "modified".to_owned())], "{own:#}");
+    assert_eq!(findings(other), [], "the sibling is as it was applied: {other:#}");
+    assert_eq!((own["drift"].as_bool(), other["drift"].as_bool()), (Some(true), Some(false)));
+}

@@ -153,9 +153,15 @@ impl Stack {
     /// Like [`Stack::command`] without `--env`: for commands over every environment, with
     /// this stack's suffix.
     pub(crate) fn command_for_every_env(&self, args: &[&str]) -> Command {
+        self.command_as(&self.suffix, args)
+    }
+
+    /// Like [`Stack::command_for_every_env`] for a sibling stack: this stack's configuration
+    /// and state backend, another suffix.
+    pub(crate) fn command_as(&self, suffix: &str, args: &[&str]) -> Command {
         let mut cmd = Command::new(binary());
         cmd.arg("--config").arg(self.config.path()).arg("--state-dir").arg(self.state.path());
-        cmd.args(args).args(["--suffix", &self.suffix]);
+        cmd.args(args).args(["--suffix", suffix]);
         cmd.env("AWS_ENDPOINT_URL", endpoint()).env("NO_COLOR", "1").env_remove("PAYSTACK_LOG");
         cmd
     }

@@ -47,9 +47,14 @@ pub(crate) fn tag_changes(desired: &Desired, current: &Observed) -> (TagMap, Vec
     (set, unset)
 }
 
-/// True when the tags say the resource belongs to the scope's stack.
+/// True when the tags say the resource belongs to one of the scope's stacks.
 pub(crate) fn owned_by(scope: &Scope, tags: &TagMap) -> bool {
-    tags.get(STACK_TAG).map(String::as_str) == Some(scope.stack.as_str())
+    tags.get(STACK_TAG).is_some_and(|stack| scope.reads(stack))
+}
+
+/// The scope's stacks, as the values of a server-side tag filter.
+pub(crate) fn stack_values(scope: &Scope) -> Vec<String> {
+    scope.stacks().map(str::to_owned).collect()
 }
 
 /// A live resource as the engine sees it, or `None` unless it carries both ownership tags
@@ -72,20 +77,15 @@ pub(crate) fn observed(
     attributes.insert("tags".into(), json!(shown));
     let mut outputs = into_fields(outputs);
     outputs.entry("id").or_insert_with(|| json!(aws_id));
-    Some(Observed { id: ResourceId::new(id), aws_id: aws_id.to_owned(), attributes, outputs, pending: false })
+    let stack = tags.get(STACK_TAG)?;
+    Some(Observed::new(ResourceId::new(id), aws_id, attributes, outputs).of_stack(stack))
 }
 
 /// What a create call made: the desired fields are what was set.
 pub(crate) fn created(desired: &Desired, aws_id: &str, outputs: Value) -> Observed {
     let mut outputs = into_fields(outputs);
     outputs.entry("id").or_insert_with(|| json!(aws_id));
-    Observed {
-        id: desired.id.clone(),
-        aws_id: aws_id.to_owned(),
-        attributes: desired.fields.clone(),
-        outputs,
-        pending: false,
-    }
+    Observed::new(desired.id.clone(), aws_id, desired.fields.clone(), outputs)
 }
 
 /// The resource after an in-place update: the desired fields are what is now set.

@@ -72,15 +72,14 @@ mod tests {
     async fn sets_what_differs_removes_what_is_unwanted_and_keeps_aws_tags_and_annotations() {
         let desired =
             Desired { id: ResourceId::new("r"), name: "r".into(), fields: with_tags(json!({ "A": "1", "B": "2" })) };
-        let current = Observed {
-            id: ResourceId::new("r"),
-            aws_id: "r-1".into(),
-            attributes: with_tags(
+        let current = Observed::new(
+            ResourceId::new("r"),
+            "r-1",
+            with_tags(
                 json!({ "A": "1", "B": "old", "C": "3", "aws:cloudformation:stack": "x", "paystack:username": "u" }),
             ),
-            outputs: Default::default(),
-            pending: false,
-        };
+            Default::default(),
+        );
         let service = Recorder::default();
         sync_tags(&service, "r-1", &desired, &current).await.unwrap();
         assert_eq!(*service.0.lock().unwrap(), [r#"tag r-1 {"B": "2"}"#, r#"untag r-1 ["C"]"#]);

@@ -197,10 +197,18 @@ fn walker_model(e: &EnvGraph) -> Duration {
 async fn apply_inner(registry: Registry, graph: &ResourceGraph, env: &str) -> Result<(), String> {
     let mut state = StateDocument::new(env.to_owned(), "bench".to_owned());
     let inventory = Inventory::default();
-    let plan = paystack_engine::plan(graph, &registry, &state, &inventory);
+    // The same stand-ins in every placement the graph uses, each with its own slots, as the
+    // clients of each account and region have.
+    let mut registries = paystack_engine::Registries::default();
+    for spec in graph.topological() {
+        if !registries.covers(&spec.placement) {
+            registries.insert(spec.placement.clone(), registry.clone());
+        }
+    }
+    let plan = paystack_engine::plan(graph, &registries, &state, &inventory);
     let progress = |_: Event| {};
     let executor =
-        Executor { registry: &registry, options: ExecOptions::default(), progress: &progress, writer: &NoWrites };
+        Executor { registries: &registries, options: ExecOptions::default(), progress: &progress, writer: &NoWrites };
     let report = executor
         .apply(&plan, graph, &inventory, &mut state, CancellationToken::new())
         .await
@@ -266,11 +274,8 @@ impl Reconciler for Timed {
         let outputs = self.outputs.get(&desired.id).into_iter().flatten();
         let outputs = outputs.map(|o| (o.clone(), Value::from(format!("{}:{o}", desired.id)))).collect();
         Ok(Observed {
-            id: desired.id.clone(),
-            aws_id: desired.id.to_string(),
-            attributes: desired.fields.clone(),
-            outputs,
             pending: true,
+            ..Observed::new(desired.id.clone(), desired.id.to_string(), desired.fields.clone(), outputs)
         })
     }
 

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::placement::Placement;
 use crate::spec::{Fields, ResourceId};
 
 /// A live resource that carries this stack's ownership tags.
@@ -19,4 +20,31 @@ pub struct Observed {
     /// `pending`): the engine waits for it before its dependents run.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pending: bool,
+    /// The stack whose ownership tag it carries, as a read found it; `None` on what a
+    /// create or update returned, which the caller's stack owns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
+    /// Where the read found it: the engine sets this from the placement it read.
+    #[serde(default)]
+    pub placement: Placement,
+}
+
+impl Observed {
+    /// A resource that is ready, as a create or update returned it.
+    pub fn new(id: ResourceId, aws_id: impl Into<String>, attributes: Fields, outputs: Fields) -> Self {
+        Self {
+            id,
+            aws_id: aws_id.into(),
+            attributes,
+            outputs,
+            pending: false,
+            stack: None,
+            placement: Placement::default(),
+        }
+    }
+
+    /// The same resource, found by a read to carry `stack`'s ownership tag.
+    pub fn of_stack(self, stack: impl Into<String>) -> Self {
+        Self { stack: Some(stack.into()), ..self }
+    }
 }

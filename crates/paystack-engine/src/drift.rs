@@ -224,13 +224,7 @@ mod tests {
 
     fn recorded(state: &mut StateDocument, id: &str, attributes: Value) {
         let Value::Object(attributes) = attributes else { panic!() };
-        let observed = Observed {
-            id: ResourceId::new(id),
-            aws_id: format!("aws-{id}"),
-            attributes,
-            outputs: Default::default(),
-            pending: false,
-        };
+        let observed = Observed::new(ResourceId::new(id), format!("aws-{id}"), attributes, Default::default());
         state.record(&Kind::new("test.thing"), id, &Default::default(), &observed, Vec::new());
     }
 

@@ -3,7 +3,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use paystack_core::{Action, ResourceId, StateDocument};
+use paystack_core::{Action, Placement, ResourceId, StateDocument};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -11,11 +11,14 @@ use crate::events::Event;
 use crate::executor::{ApplyReport, ExecOptions, Executor, Outcome, StateWriteError};
 use crate::graph::ResourceGraph;
 use crate::planner::{Inventory, plan, plan_destroy};
-use crate::reconciler::Scope;
+use crate::reconciler::{Registries, Scope};
 use crate::testing::{CHILD, EXCLUSIVE, FakeCloud, MemoryWriter, SLOW, THING, spec, spec_of};
 
 struct Harness {
     cloud: FakeCloud,
+    /// Where the run's reconcilers are: the cloud's default placement unless a test places
+    /// resources elsewhere.
+    registries: Registries,
     writer: MemoryWriter,
     events: Mutex<Vec<Event>>,
     state: StateDocument,
@@ -24,8 +27,10 @@ struct Harness {
 
 impl Harness {
     fn new() -> Self {
+        let cloud = FakeCloud::default();
         Self {
-            cloud: FakeCloud::default(),
+            registries: cloud.registries(),
+            cloud,
             writer: MemoryWriter::default(),
             events: Mutex::new(Vec::new()),
             state: StateDocument::new("dev".into(), "lineage".into()),
@@ -39,23 +44,20 @@ impl Harness {
     }
 
     async fn inventory(&self) -> Inventory {
-        let registry = self.cloud.registry();
-        let mut inv = Inventory::default();
-        for r in registry.reconcilers() {
-            for o in r.observe(&Scope::new("dev")).await.unwrap() {
-                inv.resources.push((r.schema().kind.clone(), o));
-            }
-        }
-        inv
+        crate::observe_all(&self.registries, &Scope::new("dev")).await.unwrap()
     }
 
     async fn apply_with(&mut self, graph: &ResourceGraph, cancel: CancellationToken) -> ApplyReport {
-        let registry = self.cloud.registry();
+        let registry = self.registries.clone();
         let inventory = self.inventory().await;
         let p = plan(graph, &registry, &self.state, &inventory);
         let progress = |e: Event| self.events.lock().unwrap().push(e);
-        let exec =
-            Executor { registry: &registry, options: self.options.clone(), progress: &progress, writer: &self.writer };
+        let exec = Executor {
+            registries: &registry,
+            options: self.options.clone(),
+            progress: &progress,
+            writer: &self.writer,
+        };
         exec.apply(&p, graph, &inventory, &mut self.state, cancel).await.unwrap()
     }
 
@@ -156,11 +158,40 @@ async fn each_placement_has_its_own_service_slots() {
     h.options.service_slots.insert("test".into(), 1);
     h.cloud.with(|i| i.call_time = Duration::from_secs(1));
     let regions = ["us-east-1", "eu-west-1"];
+    let mut registries = Registries::default();
+    for region in regions {
+        let at = paystack_core::Placement::regional(None, region);
+        registries.insert(at.clone(), h.cloud.registry_in(&at));
+    }
+    h.registries = registries;
     let specs = (0..6)
         .map(|i| spec(&format!("r{i}"), &[]).placed(paystack_core::Placement::regional(None, regions[i % 2])))
         .collect();
-    assert!(h.apply(&graph(specs)).await.succeeded());
+    let g = graph(specs);
+    assert!(h.apply(&g).await.succeeded());
     assert_eq!(h.cloud.with(|i| i.max_in_flight), 2, "one call in flight in each region");
+    let placed = |region| {
+        h.cloud.with(|i| i.live.values().filter(|(_, o)| o.placement.region.as_deref() == Some(region)).count())
+    };
+    assert_eq!((placed("us-east-1"), placed("eu-west-1")), (3, 3), "each made by its own region's reconciler");
+    let again = h.apply(&g).await;
+    assert!(again.outcomes.iter().all(|(_, o)| *o == Outcome::Done(Action::NoOp)), "each read back there: {again:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_resource_that_moves_is_made_in_its_new_placement_and_removed_from_its_old() {
+    let mut h = Harness::new();
+    let (us, eu) = (Placement::regional(None, "us-east-1"), Placement::regional(None, "eu-west-1"));
+    let mut registries = Registries::at(us.clone(), h.cloud.registry_in(&us));
+    registries.insert(eu.clone(), h.cloud.registry_in(&eu));
+    h.registries = registries;
+    assert!(h.apply(&graph(vec![spec("bucket", &[]).placed(us.clone())])).await.succeeded());
+    let report = h.apply(&graph(vec![spec("bucket", &[]).placed(eu.clone())])).await;
+    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(Harness::outcome(&report, "bucket"), &Outcome::Done(Action::Replace));
+    let live: Vec<Placement> = h.cloud.with(|i| i.live.values().map(|(_, o)| o.placement.clone()).collect());
+    assert_eq!(live, std::slice::from_ref(&eu), "made in eu-west-1, and gone from us-east-1");
+    assert_eq!(h.state.resources[&ResourceId::new("bucket")].placement, eu);
 }
 
 #[tokio::test(start_paused = true)]
@@ -314,11 +345,11 @@ async fn destroy_deletes_dependents_first() {
     let mut h = Harness::new();
     let g = graph(vec![spec("vpc", &[]), spec("subnet", &["vpc"]), spec("nat", &["subnet"])]);
     h.apply(&g).await;
-    let registry = h.cloud.registry();
+    let registry = h.cloud.registries();
     let inventory = h.inventory().await;
     let p = plan_destroy(&inventory, &StateDocument::new("s".into(), "l".into()));
     let progress = |_: Event| {};
-    let exec = Executor { registry: &registry, options: h.options.clone(), progress: &progress, writer: &h.writer };
+    let exec = Executor { registries: &registry, options: h.options.clone(), progress: &progress, writer: &h.writer };
     let empty = graph(vec![]);
     let report = exec.apply(&p, &empty, &inventory, &mut h.state, CancellationToken::new()).await.unwrap();
     assert!(report.succeeded(), "{report:?}");
@@ -397,7 +428,7 @@ async fn a_plan_with_nothing_to_change_still_records_what_state_lacks() {
     let mut h = Harness::new();
     let g = graph(vec![spec("a", &[]), spec("b", &["a"])]);
     h.apply(&g).await;
-    let registry = h.cloud.registry();
+    let registry = h.cloud.registries();
     let inventory = h.inventory().await;
     let p = plan(&g, &registry, &h.state, &inventory);
     assert!(!crate::state_lags(&p, &inventory, &h.state), "a converged stack's state is current");

@@ -334,18 +334,14 @@ mod tests {
             resources: ids
                 .iter()
                 .map(|id| {
-                    let observed = Observed {
-                        id: ResourceId::new(*id),
-                        aws_id: format!("aws-{id}"),
-                        attributes: [
-                            ("path".to_owned(), json!("/health")),
-                            ("name".to_owned(), json!(format!("{env}-{id}"))),
-                        ]
-                        .into_iter()
-                        .collect(),
-                        outputs: Default::default(),
-                        pending: false,
-                    };
+                    let attributes =
+                        [("path".to_owned(), json!("/health")), ("name".to_owned(), json!(format!("{env}-{id}")))];
+                    let observed = Observed::new(
+                        ResourceId::new(*id),
+                        format!("aws-{id}"),
+                        attributes.into_iter().collect(),
+                        Default::default(),
+                    );
                     (Kind::new("test.thing"), observed)
                 })
                 .collect(),

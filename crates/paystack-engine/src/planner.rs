@@ -9,7 +9,7 @@ use paystack_core::{
 use serde_json::Value;
 
 use crate::graph::ResourceGraph;
-use crate::reconciler::Registry;
+use crate::reconciler::Registries;
 
 /// Every live resource of one stack, as its kind's reconciler observed it.
 #[derive(Clone, Debug, Default)]
@@ -29,7 +29,7 @@ impl Inventory {
 /// just before a crash, and never recorded, is adopted rather than created twice. When two
 /// live resources claim one id, the one the state recorded (or else the first by AWS id) is
 /// kept and the other is planned for deletion, with the reason.
-pub fn plan(graph: &ResourceGraph, registry: &Registry, state: &StateDocument, inventory: &Inventory) -> Plan {
+pub fn plan(graph: &ResourceGraph, registry: &Registries, state: &StateDocument, inventory: &Inventory) -> Plan {
     let mut live: BTreeMap<&ResourceId, Vec<(&Kind, &Observed)>> = BTreeMap::new();
     for (kind, o) in &inventory.resources {
         live.entry(&o.id).or_default().push((kind, o));
@@ -118,9 +118,12 @@ fn delete_change(kind: &Kind, o: &Observed, reason: &str, placement: &Placement)
     }
 }
 
-/// Where state says a live resource is; a resource state does not know is where it was found,
-/// which the one placement read today does not name.
+/// Where a live resource is: where the read found it, or, for a resource found by a read
+/// that names no placement, where state recorded it.
 fn recorded_placement(state: &StateDocument, o: &Observed) -> Placement {
+    if o.placement != Placement::default() {
+        return o.placement.clone();
+    }
     state.resources.get(&o.id).map(|r| r.placement.clone()).unwrap_or_default()
 }
 
@@ -252,13 +255,12 @@ mod tests {
         let Value::Object(attributes) = attrs else { panic!() };
         (
             Kind::new("test.thing"),
-            Observed {
-                id: ResourceId::new(id),
-                aws_id: aws_id.into(),
+            Observed::new(
+                ResourceId::new(id),
+                aws_id,
                 attributes,
-                outputs: [("id".to_owned(), json!(aws_id))].into_iter().collect(),
-                pending: false,
-            },
+                [("id".to_owned(), json!(aws_id))].into_iter().collect(),
+            ),
         )
     }
 
@@ -296,7 +298,7 @@ mod tests {
     #[test]
     fn nothing_live_means_create_everything_with_unknown_references() {
         let cloud = FakeCloud::default();
-        let p = plan(&vpc_and_subnet("10.0.1.0/24"), &cloud.registry(), &empty_state(), &Inventory::default());
+        let p = plan(&vpc_and_subnet("10.0.1.0/24"), &cloud.registries(), &empty_state(), &Inventory::default());
         assert_eq!(actions(&p), [("vpc", Action::Create), ("subnet", Action::Create)]);
         let subnet = p.change(&ResourceId::new("subnet")).unwrap();
         let vpc_ref = subnet.fields.iter().find(|f| f.field == "ref0").unwrap();
@@ -312,7 +314,7 @@ mod tests {
                 live("subnet", "sn-1", json!({"cidr": "10.0.1.0/24", "ref0": "vpc-1"})),
             ],
         };
-        let p = plan(&vpc_and_subnet("10.0.1.0/24"), &cloud.registry(), &empty_state(), &inv);
+        let p = plan(&vpc_and_subnet("10.0.1.0/24"), &cloud.registries(), &empty_state(), &inv);
         assert_eq!(actions(&p), [("vpc", Action::NoOp), ("subnet", Action::NoOp)]);
         assert!(!p.has_changes());
     }
@@ -331,7 +333,7 @@ mod tests {
             spec("subnet", &["vpc"]).field("cidr", "10.0.1.0/24").field("public", true),
         ])
         .unwrap();
-        let p = plan(&graph, &cloud.registry(), &empty_state(), &inv);
+        let p = plan(&graph, &cloud.registries(), &empty_state(), &inv);
         let subnet = p.change(&ResourceId::new("subnet")).unwrap();
         // `cidr` is a replace-only field of the fake kind.
         assert_eq!(subnet.action, Action::Replace);
@@ -353,7 +355,7 @@ mod tests {
             ResourceGraph::build(vec![spec("vpc", &[]).field("cidr", "10.0.0.0/16").field("dns", true)]).unwrap();
         let p = plan(
             &graph,
-            &cloud.registry(),
+            &cloud.registries(),
             &empty_state(),
             &Inventory { resources: vec![live("vpc", "vpc-1", json!({"cidr": "10.0.0.0/16", "dns": false}))] },
         );
@@ -369,7 +371,7 @@ mod tests {
                 live("subnet", "sn-1", json!({"cidr": "10.0.1.0/24", "ref0": "vpc-1"})),
             ],
         };
-        let p = plan(&vpc_and_subnet("10.0.1.0/24"), &cloud.registry(), &empty_state(), &inv);
+        let p = plan(&vpc_and_subnet("10.0.1.0/24"), &cloud.registries(), &empty_state(), &inv);
         assert_eq!(actions(&p), [("vpc", Action::Replace), ("subnet", Action::Update)]);
     }
 
@@ -386,11 +388,11 @@ mod tests {
             ResourceGraph::build(vec![spec("vpc", &[]).field("cidr", "10.0.0.0/16").placed(p.clone())]).unwrap()
         };
 
-        let stays = plan(&placed(&us), &cloud.registry(), &state, &inv);
+        let stays = plan(&placed(&us), &cloud.registries(), &state, &inv);
         assert_eq!(actions(&stays), [("vpc", Action::NoOp)]);
         assert_eq!(stays.changes[0].placement, us);
 
-        let moves = plan(&placed(&eu), &cloud.registry(), &state, &inv);
+        let moves = plan(&placed(&eu), &cloud.registries(), &state, &inv);
         assert_eq!(actions(&moves), [("vpc", Action::Replace)]);
         assert_eq!(moves.changes[0].reason.as_deref(), Some("it moves from us-east-1 to eu-west-1"));
         assert_eq!(moves.changes[0].placement, eu, "a change says where the resource is going");
@@ -398,7 +400,7 @@ mod tests {
         // A record written before placement (migrated or not) is not a move.
         let mut legacy = state.clone();
         legacy.resources.values_mut().for_each(|r| r.placement = Placement::default());
-        assert_eq!(actions(&plan(&placed(&eu), &cloud.registry(), &legacy, &inv)), [("vpc", Action::NoOp)]);
+        assert_eq!(actions(&plan(&placed(&eu), &cloud.registries(), &legacy, &inv)), [("vpc", Action::NoOp)]);
     }
 
     #[test]
@@ -415,7 +417,7 @@ mod tests {
             ],
         };
         let graph = ResourceGraph::build(vec![spec("vpc", &[]).field("cidr", "10.0.0.0/16")]).unwrap();
-        let p = plan(&graph, &cloud.registry(), &state, &inv);
+        let p = plan(&graph, &cloud.registries(), &state, &inv);
         let summary: Vec<(&str, Action, Option<&str>)> =
             p.changes.iter().map(|c| (c.id.as_str(), c.action, c.aws_id.as_deref())).collect();
         assert_eq!(
@@ -436,7 +438,7 @@ mod tests {
         let gone = live("vpc", "vpc-9", json!({}));
         state.record(&gone.0, "vpc", &Placement::default(), &gone.1, vec![]);
         let graph = ResourceGraph::build(vec![spec("vpc", &[]).field("cidr", Expr::from("10.0.0.0/16"))]).unwrap();
-        let p = plan(&graph, &cloud.registry(), &state, &Inventory::default());
+        let p = plan(&graph, &cloud.registries(), &state, &Inventory::default());
         assert_eq!(p.changes[0].action, Action::Create);
         assert!(p.changes[0].reason.as_deref().unwrap().contains("vpc-9 is recorded in state but no longer exists"));
     }

@@ -4,11 +4,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use paystack_core::{FieldChange, Fields, Kind, KindSchema, Observed, ResourceId};
+use paystack_core::{FieldChange, Fields, Kind, KindSchema, Observed, Placement, ResourceId};
 
-/// Which stack a reconciler reads.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Scope {
+/// One stack a read covers: its ownership tag, and the shape of the names it gives.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Owner {
     /// The value of the stack ownership tag.
     pub stack: String,
     /// What the name of every resource the stack creates starts with (`{env}-{region}-`).
@@ -17,18 +17,72 @@ pub struct Scope {
     pub name_suffix: Option<String>,
 }
 
+impl Owner {
+    fn may_own(&self, name: &str) -> bool {
+        name.starts_with(&self.name_prefix) && self.name_suffix.as_ref().is_none_or(|s| name.ends_with(s.as_str()))
+    }
+}
+
+/// Which stacks a reconciler reads: one for a plan, many for a fleet read, where one batched
+/// request per kind serves every stack that shares a placement. Each observed resource says
+/// which of them owns it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scope {
+    owners: Vec<Owner>,
+}
+
 impl Scope {
     /// A scope that considers every name: ownership is decided by tags alone.
     pub fn new(stack: impl Into<String>) -> Self {
-        Self { stack: stack.into(), name_prefix: String::new(), name_suffix: None }
+        Self::of(Owner { stack: stack.into(), name_prefix: String::new(), name_suffix: None })
     }
 
-    /// Whether a resource of this name may be the stack's. Kinds whose list calls return no
-    /// tags read the tags of these only, so that reading a stack costs about one call per
-    /// resource it has, not per resource in the account. Only for kinds whose names are
-    /// never shortened to fit a length cap, which could cut the suffix off.
+    /// The scope of one stack.
+    pub fn of(owner: Owner) -> Self {
+        Self { owners: vec![owner] }
+    }
+
+    /// The scope of several stacks, read together; `None` when there are none.
+    pub fn fleet(owners: impl IntoIterator<Item = Owner>) -> Option<Self> {
+        let mut owners: Vec<Owner> = owners.into_iter().collect();
+        owners.sort();
+        owners.dedup_by(|a, b| a.stack == b.stack);
+        (!owners.is_empty()).then_some(Self { owners })
+    }
+
+    /// The stacks read, in order.
+    pub fn stacks(&self) -> impl Iterator<Item = &str> {
+        self.owners.iter().map(|o| o.stack.as_str())
+    }
+
+    /// The one stack of a single-stack scope.
+    pub fn single(&self) -> Option<&str> {
+        match self.owners.as_slice() {
+            [one] => Some(&one.stack),
+            _ => None,
+        }
+    }
+
+    /// Whether `stack` (an ownership tag's value) is one the scope reads.
+    pub fn reads(&self, stack: &str) -> bool {
+        self.owners.iter().any(|o| o.stack == stack)
+    }
+
+    /// What every name the scope may own starts with: for a listing filtered by prefix.
+    pub fn name_prefix(&self) -> &str {
+        let first = self.owners[0].name_prefix.as_str();
+        let common = self.owners[1..].iter().fold(first.len(), |len, o| {
+            first.bytes().zip(o.name_prefix.bytes()).take(len).take_while(|(a, b)| a == b).count()
+        });
+        &first[..first.floor_char_boundary(common)]
+    }
+
+    /// Whether a resource of this name may be one of the stacks'. Kinds whose list calls
+    /// return no tags read the tags of these only, so that reading a stack costs about one
+    /// call per resource it has, not per resource in the account. Only for kinds whose names
+    /// are never shortened to fit a length cap, which could cut the suffix off.
     pub fn may_own(&self, name: &str) -> bool {
-        name.starts_with(&self.name_prefix) && self.name_suffix.as_ref().is_none_or(|s| name.ends_with(s.as_str()))
+        self.owners.iter().any(|o| o.may_own(name))
     }
 }
 
@@ -127,22 +181,98 @@ impl Registry {
     pub fn reconcilers(&self) -> impl Iterator<Item = &Arc<dyn Reconciler>> {
         self.by_kind.values()
     }
+
+    /// Keeps only the kinds for which `keep` holds: a placement's registry holds the kinds
+    /// that live there (the global kinds, or the regional ones), so each is read once.
+    pub fn retain(mut self, keep: impl Fn(&Kind) -> bool) -> Self {
+        self.by_kind.retain(|kind, _| keep(kind));
+        self
+    }
+}
+
+/// The reconcilers of every placement a run reaches: one [`Registry`] per account and region,
+/// over that placement's clients. A change is carried out, and a kind read, by the registry
+/// of its placement, so every call lands in the account and region the resource lives in.
+#[derive(Clone, Default)]
+pub struct Registries {
+    by_placement: BTreeMap<Placement, Registry>,
+}
+
+impl Registries {
+    /// The registry of one placement.
+    pub fn at(placement: Placement, registry: Registry) -> Self {
+        let mut all = Self::default();
+        all.insert(placement, registry);
+        all
+    }
+
+    pub fn insert(&mut self, placement: Placement, registry: Registry) {
+        self.by_placement.insert(placement, registry);
+    }
+
+    /// Adds the placements of `other` this does not cover yet.
+    pub fn extend(&mut self, other: Registries) {
+        for (placement, registry) in other.by_placement {
+            self.by_placement.entry(placement).or_insert(registry);
+        }
+    }
+
+    pub fn covers(&self, placement: &Placement) -> bool {
+        self.by_placement.contains_key(placement)
+    }
+
+    /// The reconciler of `kind` in `placement`.
+    pub fn get(&self, kind: &Kind, placement: &Placement) -> Option<&Arc<dyn Reconciler>> {
+        self.by_placement.get(placement)?.get(kind)
+    }
+
+    /// A kind's schema; it is the same in every placement.
+    pub fn schema(&self, kind: &Kind) -> Option<&KindSchema> {
+        self.by_placement.values().find_map(|r| r.schema(kind))
+    }
+
+    /// Each placement with its registry, in order.
+    pub fn placements(&self) -> impl Iterator<Item = (&Placement, &Registry)> {
+        self.by_placement.iter()
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Scope;
+    use super::{Owner, Scope};
 
     #[test]
     fn a_scope_owns_names_of_its_environment_and_suffix_only() {
-        let pr7 =
-            Scope { stack: "dev-pr7".into(), name_prefix: "dev-us-east-1-".into(), name_suffix: Some("-pr7".into()) };
+        let owner = |suffix: Option<&str>| Owner {
+            stack: format!("dev{}", suffix.unwrap_or_default()),
+            name_prefix: "dev-us-east-1-".into(),
+            name_suffix: suffix.map(str::to_owned),
+        };
+        let pr7 = Scope::of(owner(Some("-pr7")));
         assert!(pr7.may_own("dev-us-east-1-alarms-db-cpu-pr7"));
         assert!(!pr7.may_own("dev-us-east-1-alarms-db-cpu-pr8"), "a sibling stack's");
         assert!(!pr7.may_own("prod-us-east-1-alarms-db-cpu-pr7"), "another environment's");
         assert!(!pr7.may_own("TargetTracking-service/dev-cluster/api-AlarmHigh-1a2b"), "auto-scaling's own");
-        let dev = Scope { name_suffix: None, ..pr7.clone() };
+        let dev = Scope::of(owner(None));
         assert!(dev.may_own("dev-us-east-1-alarms-db-cpu"));
         assert!(Scope::new("dev").may_own("anything"), "tags alone decide");
+    }
+
+    #[test]
+    fn a_fleet_scope_reads_every_member_and_shares_their_common_prefix() {
+        let owner = |env: &str, suffix: &str| Owner {
+            stack: format!("{env}{suffix}"),
+            name_prefix: format!("{env}-us-east-1-"),
+            name_suffix: Some(suffix.to_owned()),
+        };
+        let fleet = Scope::fleet([owner("dev", "-b"), owner("dev", "-a"), owner("dev", "-a")]).unwrap();
+        assert_eq!(fleet.stacks().collect::<Vec<_>>(), ["dev-a", "dev-b"], "sorted, once each");
+        assert_eq!(fleet.single(), None);
+        assert!(fleet.reads("dev-b") && !fleet.reads("dev-c"));
+        assert!(fleet.may_own("dev-us-east-1-db-b") && !fleet.may_own("dev-us-east-1-db-c"));
+        assert_eq!(fleet.name_prefix(), "dev-us-east-1-");
+        let envs = Scope::fleet([owner("dev", "-a"), owner("demo", "-a")]).unwrap();
+        assert_eq!(envs.name_prefix(), "de", "what both environments' names start with");
+        assert!(Scope::fleet([]).is_none());
     }
 }

@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use paystack_core::spec::ExpectedDurations;
-use paystack_core::{Expr, FieldChange, Kind, KindSchema, Observed, ReplaceOrder, ResourceId, Spec, StateDocument};
+use paystack_core::{
+    Expr, FieldChange, Kind, KindSchema, Observed, Placement, ReplaceOrder, ResourceId, Spec, StateDocument,
+};
 use serde_json::json;
 
 use crate::executor::{StateWriteError, StateWriter};
-use crate::reconciler::{Desired, ReconcileError, Reconciler, Registry, Scope};
+use crate::reconciler::{Desired, ReconcileError, Reconciler, Registries, Registry, Scope};
 
 pub(crate) const THING: &str = "test.thing";
 pub(crate) const SLOW: &str = "test.slow";
@@ -46,6 +48,8 @@ pub(crate) struct Inner {
     pub(crate) fail: HashSet<String>,
     pub(crate) fail_once: HashSet<String>,
     pub(crate) call_time: Duration,
+    /// How many batched reads (observe calls) were made.
+    pub(crate) observed: usize,
     pub(crate) wait_time: Duration,
 }
 
@@ -56,6 +60,11 @@ pub(crate) struct FakeCloud {
 
 impl FakeCloud {
     pub(crate) fn registry(&self) -> Registry {
+        self.registry_in(&Placement::default())
+    }
+
+    /// Reconcilers that make and read the resources of one placement of this cloud.
+    pub(crate) fn registry_in(&self, placement: &Placement) -> Registry {
         let mut r = Registry::default();
         for (kind, secs, replace_on, replace_order) in [
             (THING, 1, &["cidr"][..], ReplaceOrder::CreateBeforeDelete),
@@ -66,6 +75,7 @@ impl FakeCloud {
             let d = Duration::from_secs(secs);
             r.register(Arc::new(FakeReconciler {
                 cloud: self.clone(),
+                placement: placement.clone(),
                 schema: KindSchema {
                     kind: Kind::new(kind),
                     service: "test",
@@ -77,6 +87,11 @@ impl FakeCloud {
             }));
         }
         r
+    }
+
+    /// The registry at the default placement, which every test spec and change has.
+    pub(crate) fn registries(&self) -> Registries {
+        Registries::at(Default::default(), self.registry())
     }
 
     pub(crate) fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
@@ -93,19 +108,36 @@ impl FakeCloud {
         self.with(|i| i.log.clone())
     }
 
-    /// Puts a resource into the cloud as if an earlier run had created it.
+    /// Puts a resource into the cloud as if an earlier run had created it. It carries no
+    /// stack: whichever single stack reads it owns it.
     pub(crate) fn seed(&self, kind: &str, id: &str, fields: serde_json::Value) -> String {
+        self.seed_owned(None, kind, id, fields)
+    }
+
+    /// Puts a resource of `stack` into the cloud.
+    pub(crate) fn seed_in(&self, stack: &str, kind: &str, id: &str, fields: serde_json::Value) -> String {
+        self.seed_owned(Some(stack), kind, id, fields)
+    }
+
+    fn seed_owned(&self, stack: Option<&str>, kind: &str, id: &str, fields: serde_json::Value) -> String {
+        self.seed_at(&Placement::default(), stack, kind, id, fields)
+    }
+
+    fn seed_at(
+        &self,
+        placement: &Placement,
+        stack: Option<&str>,
+        kind: &str,
+        id: &str,
+        fields: serde_json::Value,
+    ) -> String {
         self.with(|i| {
             i.next += 1;
             let aws_id = format!("x-{}", i.next);
             let serde_json::Value::Object(attributes) = fields else { panic!("fields must be an object") };
-            let o = Observed {
-                id: ResourceId::new(id),
-                aws_id: aws_id.clone(),
-                attributes,
-                outputs: [("id".to_owned(), json!(aws_id))].into_iter().collect(),
-                pending: false,
-            };
+            let outputs = [("id".to_owned(), json!(aws_id))].into_iter().collect();
+            let o = Observed::new(ResourceId::new(id), aws_id.clone(), attributes, outputs);
+            let o = Observed { stack: stack.map(str::to_owned), placement: placement.clone(), ..o };
             i.live.insert(aws_id.clone(), (Kind::new(kind), o));
             aws_id
         })
@@ -114,6 +146,7 @@ impl FakeCloud {
 
 struct FakeReconciler {
     cloud: FakeCloud,
+    placement: Placement,
     schema: KindSchema,
 }
 
@@ -145,16 +178,22 @@ impl Reconciler for FakeReconciler {
         &self.schema
     }
 
-    async fn observe(&self, _scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
-        Ok(self
-            .cloud
-            .with(|i| i.live.values().filter(|(k, _)| *k == self.schema.kind).map(|(_, o)| o.clone()).collect()))
+    async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
+        Ok(self.cloud.with(|i| {
+            i.observed += 1;
+            let of_kind = i.live.values().filter(|(k, o)| *k == self.schema.kind && o.placement == self.placement);
+            let owned = of_kind.filter_map(|(_, o)| {
+                let stack = o.stack.as_deref().or(scope.single()).filter(|s| scope.reads(s))?;
+                Some(o.clone().of_stack(stack))
+            });
+            owned.collect()
+        }))
     }
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
         self.call("create", &desired.id).await?;
         let fields = serde_json::Value::Object(desired.fields.clone());
-        let aws_id = self.cloud.seed(self.schema.kind.as_str(), desired.id.as_str(), fields);
+        let aws_id = self.cloud.seed_at(&self.placement, None, self.schema.kind.as_str(), desired.id.as_str(), fields);
         Ok(self.cloud.with(|i| i.live[&aws_id].1.clone()))
     }
 

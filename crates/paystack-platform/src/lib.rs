@@ -11,4 +11,6 @@ pub mod blueprint;
 pub mod kinds;
 mod latency;
 
-pub use blueprint::{Blueprint, BlueprintError, Lookups, blueprint, primary_placement, required_tags};
+pub use blueprint::{
+    Blueprint, BlueprintError, Lookups, blueprint, is_global, placements, primary_placement, required_tags,
+};

@@ -78,7 +78,6 @@ impl Reconciler for ServiceScalings {
     }
 
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
-        let prefix = kinds::scaling_policy_prefix(&scope.stack);
         let policies = all(
             "DescribeScalingPolicies",
             self.client
@@ -89,7 +88,16 @@ impl Reconciler for ServiceScalings {
                 .send(),
         )
         .await?;
-        let ours: Vec<_> = policies.iter().filter(|p| p.policy_name().starts_with(&prefix)).collect();
+        // A policy's name starts with its stack's key: one listing serves every stack.
+        let ours: Vec<_> = policies
+            .iter()
+            .filter_map(|p| {
+                let (stack, id) = scope.stacks().find_map(|stack| {
+                    Some((stack, p.policy_name().strip_prefix(&kinds::scaling_policy_prefix(stack))?))
+                })?;
+                Some((stack, id, p))
+            })
+            .collect();
         if ours.is_empty() {
             return Ok(Vec::new());
         }
@@ -104,8 +112,7 @@ impl Reconciler for ServiceScalings {
         )
         .await?;
         let mut out = Vec::new();
-        for p in ours {
-            let Some(id) = p.policy_name().strip_prefix(&prefix) else { continue };
+        for (stack, id, p) in ours {
             let target = targets.iter().find(|t| t.resource_id() == p.resource_id());
             let attributes = json!({
                 "policy_name": p.policy_name(),
@@ -115,13 +122,7 @@ impl Reconciler for ServiceScalings {
                 "cpu_target_percent": p.target_tracking_scaling_policy_configuration().map(|c| c.target_value()),
             });
             let Value::Object(attributes) = attributes else { continue };
-            out.push(Observed {
-                id: ResourceId::new(id),
-                aws_id: p.policy_name().to_owned(),
-                attributes,
-                outputs: Fields::new(),
-                pending: false,
-            });
+            out.push(Observed::new(ResourceId::new(id), p.policy_name(), attributes, Fields::new()).of_stack(stack));
         }
         Ok(out)
     }
@@ -131,13 +132,7 @@ impl Reconciler for ServiceScalings {
         let name = typed.policy_name.as_str();
         self.register(desired).await?;
         self.put_policy(name, desired).await?;
-        Ok(Observed {
-            id: desired.id.clone(),
-            aws_id: name.to_owned(),
-            attributes: desired.fields.clone(),
-            outputs: Fields::new(),
-            pending: false,
-        })
+        Ok(Observed::new(desired.id.clone(), name, desired.fields.clone(), Fields::new()))
     }
 
     async fn update(

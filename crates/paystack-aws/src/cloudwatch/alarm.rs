@@ -72,7 +72,7 @@ impl Reconciler for Alarms {
             self.client
                 .describe_alarms()
                 .alarm_types(AlarmType::MetricAlarm)
-                .alarm_name_prefix(&scope.name_prefix)
+                .alarm_name_prefix(scope.name_prefix())
                 .into_paginator()
                 .send(),
         )

@@ -45,7 +45,7 @@ pub(crate) fn register(r: &mut Registry, client: &ec2::Client) {
 /// The filter that selects every resource of the scope's stack: one tag-filtered Describe
 /// per kind is the whole live inventory of that kind.
 pub(crate) fn stack_filter(scope: &Scope) -> Filter {
-    Filter::builder().name(format!("tag:{STACK_TAG}")).values(&scope.stack).build()
+    Filter::builder().name(format!("tag:{STACK_TAG}")).set_values(Some(owned::stack_values(scope))).build()
 }
 
 /// Tags to set in the create call itself, so a resource is never visible untagged (and so

@@ -88,7 +88,8 @@ impl Reconciler for Roles {
     }
 
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
-        let path = kinds::role_path(&scope.stack);
+        // One stack's roles are under its own path; a fleet's under the root they share.
+        let path = scope.single().map_or_else(|| kinds::ROLE_PATH_ROOT.to_owned(), kinds::role_path);
         let listed =
             all("ListRoles", self.client.list_roles().path_prefix(&path).into_paginator().items().send()).await?;
         let mut out = Vec::new();

@@ -247,24 +247,30 @@ impl Reconciler for Records {
         &self.schema
     }
 
-    /// One listing of the hosted zones, then per public zone one listing of the stack's owner
-    /// records and one of the records of each name they own.
+    /// One listing of the hosted zones, then per public zone one listing of the stacks' owner
+    /// records (under the stack's own name, or for a fleet under the zone's owner root) and
+    /// one of the records of each name they own.
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let zones = all("ListHostedZones", self.client.list_hosted_zones().into_paginator().items().send()).await?;
         let mut out = Vec::new();
         for zone in zones.iter().filter(|z| !z.config().is_some_and(|c| c.private_zone())) {
             let zone_id = zone_id(zone.id());
-            let parent = kinds::dns_owner_parent(&scope.stack, zone.name());
+            let root = kinds::dns_owner_root(zone.name());
+            let parent =
+                scope.single().map_or_else(|| root.clone(), |stack| kinds::dns_owner_parent(stack, zone.name()));
             // Every name under `parent` sorts after it, among names sharing its listing key.
             let range = listing_key(&parent);
             let candidates =
                 self.list_from(zone_id, &parent, RrType::Txt, |r| listing_key(r.name()).starts_with(&range));
-            let suffix = format!(".{}", bare(&parent));
+            let suffix = format!(".{}", bare(&root));
             let mut by_name: BTreeMap<String, Vec<ResourceRecordSet>> = BTreeMap::new();
             for txt in candidates.await? {
-                if txt.r#type() != &RrType::Txt || !bare(txt.name()).ends_with(&suffix) {
+                // `{id}.{stack}._paystack.{zone}`: the label before the root names the stack.
+                let name = bare(txt.name());
+                let stack = name.strip_suffix(&suffix).and_then(|head| head.rsplit_once('.')).map(|(_, s)| s);
+                let Some(stack) = stack.filter(|s| txt.r#type() == &RrType::Txt && scope.reads(s)) else {
                     continue;
-                }
+                };
                 let Some(owner) = txt.resource_records().iter().find_map(|v| Owner::parse(v.value())) else {
                     continue;
                 };
@@ -280,13 +286,9 @@ impl Reconciler for Records {
                     continue;
                 };
                 let Value::Object(attributes) = attributes(zone_id, record, txt.name()) else { continue };
-                out.push(Observed {
-                    id: ResourceId::new(&owner.resource),
-                    aws_id: aws_id(zone_id, record.name(), record.set_identifier()),
-                    attributes,
-                    outputs: outputs(record.name(), None),
-                    pending: false,
-                });
+                let aws_id = aws_id(zone_id, record.name(), record.set_identifier());
+                let outputs = outputs(record.name(), None);
+                out.push(Observed::new(ResourceId::new(&owner.resource), aws_id, attributes, outputs).of_stack(stack));
             }
         }
         Ok(out)
@@ -304,13 +306,9 @@ impl Reconciler for Records {
             change(ChangeAction::Upsert, owner_record(owner_name, &owner)?)?,
         ];
         let change_id = self.apply(zone, desired, changes).await?;
-        Ok(Observed {
-            id: desired.id.clone(),
-            aws_id: aws_id(zone, &owner.record, owner.set_identifier.as_deref()),
-            attributes: desired.fields.clone(),
-            outputs: outputs(&owner.record, Some(&change_id)),
-            pending: true,
-        })
+        let aws_id = aws_id(zone, &owner.record, owner.set_identifier.as_deref());
+        let outputs = outputs(&owner.record, Some(&change_id));
+        Ok(Observed { pending: true, ..Observed::new(desired.id.clone(), aws_id, desired.fields.clone(), outputs) })
     }
 
     async fn update(

@@ -9,13 +9,13 @@ use paystack_engine::{ReconcileError, Scope};
 use secretsmanager::types::{Filter, FilterNameStringType, SecretListEntry, Tag};
 
 use crate::error::all;
-use crate::owned::{TagMap, owned_by};
+use crate::owned::{TagMap, owned_by, stack_values};
 
 fn tag_map(tags: &[Tag]) -> TagMap {
     tags.iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))).collect()
 }
 
-/// Every secret carrying the scope's ownership tag, read with one paginated call.
+/// Every secret carrying one of the scope's ownership tags, read with one paginated call.
 async fn stack_secrets(client: &secretsmanager::Client, scope: &Scope) -> Result<Vec<SecretListEntry>, ReconcileError> {
     // The two filters match independently (any tag key, any tag value); ownership is checked
     // on the tags themselves.
@@ -24,7 +24,9 @@ async fn stack_secrets(client: &secretsmanager::Client, scope: &Scope) -> Result
         client
             .list_secrets()
             .filters(Filter::builder().key(FilterNameStringType::TagKey).values(STACK_TAG).build())
-            .filters(Filter::builder().key(FilterNameStringType::TagValue).values(&scope.stack).build())
+            .filters(
+                Filter::builder().key(FilterNameStringType::TagValue).set_values(Some(stack_values(scope))).build(),
+            )
             .into_paginator()
             .send(),
     )

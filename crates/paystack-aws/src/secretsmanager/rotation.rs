@@ -9,6 +9,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_secretsmanager as secretsmanager;
+use paystack_core::stack::STACK_TAG;
 use paystack_core::{FieldChange, Fields, KindSchema, Observed, ResourceId};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
 use paystack_platform::kinds::{self, SecretRotation};
@@ -100,13 +101,8 @@ impl Reconciler for Rotations {
                 "connection": connection,
             });
             let Value::Object(attributes) = attributes else { continue };
-            out.push(Observed {
-                id: ResourceId::new(id),
-                aws_id: arn.to_owned(),
-                attributes,
-                outputs: Fields::new(),
-                pending: false,
-            });
+            let Some(stack) = tags.get(STACK_TAG) else { continue };
+            out.push(Observed::new(ResourceId::new(id), arn, attributes, Fields::new()).of_stack(stack));
         }
         Ok(out)
     }
@@ -123,13 +119,7 @@ impl Reconciler for Rotations {
             .send()
             .await
             .map_err(|e| classify("TagResource", e))?;
-        Ok(Observed {
-            id: desired.id.clone(),
-            aws_id: arn.to_owned(),
-            attributes: desired.fields.clone(),
-            outputs: Fields::new(),
-            pending: false,
-        })
+        Ok(Observed::new(desired.id.clone(), arn, desired.fields.clone(), Fields::new()))
     }
 
     async fn update(

@@ -12,7 +12,7 @@ use paystack_state::{Lock, LockInfo, LockOptions, StateBackend, StateError};
 use tokio_util::sync::CancellationToken;
 
 use super::drift::drift_report;
-use super::{Aws, SavedPlan, Stack, apply_plan, check_plan};
+use super::{Aws, SavedPlan, Stack, apply_plan, check_plan, observe};
 use crate::args::LockArgs;
 use crate::render;
 
@@ -122,14 +122,15 @@ async fn converge_locked(
         s
     };
     let stored = s.read_from(backend).await?;
-    let inventory = aws.observe(&s.scope()).await?;
     let mut state = stored.clone().unwrap_or_else(|| paystack_state::new_document(&s.key()));
+    let registries = aws.registries(s, &state).await;
+    let inventory = observe(&registries, &s.scope()).await?;
     let plan = match mode {
-        Mode::Apply => apply_plan(s, aws, &state, &inventory),
+        Mode::Apply => apply_plan(s, &registries, &state, &inventory),
         Mode::Destroy => paystack_engine::plan_destroy(&inventory, &state),
         Mode::Fix => {
-            let plan = paystack_engine::plan(&s.graph, &aws.registry, &state, &inventory);
-            drift_report(s, aws, &plan, &state).fix_plan(&plan)
+            let plan = paystack_engine::plan(&s.graph, &registries, &state, &inventory);
+            drift_report(s, &registries, &plan, &state).fix_plan(&plan)
         }
     };
     if let Some(saved) = &saved {
@@ -143,7 +144,7 @@ async fn converge_locked(
             let progress = render::ProgressLines::new(0);
             let writer = LockWriter(lock);
             let executor = Executor {
-                registry: &aws.registry,
+                registries: &registries,
                 options: ExecOptions::default(),
                 progress: &progress,
                 writer: &writer,
@@ -191,7 +192,7 @@ async fn converge_locked(
     let progress = render::ProgressLines::new(plan.changes.iter().filter(|c| c.action.is_change()).count());
     let writer = LockWriter(lock);
     let executor =
-        Executor { registry: &aws.registry, options: ExecOptions::default(), progress: &progress, writer: &writer };
+        Executor { registries: &registries, options: ExecOptions::default(), progress: &progress, writer: &writer };
     let report = {
         let run = executor.apply(&plan, &s.graph, &inventory, &mut state, cancel);
         tokio::pin!(run);

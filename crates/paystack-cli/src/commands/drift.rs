@@ -1,12 +1,18 @@
 //! `drift`: one stack, or a fleet of stacks at once, with `--notify` and `--fix`.
+//!
+//! Both go through the engine's fleet runner: the certificate and zone are looked up once
+//! per environment, each stack's state is read on its own, and one batched read per kind
+//! per placement serves every stack.
 
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use miette::{IntoDiagnostic, Result, miette};
 use paystack_aws::ClientPool;
 use paystack_config::Config;
-use paystack_core::{Plan, StateDocument};
+use paystack_core::{Change, FieldChange, Plan, StateDocument};
+use paystack_engine::{DriftReport, Member, Registries};
 use paystack_platform::Lookups;
 
 use super::converge::{Confirm, Mode, converge};
@@ -20,36 +26,26 @@ pub(super) struct DriftArgs {
     pub(super) json: bool,
     pub(super) notify: bool,
     pub(super) fix: bool,
-    /// How many stacks `drift_many` reads at once.
+    /// How many stacks' states are read at once.
     pub(super) parallel: usize,
 }
 
 /// How many drifted fields a notification lists.
 const NOTIFY_LIMIT: usize = 10;
 
-/// What one drift check read and found.
-struct Checked {
-    aws: Aws,
-    state: StateDocument,
-    report: paystack_engine::DriftReport,
-}
-
-/// Reads the stack's state and live resources and finds the drift; `None` when the stack
-/// has no state (it was never applied, so there is nothing to drift from).
-async fn check_drift(s: &Stack, aws: Aws) -> Result<Option<Checked>> {
-    let looked_up = s.looked_up(&aws).await?;
-    let backend = aws.backend(&looked_up);
-    let Some(state) = s.read_from(&*backend).await? else { return Ok(None) };
-    let inventory = aws.observe(&s.scope()).await?;
-    let plan = paystack_engine::plan(&looked_up.graph, &aws.registry, &state, &inventory);
-    let report = drift_report(&looked_up, &aws, &plan, &state);
-    Ok(Some(Checked { aws, state, report }))
-}
+/// What a drift check found for one stack: `None` when it has no state (it was never
+/// applied, so there is nothing to drift from).
+type Outcome = Result<Option<(StateDocument, DriftReport)>>;
 
 /// `drift`: read-only unless `--fix`, and then through the same lock, guard and executor as
 /// apply, with a plan cut down to the drifted resources.
 pub(super) async fn drift(s: &Stack, args: DriftArgs, confirm: Confirm, lock: &LockArgs) -> Result<ExitCode> {
-    let Checked { aws, state, report } = check_drift(s, Aws::connect(s).await).await?.ok_or_else(|| {
+    let pool = Arc::new(ClientPool::from_env().await);
+    let aws = Aws::from_pool(&pool, s).await;
+    let s = Arc::new(s.looked_up(&aws).await?);
+    let outcome = check(&pool, std::slice::from_ref(&s), args.parallel).await.into_iter().next();
+    let outcome = outcome.unwrap_or_else(|| Err(miette!("the drift check of `{}` returned nothing", s.key())));
+    let (state, report) = outcome?.ok_or_else(|| {
         miette!(
             help = format!("run `paystack apply --env {}` first; drift is measured from what it recorded", s.env.name),
             "`{}` has no state yet",
@@ -68,17 +64,17 @@ pub(super) async fn drift(s: &Stack, args: DriftArgs, confirm: Confirm, lock: &L
         return Ok(ExitCode::SUCCESS);
     }
     if args.notify {
-        notify(s, &aws, &state, &report).await?;
+        notify(&s, &aws, &state, &report).await?;
     }
     if args.fix {
-        converge(s, Mode::Fix, confirm, lock, None).await?;
+        converge(&s, Mode::Fix, confirm, lock, None).await?;
     }
     Ok(ExitCode::from(2))
 }
 
-/// `drift --all-envs` and `drift --suffix a,b,…`: every stack named checked concurrently,
-/// reported in name order. One stack's failure is reported and does not stop the others.
-/// Every stack's configuration is validated before the first check starts.
+/// `drift --all-envs` and `drift --suffix a,b,…`: every stack named, reported in name order.
+/// One stack's failure is reported and does not stop the others. Every stack's
+/// configuration is validated before the first AWS call.
 pub(super) async fn drift_many(cli: &Cli, env: Option<&str>, suffixes: &[String], args: DriftArgs) -> Result<ExitCode> {
     let config = Config::load(&cli.config).map_err(InvalidConfig::from)?;
     let envs: Vec<&str> = match env {
@@ -91,36 +87,39 @@ pub(super) async fn drift_many(cli: &Cli, env: Option<&str>, suffixes: &[String]
     if suffixes.is_empty() {
         suffixes.push(None);
     }
-    let mut stacks = Vec::new();
+    let mut unresolved = Vec::new();
     for name in envs {
         for suffix in &suffixes {
             let env = config.environment(name, *suffix).map_err(InvalidConfig::from)?;
-            stacks.push(build(env, &Lookups::default(), cli.state_dir.clone())?);
+            unresolved.push(build(env, &Lookups::default(), cli.state_dir.clone())?);
         }
     }
 
+    // The certificate and zone, once per environment: its stacks share them.
     let pool = Arc::new(ClientPool::from_env().await);
-    let slots = Arc::new(tokio::sync::Semaphore::new(args.parallel));
-    let mut checks = tokio::task::JoinSet::new();
-    for s in stacks {
-        let (pool, slots) = (Arc::clone(&pool), Arc::clone(&slots));
-        checks.spawn(async move {
-            let checked = match slots.acquire_owned().await {
-                Ok(_slot) => check_drift(&s, Aws::from_pool(&pool, &s).await).await,
-                Err(e) => Err(miette!("{e}")),
-            };
-            (s, checked)
-        });
+    let mut lookups: BTreeMap<String, Option<Lookups>> = BTreeMap::new();
+    for s in &unresolved {
+        if !lookups.contains_key(&s.env.name) {
+            let found = s.lookups(&Aws::from_pool(&pool, s).await).await;
+            lookups.insert(s.env.name.clone(), found.inspect_err(|e| eprintln!("{e:?}")).ok());
+        }
     }
-    let mut results = Vec::new();
-    while let Some(joined) = checks.join_next().await {
-        results.push(joined.into_diagnostic()?);
-    }
-    results.sort_by_key(|(s, _)| s.key());
-
     let (mut failed, mut drifted, mut documents) = (false, false, Vec::new());
-    for (s, checked) in results {
-        match checked {
+    let mut stacks = Vec::new();
+    for s in unresolved {
+        match &lookups[&s.env.name] {
+            Some(found) => stacks.push(Arc::new(build(s.env.clone(), found, s.state_dir.clone())?)),
+            None => {
+                failed = true;
+                let error = format!("the lookups of `{}` failed (see above)", s.env.name);
+                documents.push(serde_json::json!({ "environment": s.env.name, "stack": s.key(), "error": error }));
+            }
+        }
+    }
+
+    let outcomes = check(&pool, &stacks, args.parallel).await;
+    for (s, outcome) in stacks.iter().zip(outcomes) {
+        match outcome {
             Err(e) => {
                 failed = true;
                 eprintln!("{e:?}");
@@ -133,7 +132,7 @@ pub(super) async fn drift_many(cli: &Cli, env: Option<&str>, suffixes: &[String]
                 }
                 documents.push(serde_json::json!({ "environment": s.env.name, "stack": s.key(), "applied": false }));
             }
-            Ok(Some(Checked { aws, state, report })) => {
+            Ok(Some((state, report))) => {
                 if args.json {
                     documents.push(render::drift_json(&report, &s.env.name, &s.key()));
                 } else {
@@ -142,7 +141,7 @@ pub(super) async fn drift_many(cli: &Cli, env: Option<&str>, suffixes: &[String]
                 if report.has_drift() {
                     drifted = true;
                     if args.notify
-                        && let Err(e) = notify(&s, &aws, &state, &report).await
+                        && let Err(e) = notify(s, &Aws::from_pool(&pool, s).await, &state, &report).await
                     {
                         failed = true;
                         eprintln!("{e:?}");
@@ -152,6 +151,7 @@ pub(super) async fn drift_many(cli: &Cli, env: Option<&str>, suffixes: &[String]
         }
     }
     if args.json {
+        documents.sort_by(|a, b| a["stack"].as_str().cmp(&b["stack"].as_str()));
         let all = serde_json::json!({ "format_version": 1, "drift": drifted, "environments": documents });
         println!("{}", serde_json::to_string_pretty(&all).into_diagnostic()?);
     }
@@ -164,14 +164,70 @@ pub(super) async fn drift_many(cli: &Cli, env: Option<&str>, suffixes: &[String]
     }))
 }
 
+/// The drift of each of `stacks` (already looked up), in their order. Their states are read
+/// `parallel` at a time; then one read per kind per placement serves every applied stack.
+async fn check(pool: &Arc<ClientPool>, stacks: &[Arc<Stack>], parallel: usize) -> Vec<Outcome> {
+    let slots = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
+    let mut reads = tokio::task::JoinSet::new();
+    for (i, s) in stacks.iter().enumerate() {
+        let (pool, slots, s) = (Arc::clone(pool), Arc::clone(&slots), Arc::clone(s));
+        reads.spawn(async move {
+            let read = match slots.acquire_owned().await {
+                Ok(_slot) => s.read_from(&*Aws::from_pool(&pool, &s).await.backend(&s)).await,
+                Err(e) => Err(miette!("{e}")),
+            };
+            (i, read)
+        });
+    }
+    let mut states: Vec<Result<Option<StateDocument>>> = stacks.iter().map(|_| Ok(None)).collect();
+    while let Some(joined) = reads.join_next().await {
+        match joined {
+            Ok((i, read)) => states[i] = read,
+            Err(e) => return stacks.iter().map(|_| Err(miette!("a state read stopped: {e}"))).collect(),
+        }
+    }
+
+    let mut registries = Registries::default();
+    for (s, state) in stacks.iter().zip(&states) {
+        if let Ok(Some(state)) = state {
+            registries.extend(Aws::from_pool(pool, s).await.registries(s, state).await);
+        }
+    }
+    let applied: Vec<(&Arc<Stack>, &StateDocument)> =
+        stacks.iter().zip(&states).filter_map(|(s, state)| Some((s, state.as_ref().ok()?.as_ref()?))).collect();
+    let field_owners: Vec<_> =
+        applied.iter().map(|&(s, state)| move |c: &Change, f: &FieldChange| owner_of(s, state, c, f)).collect();
+    let members: Vec<Member> = applied
+        .iter()
+        .zip(&field_owners)
+        .map(|(&(s, state), field_owner)| Member { owner: s.owner(), graph: &s.graph, state, field_owner })
+        .collect();
+    let mut checked = match paystack_engine::drift_fleet(&registries, &members).await {
+        Ok(checked) => checked.into_iter(),
+        Err(e) => {
+            let help = "check AWS credentials, region and AWS_ENDPOINT_URL; nothing was changed";
+            return stacks.iter().map(|_| Err(miette!(help = help, "{e}"))).collect();
+        }
+    };
+    states
+        .into_iter()
+        .map(|state| match state? {
+            None => Ok(None),
+            Some(state) => {
+                let found = checked.next().ok_or_else(|| miette!("the fleet read returned too few results"))?;
+                Ok(Some((state, found.report)))
+            }
+        })
+        .collect()
+}
+
 /// The drift in `plan`.
-pub(super) fn drift_report(s: &Stack, aws: &Aws, plan: &Plan, state: &StateDocument) -> paystack_engine::DriftReport {
-    let unordered = |k: &paystack_core::Kind| aws.registry.schema(k).map_or(&[][..], |schema| schema.unordered);
-    paystack_engine::detect_drift(plan, state, unordered, |c, f| owner_of(s, state, c, f))
+pub(super) fn drift_report(s: &Stack, registries: &Registries, plan: &Plan, state: &StateDocument) -> DriftReport {
+    paystack_engine::drift_in(plan, registries, state, &|c, f| owner_of(s, state, c, f))
 }
 
 /// Publishes one message about `report` to the environment's topic.
-async fn notify(s: &Stack, aws: &Aws, state: &StateDocument, report: &paystack_engine::DriftReport) -> Result<()> {
+async fn notify(s: &Stack, aws: &Aws, state: &StateDocument, report: &DriftReport) -> Result<()> {
     use paystack_aws::Attribute;
     use paystack_engine::DriftKind;
     let outputs = s.blueprint.resolve_outputs(state);

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use miette::{IntoDiagnostic, Result, miette};
 use paystack_aws::{ClientPool, Clients, RemoteBackend, StateLocation, Target};
 use paystack_config::{Config, Environment, StateStore};
-use paystack_core::{Plan, ResourceId, StateDocument};
-use paystack_engine::{Inventory, ResourceGraph, SavedPlan, SavedPlanError, Scope, StateVersion};
+use paystack_core::{Placement, Plan, ResourceId, StateDocument};
+use paystack_engine::{Inventory, Owner, Registries, ResourceGraph, SavedPlan, SavedPlanError, Scope, StateVersion};
 use paystack_platform::{Blueprint, Lookups, blueprint};
 use paystack_state::{LocalBackend, StateBackend};
 
@@ -37,19 +37,30 @@ impl Stack {
         self.blueprint.stack.key()
     }
 
-    pub(super) fn scope(&self) -> Scope {
+    /// The stack as a read sees it: its ownership tag and how its names are shaped.
+    pub(super) fn owner(&self) -> Owner {
         let env = &self.env;
-        Scope {
+        Owner {
             stack: self.key(),
             name_prefix: format!("{}-{}-", env.name, env.region),
             name_suffix: env.suffix.as_ref().map(|s| format!("-{s}")),
         }
     }
 
+    pub(super) fn scope(&self) -> Scope {
+        Scope::of(self.owner())
+    }
+
     /// The same stack with what the blueprint looks up read from AWS (the certificate of the
     /// HTTPS listener, the hosted zone of the service's name), as every plan that may be
     /// applied needs. Fails, before anything changes, when a lookup finds nothing.
     pub(super) async fn looked_up(&self, aws: &Aws) -> Result<Stack> {
+        build(self.env.clone(), &self.lookups(aws).await?, self.state_dir.clone())
+    }
+
+    /// What the blueprint looks up, read from AWS: the same for every stack of an
+    /// environment.
+    pub(super) async fn lookups(&self, aws: &Aws) -> Result<Lookups> {
         use paystack_aws::LookupError;
         let env = &self.env;
         let wanted = paystack_aws::Wanted {
@@ -57,7 +68,7 @@ impl Stack {
             certificate_domain: &env.load_balancer.certificate_domain,
             zone: &env.dns.zone,
         };
-        let lookups = paystack_aws::look_up(&aws.clients, &wanted).await.map_err(|e| {
+        paystack_aws::look_up(&aws.clients, &wanted).await.map_err(|e| {
             let help = match &e {
                 LookupError::NoCertificate { .. } => format!(
                     "request or import a certificate for `{}` in ACM in {}, or point `load_balancer.certificate_domain` at one; paystack looks it up and never creates it",
@@ -72,8 +83,7 @@ impl Stack {
                 LookupError::Failed(_) => "check AWS credentials, region and AWS_ENDPOINT_URL; nothing was changed".to_owned(),
             };
             miette!(help = help, "{e}")
-        })?;
-        build(self.env.clone(), &lookups, self.state_dir.clone())
+        })
     }
 
     /// Reads the stack's state, brought up to this paystack's schema: a document written
@@ -151,9 +161,10 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             let s = s.looked_up(&aws).await?;
             let backend = aws.backend(&s);
             let stored = s.read_from(&*backend).await?;
-            let inventory = aws.observe(&s.scope()).await?;
             let state = stored.clone().unwrap_or_else(|| paystack_state::new_document(&s.key()));
-            let plan = apply_plan(&s, &aws, &state, &inventory);
+            let registries = aws.registries(&s, &state).await;
+            let inventory = observe(&registries, &s.scope()).await?;
+            let plan = apply_plan(&s, &registries, &state, &inventory);
             if *json {
                 println!(
                     "{}",
@@ -301,24 +312,41 @@ async fn init(s: &Stack) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The AWS side of a run: clients for the stack's region and the reconcilers over them.
-/// Connecting sends nothing; the first request is the first read.
+/// The AWS side of a run: the clients of the stack's home placement (its state, lookups and
+/// notifications), and the pool the clients of every other placement come from. Connecting
+/// sends nothing; the first request is the first read.
 pub(super) struct Aws {
+    pool: Arc<ClientPool>,
     pub(super) clients: Clients,
-    pub(super) registry: paystack_engine::Registry,
 }
 
 impl Aws {
     pub(super) async fn connect(s: &Stack) -> Self {
-        Self::from_pool(&ClientPool::from_env().await, s).await
+        Self::from_pool(&Arc::new(ClientPool::from_env().await), s).await
     }
 
     /// Like [`Aws::connect`], with the clients (and so the connections and the adaptive
     /// retry's rate limit) of `pool`, which every stack of one run shares.
-    pub(super) async fn from_pool(pool: &ClientPool, s: &Stack) -> Self {
-        let clients = pool.clients(&Target { region: s.env.region.clone(), role_arn: None }).await;
-        let registry = paystack_aws::registry(&clients);
-        Self { clients, registry }
+    pub(super) async fn from_pool(pool: &Arc<ClientPool>, s: &Stack) -> Self {
+        let clients = pool.clients(&target(&s.env, &Placement::regional(None, &s.env.region))).await;
+        Self { pool: Arc::clone(pool), clients }
+    }
+
+    /// The reconcilers of every placement the stack reaches: where the configuration places
+    /// its resources, and where state recorded them. Each placement's registry holds the
+    /// kinds that live there, so each kind is read once per placement.
+    pub(super) async fn registries(&self, s: &Stack, state: &StateDocument) -> Registries {
+        let recorded = state.resources.values().map(|r| r.placement.clone());
+        let mut placements = paystack_platform::placements(&s.env, &s.blueprint.specs);
+        placements.extend(recorded);
+        let mut registries = Registries::default();
+        for placement in placements {
+            let clients = self.pool.clients(&target(&s.env, &placement)).await;
+            let global = placement.region.is_none();
+            let registry = paystack_aws::registry(&clients).retain(|kind| paystack_platform::is_global(kind) == global);
+            registries.insert(placement, registry);
+        }
+        registries
     }
 
     /// The stack's state backend, as the configuration selects it.
@@ -328,13 +356,20 @@ impl Aws {
             _ => Arc::new(LocalBackend::new(&s.state_dir, &s.key())),
         }
     }
+}
 
-    /// Reads every kind's live resources at once: one batched read per kind.
-    pub(super) async fn observe(&self, scope: &Scope) -> Result<Inventory> {
-        paystack_engine::observe_all(&self.registry, scope).await.map_err(|e| {
-            miette!(help = "check AWS credentials, region and AWS_ENDPOINT_URL; nothing was changed", "{e}")
-        })
-    }
+/// Where the calls for `placement` go: its region (a global kind's go to the environment's
+/// region, whose endpoint serves the whole account), with the run's own credentials. Every
+/// placement is in the caller's account until environments get accounts of their own.
+fn target(env: &Environment, placement: &Placement) -> Target {
+    Target { region: placement.region.clone().unwrap_or_else(|| env.region.clone()), role_arn: None }
+}
+
+/// Reads every kind's live resources at once: one batched read per kind per placement.
+pub(super) async fn observe(registries: &Registries, scope: &Scope) -> Result<Inventory> {
+    paystack_engine::observe_all(registries, scope)
+        .await
+        .map_err(|e| miette!(help = "check AWS credentials, region and AWS_ENDPOINT_URL; nothing was changed", "{e}"))
 }
 
 /// Writes a plan to a file for `apply FILE`.
@@ -398,7 +433,7 @@ pub(super) fn owner_of(
 }
 
 /// What `plan` and `apply` carry out: the plan, less what other owners set.
-pub(super) fn apply_plan(s: &Stack, aws: &Aws, state: &StateDocument, inventory: &Inventory) -> Plan {
-    let plan = paystack_engine::plan(&s.graph, &aws.registry, state, inventory);
+pub(super) fn apply_plan(s: &Stack, registries: &Registries, state: &StateDocument, inventory: &Inventory) -> Plan {
+    let plan = paystack_engine::plan(&s.graph, registries, state, inventory);
     paystack_engine::yield_to_owners(plan, |c, f| owner_of(s, state, c, f))
 }

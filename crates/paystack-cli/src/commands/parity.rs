@@ -6,7 +6,7 @@ use miette::{IntoDiagnostic, Result, miette};
 use paystack_core::Plan;
 use paystack_engine::Inventory;
 
-use super::{Aws, Stack, apply_plan};
+use super::{Aws, Stack, apply_plan, observe};
 use crate::render;
 
 /// One environment as `parity` reads it.
@@ -39,8 +39,9 @@ async fn read_live(s: &Stack) -> Result<Read> {
             s.key()
         )
     })?;
-    let inventory = aws.observe(&s.scope()).await?;
-    let plan = apply_plan(&s, &aws, &state, &inventory);
+    let registries = aws.registries(&s, &state).await;
+    let inventory = observe(&registries, &s.scope()).await?;
+    let plan = apply_plan(&s, &registries, &state, &inventory);
     Ok(Read { s, plan, inventory })
 }
 

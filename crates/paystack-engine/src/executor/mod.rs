@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::events::Progress;
 use crate::graph::ResourceGraph;
 use crate::planner::Inventory;
-use crate::reconciler::Registry;
+use crate::reconciler::Registries;
 use journal::adopt;
 use nodes::merge;
 use run::Run;
@@ -52,8 +52,8 @@ pub enum StateWriteError {
 /// A plan the executor cannot carry out at all; nothing was changed.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum ExecError {
-    #[error("no reconciler for kind `{kind}` (resource `{id}`)")]
-    NoReconciler { kind: Kind, id: ResourceId },
+    #[error("no reconciler for kind `{kind}` in {placement} (resource `{id}`)")]
+    NoReconciler { kind: Kind, id: ResourceId, placement: paystack_core::Placement },
     #[error("the changes cannot be ordered: `{0}` is part of a cycle")]
     Cycle(ResourceId),
 }
@@ -115,7 +115,7 @@ impl ApplyReport {
 }
 
 pub struct Executor<'a> {
-    pub registry: &'a Registry,
+    pub registries: &'a Registries,
     pub options: ExecOptions,
     pub progress: &'a dyn Progress,
     pub writer: &'a dyn StateWriter,

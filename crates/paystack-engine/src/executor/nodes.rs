@@ -71,6 +71,9 @@ pub(super) struct Node {
     pub(super) change: Change,
     pub(super) spec: Option<Spec>,
     pub(super) reconciler: Arc<dyn Reconciler>,
+    /// Where this node's calls go: the resource's placement, or for a removal where the
+    /// resource was found (the old half of a move).
+    pub(super) placement: Placement,
     /// Resources it refers to, recorded in state for destroy ordering.
     pub(super) depends_on: Vec<ResourceId>,
     pub(super) current: Option<Observed>,
@@ -95,11 +98,6 @@ impl Executor<'_> {
     ) -> Result<Vec<Node>, ExecError> {
         let mut nodes = Vec::with_capacity(plan.changes.len());
         for (change_index, change) in plan.changes.iter().enumerate() {
-            let reconciler = self
-                .registry
-                .get(&change.kind)
-                .ok_or_else(|| ExecError::NoReconciler { kind: change.kind.clone(), id: change.id.clone() })?
-                .clone();
             let current = change.aws_id.as_deref().and_then(|aws_id| inventory.find(&change.kind, aws_id)).cloned();
             let spec_deps = graph.spec(&change.id).map(|s| s.dependencies()).unwrap_or_default();
             let recorded_deps = state.resources.get(&change.id).map(|r| r.depends_on.clone()).unwrap_or_default();
@@ -107,12 +105,29 @@ impl Executor<'_> {
             let pending = current.as_ref().is_some_and(|c| c.pending);
             const CREATE: (Part, Action) = (Part::ReplaceCreate, Action::Create);
             const DELETE: (Part, Action) = (Part::ReplaceDelete, Action::Delete);
-            let parts: &[(Part, Action)] = match (change.action, reconciler.schema().replace_order) {
+            let schema = self.registries.schema(&change.kind).ok_or_else(|| ExecError::NoReconciler {
+                kind: change.kind.clone(),
+                id: change.id.clone(),
+                placement: change.placement.clone(),
+            })?;
+            let parts: &[(Part, Action)] = match (change.action, schema.replace_order) {
                 (Action::Replace, ReplaceOrder::CreateBeforeDelete) => &[CREATE, DELETE],
                 (Action::Replace, ReplaceOrder::DeleteBeforeCreate) => &[DELETE, CREATE],
                 (action, _) => &[(Part::Whole, action)][..],
             };
             for (half, &(part, action)) in parts.iter().enumerate() {
+                // What goes away is where it was found; what is made, where the spec places it.
+                let removes = action == Action::Delete;
+                let placement = match &current {
+                    Some(c) if removes && c.placement != Placement::default() => c.placement.clone(),
+                    _ => change.placement.clone(),
+                };
+                let reconciler =
+                    self.registries.get(&change.kind, &placement).ok_or_else(|| ExecError::NoReconciler {
+                        kind: change.kind.clone(),
+                        id: change.id.clone(),
+                        placement: placement.clone(),
+                    })?;
                 nodes.push(Node {
                     change_index,
                     part,
@@ -120,7 +135,8 @@ impl Executor<'_> {
                     phases: phases(action, pending && part == Part::Whole),
                     change: change.clone(),
                     spec: graph.spec(&change.id).filter(|_| action != Action::Delete).cloned(),
-                    reconciler: reconciler.clone(),
+                    reconciler: Arc::clone(reconciler),
+                    placement,
                     depends_on: depends_on.clone(),
                     current: current.clone().filter(|_| part != Part::ReplaceCreate),
                     desired: None,
@@ -205,7 +221,7 @@ impl Executor<'_> {
 impl Node {
     /// The bucket of call slots this node's calls take: its service, in its placement.
     pub(super) fn slot(&self) -> (&'static str, Placement) {
-        (self.reconciler.schema().service, self.change.placement.clone())
+        (self.reconciler.schema().service, self.placement.clone())
     }
 
     /// True for a node that takes a resource away: a delete, or the second half of a replace.

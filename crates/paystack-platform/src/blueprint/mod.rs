@@ -5,7 +5,7 @@
 //! Nothing refers to another layer's resource by a string id, so renaming a resource or an
 //! output fails to build. The ids and names of a layer are written in that layer only.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use paystack_config::{Environment, IgnoredField};
 use paystack_core::naming;
@@ -159,7 +159,20 @@ pub fn blueprint(env: &Environment, lookups: &Lookups) -> Result<Blueprint, Blue
 /// that account alone for a global kind. A state document written before placement is
 /// migrated with this.
 pub fn primary_placement(env: &Environment, kind: &Kind) -> Placement {
-    placement_in(env, kinds::all().find(|k| k.name == kind.as_str()).is_some_and(|k| k.global))
+    placement_in(env, is_global(kind))
+}
+
+/// Whether `kind` lives once per account (IAM, Route 53) rather than once per region.
+pub fn is_global(kind: &Kind) -> bool {
+    kinds::all().find(|k| k.name == kind.as_str()).is_some_and(|k| k.global)
+}
+
+/// Every placement a run of `env` reaches for `specs`: each kind's primary placement (where
+/// a kind with nothing configured is still read, to find what a stack left behind), and
+/// wherever a spec is placed.
+pub fn placements<'a>(env: &Environment, specs: impl IntoIterator<Item = &'a Spec>) -> BTreeSet<Placement> {
+    let primary = kinds::all().map(|k| placement_in(env, k.global));
+    primary.chain(specs.into_iter().map(|s| s.placement.clone())).collect()
 }
 
 fn placement_in(env: &Environment, global: bool) -> Placement {

@@ -73,8 +73,11 @@ outputs!(IamRole { arn: String });
 /// The IAM path of a stack's roles. Listing roles under it is the stack's whole inventory of
 /// roles, with no other stack's in the way.
 pub fn role_path(stack_key: &str) -> String {
-    format!("/paystack/{stack_key}/")
+    format!("{ROLE_PATH_ROOT}{stack_key}/")
 }
+
+/// What every stack's role path starts with.
+pub const ROLE_PATH_ROOT: &str = "/paystack/";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EcsCluster {

@@ -106,10 +106,15 @@ impl KindSpec for DnsRecord {
 }
 outputs!(DnsRecord { fqdn: String, url: String });
 
+/// Where the owner records of every stack's DNS records live in a zone.
+pub fn dns_owner_root(zone: &str) -> String {
+    format!("_paystack.{}", zone.trim_end_matches('.'))
+}
+
 /// Where the owner records of a stack's DNS records live: one name per stack, so one listing
 /// from there finds them all.
 pub fn dns_owner_parent(stack_key: &str, zone: &str) -> String {
-    format!("{stack_key}._paystack.{}", zone.trim_end_matches('.'))
+    format!("{stack_key}.{}", dns_owner_root(zone))
 }
 
 /// The owner record of the resource `id` of a stack.
