@@ -214,24 +214,32 @@ def fleet(p: Paystack, sizes: list[int], parallel: int, drift_parallel: int) -> 
     applied: list[str] = []
     figures: dict = {"environment": "dev", "drift_parallel": drift_parallel, "fleets": []}
     print(f"A fleet of suffixed dev stacks, one `drift --parallel {drift_parallel}` over all of them at once\n")
-    print(f"{'stacks':>6} {'resources':>10} {'wall s':>8} {'peak RSS MB':>12} {'paystack CPU s':>15} {'emulator CPU s':>15}")
+    print(
+        f"{'stacks':>6} {'resources':>10} {'requests':>9} {'per resource':>13} {'wall s':>8} {'peak RSS MB':>12}"
+        f" {'paystack CPU s':>15} {'emulator CPU s':>15}"
+    )
     for n in sizes:
         wanted = [f"fleet{i}" for i in range(len(applied), n)]
         with ThreadPoolExecutor(parallel) as pool:
             list(pool.map(lambda s: p.run("apply", "--env", "dev", "--suffix", s, "--yes"), wanted))
         applied += wanted
         resources = sum(p.resources("dev", "--suffix", s) for s in applied)
-        run = p.run("drift", "--env", "dev", "--suffix", ",".join(applied), "--parallel", str(drift_parallel))
+        runs: list[Run] = []
+        args = ("drift", "--env", "dev", "--suffix", ",".join(applied), "--parallel", str(drift_parallel))
+        requests = len(recorded(lambda: runs.append(p.run(*args, check=False))))
+        run = runs[0]
         if run.code != 0:
             sys.exit(f"drift over the fleet found drift or failed ({run.code}):\n{run.stdout}\n{run.stderr}")
         print(
-            f"{n:>6} {resources:>10} {run.wall:>8.2f} {run.peak_rss_mb:>12.1f} {run.cpu:>15.2f} {run.emulator_cpu:>15.2f}",
+            f"{n:>6} {resources:>10} {requests:>9} {requests / resources:>13.3f} {run.wall:>8.2f}"
+            f" {run.peak_rss_mb:>12.1f} {run.cpu:>15.2f} {run.emulator_cpu:>15.2f}",
             flush=True,
         )
         figures["fleets"].append(
             {
                 "stacks": n,
                 "resources": resources,
+                "requests": requests,
                 "wall_seconds": round(run.wall, 3),
                 "peak_rss_mb": round(run.peak_rss_mb, 1),
                 "paystack_cpu_seconds": round(run.cpu, 3),

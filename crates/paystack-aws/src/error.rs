@@ -3,6 +3,7 @@
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_async::future::pagination_stream::PaginationStream;
 use aws_smithy_runtime_api::client::waiters::error::WaiterError;
+use paystack_core::Observed;
 use paystack_engine::{ErrorClass, ReconcileError};
 
 /// EC2 models almost none of its errors, so its error codes are the typed information there
@@ -146,6 +147,35 @@ where
         ))),
         Err(other) => Err(ReconcileError::permanent(format!("{what}: {other}"))),
     }
+}
+
+/// The resource once its waiter has seen it ready: no longer pending. `what` names its kind
+/// ("NAT gateway").
+pub(crate) fn settled<T, O, E>(
+    mut current: Observed,
+    what: &str,
+    result: Result<T, WaiterError<O, E>>,
+) -> Result<Observed, ReconcileError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    O: std::fmt::Debug,
+{
+    waited(&format!("waiting for {what} {}", current.aws_id), result)?;
+    current.pending = false;
+    Ok(current)
+}
+
+/// Whether the waiter for the resource's deletion saw it gone.
+pub(crate) fn gone<T, O, E>(
+    current: &Observed,
+    what: &str,
+    result: Result<T, WaiterError<O, E>>,
+) -> Result<(), ReconcileError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    O: std::fmt::Debug,
+{
+    waited(&format!("waiting for {what} {} to be deleted", current.aws_id), result)
 }
 
 #[cfg(test)]

@@ -38,6 +38,33 @@ pub(crate) async fn sync_tags(
     Ok(())
 }
 
+/// [`Tagging`] for a service whose `TagResource` and `UntagResource` name the resource by
+/// `$id` (`resource_arn`, `secret_id`): `|tags| …` turns the tags to set into the service's
+/// own tag type, and may fail with `?`.
+macro_rules! tag_resource_api {
+    ($client:ty, $id:ident, |$tags:ident| $convert:expr) => {
+        #[async_trait::async_trait]
+        impl $crate::tagging::Tagging for $client {
+            async fn tag(
+                &self,
+                resource: &str,
+                $tags: $crate::owned::TagMap,
+            ) -> Result<(), paystack_engine::ReconcileError> {
+                let call = self.tag_resource().$id(resource).set_tags(Some($convert));
+                call.send().await.map_err(|e| $crate::error::classify("TagResource", e))?;
+                Ok(())
+            }
+
+            async fn untag(&self, resource: &str, keys: Vec<String>) -> Result<(), paystack_engine::ReconcileError> {
+                let call = self.untag_resource().$id(resource).set_tag_keys(Some(keys));
+                call.send().await.map_err(|e| $crate::error::classify("UntagResource", e))?;
+                Ok(())
+            }
+        }
+    };
+}
+pub(crate) use tag_resource_api;
+
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;

@@ -15,7 +15,7 @@ use crate::error::{all, classify, missing, unless_gone_since};
 use crate::owned::{
     TagMap, arn_of, aws_int, created, desired_tags, observed, owned_by, resolved, resolved_all, spec, updated,
 };
-use crate::tagging::{Tagging, sync_tags};
+use crate::tagging::sync_tags;
 
 pub(crate) struct Alarms {
     client: cloudwatch::Client,
@@ -156,26 +156,5 @@ impl Reconciler for Alarms {
     }
 }
 
-/// CloudWatch tags an alarm by its ARN.
-#[async_trait]
-impl Tagging for cloudwatch::Client {
-    async fn tag(&self, resource: &str, tags: TagMap) -> Result<(), ReconcileError> {
-        self.tag_resource()
-            .resource_arn(resource)
-            .set_tags(Some(tags_of(tags)))
-            .send()
-            .await
-            .map_err(|e| classify("TagResource", e))?;
-        Ok(())
-    }
-
-    async fn untag(&self, resource: &str, keys: Vec<String>) -> Result<(), ReconcileError> {
-        self.untag_resource()
-            .resource_arn(resource)
-            .set_tag_keys(Some(keys))
-            .send()
-            .await
-            .map_err(|e| classify("UntagResource", e))?;
-        Ok(())
-    }
-}
+// CloudWatch tags an alarm by its ARN.
+crate::tagging::tag_resource_api!(cloudwatch::Client, resource_arn, |tags| tags_of(tags));

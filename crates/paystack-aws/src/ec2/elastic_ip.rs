@@ -8,7 +8,7 @@ use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
 use paystack_platform::kinds;
 use serde_json::json;
 
-use super::{created, observed, stack_filter, tag_specification, update_tags_only};
+use super::{Listed, created, owned_of, stack_filter, tag_specification, update_tags_only};
 use crate::error::{classify, missing, unless_not_found};
 
 pub(crate) struct ElasticIps {
@@ -30,19 +30,12 @@ impl Reconciler for ElasticIps {
 
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         // DescribeAddresses is not paginated: it returns every match in one response.
-        let out = self
-            .client
-            .describe_addresses()
-            .filters(stack_filter(scope))
-            .send()
-            .await
-            .map_err(|e| classify("DescribeAddresses", e))?;
-        let mut found = Vec::new();
-        for a in out.addresses() {
-            let id = a.allocation_id().ok_or_else(|| missing("allocation id"))?;
-            found.extend(observed(scope, a.tags(), id, json!({}), json!({ "public_ip": a.public_ip() })));
-        }
-        Ok(found)
+        let listed = self.client.describe_addresses().filters(stack_filter(scope)).send().await;
+        let out = listed.map_err(|e| classify("DescribeAddresses", e))?;
+        owned_of(scope, "allocation id", out.addresses(), |a| {
+            let outputs = json!({ "public_ip": a.public_ip() });
+            Some(Listed::new(a.allocation_id(), a.tags(), json!({})).outputs(outputs))
+        })
     }
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {

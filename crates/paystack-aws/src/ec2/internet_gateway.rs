@@ -9,7 +9,7 @@ use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
 use paystack_platform::kinds::{self, InternetGateway};
 use serde_json::{Value, json};
 
-use super::{cannot_update, created, observed, stack_filter, sync_tags, tag_specification, updated};
+use super::{Listed, cannot_update, created, owned_of, stack_filter, sync_tags, tag_specification, updated};
 use crate::error::{all, classify, is_not_found, missing, unless_not_found};
 use crate::owned::{resolved, spec};
 
@@ -51,18 +51,13 @@ impl Reconciler for InternetGateways {
     }
 
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
-        let gateways = all(
-            "DescribeInternetGateways",
-            self.client.describe_internet_gateways().filters(stack_filter(scope)).into_paginator().items().send(),
-        )
-        .await?;
-        let mut out = Vec::new();
-        for g in gateways {
-            let id = g.internet_gateway_id().ok_or_else(|| missing("internet gateway id"))?;
+        let listed =
+            self.client.describe_internet_gateways().filters(stack_filter(scope)).into_paginator().items().send();
+        let gateways = all("DescribeInternetGateways", listed).await?;
+        owned_of(scope, "internet gateway id", &gateways, |g| {
             let vpc_id = g.attachments().iter().find_map(|a| a.vpc_id());
-            out.extend(observed(scope, g.tags(), id, json!({ "vpc_id": vpc_id }), json!({})));
-        }
-        Ok(out)
+            Some(Listed::new(g.internet_gateway_id(), g.tags(), json!({ "vpc_id": vpc_id })))
+        })
     }
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {

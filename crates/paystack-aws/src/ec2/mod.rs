@@ -22,7 +22,7 @@ use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Registry, Scope};
 use serde_json::Value;
 
-use crate::error::classify;
+use crate::error::{classify, missing};
 use crate::owned::{self, TagMap};
 pub(crate) use crate::owned::{cannot_update, created, desired_tags, objects, strings, updated};
 use crate::tagging::Tagging;
@@ -73,6 +73,49 @@ pub(crate) fn observed(
     outputs: Value,
 ) -> Option<Observed> {
     owned::observed(scope, &tag_map(tags), aws_id, attributes, outputs)
+}
+
+/// One listed EC2 resource as `observe` reports it.
+pub(crate) struct Listed<'a> {
+    id: Option<&'a str>,
+    tags: &'a [Tag],
+    attributes: Value,
+    outputs: Value,
+    pending: bool,
+}
+
+impl<'a> Listed<'a> {
+    pub(crate) fn new(id: Option<&'a str>, tags: &'a [Tag], attributes: Value) -> Self {
+        Self { id, tags, attributes, outputs: Value::Null, pending: false }
+    }
+
+    /// What other resources may refer to, beside its id.
+    pub(crate) fn outputs(self, outputs: Value) -> Self {
+        Self { outputs, ..self }
+    }
+
+    /// Whether AWS still reports it as becoming ready.
+    pub(crate) fn pending(self, pending: bool) -> Self {
+        Self { pending, ..self }
+    }
+}
+
+/// The resources of `items` the scope owns. `read` tells what one is, or `None` for one
+/// AWS still lists but that is gone (deleted, failed); `what` names the id AWS should have
+/// given, for the error when it left it out.
+pub(crate) fn owned_of<'a, T>(
+    scope: &Scope,
+    what: &str,
+    items: &'a [T],
+    read: impl Fn(&'a T) -> Option<Listed<'a>>,
+) -> Result<Vec<Observed>, ReconcileError> {
+    let mut out = Vec::new();
+    for listed in items.iter().filter_map(read) {
+        let id = listed.id.ok_or_else(|| missing(what))?;
+        let found = observed(scope, listed.tags, id, listed.attributes, listed.outputs);
+        out.extend(found.map(|o| Observed { pending: listed.pending, ..o }));
+    }
+    Ok(out)
 }
 
 /// EC2 tags any of its resources by id.

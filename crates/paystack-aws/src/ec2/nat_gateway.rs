@@ -11,8 +11,8 @@ use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
 use paystack_platform::kinds::{self, NatGateway};
 use serde_json::json;
 
-use super::{created, observed, stack_filter, tag_specification, update_tags_only};
-use crate::error::{all, classify, missing, unless_not_found, waited};
+use super::{Listed, created, owned_of, stack_filter, tag_specification, update_tags_only};
+use crate::error::{all, classify, gone, missing, settled, unless_not_found};
 use crate::owned::{resolved, spec};
 
 /// NAT gateways take minutes to become available, and can take many more on a slow day.
@@ -36,27 +36,19 @@ impl Reconciler for NatGateways {
     }
 
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
-        let gateways = all(
-            "DescribeNatGateways",
-            self.client.describe_nat_gateways().filter(stack_filter(scope)).into_paginator().items().send(),
-        )
-        .await?;
-        let mut out = Vec::new();
-        for g in gateways {
+        let listed = self.client.describe_nat_gateways().filter(stack_filter(scope)).into_paginator().items().send();
+        let gateways = all("DescribeNatGateways", listed).await?;
+        owned_of(scope, "NAT gateway id", &gateways, |g| {
             let state = g.state();
             // Deleted and failed gateways linger in Describe for an hour; they are not there.
             if matches!(state, Some(NatGatewayState::Deleted | NatGatewayState::Deleting | NatGatewayState::Failed)) {
-                continue;
+                return None;
             }
-            let id = g.nat_gateway_id().ok_or_else(|| missing("NAT gateway id"))?;
             let allocation = g.nat_gateway_addresses().iter().find_map(|a| a.allocation_id());
             let attributes = json!({ "subnet_id": g.subnet_id(), "allocation_id": allocation });
-            if let Some(mut o) = observed(scope, g.tags(), id, attributes, json!({})) {
-                o.pending = matches!(state, Some(NatGatewayState::Pending));
-                out.push(o);
-            }
-        }
-        Ok(out)
+            let pending = matches!(state, Some(NatGatewayState::Pending));
+            Some(Listed::new(g.nat_gateway_id(), g.tags(), attributes).pending(pending))
+        })
     }
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
@@ -93,19 +85,16 @@ impl Reconciler for NatGateways {
         )
     }
 
-    async fn wait_ready(&self, mut current: Observed) -> Result<Observed, ReconcileError> {
-        waited(
-            &format!("waiting for NAT gateway {}", current.aws_id),
-            self.client.wait_until_nat_gateway_available().nat_gateway_ids(&current.aws_id).wait(MAX_WAIT).await,
-        )?;
-        current.pending = false;
-        Ok(current)
+    async fn wait_ready(&self, current: Observed) -> Result<Observed, ReconcileError> {
+        let ready =
+            self.client.wait_until_nat_gateway_available().nat_gateway_ids(&current.aws_id).wait(MAX_WAIT).await;
+        settled(current, "NAT gateway", ready)
     }
 
     async fn wait_deleted(&self, current: &Observed) -> Result<(), ReconcileError> {
         // Its Elastic IP and subnet can only go once the gateway is gone.
         let deleted =
             self.client.wait_until_nat_gateway_deleted().nat_gateway_ids(&current.aws_id).wait(MAX_WAIT).await;
-        waited(&format!("waiting for NAT gateway {} to be deleted", current.aws_id), deleted)
+        gone(current, "NAT gateway", deleted)
     }
 }

@@ -15,7 +15,7 @@ use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
 use paystack_platform::kinds::{self, AclEntry, NetworkAcl};
 use serde_json::{Value, json};
 
-use super::{cannot_update, created, observed, stack_filter, strings, sync_tags, tag_specification, updated};
+use super::{Listed, cannot_update, created, owned_of, stack_filter, strings, sync_tags, tag_specification, updated};
 use crate::error::{all, classify, is_not_found, missing, unless_not_found};
 use crate::owned::{resolved, spec};
 
@@ -154,17 +154,15 @@ impl Reconciler for NetworkAcls {
     }
 
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
-        let mut out = Vec::new();
-        for acl in self.describe(vec![stack_filter(scope)]).await? {
-            let id = acl.network_acl_id().ok_or_else(|| missing("network ACL id"))?;
+        let acls = self.describe(vec![stack_filter(scope)]).await?;
+        owned_of(scope, "network ACL id", &acls, |acl| {
             let attributes = json!({
                 "vpc_id": acl.vpc_id(),
                 "entries": acl.entries().iter().filter_map(entry).collect::<Vec<_>>(),
-                "subnet_ids": subnet_ids(&acl),
+                "subnet_ids": subnet_ids(acl),
             });
-            out.extend(observed(scope, acl.tags(), id, attributes, json!({})));
-        }
-        Ok(out)
+            Some(Listed::new(acl.network_acl_id(), acl.tags(), attributes))
+        })
     }
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {

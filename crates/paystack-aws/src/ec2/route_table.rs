@@ -13,7 +13,9 @@ use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
 use paystack_platform::kinds::{self, RouteTable as RouteTableSpec};
 use serde_json::{Value, json};
 
-use super::{cannot_update, created, objects, observed, stack_filter, strings, sync_tags, tag_specification, updated};
+use super::{
+    Listed, cannot_update, created, objects, owned_of, stack_filter, strings, sync_tags, tag_specification, updated,
+};
 use crate::error::{all, classify, missing, unless_not_found};
 use crate::owned::{resolved, spec};
 
@@ -112,23 +114,17 @@ impl Reconciler for RouteTables {
     }
 
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
-        let tables = all(
-            "DescribeRouteTables",
-            self.client.describe_route_tables().filters(stack_filter(scope)).into_paginator().items().send(),
-        )
-        .await?;
-        let mut out = Vec::new();
-        for t in tables {
-            let id = t.route_table_id().ok_or_else(|| missing("route table id"))?;
-            let assoc = associations(&t);
+        let listed = self.client.describe_route_tables().filters(stack_filter(scope)).into_paginator().items().send();
+        let tables = all("DescribeRouteTables", listed).await?;
+        owned_of(scope, "route table id", &tables, |t| {
+            let assoc = associations(t);
             let attributes = json!({
                 "vpc_id": t.vpc_id(),
                 "routes": t.routes().iter().filter_map(managed_route).collect::<Vec<_>>(),
                 "subnet_ids": assoc.keys().collect::<Vec<_>>(),
             });
-            out.extend(observed(scope, t.tags(), id, attributes, json!({ "associations": assoc })));
-        }
-        Ok(out)
+            Some(Listed::new(t.route_table_id(), t.tags(), attributes).outputs(json!({ "associations": assoc })))
+        })
     }
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {

@@ -15,7 +15,7 @@ use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
 use paystack_platform::kinds::{self, SecurityGroup};
 use serde_json::{Value, json};
 
-use super::{cannot_update, created, objects, observed, stack_filter, sync_tags, tag_specification, updated};
+use super::{Listed, cannot_update, created, objects, owned_of, stack_filter, sync_tags, tag_specification, updated};
 use crate::error::{all, classify, missing, unless_not_found};
 use crate::owned::{resolved, spec};
 
@@ -182,14 +182,10 @@ impl Reconciler for SecurityGroups {
     }
 
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
-        let groups = all(
-            "DescribeSecurityGroups",
-            self.client.describe_security_groups().filters(stack_filter(scope)).into_paginator().items().send(),
-        )
-        .await?;
-        let mut out = Vec::new();
-        for g in groups {
-            let id = g.group_id().ok_or_else(|| missing("security group id"))?;
+        let listed =
+            self.client.describe_security_groups().filters(stack_filter(scope)).into_paginator().items().send();
+        let groups = all("DescribeSecurityGroups", listed).await?;
+        owned_of(scope, "security group id", &groups, |g| {
             let attributes = json!({
                 "vpc_id": g.vpc_id(),
                 "group_name": g.group_name(),
@@ -197,9 +193,8 @@ impl Reconciler for SecurityGroups {
                 "ingress": rules(g.ip_permissions(), Direction::Ingress),
                 "egress": rules(g.ip_permissions_egress(), Direction::Egress),
             });
-            out.extend(observed(scope, g.tags(), id, attributes, json!({})));
-        }
-        Ok(out)
+            Some(Listed::new(g.group_id(), g.tags(), attributes))
+        })
     }
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {

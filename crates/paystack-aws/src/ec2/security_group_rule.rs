@@ -68,11 +68,9 @@ impl Reconciler for SecurityGroupRules {
     }
 
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
-        let groups = all(
-            "DescribeSecurityGroups",
-            self.client.describe_security_groups().filters(stack_filter(scope)).into_paginator().items().send(),
-        )
-        .await?;
+        let listed =
+            self.client.describe_security_groups().filters(stack_filter(scope)).into_paginator().items().send();
+        let groups = all("DescribeSecurityGroups", listed).await?;
         let group_ids = groups.iter().filter_map(|g| g.group_id().map(str::to_owned)).collect();
         // The groups list each rule's description too; the emulator reports it only there.
         let mut descriptions = BTreeMap::new();

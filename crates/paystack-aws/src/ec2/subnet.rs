@@ -11,8 +11,8 @@ use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
 use paystack_platform::kinds::{self, Subnet};
 use serde_json::json;
 
-use super::{cannot_update, created, observed, stack_filter, sync_tags, tag_specification, updated};
-use crate::error::{all, classify, missing, unless_not_found, waited};
+use super::{Listed, cannot_update, created, owned_of, stack_filter, sync_tags, tag_specification, updated};
+use crate::error::{all, classify, missing, settled, unless_not_found};
 use crate::owned::{resolved, spec};
 
 pub(crate) struct Subnets {
@@ -46,29 +46,18 @@ impl Reconciler for Subnets {
     }
 
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
-        let subnets = all(
-            "DescribeSubnets",
-            self.client.describe_subnets().filters(stack_filter(scope)).into_paginator().items().send(),
-        )
-        .await?;
-        let mut out = Vec::new();
-        for s in subnets {
-            let id = s.subnet_id().ok_or_else(|| missing("subnet id"))?;
+        let listed = self.client.describe_subnets().filters(stack_filter(scope)).into_paginator().items().send();
+        let subnets = all("DescribeSubnets", listed).await?;
+        owned_of(scope, "subnet id", &subnets, |s| {
             let attributes = json!({
                 "vpc_id": s.vpc_id(),
                 "cidr_block": s.cidr_block(),
                 "availability_zone": s.availability_zone(),
                 "map_public_ip_on_launch": s.map_public_ip_on_launch().unwrap_or(false),
             });
-            out.extend(observed(
-                scope,
-                s.tags(),
-                id,
-                attributes,
-                json!({ "availability_zone": s.availability_zone() }),
-            ));
-        }
-        Ok(out)
+            let outputs = json!({ "availability_zone": s.availability_zone() });
+            Some(Listed::new(s.subnet_id(), s.tags(), attributes).outputs(outputs))
+        })
     }
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
@@ -112,10 +101,8 @@ impl Reconciler for Subnets {
     }
 
     async fn wait_ready(&self, current: Observed) -> Result<Observed, ReconcileError> {
-        waited(
-            &format!("waiting for subnet {}", current.aws_id),
-            self.client.wait_until_subnet_available().subnet_ids(&current.aws_id).wait(Duration::from_secs(300)).await,
-        )?;
-        Ok(current)
+        let ready =
+            self.client.wait_until_subnet_available().subnet_ids(&current.aws_id).wait(Duration::from_secs(300)).await;
+        settled(current, "subnet", ready)
     }
 }

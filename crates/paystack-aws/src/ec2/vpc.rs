@@ -12,7 +12,7 @@ use paystack_platform::kinds::{self, Vpc};
 use serde_json::json;
 
 use super::{cannot_update, created, observed, owned_by, stack_filter, sync_tags, tag_specification, updated};
-use crate::error::{all, classify, missing, unless_not_found, waited};
+use crate::error::{all, classify, missing, settled, unless_not_found};
 use crate::owned::spec;
 
 pub(crate) struct Vpcs {
@@ -62,11 +62,8 @@ impl Reconciler for Vpcs {
     }
 
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
-        let vpcs = all(
-            "DescribeVpcs",
-            self.client.describe_vpcs().filters(stack_filter(scope)).into_paginator().items().send(),
-        )
-        .await?;
+        let listed = self.client.describe_vpcs().filters(stack_filter(scope)).into_paginator().items().send();
+        let vpcs = all("DescribeVpcs", listed).await?;
         let mut out = Vec::new();
         for vpc in vpcs.iter().filter(|v| owned_by(scope, v.tags())) {
             let id = vpc.vpc_id().ok_or_else(|| missing("VPC id"))?;
@@ -122,10 +119,8 @@ impl Reconciler for Vpcs {
     }
 
     async fn wait_ready(&self, current: Observed) -> Result<Observed, ReconcileError> {
-        waited(
-            &format!("waiting for VPC {}", current.aws_id),
-            self.client.wait_until_vpc_available().vpc_ids(&current.aws_id).wait(Duration::from_secs(300)).await,
-        )?;
-        Ok(current)
+        let ready =
+            self.client.wait_until_vpc_available().vpc_ids(&current.aws_id).wait(Duration::from_secs(300)).await;
+        settled(current, "VPC", ready)
     }
 }

@@ -10,7 +10,7 @@ use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
 use paystack_platform::kinds::{self, VpcEndpoint};
 use serde_json::json;
 
-use super::{cannot_update, created, observed, stack_filter, strings, sync_tags, tag_specification, updated};
+use super::{Listed, cannot_update, created, owned_of, stack_filter, strings, sync_tags, tag_specification, updated};
 use crate::error::{all, classify, missing, unless_not_found};
 use crate::owned::{resolved, spec};
 
@@ -32,29 +32,22 @@ impl Reconciler for VpcEndpoints {
     }
 
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
-        let endpoints = all(
-            "DescribeVpcEndpoints",
-            self.client.describe_vpc_endpoints().filters(stack_filter(scope)).into_paginator().items().send(),
-        )
-        .await?;
-        let mut out = Vec::new();
-        for e in endpoints {
+        let listed = self.client.describe_vpc_endpoints().filters(stack_filter(scope)).into_paginator().items().send();
+        let endpoints = all("DescribeVpcEndpoints", listed).await?;
+        owned_of(scope, "VPC endpoint id", &endpoints, |e| {
             // The API documents `Deleted` but answers `deleted`, which the SDK parses as an
             // unknown variant; compare the wire value, in any case.
-            if e.state().is_some_and(|s| {
-                s.as_str().eq_ignore_ascii_case("deleted") || s.as_str().eq_ignore_ascii_case("deleting")
-            }) {
-                continue;
+            let state = e.state().map(|s| s.as_str().to_ascii_lowercase());
+            if matches!(state.as_deref(), Some("deleted" | "deleting")) {
+                return None;
             }
-            let id = e.vpc_endpoint_id().ok_or_else(|| missing("VPC endpoint id"))?;
             let attributes = json!({
                 "vpc_id": e.vpc_id(),
                 "service_name": e.service_name(),
                 "route_table_ids": e.route_table_ids(),
             });
-            out.extend(observed(scope, e.tags(), id, attributes, json!({})));
-        }
-        Ok(out)
+            Some(Listed::new(e.vpc_endpoint_id(), e.tags(), attributes))
+        })
     }
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {

@@ -4,14 +4,12 @@ pub(crate) mod cluster;
 pub(crate) mod service;
 pub(crate) mod task_definition;
 
-use async_trait::async_trait;
 use aws_sdk_ecs as ecs;
 use ecs::types::{Cluster, ClusterField, Tag};
 use paystack_engine::{Desired, ReconcileError, Scope};
 
 use crate::error::{all, classify};
 use crate::owned::{TagMap, desired_tags, owned_by};
-use crate::tagging::Tagging;
 pub(crate) use crate::tagging::sync_tags;
 
 /// DescribeClusters takes at most 100 clusters per call.
@@ -50,27 +48,7 @@ pub(crate) async fn stack_clusters(client: &ecs::Client, scope: &Scope) -> Resul
     Ok(out)
 }
 
-/// ECS tags a resource by its ARN.
-#[async_trait]
-impl Tagging for ecs::Client {
-    async fn tag(&self, resource: &str, tags: TagMap) -> Result<(), ReconcileError> {
-        let tags = tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
-        self.tag_resource()
-            .resource_arn(resource)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(|e| classify("TagResource", e))?;
-        Ok(())
-    }
-
-    async fn untag(&self, resource: &str, keys: Vec<String>) -> Result<(), ReconcileError> {
-        self.untag_resource()
-            .resource_arn(resource)
-            .set_tag_keys(Some(keys))
-            .send()
-            .await
-            .map_err(|e| classify("UntagResource", e))?;
-        Ok(())
-    }
-}
+// ECS tags a resource by its ARN.
+crate::tagging::tag_resource_api!(ecs::Client, resource_arn, |tags| {
+    tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+});

@@ -21,7 +21,7 @@ use paystack_platform::kinds::{self, EcsService};
 use serde_json::{Value, json};
 
 use super::{create_tags, stack_clusters, sync_tags, tag_map};
-use crate::error::{all, classify, missing, unless_gone, waited};
+use crate::error::{all, classify, gone, missing, unless_gone};
 use crate::owned::{arn_of, aws_int, cannot_update, created, observed, resolved, resolved_all, spec, updated};
 
 /// DescribeServices takes at most 10 services per call.
@@ -208,6 +208,6 @@ impl Reconciler for Services {
         let cluster = Self::cluster_of(current)?;
         let deleted =
             self.client.wait_until_services_inactive().cluster(cluster).services(&current.aws_id).wait(MAX_WAIT).await;
-        waited(&format!("waiting for ECS service {} to be deleted", current.aws_id), deleted)
+        gone(current, "ECS service", deleted)
     }
 }

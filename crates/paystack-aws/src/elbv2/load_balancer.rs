@@ -13,7 +13,7 @@ use paystack_platform::kinds::{self, LoadBalancer};
 use serde_json::{Value, json};
 
 use super::{create_tags, stack_load_balancers, sync_tags};
-use crate::error::{classify, missing, unless_gone, waited};
+use crate::error::{classify, gone, missing, settled, unless_gone};
 use crate::owned::{cannot_update, created, observed, spec, strings, updated};
 
 /// A load balancer is usually active in two or three minutes.
@@ -129,19 +129,16 @@ impl Reconciler for LoadBalancers {
         )
     }
 
-    async fn wait_ready(&self, mut current: Observed) -> Result<Observed, ReconcileError> {
-        waited(
-            &format!("waiting for load balancer {}", current.aws_id),
-            self.client.wait_until_load_balancer_available().load_balancer_arns(&current.aws_id).wait(MAX_WAIT).await,
-        )?;
-        current.pending = false;
-        Ok(current)
+    async fn wait_ready(&self, current: Observed) -> Result<Observed, ReconcileError> {
+        let ready =
+            self.client.wait_until_load_balancer_available().load_balancer_arns(&current.aws_id).wait(MAX_WAIT).await;
+        settled(current, "load balancer", ready)
     }
 
     async fn wait_deleted(&self, current: &Observed) -> Result<(), ReconcileError> {
         // Its security group and subnets can only go once its network interfaces have.
         let deleted =
             self.client.wait_until_load_balancers_deleted().load_balancer_arns(&current.aws_id).wait(MAX_WAIT).await;
-        waited(&format!("waiting for load balancer {} to be deleted", current.aws_id), deleted)
+        gone(current, "load balancer", deleted)
     }
 }

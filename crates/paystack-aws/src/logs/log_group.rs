@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::error::{all, classify, missing, unless_gone, unless_gone_since};
 use crate::owned::{TagMap, arn_of, aws_int, cannot_update, created, desired_tags, observed, owned_by, spec, updated};
-use crate::tagging::{Tagging, sync_tags};
+use crate::tagging::sync_tags;
 
 pub(crate) struct LogGroups {
     client: logs::Client,
@@ -140,26 +140,5 @@ impl Reconciler for LogGroups {
     }
 }
 
-/// CloudWatch Logs tags a log group by its own ARN (without `:*`).
-#[async_trait]
-impl Tagging for logs::Client {
-    async fn tag(&self, resource: &str, tags: TagMap) -> Result<(), ReconcileError> {
-        self.tag_resource()
-            .resource_arn(resource)
-            .set_tags(Some(tags.into_iter().collect()))
-            .send()
-            .await
-            .map_err(|e| classify("TagResource", e))?;
-        Ok(())
-    }
-
-    async fn untag(&self, resource: &str, keys: Vec<String>) -> Result<(), ReconcileError> {
-        self.untag_resource()
-            .resource_arn(resource)
-            .set_tag_keys(Some(keys))
-            .send()
-            .await
-            .map_err(|e| classify("UntagResource", e))?;
-        Ok(())
-    }
-}
+// CloudWatch Logs tags a log group by its own ARN (without `:*`).
+crate::tagging::tag_resource_api!(logs::Client, resource_arn, |tags| tags.into_iter().collect());

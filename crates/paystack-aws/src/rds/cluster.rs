@@ -18,7 +18,7 @@ use rds::types::{ServerlessV2ScalingConfiguration, Tag};
 use serde_json::{Value, json};
 
 use super::{create_tags, sync_tags, tag_map};
-use crate::error::{all, classify, classify_typed, missing, unless_gone, waited};
+use crate::error::{all, classify, classify_typed, gone, missing, settled, unless_gone};
 use crate::owned::{PASSWORD_SECRET_TAG, arn_of, cannot_update, created, observed, resolved, spec, strings, updated};
 
 /// Aurora clusters usually take minutes; a slow day takes far longer.
@@ -238,19 +238,16 @@ impl Reconciler for DbClusters {
         )
     }
 
-    async fn wait_ready(&self, mut current: Observed) -> Result<Observed, ReconcileError> {
-        waited(
-            &format!("waiting for DB cluster {}", current.aws_id),
-            self.client.wait_until_db_cluster_available().db_cluster_identifier(&current.aws_id).wait(MAX_WAIT).await,
-        )?;
-        current.pending = false;
-        Ok(current)
+    async fn wait_ready(&self, current: Observed) -> Result<Observed, ReconcileError> {
+        let ready =
+            self.client.wait_until_db_cluster_available().db_cluster_identifier(&current.aws_id).wait(MAX_WAIT).await;
+        settled(current, "DB cluster", ready)
     }
 
     async fn wait_deleted(&self, current: &Observed) -> Result<(), ReconcileError> {
         // Its subnet group and parameter group can only go once the cluster is gone.
         let deleted =
             self.client.wait_until_db_cluster_deleted().db_cluster_identifier(&current.aws_id).wait(MAX_WAIT).await;
-        waited(&format!("waiting for DB cluster {} to be deleted", current.aws_id), deleted)
+        gone(current, "DB cluster", deleted)
     }
 }

@@ -11,7 +11,7 @@ use rds::client::Waiters;
 use serde_json::json;
 
 use super::{create_tags, sync_tags, tag_map};
-use crate::error::{all, classify_typed, missing, unless_gone, waited};
+use crate::error::{all, classify_typed, gone, missing, settled, unless_gone};
 use crate::owned::{arn_of, cannot_update, created, observed, resolved, spec, updated};
 
 /// An Aurora instance takes ten to twenty minutes with its cluster, and far longer on a slow
@@ -137,18 +137,15 @@ impl Reconciler for DbInstances {
         )
     }
 
-    async fn wait_ready(&self, mut current: Observed) -> Result<Observed, ReconcileError> {
-        waited(
-            &format!("waiting for DB instance {}", current.aws_id),
-            self.client.wait_until_db_instance_available().db_instance_identifier(&current.aws_id).wait(MAX_WAIT).await,
-        )?;
-        current.pending = false;
-        Ok(current)
+    async fn wait_ready(&self, current: Observed) -> Result<Observed, ReconcileError> {
+        let ready =
+            self.client.wait_until_db_instance_available().db_instance_identifier(&current.aws_id).wait(MAX_WAIT).await;
+        settled(current, "DB instance", ready)
     }
 
     async fn wait_deleted(&self, current: &Observed) -> Result<(), ReconcileError> {
         let deleted =
             self.client.wait_until_db_instance_deleted().db_instance_identifier(&current.aws_id).wait(MAX_WAIT).await;
-        waited(&format!("waiting for DB instance {} to be deleted", current.aws_id), deleted)
+        gone(current, "DB instance", deleted)
     }
 }

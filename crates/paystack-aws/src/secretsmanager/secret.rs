@@ -16,8 +16,8 @@ use serde_json::json;
 
 use super::{stack_secrets, tag_map};
 use crate::error::{classify, missing, unless_gone};
-use crate::owned::{TagMap, USERNAME_TAG, cannot_update, created, desired_tags, observed, spec, updated};
-use crate::tagging::{Tagging, sync_tags};
+use crate::owned::{USERNAME_TAG, cannot_update, created, desired_tags, observed, spec, updated};
+use crate::tagging::sync_tags;
 
 const PASSWORD_LENGTH: i64 = 32;
 /// Characters RDS refuses in a master password.
@@ -125,27 +125,7 @@ impl Reconciler for Secrets {
     }
 }
 
-/// Secrets Manager tags a secret by its ARN.
-#[async_trait]
-impl Tagging for secretsmanager::Client {
-    async fn tag(&self, resource: &str, tags: TagMap) -> Result<(), ReconcileError> {
-        let tags = tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
-        self.tag_resource()
-            .secret_id(resource)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(|e| classify("TagResource", e))?;
-        Ok(())
-    }
-
-    async fn untag(&self, resource: &str, keys: Vec<String>) -> Result<(), ReconcileError> {
-        self.untag_resource()
-            .secret_id(resource)
-            .set_tag_keys(Some(keys))
-            .send()
-            .await
-            .map_err(|e| classify("UntagResource", e))?;
-        Ok(())
-    }
-}
+// Secrets Manager tags a secret by its ARN.
+crate::tagging::tag_resource_api!(secretsmanager::Client, secret_id, |tags| {
+    tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+});

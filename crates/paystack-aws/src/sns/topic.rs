@@ -14,7 +14,7 @@ use sns::types::Tag;
 
 use crate::error::{all, classify, missing, unless_gone, unless_gone_since};
 use crate::owned::{TagMap, cannot_update, created, desired_tags, observed, owned_by, spec, strings, updated};
-use crate::tagging::{Tagging, sync_tags};
+use crate::tagging::sync_tags;
 
 const EMAIL: &str = "email";
 const PENDING: &str = "PendingConfirmation";
@@ -169,26 +169,5 @@ impl Reconciler for Topics {
     }
 }
 
-/// SNS tags a topic by its ARN.
-#[async_trait]
-impl Tagging for sns::Client {
-    async fn tag(&self, resource: &str, tags: TagMap) -> Result<(), ReconcileError> {
-        self.tag_resource()
-            .resource_arn(resource)
-            .set_tags(Some(sns_tags(tags)?))
-            .send()
-            .await
-            .map_err(|e| classify("TagResource", e))?;
-        Ok(())
-    }
-
-    async fn untag(&self, resource: &str, keys: Vec<String>) -> Result<(), ReconcileError> {
-        self.untag_resource()
-            .resource_arn(resource)
-            .set_tag_keys(Some(keys))
-            .send()
-            .await
-            .map_err(|e| classify("UntagResource", e))?;
-        Ok(())
-    }
-}
+// SNS tags a topic by its ARN.
+crate::tagging::tag_resource_api!(sns::Client, resource_arn, |tags| sns_tags(tags)?);
