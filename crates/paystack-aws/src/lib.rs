@@ -27,6 +27,7 @@ mod tagging;
 use std::sync::Arc;
 
 use paystack_engine::Registry;
+use paystack_platform::kinds;
 
 pub use clients::{ClientPool, Clients, Target};
 pub use lookups::{LookupError, Wanted, look_up};
@@ -38,23 +39,35 @@ pub use state::{InitStep, Outcome, RemoteBackend, StateLocation, init};
 pub fn registry(clients: &Clients) -> Registry {
     let mut r = Registry::default();
     ec2::register(&mut r, &clients.ec2);
-    r.register(Arc::new(rds::subnet_group::DbSubnetGroups::new(&clients.rds)));
-    r.register(Arc::new(rds::cluster_parameter_group::DbClusterParameterGroups::new(&clients.rds)));
-    r.register(Arc::new(rds::cluster::DbClusters::new(&clients.rds, &clients.secretsmanager)));
-    r.register(Arc::new(rds::instance::DbInstances::new(&clients.rds)));
-    r.register(Arc::new(secretsmanager::secret::Secrets::new(&clients.secretsmanager)));
-    r.register(Arc::new(secretsmanager::rotation::Rotations::new(&clients.secretsmanager)));
-    r.register(Arc::new(sns::topic::Topics::new(&clients.sns)));
-    r.register(Arc::new(logs::log_group::LogGroups::new(&clients.logs)));
-    r.register(Arc::new(iam::role::Roles::new(&clients.iam)));
-    r.register(Arc::new(ecs::cluster::Clusters::new(&clients.ecs)));
-    r.register(Arc::new(ecs::task_definition::TaskDefinitions::new(&clients.ecs)));
-    r.register(Arc::new(ecs::service::Services::new(&clients.ecs)));
-    r.register(Arc::new(elbv2::load_balancer::LoadBalancers::new(&clients.elbv2)));
-    r.register(Arc::new(elbv2::target_group::TargetGroups::new(&clients.elbv2)));
-    r.register(Arc::new(elbv2::listener::Listeners::new(&clients.elbv2)));
-    r.register(Arc::new(autoscaling::service_scaling::ServiceScalings::new(&clients.autoscaling)));
-    r.register(Arc::new(cloudwatch::alarm::Alarms::new(&clients.cloudwatch)));
-    r.register(Arc::new(route53::record::Records::new(&clients.route53)));
+    r.register(kinds::DB_SUBNET_GROUP.schema(), Arc::new(rds::subnet_group::DbSubnetGroups::new(&clients.rds)));
+    r.register(
+        kinds::DB_CLUSTER_PARAMETER_GROUP.schema(),
+        Arc::new(rds::cluster_parameter_group::DbClusterParameterGroups::new(&clients.rds)),
+    );
+    r.register(
+        kinds::DB_CLUSTER.schema(),
+        Arc::new(rds::cluster::DbClusters::new(&clients.rds, &clients.secretsmanager)),
+    );
+    r.register(kinds::DB_INSTANCE.schema(), Arc::new(rds::instance::DbInstances::new(&clients.rds)));
+    r.register(kinds::SECRET.schema(), Arc::new(secretsmanager::secret::Secrets::new(&clients.secretsmanager)));
+    r.register(
+        kinds::SECRET_ROTATION.schema(),
+        Arc::new(secretsmanager::rotation::Rotations::new(&clients.secretsmanager)),
+    );
+    r.register(kinds::TOPIC.schema(), Arc::new(sns::topic::Topics::new(&clients.sns)));
+    r.register(kinds::LOG_GROUP.schema(), Arc::new(logs::log_group::LogGroups::new(&clients.logs)));
+    r.register(kinds::IAM_ROLE.schema(), Arc::new(iam::role::Roles::new(&clients.iam)));
+    r.register(kinds::ECS_CLUSTER.schema(), Arc::new(ecs::cluster::Clusters::new(&clients.ecs)));
+    r.register(kinds::TASK_DEFINITION.schema(), Arc::new(ecs::task_definition::TaskDefinitions::new(&clients.ecs)));
+    r.register(kinds::ECS_SERVICE.schema(), Arc::new(ecs::service::Services::new(&clients.ecs)));
+    r.register(kinds::LOAD_BALANCER.schema(), Arc::new(elbv2::load_balancer::LoadBalancers::new(&clients.elbv2)));
+    r.register(kinds::TARGET_GROUP.schema(), Arc::new(elbv2::target_group::TargetGroups::new(&clients.elbv2)));
+    r.register(kinds::LISTENER.schema(), Arc::new(elbv2::listener::Listeners::new(&clients.elbv2)));
+    r.register(
+        kinds::SERVICE_SCALING.schema(),
+        Arc::new(autoscaling::service_scaling::ServiceScalings::new(&clients.autoscaling)),
+    );
+    r.register(kinds::ALARM.schema(), Arc::new(cloudwatch::alarm::Alarms::new(&clients.cloudwatch)));
+    r.register(kinds::DNS_RECORD.schema(), Arc::new(route53::record::Records::new(&clients.route53)));
     r
 }

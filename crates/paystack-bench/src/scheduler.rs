@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use paystack_config::Config;
+use paystack_core::spec::ExpectedDurations;
 use paystack_core::{Action, FieldChange, KindSchema, Observed, ResourceId, Spec, StateDocument};
 use paystack_engine::{
     Desired, Event, ExecOptions, Executor, Inventory, Outcome, ReconcileError, Reconciler, Registry, ResourceGraph,
@@ -239,13 +240,14 @@ fn timed_registry(graph: &ResourceGraph, scale: f64) -> Registry {
     let wanted = Arc::new(wanted);
     let mut registry = Registry::default();
     for kind in kinds::all() {
-        registry.register(Arc::new(Timed { schema: kind.schema(), scale, outputs: wanted.clone() }));
+        let timed = Timed { expected: kind.schema().expected, scale, outputs: wanted.clone() };
+        registry.register(kind.schema(), Arc::new(timed));
     }
     registry
 }
 
 struct Timed {
-    schema: KindSchema,
+    expected: ExpectedDurations,
     scale: f64,
     outputs: Arc<HashMap<ResourceId, BTreeSet<String>>>,
 }
@@ -253,7 +255,7 @@ struct Timed {
 impl Timed {
     /// The create's API call and the wait after it, scaled.
     fn phases(&self) -> (Duration, Duration) {
-        let total = self.schema.expected.create;
+        let total = self.expected.create;
         let call = total.min(CALL);
         (call.mul_f64(self.scale), (total - call).mul_f64(self.scale))
     }
@@ -261,10 +263,6 @@ impl Timed {
 
 #[async_trait]
 impl Reconciler for Timed {
-    fn schema(&self) -> &KindSchema {
-        &self.schema
-    }
-
     async fn observe(&self, _: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         Ok(Vec::new())
     }

@@ -38,5 +38,5 @@ pub use graph::{GraphError, ResourceGraph};
 pub use observe::{ObserveError, observe_all};
 pub use parity::{Configured, Difference, ParityReport, Side, Unexplained, compare as compare_parity};
 pub use planner::{Inventory, plan, plan_destroy};
-pub use reconciler::{Desired, ErrorClass, Owner, ReconcileError, Reconciler, Registries, Registry, Scope};
+pub use reconciler::{Desired, ErrorClass, Owner, ReconcileError, Reconciler, Registered, Registries, Registry, Scope};
 pub use saved_plan::{SavedPlan, SavedPlanError, StateVersion};

@@ -24,11 +24,12 @@ pub enum ObserveError {
 pub async fn observe_all(registries: &Registries, scope: &Scope) -> Result<Inventory, ObserveError> {
     let mut reads = tokio::task::JoinSet::new();
     for (placement, registry) in registries.placements() {
-        for reconciler in registry.reconcilers() {
-            let (reconciler, scope, placement) = (Arc::clone(reconciler), scope.clone(), placement.clone());
+        for registered in registry.reconcilers() {
+            let (reconciler, scope, placement) = (Arc::clone(&registered.reconciler), scope.clone(), placement.clone());
+            let kind = registered.schema.kind.clone();
             reads.spawn(async move {
                 let found = reconciler.observe(&scope).await;
-                (reconciler.schema().kind.clone(), placement, found)
+                (kind, placement, found)
             });
         }
     }

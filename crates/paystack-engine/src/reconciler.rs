@@ -129,8 +129,6 @@ impl ReconcileError {
 /// kind's service; `wait_ready` and `wait_deleted` wait for AWS to settle and hold none.
 #[async_trait]
 pub trait Reconciler: Send + Sync {
-    fn schema(&self) -> &KindSchema;
-
     /// Every live resource of this kind that carries the scope's ownership tag, read with as
     /// few calls as the API allows.
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError>;
@@ -159,26 +157,34 @@ pub trait Reconciler: Send + Sync {
     }
 }
 
-/// The reconcilers by kind. Adding a kind is one `register` call.
+/// A kind's schema and its reconciler.
+#[derive(Clone)]
+pub struct Registered {
+    pub schema: KindSchema,
+    pub reconciler: Arc<dyn Reconciler>,
+}
+
+/// The reconcilers by kind, each with its kind's schema. Adding a kind is one `register`
+/// call.
 #[derive(Clone, Default)]
 pub struct Registry {
-    by_kind: BTreeMap<Kind, Arc<dyn Reconciler>>,
+    by_kind: BTreeMap<Kind, Registered>,
 }
 
 impl Registry {
-    pub fn register(&mut self, reconciler: Arc<dyn Reconciler>) {
-        self.by_kind.insert(reconciler.schema().kind.clone(), reconciler);
+    pub fn register(&mut self, schema: KindSchema, reconciler: Arc<dyn Reconciler>) {
+        self.by_kind.insert(schema.kind.clone(), Registered { schema, reconciler });
     }
 
-    pub fn get(&self, kind: &Kind) -> Option<&Arc<dyn Reconciler>> {
+    pub fn get(&self, kind: &Kind) -> Option<&Registered> {
         self.by_kind.get(kind)
     }
 
     pub fn schema(&self, kind: &Kind) -> Option<&KindSchema> {
-        self.get(kind).map(|r| r.schema())
+        self.get(kind).map(|r| &r.schema)
     }
 
-    pub fn reconcilers(&self) -> impl Iterator<Item = &Arc<dyn Reconciler>> {
+    pub fn reconcilers(&self) -> impl Iterator<Item = &Registered> {
         self.by_kind.values()
     }
 
@@ -221,8 +227,8 @@ impl Registries {
         self.by_placement.contains_key(placement)
     }
 
-    /// The reconciler of `kind` in `placement`.
-    pub fn get(&self, kind: &Kind, placement: &Placement) -> Option<&Arc<dyn Reconciler>> {
+    /// The reconciler of `kind` in `placement`, with the kind's schema.
+    pub fn get(&self, kind: &Kind, placement: &Placement) -> Option<&Registered> {
         self.by_placement.get(placement)?.get(kind)
     }
 

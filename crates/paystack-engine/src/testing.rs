@@ -73,18 +73,17 @@ impl FakeCloud {
             (EXCLUSIVE, 1, &["cidr", "ref0"], ReplaceOrder::DeleteBeforeCreate),
         ] {
             let d = Duration::from_secs(secs);
-            r.register(Arc::new(FakeReconciler {
-                cloud: self.clone(),
-                placement: placement.clone(),
-                schema: KindSchema {
-                    kind: Kind::new(kind),
-                    service: "test",
-                    replace_on,
-                    replace_order,
-                    unordered: &["set"],
-                    expected: ExpectedDurations { create: d, update: d, delete: d },
-                },
-            }));
+            let schema = KindSchema {
+                kind: Kind::new(kind),
+                service: "test",
+                replace_on,
+                replace_order,
+                unordered: &["set"],
+                expected: ExpectedDurations { create: d, update: d, delete: d },
+            };
+            let reconciler =
+                FakeReconciler { cloud: self.clone(), placement: placement.clone(), kind: schema.kind.clone() };
+            r.register(schema, Arc::new(reconciler));
         }
         r
     }
@@ -147,7 +146,7 @@ impl FakeCloud {
 struct FakeReconciler {
     cloud: FakeCloud,
     placement: Placement,
-    schema: KindSchema,
+    kind: Kind,
 }
 
 impl FakeReconciler {
@@ -174,14 +173,10 @@ impl FakeReconciler {
 
 #[async_trait]
 impl Reconciler for FakeReconciler {
-    fn schema(&self) -> &KindSchema {
-        &self.schema
-    }
-
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         Ok(self.cloud.with(|i| {
             i.observed += 1;
-            let of_kind = i.live.values().filter(|(k, o)| *k == self.schema.kind && o.placement == self.placement);
+            let of_kind = i.live.values().filter(|(k, o)| *k == self.kind && o.placement == self.placement);
             let owned = of_kind.filter_map(|(_, o)| {
                 let stack = o.stack.as_deref().or(scope.single()).filter(|s| scope.reads(s))?;
                 Some(o.clone().of_stack(stack))
@@ -193,7 +188,7 @@ impl Reconciler for FakeReconciler {
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
         self.call("create", &desired.id).await?;
         let fields = serde_json::Value::Object(desired.fields.clone());
-        let aws_id = self.cloud.seed_at(&self.placement, None, self.schema.kind.as_str(), desired.id.as_str(), fields);
+        let aws_id = self.cloud.seed_at(&self.placement, None, self.kind.as_str(), desired.id.as_str(), fields);
         Ok(self.cloud.with(|i| i.live[&aws_id].1.clone()))
     }
 
@@ -215,7 +210,7 @@ impl Reconciler for FakeReconciler {
     /// kind AWS lets go regardless (routes to a deleted NAT gateway become blackholes).
     async fn delete(&self, current: &Observed) -> Result<(), ReconcileError> {
         self.call("delete", &current.id).await?;
-        let strict = self.schema.kind.as_str() != EXCLUSIVE;
+        let strict = self.kind.as_str() != EXCLUSIVE;
         self.cloud.with(|i| {
             let target = json!(current.aws_id);
             let refers = |v: &serde_json::Value| *v == target || v.as_array().is_some_and(|a| a.contains(&target));

@@ -11,7 +11,7 @@ use autoscaling::types::{
     TargetTrackingScalingPolicyConfiguration,
 };
 use aws_sdk_applicationautoscaling as autoscaling;
-use paystack_core::{FieldChange, Fields, KindSchema, Observed, ResourceId};
+use paystack_core::{FieldChange, Fields, Observed, ResourceId};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
 use paystack_platform::kinds::{self, ServiceScaling};
 use serde_json::{Value, json};
@@ -21,12 +21,11 @@ use crate::owned::{aws_int, cannot_update, resolved, spec, updated};
 
 pub(crate) struct ServiceScalings {
     client: autoscaling::Client,
-    schema: KindSchema,
 }
 
 impl ServiceScalings {
     pub(crate) fn new(client: &autoscaling::Client) -> Self {
-        Self { client: client.clone(), schema: kinds::SERVICE_SCALING.schema() }
+        Self { client: client.clone() }
     }
 
     async fn register(&self, desired: &Desired) -> Result<(), ReconcileError> {
@@ -73,10 +72,6 @@ impl ServiceScalings {
 
 #[async_trait]
 impl Reconciler for ServiceScalings {
-    fn schema(&self) -> &KindSchema {
-        &self.schema
-    }
-
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let policies = all(
             "DescribeScalingPolicies",

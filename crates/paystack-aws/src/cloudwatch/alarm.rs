@@ -6,9 +6,9 @@
 use async_trait::async_trait;
 use aws_sdk_cloudwatch as cloudwatch;
 use cloudwatch::types::{AlarmType, ComparisonOperator, Dimension, Statistic, Tag};
-use paystack_core::{FieldChange, KindSchema, Observed};
+use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds::{self, Alarm};
+use paystack_platform::kinds::Alarm;
 use serde_json::{Map, Value, json};
 
 use crate::error::{all, classify, missing, unless_gone_since};
@@ -19,7 +19,6 @@ use crate::tagging::sync_tags;
 
 pub(crate) struct Alarms {
     client: cloudwatch::Client,
-    schema: KindSchema,
 }
 
 fn tags_of(map: TagMap) -> Vec<Tag> {
@@ -28,7 +27,7 @@ fn tags_of(map: TagMap) -> Vec<Tag> {
 
 impl Alarms {
     pub(crate) fn new(client: &cloudwatch::Client) -> Self {
-        Self { client: client.clone(), schema: kinds::ALARM.schema() }
+        Self { client: client.clone() }
     }
 
     /// Creates the alarm, or replaces it whole with the desired one.
@@ -62,10 +61,6 @@ impl Alarms {
 
 #[async_trait]
 impl Reconciler for Alarms {
-    fn schema(&self) -> &KindSchema {
-        &self.schema
-    }
-
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let pages = all(
             "DescribeAlarms",

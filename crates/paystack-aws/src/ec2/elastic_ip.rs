@@ -3,9 +3,8 @@
 use async_trait::async_trait;
 use aws_sdk_ec2 as ec2;
 use ec2::types::{DomainType, ResourceType};
-use paystack_core::{FieldChange, KindSchema, Observed};
+use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds;
 use serde_json::json;
 
 use super::{Listed, created, owned_of, stack_filter, tag_specification, update_tags_only};
@@ -13,21 +12,16 @@ use crate::error::{classify, missing, unless_not_found};
 
 pub(crate) struct ElasticIps {
     client: ec2::Client,
-    schema: KindSchema,
 }
 
 impl ElasticIps {
     pub(crate) fn new(client: &ec2::Client) -> Self {
-        Self { client: client.clone(), schema: kinds::ELASTIC_IP.schema() }
+        Self { client: client.clone() }
     }
 }
 
 #[async_trait]
 impl Reconciler for ElasticIps {
-    fn schema(&self) -> &KindSchema {
-        &self.schema
-    }
-
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         // DescribeAddresses is not paginated: it returns every match in one response.
         let listed = self.client.describe_addresses().filters(stack_filter(scope)).send().await;

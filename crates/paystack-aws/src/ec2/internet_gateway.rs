@@ -4,9 +4,9 @@ use async_trait::async_trait;
 use aws_sdk_ec2 as ec2;
 use ec2::error::ProvideErrorMetadata as _;
 use ec2::types::ResourceType;
-use paystack_core::{FieldChange, KindSchema, Observed};
+use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds::{self, InternetGateway};
+use paystack_platform::kinds::InternetGateway;
 use serde_json::{Value, json};
 
 use super::{Listed, cannot_update, created, owned_of, stack_filter, sync_tags, tag_specification, updated};
@@ -15,12 +15,11 @@ use crate::owned::{resolved, spec};
 
 pub(crate) struct InternetGateways {
     client: ec2::Client,
-    schema: KindSchema,
 }
 
 impl InternetGateways {
     pub(crate) fn new(client: &ec2::Client) -> Self {
-        Self { client: client.clone(), schema: kinds::INTERNET_GATEWAY.schema() }
+        Self { client: client.clone() }
     }
 
     async fn detach(&self, igw_id: &str, vpc_id: &str) -> Result<(), ReconcileError> {
@@ -46,10 +45,6 @@ impl InternetGateways {
 
 #[async_trait]
 impl Reconciler for InternetGateways {
-    fn schema(&self) -> &KindSchema {
-        &self.schema
-    }
-
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let listed =
             self.client.describe_internet_gateways().filters(stack_filter(scope)).into_paginator().items().send();

@@ -20,6 +20,7 @@ use ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use paystack_core::stack::STACK_TAG;
 use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Registry, Scope};
+use paystack_platform::kinds;
 use serde_json::Value;
 
 use crate::error::{classify, missing};
@@ -30,16 +31,16 @@ pub(crate) use crate::tagging::sync_tags;
 
 /// Every EC2 reconciler. Adding an EC2 kind is its module above and one line here.
 pub(crate) fn register(r: &mut Registry, client: &ec2::Client) {
-    r.register(Arc::new(vpc::Vpcs::new(client)));
-    r.register(Arc::new(subnet::Subnets::new(client)));
-    r.register(Arc::new(internet_gateway::InternetGateways::new(client)));
-    r.register(Arc::new(elastic_ip::ElasticIps::new(client)));
-    r.register(Arc::new(nat_gateway::NatGateways::new(client)));
-    r.register(Arc::new(route_table::RouteTables::new(client)));
-    r.register(Arc::new(network_acl::NetworkAcls::new(client)));
-    r.register(Arc::new(security_group::SecurityGroups::new(client)));
-    r.register(Arc::new(security_group_rule::SecurityGroupRules::new(client)));
-    r.register(Arc::new(vpc_endpoint::VpcEndpoints::new(client)));
+    r.register(kinds::VPC.schema(), Arc::new(vpc::Vpcs::new(client)));
+    r.register(kinds::SUBNET.schema(), Arc::new(subnet::Subnets::new(client)));
+    r.register(kinds::INTERNET_GATEWAY.schema(), Arc::new(internet_gateway::InternetGateways::new(client)));
+    r.register(kinds::ELASTIC_IP.schema(), Arc::new(elastic_ip::ElasticIps::new(client)));
+    r.register(kinds::NAT_GATEWAY.schema(), Arc::new(nat_gateway::NatGateways::new(client)));
+    r.register(kinds::ROUTE_TABLE.schema(), Arc::new(route_table::RouteTables::new(client)));
+    r.register(kinds::NETWORK_ACL.schema(), Arc::new(network_acl::NetworkAcls::new(client)));
+    r.register(kinds::SECURITY_GROUP.schema(), Arc::new(security_group::SecurityGroups::new(client)));
+    r.register(kinds::SECURITY_GROUP_RULE.schema(), Arc::new(security_group_rule::SecurityGroupRules::new(client)));
+    r.register(kinds::VPC_ENDPOINT.schema(), Arc::new(vpc_endpoint::VpcEndpoints::new(client)));
 }
 
 /// The filter that selects every resource of the scope's stack: one tag-filtered Describe

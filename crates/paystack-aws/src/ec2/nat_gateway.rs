@@ -6,9 +6,9 @@ use async_trait::async_trait;
 use aws_sdk_ec2 as ec2;
 use ec2::client::Waiters;
 use ec2::types::{ConnectivityType, NatGatewayState, ResourceType};
-use paystack_core::{FieldChange, KindSchema, Observed};
+use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds::{self, NatGateway};
+use paystack_platform::kinds::NatGateway;
 use serde_json::json;
 
 use super::{Listed, created, owned_of, stack_filter, tag_specification, update_tags_only};
@@ -20,21 +20,16 @@ const MAX_WAIT: Duration = Duration::from_secs(20 * 60);
 
 pub(crate) struct NatGateways {
     client: ec2::Client,
-    schema: KindSchema,
 }
 
 impl NatGateways {
     pub(crate) fn new(client: &ec2::Client) -> Self {
-        Self { client: client.clone(), schema: kinds::NAT_GATEWAY.schema() }
+        Self { client: client.clone() }
     }
 }
 
 #[async_trait]
 impl Reconciler for NatGateways {
-    fn schema(&self) -> &KindSchema {
-        &self.schema
-    }
-
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let listed = self.client.describe_nat_gateways().filter(stack_filter(scope)).into_paginator().items().send();
         let gateways = all("DescribeNatGateways", listed).await?;

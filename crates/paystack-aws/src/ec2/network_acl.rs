@@ -10,9 +10,9 @@ use std::collections::BTreeSet;
 use async_trait::async_trait;
 use aws_sdk_ec2 as ec2;
 use ec2::types::{Filter, NetworkAcl as AwsAcl, NetworkAclEntry, PortRange, ResourceType, RuleAction};
-use paystack_core::{FieldChange, KindSchema, Observed};
+use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds::{self, AclEntry, NetworkAcl};
+use paystack_platform::kinds::{AclEntry, NetworkAcl};
 use serde_json::{Value, json};
 
 use super::{Listed, cannot_update, created, owned_of, stack_filter, strings, sync_tags, tag_specification, updated};
@@ -24,7 +24,6 @@ const AWS_DEFAULT_RULE: i32 = 32767;
 
 pub(crate) struct NetworkAcls {
     client: ec2::Client,
-    schema: KindSchema,
 }
 
 /// A live entry in the spec's shape, or `None` for AWS's own and IPv6 entries.
@@ -51,7 +50,7 @@ fn subnet_ids(acl: &AwsAcl) -> Vec<String> {
 
 impl NetworkAcls {
     pub(crate) fn new(client: &ec2::Client) -> Self {
-        Self { client: client.clone(), schema: kinds::NETWORK_ACL.schema() }
+        Self { client: client.clone() }
     }
 
     async fn describe(&self, filters: Vec<Filter>) -> Result<Vec<AwsAcl>, ReconcileError> {
@@ -149,10 +148,6 @@ impl NetworkAcls {
 
 #[async_trait]
 impl Reconciler for NetworkAcls {
-    fn schema(&self) -> &KindSchema {
-        &self.schema
-    }
-
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let acls = self.describe(vec![stack_filter(scope)]).await?;
         owned_of(scope, "network ACL id", &acls, |acl| {

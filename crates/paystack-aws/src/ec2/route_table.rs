@@ -8,9 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_trait::async_trait;
 use aws_sdk_ec2 as ec2;
 use ec2::types::{ResourceType, Route, RouteTable};
-use paystack_core::{FieldChange, Fields, KindSchema, Observed};
+use paystack_core::{FieldChange, Fields, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds::{self, RouteTable as RouteTableSpec};
+use paystack_platform::kinds::RouteTable as RouteTableSpec;
 use serde_json::{Value, json};
 
 use super::{
@@ -21,7 +21,6 @@ use crate::owned::{resolved, spec};
 
 pub(crate) struct RouteTables {
     client: ec2::Client,
-    schema: KindSchema,
 }
 
 /// A route's destination and its target, as the spec writes it.
@@ -57,7 +56,7 @@ fn associations(t: &RouteTable) -> BTreeMap<String, String> {
 
 impl RouteTables {
     pub(crate) fn new(client: &ec2::Client) -> Self {
-        Self { client: client.clone(), schema: kinds::ROUTE_TABLE.schema() }
+        Self { client: client.clone() }
     }
 
     async fn add_route(&self, table: &str, route: &Fields) -> Result<(), ReconcileError> {
@@ -109,10 +108,6 @@ impl RouteTables {
 
 #[async_trait]
 impl Reconciler for RouteTables {
-    fn schema(&self) -> &KindSchema {
-        &self.schema
-    }
-
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let listed = self.client.describe_route_tables().filters(stack_filter(scope)).into_paginator().items().send();
         let tables = all("DescribeRouteTables", listed).await?;

@@ -10,9 +10,9 @@ use async_trait::async_trait;
 use aws_sdk_ec2 as ec2;
 use ec2::error::{ProvideErrorMetadata, SdkError};
 use ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
-use paystack_core::{FieldChange, Fields, KindSchema, Observed};
+use paystack_core::{FieldChange, Fields, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds::{self, SecurityGroup};
+use paystack_platform::kinds::SecurityGroup;
 use serde_json::{Value, json};
 
 use super::{Listed, cannot_update, created, objects, owned_of, stack_filter, sync_tags, tag_specification, updated};
@@ -24,7 +24,6 @@ pub(crate) const DUPLICATE_RULE: &str = "InvalidPermission.Duplicate";
 
 pub(crate) struct SecurityGroups {
     client: ec2::Client,
-    schema: KindSchema,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,7 +150,7 @@ fn aws_default_egress() -> Fields {
 
 impl SecurityGroups {
     pub(crate) fn new(client: &ec2::Client) -> Self {
-        Self { client: client.clone(), schema: kinds::SECURITY_GROUP.schema() }
+        Self { client: client.clone() }
     }
 
     /// Makes one direction's rules equal to the desired ones: revokes what is live and not
@@ -177,10 +176,6 @@ impl SecurityGroups {
 
 #[async_trait]
 impl Reconciler for SecurityGroups {
-    fn schema(&self) -> &KindSchema {
-        &self.schema
-    }
-
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let listed =
             self.client.describe_security_groups().filters(stack_filter(scope)).into_paginator().items().send();

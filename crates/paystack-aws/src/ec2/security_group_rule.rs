@@ -10,9 +10,9 @@ use async_trait::async_trait;
 use aws_sdk_ec2 as ec2;
 use ec2::types::{Filter, ResourceType, SecurityGroupRule as AwsRule};
 use paystack_core::stack::{RESOURCE_TAG, STACK_TAG};
-use paystack_core::{FieldChange, Fields, KindSchema, Observed};
+use paystack_core::{FieldChange, Fields, Observed};
 use paystack_engine::{Desired, ErrorClass, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds::{self, SecurityGroupRule};
+use paystack_platform::kinds::SecurityGroupRule;
 use serde_json::{Value, json};
 
 use super::security_group::{DUPLICATE_RULE, permission};
@@ -22,12 +22,11 @@ use crate::owned::{resolved, spec};
 
 pub(crate) struct SecurityGroupRules {
     client: ec2::Client,
-    schema: KindSchema,
 }
 
 impl SecurityGroupRules {
     pub(crate) fn new(client: &ec2::Client) -> Self {
-        Self { client: client.clone(), schema: kinds::SECURITY_GROUP_RULE.schema() }
+        Self { client: client.clone() }
     }
 
     /// Every egress rule to a group of the groups `group_ids`.
@@ -63,10 +62,6 @@ fn attributes(rule: &AwsRule) -> Value {
 
 #[async_trait]
 impl Reconciler for SecurityGroupRules {
-    fn schema(&self) -> &KindSchema {
-        &self.schema
-    }
-
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let listed =
             self.client.describe_security_groups().filters(stack_filter(scope)).into_paginator().items().send();

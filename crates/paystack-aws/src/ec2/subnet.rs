@@ -6,9 +6,9 @@ use async_trait::async_trait;
 use aws_sdk_ec2 as ec2;
 use ec2::client::Waiters;
 use ec2::types::{AttributeBooleanValue, ResourceType};
-use paystack_core::{FieldChange, KindSchema, Observed};
+use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds::{self, Subnet};
+use paystack_platform::kinds::Subnet;
 use serde_json::json;
 
 use super::{Listed, cannot_update, created, owned_of, stack_filter, sync_tags, tag_specification, updated};
@@ -17,12 +17,11 @@ use crate::owned::{resolved, spec};
 
 pub(crate) struct Subnets {
     client: ec2::Client,
-    schema: KindSchema,
 }
 
 impl Subnets {
     pub(crate) fn new(client: &ec2::Client) -> Self {
-        Self { client: client.clone(), schema: kinds::SUBNET.schema() }
+        Self { client: client.clone() }
     }
 
     async fn set_public_ip(&self, subnet_id: &str, desired: &Desired) -> Result<(), ReconcileError> {
@@ -41,10 +40,6 @@ impl Subnets {
 
 #[async_trait]
 impl Reconciler for Subnets {
-    fn schema(&self) -> &KindSchema {
-        &self.schema
-    }
-
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let listed = self.client.describe_subnets().filters(stack_filter(scope)).into_paginator().items().send();
         let subnets = all("DescribeSubnets", listed).await?;

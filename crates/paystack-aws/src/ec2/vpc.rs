@@ -6,9 +6,9 @@ use async_trait::async_trait;
 use aws_sdk_ec2 as ec2;
 use ec2::client::Waiters;
 use ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
-use paystack_core::{FieldChange, KindSchema, Observed};
+use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds::{self, Vpc};
+use paystack_platform::kinds::Vpc;
 use serde_json::json;
 
 use super::{cannot_update, created, observed, owned_by, stack_filter, sync_tags, tag_specification, updated};
@@ -17,12 +17,11 @@ use crate::owned::spec;
 
 pub(crate) struct Vpcs {
     client: ec2::Client,
-    schema: KindSchema,
 }
 
 impl Vpcs {
     pub(crate) fn new(client: &ec2::Client) -> Self {
-        Self { client: client.clone(), schema: kinds::VPC.schema() }
+        Self { client: client.clone() }
     }
 
     async fn attribute(&self, vpc_id: &str, name: VpcAttributeName) -> Result<Option<bool>, ReconcileError> {
@@ -57,10 +56,6 @@ impl Vpcs {
 
 #[async_trait]
 impl Reconciler for Vpcs {
-    fn schema(&self) -> &KindSchema {
-        &self.schema
-    }
-
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let listed = self.client.describe_vpcs().filters(stack_filter(scope)).into_paginator().items().send();
         let vpcs = all("DescribeVpcs", listed).await?;

@@ -5,9 +5,9 @@ use std::collections::BTreeSet;
 use async_trait::async_trait;
 use aws_sdk_ec2 as ec2;
 use ec2::types::{ResourceType, VpcEndpointType};
-use paystack_core::{FieldChange, KindSchema, Observed};
+use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds::{self, VpcEndpoint};
+use paystack_platform::kinds::VpcEndpoint;
 use serde_json::json;
 
 use super::{Listed, cannot_update, created, owned_of, stack_filter, strings, sync_tags, tag_specification, updated};
@@ -16,21 +16,16 @@ use crate::owned::{resolved, spec};
 
 pub(crate) struct VpcEndpoints {
     client: ec2::Client,
-    schema: KindSchema,
 }
 
 impl VpcEndpoints {
     pub(crate) fn new(client: &ec2::Client) -> Self {
-        Self { client: client.clone(), schema: kinds::VPC_ENDPOINT.schema() }
+        Self { client: client.clone() }
     }
 }
 
 #[async_trait]
 impl Reconciler for VpcEndpoints {
-    fn schema(&self) -> &KindSchema {
-        &self.schema
-    }
-
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let listed = self.client.describe_vpc_endpoints().filters(stack_filter(scope)).into_paginator().items().send();
         let endpoints = all("DescribeVpcEndpoints", listed).await?;

@@ -3,9 +3,9 @@
 use async_trait::async_trait;
 use aws_sdk_ecs as ecs;
 use ecs::types::{ClusterSetting, ClusterSettingName};
-use paystack_core::{FieldChange, KindSchema, Observed};
+use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds::{self, EcsCluster};
+use paystack_platform::kinds::EcsCluster;
 use serde_json::json;
 
 use super::{create_tags, stack_clusters, sync_tags, tag_map};
@@ -14,7 +14,6 @@ use crate::owned::{arn_of, cannot_update, created, observed, spec, updated};
 
 pub(crate) struct Clusters {
     client: ecs::Client,
-    schema: KindSchema,
 }
 
 fn insights(desired: &Desired) -> Result<ClusterSetting, ReconcileError> {
@@ -25,16 +24,12 @@ fn insights(desired: &Desired) -> Result<ClusterSetting, ReconcileError> {
 
 impl Clusters {
     pub(crate) fn new(client: &ecs::Client) -> Self {
-        Self { client: client.clone(), schema: kinds::ECS_CLUSTER.schema() }
+        Self { client: client.clone() }
     }
 }
 
 #[async_trait]
 impl Reconciler for Clusters {
-    fn schema(&self) -> &KindSchema {
-        &self.schema
-    }
-
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let mut out = Vec::new();
         for c in stack_clusters(&self.client, scope).await? {

@@ -15,9 +15,9 @@ use ecs::client::Waiters;
 use ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, LaunchType, LoadBalancer, NetworkConfiguration, PropagateTags, ServiceField,
 };
-use paystack_core::{FieldChange, KindSchema, Observed};
+use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds::{self, EcsService};
+use paystack_platform::kinds::EcsService;
 use serde_json::{Value, json};
 
 use super::{create_tags, stack_clusters, sync_tags, tag_map};
@@ -31,7 +31,6 @@ const MAX_WAIT: Duration = Duration::from_secs(30 * 60);
 
 pub(crate) struct Services {
     client: ecs::Client,
-    schema: KindSchema,
 }
 
 fn network(desired: &Desired, service: &EcsService) -> Result<NetworkConfiguration, ReconcileError> {
@@ -67,7 +66,7 @@ fn outputs(arn: &str, cluster_arn: &str, name: &str) -> Value {
 
 impl Services {
     pub(crate) fn new(client: &ecs::Client) -> Self {
-        Self { client: client.clone(), schema: kinds::ECS_SERVICE.schema() }
+        Self { client: client.clone() }
     }
 
     fn cluster_of(current: &Observed) -> Result<&str, ReconcileError> {
@@ -81,10 +80,6 @@ impl Services {
 
 #[async_trait]
 impl Reconciler for Services {
-    fn schema(&self) -> &KindSchema {
-        &self.schema
-    }
-
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let mut out = Vec::new();
         for cluster in stack_clusters(&self.client, scope).await? {

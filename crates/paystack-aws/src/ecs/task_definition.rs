@@ -10,9 +10,9 @@ use ecs::types::{
     Compatibility, ContainerDefinition, LogConfiguration, LogDriver, NetworkMode, PortMapping, Secret,
     TaskDefinitionField, TransportProtocol,
 };
-use paystack_core::{FieldChange, KindSchema, Observed};
+use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds::{self, Container, TaskDefinition};
+use paystack_platform::kinds::{Container, TaskDefinition};
 use serde_json::{Map, Value, json};
 
 use super::{create_tags, sync_tags, tag_map};
@@ -24,7 +24,6 @@ const STREAM_PREFIX: &str = "app";
 
 pub(crate) struct TaskDefinitions {
     client: ecs::Client,
-    schema: KindSchema,
 }
 
 /// The spec's container as ECS takes it.
@@ -73,16 +72,12 @@ fn container_value(c: &ContainerDefinition) -> Value {
 
 impl TaskDefinitions {
     pub(crate) fn new(client: &ecs::Client) -> Self {
-        Self { client: client.clone(), schema: kinds::TASK_DEFINITION.schema() }
+        Self { client: client.clone() }
     }
 }
 
 #[async_trait]
 impl Reconciler for TaskDefinitions {
-    fn schema(&self) -> &KindSchema {
-        &self.schema
-    }
-
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let arns =
             all("ListTaskDefinitions", self.client.list_task_definitions().into_paginator().items().send()).await?;

@@ -6,9 +6,9 @@ use aws_sdk_elasticloadbalancingv2 as elbv2;
 use elbv2::types::{
     Action, ActionTypeEnum, Certificate, ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum,
 };
-use paystack_core::{FieldChange, KindSchema, Observed};
+use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds::{self, Listener, ListenerAction};
+use paystack_platform::kinds::{Listener, ListenerAction};
 use serde_json::{Value, json};
 
 use super::{create_tags, stack_load_balancers, sync_tags, tags_of};
@@ -17,7 +17,6 @@ use crate::owned::{cannot_update, created, observed, resolved, spec, updated};
 
 pub(crate) struct Listeners {
     client: elbv2::Client,
-    schema: KindSchema,
 }
 
 fn action(desired: &Desired, listener: &Listener) -> Result<Action, ReconcileError> {
@@ -56,16 +55,12 @@ fn certificates(listener: &Listener) -> Option<Vec<Certificate>> {
 
 impl Listeners {
     pub(crate) fn new(client: &elbv2::Client) -> Self {
-        Self { client: client.clone(), schema: kinds::LISTENER.schema() }
+        Self { client: client.clone() }
     }
 }
 
 #[async_trait]
 impl Reconciler for Listeners {
-    fn schema(&self) -> &KindSchema {
-        &self.schema
-    }
-
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let mut listeners = Vec::new();
         for (lb, _) in stack_load_balancers(&self.client, scope).await? {

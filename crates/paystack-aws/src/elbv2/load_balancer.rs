@@ -7,9 +7,9 @@ use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2 as elbv2;
 use elbv2::client::Waiters;
 use elbv2::types::{IpAddressType, LoadBalancerSchemeEnum, LoadBalancerTypeEnum};
-use paystack_core::{FieldChange, KindSchema, Observed};
+use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds::{self, LoadBalancer};
+use paystack_platform::kinds::LoadBalancer;
 use serde_json::{Value, json};
 
 use super::{create_tags, stack_load_balancers, sync_tags};
@@ -21,7 +21,6 @@ const MAX_WAIT: Duration = Duration::from_secs(15 * 60);
 
 pub(crate) struct LoadBalancers {
     client: elbv2::Client,
-    schema: KindSchema,
 }
 
 fn outputs(lb: &elbv2::types::LoadBalancer) -> Value {
@@ -37,16 +36,12 @@ fn outputs(lb: &elbv2::types::LoadBalancer) -> Value {
 
 impl LoadBalancers {
     pub(crate) fn new(client: &elbv2::Client) -> Self {
-        Self { client: client.clone(), schema: kinds::LOAD_BALANCER.schema() }
+        Self { client: client.clone() }
     }
 }
 
 #[async_trait]
 impl Reconciler for LoadBalancers {
-    fn schema(&self) -> &KindSchema {
-        &self.schema
-    }
-
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let mut out = Vec::new();
         for (lb, tags) in stack_load_balancers(&self.client, scope).await? {

@@ -3,9 +3,9 @@
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2 as elbv2;
 use elbv2::types::{ProtocolEnum, TargetTypeEnum};
-use paystack_core::{FieldChange, KindSchema, Observed};
+use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds::{self, TargetGroup};
+use paystack_platform::kinds::TargetGroup;
 use serde_json::json;
 
 use super::{create_tags, sync_tags, tags_of};
@@ -14,21 +14,16 @@ use crate::owned::{cannot_update, created, observed, resolved, spec, updated};
 
 pub(crate) struct TargetGroups {
     client: elbv2::Client,
-    schema: KindSchema,
 }
 
 impl TargetGroups {
     pub(crate) fn new(client: &elbv2::Client) -> Self {
-        Self { client: client.clone(), schema: kinds::TARGET_GROUP.schema() }
+        Self { client: client.clone() }
     }
 }
 
 #[async_trait]
 impl Reconciler for TargetGroups {
-    fn schema(&self) -> &KindSchema {
-        &self.schema
-    }
-
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let groups =
             all("DescribeTargetGroups", self.client.describe_target_groups().into_paginator().items().send()).await?;

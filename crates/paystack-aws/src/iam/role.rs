@@ -7,7 +7,7 @@
 use async_trait::async_trait;
 use aws_sdk_iam as iam;
 use iam::types::Tag;
-use paystack_core::{FieldChange, KindSchema, Observed};
+use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
 use paystack_platform::kinds::{self, IamRole};
 use serde_json::{Value, json};
@@ -21,7 +21,6 @@ const POLICY_NAME: &str = "paystack";
 
 pub(crate) struct Roles {
     client: iam::Client,
-    schema: KindSchema,
 }
 
 /// A policy document as IAM returns it (URL-encoded JSON), as JSON.
@@ -44,7 +43,7 @@ fn iam_tags(tags: TagMap) -> Result<Vec<Tag>, ReconcileError> {
 
 impl Roles {
     pub(crate) fn new(client: &iam::Client) -> Self {
-        Self { client: client.clone(), schema: kinds::IAM_ROLE.schema() }
+        Self { client: client.clone() }
     }
 
     async fn put_policy(&self, name: &str, desired: &Desired) -> Result<(), ReconcileError> {
@@ -83,10 +82,6 @@ impl Roles {
 
 #[async_trait]
 impl Reconciler for Roles {
-    fn schema(&self) -> &KindSchema {
-        &self.schema
-    }
-
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         // One stack's roles are under its own path; a fleet's under the root they share.
         let path = scope.single().map_or_else(|| kinds::ROLE_PATH_ROOT.to_owned(), kinds::role_path);

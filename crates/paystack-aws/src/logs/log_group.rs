@@ -3,9 +3,9 @@
 
 use async_trait::async_trait;
 use aws_sdk_cloudwatchlogs as logs;
-use paystack_core::{FieldChange, KindSchema, Observed};
+use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds::{self, LogGroup};
+use paystack_platform::kinds::LogGroup;
 use serde_json::json;
 
 use crate::error::{all, classify, missing, unless_gone, unless_gone_since};
@@ -14,7 +14,6 @@ use crate::tagging::sync_tags;
 
 pub(crate) struct LogGroups {
     client: logs::Client,
-    schema: KindSchema,
 }
 
 /// The outputs: the group's ARN, and the ARN of its streams, which is what a policy that
@@ -34,7 +33,7 @@ fn group_arn(group: &logs::types::LogGroup) -> Result<String, ReconcileError> {
 
 impl LogGroups {
     pub(crate) fn new(client: &logs::Client) -> Self {
-        Self { client: client.clone(), schema: kinds::LOG_GROUP.schema() }
+        Self { client: client.clone() }
     }
 
     async fn set_retention(&self, name: &str, desired: &Desired) -> Result<(), ReconcileError> {
@@ -52,10 +51,6 @@ impl LogGroups {
 
 #[async_trait]
 impl Reconciler for LogGroups {
-    fn schema(&self) -> &KindSchema {
-        &self.schema
-    }
-
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let listed = self.client.describe_log_groups().log_group_name_prefix(scope.name_prefix());
         let groups = all("DescribeLogGroups", listed.into_paginator().items().send()).await?;

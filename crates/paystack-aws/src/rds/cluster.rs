@@ -10,9 +10,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use aws_sdk_rds as rds;
 use aws_sdk_secretsmanager as secretsmanager;
-use paystack_core::{FieldChange, KindSchema, Observed};
+use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds::{self, DbCluster, FINAL_SNAPSHOT_TAG};
+use paystack_platform::kinds::{DbCluster, FINAL_SNAPSHOT_TAG};
 use rds::client::Waiters;
 use rds::types::{ServerlessV2ScalingConfiguration, Tag};
 use serde_json::{Value, json};
@@ -27,7 +27,6 @@ const MAX_WAIT: Duration = Duration::from_secs(45 * 60);
 pub(crate) struct DbClusters {
     client: rds::Client,
     secrets: secretsmanager::Client,
-    schema: KindSchema,
 }
 
 fn scaling(cluster: &DbCluster) -> Option<ServerlessV2ScalingConfiguration> {
@@ -38,7 +37,7 @@ fn scaling(cluster: &DbCluster) -> Option<ServerlessV2ScalingConfiguration> {
 
 impl DbClusters {
     pub(crate) fn new(client: &rds::Client, secrets: &secretsmanager::Client) -> Self {
-        Self { client: client.clone(), secrets: secrets.clone(), schema: kinds::DB_CLUSTER.schema() }
+        Self { client: client.clone(), secrets: secrets.clone() }
     }
 
     /// The password in the secret `arn`. It goes straight into the request that needs it.
@@ -59,10 +58,6 @@ impl DbClusters {
 
 #[async_trait]
 impl Reconciler for DbClusters {
-    fn schema(&self) -> &KindSchema {
-        &self.schema
-    }
-
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let clusters =
             all("DescribeDBClusters", self.client.describe_db_clusters().into_paginator().items().send()).await?;

@@ -5,9 +5,9 @@
 
 use async_trait::async_trait;
 use aws_sdk_rds as rds;
-use paystack_core::{FieldChange, Fields, KindSchema, Observed};
+use paystack_core::{FieldChange, Fields, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds::{self, DbClusterParameterGroup};
+use paystack_platform::kinds::DbClusterParameterGroup;
 use rds::types::{ApplyMethod, Parameter};
 use serde_json::{Value, json};
 
@@ -20,7 +20,6 @@ const PARAMETERS_PER_CALL: usize = 20;
 
 pub(crate) struct DbClusterParameterGroups {
     client: rds::Client,
-    schema: KindSchema,
 }
 
 fn parameters_of(desired: &Desired) -> Result<&Fields, ReconcileError> {
@@ -31,7 +30,7 @@ fn parameters_of(desired: &Desired) -> Result<&Fields, ReconcileError> {
 
 impl DbClusterParameterGroups {
     pub(crate) fn new(client: &rds::Client) -> Self {
-        Self { client: client.clone(), schema: kinds::DB_CLUSTER_PARAMETER_GROUP.schema() }
+        Self { client: client.clone() }
     }
 
     /// The values this group sets, as the spec writes them, or `None` if the group was
@@ -107,10 +106,6 @@ impl DbClusterParameterGroups {
 
 #[async_trait]
 impl Reconciler for DbClusterParameterGroups {
-    fn schema(&self) -> &KindSchema {
-        &self.schema
-    }
-
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let groups = all(
             "DescribeDBClusterParameterGroups",

@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_rds as rds;
-use paystack_core::{FieldChange, KindSchema, Observed};
+use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds::{self, DbInstance};
+use paystack_platform::kinds::DbInstance;
 use rds::client::Waiters;
 use serde_json::json;
 
@@ -20,21 +20,16 @@ const MAX_WAIT: Duration = Duration::from_secs(60 * 60);
 
 pub(crate) struct DbInstances {
     client: rds::Client,
-    schema: KindSchema,
 }
 
 impl DbInstances {
     pub(crate) fn new(client: &rds::Client) -> Self {
-        Self { client: client.clone(), schema: kinds::DB_INSTANCE.schema() }
+        Self { client: client.clone() }
     }
 }
 
 #[async_trait]
 impl Reconciler for DbInstances {
-    fn schema(&self) -> &KindSchema {
-        &self.schema
-    }
-
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let instances =
             all("DescribeDBInstances", self.client.describe_db_instances().into_paginator().items().send()).await?;

@@ -2,9 +2,9 @@
 
 use async_trait::async_trait;
 use aws_sdk_rds as rds;
-use paystack_core::{FieldChange, KindSchema, Observed};
+use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds::{self, DbSubnetGroup};
+use paystack_platform::kinds::DbSubnetGroup;
 use serde_json::json;
 
 use super::{create_tags, read_tags, sync_tags};
@@ -13,21 +13,16 @@ use crate::owned::{arn_of, cannot_update, created, observed, spec, strings, upda
 
 pub(crate) struct DbSubnetGroups {
     client: rds::Client,
-    schema: KindSchema,
 }
 
 impl DbSubnetGroups {
     pub(crate) fn new(client: &rds::Client) -> Self {
-        Self { client: client.clone(), schema: kinds::DB_SUBNET_GROUP.schema() }
+        Self { client: client.clone() }
     }
 }
 
 #[async_trait]
 impl Reconciler for DbSubnetGroups {
-    fn schema(&self) -> &KindSchema {
-        &self.schema
-    }
-
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let groups =
             all("DescribeDBSubnetGroups", self.client.describe_db_subnet_groups().into_paginator().items().send())

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_route53 as route53;
-use paystack_core::{FieldChange, Fields, KindSchema, Observed, ResourceId};
+use paystack_core::{FieldChange, Fields, Observed, ResourceId};
 use paystack_engine::{Desired, ErrorClass, ReconcileError, Reconciler, Scope};
 use paystack_platform::kinds::{self, DnsRecord};
 use route53::client::Waiters;
@@ -34,7 +34,6 @@ const HERITAGE: &str = "heritage=paystack";
 
 pub(crate) struct Records {
     client: route53::Client,
-    schema: KindSchema,
 }
 
 /// What an owner record says: which of a stack's resources owns which record.
@@ -158,7 +157,7 @@ fn aws_id(zone: &str, name: &str, set_identifier: Option<&str>) -> String {
 
 impl Records {
     pub(crate) fn new(client: &route53::Client) -> Self {
-        Self { client: client.clone(), schema: kinds::DNS_RECORD.schema() }
+        Self { client: client.clone() }
     }
 
     /// The records of `zone` from `(name, type)` on, while `in_range` holds.
@@ -243,10 +242,6 @@ impl Records {
 
 #[async_trait]
 impl Reconciler for Records {
-    fn schema(&self) -> &KindSchema {
-        &self.schema
-    }
-
     /// One listing of the hosted zones, then per public zone one listing of the stacks' owner
     /// records (under the stack's own name, or for a fleet under the zone's owner root) and
     /// one of the records of each name they own.

@@ -10,9 +10,9 @@
 use async_trait::async_trait;
 use aws_sdk_secretsmanager as secretsmanager;
 use paystack_core::stack::STACK_TAG;
-use paystack_core::{FieldChange, Fields, KindSchema, Observed, ResourceId};
+use paystack_core::{FieldChange, Fields, Observed, ResourceId};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds::{self, SecretRotation};
+use paystack_platform::kinds::SecretRotation;
 use secretsmanager::types::{RotationRulesType, Tag};
 use serde_json::{Value, json};
 
@@ -25,12 +25,11 @@ const CONNECTION_KEYS: &[&str] = &["engine", "host", "port", "dbname"];
 
 pub(crate) struct Rotations {
     client: secretsmanager::Client,
-    schema: KindSchema,
 }
 
 impl Rotations {
     pub(crate) fn new(client: &secretsmanager::Client) -> Self {
-        Self { client: client.clone(), schema: kinds::SECRET_ROTATION.schema() }
+        Self { client: client.clone() }
     }
 
     /// The secret's document. It holds the password: callers take what they need from it
@@ -80,10 +79,6 @@ impl Rotations {
 
 #[async_trait]
 impl Reconciler for Rotations {
-    fn schema(&self) -> &KindSchema {
-        &self.schema
-    }
-
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let mut out = Vec::new();
         for s in stack_secrets(&self.client, scope).await? {

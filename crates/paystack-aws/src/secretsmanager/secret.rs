@@ -8,9 +8,9 @@
 
 use async_trait::async_trait;
 use aws_sdk_secretsmanager as secretsmanager;
-use paystack_core::{FieldChange, KindSchema, Observed};
+use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds::{self, Secret};
+use paystack_platform::kinds::Secret;
 use secretsmanager::types::Tag;
 use serde_json::json;
 
@@ -25,12 +25,11 @@ const EXCLUDED_CHARACTERS: &str = "/@\"' \\";
 
 pub(crate) struct Secrets {
     client: secretsmanager::Client,
-    schema: KindSchema,
 }
 
 impl Secrets {
     pub(crate) fn new(client: &secretsmanager::Client) -> Self {
-        Self { client: client.clone(), schema: kinds::SECRET.schema() }
+        Self { client: client.clone() }
     }
 
     async fn generate_password(&self) -> Result<String, ReconcileError> {
@@ -49,10 +48,6 @@ impl Secrets {
 
 #[async_trait]
 impl Reconciler for Secrets {
-    fn schema(&self) -> &KindSchema {
-        &self.schema
-    }
-
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let mut out = Vec::new();
         for s in stack_secrets(&self.client, scope).await? {

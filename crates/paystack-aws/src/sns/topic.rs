@@ -6,9 +6,9 @@
 
 use async_trait::async_trait;
 use aws_sdk_sns as sns;
-use paystack_core::{FieldChange, KindSchema, Observed};
+use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds::{self, Topic};
+use paystack_platform::kinds::Topic;
 use serde_json::json;
 use sns::types::Tag;
 
@@ -21,7 +21,6 @@ const PENDING: &str = "PendingConfirmation";
 
 pub(crate) struct Topics {
     client: sns::Client,
-    schema: KindSchema,
 }
 
 fn sns_tags(tags: TagMap) -> Result<Vec<Tag>, ReconcileError> {
@@ -32,7 +31,7 @@ fn sns_tags(tags: TagMap) -> Result<Vec<Tag>, ReconcileError> {
 
 impl Topics {
     pub(crate) fn new(client: &sns::Client) -> Self {
-        Self { client: client.clone(), schema: kinds::TOPIC.schema() }
+        Self { client: client.clone() }
     }
 
     /// Email address → subscription ARN (or `PendingConfirmation`), or `None` if the topic
@@ -78,10 +77,6 @@ impl Topics {
 
 #[async_trait]
 impl Reconciler for Topics {
-    fn schema(&self) -> &KindSchema {
-        &self.schema
-    }
-
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let topics = all("ListTopics", self.client.list_topics().into_paginator().items().send()).await?;
         let mut out = Vec::new();

@@ -4,7 +4,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use paystack_core::{Action, Change, Observed, Placement, Plan, ReplaceOrder, ResourceId, Spec, StateDocument};
+use paystack_core::{
+    Action, Change, KindSchema, Observed, Placement, Plan, ReplaceOrder, ResourceId, Spec, StateDocument,
+};
 use petgraph::algo::toposort;
 use petgraph::graph::{DiGraph, NodeIndex};
 
@@ -71,6 +73,7 @@ pub(super) struct Node {
     pub(super) change: Change,
     pub(super) spec: Option<Spec>,
     pub(super) reconciler: Arc<dyn Reconciler>,
+    pub(super) schema: KindSchema,
     /// Where this node's calls go: the resource's placement, or for a removal where the
     /// resource was found (the old half of a move).
     pub(super) placement: Placement,
@@ -122,7 +125,7 @@ impl Executor<'_> {
                     Some(c) if removes && c.placement != Placement::default() => c.placement.clone(),
                     _ => change.placement.clone(),
                 };
-                let reconciler =
+                let registered =
                     self.registries.get(&change.kind, &placement).ok_or_else(|| ExecError::NoReconciler {
                         kind: change.kind.clone(),
                         id: change.id.clone(),
@@ -135,7 +138,8 @@ impl Executor<'_> {
                     phases: phases(action, pending && part == Part::Whole),
                     change: change.clone(),
                     spec: graph.spec(&change.id).filter(|_| action != Action::Delete).cloned(),
-                    reconciler: Arc::clone(reconciler),
+                    reconciler: Arc::clone(&registered.reconciler),
+                    schema: registered.schema.clone(),
                     placement,
                     depends_on: depends_on.clone(),
                     current: current.clone().filter(|_| part != Part::ReplaceCreate),
@@ -221,7 +225,7 @@ impl Executor<'_> {
 impl Node {
     /// The bucket of call slots this node's calls take: its service, in its placement.
     pub(super) fn slot(&self) -> (&'static str, Placement) {
-        (self.reconciler.schema().service, self.placement.clone())
+        (self.schema.service, self.placement.clone())
     }
 
     /// True for a node that takes a resource away: a delete, or the second half of a replace.
@@ -231,7 +235,7 @@ impl Node {
 }
 
 pub(super) fn expected(n: &Node) -> Duration {
-    let e = n.reconciler.schema().expected;
+    let e = n.schema.expected;
     match (n.part, n.change.action) {
         (Part::ReplaceDelete, _) | (_, Action::Delete) => e.delete,
         (Part::ReplaceCreate, _) | (_, Action::Create) => e.create,

@@ -127,7 +127,7 @@ impl Run<'_, '_> {
             fields.insert(field.clone(), v.clone());
         }
         let nothing_to_update = phase == Phase::Update && {
-            let now = decide(spec, &resolved, node.current.as_ref(), Some(node.reconciler.schema()), None);
+            let now = decide(spec, &resolved, node.current.as_ref(), Some(&node.schema), None);
             match now.action {
                 Action::NoOp => true,
                 Action::Update => false,
@@ -197,7 +197,7 @@ impl Run<'_, '_> {
         let mut deferred = Vec::new();
         let mut starting = Vec::new();
         while let Some((prio, std::cmp::Reverse(i))) = self.ready.pop() {
-            let service = self.nodes[i].reconciler.schema().service;
+            let service = self.nodes[i].schema.service;
             let limit =
                 self.exec.options.service_slots.get(service).copied().unwrap_or(self.exec.options.default_slots).max(1);
             let used = self.in_flight.entry(self.nodes[i].slot()).or_default();
@@ -241,12 +241,13 @@ impl Run<'_, '_> {
         let node = &self.nodes[i];
         let Some(&phase) = node.phases.front() else { return };
         let reconciler = node.reconciler.clone();
+        let schema = node.schema.clone();
         let desired = node.desired.clone();
         let current = node.current.clone();
         let changes = match (&desired, &current) {
             (Some(d), Some(c)) => {
                 let wanted = d.fields.iter().map(|(k, v)| (k.clone(), Planned::Known(v.clone()))).collect();
-                diff(&wanted, &c.attributes, Some(reconciler.schema()))
+                diff(&wanted, &c.attributes, Some(&schema))
             }
             _ => Vec::new(),
         };
