@@ -28,6 +28,10 @@ pub struct StateDocument {
     /// the stack gets a larger one, so the document says which holder wrote it last.
     #[serde(default)]
     pub fence: u64,
+    /// The id of the write that stored this version. A writer whose answer was lost finds
+    /// its own id here, and knows its write landed rather than someone else's.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub write_id: String,
     pub resources: BTreeMap<ResourceId, ResourceRecord>,
     /// The journal: creates that were started and not yet recorded. Each is written before
     /// its AWS call, so after a crash the next run knows what to look for by ownership tag:
@@ -68,6 +72,7 @@ impl StateDocument {
             lineage,
             stack,
             fence: 0,
+            write_id: String::new(),
             resources: BTreeMap::new(),
             pending: BTreeMap::new(),
         }

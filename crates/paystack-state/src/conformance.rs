@@ -25,6 +25,7 @@ macro_rules! conformance_suite {
         $crate::conformance_suite!(@tests $opener;
             read_write_advance_the_serial_and_keep_the_lineage,
             a_stale_writer_overwrites_nothing,
+            a_write_whose_answer_was_lost_is_not_a_conflict,
             a_foreign_lineage_is_refused,
             a_held_lock_is_refused_naming_its_holder,
             a_lapsed_lease_is_taken_over_and_its_holder_fenced_off,
@@ -108,6 +109,32 @@ pub async fn a_stale_writer_overwrites_nothing(opener: &dyn Opener) {
     let err = b.write(&mut y).await.expect_err("a second first write must fail");
     assert!(matches!(err, StateError::Stale { .. } | StateError::LineageMismatch { .. }), "{err}");
     assert_eq!(stored(&a).await.lineage, x.lineage);
+}
+
+/// A write lands but its answer is lost, so the writer still holds the version before it and
+/// writes again: that is its own write, not someone else's, and the retry lands on top of it.
+/// Another writer holding that old version is still refused.
+pub async fn a_write_whose_answer_was_lost_is_not_a_conflict(opener: &dyn Opener) {
+    let stack = stack("lost");
+    let backend = opener.open(&stack).await;
+    let mut doc = new_document(&stack);
+    backend.write(&mut doc).await.expect("first write");
+    let before = doc.clone();
+    let mut landed = before.clone();
+    landed.fence = 7;
+    backend.write(&mut landed).await.expect("the write whose answer is lost");
+    let mut retry = before.clone();
+    retry.fence = 7;
+    backend.write(&mut retry).await.expect("a retry after a lost answer is not a conflict");
+    assert_eq!(retry.serial, before.serial + 2, "the retry lands on top of the write it repeats");
+    assert_eq!(stored(&backend).await, retry, "what is stored is the retry");
+    assert!(!retry.write_id.is_empty() && retry.write_id != landed.write_id, "each write has its own id");
+
+    let other = opener.open(&stack).await;
+    let mut theirs = before.clone();
+    let err = other.write(&mut theirs).await.expect_err("another writer of the old version must fail");
+    assert!(matches!(err, StateError::Stale { .. }), "{err}");
+    assert_eq!(stored(&other).await, retry, "and overwrites nothing");
 }
 
 pub async fn a_foreign_lineage_is_refused(opener: &dyn Opener) {

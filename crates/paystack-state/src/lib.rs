@@ -135,6 +135,43 @@ pub fn decode(bytes: &[u8], location: &str) -> Result<StateDocument, StateError>
     serde_json::from_slice(bytes).map_err(corrupt)
 }
 
+/// The write ids one backend handle has sent. A stored document with one of them is this
+/// handle's own write, even when the answer to it was lost: a retry writes on top of it
+/// instead of calling it someone else's change.
+#[derive(Debug, Default)]
+pub struct Writes(std::sync::Mutex<std::collections::HashSet<String>>);
+
+impl Writes {
+    /// A fresh id for the next write, remembered as sent.
+    pub fn next(&self) -> String {
+        let id = uuid::Uuid::new_v4().to_string();
+        if let Ok(mut sent) = self.0.lock() {
+            sent.insert(id.clone());
+        }
+        id
+    }
+
+    /// Whether `stored` was written through this handle.
+    pub fn wrote(&self, stored: &StateDocument) -> bool {
+        !stored.write_id.is_empty() && self.0.lock().is_ok_and(|sent| sent.contains(&stored.write_id))
+    }
+}
+
+/// The serial a write of `doc` goes on top of: what is stored must be the version `doc`
+/// follows, or a later one this handle wrote itself (its answer lost). Anything else is
+/// someone else's write, and a conflict.
+pub fn base_serial(
+    stored: Option<&StateDocument>,
+    doc: &StateDocument,
+    writes: &Writes,
+    location: &str,
+) -> Result<u64, StateError> {
+    match stored {
+        Some(s) if s.lineage == doc.lineage && s.serial > doc.serial && writes.wrote(s) => Ok(s.serial),
+        _ => check_successor(stored, doc, location).map(|()| doc.serial),
+    }
+}
+
 /// Checks a write of `doc` against the version `stored` that is there now.
 pub fn check_successor(stored: Option<&StateDocument>, doc: &StateDocument, location: &str) -> Result<(), StateError> {
     match stored {

@@ -13,10 +13,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use paystack_core::StateDocument;
 
-use crate::{LockRecord, LockStore, StateBackend, StateError, check_successor, decode, encode};
+use crate::{LockRecord, LockStore, StateBackend, StateError, Writes, base_serial, decode, encode};
 
 pub struct LocalBackend {
     files: Arc<Files>,
+    writes: Writes,
 }
 
 struct Files {
@@ -26,7 +27,7 @@ struct Files {
 
 impl LocalBackend {
     pub fn new(dir: &Path, stack: &str) -> Self {
-        Self { files: Arc::new(Files { dir: dir.to_owned(), stack: stack.to_owned() }) }
+        Self { files: Arc::new(Files { dir: dir.to_owned(), stack: stack.to_owned() }), writes: Writes::default() }
     }
 }
 
@@ -89,14 +90,16 @@ impl Files {
         Self::read_file(&path)?.map(|bytes| decode(&bytes, &path.display().to_string())).transpose()
     }
 
-    fn write_doc(&self, doc: &mut StateDocument) -> Result<(), StateError> {
+    fn write_doc(&self, doc: &mut StateDocument, writes: &Writes) -> Result<(), StateError> {
         let path = self.path();
         self.exclusive(|| {
-            check_successor(self.read_doc()?.as_ref(), doc, &path.display().to_string())?;
+            let base = base_serial(self.read_doc()?.as_ref(), doc, writes, &path.display().to_string())?;
             let mut next = doc.clone();
-            next.serial += 1;
+            next.serial = base + 1;
+            next.write_id = writes.next();
             self.replace_file(&path, &encode(&next))?;
             doc.serial = next.serial;
+            doc.write_id = next.write_id;
             Ok(())
         })
     }
@@ -147,7 +150,7 @@ impl StateBackend for LocalBackend {
     }
 
     async fn write(&self, doc: &mut StateDocument) -> Result<(), StateError> {
-        self.files.write_doc(doc)
+        self.files.write_doc(doc, &self.writes)
     }
 
     fn locks(&self) -> Arc<dyn LockStore> {

@@ -14,7 +14,7 @@ use aws_sdk_dynamodb as ddb;
 use aws_sdk_s3 as s3;
 use ddb::types::AttributeValue;
 use paystack_core::StateDocument;
-use paystack_state::{LockInfo, LockRecord, LockStore, StateBackend, StateError, check_successor, decode, encode};
+use paystack_state::{LockInfo, LockRecord, LockStore, StateBackend, StateError, Writes, base_serial, decode, encode};
 use s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 use crate::Clients;
@@ -41,6 +41,7 @@ pub struct RemoteBackend {
     bucket: String,
     key: String,
     seen: Mutex<Option<Seen>>,
+    writes: Writes,
     locks: Arc<DynamoLocks>,
 }
 
@@ -59,6 +60,7 @@ impl RemoteBackend {
             bucket: at.bucket.clone(),
             key: format!("{stack}/state.json"),
             seen: Mutex::new(None),
+            writes: Writes::default(),
             locks: Arc::new(DynamoLocks {
                 client: clients.dynamodb.clone(),
                 table: at.lock_table.clone(),
@@ -116,42 +118,64 @@ impl StateBackend for RemoteBackend {
     }
 
     async fn write(&self, doc: &mut StateDocument) -> Result<(), StateError> {
-        let seen = match self.seen() {
-            Some(s) if s.serial == doc.serial && s.lineage == doc.lineage => Some(s),
-            // This handle has not seen the version the caller holds: look at what is stored.
-            _ => {
-                let stored = self.read().await?;
-                check_successor(stored.as_ref(), doc, &self.location())?;
-                self.seen()
-            }
-        };
         let mut next = doc.clone();
-        next.serial += 1;
-        let put = self
-            .s3
-            .put_object()
-            .bucket(&self.bucket)
-            .key(&self.key)
-            .content_type("application/json")
-            .body(encode(&next).into());
-        let put = match &seen {
-            Some(s) => put.if_match(&s.etag),
-            None => put.if_none_match("*"),
-        };
-        match put.send().await {
-            Ok(out) => {
-                let etag = out.e_tag().map(str::to_owned);
-                self.remember(etag.map(|etag| Seen { serial: next.serial, lineage: next.lineage.clone(), etag }));
-                doc.serial = next.serial;
-                Ok(())
+        next.write_id = self.writes.next();
+        // At most twice: a second time only on top of this handle's own earlier write, whose
+        // answer was lost after it landed.
+        for _ in 0..2 {
+            let seen = match self.seen() {
+                Some(s) if s.serial == doc.serial && s.lineage == doc.lineage => Some(s),
+                // This handle has not seen the version the caller holds: look at what is stored.
+                _ => {
+                    let stored = self.read().await?;
+                    doc.serial = base_serial(stored.as_ref(), doc, &self.writes, &self.location())?;
+                    self.seen()
+                }
+            };
+            next.serial = doc.serial + 1;
+            let put = self
+                .s3
+                .put_object()
+                .bucket(&self.bucket)
+                .key(&self.key)
+                .content_type("application/json")
+                .body(encode(&next).into());
+            let put = match &seen {
+                Some(s) => put.if_match(&s.etag),
+                None => put.if_none_match("*"),
+            };
+            match put.send().await {
+                Ok(out) => {
+                    let etag = out.e_tag().map(str::to_owned);
+                    self.remember(etag.map(|etag| Seen { serial: next.serial, lineage: next.lineage.clone(), etag }));
+                    doc.serial = next.serial;
+                    doc.write_id = next.write_id;
+                    return Ok(());
+                }
+                Err(e) if matches!(e.code(), Some("PreconditionFailed" | "ConditionalRequestConflict")) => {
+                    // Either this very write landed and its answer was lost (the SDK's retry
+                    // then finds its own version), an earlier write of this handle did, or
+                    // someone else wrote since this handle looked.
+                    let stored = self.read().await?;
+                    match stored {
+                        Some(s) if s.write_id == next.write_id => {
+                            doc.serial = s.serial;
+                            doc.write_id = s.write_id;
+                            return Ok(());
+                        }
+                        Some(s) if s.lineage == doc.lineage && self.writes.wrote(&s) => {
+                            doc.serial = s.serial;
+                        }
+                        other => {
+                            let on_disk = other.map_or(0, |d| d.serial);
+                            return Err(StateError::Stale { expected: doc.serial, on_disk });
+                        }
+                    }
+                }
+                Err(e) => return Err(self.error("cannot write", e)),
             }
-            Err(e) if matches!(e.code(), Some("PreconditionFailed" | "ConditionalRequestConflict")) => {
-                // Someone else wrote since this handle looked: report what is there now.
-                let on_disk = self.read().await?.map_or(0, |d| d.serial);
-                Err(StateError::Stale { expected: doc.serial, on_disk })
-            }
-            Err(e) => Err(self.error("cannot write", e)),
         }
+        Err(StateError::Stale { expected: doc.serial, on_disk: doc.serial })
     }
 
     fn locks(&self) -> Arc<dyn LockStore> {
