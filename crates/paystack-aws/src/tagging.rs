@@ -97,8 +97,12 @@ mod tests {
 
     #[tokio::test]
     async fn sets_what_differs_removes_what_is_unwanted_and_keeps_aws_tags_and_annotations() {
-        let desired =
-            Desired { id: ResourceId::new("r"), name: "r".into(), fields: with_tags(json!({ "A": "1", "B": "2" })) };
+        let desired = Desired {
+            id: ResourceId::new("r"),
+            name: "r".into(),
+            fields: with_tags(json!({ "A": "1", "B": "2" })),
+            token: String::new(),
+        };
         let current = Observed::new(
             ResourceId::new("r"),
             "r-1",

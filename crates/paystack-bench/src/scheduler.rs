@@ -207,9 +207,15 @@ async fn apply_inner(registry: Registry, graph: &ResourceGraph, env: &str) -> Re
         }
     }
     let plan = paystack_engine::plan(graph, &registries, &state, &inventory);
+    let scope = paystack_engine::Scope::new(env);
     let progress = |_: Event| {};
-    let executor =
-        Executor { registries: &registries, options: ExecOptions::default(), progress: &progress, writer: &NoWrites };
+    let executor = Executor {
+        registries: &registries,
+        scope: &scope,
+        options: ExecOptions::default(),
+        progress: &progress,
+        writer: &NoWrites,
+    };
     let report = executor
         .apply(&plan, graph, &inventory, &mut state, CancellationToken::new())
         .await

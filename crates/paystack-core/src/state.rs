@@ -49,6 +49,22 @@ pub struct Intent {
     pub started: u64,
 }
 
+impl Intent {
+    /// The idempotency token of this create, for the APIs that take one (EC2 `ClientToken`,
+    /// ECS `clientToken`, Secrets Manager `ClientRequestToken`): the same for every attempt
+    /// of one intent, and for a re-run after a crash, so AWS makes the resource once. 32
+    /// hexadecimal digits, which every one of those APIs accepts.
+    pub fn token(&self, stack: &str, id: &ResourceId) -> String {
+        // FNV-1a, twice with different offsets: stable across builds and platforms, unlike
+        // the standard library's hasher.
+        let fnv = |offset: u64| {
+            let text = format!("{stack}\0{id}\0{}\0{}\0{}", self.kind, self.name, self.started);
+            text.bytes().fold(offset, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+        };
+        format!("{:016x}{:016x}", fnv(0xcbf2_9ce4_8422_2325), fnv(0x6c62_272e_07bb_0142))
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ResourceRecord {
     pub kind: Kind,

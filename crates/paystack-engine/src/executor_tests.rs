@@ -54,6 +54,7 @@ impl Harness {
         let progress = |e: Event| self.events.lock().unwrap().push(e);
         let exec = Executor {
             registries: &registry,
+            scope: &Scope::new("dev"),
             options: self.options.clone(),
             progress: &progress,
             writer: &self.writer,
@@ -349,7 +350,13 @@ async fn destroy_deletes_dependents_first() {
     let inventory = h.inventory().await;
     let p = plan_destroy(&inventory, &StateDocument::new("s".into(), "l".into()));
     let progress = |_: Event| {};
-    let exec = Executor { registries: &registry, options: h.options.clone(), progress: &progress, writer: &h.writer };
+    let exec = Executor {
+        registries: &registry,
+        scope: &Scope::new("dev"),
+        options: h.options.clone(),
+        progress: &progress,
+        writer: &h.writer,
+    };
     let empty = graph(vec![]);
     let report = exec.apply(&p, &empty, &inventory, &mut h.state, CancellationToken::new()).await.unwrap();
     assert!(report.succeeded(), "{report:?}");
@@ -446,4 +453,38 @@ async fn a_plan_with_nothing_to_change_still_records_what_state_lacks() {
     assert_eq!(h.cloud.calls().len(), calls, "recording makes no AWS call");
     assert_eq!(h.state.resources.len(), 2);
     assert!(h.state.pending.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_create_whose_answer_was_lost_is_adopted_not_made_again() {
+    let mut h = Harness::new();
+    h.cloud.with(|i| {
+        i.lose_answer.insert("vpc".into());
+        i.fail_once.insert("subnet".into());
+    });
+    let report = h.apply(&graph(vec![spec("vpc", &[]), spec("subnet", &["vpc"])])).await;
+    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(h.cloud.with(|i| i.live.len()), 2, "one VPC and one subnet, nothing twice");
+    let creates = h.cloud.calls().iter().filter(|c| c.as_str() == "create:vpc").count();
+    assert_eq!(creates, 1, "the VPC was found by its tags, not created again");
+    let vpc = &h.state.resources[&ResourceId::new("vpc")];
+    assert!(h.cloud.with(|i| i.live.contains_key(&vpc.aws_id)), "and the one found is recorded");
+    let tokens: Vec<String> =
+        h.cloud.with(|i| i.tokens.iter().filter(|(id, _)| id == "subnet").map(|(_, t)| t.clone()).collect());
+    assert_eq!(tokens.len(), 2, "the subnet's create was tried twice");
+    assert!(tokens[0].len() == 32 && tokens[0] == tokens[1], "with one idempotency token: {tokens:?}");
+    assert!(h.state.pending.is_empty(), "and the journal is clear");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_name_someone_else_holds_fails_as_a_conflict_and_is_never_adopted() {
+    let mut h = Harness::new();
+    h.cloud.with(|i| i.taken.insert("vpc".into()));
+    // Someone else's resource, without this stack's tags.
+    h.cloud.seed_in("someone-else", THING, "vpc", json!({}));
+    let report = h.apply(&graph(vec![spec("vpc", &[])])).await;
+    let Outcome::Failed(error) = Harness::outcome(&report, "vpc") else { panic!("{report:?}") };
+    assert!(error.contains("AlreadyExists") && error.contains("left alone"), "{error}");
+    assert_eq!(h.cloud.with(|i| i.live.len()), 1, "nothing was created, and theirs is untouched");
+    assert!(!h.state.resources.contains_key(&ResourceId::new("vpc")), "and nothing adopted");
 }

@@ -92,6 +92,9 @@ pub struct Desired {
     pub id: ResourceId,
     pub name: String,
     pub fields: Fields,
+    /// The idempotency token of a create, derived from the intent recorded in the journal:
+    /// the same on every attempt and after a crash. Empty outside a create.
+    pub token: String,
 }
 
 /// Why a call failed, as the caller saw it; the engine retries only what can succeed later.

@@ -47,6 +47,13 @@ pub(crate) struct Inner {
     pub(crate) max_in_flight: usize,
     pub(crate) fail: HashSet<String>,
     pub(crate) fail_once: HashSet<String>,
+    /// Creates that take effect and then answer with a retryable error, as when AWS's answer
+    /// is lost on the way back.
+    pub(crate) lose_answer: HashSet<String>,
+    /// Ids whose create AWS refuses as "already exists": someone else holds the name.
+    pub(crate) taken: HashSet<String>,
+    /// The idempotency token of every create call, in order.
+    pub(crate) tokens: Vec<(String, String)>,
     pub(crate) call_time: Duration,
     /// How many batched reads (observe calls) were made.
     pub(crate) observed: usize,
@@ -186,9 +193,23 @@ impl Reconciler for FakeReconciler {
     }
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
+        let id = desired.id.as_str();
+        self.cloud.with(|i| i.tokens.push((id.to_owned(), desired.token.clone())));
         self.call("create", &desired.id).await?;
+        self.cloud.with(|i| {
+            if i.taken.contains(id) {
+                return Err(ReconcileError {
+                    class: crate::reconciler::ErrorClass::Conflict,
+                    message: format!("AlreadyExists: {} is taken", desired.name),
+                });
+            }
+            Ok(())
+        })?;
         let fields = serde_json::Value::Object(desired.fields.clone());
-        let aws_id = self.cloud.seed_at(&self.placement, None, self.kind.as_str(), desired.id.as_str(), fields);
+        let aws_id = self.cloud.seed_at(&self.placement, None, self.kind.as_str(), id, fields);
+        if self.cloud.with(|i| i.lose_answer.remove(id)) {
+            return Err(ReconcileError::retryable("InternalError: the answer was lost"));
+        }
         Ok(self.cloud.with(|i| i.live[&aws_id].1.clone()))
     }
 

@@ -351,7 +351,8 @@ impl Reconciler for Records {
         if changes.is_empty() {
             return Ok(());
         }
-        let desired = Desired { id: current.id.clone(), name, fields: current.attributes.clone() };
+        let desired =
+            Desired { id: current.id.clone(), name, fields: current.attributes.clone(), token: String::new() };
         self.apply(&zone, &desired, changes).await.map(|_| ())
     }
 

@@ -124,7 +124,8 @@ async fn converge_locked(
     let stored = s.read_from(backend).await?;
     let mut state = stored.clone().unwrap_or_else(|| paystack_state::new_document(&s.key()));
     let registries = aws.registries(s, &state).await;
-    let inventory = observe(&registries, &s.scope()).await?;
+    let scope = s.scope();
+    let inventory = observe(&registries, &scope).await?;
     let plan = match mode {
         Mode::Apply => apply_plan(s, &registries, &state, &inventory),
         Mode::Destroy => paystack_engine::plan_destroy(&inventory, &state),
@@ -145,6 +146,7 @@ async fn converge_locked(
             let writer = LockWriter(lock);
             let executor = Executor {
                 registries: &registries,
+                scope: &scope,
                 options: ExecOptions::default(),
                 progress: &progress,
                 writer: &writer,
@@ -191,8 +193,13 @@ async fn converge_locked(
 
     let progress = render::ProgressLines::new(plan.changes.iter().filter(|c| c.action.is_change()).count());
     let writer = LockWriter(lock);
-    let executor =
-        Executor { registries: &registries, options: ExecOptions::default(), progress: &progress, writer: &writer };
+    let executor = Executor {
+        registries: &registries,
+        scope: &scope,
+        options: ExecOptions::default(),
+        progress: &progress,
+        writer: &writer,
+    };
     let report = {
         let run = executor.apply(&plan, &s.graph, &inventory, &mut state, cancel);
         tokio::pin!(run);

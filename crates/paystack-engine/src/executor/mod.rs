@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::events::Progress;
 use crate::graph::ResourceGraph;
 use crate::planner::Inventory;
-use crate::reconciler::Registries;
+use crate::reconciler::{Registries, Scope};
 use journal::adopt;
 use nodes::merge;
 use run::Run;
@@ -116,6 +116,8 @@ impl ApplyReport {
 
 pub struct Executor<'a> {
     pub registries: &'a Registries,
+    /// The stack the run works on: where a create that may have taken effect is looked for.
+    pub scope: &'a Scope,
     pub options: ExecOptions,
     pub progress: &'a dyn Progress,
     pub writer: &'a dyn StateWriter,

@@ -86,6 +86,8 @@ pub(super) struct Node {
     pub(super) succs: Vec<usize>,
     pub(super) priority: Duration,
     pub(super) attempts: u32,
+    /// The "already exists" a create got, kept while it looks whether that is its own.
+    pub(super) conflict: Option<crate::reconciler::ReconcileError>,
     pub(super) started: Option<Instant>,
     pub(super) status: Status,
     pub(super) outcome: Option<Outcome>,
@@ -148,6 +150,7 @@ impl Executor<'_> {
                     succs: Vec::new(),
                     priority: Duration::ZERO,
                     attempts: 0,
+                    conflict: None,
                     started: None,
                     status: Status::Blocked,
                     outcome: None,

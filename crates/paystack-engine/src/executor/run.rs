@@ -13,7 +13,7 @@ use super::nodes::{Node, Part, Phase, Status};
 use super::{Executor, Outcome, StateWriteError};
 use crate::events::Event;
 use crate::planner::{decide, diff, resolve_partially};
-use crate::reconciler::{Desired, ErrorClass, ReconcileError};
+use crate::reconciler::{Desired, ErrorClass, ReconcileError, Reconciler, Scope};
 
 // One message per phase of a change: their size does not matter.
 #[allow(clippy::large_enum_variant)]
@@ -140,7 +140,8 @@ impl Run<'_, '_> {
                 }
             }
         };
-        let desired = Desired { id: spec.id.clone(), name: spec.name.clone(), fields };
+        // A create's token is set when its intent is journaled, just before the call.
+        let desired = Desired { id: spec.id.clone(), name: spec.name.clone(), fields, token: String::new() };
         let node = &mut self.nodes[i];
         if nothing_to_update {
             // What the plan could not know yet turned out to match: nothing to call.
@@ -213,11 +214,16 @@ impl Run<'_, '_> {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let mut journaled = false;
         for &i in &starting {
-            let node = &self.nodes[i];
+            let node = &mut self.nodes[i];
             if node.phases.front() == Some(&Phase::Create) {
+                // Kept across attempts (and from a crashed run), so the token derived from
+                // it stays the same and AWS de-duplicates a repeated create.
                 let intent = Intent { kind: node.change.kind.clone(), name: node.change.name.clone(), started: now };
-                self.state.pending.insert(node.change.id.clone(), intent);
-                journaled = true;
+                let kept = self.state.pending.entry(node.change.id.clone()).or_insert(intent);
+                journaled |= kept.started == now;
+                if let Some(desired) = &mut node.desired {
+                    desired.token = kept.token(&self.state.stack, &node.change.id);
+                }
             }
         }
         if journaled && let Err(e) = self.exec.writer.write(self.state).await {
@@ -241,6 +247,12 @@ impl Run<'_, '_> {
         let node = &self.nodes[i];
         let Some(&phase) = node.phases.front() else { return };
         let reconciler = node.reconciler.clone();
+        // A create tried before may have taken effect with its answer lost, or AWS says the
+        // resource exists: look for it by its ownership tags before making it again.
+        let look_first = phase == Phase::Create && node.attempts > 0;
+        let conflict = node.conflict.clone();
+        let scope = self.exec.scope.clone();
+        let replaced = node.change.aws_id.clone();
         let schema = node.schema.clone();
         let desired = node.desired.clone();
         let current = node.current.clone();
@@ -257,6 +269,26 @@ impl Run<'_, '_> {
         tokio::spawn(
             async move {
                 let result = match (phase, desired, current) {
+                    (Phase::Create, Some(d), _) if look_first => {
+                        match find(&*reconciler, &scope, &d.id, replaced.as_deref()).await {
+                            Ok(Some(found)) => {
+                                debug!(aws_id = %found.aws_id, "the earlier create had taken effect; adopted");
+                                Ok(Some(found))
+                            }
+                            Ok(None) => match conflict {
+                                Some(e) => Err(ReconcileError {
+                                    class: ErrorClass::Conflict,
+                                    message: format!(
+                                        "{}; nothing carrying this stack's ownership tags answers to `{}`, so what \
+                                         holds its place is not paystack's, and it is left alone",
+                                        e.message, d.id
+                                    ),
+                                }),
+                                None => reconciler.create(&d).await.map(Some),
+                            },
+                            Err(e) => Err(e),
+                        }
+                    }
                     (Phase::Create, Some(d), _) => reconciler.create(&d).await.map(Some),
                     (Phase::Update, Some(d), Some(c)) => reconciler.update(&d, &c, &changes).await.map(Some),
                     (Phase::Delete, _, Some(c)) => reconciler.delete(&c).await.map(|()| None),
@@ -346,6 +378,18 @@ impl Run<'_, '_> {
     fn retry_or_fail(&mut self, i: usize, e: ReconcileError, tx: &mpsc::UnboundedSender<Msg>) {
         let node = &mut self.nodes[i];
         node.attempts += 1;
+        // "Already exists" to a create: look once whether it is this stack's own (a create
+        // whose answer was lost), and adopt it, or else fail naming it.
+        let first_conflict = e.class == ErrorClass::Conflict
+            && node.phases.front() == Some(&Phase::Create)
+            && node.conflict.is_none()
+            && !self.stopping;
+        if first_conflict {
+            node.conflict = Some(e);
+            self.running += 1;
+            let _ = tx.send(Msg::RetryNow { node: i });
+            return;
+        }
         if e.class == ErrorClass::Retryable && node.attempts < self.exec.options.max_attempts && !self.stopping {
             self.exec.progress.event(Event::Retrying {
                 id: node.change.id.clone(),
@@ -413,4 +457,16 @@ impl Run<'_, '_> {
             }
         }
     }
+}
+
+/// The live resource a create of `id` may already have made: one carrying the scope's
+/// ownership tags for it, other than the resource it replaces.
+async fn find(
+    reconciler: &dyn Reconciler,
+    scope: &Scope,
+    id: &ResourceId,
+    replaced: Option<&str>,
+) -> Result<Option<Observed>, ReconcileError> {
+    let live = reconciler.observe(scope).await?;
+    Ok(live.into_iter().find(|o| o.id == *id && Some(o.aws_id.as_str()) != replaced))
 }
