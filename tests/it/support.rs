@@ -661,3 +661,31 @@ fn recorder(method: &str, path: &str) -> String {
     assert!(head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"), "{method} {path}: {head}");
     body.to_owned()
 }
+
+/// Every live resource of the stack is in state under its own id and name, exactly once,
+/// and every recorded resource is live.
+pub(crate) async fn assert_exactly_what_state_records(stack: &Stack, expected: usize, when: &str) {
+    let state = stack.state().await.expect("state exists");
+    let records = state["resources"].as_object().unwrap();
+    // A setting of another resource (a secret's rotation) is recorded but is no resource of
+    // its own in AWS.
+    let settings = ["secretsmanager.rotation", "autoscaling.service_scaling"];
+    let resources = records.values().filter(|r| !settings.iter().any(|k| r["kind"] == *k)).count();
+    assert_eq!(resources, expected, "{when}: state records every resource");
+    assert!(state.get("pending").is_none(), "{when}: the journal is settled: {}", state["pending"]);
+    let live = live_resources(stack).await;
+    assert_eq!(live.len(), expected, "{when}: live resources: {live:#?}");
+    let mut by_id = std::collections::BTreeMap::new();
+    let mut by_name = std::collections::BTreeMap::new();
+    for l in &live {
+        let id = l.tags.get("paystack:resource").cloned().unwrap_or_default();
+        let name = l.tags.get("Name").cloned().unwrap_or_default();
+        *by_id.entry(id.clone()).or_insert(0) += 1;
+        *by_name.entry(name.clone()).or_insert(0) += 1;
+        let record = records.get(&id).unwrap_or_else(|| panic!("{when}: {} ({id}) is untracked", l.aws_id));
+        assert_eq!(record["aws_id"], l.aws_id.as_str(), "{when}: {id} is tracked under another AWS id");
+        assert_eq!(record["name"], name.as_str(), "{when}: {id}");
+    }
+    assert!(by_id.values().all(|n| *n == 1), "{when}: a resource exists twice: {by_id:?}");
+    assert!(by_name.values().all(|n| *n == 1), "{when}: a name is used twice: {by_name:?}");
+}

@@ -7,6 +7,13 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ec2 as ec2;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextMut;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::config_bag::ConfigBag;
 use tokio::sync::Mutex;
 
 /// Where calls go: a region, and optionally a role to assume first (an environment that
@@ -36,27 +43,84 @@ pub struct Clients {
     pub route53: aws_sdk_route53::Client,
 }
 
+/// A client of one service over `config`, with [`NoBlindRetry`].
+macro_rules! client {
+    ($sdk:ident, $config:expr) => {
+        $sdk::Client::from_conf($sdk::config::Builder::from($config).interceptor(NoBlindRetry).build())
+    };
+}
+
 impl Clients {
     fn new(config: &SdkConfig) -> Self {
         // An emulator or an S3-compatible endpoint on a plain host name cannot take the
         // bucket as a subdomain; AWS itself gets the default, virtual-hosted style.
-        let s3 = aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some()).build();
+        let s3 = aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(config.endpoint_url().is_some())
+            .interceptor(NoBlindRetry)
+            .build();
         Self {
-            ec2: ec2::Client::new(config),
+            ec2: client!(ec2, config),
             s3: aws_sdk_s3::Client::from_conf(s3),
-            dynamodb: aws_sdk_dynamodb::Client::new(config),
-            rds: aws_sdk_rds::Client::new(config),
-            secretsmanager: aws_sdk_secretsmanager::Client::new(config),
-            sns: aws_sdk_sns::Client::new(config),
-            logs: aws_sdk_cloudwatchlogs::Client::new(config),
-            iam: aws_sdk_iam::Client::new(config),
-            ecs: aws_sdk_ecs::Client::new(config),
-            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(config),
-            autoscaling: aws_sdk_applicationautoscaling::Client::new(config),
-            acm: aws_sdk_acm::Client::new(config),
-            cloudwatch: aws_sdk_cloudwatch::Client::new(config),
-            route53: aws_sdk_route53::Client::new(config),
+            dynamodb: client!(aws_sdk_dynamodb, config),
+            rds: client!(aws_sdk_rds, config),
+            secretsmanager: client!(aws_sdk_secretsmanager, config),
+            sns: client!(aws_sdk_sns, config),
+            logs: client!(aws_sdk_cloudwatchlogs, config),
+            iam: client!(aws_sdk_iam, config),
+            ecs: client!(aws_sdk_ecs, config),
+            elbv2: client!(aws_sdk_elasticloadbalancingv2, config),
+            autoscaling: client!(aws_sdk_applicationautoscaling, config),
+            acm: client!(aws_sdk_acm, config),
+            cloudwatch: client!(aws_sdk_cloudwatch, config),
+            route53: client!(aws_sdk_route53, config),
         }
+    }
+}
+
+/// The header [`NoBlindRetry`] sets on an answer it keeps the SDK from retrying.
+pub(crate) const MAY_HAVE_ACTED: &str = "x-paystack-may-have-acted";
+
+/// Keeps the SDK from repeating a call that makes something when AWS answered it with a
+/// server error (500, 502, 504): AWS may have acted before it failed to answer, and a blind
+/// retry would make a second VPC, or fail on "already exists" for a resource that is this
+/// run's own. Such an answer comes back to the reconciler as a retryable error instead, and
+/// the engine looks for the resource by its ownership tags before it creates it again.
+/// Throttling and 503 are retried by the SDK as ever: AWS did not act on them.
+///
+/// The answer's status becomes 599, which no retry classifier retries, and it is marked
+/// with [`MAY_HAVE_ACTED`] for [`crate::error::classify`].
+#[derive(Debug)]
+struct NoBlindRetry;
+
+/// Operations that make something each time they are sent, whatever the SDK version: a
+/// repeat is a duplicate or an "already exists".
+fn makes_something(operation: &str) -> bool {
+    const PREFIXES: &[&str] = &["Create", "Allocate", "Run"];
+    const OPERATIONS: &[&str] = &["RegisterTaskDefinition", "ChangeResourceRecordSets", "AssociateRouteTable"];
+    PREFIXES.iter().any(|p| operation.starts_with(p)) || OPERATIONS.contains(&operation)
+}
+
+impl Intercept for NoBlindRetry {
+    fn name(&self) -> &'static str {
+        "NoBlindRetry"
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if !cfg.load::<Metadata>().is_some_and(|m| makes_something(m.name())) {
+            return Ok(());
+        }
+        let response = context.response_mut();
+        let status = response.status().as_u16();
+        if matches!(status, 500 | 502 | 504) {
+            response.headers_mut().insert(MAY_HAVE_ACTED, status.to_string());
+            *response.status_mut() = StatusCode::try_from(599)?;
+        }
+        Ok(())
     }
 }
 

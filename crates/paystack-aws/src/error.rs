@@ -2,42 +2,76 @@
 
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_async::future::pagination_stream::PaginationStream;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::waiters::error::WaiterError;
 use paystack_core::Observed;
 use paystack_engine::{ErrorClass, ReconcileError};
+
+use crate::clients::MAY_HAVE_ACTED;
 
 /// EC2 models almost none of its errors, so its error codes are the typed information there
 /// is. These are the ones that mean "not yet" rather than "no".
 const RETRYABLE_CODES: &[&str] =
     &["DependencyViolation", "IncorrectState", "InvalidState", "RequestLimitExceeded", "ResourceInUse"];
 
+/// Throttling, as each protocol names it: still throttled after the SDK's own retries.
+const THROTTLING_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "SlowDown",
+    "RequestThrottled",
+    "PriorRequestNotComplete",
+];
+
+/// Whether an error code says that what a create would make exists already. The services
+/// name these consistently: `…AlreadyExists` (IAM, RDS), `…AlreadyExistsException` (Logs),
+/// `ResourceExistsException` (Secrets Manager), `Duplicate…` (ELB), `….Duplicate` (EC2).
+fn already_exists(code: &str) -> bool {
+    code.contains("AlreadyExists")
+        || code.ends_with("ExistsException")
+        || code.starts_with("Duplicate")
+        || code.ends_with(".Duplicate")
+}
+
 /// Turns an SDK error into the engine's classified error, naming the operation.
-pub(crate) fn classify<E, R>(operation: &str, err: SdkError<E, R>) -> ReconcileError
+pub(crate) fn classify<E>(operation: &str, err: SdkError<E, HttpResponse>) -> ReconcileError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
     let code = err.code().map(str::to_owned);
+    let raw = err.raw_response();
+    let may_have_acted = raw.and_then(|r| r.headers().get(MAY_HAVE_ACTED)).map(str::to_owned);
+    let server_error = raw.is_some_and(|r| r.status().is_server_error());
     let class = match &err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => ErrorClass::Retryable,
+        _ if may_have_acted.is_some() || server_error => ErrorClass::Retryable,
+        SdkError::ServiceError(_) if code.as_deref().is_some_and(already_exists) => ErrorClass::Conflict,
         // Right after a create, EC2 may not see the new resource yet (eventual consistency).
         SdkError::ServiceError(_)
-            if code.as_deref().is_some_and(|c| RETRYABLE_CODES.contains(&c) || c.ends_with(".NotFound")) =>
+            if code.as_deref().is_some_and(|c| {
+                RETRYABLE_CODES.contains(&c) || THROTTLING_CODES.contains(&c) || c.ends_with(".NotFound")
+            }) =>
         {
             ErrorClass::Retryable
         }
         _ => ErrorClass::Permanent,
     };
-    let message = match (&code, err.message()) {
-        (Some(code), Some(message)) => format!("{operation}: {code}: {message}"),
-        (Some(code), None) => format!("{operation}: {code}"),
+    let message = match (&may_have_acted, &code, err.message()) {
+        (Some(status), ..) => {
+            format!("{operation}: AWS answered {status}, and may have acted before it failed to answer")
+        }
+        (None, Some(code), Some(message)) => format!("{operation}: {code}: {message}"),
+        (None, Some(code), None) => format!("{operation}: {code}"),
         _ => format!("{operation}: {}", aws_sdk_ec2::error::DisplayErrorContext(&err)),
     };
     ReconcileError { class, message }
 }
 
 /// True when the error says the resource does not exist, which a delete takes as success.
-pub(crate) fn is_not_found<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+pub(crate) fn is_not_found<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
     matches!(err, SdkError::ServiceError(_))
         && err.code().is_some_and(|c| c.ends_with(".NotFound") || c.ends_with("NotFound"))
 }
@@ -48,26 +82,24 @@ pub(crate) fn missing(what: &str) -> ReconcileError {
 }
 
 /// Every item of a paginated read, or the classified error of the page that failed.
-pub(crate) async fn all<T, E, R>(
+pub(crate) async fn all<T, E>(
     operation: &str,
-    items: PaginationStream<Result<T, SdkError<E, R>>>,
+    items: PaginationStream<Result<T, SdkError<E, HttpResponse>>>,
 ) -> Result<Vec<T>, ReconcileError>
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
     items.collect::<Result<Vec<T>, _>>().await.map_err(|e| classify(operation, e))
 }
 
 /// The result of a delete, where "it does not exist" is success: deletes are idempotent, so
 /// a run that died after deleting can delete again.
-pub(crate) fn unless_not_found<T, E, R>(
+pub(crate) fn unless_not_found<T, E>(
     operation: &str,
-    result: Result<T, SdkError<E, R>>,
+    result: Result<T, SdkError<E, HttpResponse>>,
 ) -> Result<(), ReconcileError>
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
     match result {
         Err(e) if !is_not_found(&e) => Err(classify(operation, e)),
@@ -77,10 +109,13 @@ where
 
 /// Like [`classify`], for services whose errors are modelled: `not_yet` says, from the typed
 /// error, whether it means "not yet" (a resource still changing state) rather than "no".
-pub(crate) fn classify_typed<E, R>(operation: &str, err: SdkError<E, R>, not_yet: impl Fn(&E) -> bool) -> ReconcileError
+pub(crate) fn classify_typed<E>(
+    operation: &str,
+    err: SdkError<E, HttpResponse>,
+    not_yet: impl Fn(&E) -> bool,
+) -> ReconcileError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
     let retry = err.as_service_error().is_some_and(not_yet);
     let mut classified = classify(operation, err);
@@ -92,15 +127,14 @@ where
 
 /// The result of a delete in a service whose errors are modelled: `gone` says, from the
 /// typed error, that the resource no longer exists, which is success.
-pub(crate) fn unless_gone<T, E, R>(
+pub(crate) fn unless_gone<T, E>(
     operation: &str,
-    result: Result<T, SdkError<E, R>>,
+    result: Result<T, SdkError<E, HttpResponse>>,
     gone: impl Fn(&E) -> bool,
     not_yet: impl Fn(&E) -> bool,
 ) -> Result<(), ReconcileError>
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
     match result {
         Ok(_) => Ok(()),
@@ -112,14 +146,13 @@ where
 /// The result of reading details of a resource found by a listing a moment before: `None`
 /// when `gone` says it was deleted in between (by another stack sharing the account), which
 /// is not an error of this run.
-pub(crate) fn unless_gone_since<T, E, R>(
+pub(crate) fn unless_gone_since<T, E>(
     operation: &str,
-    result: Result<T, SdkError<E, R>>,
+    result: Result<T, SdkError<E, HttpResponse>>,
     gone: impl Fn(&E) -> bool,
 ) -> Result<Option<T>, ReconcileError>
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
     match result {
         Ok(v) => Ok(Some(v)),

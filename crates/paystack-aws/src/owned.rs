@@ -81,6 +81,11 @@ pub(crate) fn observed(
     Some(Observed::new(ResourceId::new(id), aws_id, attributes, outputs).of_stack(stack))
 }
 
+/// The create's idempotency token (see `Desired::token`), for the APIs that take one.
+pub(crate) fn client_token(desired: &Desired) -> Option<String> {
+    Some(desired.token.clone()).filter(|t| !t.is_empty())
+}
+
 /// What a create call made: the desired fields are what was set.
 pub(crate) fn created(desired: &Desired, aws_id: &str, outputs: Value) -> Observed {
     let mut outputs = into_fields(outputs);

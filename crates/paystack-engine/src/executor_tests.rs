@@ -488,3 +488,15 @@ async fn a_name_someone_else_holds_fails_as_a_conflict_and_is_never_adopted() {
     assert_eq!(h.cloud.with(|i| i.live.len()), 1, "nothing was created, and theirs is untouched");
     assert!(!h.state.resources.contains_key(&ResourceId::new("vpc")), "and nothing adopted");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_create_that_stopped_part_way_is_finished_as_an_update() {
+    let mut h = Harness::new();
+    h.cloud.with(|i| i.stop_part_way.insert("acl".into()));
+    let report = h.apply(&graph(vec![spec("acl", &[]).field("entries", json!(["allow 443"]))])).await;
+    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(h.cloud.calls(), ["create:acl", "update:acl"], "found, then finished; not made twice");
+    let live: Vec<_> = h.cloud.with(|i| i.live.values().map(|(_, o)| o.attributes.clone()).collect());
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].get("entries"), Some(&json!(["allow 443"])), "its fields are set");
+}

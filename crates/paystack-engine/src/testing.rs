@@ -50,6 +50,9 @@ pub(crate) struct Inner {
     /// Creates that take effect and then answer with a retryable error, as when AWS's answer
     /// is lost on the way back.
     pub(crate) lose_answer: HashSet<String>,
+    /// Like `lose_answer`, for a create of several calls that stopped after the first: the
+    /// resource exists, with none of its fields set.
+    pub(crate) stop_part_way: HashSet<String>,
     /// Ids whose create AWS refuses as "already exists": someone else holds the name.
     pub(crate) taken: HashSet<String>,
     /// The idempotency token of every create call, in order.
@@ -205,9 +208,10 @@ impl Reconciler for FakeReconciler {
             }
             Ok(())
         })?;
-        let fields = serde_json::Value::Object(desired.fields.clone());
+        let part_way = self.cloud.with(|i| i.stop_part_way.remove(id));
+        let fields = if part_way { json!({}) } else { serde_json::Value::Object(desired.fields.clone()) };
         let aws_id = self.cloud.seed_at(&self.placement, None, self.kind.as_str(), id, fields);
-        if self.cloud.with(|i| i.lose_answer.remove(id)) {
+        if part_way || self.cloud.with(|i| i.lose_answer.remove(id)) {
             return Err(ReconcileError::retryable("InternalError: the answer was lost"));
         }
         Ok(self.cloud.with(|i| i.live[&aws_id].1.clone()))

@@ -51,6 +51,7 @@ impl Reconciler for NatGateways {
         let out = self
             .client
             .create_nat_gateway()
+            .set_client_token(crate::owned::client_token(desired))
             .subnet_id(resolved(desired, &nat.subnet_id)?)
             .allocation_id(resolved(desired, &nat.allocation_id)?)
             .connectivity_type(ConnectivityType::Public)

@@ -165,6 +165,7 @@ impl Reconciler for NetworkAcls {
         let out = self
             .client
             .create_network_acl()
+            .set_client_token(crate::owned::client_token(desired))
             .vpc_id(resolved(desired, &acl.vpc_id)?)
             .tag_specifications(tag_specification(ResourceType::NetworkAcl, desired))
             .send()

@@ -127,6 +127,7 @@ impl Reconciler for RouteTables {
         let out = self
             .client
             .create_route_table()
+            .set_client_token(crate::owned::client_token(desired))
             .vpc_id(resolved(desired, &table.vpc_id)?)
             .tag_specifications(tag_specification(ResourceType::RouteTable, desired))
             .send()

@@ -8,6 +8,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_ec2 as ec2;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use ec2::error::{ProvideErrorMetadata, SdkError};
 use ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
 use paystack_core::{FieldChange, Fields, Observed};
@@ -108,10 +109,9 @@ pub(crate) async fn authorize(
 }
 
 /// Success, or AWS's answer that the rule exists already: the same outcome.
-fn unless_duplicate<T, E, R>(operation: &str, result: Result<T, SdkError<E, R>>) -> Result<(), ReconcileError>
+fn unless_duplicate<T, E>(operation: &str, result: Result<T, SdkError<E, HttpResponse>>) -> Result<(), ReconcileError>
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
     match result {
         Err(e) if e.code() != Some(DUPLICATE_RULE) => Err(classify(operation, e)),

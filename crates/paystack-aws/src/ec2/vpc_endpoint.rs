@@ -50,6 +50,7 @@ impl Reconciler for VpcEndpoints {
         let out = self
             .client
             .create_vpc_endpoint()
+            .set_client_token(crate::owned::client_token(desired))
             .vpc_id(resolved(desired, &endpoint.vpc_id)?)
             .service_name(&endpoint.service_name)
             .vpc_endpoint_type(VpcEndpointType::Gateway)

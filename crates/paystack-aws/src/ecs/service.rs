@@ -131,6 +131,7 @@ impl Reconciler for Services {
         let out = self
             .client
             .create_service()
+            .set_client_token(crate::owned::client_token(desired))
             .cluster(cluster)
             .service_name(name)
             .task_definition(resolved(desired, &typed.task_definition)?.as_str())

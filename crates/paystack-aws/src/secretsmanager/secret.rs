@@ -70,6 +70,7 @@ impl Reconciler for Secrets {
         let out = self
             .client
             .create_secret()
+            .set_client_request_token(crate::owned::client_token(desired))
             .name(typed.name.as_str())
             .description(typed.description.as_str())
             .secret_string(document.to_string())

@@ -273,7 +273,18 @@ impl Run<'_, '_> {
                         match find(&*reconciler, &scope, &d.id, replaced.as_deref()).await {
                             Ok(Some(found)) => {
                                 debug!(aws_id = %found.aws_id, "the earlier create had taken effect; adopted");
-                                Ok(Some(found))
+                                // A create of several calls may have stopped part way (an ACL
+                                // made, its entries not): finish it as an update.
+                                let wanted = d.fields.iter().map(|(k, v)| (k.clone(), Planned::Known(v.clone()))).collect();
+                                let rest = diff(&wanted, &found.attributes, Some(&schema));
+                                match rest.iter().find(|c| c.forces_replacement) {
+                                    None if rest.is_empty() => Ok(Some(found)),
+                                    None => reconciler.update(&d, &found, &rest).await.map(Some),
+                                    Some(c) => Err(ReconcileError::permanent(format!(
+                                        "`{}`: found {} from an earlier attempt, but its `{}` differs and cannot change in place",
+                                        d.id, found.aws_id, c.field
+                                    ))),
+                                }
                             }
                             Ok(None) => match conflict {
                                 Some(e) => Err(ReconcileError {
