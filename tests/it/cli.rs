@@ -102,3 +102,23 @@ fn graph_prints_dot_with_edges_from_references() {
     assert!(dot.contains("\"security.sg.alb\" -> \"security.sg.app\";"), "{dot}");
     assert!(dot.contains("\"network.nat.a\" -> \"network.rt.private.c\";"), "{dot}");
 }
+
+/// `paystack graph | true`: the reader has gone before paystack writes. The run ends quietly
+/// with its own exit code, not a panic (101).
+#[test]
+fn a_closed_stdout_ends_the_run_quietly() {
+    let stack = Stack::uninitialised("dev", "pipe");
+    let mut child = stack
+        .command(&["graph"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run paystack");
+    // Closed at once: paystack is still loading its configuration, and its first write
+    // finds no reader.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("paystack ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

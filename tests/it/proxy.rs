@@ -36,7 +36,9 @@ pub(crate) struct Counts {
 
 impl Counts {
     pub(crate) fn faults(&self) -> u64 {
-        self.throttled.load(Ordering::Relaxed) + self.unavailable.load(Ordering::Relaxed) + self.lost.load(Ordering::Relaxed)
+        self.throttled.load(Ordering::Relaxed)
+            + self.unavailable.load(Ordering::Relaxed)
+            + self.lost.load(Ordering::Relaxed)
     }
 }
 
@@ -254,11 +256,19 @@ impl Protocol {
 
     fn error(self, status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {
         let body = match self {
-            Self::Json => return reply(status, "application/x-amz-json-1.1", format!(r#"{{"__type":"{code}","message":"{message}"}}"#)),
+            Self::Json => {
+                return reply(
+                    status,
+                    "application/x-amz-json-1.1",
+                    format!(r#"{{"__type":"{code}","message":"{message}"}}"#),
+                );
+            }
             Self::Ec2 => format!(
                 "<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>fault</RequestID></Response>"
             ),
-            Self::S3 => format!("<Error><Code>{code}</Code><Message>{message}</Message><RequestId>fault</RequestId></Error>"),
+            Self::S3 => {
+                format!("<Error><Code>{code}</Code><Message>{message}</Message><RequestId>fault</RequestId></Error>")
+            }
             Self::QueryXml => format!(
                 "<ErrorResponse><Error><Type>Receiver</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>fault</RequestId></ErrorResponse>"
             ),

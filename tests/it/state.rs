@@ -17,7 +17,7 @@ static BACKEND: tokio::sync::OnceCell<paystack_aws::StateLocation> = tokio::sync
 #[async_trait]
 impl Opener for Remote {
     async fn open(&self, stack: &str) -> Arc<dyn StateBackend> {
-        let pool = paystack_aws::ClientPool::from_env().await;
+        let pool = paystack_aws::ClientPool::from_env("us-east-1").await;
         let clients = pool.clients(&paystack_aws::Target { region: "us-east-1".into(), role_arn: None }).await;
         let at = BACKEND
             .get_or_init(|| async {

@@ -128,7 +128,7 @@ impl Stack {
 
     /// The stack's state backend, opened as a second process would.
     pub(crate) async fn backend(&self) -> std::sync::Arc<dyn paystack_state::StateBackend> {
-        let pool = paystack_aws::ClientPool::from_env().await;
+        let pool = paystack_aws::ClientPool::from_env("us-east-1").await;
         let clients = pool.clients(&paystack_aws::Target { region: "us-east-1".into(), role_arn: None }).await;
         let at = paystack_aws::StateLocation { bucket: self.bucket(), lock_table: self.lock_table() };
         std::sync::Arc::new(paystack_aws::RemoteBackend::new(&clients, &at, &self.key()))

@@ -132,7 +132,10 @@ pub struct ClientPool {
 }
 
 impl ClientPool {
-    pub async fn from_env() -> Self {
+    /// Loads credentials and `AWS_ENDPOINT_URL` from the environment, with `region` (the
+    /// configuration's) as the region: the SDK then never asks the instance metadata
+    /// service for one. Every target sets its own region anyway.
+    pub async fn from_env(region: &str) -> Self {
         // Throttling is the expected failure of a wide concurrent apply: the adaptive mode
         // adds client-side rate limiting on top of exponential backoff with jitter.
         let retry = RetryConfig::adaptive()
@@ -144,8 +147,12 @@ impl ClientPool {
             .operation_attempt_timeout(Duration::from_secs(30))
             .operation_timeout(Duration::from_secs(180))
             .build();
-        let base =
-            aws_config::defaults(BehaviorVersion::latest()).retry_config(retry).timeout_config(timeouts).load().await;
+        let base = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(region.to_owned()))
+            .retry_config(retry)
+            .timeout_config(timeouts)
+            .load()
+            .await;
         Self { base, by_target: Mutex::new(HashMap::new()) }
     }
 

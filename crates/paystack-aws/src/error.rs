@@ -1,5 +1,6 @@
 //! SDK errors, classified where the call is made.
 
+use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_async::future::pagination_stream::PaginationStream;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -59,15 +60,102 @@ where
         }
         _ => ErrorClass::Permanent,
     };
-    let message = match (&may_have_acted, &code, err.message()) {
-        (Some(status), ..) => {
-            format!("{operation}: AWS answered {status}, and may have acted before it failed to answer")
-        }
-        (None, Some(code), Some(message)) => format!("{operation}: {code}: {message}"),
-        (None, Some(code), None) => format!("{operation}: {code}"),
-        _ => format!("{operation}: {}", aws_sdk_ec2::error::DisplayErrorContext(&err)),
+    let message = match &may_have_acted {
+        Some(status) => format!("{operation}: AWS answered {status}, and may have acted before it failed to answer"),
+        None => plain(operation, &err),
     };
     ReconcileError { class, message }
+}
+
+/// Codes that say the credentials were refused, or have run out.
+const EXPIRED_CODES: &[&str] = &["ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"];
+const REFUSED_CODES: &[&str] = &[
+    "AuthFailure",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "SignatureDoesNotMatch",
+    "InvalidAccessKeyId",
+];
+const DENIED_CODES: &[&str] =
+    &["AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError", "UnauthorizedAccess"];
+
+/// An SDK error as one plain line: what happened to `operation`, and what to do about it.
+/// The SDK's whole chain of causes goes to the debug log (`PAYSTACK_LOG=debug`), never to the
+/// user's screen.
+pub(crate) fn plain<E>(operation: &str, err: &SdkError<E, HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    tracing::debug!(operation, error = %aws_sdk_ec2::error::DisplayErrorContext(err), "AWS call failed");
+    format!("{operation}: {}", describe(err))
+}
+
+/// What [`plain`] says after the operation's name.
+pub(crate) fn describe<E>(err: &SdkError<E, HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    if let Some(credentials) = cause::<CredentialsError>(err) {
+        return match credentials {
+            CredentialsError::CredentialsNotLoaded(_) => "no AWS credentials found; set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run `aws sso login`".to_owned(),
+            CredentialsError::ProviderTimedOut(_) => {
+                "the AWS credentials could not be fetched in time; check the network, then run again".to_owned()
+            }
+            other => format!("the AWS credentials could not be loaded ({other}); check AWS_PROFILE and ~/.aws"),
+        };
+    }
+    match err {
+        SdkError::TimeoutError(_) => {
+            "AWS did not answer in time; check the network and AWS's status, then run again".to_owned()
+        }
+        SdkError::DispatchFailure(failure) => {
+            let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "the AWS endpoint".to_owned());
+            match (failure.is_timeout(), cause::<std::io::Error>(err)) {
+                (true, _) => format!("{endpoint} did not answer in time; check the network, then run again"),
+                (false, Some(io)) if io.kind() == std::io::ErrorKind::ConnectionRefused => format!(
+                    "cannot connect to {endpoint}: the connection was refused; check AWS_ENDPOINT_URL, the region, and that the endpoint is up"
+                ),
+                (false, Some(io)) => {
+                    format!("cannot reach {endpoint} ({io}); check AWS_ENDPOINT_URL, the region, and the network")
+                }
+                (false, None) => format!(
+                    "the request could not be sent ({failure:?}); run again with PAYSTACK_LOG=debug for the cause"
+                ),
+            }
+        }
+        SdkError::ResponseError(_) => "AWS's answer could not be read; run again".to_owned(),
+        _ => match (err.code(), err.message()) {
+            (Some(code), _) if EXPIRED_CODES.contains(&code) => format!(
+                "the AWS credentials have expired ({code}); renew them (`aws sso login`, or new session keys), then run again"
+            ),
+            (Some(code), _) if REFUSED_CODES.contains(&code) => {
+                format!("AWS refused the credentials ({code}); check the access key, its secret, and the clock")
+            }
+            (Some(code), message) if DENIED_CODES.contains(&code) => format!(
+                "access denied: {}; allow it in the deploy role's policy",
+                message.unwrap_or("these credentials may not make this call")
+            ),
+            (Some(code), _) if THROTTLING_CODES.contains(&code) => format!(
+                "AWS kept throttling the request ({code}) through every retry; run again later, or with a lower --parallel"
+            ),
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code.to_owned(),
+            (None, _) => "AWS answered with an error it did not name; run again with PAYSTACK_LOG=debug for the answer"
+                .to_owned(),
+        },
+    }
+}
+
+/// The first cause of type `T` in an error's chain of sources.
+fn cause<'a, T: std::error::Error + 'static>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a T> {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        next = e.source();
+    }
+    None
 }
 
 /// True when the error says the resource does not exist, which a delete takes as success.
@@ -231,6 +319,56 @@ mod tests {
         SdkError::service_error(DeleteVpcError::generic(meta), raw)
     }
 
+    fn answered(status: u16, code: &str, message: &str) -> SdkError<DeleteVpcError, HttpResponse> {
+        let meta = ErrorMetadata::builder().code(code).message(message).build();
+        let raw = HttpResponse::new(status.try_into().unwrap(), SdkBody::empty());
+        SdkError::service_error(DeleteVpcError::generic(meta), raw)
+    }
+
+    #[test]
+    fn each_failure_reads_as_one_line_that_says_what_to_do() {
+        use aws_smithy_runtime_api::client::result::ConnectorError;
+        let refused = SdkError::<DeleteVpcError, HttpResponse>::dispatch_failure(ConnectorError::io(Box::new(
+            std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
+        )));
+        let no_credentials = SdkError::<DeleteVpcError, HttpResponse>::dispatch_failure(ConnectorError::other(
+            Box::new(CredentialsError::not_loaded("no provider found any")),
+            None,
+        ));
+        let timeout = SdkError::<DeleteVpcError, HttpResponse>::timeout_error("30s passed");
+        let denied = "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: ec2:DeleteVpc on resource: arn:aws:ec2:us-east-1:123456789012:vpc/vpc-1";
+        let cases = [
+            (refused, "DeleteVpc: cannot connect to", "the connection was refused; check AWS_ENDPOINT_URL"),
+            (no_credentials, "DeleteVpc: no AWS credentials found", "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"),
+            (timeout, "DeleteVpc: AWS did not answer in time", "then run again"),
+            (
+                answered(400, "ExpiredToken", "The security token included in the request is expired"),
+                "have expired (ExpiredToken)",
+                "aws sso login",
+            ),
+            (
+                answered(403, "UnauthorizedOperation", denied),
+                "DeleteVpc: access denied: User: arn:aws:iam::123456789012:user/ci is not authorized to perform: ec2:DeleteVpc on resource: arn:aws:ec2:us-east-1:123456789012:vpc/vpc-1",
+                "deploy role's policy",
+            ),
+            (
+                answered(400, "AuthFailure", "AWS was not able to validate the provided access credentials"),
+                "AWS refused the credentials (AuthFailure)",
+                "check the access key",
+            ),
+            (
+                answered(503, "RequestLimitExceeded", "Request limit exceeded."),
+                "kept throttling the request (RequestLimitExceeded)",
+                "lower --parallel",
+            ),
+        ];
+        for (err, what, next) in cases {
+            let line = plain("DeleteVpc", &err);
+            assert!(line.contains(what) && line.contains(next), "{line}");
+            assert!(!line.contains('\n') && !line.contains("DispatchFailure"), "one plain line: {line}");
+        }
+    }
+
     #[test]
     fn codes_that_mean_not_yet_are_retryable_and_the_rest_are_not() {
         for code in ["DependencyViolation", "IncorrectState", "InvalidRouteTableID.NotFound"] {
@@ -238,7 +376,7 @@ mod tests {
         }
         let e = classify("DeleteVpc", ec2_error("UnauthorizedOperation"));
         assert_eq!(e.class, ErrorClass::Permanent);
-        assert_eq!(e.message, "DeleteVpc: UnauthorizedOperation: what EC2 said");
+        assert_eq!(e.message, "DeleteVpc: access denied: what EC2 said; allow it in the deploy role's policy");
         let timeout: SdkError<DeleteVpcError, HttpResponse> = SdkError::timeout_error("slow");
         assert_eq!(classify("DeleteVpc", timeout).class, ErrorClass::Retryable);
     }

@@ -77,9 +77,17 @@ pub(crate) enum Command {
         /// Publish one message to the environment's SNS topic when there is drift.
         #[arg(long)]
         notify: bool,
-        /// Converge the drifted resources back, and only those.
+        /// Converge the drifted resources back, and only those. Shows the fix and asks, as
+        /// apply does; without a terminal it needs --yes.
         #[arg(long, conflicts_with_all = ["json", "all_envs"])]
         fix: bool,
+        /// With --fix: delete the unmanaged resources too (never in the configuration, but
+        /// carrying the stack's ownership tags). Without it they are reported and left.
+        #[arg(long, requires = "fix")]
+        prune: bool,
+        /// With --fix: apply the fix without asking.
+        #[arg(long, requires = "fix")]
+        yes: bool,
         /// Allow `--fix` to delete or replace resources of a protected environment.
         #[arg(long, requires = "fix")]
         override_protection: bool,

@@ -77,10 +77,17 @@ impl From<ConfigError> for InvalidConfig {
 /// A state error with the next step for the user.
 pub(crate) fn state_error(e: StateError, env: &str, stack: &str) -> miette::Report {
     let help = match &e {
-        StateError::Locked { holder, lease_left, .. } => format!(
+        StateError::Locked { holder, lease_left, waited: 0, .. } => format!(
             "another paystack run is working on `{stack}`: wait for it to finish, or pass --lock-timeout 10m to wait here. \
              If that run crashed, its lock can be taken once the lease lapses in {lease_left}s; to release it now, run \
              `paystack unlock --env {env} {}`",
+            holder.id
+        ),
+        StateError::Locked { holder, lease_left, waited, .. } => format!(
+            "this run waited {} and `{stack}` is still locked: that run is still working, or is stuck. \
+             If it crashed, its lock can be taken once the lease lapses in {lease_left}s; to release it now, run \
+             `paystack unlock --env {env} {}`",
+            paystack_state::when::age(*waited),
             holder.id
         ),
         StateError::Stale { .. } => {

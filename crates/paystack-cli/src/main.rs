@@ -4,6 +4,9 @@
 //!
 //! Exit codes: 0 success, 1 error, 2 changes found (`plan --detailed-exitcode`).
 
+#[macro_use]
+mod output;
+
 mod args;
 mod commands;
 mod diagnostics;
@@ -33,7 +36,7 @@ fn main() -> ExitCode {
     // At trace level the SDK logs every request it sends with its body, and request bodies
     // are where a generated password travels (CreateSecret, CreateDBCluster). That log site's
     // trace events are dropped whatever the filter says, so no secret reaches a log.
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PAYSTACK_LOG").unwrap_or_else(|_| "warn".into());
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PAYSTACK_LOG").unwrap_or_else(|_| "off".into());
     let no_request_bodies = tracing_subscriber::filter::filter_fn(|meta| {
         !(*meta.level() == tracing::Level::TRACE
             && meta.target().starts_with("aws_smithy_runtime::client::orchestrator"))
@@ -46,17 +49,19 @@ fn main() -> ExitCode {
                 .with_filter(no_request_bodies),
         )
         .init();
+    // Before any thread starts: the only time the local offset can be read safely.
+    paystack_state::when::use_local_offset();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            diagln!("error: cannot start the async runtime: {e}");
             return ExitCode::from(1);
         }
     };
     match runtime.block_on(commands::run(cli)) {
         Ok(code) => code,
         Err(report) => {
-            eprintln!("{report:?}");
+            diagln!("{report:?}");
             ExitCode::from(1)
         }
     }

@@ -267,12 +267,52 @@ pub(crate) fn check_suffix(suffix: &str) -> Result<(), (String, String)> {
     Ok(())
 }
 
+/// The regions of AWS's partitions (commercial, GovCloud, China), from the SDK's partition
+/// data: a region not here has no endpoints, and a run against it would fail on its first
+/// call, after nothing useful.
+pub(crate) const REGIONS: &[&str] = &[
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-6",
+    "ap-southeast-7",
+    "ca-central-1",
+    "ca-west-1",
+    "cn-north-1",
+    "cn-northwest-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+    "mx-central-1",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-gov-east-1",
+    "us-gov-west-1",
+    "us-west-1",
+    "us-west-2",
+];
+
 fn is_region(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    parts.len() >= 3
-        && parts[0].len() == 2
-        && parts[..parts.len() - 1].iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
-        && parts[parts.len() - 1].parse::<u8>().is_ok()
+    REGIONS.contains(&s)
 }
 
 fn is_tag_value(s: &str) -> bool {
@@ -316,8 +356,15 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
         if !is_region(&r.value) {
             c.fail(
                 &r.at,
-                format!("`{}` is not an AWS region name", r.value),
-                "use a region code such as us-east-1 or eu-west-1",
+                format!("`{}` is not an AWS region", r.value),
+                match REGIONS.iter().find(|known| {
+                    // The same region with another number: `us-east-9` for `us-east-1`.
+                    let stem = |name: &str| name.get(..name.len().saturating_sub(1)).map(str::to_owned);
+                    known.len() == r.value.len() && stem(known) == stem(&r.value)
+                }) {
+                    Some(near) => format!("did you mean `{near}`? AWS has no region `{}`", r.value),
+                    None => "use a region code such as us-east-1 or eu-west-1".to_owned(),
+                },
             );
         } else if name.len() + 1 + r.value.len() > MAX_ENV_REGION_LEN {
             c.fail(

@@ -217,6 +217,17 @@ fn out_of_range_numbers() {
 }
 
 #[test]
+fn a_region_aws_does_not_have_is_refused_with_the_one_meant() {
+    let (at, message, help) =
+        only_error(&[("dev.toml", "region = \"us-east-9\"\n[network]\ncidr = \"10.0.0.0/16\"\n")]);
+    assert_eq!(at, "dev.toml:1:10");
+    assert!(message.contains("`us-east-9` is not an AWS region"), "{message}");
+    assert!(help.contains("did you mean `us-east-1`?"), "{help}");
+    let good = "region = \"eu-west-3\"\n[network]\ncidr = \"10.0.0.0/16\"\n";
+    assert!(load(&[("dev.toml", good)]).is_ok(), "a region AWS has passes");
+}
+
+#[test]
 fn all_errors_are_reported_at_once() {
     let errors = load(&[("dev.toml", "region = \"mars\"\n[network]\ncidr = \"banana\"\n")]).unwrap_err();
     let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();

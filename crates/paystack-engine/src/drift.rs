@@ -71,11 +71,19 @@ impl DriftReport {
     }
 
     /// The part of `plan` that converges the drifted resources back, and only them: their
-    /// changes without the ignored fields; every other change becomes a no-op.
-    pub fn fix_plan(&self, plan: &Plan) -> Plan {
+    /// changes without the ignored fields; every other change becomes a no-op. Unmanaged
+    /// resources are deleted only when `prune` says so: paystack never made them, and
+    /// without it they leave the plan altogether, so nothing records them as managed.
+    pub fn fix_plan(&self, plan: &Plan, prune: bool) -> Plan {
+        let unmanaged = |c: &Change| {
+            self.findings.iter().any(|f| {
+                f.drift == DriftKind::Unmanaged && f.id == c.id && f.aws_id.as_deref() == c.aws_id.as_deref()
+            })
+        };
         let changes = plan
             .changes
             .iter()
+            .filter(|c| prune || !unmanaged(c))
             .map(|c| {
                 // An unmanaged resource may carry the id of a managed one: its AWS id tells
                 // its delete apart from that resource's change.
@@ -91,8 +99,8 @@ impl DriftReport {
                             if fields.iter().any(|fc| fc.forces_replacement) { c.action } else { Action::Update };
                         Change { action, fields, ..c.clone() }
                     }
-                    Some(_) => c.clone(),
-                    None => Change { action: Action::NoOp, fields: Vec::new(), reason: None, ..c.clone() },
+                    Some(f) if f.drift != DriftKind::Unmanaged || prune => c.clone(),
+                    _ => Change { action: Action::NoOp, fields: Vec::new(), reason: None, ..c.clone() },
                 }
             })
             .collect();
@@ -277,19 +285,19 @@ mod tests {
         assert_eq!((scaled.action, scaled.fields.len()), (Action::NoOp, 0));
 
         // Fixing touches the drifted resources only, and only their drifted fields.
-        let fix = report.fix_plan(&plan);
-        let actions: Vec<(&str, Action, usize)> =
-            fix.changes.iter().map(|c| (c.id.as_str(), c.action, c.fields.len())).collect();
-        assert_eq!(
-            actions,
-            [
-                ("tampered", Action::Update, 1),
-                ("edited", Action::NoOp, 0),
-                ("gone", Action::Create, 0),
-                ("new-in-config", Action::NoOp, 0),
-                ("rogue", Action::Delete, 0),
-                ("scaled", Action::NoOp, 0),
-            ]
-        );
+        let fix = |prune| {
+            let fix = report.fix_plan(&plan, prune);
+            fix.changes.iter().map(|c| (c.id.to_string(), c.action, c.fields.len())).collect::<Vec<_>>()
+        };
+        let expected = |rogue| {
+            [("tampered", Action::Update, 1), ("edited", Action::NoOp, 0), ("gone", Action::Create, 0)]
+                .into_iter()
+                .chain([("new-in-config", Action::NoOp, 0), ("rogue", rogue, 0), ("scaled", Action::NoOp, 0)])
+                .map(|(id, action, n)| (id.to_owned(), action, n))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(fix(true), expected(Action::Delete), "with --prune the unmanaged resource goes");
+        let left_alone: Vec<_> = expected(Action::Delete).into_iter().filter(|(id, ..)| id != "rogue").collect();
+        assert_eq!(fix(false), left_alone, "without it, it is not in the plan at all");
     }
 }

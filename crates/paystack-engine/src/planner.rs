@@ -81,7 +81,14 @@ pub fn plan(graph: &ResourceGraph, registry: &Registries, state: &StateDocument,
 
     for (_, leftovers) in live {
         for (k, o) in leftovers {
-            extra.push(delete_change(k, o, "it is no longer in the configuration", &recorded_placement(state, o)));
+            // Recorded once: removed from the configuration since. Never recorded: something
+            // carrying this stack's tags that paystack did not make.
+            let reason = if state.resources.contains_key(&o.id) {
+                "it is no longer in the configuration"
+            } else {
+                "it carries this stack's tags but was never in its configuration or state"
+            };
+            extra.push(delete_change(k, o, reason, &recorded_placement(state, o)));
         }
     }
     changes.extend(extra);

@@ -29,6 +29,7 @@ macro_rules! conformance_suite {
             a_foreign_lineage_is_refused,
             a_held_lock_is_refused_naming_its_holder,
             a_lapsed_lease_is_taken_over_and_its_holder_fenced_off,
+            a_lock_whose_process_has_ended_on_this_host_is_taken_at_once,
             a_lock_is_released_by_its_id,
             a_live_lease_is_renewed
         );
@@ -177,6 +178,33 @@ pub async fn a_held_lock_is_refused_naming_its_holder(opener: &dyn Opener) {
     assert!(next.fence() > fence, "every acquisition gets a larger fencing number");
     assert!(next.took_over().is_none(), "a released lock is taken, not taken over");
     next.release().await;
+}
+
+/// A holder on this host whose process has ended cannot renew or release its lock: the lock
+/// is taken at once, without waiting out its lease. A holder on another host still is.
+pub async fn a_lock_whose_process_has_ended_on_this_host_is_taken_at_once(opener: &dyn Opener) {
+    let stack = stack("dead");
+    let clock = Arc::new(ManualClock::new(3_000_000));
+    let options = manual(&clock);
+    let backend = opener.open(&stack).await;
+    // No process has this number: Linux's largest is 4194304.
+    let gone = LockInfo { pid: 999_999_999, ..LockInfo::current("apply") };
+    let held = acquire(Arc::clone(&backend), &stack, gone.clone(), &options, &|_, _| {}).await.expect("a free lock");
+    drop(held); // As a killed process leaves it: recorded, unreleased, its lease running.
+
+    let next = take(&opener.open(&stack).await, &stack, "apply", &options).await;
+    assert_eq!(next.took_over().map(|h| h.id.as_str()), Some(gone.id.as_str()), "taken at once");
+    assert!(next.holder_was_gone(), "and said to be so");
+    next.release().await;
+
+    let elsewhere = LockInfo { host: format!("{}-elsewhere", gone.host), ..gone };
+    let held = acquire(Arc::clone(&backend), &stack, elsewhere, &options, &|_, _| {}).await.expect("a free lock");
+    drop(held);
+    let err = match acquire(opener.open(&stack).await, &stack, LockInfo::current("apply"), &options, &|_, _| {}).await {
+        Err(e) => e,
+        Ok(_) => panic!("another host's process cannot be seen, so its lease must still govern"),
+    };
+    assert!(matches!(err, StateError::Locked { waited: 0, .. }), "{err}");
 }
 
 pub async fn a_lapsed_lease_is_taken_over_and_its_holder_fenced_off(opener: &dyn Opener) {

@@ -108,6 +108,7 @@ pub struct Lock {
     info: LockInfo,
     fence: u64,
     took_over: Option<LockInfo>,
+    holder_was_gone: bool,
     shared: Arc<Shared>,
     heartbeat: tokio::task::JoinHandle<()>,
 }
@@ -137,13 +138,16 @@ pub async fn acquire(
         let now = options.clock.now();
         let expected = current.as_ref().map(|r| r.version);
         let previous = current.unwrap_or_default();
+        let dead = previous.holder.as_ref().is_some_and(|h| h.expires > now && h.is_gone_from_this_host(&info));
         if let Some(holder) = &previous.holder
             && holder.expires > now
+            && !dead
         {
             let lease_left = holder.expires - now;
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             if left.is_zero() {
-                return Err(StateError::Locked { stack: stack.to_owned(), holder: holder.clone(), lease_left });
+                let waited = options.timeout.as_secs();
+                return Err(StateError::Locked { stack: stack.to_owned(), holder: holder.clone(), lease_left, waited });
             }
             if announced.as_deref() != Some(holder.id.as_str()) {
                 on_wait(holder, lease_left);
@@ -160,9 +164,16 @@ pub async fn acquire(
             holder: Some(mine.clone()),
             broken: false,
         };
-        if !store.replace(expected, &next).await? {
-            // Another run changed the record between our read and our write; look again.
-            continue;
+        if !with_retries("take the lock", || store.replace(expected, &next)).await? {
+            // Our write may have landed with its answer lost (the retry then fails its own
+            // condition): the record is ours if it names this run.
+            let now_held = store.load().await?;
+            if !now_held
+                .is_some_and(|r| r.version == next.version && r.holder.as_ref().is_some_and(|h| h.id == mine.id))
+            {
+                // Another run changed the record between our read and our write; look again.
+                continue;
+            }
         }
         let shared = Arc::new(Shared {
             version: AtomicU64::new(next.version),
@@ -176,6 +187,7 @@ pub async fn acquire(
             info: mine,
             fence: next.fence,
             took_over: previous.holder.clone(),
+            holder_was_gone: dead,
             shared,
             heartbeat,
         };
@@ -212,8 +224,14 @@ async fn renew(store: Arc<dyn LockStore>, mut record: LockRecord, shared: Arc<Sh
         if let Some(holder) = &mut next.holder {
             holder.expires = now + lease;
         }
-        match store.replace(Some(version), &next).await {
+        match with_retries("renew the lock", || store.replace(Some(version), &next)).await {
             Ok(true) => {
+                shared.version.store(next.version, Ordering::SeqCst);
+                shared.expires.store(now + lease, Ordering::SeqCst);
+                record = next;
+            }
+            // The renewal landed and its answer was lost: the record is the one we wrote.
+            Ok(false) if is_record(&*store, &next).await => {
                 shared.version.store(next.version, Ordering::SeqCst);
                 shared.expires.store(now + lease, Ordering::SeqCst);
                 record = next;
@@ -251,6 +269,12 @@ impl Lock {
         self.took_over.as_ref()
     }
 
+    /// Whether the holder taken over was a process of this host that had ended, before its
+    /// lease lapsed.
+    pub fn holder_was_gone(&self) -> bool {
+        self.holder_was_gone
+    }
+
     /// Cancelled when the lease is lost; a run should stop starting work then.
     pub fn lost(&self) -> CancellationToken {
         self.shared.lost.clone()
@@ -279,8 +303,10 @@ impl Lock {
         let store = self.backend.locks();
         let version = self.shared.version.load(Ordering::SeqCst);
         let next = LockRecord { version: version + 1, fence: self.fence, holder: None, broken: false };
-        match store.replace(Some(version), &next).await {
+        match with_retries("release the lock", || store.replace(Some(version), &next)).await {
             Ok(true) => {}
+            // The release landed and its answer was lost.
+            Ok(false) if is_record(&*store, &next).await => {}
             Ok(false) => tracing::warn!(location = store.location(), "the lock had already been taken by someone else"),
             Err(e) => tracing::warn!(error = %e, "cannot release the lock; it lapses with its lease"),
         }
@@ -309,4 +335,32 @@ pub async fn unlock(store: &dyn LockStore, stack: &str, id: &str) -> Result<Lock
             other => return Err(StateError::LockNotHeld { stack: stack.to_owned(), id: id.to_owned(), holder: other }),
         }
     }
+}
+
+/// Runs a change of the lock record, again after a short pause while it fails with an error
+/// that may pass (a throttled or unanswered request), at most four times: a lock that
+/// cannot be renewed or released over a passing fault would stop the run, or leave a lock
+/// the next run must wait out.
+async fn with_retries<F, Fut>(what: &str, mut attempt: F) -> Result<bool, StateError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool, StateError>>,
+{
+    let mut pause = Duration::from_millis(250);
+    for _ in 1..4 {
+        match attempt().await {
+            Err(e) if e.may_pass() => {
+                tracing::warn!(error = %e, "cannot {what}; trying again");
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            other => return other,
+        }
+    }
+    attempt().await
+}
+
+/// Whether the stored record is `next`: a change whose answer was lost landed.
+async fn is_record(store: &dyn LockStore, next: &LockRecord) -> bool {
+    store.load().await.is_ok_and(|r| r.as_ref() == Some(next))
 }

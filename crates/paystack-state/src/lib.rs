@@ -10,6 +10,8 @@
 pub mod conformance;
 mod lease;
 mod local;
+mod user;
+pub mod when;
 
 use async_trait::async_trait;
 use paystack_core::StateDocument;
@@ -21,7 +23,13 @@ pub use local::LocalBackend;
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("the state of `{stack}` is locked by {holder}; its lease ends in {lease_left}s")]
-    Locked { stack: String, holder: LockInfo, lease_left: u64 },
+    Locked {
+        stack: String,
+        holder: LockInfo,
+        lease_left: u64,
+        /// How long this run waited for it (`--lock-timeout`), in seconds.
+        waited: u64,
+    },
     #[error("state changed underneath this run: it is at serial {on_disk}, this run last saw {expected}")]
     Stale { expected: u64, on_disk: u64 },
     #[error("the state at {location} belongs to lineage {on_disk}, not {expected}")]
@@ -43,7 +51,13 @@ pub enum StateError {
     #[error("{action} {location}: {source}")]
     Io { action: &'static str, location: String, source: std::io::Error },
     #[error("{action} {location}: {message}")]
-    Remote { action: &'static str, location: String, message: String },
+    Remote {
+        action: &'static str,
+        location: String,
+        message: String,
+        /// A throttled, refused or unanswered request, which may pass if sent again.
+        retryable: bool,
+    },
 }
 
 /// Who holds a lock, recorded with it so that a second user is told whom to ask and until
@@ -62,10 +76,28 @@ pub struct LockInfo {
     pub expires: u64,
 }
 
+impl StateError {
+    /// Whether the error may pass if the same request is sent again (a throttled, refused or
+    /// unanswered request to the remote backend).
+    pub fn may_pass(&self) -> bool {
+        matches!(self, Self::Remote { retryable: true, .. })
+    }
+}
+
 impl LockInfo {
+    /// Whether the holder is a process of this host that has ended: `this` is the run that
+    /// asks. Where the host cannot tell (no `/proc`), the holder counts as alive.
+    pub fn is_gone_from_this_host(&self, this: &LockInfo) -> bool {
+        let proc = std::path::Path::new("/proc");
+        self.host == this.host
+            && self.pid != this.pid
+            && proc.join("self").exists()
+            && !proc.join(self.pid.to_string()).exists()
+    }
+
     /// Describes the current process running `operation`.
     pub fn current(operation: &str) -> Self {
-        let who = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
+        let who = user::current();
         Self {
             id: uuid::Uuid::new_v4().to_string(),
             who,
@@ -80,10 +112,12 @@ impl LockInfo {
 
 impl std::fmt::Display for LockInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let started = when::local(self.started);
+        let age = when::age(SystemClock.now().saturating_sub(self.started));
         write!(
             f,
-            "{}@{} (pid {}, `{}`, lock {}, since unix time {})",
-            self.who, self.host, self.pid, self.operation, self.id, self.started
+            "{}@{} (pid {}, `{}`, lock {}, started {started}, {age} ago)",
+            self.who, self.host, self.pid, self.operation, self.id
         )
     }
 }
@@ -183,5 +217,28 @@ pub fn check_successor(stored: Option<&StateDocument>, doc: &StateDocument, loca
         Some(s) if s.serial != doc.serial => Err(StateError::Stale { expected: doc.serial, on_disk: s.serial }),
         None if doc.serial != 0 => Err(StateError::Stale { expected: doc.serial, on_disk: 0 }),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_holder_reads_with_its_user_its_start_in_local_time_and_its_age() {
+        let started = SystemClock.now() - 185;
+        let holder = LockInfo {
+            id: "0b5e".into(),
+            who: "deploy".into(),
+            host: "ci-7".into(),
+            pid: 4242,
+            operation: "apply".into(),
+            started,
+            expires: started + 300,
+        };
+        let text = holder.to_string();
+        assert!(text.starts_with("deploy@ci-7 (pid 4242, `apply`, lock 0b5e, started "), "{text}");
+        assert!(text.contains(&when::local(started)) && text.ends_with(", 3m ago)"), "{text}");
+        assert!(!text.contains("unix"), "{text}");
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb as ddb;
 use aws_sdk_s3 as s3;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use ddb::client::Waiters as _;
 use paystack_state::StateError;
 use s3::client::Waiters as _;
@@ -47,17 +48,21 @@ pub async fn init(
     Ok(steps)
 }
 
-fn failed<E, R>(action: &'static str, location: String) -> impl FnOnce(SdkError<E, R>) -> StateError
+fn failed<E>(action: &'static str, location: String) -> impl FnOnce(SdkError<E, HttpResponse>) -> StateError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
     move |e| super::remote(action, location, &e)
 }
 
 fn built<E: std::fmt::Display>(location: &str) -> impl FnOnce(E) -> StateError {
     let location = location.to_owned();
-    move |e| StateError::Remote { action: "cannot build a request for", location, message: e.to_string() }
+    move |e| StateError::Remote {
+        action: "cannot build a request for",
+        location,
+        message: e.to_string(),
+        retryable: false,
+    }
 }
 
 fn step(steps: &mut Vec<InitStep>, what: String, outcome: Outcome) {
@@ -105,6 +110,7 @@ impl Bucket<'_> {
                             message:
                                 "the name is taken by another AWS account; set `state.bucket` to a name of your own"
                                     .into(),
+                            retryable: false,
                         });
                     }
                     Err(e) => return Err(failed("cannot create", self.at())(e)),
@@ -113,7 +119,7 @@ impl Bucket<'_> {
                     .bucket(b)
                     .wait(WAIT)
                     .await
-                    .map_err(|e| super::remote("waiting for", self.at(), &e))?;
+                    .map_err(|e| super::remote_wait("waiting for", self.at(), &e))?;
                 true
             }
             Err(e) => return Err(failed("cannot look at", self.at())(e)),
@@ -255,7 +261,7 @@ impl Table<'_> {
                         .table_name(t)
                         .wait(WAIT)
                         .await
-                        .map_err(|e| super::remote("waiting for", self.at(), &e))?;
+                        .map_err(|e| super::remote_wait("waiting for", self.at(), &e))?;
                     Outcome::Changed
                 };
                 step(steps, "  on-demand capacity".into(), outcome);
@@ -292,7 +298,7 @@ impl Table<'_> {
                     .table_name(t)
                     .wait(WAIT)
                     .await
-                    .map_err(|e| super::remote("waiting for", self.at(), &e))?;
+                    .map_err(|e| super::remote_wait("waiting for", self.at(), &e))?;
                 step(steps, format!("DynamoDB table {}", self.at()), Outcome::Created);
                 step(steps, "  on-demand capacity".into(), Outcome::Changed);
                 ready.as_result().ok().and_then(|out| out.table()).and_then(|t| t.table_arn()).map(str::to_owned)
@@ -328,6 +334,7 @@ impl Table<'_> {
                 action: "cannot tag",
                 location: self.at(),
                 message: "AWS returned no table ARN".into(),
+                retryable: false,
             });
         };
         let current: Vec<(String, String)> = c

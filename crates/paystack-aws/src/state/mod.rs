@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use aws_sdk_dynamodb as ddb;
 use aws_sdk_s3 as s3;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use ddb::types::AttributeValue;
 use paystack_core::StateDocument;
 use paystack_state::{LockInfo, LockRecord, LockStore, StateBackend, StateError, Writes, base_serial, decode, encode};
@@ -23,9 +24,25 @@ mod init;
 
 pub use init::{InitStep, Outcome, init};
 
-/// An AWS failure at `location`, with the SDK's whole chain of causes.
-fn remote(action: &'static str, location: String, err: &impl std::error::Error) -> StateError {
-    StateError::Remote { action, location, message: DisplayErrorContext(err).to_string() }
+/// A waiter that gave up at `location`, with the SDK's whole chain of causes.
+fn remote_wait(action: &'static str, location: String, err: &impl std::error::Error) -> StateError {
+    StateError::Remote { action, location, message: DisplayErrorContext(err).to_string(), retryable: false }
+}
+
+/// An AWS failure at `location`, with the SDK's whole chain of causes, and whether it may
+/// pass if the request is sent again (throttled, refused, unanswered).
+fn remote<E>(action: &'static str, location: String, err: &SdkError<E, HttpResponse>) -> StateError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let retryable =
+        matches!(err, SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_))
+            || status.is_some_and(|s| s == 429 || s >= 500)
+            || err.code().is_some_and(|c| {
+                matches!(c, "Throttling" | "ThrottlingException" | "SlowDown" | "RequestLimitExceeded")
+            });
+    StateError::Remote { action, location, message: crate::error::describe(err), retryable }
 }
 
 /// Where one environment's state lives.
@@ -79,10 +96,9 @@ impl RemoteBackend {
         self.seen.lock().ok().and_then(|s| s.clone())
     }
 
-    fn error<E, R>(&self, action: &'static str, err: SdkError<E, R>) -> StateError
+    fn error<E>(&self, action: &'static str, err: SdkError<E, HttpResponse>) -> StateError
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug + Send + Sync + 'static,
     {
         if err.code() == Some("NoSuchBucket") {
             return StateError::NotInitialised { missing: format!("S3 bucket `{}`", self.bucket) };
@@ -111,6 +127,7 @@ impl StateBackend for RemoteBackend {
             action: "cannot read",
             location: self.location(),
             message: e.to_string(),
+            retryable: true,
         })?;
         let doc = decode(&bytes.into_bytes(), &self.location())?;
         self.remember(etag.map(|etag| Seen { serial: doc.serial, lineage: doc.lineage.clone(), etag }));
@@ -194,10 +211,9 @@ struct DynamoLocks {
 const KEY: &str = "LockID";
 
 impl DynamoLocks {
-    fn error<E, R>(&self, action: &'static str, err: SdkError<E, R>) -> StateError
+    fn error<E>(&self, action: &'static str, err: SdkError<E, HttpResponse>) -> StateError
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug + Send + Sync + 'static,
     {
         if err.code() == Some("ResourceNotFoundException") {
             return StateError::NotInitialised { missing: format!("DynamoDB table `{}`", self.table) };

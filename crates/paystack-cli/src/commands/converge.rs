@@ -20,8 +20,11 @@ use crate::render;
 pub(super) enum Mode {
     Apply,
     Destroy,
-    /// `drift --fix`: apply only what converges drifted resources.
-    Fix,
+    /// `drift --fix`: apply only what converges drifted resources, and with `prune` delete
+    /// the unmanaged ones too.
+    Fix {
+        prune: bool,
+    },
 }
 
 impl Mode {
@@ -30,7 +33,8 @@ impl Mode {
         match self {
             Mode::Apply => "apply",
             Mode::Destroy => "destroy",
-            Mode::Fix => "drift --fix",
+            Mode::Fix { prune: false } => "drift --fix",
+            Mode::Fix { prune: true } => "drift --fix --prune",
         }
     }
 }
@@ -90,13 +94,17 @@ pub(super) async fn converge(
     let options = LockOptions { timeout: lock_args.lock_timeout, ..LockOptions::new(s.env.state.lock_lease) };
     let key = s.key();
     let on_wait = |holder: &LockInfo, lease_left: u64| {
-        eprintln!("Waiting for the lock on `{key}`, held by {holder}; its lease ends in {lease_left}s unless renewed.");
+        diagln!("Waiting for the lock on `{key}`, held by {holder}; its lease ends in {lease_left}s unless renewed.");
     };
     let lock = paystack_state::acquire(Arc::clone(&backend), &key, LockInfo::current(operation), &options, &on_wait)
         .await
         .map_err(|e| s.state_error(e))?;
-    if let Some(previous) = lock.took_over() {
-        eprintln!("Took over the lapsed lock of {previous}; that run can no longer write state.");
+    match lock.took_over() {
+        Some(previous) if lock.holder_was_gone() => diagln!(
+            "Took over the lock of {previous}: that process is no longer running on this host, so its lease was not waited out."
+        ),
+        Some(previous) => diagln!("Took over the lapsed lock of {previous}; that run can no longer write state."),
+        None => {}
     }
     let result = converge_locked(s, mode, confirm, saved, &aws, &*backend, &lock).await;
     lock.release().await;
@@ -129,15 +137,15 @@ async fn converge_locked(
     let plan = match mode {
         Mode::Apply => apply_plan(s, &registries, &state, &inventory),
         Mode::Destroy => paystack_engine::plan_destroy(&inventory, &state),
-        Mode::Fix => {
+        Mode::Fix { prune } => {
             let plan = paystack_engine::plan(&s.graph, &registries, &state, &inventory);
-            drift_report(s, &registries, &plan, &state).fix_plan(&plan)
+            drift_report(s, &registries, &plan, &state).fix_plan(&plan, prune)
         }
     };
     if let Some(saved) = &saved {
         check_plan(saved, stored.as_ref(), &plan, s)?;
     }
-    print!("{}", render::plan_text(&plan, &s.key(), &s.env.region));
+    out!("{}", render::plan_text(&plan, &s.key(), &s.env.region));
     if !plan.has_changes() {
         if paystack_engine::state_lags(&plan, &inventory, &state) {
             // Nothing to change in AWS, but state is behind it: record what is live.
@@ -158,7 +166,7 @@ async fn converge_locked(
             if let Some(e) = report.state_error {
                 return Err(miette!(help = after_state_error(&e, s, operation), "cannot record state: {e}"));
             }
-            println!(
+            outln!(
                 "Recorded in state what an interrupted run had left unrecorded ({} resources recorded, {before} before).",
                 state.resources.len()
             );
@@ -173,7 +181,7 @@ async fn converge_locked(
     let on_signal = cancel.clone();
     let signals = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!(
+            diagln!(
                 "\nInterrupted: starting nothing new; calls in flight finish and state is saved. Press Ctrl-C again to stop at once."
             );
             on_signal.cancel();
@@ -185,7 +193,7 @@ async fn converge_locked(
     let (lost, on_lost) = (lock.lost(), cancel.clone());
     let lease = tokio::spawn(async move {
         lost.cancelled().await;
-        eprintln!(
+        diagln!(
             "\nThis run lost its lock (it was taken over or unlocked): starting nothing new, and no more state writes."
         );
         on_lost.cancel();
@@ -217,9 +225,9 @@ async fn converge_locked(
     let verb = match mode {
         Mode::Apply => "Apply",
         Mode::Destroy => "Destroy",
-        Mode::Fix => "Fix",
+        Mode::Fix { .. } => "Fix",
     };
-    print!("{}", render::report_text(&report, verb));
+    out!("{}", render::report_text(&report, verb));
     if !report.succeeded() {
         let help = if let Some(e) = &report.state_error {
             after_state_error(e, s, operation)
@@ -237,8 +245,8 @@ async fn converge_locked(
         return Err(miette!(help = help, "{operation} of `{}` did not complete", s.key()));
     }
     if mode == Mode::Apply {
-        println!("\nOutputs:");
-        print!("{}", render::outputs_text(&s.blueprint.resolve_outputs(&state)));
+        outln!("\nOutputs:");
+        out!("{}", render::outputs_text(&s.blueprint.resolve_outputs(&state)));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -284,7 +292,7 @@ fn confirm_on_terminal(s: &Stack, operation: &str, yes: bool) -> Result<()> {
 }
 
 fn ask(s: &Stack, operation: &str, expected: &str) -> Result<()> {
-    eprint!("\nDo you want to {operation} `{}`? Type `{expected}` to continue: ", s.key());
+    diag!("\nDo you want to {operation} `{}`? Type `{expected}` to continue: ", s.key());
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer).into_diagnostic()?;
@@ -310,6 +318,7 @@ mod tests {
             action: "writing",
             location: "s3://b/k".into(),
             message: "timed out".into(),
+            retryable: true,
         });
         assert!(matches!(failed, StateWriteError::Failed(_)), "{failed:?}");
     }

@@ -26,6 +26,8 @@ pub(super) struct DriftArgs {
     pub(super) json: bool,
     pub(super) notify: bool,
     pub(super) fix: bool,
+    /// With `fix`: delete the unmanaged resources too.
+    pub(super) prune: bool,
     /// How many stacks' states are read at once.
     pub(super) parallel: usize,
 }
@@ -40,7 +42,7 @@ type Outcome = Result<Option<(StateDocument, DriftReport)>>;
 /// `drift`: read-only unless `--fix`, and then through the same lock, guard and executor as
 /// apply, with a plan cut down to the drifted resources.
 pub(super) async fn drift(s: &Stack, args: DriftArgs, confirm: Confirm, lock: &LockArgs) -> Result<ExitCode> {
-    let pool = Arc::new(ClientPool::from_env().await);
+    let pool = Arc::new(ClientPool::from_env(&s.env.region).await);
     let aws = Aws::from_pool(&pool, s).await;
     let s = Arc::new(s.looked_up(&aws).await?);
     let outcome = check(&pool, std::slice::from_ref(&s), args.parallel).await.into_iter().next();
@@ -53,12 +55,12 @@ pub(super) async fn drift(s: &Stack, args: DriftArgs, confirm: Confirm, lock: &L
         )
     })?;
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&render::drift_json(&report, &s.env.name, &s.key())).into_diagnostic()?
         );
     } else {
-        print!("{}", render::drift_text(&report, &s.key(), &s.env.region));
+        out!("{}", render::drift_text(&report, &s.key(), &s.env.region));
     }
     if !report.has_drift() {
         return Ok(ExitCode::SUCCESS);
@@ -67,7 +69,7 @@ pub(super) async fn drift(s: &Stack, args: DriftArgs, confirm: Confirm, lock: &L
         notify(&s, &aws, &state, &report).await?;
     }
     if args.fix {
-        converge(&s, Mode::Fix, confirm, lock, None).await?;
+        converge(&s, Mode::Fix { prune: args.prune }, confirm, lock, None).await?;
     }
     Ok(ExitCode::from(2))
 }
@@ -96,12 +98,13 @@ pub(super) async fn drift_many(cli: &Cli, env: Option<&str>, suffixes: &[String]
     }
 
     // The certificate and zone, once per environment: its stacks share them.
-    let pool = Arc::new(ClientPool::from_env().await);
+    let home = unresolved.first().map_or("us-east-1", |s| s.env.region.as_str());
+    let pool = Arc::new(ClientPool::from_env(home).await);
     let mut lookups: BTreeMap<String, Option<Lookups>> = BTreeMap::new();
     for s in &unresolved {
         if !lookups.contains_key(&s.env.name) {
             let found = s.lookups(&Aws::from_pool(&pool, s).await).await;
-            lookups.insert(s.env.name.clone(), found.inspect_err(|e| eprintln!("{e:?}")).ok());
+            lookups.insert(s.env.name.clone(), found.inspect_err(|e| diagln!("{e:?}")).ok());
         }
     }
     let (mut failed, mut drifted, mut documents) = (false, false, Vec::new());
@@ -122,13 +125,13 @@ pub(super) async fn drift_many(cli: &Cli, env: Option<&str>, suffixes: &[String]
         match outcome {
             Err(e) => {
                 failed = true;
-                eprintln!("{e:?}");
+                diagln!("{e:?}");
                 documents
                     .push(serde_json::json!({ "environment": s.env.name, "stack": s.key(), "error": e.to_string() }));
             }
             Ok(None) => {
                 if !args.json {
-                    println!("`{}`: not applied yet, so nothing to drift from.", s.key());
+                    outln!("`{}`: not applied yet, so nothing to drift from.", s.key());
                 }
                 documents.push(serde_json::json!({ "environment": s.env.name, "stack": s.key(), "applied": false }));
             }
@@ -136,7 +139,7 @@ pub(super) async fn drift_many(cli: &Cli, env: Option<&str>, suffixes: &[String]
                 if args.json {
                     documents.push(render::drift_json(&report, &s.env.name, &s.key()));
                 } else {
-                    print!("{}", render::drift_text(&report, &s.key(), &s.env.region));
+                    out!("{}", render::drift_text(&report, &s.key(), &s.env.region));
                 }
                 if report.has_drift() {
                     drifted = true;
@@ -144,7 +147,7 @@ pub(super) async fn drift_many(cli: &Cli, env: Option<&str>, suffixes: &[String]
                         && let Err(e) = notify(s, &Aws::from_pool(&pool, s).await, &state, &report).await
                     {
                         failed = true;
-                        eprintln!("{e:?}");
+                        diagln!("{e:?}");
                     }
                 }
             }
@@ -153,7 +156,7 @@ pub(super) async fn drift_many(cli: &Cli, env: Option<&str>, suffixes: &[String]
     if args.json {
         documents.sort_by(|a, b| a["stack"].as_str().cmp(&b["stack"].as_str()));
         let all = serde_json::json!({ "format_version": 1, "drift": drifted, "environments": documents });
-        println!("{}", serde_json::to_string_pretty(&all).into_diagnostic()?);
+        outln!("{}", serde_json::to_string_pretty(&all).into_diagnostic()?);
     }
     Ok(ExitCode::from(if failed {
         1
@@ -249,6 +252,6 @@ async fn notify(s: &Stack, aws: &Aws, state: &StateDocument, report: &DriftRepor
     let id = paystack_aws::publish(&aws.clients, topic, &subject, &body, &attributes).await.map_err(|e| {
         miette!(help = "check that the topic exists and these credentials may publish to it", "cannot notify: {e}")
     })?;
-    eprintln!("Notified {topic} (message {id}).");
+    diagln!("Notified {topic} (message {id}).");
     Ok(())
 }

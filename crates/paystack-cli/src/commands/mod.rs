@@ -166,16 +166,16 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             let inventory = observe(&registries, &s.scope()).await?;
             let plan = apply_plan(&s, &registries, &state, &inventory);
             if *json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&render::plan_json(&plan, &s.env.name, &s.key())).into_diagnostic()?
                 );
             } else {
-                print!("{}", render::plan_text(&plan, &s.key(), &s.env.region));
+                out!("{}", render::plan_text(&plan, &s.key(), &s.env.region));
             }
             if let Some(path) = out {
                 save_plan(&s, stored.as_ref(), &plan, path)?;
-                eprintln!(
+                diagln!(
                     "Saved this plan to {}. Apply exactly it with `paystack apply {} --env {}`.",
                     path.display(),
                     path.display(),
@@ -195,10 +195,23 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             converge(&s, Mode::Destroy, Confirm { yes: *yes, override_protection: *override_protection }, lock, None)
                 .await
         }
-        Command::Drift { env, suffix, all_envs, parallel, json, notify, fix, override_protection, lock } => {
-            let args = DriftArgs { json: *json, notify: *notify, fix: *fix, parallel: usize::from(*parallel) };
+        Command::Drift {
+            env,
+            suffix,
+            all_envs,
+            parallel,
+            json,
+            notify,
+            fix,
+            prune,
+            yes,
+            override_protection,
+            lock,
+        } => {
+            let (fix, prune) = (*fix, *prune);
+            let args = DriftArgs { json: *json, notify: *notify, fix, prune, parallel: usize::from(*parallel) };
             if *all_envs || suffix.len() > 1 {
-                if *fix {
+                if fix {
                     return Err(miette!(
                         help = "fix one stack at a time: `paystack drift --env E [--suffix S] --fix`",
                         "`--fix` converges one stack, and this names several"
@@ -209,7 +222,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             }
             let stack = StackArgs { env: env.clone().unwrap_or_default(), suffix: suffix.first().cloned() };
             let s = load(&cli, &stack)?;
-            let confirm = Confirm { yes: true, override_protection: *override_protection };
+            let confirm = Confirm { yes: *yes, override_protection: *override_protection };
             drift(&s, args, confirm, lock).await
         }
         Command::Parity { a, b, suffix, json } => {
@@ -234,8 +247,8 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             let backend = aws.backend(&s);
             let released =
                 paystack_state::unlock(&*backend.locks(), &s.key(), lock_id).await.map_err(|e| s.state_error(e))?;
-            println!("Released lock {} on `{}`, held by {released}.", released.id, s.key());
-            println!("The next run takes the lock and fences that holder off: it can no longer write state.");
+            outln!("Released lock {} on `{}`, held by {released}.", released.id, s.key());
+            outln!("The next run takes the lock and fences that holder off: it can no longer write state.");
             Ok(ExitCode::SUCCESS)
         }
         Command::Output { stack, json } => {
@@ -249,22 +262,22 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             })?;
             let outputs = s.blueprint.resolve_outputs(&state);
             if *json {
-                println!("{}", serde_json::to_string_pretty(&outputs).into_diagnostic()?);
+                outln!("{}", serde_json::to_string_pretty(&outputs).into_diagnostic()?);
             } else {
-                print!("{}", render::outputs_text(&outputs));
+                out!("{}", render::outputs_text(&outputs));
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Graph { stack } => {
             let s = load(&cli, stack)?;
-            print!("{}", s.graph.to_dot());
+            out!("{}", s.graph.to_dot());
             Ok(ExitCode::SUCCESS)
         }
         Command::State(StateCommand::List { stack }) => {
             let s = load(&cli, stack)?;
             let state = read_state(&s).await?.unwrap_or_else(|| paystack_state::new_document(&s.key()));
             for (id, r) in &state.resources {
-                println!("{id}\t{}\t{}", r.kind, r.aws_id);
+                outln!("{id}\t{}\t{}", r.kind, r.aws_id);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -278,7 +291,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
                     s.key()
                 )
             })?;
-            println!("{}", serde_json::to_string_pretty(record).into_diagnostic()?);
+            outln!("{}", serde_json::to_string_pretty(record).into_diagnostic()?);
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -296,7 +309,7 @@ fn state_location(env: &Environment) -> Option<StateLocation> {
 
 async fn init(s: &Stack) -> Result<ExitCode> {
     let Some(location) = state_location(&s.env) else {
-        println!(
+        outln!(
             "`{}` keeps its state in local files under {}; there is nothing to create.",
             s.env.name,
             s.state_dir.display()
@@ -308,7 +321,7 @@ async fn init(s: &Stack) -> Result<ExitCode> {
         paystack_platform::required_tags(&s.env).into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     let steps =
         paystack_aws::init(&aws.clients, &s.env.region, &location, &tags).await.map_err(|e| s.state_error(e))?;
-    print!("{}", render::init_text(&steps));
+    out!("{}", render::init_text(&steps));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -322,7 +335,7 @@ pub(super) struct Aws {
 
 impl Aws {
     pub(super) async fn connect(s: &Stack) -> Self {
-        Self::from_pool(&Arc::new(ClientPool::from_env().await), s).await
+        Self::from_pool(&Arc::new(ClientPool::from_env(&s.env.region).await), s).await
     }
 
     /// Like [`Aws::connect`], with the clients (and so the connections and the adaptive

@@ -52,9 +52,9 @@ pub(super) async fn parity(a: &Stack, b: &Stack, json: bool) -> Result<ExitCode>
     let report = paystack_engine::compare_parity(&a.side(&key_a), &b.side(&key_b));
     if json {
         let document = render::parity_json(&report, (&a.s.env.name, &key_a), (&b.s.env.name, &key_b));
-        println!("{}", serde_json::to_string_pretty(&document).into_diagnostic()?);
+        outln!("{}", serde_json::to_string_pretty(&document).into_diagnostic()?);
     } else {
-        print!("{}", render::parity_text(&report, &key_a, &key_b));
+        out!("{}", render::parity_text(&report, &key_a, &key_b));
     }
     Ok(if report.has_unexplained() { ExitCode::from(2) } else { ExitCode::SUCCESS })
 }
