@@ -76,9 +76,9 @@ impl DriftReport {
     /// without it they leave the plan altogether, so nothing records them as managed.
     pub fn fix_plan(&self, plan: &Plan, prune: bool) -> Plan {
         let unmanaged = |c: &Change| {
-            self.findings.iter().any(|f| {
-                f.drift == DriftKind::Unmanaged && f.id == c.id && f.aws_id.as_deref() == c.aws_id.as_deref()
-            })
+            self.findings
+                .iter()
+                .any(|f| f.drift == DriftKind::Unmanaged && f.id == c.id && f.aws_id.as_deref() == c.aws_id.as_deref())
         };
         let changes = plan
             .changes

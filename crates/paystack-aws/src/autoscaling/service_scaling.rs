@@ -16,7 +16,7 @@ use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
 use paystack_platform::kinds::{self, ServiceScaling};
 use serde_json::{Value, json};
 
-use crate::error::{all, classify_typed, unless_gone};
+use crate::error::{all, classify, classify_typed, unless_gone};
 use crate::owned::{aws_int, cannot_update, resolved, spec, updated};
 
 pub(crate) struct ServiceScalings {
@@ -157,19 +157,44 @@ impl Reconciler for ServiceScalings {
             .get("resource_id")
             .and_then(Value::as_str)
             .ok_or_else(|| ReconcileError::permanent(format!("`{}` has no recorded resource id", current.id)))?;
-        unless_gone(
-            "DeleteScalingPolicy",
-            self.client
-                .delete_scaling_policy()
-                .policy_name(&current.aws_id)
-                .service_namespace(ServiceNamespace::Ecs)
-                .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-                .resource_id(resource_id)
-                .send()
-                .await,
-            |e| e.is_object_not_found_exception(),
-            |e| e.is_concurrent_update_exception(),
-        )?;
+        // Each part may be gone already, deleted by an earlier attempt whose answer was lost:
+        // AWS then answers ObjectNotFoundException, but not every implementation does (the
+        // emulator answers ValidationException), so each is looked for before it is deleted.
+        let policies = self
+            .client
+            .describe_scaling_policies()
+            .service_namespace(ServiceNamespace::Ecs)
+            .resource_id(resource_id)
+            .policy_names(&current.aws_id)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeScalingPolicies", e))?;
+        if !policies.scaling_policies().is_empty() {
+            unless_gone(
+                "DeleteScalingPolicy",
+                self.client
+                    .delete_scaling_policy()
+                    .policy_name(&current.aws_id)
+                    .service_namespace(ServiceNamespace::Ecs)
+                    .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+                    .resource_id(resource_id)
+                    .send()
+                    .await,
+                |e| e.is_object_not_found_exception(),
+                |e| e.is_concurrent_update_exception(),
+            )?;
+        }
+        let registered = self
+            .client
+            .describe_scalable_targets()
+            .service_namespace(ServiceNamespace::Ecs)
+            .resource_ids(resource_id)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeScalableTargets", e))?;
+        if registered.scalable_targets().is_empty() {
+            return Ok(());
+        }
         unless_gone(
             "DeregisterScalableTarget",
             self.client
