@@ -68,13 +68,14 @@ impl Scope {
         self.owners.iter().any(|o| o.stack == stack)
     }
 
-    /// What every name the scope may own starts with: for a listing filtered by prefix.
-    pub fn name_prefix(&self) -> &str {
+    /// What every name the scope may own starts with, for a listing filtered by prefix;
+    /// `None` when the names share no prefix (AWS refuses an empty one).
+    pub fn name_prefix(&self) -> Option<&str> {
         let first = self.owners[0].name_prefix.as_str();
         let common = self.owners[1..].iter().fold(first.len(), |len, o| {
             first.bytes().zip(o.name_prefix.bytes()).take(len).take_while(|(a, b)| a == b).count()
         });
-        &first[..first.floor_char_boundary(common)]
+        Some(&first[..first.floor_char_boundary(common)]).filter(|p| !p.is_empty())
     }
 
     /// Whether a resource of this name may be one of the stacks'. Kinds whose list calls
@@ -279,9 +280,11 @@ mod tests {
         assert_eq!(fleet.single(), None);
         assert!(fleet.reads("dev-b") && !fleet.reads("dev-c"));
         assert!(fleet.may_own("dev-us-east-1-db-b") && !fleet.may_own("dev-us-east-1-db-c"));
-        assert_eq!(fleet.name_prefix(), "dev-us-east-1-");
+        assert_eq!(fleet.name_prefix(), Some("dev-us-east-1-"));
         let envs = Scope::fleet([owner("dev", "-a"), owner("demo", "-a")]).unwrap();
-        assert_eq!(envs.name_prefix(), "de", "what both environments' names start with");
+        assert_eq!(envs.name_prefix(), Some("de"), "what both environments' names start with");
+        let apart = Scope::fleet([owner("dev", "-a"), owner("prod", "-a")]).unwrap();
+        assert_eq!(apart.name_prefix(), None, "no prefix, rather than an empty one AWS refuses");
         assert!(Scope::fleet([]).is_none());
     }
 }

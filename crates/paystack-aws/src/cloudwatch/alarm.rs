@@ -67,7 +67,7 @@ impl Reconciler for Alarms {
             self.client
                 .describe_alarms()
                 .alarm_types(AlarmType::MetricAlarm)
-                .alarm_name_prefix(scope.name_prefix())
+                .set_alarm_name_prefix(scope.name_prefix().map(str::to_owned))
                 .into_paginator()
                 .send(),
         )

@@ -52,7 +52,8 @@ impl LogGroups {
 #[async_trait]
 impl Reconciler for LogGroups {
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
-        let listed = self.client.describe_log_groups().log_group_name_prefix(scope.name_prefix());
+        let listed =
+            self.client.describe_log_groups().set_log_group_name_prefix(scope.name_prefix().map(str::to_owned));
         let groups = all("DescribeLogGroups", listed.into_paginator().items().send()).await?;
         let mut out = Vec::new();
         for g in groups {
