@@ -24,6 +24,33 @@ pub(crate) struct ServiceScalings {
 }
 
 impl ServiceScalings {
+    /// Whether the scaling policy `name` of `resource_id` exists.
+    async fn policy_exists(&self, resource_id: &str, name: &str) -> Result<bool, ReconcileError> {
+        let found = self
+            .client
+            .describe_scaling_policies()
+            .service_namespace(ServiceNamespace::Ecs)
+            .resource_id(resource_id)
+            .policy_names(name)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeScalingPolicies", e))?;
+        Ok(!found.scaling_policies().is_empty())
+    }
+
+    /// Whether `resource_id` is registered as a scalable target.
+    async fn target_exists(&self, resource_id: &str) -> Result<bool, ReconcileError> {
+        let found = self
+            .client
+            .describe_scalable_targets()
+            .service_namespace(ServiceNamespace::Ecs)
+            .resource_ids(resource_id)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeScalableTargets", e))?;
+        Ok(!found.scalable_targets().is_empty())
+    }
+
     pub(crate) fn new(client: &autoscaling::Client) -> Self {
         Self { client: client.clone() }
     }
@@ -157,55 +184,53 @@ impl Reconciler for ServiceScalings {
             .get("resource_id")
             .and_then(Value::as_str)
             .ok_or_else(|| ReconcileError::permanent(format!("`{}` has no recorded resource id", current.id)))?;
-        // Each part may be gone already, deleted by an earlier attempt whose answer was lost:
-        // AWS then answers ObjectNotFoundException, but not every implementation does (the
-        // emulator answers ValidationException), so each is looked for before it is deleted.
-        let policies = self
+        // Each part may be gone already, deleted by an earlier attempt (or by the SDK's own
+        // repeat of one) whose answer was lost. AWS then answers ObjectNotFoundException; the
+        // emulator answers ValidationException, which is taken as "gone" only when a read
+        // confirms it.
+        let deleted = self
             .client
-            .describe_scaling_policies()
+            .delete_scaling_policy()
+            .policy_name(&current.aws_id)
             .service_namespace(ServiceNamespace::Ecs)
+            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
             .resource_id(resource_id)
-            .policy_names(&current.aws_id)
             .send()
-            .await
-            .map_err(|e| classify("DescribeScalingPolicies", e))?;
-        if !policies.scaling_policies().is_empty() {
-            unless_gone(
+            .await;
+        match deleted {
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_validation_exception()) => {
+                if self.policy_exists(resource_id, &current.aws_id).await? {
+                    return Err(classify("DeleteScalingPolicy", e));
+                }
+            }
+            other => unless_gone(
                 "DeleteScalingPolicy",
-                self.client
-                    .delete_scaling_policy()
-                    .policy_name(&current.aws_id)
-                    .service_namespace(ServiceNamespace::Ecs)
-                    .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-                    .resource_id(resource_id)
-                    .send()
-                    .await,
+                other,
                 |e| e.is_object_not_found_exception(),
                 |e| e.is_concurrent_update_exception(),
-            )?;
+            )?,
         }
-        let registered = self
+        let deregistered = self
             .client
-            .describe_scalable_targets()
+            .deregister_scalable_target()
             .service_namespace(ServiceNamespace::Ecs)
-            .resource_ids(resource_id)
+            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+            .resource_id(resource_id)
             .send()
-            .await
-            .map_err(|e| classify("DescribeScalableTargets", e))?;
-        if registered.scalable_targets().is_empty() {
-            return Ok(());
+            .await;
+        match deregistered {
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_validation_exception()) => {
+                if self.target_exists(resource_id).await? {
+                    return Err(classify("DeregisterScalableTarget", e));
+                }
+                Ok(())
+            }
+            other => unless_gone(
+                "DeregisterScalableTarget",
+                other,
+                |e| e.is_object_not_found_exception(),
+                |e| e.is_concurrent_update_exception(),
+            ),
         }
-        unless_gone(
-            "DeregisterScalableTarget",
-            self.client
-                .deregister_scalable_target()
-                .service_namespace(ServiceNamespace::Ecs)
-                .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-                .resource_id(resource_id)
-                .send()
-                .await,
-            |e| e.is_object_not_found_exception(),
-            |e| e.is_concurrent_update_exception(),
-        )
     }
 }
