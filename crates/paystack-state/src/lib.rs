@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use paystack_core::StateDocument;
 use serde::{Deserialize, Serialize};
 
-pub use lease::{Clock, Lock, LockOptions, LockRecord, LockStore, ManualClock, SystemClock, acquire, unlock};
+pub use lease::{Clock, Lock, LockOptions, LockRecord, LockStore, ManualClock, Released, SystemClock, acquire, unlock};
 pub use local::LocalBackend;
 
 #[derive(Debug, thiserror::Error)]

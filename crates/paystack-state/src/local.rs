@@ -201,6 +201,43 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_file_that_cannot_be_read_is_an_error_not_an_empty_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = LocalBackend::new(dir.path(), "dev");
+        // A directory where the document belongs: it exists, and reading it fails.
+        std::fs::create_dir(dir.path().join("dev.json")).unwrap();
+        let err = backend.read().await.expect_err("an unreadable document must not read as no state");
+        assert!(matches!(err, StateError::Io { action: "cannot read", .. }), "{err}");
+        std::fs::create_dir(dir.path().join("dev.lock")).unwrap();
+        let err = backend.locks().load().await.expect_err("an unreadable lock must not read as free");
+        assert!(matches!(err, StateError::Io { action: "cannot read", .. }), "{err}");
+    }
+
+    #[test]
+    fn messages_name_the_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = LocalBackend::new(dir.path(), "dev");
+        assert_eq!(backend.location(), dir.path().join("dev.json").display().to_string());
+        assert_eq!(backend.locks().location(), dir.path().join("dev.lock").display().to_string());
+    }
+
+    #[tokio::test]
+    async fn a_blank_lock_file_is_a_free_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend: Arc<dyn StateBackend> = Arc::new(LocalBackend::new(dir.path(), "dev"));
+        std::fs::write(dir.path().join("dev.lock"), " \n\t\n").unwrap();
+        assert_eq!(backend.locks().load().await.unwrap(), None);
+        let options = crate::LockOptions::new(std::time::Duration::from_secs(30));
+        let lock = crate::acquire(Arc::clone(&backend), "dev", crate::LockInfo::current("apply"), &options, &|_, _| {})
+            .await
+            .expect("a blank lock file holds no lock");
+        assert!(lock.took_over().is_none());
+        lock.release().await;
+        std::fs::write(dir.path().join("dev.lock"), "{").unwrap();
+        assert!(matches!(backend.locks().load().await.unwrap_err(), StateError::Corrupt { .. }));
+    }
+
+    #[tokio::test]
     async fn a_held_lock_is_waited_for_up_to_the_timeout() {
         let dir = tempfile::tempdir().unwrap();
         let backend: Arc<dyn StateBackend> = Arc::new(LocalBackend::new(dir.path(), "dev"));

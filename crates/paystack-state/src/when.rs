@@ -42,6 +42,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_local_offset_is_read_once_and_kept() {
+        use_local_offset();
+        assert!(LOCAL.get().is_some(), "times are shown in the offset read at start");
+    }
+
+    #[test]
     fn times_read_as_a_date_and_an_age() {
         assert_eq!(local(1_764_668_467), "2025-12-02 09:41:07 +00:00");
         assert_eq!(age(42), "42s");
