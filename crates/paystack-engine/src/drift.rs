@@ -300,4 +300,53 @@ mod tests {
         let left_alone: Vec<_> = expected(Action::Delete).into_iter().filter(|(id, ..)| id != "rogue").collect();
         assert_eq!(fix(false), left_alone, "without it, it is not in the plan at all");
     }
+
+    #[test]
+    fn counts_and_fixes_keep_what_each_finding_needs() {
+        let mut state = StateDocument::new("dev".into(), "l".into());
+        recorded(&mut state, "cidr", json!({ "cidr": "10.0.0.0/16" }));
+        recorded(&mut state, "gone", json!({}));
+        recorded(&mut state, "left", json!({}));
+        let mut moved = field("cidr", json!("10.9.0.0/16"), json!("10.0.0.0/16"));
+        moved.forces_replacement = true;
+        let mut gone = change("gone", Action::Create, Vec::new());
+        gone.reason = Some("it is gone".into());
+        // Recorded under another AWS id: the live one is a stranger wearing the stack's tags.
+        let mut stranger = change("left", Action::Delete, Vec::new());
+        stranger.aws_id = Some("aws-someone".into());
+        let plan = Plan {
+            changes: vec![
+                change("cidr", Action::Replace, vec![moved]),
+                gone,
+                stranger,
+                // Recorded under this AWS id: configuration that left, not drift.
+                change("left", Action::Delete, Vec::new()),
+            ],
+        };
+        let report = detect(&plan, &state, |_| &[], |_, _| None);
+        assert!(report.has_drift());
+        let counts = [DriftKind::Modified, DriftKind::Deleted, DriftKind::Unmanaged].map(|k| report.count(k));
+        assert_eq!(counts, [1, 1, 1]);
+        let unmanaged: Vec<_> = report.findings.iter().filter(|f| f.drift == DriftKind::Unmanaged).collect();
+        assert_eq!(unmanaged[0].aws_id.as_deref(), Some("aws-someone"));
+
+        let fix = report.fix_plan(&plan, true);
+        let got: Vec<_> = fix.changes.iter().map(|c| (c.id.as_str(), c.action, c.aws_id.as_deref())).collect();
+        assert_eq!(
+            got,
+            [
+                ("cidr", Action::Replace, Some("aws-cidr")),
+                ("gone", Action::Create, None),
+                ("left", Action::Delete, Some("aws-someone")),
+                ("left", Action::NoOp, Some("aws-left")),
+            ],
+            "a field that forces replacement keeps the replace"
+        );
+        assert_eq!(fix.changes[1].reason.as_deref(), Some("it is gone"), "a fix keeps its reason");
+
+        let quiet =
+            detect(&Plan { changes: vec![change("left", Action::Delete, Vec::new())] }, &state, |_| &[], |_, _| None);
+        assert!(!quiet.has_drift(), "a removal from the configuration is not drift");
+        assert_eq!(quiet.count(DriftKind::Unmanaged), 0);
+    }
 }

@@ -134,12 +134,18 @@ async fn a_journaled_create_is_adopted_if_it_happened_and_redone_if_not() {
         let intent = paystack_core::Intent { kind: record.kind, name: record.name, started: 0 };
         h.state.pending.insert(ResourceId::new(id), intent);
     }
+    let token = h.state.pending[&ResourceId::new("lost")].token(&h.state.stack, &ResourceId::new("lost"));
+    // And an intent of something no longer in the configuration at all.
+    let gone = paystack_core::Intent { kind: paystack_core::Kind::new(THING), name: "gone".into(), started: 0 };
+    h.state.pending.insert(ResourceId::new("gone"), gone);
     let calls = h.cloud.calls().len();
     let report = h.apply(&g).await;
     assert!(report.succeeded(), "{report:?}");
     assert_eq!(h.cloud.calls()[calls..], ["create:lost"], "only what never happened is created again");
+    let sent = h.cloud.with(|i| i.tokens.iter().filter(|(id, _)| id == "lost").map(|(_, t)| t.clone()).next_back());
+    assert_eq!(sent, Some(token), "with the token of the crashed run's intent");
     assert_eq!(h.state.resources.len(), 2);
-    assert!(h.state.pending.is_empty());
+    assert!(h.state.pending.is_empty(), "the journal is clear, the intent of what is gone too");
 }
 
 #[tokio::test(start_paused = true)]

@@ -1,10 +1,10 @@
 //! The journal's side of a run: bringing state in line with what is live before the first
 //! call, and telling when state lags what is live.
 
-use paystack_core::{Action, Plan, StateDocument};
+use paystack_core::{Action, Plan, ResourceId, StateDocument};
 use tracing::info;
 
-use super::nodes::Node;
+use super::nodes::{Node, Phase};
 use crate::planner::Inventory;
 
 /// True when state does not yet say what the inventory shows, even though the plan has no
@@ -25,12 +25,18 @@ pub fn state_lags(plan: &Plan, inventory: &Inventory, state: &StateDocument) -> 
 
 pub(super) fn adopt(state: &mut StateDocument, nodes: &[Node], inventory: &Inventory) {
     // The journal of a run that stopped mid-create: what its calls made carries the ownership
-    // tags, so the inventory has it and it is adopted below; what they never made is in the
-    // plan as a create again.
-    for (id, intent) in std::mem::take(&mut state.pending) {
-        let found = inventory.resources.iter().any(|(kind, o)| *kind == intent.kind && o.id == id);
-        info!(resource = %id, found, "settling a create an earlier run started and did not record");
-    }
+    // tags, so the inventory has it and it is adopted below. What is not seen is in the plan
+    // as a create again, and keeps its intent, so that the create sends the same idempotency
+    // token: if the earlier call did make it and AWS does not list it yet, AWS answers with
+    // that one instead of making a second. An intent nothing creates any more is dropped.
+    let creates: std::collections::HashSet<&ResourceId> =
+        nodes.iter().filter(|n| n.phases.contains(&Phase::Create)).map(|n| &n.change.id).collect();
+    state.pending.retain(|id, intent| {
+        let found = inventory.resources.iter().any(|(kind, o)| *kind == intent.kind && o.id == *id);
+        let redo = !found && creates.contains(id);
+        info!(resource = %id, found, redo, "settling a create an earlier run started and did not record");
+        redo
+    });
     let live: std::collections::HashSet<(&str, &str)> =
         inventory.resources.iter().map(|(_, o)| (o.id.as_str(), o.aws_id.as_str())).collect();
     state.resources.retain(|id, r| live.contains(&(id.as_str(), r.aws_id.as_str())));
