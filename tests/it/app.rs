@@ -104,6 +104,8 @@ async fn dev_runs_its_services_on_fargate_behind_the_load_balancer() {
     let mut private: Vec<&str> =
         out["private_subnet_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     private.sort_unstable();
+    assert_eq!(services.services().len(), 2, "both services are described");
+    assert!(services.failures().is_empty(), "{:?}", services.failures());
     for s in services.services() {
         let vpc = s.network_configuration().unwrap().awsvpc_configuration().unwrap();
         let mut subnets: Vec<&str> = vpc.subnets().iter().map(String::as_str).collect();
@@ -140,13 +142,18 @@ async fn dev_runs_its_services_on_fargate_behind_the_load_balancer() {
             let policy = iam.get_role_policy().role_name(name).policy_name("paystack").send().await.unwrap();
             let text = percent_decode(policy.policy_document());
             let document: Value = serde_json::from_str(&text).unwrap();
-            for statement in document["Statement"].as_array().unwrap() {
+            let statements = document["Statement"].as_array().unwrap();
+            assert!(!statements.is_empty(), "{name}: a policy with statements");
+            for statement in statements {
                 assert_eq!(statement["Condition"]["StringEquals"]["aws:RequestedRegion"], "us-east-1", "{name}");
-                for resource in statement["Resource"].as_array().unwrap() {
+                let resources = statement["Resource"].as_array().unwrap();
+                let actions = statement["Action"].as_array().unwrap();
+                assert!(!resources.is_empty() && !actions.is_empty(), "{name}: {statement}");
+                for resource in resources {
                     let resource = resource.as_str().unwrap();
                     assert!(resource.starts_with("arn:aws:") && resource != "*", "{name}: {resource}");
                 }
-                for action in statement["Action"].as_array().unwrap() {
+                for action in actions {
                     assert!(!action.as_str().unwrap().contains('*'), "{name}: {action}");
                 }
             }
@@ -192,6 +199,9 @@ async fn dev_runs_its_services_on_fargate_behind_the_load_balancer() {
     );
     for a in &ours {
         assert_eq!(a.alarm_actions(), [out["sns_topic_arn"].as_str().unwrap()], "{:?}", a.alarm_name());
+        // Each watches one resource: the ECS ones name the cluster and the service.
+        let expected = if a.namespace() == Some("AWS/ECS") { 2 } else { 1 };
+        assert_eq!(a.dimensions().len(), expected, "{:?}: {:?}", a.alarm_name(), a.dimensions());
         for d in a.dimensions() {
             let value = d.value().unwrap();
             match d.name().unwrap() {

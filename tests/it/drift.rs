@@ -61,24 +61,7 @@ async fn drift_reports_out_of_band_changes_notifies_and_fixes_them() {
         .send()
         .await
         .unwrap();
-    let vpc = out["vpc_id"].as_str().unwrap();
-    let tag = |k: &str, v: &str| ec2::types::Tag::builder().key(k).value(v).build();
-    let rogue = ec2
-        .create_security_group()
-        .group_name(format!("rogue-{}", stack.suffix))
-        .description("made by hand")
-        .vpc_id(vpc)
-        .tag_specifications(
-            ec2::types::TagSpecification::builder()
-                .resource_type(ec2::types::ResourceType::SecurityGroup)
-                .tags(tag("paystack:stack", &stack.key()))
-                .tags(tag("paystack:resource", "security.sg.rogue"))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let rogue_id = rogue.group_id().unwrap().to_owned();
+    let rogue_id = crate::support::plant_unmanaged_security_group(&stack).await;
 
     // Exactly these findings, field by field.
     let report = stack.run(&["drift", "--json"]).code(2).json();

@@ -24,6 +24,11 @@ async fn with_its_state_lost_a_stack_is_adopted_not_duplicated() {
     let applied = stack.run(&["apply", "--yes"]).success();
     assert!(applied.stdout.starts_with("No changes."), "{}", applied.stdout);
     assert_eq!(live_counts(&stack).await, expected_counts("dev"));
+    // The apply with nothing to change wrote what it found back to state.
+    let state = stack.state().await.expect("state was written back");
+    assert_eq!(state["resources"].as_object().map(|r| r.len()), Some(expected_specs("dev")), "every resource recorded");
+    assert_exactly_what_state_records(&stack, expected_total("dev"), "after adopting a stack whose state was lost")
+        .await;
 }
 
 /// `kill -9` at N random moments of `apply --env prod`. After each kill the apply is run
@@ -55,7 +60,7 @@ async fn killed_at_random_moments_an_apply_of_prod_converges_exactly() {
         rng ^= rng << 17;
         rng
     };
-    let mut partial = 0;
+    let (mut partial, mut landed) = (0, 0);
     for i in 0..points {
         // A random moment: after a random state write, plus up to 20 ms.
         let after_write = 1 + next() % (writes - 1);
@@ -70,7 +75,13 @@ async fn killed_at_random_moments_an_apply_of_prod_converges_exactly() {
         }
         tokio::time::sleep(delay).await;
         child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        let status = child.wait().unwrap();
+        // Killed while it ran, not after it had finished on its own.
+        if std::os::unix::process::ExitStatusExt::signal(&status) == Some(9) {
+            landed += 1;
+        } else {
+            eprintln!("kill {i} at {at:?} came after the apply had ended: {status}");
+        }
         let before = live_resources(&stack).await.len();
         if (1..expected_total("prod")).contains(&before) {
             partial += 1;
@@ -82,9 +93,8 @@ async fn killed_at_random_moments_an_apply_of_prod_converges_exactly() {
             .await;
         stack.run(&["plan", "--detailed-exitcode"]).code(0);
     }
-    if points >= 3 {
-        assert!(partial * 3 >= points, "only {partial} of {points} kills left a half-built stack: they miss the apply");
-    }
+    assert!(landed * 2 >= points, "only {landed} of {points} kills landed while the apply ran (seed {seed})");
+    assert!(partial * 2 >= points, "only {partial} of {points} kills left a half-built stack (seed {seed})");
 }
 
 /// A TCP listener standing in for AWS, counting the connections made to it.
@@ -208,6 +218,8 @@ async fn concurrent_applies_one_proceeds_and_no_state_write_is_lost() {
         assert_eq!(loser.code, 1);
         assert!(loser.stderr.contains("is locked by"), "round {round}: {}", loser.stderr);
         assert!(loser.stderr.contains("`apply`"), "round {round}: {}", loser.stderr);
+        // The world, not only the writer: one of everything, each recorded.
+        assert_exactly_what_state_records(&stack, expected_total("dev"), &format!("round {round}")).await;
     }
     stack.run(&["plan", "--detailed-exitcode"]).code(0);
     let serial = stack.serial().await;
@@ -222,6 +234,27 @@ async fn a_protected_environment_is_not_destroyed_without_the_override() {
     assert!(refused.stderr.contains("`prod` is protected"), "{}", refused.stderr);
     assert!(refused.stderr.contains("--override-protection"), "{}", refused.stderr);
     assert_eq!(live_counts(&stack).await, expected_counts("prod"), "nothing was touched");
+    let serial = stack.serial().await;
+
+    // An apply that would replace: a new VPC range replaces the VPC and what is in it.
+    stack.edit_config("prod.toml", |t| t.replace("10.2.0.0/16", "10.20.0.0/16"));
+    let refused = stack.run(&["apply", "--yes"]).code(1);
+    assert!(refused.stderr.contains("`prod` is protected, and this would delete or replace"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("vpc"), "the refusal names what would be replaced: {}", refused.stderr);
+    stack.edit_config("prod.toml", |t| t.replace("10.20.0.0/16", "10.2.0.0/16"));
+    let vpcs = crate::support::ec2().await.describe_vpcs().filters(stack.filter()).send().await.unwrap();
+    let cidrs: Vec<_> = vpcs.vpcs().iter().filter_map(|v| v.cidr_block()).collect();
+    assert_eq!(cidrs, ["10.2.0.0/16"], "the VPC was not replaced");
+
+    // A drift fix that would delete a resource paystack never made, carrying its tags.
+    let stranger = crate::support::plant_unmanaged_security_group(&stack).await;
+    let refused = stack.run(&["drift", "--fix", "--prune", "--yes"]).code(1);
+    assert!(refused.stderr.contains("`prod` is protected"), "{}", refused.stderr);
+    let groups = crate::support::ec2().await.describe_security_groups().group_ids(&stranger).send().await.unwrap();
+    assert_eq!(groups.security_groups().len(), 1, "the unmanaged group is still there");
+    crate::support::ec2().await.delete_security_group().group_id(&stranger).send().await.unwrap();
+    assert_eq!(live_counts(&stack).await, expected_counts("prod"), "nothing was touched");
+    assert_eq!(stack.serial().await, serial, "and no refused run wrote state");
 
     stack.run(&["destroy", "--yes", "--override-protection"]).success();
     assert!(live_counts(&stack).await.values().all(|n| *n == 0));
@@ -254,4 +287,30 @@ async fn ctrl_c_stops_at_a_safe_point_and_the_next_run_finishes() {
     stack.apply();
     assert_eq!(live_counts(&stack).await, expected_counts("dev"));
     stack.run(&["plan", "--detailed-exitcode"]).code(0);
+}
+
+#[tokio::test]
+async fn a_run_that_waits_for_a_lock_gives_up_when_its_time_runs_out() {
+    use paystack_state::{LockInfo, LockOptions, acquire};
+    let stack = Stack::new("dev", "waits");
+    let held = acquire(
+        stack.backend().await,
+        &stack.key(),
+        LockInfo::current("apply"),
+        &LockOptions::new(Duration::from_secs(300)),
+        &|_, _| {},
+    )
+    .await
+    .unwrap();
+    let refused = stack.run(&["apply", "--yes", "--lock-timeout", "2s"]).code(1);
+    assert!(
+        refused.stderr.contains("waiting for the lock") || refused.stderr.contains("locked by"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stderr.contains("this run waited 2s"), "it says how long it waited: {}", refused.stderr);
+    assert!(!refused.stderr.contains("--lock-timeout"), "and does not suggest waiting: {}", refused.stderr);
+    assert!(live_counts(&stack).await.values().all(|n| *n == 0), "nothing was created");
+    held.release().await;
+    assert_eq!(stack.serial().await, 0, "and no state was written");
 }

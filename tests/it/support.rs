@@ -102,23 +102,45 @@ impl Stack {
 
     /// How many versions of the state document S3 keeps: one per write, none overwritten.
     pub(crate) async fn state_versions(&self) -> Vec<u64> {
+        let mut serials: Vec<u64> =
+            self.state_documents().await.iter().map(|doc| doc["serial"].as_u64().expect("a serial")).collect();
+        serials.sort_unstable();
+        serials
+    }
+
+    /// Every version of the state document S3 keeps, as stored, through every listing page.
+    pub(crate) async fn state_documents(&self) -> Vec<Value> {
         let client = s3().await;
-        let listed = client.list_object_versions().bucket(self.bucket()).prefix(self.state_key()).send().await.unwrap();
-        let mut serials = Vec::new();
-        for v in listed.versions() {
-            let out = client
-                .get_object()
+        let mut documents = Vec::new();
+        // ListObjectVersions has no paginator in the SDK: it pages by key and version markers.
+        let (mut key_marker, mut version_marker) = (None, None);
+        loop {
+            let page = client
+                .list_object_versions()
                 .bucket(self.bucket())
-                .key(self.state_key())
-                .version_id(v.version_id().unwrap())
+                .prefix(self.state_key())
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
                 .send()
                 .await
                 .unwrap();
-            let doc: Value = serde_json::from_slice(&out.body.collect().await.unwrap().into_bytes()).unwrap();
-            serials.push(doc["serial"].as_u64().unwrap());
+            for v in page.versions() {
+                let out = client
+                    .get_object()
+                    .bucket(self.bucket())
+                    .key(self.state_key())
+                    .version_id(v.version_id().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+                documents.push(serde_json::from_slice(&out.body.collect().await.unwrap().into_bytes()).unwrap());
+            }
+            if page.is_truncated() != Some(true) {
+                return documents;
+            }
+            key_marker = page.next_key_marker().map(str::to_owned);
+            version_marker = page.next_version_id_marker().map(str::to_owned);
         }
-        serials.sort_unstable();
-        serials
     }
 
     /// Loses the stack's state, as a deleted object would.
@@ -310,6 +332,15 @@ fn tag_pairs<'a>(pairs: impl IntoIterator<Item = (Option<&'a str>, Option<&'a st
     pairs.into_iter().filter_map(|(k, v)| Some((k?.to_owned(), v.unwrap_or_default().to_owned()))).collect()
 }
 
+/// Every item of every page a listing request answers with, through the SDK's paginator: a
+/// helper that read one page would miss what lies past it, and "nothing left" could pass
+/// with orphans.
+macro_rules! all {
+    ($request:expr) => {
+        $request.into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.unwrap()
+    };
+}
+
 /// Every live resource tagged with the stack, in every service paystack manages: what a user
 /// would find in the console. Deleted NAT gateways and endpoints linger in AWS and are left
 /// out.
@@ -321,45 +352,46 @@ pub(crate) async fn live_resources(stack: &Stack) -> Vec<Live> {
         live.push(Live { kind, aws_id: id.unwrap_or_default().to_owned(), tags });
     };
     let t = |t: &[ec2::types::Tag]| tags(t);
-    for v in client.describe_vpcs().filters(f.clone()).send().await.unwrap().vpcs() {
+    for v in &all!(client.describe_vpcs().filters(f.clone())) {
         add("vpc", v.vpc_id(), t(v.tags()));
     }
-    for x in client.describe_subnets().filters(f.clone()).send().await.unwrap().subnets() {
+    for x in &all!(client.describe_subnets().filters(f.clone())) {
         add("subnet", x.subnet_id(), t(x.tags()));
     }
-    for x in client.describe_internet_gateways().filters(f.clone()).send().await.unwrap().internet_gateways() {
+    for x in &all!(client.describe_internet_gateways().filters(f.clone())) {
         add("internet_gateway", x.internet_gateway_id(), t(x.tags()));
     }
+    // DescribeAddresses has no pages: it answers with every address at once.
     for x in client.describe_addresses().filters(f.clone()).send().await.unwrap().addresses() {
         add("eip", x.allocation_id(), t(x.tags()));
     }
     // The emulator ignores this call's tag filter, so the stack tag is checked below too.
-    for x in client.describe_nat_gateways().filter(f.clone()).send().await.unwrap().nat_gateways() {
+    for x in &all!(client.describe_nat_gateways().filter(f.clone())) {
         if x.state().is_some_and(|s| s.as_str() != "deleted" && s.as_str() != "deleting") {
             add("nat_gateway", x.nat_gateway_id(), t(x.tags()));
         }
     }
-    for x in client.describe_route_tables().filters(f.clone()).send().await.unwrap().route_tables() {
+    for x in &all!(client.describe_route_tables().filters(f.clone())) {
         add("route_table", x.route_table_id(), t(x.tags()));
     }
-    for x in client.describe_network_acls().filters(f.clone()).send().await.unwrap().network_acls() {
+    for x in &all!(client.describe_network_acls().filters(f.clone())) {
         add("network_acl", x.network_acl_id(), t(x.tags()));
     }
-    let groups = client.describe_security_groups().filters(f.clone()).send().await.unwrap();
+    let groups = all!(client.describe_security_groups().filters(f.clone()));
     let mut group_ids = Vec::new();
-    for x in groups.security_groups() {
+    for x in &groups {
         add("security_group", x.group_id(), t(x.tags()));
         group_ids.extend(x.group_id().map(str::to_owned));
     }
     if !group_ids.is_empty() {
         let by_group = ec2::types::Filter::builder().name("group-id").set_values(Some(group_ids)).build();
-        let rules = client.describe_security_group_rules().filters(by_group).send().await.unwrap();
+        let rules = all!(client.describe_security_group_rules().filters(by_group));
         // Rules of the stack's own groups that carry ownership tags: AWS's defaults carry none.
-        for x in rules.security_group_rules().iter().filter(|r| !r.tags().is_empty()) {
+        for x in rules.iter().filter(|r| !r.tags().is_empty()) {
             add("security_group_rule", x.security_group_rule_id(), t(x.tags()));
         }
     }
-    for x in client.describe_vpc_endpoints().filters(f).send().await.unwrap().vpc_endpoints() {
+    for x in &all!(client.describe_vpc_endpoints().filters(f)) {
         if x.state().is_some_and(|s| !s.as_str().eq_ignore_ascii_case("deleted")) {
             add("vpc_endpoint", x.vpc_endpoint_id(), t(x.tags()));
         }
@@ -367,26 +399,31 @@ pub(crate) async fn live_resources(stack: &Stack) -> Vec<Live> {
 
     let rds = rds().await;
     let rds_tags = |t: &[aws_sdk_rds::types::Tag]| tag_pairs(t.iter().map(|t| (t.key(), t.value())));
-    for c in rds.describe_db_clusters().send().await.unwrap().db_clusters() {
+    for c in &all!(rds.describe_db_clusters()) {
         add("db_cluster", c.db_cluster_identifier(), rds_tags(c.tag_list()));
     }
-    for i in rds.describe_db_instances().send().await.unwrap().db_instances() {
+    for i in &all!(rds.describe_db_instances()) {
         add("db_instance", i.db_instance_identifier(), rds_tags(i.tag_list()));
     }
-    for g in rds.describe_db_subnet_groups().send().await.unwrap().db_subnet_groups() {
+    for g in &all!(rds.describe_db_subnet_groups()) {
         let listed = rds.list_tags_for_resource().resource_name(g.db_subnet_group_arn().unwrap()).send().await.unwrap();
         add("db_subnet_group", g.db_subnet_group_name(), rds_tags(listed.tag_list()));
     }
-    for g in rds.describe_db_cluster_parameter_groups().send().await.unwrap().db_cluster_parameter_groups() {
+    for g in &all!(rds.describe_db_cluster_parameter_groups()) {
         let arn = g.db_cluster_parameter_group_arn().unwrap();
         let listed = rds.list_tags_for_resource().resource_name(arn).send().await.unwrap();
         add("db_cluster_parameter_group", g.db_cluster_parameter_group_name(), rds_tags(listed.tag_list()));
     }
-    for s in secretsmanager().await.list_secrets().send().await.unwrap().secret_list() {
+    let mut secrets = Vec::new();
+    let mut pages = secretsmanager().await.list_secrets().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        secrets.extend(page.unwrap().secret_list().iter().cloned());
+    }
+    for s in &secrets {
         add("secret", s.arn(), tag_pairs(s.tags().iter().map(|t| (t.key(), t.value()))));
     }
     let sns = sns().await;
-    for topic in sns.list_topics().send().await.unwrap().topics() {
+    for topic in &all!(sns.list_topics()) {
         let arn = topic.topic_arn().unwrap();
         // A topic another test deleted since the listing is not there.
         let Ok(listed) = sns.list_tags_for_resource().resource_arn(arn).send().await else { continue };
@@ -394,7 +431,7 @@ pub(crate) async fn live_resources(stack: &Stack) -> Vec<Live> {
     }
 
     let logs = logs().await;
-    for g in logs.describe_log_groups().send().await.unwrap().log_groups() {
+    for g in &all!(logs.describe_log_groups()) {
         let arn =
             g.log_group_arn().map(str::to_owned).unwrap_or_else(|| g.arn().unwrap().trim_end_matches(":*").to_owned());
         let Ok(listed) = logs.list_tags_for_resource().resource_arn(arn).send().await else { continue };
@@ -402,50 +439,41 @@ pub(crate) async fn live_resources(stack: &Stack) -> Vec<Live> {
         add("log_group", g.log_group_name(), tags);
     }
     let iam = iam().await;
-    for r in iam.list_roles().path_prefix(format!("/paystack/{}/", stack.key())).send().await.unwrap().roles() {
+    for r in &all!(iam.list_roles().path_prefix(format!("/paystack/{}/", stack.key()))) {
         let Ok(got) = iam.get_role().role_name(r.role_name()).send().await else { continue };
         let tags = got.role().unwrap().tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect();
         add("iam_role", Some(r.role_name()), tags);
     }
     let ecs = ecs().await;
     let ecs_tags = |t: &[aws_sdk_ecs::types::Tag]| tag_pairs(t.iter().map(|t| (t.key(), t.value())));
-    let clusters = ecs.list_clusters().send().await.unwrap();
-    if !clusters.cluster_arns().is_empty() {
+    // DescribeClusters takes at most 100 clusters, DescribeServices at most 10 services.
+    for clusters in all!(ecs.list_clusters()).chunks(100) {
         let described = ecs
             .describe_clusters()
-            .set_clusters(Some(clusters.cluster_arns().to_vec()))
+            .set_clusters(Some(clusters.to_vec()))
             .include(aws_sdk_ecs::types::ClusterField::Tags)
             .send()
             .await
             .unwrap();
         for c in described.clusters().iter().filter(|c| c.status() == Some("ACTIVE")) {
             add("ecs_cluster", c.cluster_name(), ecs_tags(c.tags()));
-            let services = ecs.list_services().cluster(c.cluster_arn().unwrap()).send().await.unwrap();
-            if services.service_arns().is_empty() {
-                continue;
-            }
-            let described = ecs
-                .describe_services()
-                .cluster(c.cluster_arn().unwrap())
-                .set_services(Some(services.service_arns().to_vec()))
-                .include(aws_sdk_ecs::types::ServiceField::Tags)
-                .send()
-                .await
-                .unwrap();
-            for svc in described.services().iter().filter(|s| s.status() == Some("ACTIVE")) {
-                add("ecs_service", svc.service_name(), ecs_tags(svc.tags()));
+            for services in all!(ecs.list_services().cluster(c.cluster_arn().unwrap())).chunks(10) {
+                let described = ecs
+                    .describe_services()
+                    .cluster(c.cluster_arn().unwrap())
+                    .set_services(Some(services.to_vec()))
+                    .include(aws_sdk_ecs::types::ServiceField::Tags)
+                    .send()
+                    .await
+                    .unwrap();
+                for svc in described.services().iter().filter(|s| s.status() == Some("ACTIVE")) {
+                    add("ecs_service", svc.service_name(), ecs_tags(svc.tags()));
+                }
             }
         }
     }
     // Deregistered revisions stay listed as INACTIVE; only active ones are live.
-    for arn in ecs
-        .list_task_definitions()
-        .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
-        .send()
-        .await
-        .unwrap()
-        .task_definition_arns()
-    {
+    for arn in &all!(ecs.list_task_definitions().status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)) {
         let described = ecs
             .describe_task_definition()
             .task_definition(arn)
@@ -456,17 +484,18 @@ pub(crate) async fn live_resources(stack: &Stack) -> Vec<Live> {
         add("task_definition", Some(arn), ecs_tags(described.tags()));
     }
     let elbv2 = elbv2().await;
-    let lbs = elbv2.describe_load_balancers().send().await.unwrap();
-    let tgs = elbv2.describe_target_groups().send().await.unwrap();
+    let lbs = all!(elbv2.describe_load_balancers());
+    let tgs = all!(elbv2.describe_target_groups());
     let mut arns: Vec<(&'static str, String)> = Vec::new();
-    for lb in lbs.load_balancers() {
+    for lb in &lbs {
         let lb_arn = lb.load_balancer_arn().unwrap();
         arns.push(("load_balancer", lb_arn.to_owned()));
-        if let Ok(listeners) = elbv2.describe_listeners().load_balancer_arn(lb_arn).send().await {
-            arns.extend(listeners.listeners().iter().map(|l| ("listener", l.listener_arn().unwrap().to_owned())));
-        }
+        // A load balancer another test deleted since the listing has no listeners to list.
+        let listeners: Result<Vec<_>, _> =
+            elbv2.describe_listeners().load_balancer_arn(lb_arn).into_paginator().items().send().collect().await;
+        arns.extend(listeners.unwrap_or_default().iter().map(|l| ("listener", l.listener_arn().unwrap().to_owned())));
     }
-    arns.extend(tgs.target_groups().iter().map(|g| ("target_group", g.target_group_arn().unwrap().to_owned())));
+    arns.extend(tgs.iter().map(|g| ("target_group", g.target_group_arn().unwrap().to_owned())));
     for chunk in arns.chunks(20) {
         let Ok(described) =
             elbv2.describe_tags().set_resource_arns(Some(chunk.iter().map(|(_, a)| a.clone()).collect())).send().await
@@ -480,7 +509,12 @@ pub(crate) async fn live_resources(stack: &Stack) -> Vec<Live> {
     }
 
     let cloudwatch = cloudwatch().await;
-    for a in cloudwatch.describe_alarms().send().await.unwrap().metric_alarms() {
+    let mut alarms = Vec::new();
+    let mut pages = cloudwatch.describe_alarms().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        alarms.extend(page.unwrap().metric_alarms().iter().cloned());
+    }
+    for a in &alarms {
         let Ok(listed) = cloudwatch.list_tags_for_resource().resource_arn(a.alarm_arn().unwrap()).send().await else {
             continue;
         };
@@ -521,14 +555,13 @@ pub(crate) async fn live_resources(stack: &Stack) -> Vec<Live> {
 /// The auto-scaling policies of the stack (they take no tags: their names say whose they are).
 pub(crate) async fn scaling_policies(stack: &Stack) -> Vec<String> {
     let client = aws_sdk_applicationautoscaling::Client::new(&sdk_config().await);
-    let policies = client
-        .describe_scaling_policies()
-        .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
-        .send()
-        .await
-        .unwrap();
+    let policies = all!(
+        client
+            .describe_scaling_policies()
+            .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+    );
     let prefix = format!("{}.", stack.key());
-    policies.scaling_policies().iter().map(|p| p.policy_name().to_owned()).filter(|n| n.starts_with(&prefix)).collect()
+    policies.iter().map(|p| p.policy_name().to_owned()).filter(|n| n.starts_with(&prefix)).collect()
 }
 
 /// Counts [`live_resources`] by kind.
@@ -605,7 +638,9 @@ impl Recorded {
 }
 
 /// Runs `f` with the emulator's request recorder on and returns what it recorded. Other
-/// tests' requests are recorded too; tell them apart by the access key.
+/// tests' requests are recorded too; tell them apart by the access key. The emulator has one
+/// recorder: the tests that use it are one test group (`.config/nextest.toml`), run one at a
+/// time.
 pub(crate) fn recording<T>(f: impl FnOnce() -> T) -> (T, Vec<Recorded>) {
     recorder("POST", "reset-recording");
     recorder("POST", "start-recording");
@@ -688,4 +723,61 @@ pub(crate) async fn assert_exactly_what_state_records(stack: &Stack, expected: u
     }
     assert!(by_id.values().all(|n| *n == 1), "{when}: a resource exists twice: {by_id:?}");
     assert!(by_name.values().all(|n| *n == 1), "{when}: a name is used twice: {by_name:?}");
+}
+
+/// Makes a security group by hand in the stack's VPC that carries the stack's ownership
+/// tags but was never in its configuration: what `drift` reports as unmanaged. Returns its id.
+pub(crate) async fn plant_unmanaged_security_group(stack: &Stack) -> String {
+    let out = stack.run(&["output", "--json"]).success().json();
+    let vpc = out["vpc_id"].as_str().expect("the stack's VPC");
+    let tag = |k: &str, v: &str| ec2::types::Tag::builder().key(k).value(v).build();
+    let rogue = ec2()
+        .await
+        .create_security_group()
+        .group_name(format!("rogue-{}", stack.suffix))
+        .description("made by hand")
+        .vpc_id(vpc)
+        .tag_specifications(
+            ec2::types::TagSpecification::builder()
+                .resource_type(ec2::types::ResourceType::SecurityGroup)
+                .tags(tag("paystack:stack", &stack.key()))
+                .tags(tag("paystack:resource", "security.sg.rogue"))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    rogue.group_id().expect("a group id").to_owned()
+}
+
+/// The forms a password can take in text: as is, JSON-escaped, URL-encoded and base64.
+pub(crate) fn forms(password: &str) -> [(&'static str, String); 4] {
+    let json = serde_json::to_string(password).unwrap();
+    [
+        ("as is", password.to_owned()),
+        ("JSON-escaped", json[1..json.len() - 1].to_owned()),
+        (
+            "URL-encoded",
+            percent_encoding::utf8_percent_encode(password, percent_encoding::NON_ALPHANUMERIC).to_string(),
+        ),
+        ("base64", aws_smithy_types::base64::encode(password)),
+    ]
+}
+
+/// The form in which `text` holds the password, if it does.
+pub(crate) fn leak(text: &str, password: &str) -> Option<&'static str> {
+    forms(password).into_iter().find(|(_, form)| text.contains(form.as_str())).map(|(name, _)| name)
+}
+
+/// Asserts that no place holds the password in any form. Each place is first searched with
+/// the password planted in a copy of it, in each form: a search that cannot find it fails.
+pub(crate) fn assert_no_leak(places: &[(String, String)], password: &str) {
+    assert!(!places.is_empty());
+    for (place, text) in places {
+        for (form, planted) in forms(password) {
+            let copy = format!("{text}{planted}");
+            assert!(leak(&copy, password).is_some(), "the search cannot see the password {form} in {place}");
+        }
+        assert_eq!(leak(text, password), None, "the database password appears in {place}");
+    }
 }
