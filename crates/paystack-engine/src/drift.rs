@@ -99,7 +99,8 @@ impl DriftReport {
                             if fields.iter().any(|fc| fc.forces_replacement) { c.action } else { Action::Update };
                         Change { action, fields, ..c.clone() }
                     }
-                    Some(f) if f.drift != DriftKind::Unmanaged || prune => c.clone(),
+                    // Unmanaged ones are here only with `prune`: the filter above took them out.
+                    Some(_) => c.clone(),
                     _ => Change { action: Action::NoOp, fields: Vec::new(), reason: None, ..c.clone() },
                 }
             })
@@ -307,8 +308,17 @@ mod tests {
         recorded(&mut state, "cidr", json!({ "cidr": "10.0.0.0/16" }));
         recorded(&mut state, "gone", json!({}));
         recorded(&mut state, "left", json!({}));
+        recorded(&mut state, "mixed", json!({ "zone": "a", "order": ["x", "y"] }));
         let mut moved = field("cidr", json!("10.9.0.0/16"), json!("10.0.0.0/16"));
         moved.forces_replacement = true;
+        // The configuration moved a field that forces a replacement; AWS moved the order of
+        // a list whose order counts. Only the second is drift, and it is fixed in place.
+        let mut rezoned = field("zone", json!("a"), json!("b"));
+        rezoned.forces_replacement = true;
+        let mixed =
+            change("mixed", Action::Replace, vec![rezoned, field("order", json!(["y", "x"]), json!(["x", "y"]))]);
+        let mut removed = change("left", Action::Delete, Vec::new());
+        removed.reason = Some("it is no longer in the configuration".into());
         let mut gone = change("gone", Action::Create, Vec::new());
         gone.reason = Some("it is gone".into());
         // Recorded under another AWS id: the live one is a stranger wearing the stack's tags.
@@ -320,13 +330,14 @@ mod tests {
                 gone,
                 stranger,
                 // Recorded under this AWS id: configuration that left, not drift.
-                change("left", Action::Delete, Vec::new()),
+                removed,
+                mixed,
             ],
         };
         let report = detect(&plan, &state, |_| &[], |_, _| None);
         assert!(report.has_drift());
         let counts = [DriftKind::Modified, DriftKind::Deleted, DriftKind::Unmanaged].map(|k| report.count(k));
-        assert_eq!(counts, [1, 1, 1]);
+        assert_eq!(counts, [2, 1, 1]);
         let unmanaged: Vec<_> = report.findings.iter().filter(|f| f.drift == DriftKind::Unmanaged).collect();
         assert_eq!(unmanaged[0].aws_id.as_deref(), Some("aws-someone"));
 
@@ -339,10 +350,14 @@ mod tests {
                 ("gone", Action::Create, None),
                 ("left", Action::Delete, Some("aws-someone")),
                 ("left", Action::NoOp, Some("aws-left")),
+                ("mixed", Action::Update, Some("aws-mixed")),
             ],
-            "a field that forces replacement keeps the replace"
+            "a drifted field that forces replacement keeps the replace; one that does not is an update"
         );
         assert_eq!(fix.changes[1].reason.as_deref(), Some("it is gone"), "a fix keeps its reason");
+        assert_eq!(fix.changes[3].reason, None, "what the fix leaves alone says no reason");
+        let fields: Vec<&str> = fix.changes[4].fields.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["order"], "the fix sets the drifted field only");
 
         let quiet =
             detect(&Plan { changes: vec![change("left", Action::Delete, Vec::new())] }, &state, |_| &[], |_, _| None);

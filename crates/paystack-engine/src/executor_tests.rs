@@ -152,8 +152,12 @@ async fn a_journaled_create_is_adopted_if_it_happened_and_redone_if_not() {
 async fn in_flight_calls_stay_within_the_service_slots() {
     let mut h = Harness::new();
     h.options.service_slots.insert("test".into(), 2);
-    h.cloud.with(|i| i.call_time = Duration::from_secs(1));
-    let g = graph((0..6).map(|i| spec(&format!("r{i}"), &[])).collect());
+    // Waits end while later calls are in flight: a wait's end frees no slot, for it held none.
+    h.cloud.with(|i| {
+        i.call_time = Duration::from_secs(1);
+        i.wait_time = Duration::from_millis(1500);
+    });
+    let g = graph((0..10).map(|i| spec(&format!("r{i}"), &[])).collect());
     assert!(h.apply(&g).await.succeeded());
     assert_eq!(h.cloud.with(|i| i.max_in_flight), 2);
 }
@@ -325,6 +329,26 @@ async fn a_failed_state_write_stops_new_work() {
     assert_eq!(report.state_error, Some(StateWriteError::Failed("disk full".into())));
     assert!(h.cloud.calls().is_empty(), "no create without its journal entry");
     assert!(!report.succeeded());
+
+    // Write 1 brings state in line before the first call: without it, nothing is called.
+    let mut h = Harness::new();
+    h.writer.fail.insert(1, "disk full".into());
+    let report = h.apply(&graph(vec![spec("a", &[])])).await;
+    assert_eq!(report.state_error, Some(StateWriteError::Failed("disk full".into())));
+    assert!(h.cloud.calls().is_empty() && report.outcomes.is_empty() && !report.succeeded());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_report_counts_each_outcome() {
+    let mut h = Harness::new();
+    h.cloud.with(|i| i.fail.insert("broken".into()));
+    let g = graph(vec![spec("a", &[]), spec("b", &[]), spec("broken", &[]), spec("after", &["broken"])]);
+    let report = h.apply(&g).await;
+    assert_eq!(report.count(|o| matches!(o, Outcome::Done(_))), 2);
+    assert_eq!(report.count(|o| matches!(o, Outcome::Failed(_))), 1);
+    assert_eq!(report.count(|o| matches!(o, Outcome::Skipped { .. })), 1);
+    assert_eq!(report.count(|o| matches!(o, Outcome::Interrupted)), 0);
+    assert!(!report.succeeded());
 }
 
 #[tokio::test(start_paused = true)]
@@ -335,6 +359,7 @@ async fn updates_in_place_and_replaces_when_needed() {
     let g2 = graph(vec![spec("vpc", &[]).field("cidr", "10.0.0.0/16").field("dns", true), spec("subnet", &["vpc"])]);
     let report = h.apply(&g2).await;
     assert_eq!(Harness::outcome(&report, "vpc"), &Outcome::Done(Action::Update));
+    assert_eq!(h.cloud.with(|i| i.changed.clone()), [("vpc".to_owned(), vec!["dns".to_owned()])], "told what changed");
     assert_eq!(Harness::outcome(&report, "subnet"), &Outcome::Done(Action::NoOp));
 
     let g3 = graph(vec![spec("vpc", &[]).field("cidr", "10.9.0.0/16").field("dns", true), spec("subnet", &["vpc"])]);
@@ -405,12 +430,21 @@ async fn a_replace_is_reported_once_from_start_to_finish() {
     let mut h = Harness::new();
     h.apply(&graph(vec![spec("vpc", &[]).field("cidr", "10.0.0.0/16")])).await;
     h.events.lock().unwrap().clear();
+    h.cloud.with(|i| {
+        i.call_time = Duration::from_secs(1);
+        i.wait_time = Duration::from_secs(1);
+    });
     h.apply(&graph(vec![spec("vpc", &[]).field("cidr", "10.9.0.0/16")])).await;
     let events = h.events.lock().unwrap();
     let started = events.iter().filter(|e| matches!(e, Event::Started { action: Action::Replace, .. })).count();
     let finished = events.iter().filter(|e| matches!(e, Event::Finished { action: Action::Replace, .. })).count();
     assert_eq!((started, finished), (1, 1), "{events:?}");
+    assert!(matches!(events.first(), Some(Event::Started { .. })), "started before its first call: {events:?}");
     assert!(matches!(events.last(), Some(Event::Finished { .. })), "finished only once the old one is gone");
+    // Timed from the start of its first half to the end of its second: the create, its
+    // wait and the delete, a second each in virtual time.
+    let Some(Event::Finished { elapsed, .. }) = events.last() else { unreachable!() };
+    assert_eq!(elapsed.as_secs(), 3, "{elapsed:?}");
 }
 
 #[tokio::test(start_paused = true)]
@@ -473,6 +507,7 @@ async fn a_create_whose_answer_was_lost_is_adopted_not_made_again() {
     assert_eq!(h.cloud.with(|i| i.live.len()), 2, "one VPC and one subnet, nothing twice");
     let creates = h.cloud.calls().iter().filter(|c| c.as_str() == "create:vpc").count();
     assert_eq!(creates, 1, "the VPC was found by its tags, not created again");
+    assert!(!h.cloud.calls().contains(&"update:vpc".to_owned()), "and, found as wanted, not updated");
     let vpc = &h.state.resources[&ResourceId::new("vpc")];
     assert!(h.cloud.with(|i| i.live.contains_key(&vpc.aws_id)), "and the one found is recorded");
     let tokens: Vec<String> =
@@ -505,4 +540,165 @@ async fn a_create_that_stopped_part_way_is_finished_as_an_update() {
     let live: Vec<_> = h.cloud.with(|i| i.live.values().map(|(_, o)| o.attributes.clone()).collect());
     assert_eq!(live.len(), 1);
     assert_eq!(live[0].get("entries"), Some(&json!(["allow 443"])), "its fields are set");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_update_whose_unknown_values_turn_out_unchanged_makes_no_call() {
+    let mut h = Harness::new();
+    h.apply(&graph(vec![spec("a", &[]).field("cidr", "10.0.0.0/16"), spec("b", &["a"])])).await;
+    // `a` is replaced, so what `b` refers to is known only once the new `a` exists. It gets
+    // the next id, which `b` already holds.
+    let b = h.state.resources[&ResourceId::new("b")].aws_id.clone();
+    h.cloud.with(|i| i.live.get_mut(&b).unwrap().1.attributes.insert("ref0".into(), json!("x-3")));
+    let g = graph(vec![spec("a", &[]).field("cidr", "10.9.0.0/16"), spec("b", &["a"])]);
+    let calls = h.cloud.calls().len();
+    let log = h.cloud.log().len();
+    let report = h.apply(&g).await;
+    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(h.cloud.calls()[calls..], ["create:a", "delete:a"], "nothing to update in `b`");
+    assert!(!h.cloud.log()[log..].contains(&"ready:b".to_owned()), "and nothing to wait for");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_resource_still_becoming_ready_is_waited_for_and_no_other() {
+    let mut h = Harness::new();
+    let g = graph(vec![spec("a", &[]), spec("b", &[])]);
+    h.apply(&g).await;
+    let a = h.state.resources[&ResourceId::new("a")].aws_id.clone();
+    h.cloud.with(|i| i.live.get_mut(&a).unwrap().1.pending = true);
+    let (calls, log) = (h.cloud.calls().len(), h.cloud.log().len());
+    assert!(h.apply(&g).await.succeeded());
+    assert_eq!(h.cloud.calls().len(), calls, "no call");
+    assert_eq!(h.cloud.log()[log..], ["ready:a"], "only the one still becoming ready is waited for");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_removed_resource_goes_only_after_what_referred_to_it_has_moved() {
+    let mut h = Harness::new();
+    h.apply(&graph(vec![spec("a", &[]), spec("b", &["a"])])).await;
+    // `b` now refers to a new `c`, and `a` leaves: only state remembers that `b` referred to
+    // `a`. `b` moves first, or AWS refuses the delete.
+    let report = h.apply(&graph(vec![spec("c", &[]), spec("b", &["c"])])).await;
+    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(h.cloud.calls()[2..], ["create:c", "update:b", "delete:a"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn what_paystack_last_set_stays_recorded_for_a_resource_it_leaves_alone() {
+    let mut h = Harness::new();
+    let g = graph(vec![spec("a", &[]).field("size", 1)]);
+    h.apply(&g).await;
+    // Another owner set a field paystack does not manage; state keeps what paystack saw.
+    let a = h.state.resources[&ResourceId::new("a")].aws_id.clone();
+    h.cloud.with(|i| i.live.get_mut(&a).unwrap().1.attributes.insert("scaled".into(), json!(3)));
+    h.state.resources.get_mut(&ResourceId::new("a")).unwrap().attributes.insert("scaled".into(), json!(1));
+    let report = h.apply(&g).await;
+    assert_eq!(Harness::outcome(&report, "a"), &Outcome::Done(Action::NoOp));
+    assert_eq!(h.state.resources[&ResourceId::new("a")].attributes.get("scaled"), Some(&json!(1)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crashed_replace_s_new_half_found_live_gets_a_fresh_token() {
+    let mut h = Harness::new();
+    h.apply(&graph(vec![spec("a", &[]).field("cidr", "10.0.0.0/16")])).await;
+    // A run journaled a create of `a` and died; something of `a` is live (the old one), so
+    // the journaled intent is not the create this run makes.
+    let intent = paystack_core::Intent { kind: paystack_core::Kind::new(THING), name: "a".into(), started: 5 };
+    let stale = intent.token(&h.state.stack, &ResourceId::new("a"));
+    h.state.pending.insert(ResourceId::new("a"), intent);
+    assert!(h.apply(&graph(vec![spec("a", &[]).field("cidr", "10.9.0.0/16")])).await.succeeded());
+    let sent = h.cloud.with(|i| i.tokens.iter().filter(|(id, _)| id == "a").map(|(_, t)| t.clone()).next_back());
+    assert!(sent.is_some_and(|t| t != stale), "the replacement is a new create");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_first_create_is_sent_without_looking_first() {
+    let mut h = Harness::new();
+    assert!(h.apply(&graph(vec![spec("a", &[]), spec("b", &["a"])])).await.succeeded());
+    let kinds = h.registries.placements().map(|(_, r)| r.reconcilers().count()).sum::<usize>();
+    assert_eq!(h.cloud.with(|i| i.observed), kinds, "one read per kind for the plan, none per create");
+}
+
+#[tokio::test(start_paused = true)]
+async fn state_lags_when_it_misses_a_live_resource_or_records_a_gone_one() {
+    let mut h = Harness::new();
+    let g = graph(vec![spec("a", &[]), spec("b", &[])]);
+    h.apply(&g).await;
+    let registry = h.cloud.registries();
+    let lags = |h: &Harness, inventory: &Inventory| {
+        let p = plan(&g, &registry, &h.state, inventory);
+        crate::state_lags(&p, inventory, &h.state)
+    };
+    let inventory = h.inventory().await;
+    assert!(!lags(&h, &inventory));
+
+    // A recorded resource is gone from AWS, and nothing else is amiss.
+    let b = h.state.resources[&ResourceId::new("b")].aws_id.clone();
+    h.cloud.with(|i| i.live.remove(&b));
+    let gone = h.inventory().await;
+    assert!(lags(&h, &gone), "state records what is gone");
+
+    // A live resource the plan keeps is not recorded, and nothing else is amiss.
+    let mut unrecorded = h.state.clone();
+    unrecorded.resources.clear();
+    let only_a = graph(vec![spec("a", &[])]);
+    let p = plan(&only_a, &registry, &unrecorded, &gone);
+    assert!(!p.has_changes());
+    assert!(crate::state_lags(&p, &gone, &unrecorded), "state lacks a live resource");
+
+    // A delete of something state never recorded is no lag: the plan deletes it.
+    let mut stranger = h.state.clone();
+    stranger.resources.remove(&ResourceId::new("b"));
+    h.cloud.seed("test.thing", "rogue", json!({}));
+    let seen = h.inventory().await;
+    let p = plan(&only_a, &registry, &stranger, &seen);
+    assert!(p.changes.iter().any(|c| c.action == Action::Delete));
+    assert!(!crate::state_lags(&p, &seen, &stranger), "{p:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_double_their_delay_and_stop_at_the_attempt_limit() {
+    let mut h = Harness::new();
+    h.cloud.with(|i| i.unavailable.insert("a".into()));
+    let start = tokio::time::Instant::now();
+    let report = h.apply(&graph(vec![spec("a", &[])])).await;
+    // Three attempts, a second and then two seconds apart, in virtual time.
+    assert_eq!(h.cloud.calls(), ["create:a"; 3]);
+    assert_eq!(start.elapsed().as_secs(), 3, "{:?}", start.elapsed());
+    assert!(matches!(Harness::outcome(&report, "a"), Outcome::Failed(e) if e.contains("ServiceUnavailable")));
+
+    // An error that will not pass is not retried at all.
+    let mut h = Harness::new();
+    h.cloud.with(|i| i.fail.insert("a".into()));
+    h.apply(&graph(vec![spec("a", &[])])).await;
+    assert_eq!(h.cloud.calls(), ["create:a"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failure_reports_what_it_skips_once() {
+    let mut h = Harness::new();
+    h.cloud.with(|i| i.fail.insert("x".into()));
+    h.apply(&graph(vec![spec("x", &[]), spec("y", &["x"])])).await;
+    let skipped: Vec<(String, String)> = h
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            Event::Skipped { id, because } => Some((id.to_string(), because.to_string())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(skipped, [("y".to_owned(), "x".to_owned())]);
+
+    // A replace whose new half fails: its old half is not deleted, and not reported apart.
+    let mut h = Harness::new();
+    h.apply(&graph(vec![spec("r", &[]).field("cidr", "10.0.0.0/16")])).await;
+    h.cloud.with(|i| i.fail.insert("r".into()));
+    h.events.lock().unwrap().clear();
+    let report = h.apply(&graph(vec![spec("r", &[]).field("cidr", "10.9.0.0/16")])).await;
+    assert!(matches!(Harness::outcome(&report, "r"), Outcome::Failed(_)));
+    let events = h.events.lock().unwrap();
+    assert!(!events.iter().any(|e| matches!(e, Event::Skipped { .. })), "{events:?}");
+    assert_eq!(h.cloud.with(|i| i.live.len()), 1, "the old one stays");
 }

@@ -138,8 +138,9 @@ mod tests {
 
     #[test]
     fn a_cycle_is_reported_with_its_members() {
-        let err = ResourceGraph::build(vec![spec("a", &["c"]), spec("b", &["a"]), spec("c", &["b"]), spec("d", &[])])
-            .unwrap_err();
+        // `e` follows the cycle and `d` stands apart: neither is part of it.
+        let specs = vec![spec("a", &["c"]), spec("b", &["a"]), spec("c", &["b"]), spec("d", &[]), spec("e", &["a"])];
+        let err = ResourceGraph::build(specs).unwrap_err();
         let GraphError::Cycle(members) = &err else { panic!("{err}") };
         let mut names: Vec<&str> = members.iter().map(ResourceId::as_str).collect();
         names.sort();

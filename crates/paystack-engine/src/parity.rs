@@ -362,6 +362,8 @@ mod tests {
                 ],
             ),
             spec(env, "tg", &[("path", "/health".into()), ("description", json!(format!("the {env} targets")).into())]),
+            // A resource AWS knows by no name of its own: nothing of it is a name to set aside.
+            Spec::new(ResourceId::new("rule"), &Kind::new("test.thing"), String::new()).field("port", json!(443)),
         ];
         for i in 0..readers {
             specs.push(spec(env, &format!("reader.{i}"), &[]));
@@ -382,8 +384,13 @@ mod tests {
         let side = |env, graph, plan, inventory| Side { env, stack: env, graph, plan, inventory };
         let report =
             compare(&side("dev", &dev, &dev_plan, &dev_live), &side("staging", &staging, &staging_plan, &staging_live));
-        assert_eq!(report.shared, 3);
+        assert_eq!(report.shared, 4);
         assert_eq!(report.only_in_b, [ResourceId::new("reader.0"), ResourceId::new("reader.1")]);
+        assert!(report.only_in_a.is_empty());
+        let reversed =
+            compare(&side("staging", &staging, &staging_plan, &staging_live), &side("dev", &dev, &dev_plan, &dev_live));
+        assert_eq!(reversed.only_in_a, report.only_in_b, "either way round");
+        assert!(reversed.only_in_b.is_empty());
         let configured: Vec<(&str, &str)> =
             report.configured.iter().map(|c| (c.id.as_str(), c.field.as_str())).collect();
         assert_eq!(configured, [("vpc", "cidr")], "names, tags naming the environment and prose are set aside");
@@ -415,6 +422,18 @@ mod tests {
             ],
             "a reader only staging wants is missing there: staging's drift, not a difference from dev"
         );
+        assert!(report.has_unexplained());
+
+        // Both moved the same field: the same way is no difference between them; two ways are.
+        let moved = |to: &str| departing("tg", "path", json!(to), json!("/health"));
+        let plan_of = |tg: Change| Plan { changes: vec![noop("vpc"), noop("sg"), tg] };
+        let (same_a, same_b) = (plan_of(moved("/ping")), plan_of(moved("/ping")));
+        let both = compare(&side("dev", &dev, &same_a, &dev_live), &side("dev", &dev, &same_b, &dev_live));
+        assert!(!both.has_unexplained(), "{:?}", both.unexplained);
+        let other = plan_of(moved("/pong"));
+        let apart = compare(&side("dev", &dev, &same_a, &dev_live), &side("dev", &dev, &other, &dev_live));
+        let fields: Vec<Option<&str>> = apart.unexplained.iter().map(|d| d.field.as_deref()).collect();
+        assert_eq!(fields, [Some("path")]);
     }
 
     #[test]

@@ -272,6 +272,31 @@ mod tests {
     }
 
     #[test]
+    fn a_delete_goes_where_the_resource_was_found_or_else_where_state_placed_it() {
+        let replica = Placement::regional(Some("333333333333"), "eu-west-1");
+        let (kind, mut found) = live("found", "aws-found", json!({}));
+        found.placement = replica.clone();
+        let (_, unplaced) = live("recorded", "aws-recorded", json!({}));
+        let (_, unknown) = live("unknown", "aws-unknown", json!({}));
+        let mut state = StateDocument::new("dev".into(), "l".into());
+        let elsewhere = Placement::regional(None, "us-west-2");
+        state.record(&kind, "recorded", &elsewhere, &unplaced, Vec::new());
+        let mut recorded_found = found.clone();
+        recorded_found.placement = Placement::default();
+        state.record(&kind, "found", &elsewhere, &recorded_found, Vec::new());
+        let inventory = Inventory { resources: vec![(kind.clone(), found), (kind.clone(), unplaced), (kind, unknown)] };
+        let destroy = plan_destroy(&inventory, &state);
+        let mut placed: Vec<(&str, &Placement)> =
+            destroy.changes.iter().map(|c| (c.id.as_str(), &c.placement)).collect();
+        placed.sort_by_key(|(id, _)| *id);
+        assert_eq!(
+            placed,
+            [("found", &replica), ("recorded", &elsewhere), ("unknown", &Placement::default())],
+            "the read's placement first, then state's"
+        );
+    }
+
+    #[test]
     fn a_set_of_objects_is_equal_whatever_order_their_keys_were_written_in() {
         let mut written = serde_json::Map::new();
         written.insert("rule".into(), json!(100));

@@ -287,4 +287,22 @@ mod tests {
         assert_eq!(apart.name_prefix(), None, "no prefix, rather than an empty one AWS refuses");
         assert!(Scope::fleet([]).is_none());
     }
+
+    #[test]
+    fn each_placement_keeps_its_own_kinds_and_extending_adds_only_new_placements() {
+        use crate::testing::{CHILD, FakeCloud, THING};
+        use paystack_core::{Kind, Placement};
+
+        let cloud = FakeCloud::default();
+        let (us, eu) = (Placement::regional(None, "us-east-1"), Placement::regional(None, "eu-west-1"));
+        let regional = cloud.registry_in(&us).retain(|kind| kind.as_str() != THING);
+        assert!(regional.get(&Kind::new(THING)).is_none() && regional.get(&Kind::new(CHILD)).is_some());
+        let mut all = super::Registries::at(us.clone(), regional);
+        assert!(all.covers(&us) && !all.covers(&eu));
+        all.extend(super::Registries::at(eu.clone(), cloud.registry_in(&eu)));
+        all.extend(super::Registries::at(us.clone(), cloud.registry_in(&us)));
+        assert!(all.covers(&eu));
+        assert!(all.get(&Kind::new(THING), &eu).is_some());
+        assert!(all.get(&Kind::new(THING), &us).is_none(), "a placement already covered is kept as it was");
+    }
 }

@@ -130,4 +130,14 @@ mod tests {
         });
         assert_eq!(saved.check(None, &moved), Err(SavedPlanError::LiveChanged));
     }
+
+    #[test]
+    fn a_moved_state_is_told_by_its_serial_and_lineage() {
+        let saved = SavedPlan::new("dev", Some(&doc(3)), &Plan::default());
+        let err = saved.check(None, &Plan::default()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the state moved since the plan was made: it was at serial 3 of lineage lineage-1, it is now at no state"
+        );
+    }
 }

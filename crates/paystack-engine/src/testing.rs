@@ -47,6 +47,8 @@ pub(crate) struct Inner {
     pub(crate) max_in_flight: usize,
     pub(crate) fail: HashSet<String>,
     pub(crate) fail_once: HashSet<String>,
+    /// Ids whose every call fails with an error that may pass (AWS unavailable).
+    pub(crate) unavailable: HashSet<String>,
     /// Creates that take effect and then answer with a retryable error, as when AWS's answer
     /// is lost on the way back.
     pub(crate) lose_answer: HashSet<String>,
@@ -57,6 +59,8 @@ pub(crate) struct Inner {
     pub(crate) taken: HashSet<String>,
     /// The idempotency token of every create call, in order.
     pub(crate) tokens: Vec<(String, String)>,
+    /// The fields each update call was told changed, in order.
+    pub(crate) changed: Vec<(String, Vec<String>)>,
     pub(crate) call_time: Duration,
     /// How many batched reads (observe calls) were made.
     pub(crate) observed: usize,
@@ -173,6 +177,9 @@ impl FakeReconciler {
             if i.fail.contains(id.as_str()) {
                 return Err(ReconcileError::permanent(format!("{id} refused")));
             }
+            if i.unavailable.contains(id.as_str()) {
+                return Err(ReconcileError::retryable(format!("{id}: ServiceUnavailable")));
+            }
             if i.fail_once.remove(id.as_str()) {
                 return Err(ReconcileError::retryable(format!("{id} not yet")));
             }
@@ -221,11 +228,15 @@ impl Reconciler for FakeReconciler {
         &self,
         desired: &Desired,
         current: &Observed,
-        _changes: &[FieldChange],
+        changes: &[FieldChange],
     ) -> Result<Observed, ReconcileError> {
+        let fields = changes.iter().map(|c| c.field.clone()).collect();
+        self.cloud.with(|i| i.changed.push((desired.id.to_string(), fields)));
         self.call("update", &desired.id).await?;
         self.cloud.with(|i| {
-            let entry = &mut i.live.get_mut(&current.aws_id).ok_or_else(|| ReconcileError::permanent("gone"))?.1;
+            // Like AWS, a client of one placement does not see another's resources.
+            let here = i.live.get_mut(&current.aws_id).filter(|(_, o)| o.placement == self.placement);
+            let entry = &mut here.ok_or_else(|| ReconcileError::permanent("gone"))?.1;
             entry.attributes = desired.fields.clone();
             Ok(entry.clone())
         })
@@ -245,7 +256,11 @@ impl Reconciler for FakeReconciler {
                     message: format!("DependencyViolation: {} is in use by {}", current.aws_id, user.aws_id),
                 });
             }
-            i.live.remove(&current.aws_id);
+            // Like AWS, a client of one placement does not see another's resources: its
+            // delete finds nothing, which a reconciler counts as already gone.
+            if i.live.get(&current.aws_id).is_some_and(|(_, o)| o.placement == self.placement) {
+                i.live.remove(&current.aws_id);
+            }
             Ok(())
         })
     }

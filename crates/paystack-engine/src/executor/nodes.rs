@@ -2,7 +2,9 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use paystack_core::{
     Action, Change, KindSchema, Observed, Placement, Plan, ReplaceOrder, ResourceId, Spec, StateDocument,

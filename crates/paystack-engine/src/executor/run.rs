@@ -2,7 +2,9 @@
 //! service's slots, spawns waits that hold none, retries, and settles each phase into state.
 
 use std::collections::{BinaryHeap, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use paystack_core::{Action, Fields, Intent, Observed, Placement, Planned, Reference, ResourceId, StateDocument};
 use tokio::sync::mpsc;
