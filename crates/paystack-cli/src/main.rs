@@ -10,11 +10,11 @@ mod output;
 mod args;
 mod commands;
 mod diagnostics;
+mod logging;
 mod render;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use tracing_subscriber::prelude::*;
 
 use clap::Parser;
 
@@ -31,24 +31,8 @@ fn main() -> ExitCode {
     // flag split across two lines cannot be searched for.
     let wrap = std::io::stderr().is_terminal();
     let _ = miette::set_hook(Box::new(move |_| Box::new(miette::MietteHandlerOpts::new().wrap_lines(wrap).build())));
-    // Logs go to stderr, filtered by PAYSTACK_LOG (e.g. `PAYSTACK_LOG=debug`); product
-    // output goes to stdout.
-    // At trace level the SDK logs every request it sends with its body, and request bodies
-    // are where a generated password travels (CreateSecret, CreateDBCluster). That log site's
-    // trace events are dropped whatever the filter says, so no secret reaches a log.
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PAYSTACK_LOG").unwrap_or_else(|_| "off".into());
-    let no_request_bodies = tracing_subscriber::filter::filter_fn(|meta| {
-        !(*meta.level() == tracing::Level::TRACE
-            && meta.target().starts_with("aws_smithy_runtime::client::orchestrator"))
-    });
-    tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_filter(filter)
-                .with_filter(no_request_bodies),
-        )
-        .init();
+    // Logs go to stderr; product output goes to stdout.
+    logging::init();
     // Before any thread starts: the only time the local offset can be read safely.
     paystack_state::when::use_local_offset();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
