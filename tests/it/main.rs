@@ -12,6 +12,7 @@ mod database;
 mod drift;
 mod faults;
 mod invariants;
+mod latency;
 mod network;
 mod parity;
 mod proxy;

@@ -11,10 +11,20 @@
 //! - 503, without forwarding;
 //! - a lost answer: the request is forwarded and the emulator acts on it, then the proxy
 //!   answers 500 `InternalError` instead of the emulator's answer.
+//!
+//! In latency mode ([`Latency`]) it plays what the emulator skips: AWS's settling. After a
+//! create of a kind in [`SETTLING`], it answers each Describe of that resource with AWS's
+//! in-progress status (`pending`, `creating`, `provisioning`) until the kind's typical
+//! duration (`aws-latency.toml`, times a scale) has passed; after a NAT gateway's delete,
+//! with `deleting` instead of `deleted`. Resources are keyed by the ids in the create
+//! answers. A "stuck" kind's first resource never settles. Every answer it rewrote is one
+//! line of [`FaultProxy::rewrites`], and every request's action is in its timeline.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -61,7 +71,107 @@ impl std::fmt::Display for Counts {
 pub(crate) struct FaultProxy {
     pub(crate) url: String,
     pub(crate) counts: Arc<Counts>,
+    settling: Arc<Settled>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// How the proxy plays AWS's settling times.
+#[derive(Clone, Debug)]
+pub(crate) struct Latency {
+    /// The share of AWS's typical durations to take: 1/200 makes Aurora's minutes seconds.
+    pub(crate) scale: f64,
+    /// A latency-table row whose first resource never settles.
+    pub(crate) stuck: Option<&'static str>,
+}
+
+/// A kind whose settling the proxy plays: its calls, and where its answers keep its id and
+/// its status. In each Describe answer the status element follows the id element within the
+/// resource (the order of AWS's shapes, which the emulator keeps).
+pub(crate) struct Settling {
+    /// Its row in the latency table.
+    pub(crate) row: &'static str,
+    create: &'static str,
+    describe: &'static str,
+    id: &'static str,
+    status: &'static str,
+    ready: &'static str,
+    creating: &'static str,
+    /// The delete, the request parameter naming what it deletes, and the statuses a
+    /// Describe shows once it is gone and while it goes.
+    delete: Option<(&'static str, &'static str, &'static str, &'static str)>,
+}
+
+pub(crate) const SETTLING: &[Settling] = &[
+    Settling {
+        row: "nat_gateway",
+        create: "CreateNatGateway",
+        describe: "DescribeNatGateways",
+        id: "natGatewayId",
+        status: "state",
+        ready: "available",
+        creating: "pending",
+        delete: Some(("DeleteNatGateway", "NatGatewayId", "deleted", "deleting")),
+    },
+    Settling {
+        row: "rds_cluster",
+        create: "CreateDBCluster",
+        describe: "DescribeDBClusters",
+        id: "DBClusterIdentifier",
+        status: "Status",
+        ready: "available",
+        creating: "creating",
+        delete: None,
+    },
+    Settling {
+        row: "rds_instance",
+        create: "CreateDBInstance",
+        describe: "DescribeDBInstances",
+        id: "DBInstanceIdentifier",
+        status: "DBInstanceStatus",
+        ready: "available",
+        creating: "creating",
+        delete: None,
+    },
+    Settling {
+        row: "load_balancer",
+        create: "CreateLoadBalancer",
+        describe: "DescribeLoadBalancers",
+        id: "LoadBalancerArn",
+        status: "Code",
+        ready: "active",
+        creating: "provisioning",
+        delete: None,
+    },
+];
+
+/// One request, as the latency mode saw it.
+#[derive(Clone, Debug)]
+pub(crate) struct Seen {
+    /// Since the proxy started.
+    pub(crate) at: Duration,
+    pub(crate) action: String,
+    /// For a Describe of a settling kind: the ids it showed settled, as the emulator had them.
+    pub(crate) settled: Vec<String>,
+}
+
+/// A resource AWS is still making (or deleting).
+#[derive(Clone, Copy)]
+struct Unsettled {
+    /// When it settles; `None`: never (stuck).
+    until: Option<Instant>,
+    deleting: bool,
+}
+
+/// What the latency mode keeps: when each resource settles, what it rewrote, what it saw.
+#[derive(Default)]
+struct Settled {
+    latency: Option<Latency>,
+    start: Option<Instant>,
+    /// By id: until when it is making or deleting.
+    until: Mutex<HashMap<String, Unsettled>>,
+    stuck_taken: Mutex<bool>,
+    rewrites: Mutex<Vec<String>>,
+    timeline: Mutex<Vec<Seen>>,
 }
 
 impl Drop for FaultProxy {
@@ -107,6 +217,26 @@ impl Faults {
 impl FaultProxy {
     /// Starts a proxy in front of `upstream` that faults `rate` (0.0–1.0) of requests.
     pub(crate) fn start(upstream: &str, seed: u64, rate: f64) -> Self {
+        Self::serve_with(upstream, seed, rate, None)
+    }
+
+    /// Starts a proxy in front of `upstream` that injects no faults and plays AWS's settling
+    /// times at `latency`.
+    pub(crate) fn with_latency(upstream: &str, latency: Latency) -> Self {
+        Self::serve_with(upstream, 0, 0.0, Some(latency))
+    }
+
+    /// One line per answer the latency mode rewrote.
+    pub(crate) fn rewrites(&self) -> Vec<String> {
+        self.settling.rewrites.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// Every request the latency mode saw, in order.
+    pub(crate) fn timeline(&self) -> Vec<Seen> {
+        self.settling.timeline.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+
+    fn serve_with(upstream: &str, seed: u64, rate: f64, latency: Option<Latency>) -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the fault proxy");
         listener.set_nonblocking(true).expect("non-blocking listener");
         let url = format!("http://{}", listener.local_addr().expect("proxy address"));
@@ -117,15 +247,17 @@ impl FaultProxy {
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let faults = Faults { seed, per_million: (rate.clamp(0.0, 1.0) * 1_000_000.0).round() as u64 };
         let (upstream, served) = (upstream.trim_end_matches('/').to_owned(), Arc::clone(&counts));
+        let settling = Arc::new(Settled { latency, start: Some(Instant::now()), ..Settled::default() });
+        let shared = Arc::clone(&settling);
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
                 .build()
                 .expect("the fault proxy's runtime");
-            runtime.block_on(serve(listener, upstream, faults, served, stopped));
+            runtime.block_on(serve(listener, upstream, faults, served, shared, stopped));
         });
-        Self { url, counts, stop: Some(stop) }
+        Self { url, counts, settling, stop: Some(stop) }
     }
 }
 
@@ -134,6 +266,7 @@ async fn serve(
     upstream: String,
     faults: Faults,
     counts: Arc<Counts>,
+    settling: Arc<Settled>,
     mut stopped: tokio::sync::oneshot::Receiver<()>,
 ) {
     let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
@@ -146,10 +279,12 @@ async fn serve(
         };
         let Ok((stream, _)) = accepted else { continue };
         let (client, upstream, counts) = (client.clone(), Arc::clone(&upstream), Arc::clone(&counts));
+        let settling = Arc::clone(&settling);
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
                 let (client, upstream, counts) = (client.clone(), Arc::clone(&upstream), Arc::clone(&counts));
-                async move { Ok::<_, Infallible>(answer(request, &client, &upstream, faults, &counts).await) }
+                let settling = Arc::clone(&settling);
+                async move { Ok::<_, Infallible>(answer(request, &client, &upstream, faults, &counts, &settling).await) }
             });
             let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
         });
@@ -162,6 +297,7 @@ async fn answer(
     upstream: &str,
     faults: Faults,
     counts: &Counts,
+    settling: &Settled,
 ) -> Response<Full<Bytes>> {
     let n = counts.requests.fetch_add(1, Ordering::Relaxed);
     let (parts, body) = request.into_parts();
@@ -178,12 +314,110 @@ async fn answer(
         }
         _ => {}
     }
-    let forwarded = forward(client, upstream, parts, body).await;
+    let action = settling.latency.is_some().then(|| form_value(&body, "Action")).flatten();
+    let forwarded = forward(client, upstream, parts, body.clone()).await;
     if matches!(faults.of(n), Some(Fault::LoseAnswer)) {
         counts.lost.fetch_add(1, Ordering::Relaxed);
         return protocol.internal_error();
     }
-    forwarded
+    match action {
+        Some(action) => settling.settle(&action, &body, forwarded).await,
+        None => forwarded,
+    }
+}
+
+/// The value of `key` in a form-encoded request body (the query protocols: EC2, RDS, ELB).
+fn form_value(body: &[u8], key: &str) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let raw = text.split('&').find_map(|pair| pair.strip_prefix(key)?.strip_prefix('='))?;
+    percent_encoding::percent_decode_str(raw).decode_utf8().ok().map(|v| v.into_owned())
+}
+
+/// The text of each `<tag>…</tag>` in `xml`, with where its text starts.
+fn elements<'x>(xml: &'x str, tag: &str) -> Vec<(usize, &'x str)> {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(at) = xml[from..].find(&open) {
+        let start = from + at + open.len();
+        let Some(len) = xml[start..].find(&close) else { break };
+        found.push((start, &xml[start..start + len]));
+        from = start + len;
+    }
+    found
+}
+
+impl Settled {
+    fn since_start(&self) -> Duration {
+        self.start.map(|s| s.elapsed()).unwrap_or_default()
+    }
+
+    /// Notes creates and deletes of settling kinds, and rewrites the Describe answers of
+    /// resources that have not settled yet.
+    async fn settle(&self, action: &str, request: &[u8], answer: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+        let Some(latency) = &self.latency else { return answer };
+        let (parts, body) = answer.into_parts();
+        let bytes = body.collect().await.map(http_body_util::Collected::to_bytes).unwrap_or_default();
+        let mut text = String::from_utf8_lossy(&bytes).into_owned();
+        let mut settled = Vec::new();
+        let now = Instant::now();
+        let scaled = |secs: Duration| secs.mul_f64(latency.scale);
+        if parts.status.is_success()
+            && let Some(kind) = SETTLING.iter().find(|s| s.create == action)
+        {
+            let typical = paystack_platform::expected_durations(kind.row).create;
+            for (_, id) in elements(&text, kind.id).into_iter().take(1) {
+                let mut stuck_taken = self.stuck_taken.lock().unwrap();
+                let stuck = latency.stuck == Some(kind.row) && !*stuck_taken;
+                *stuck_taken |= stuck;
+                let until = (!stuck).then(|| now + scaled(typical));
+                self.until.lock().unwrap().insert(id.to_owned(), Unsettled { until, deleting: false });
+            }
+        }
+        if let Some(kind) = SETTLING.iter().find(|s| s.delete.is_some_and(|d| d.0 == action))
+            && let Some(id) = kind.delete.and_then(|d| form_value(request, d.1))
+        {
+            let typical = paystack_platform::expected_durations(kind.row).delete;
+            self.until.lock().unwrap().insert(id, Unsettled { until: Some(now + scaled(typical)), deleting: true });
+        }
+        if let Some(kind) = SETTLING.iter().find(|s| s.describe == action) {
+            let until = self.until.lock().unwrap().clone();
+            // From the last resource back, so that earlier positions stay valid.
+            let ids = elements(&text, kind.id);
+            let mut edits = Vec::new();
+            for (i, (at, id)) in ids.iter().enumerate() {
+                let next = ids.get(i + 1).map_or(text.len(), |(n, _)| *n);
+                let Some((start, status)) = elements(&text[*at..next], kind.status).into_iter().next() else {
+                    continue;
+                };
+                let pending = until.get(*id).filter(|u| u.until.is_none_or(|t| t > now));
+                let want = match pending {
+                    Some(u) if u.deleting => kind.delete.filter(|d| status == d.2).map(|d| d.3),
+                    Some(_) if status == kind.ready => Some(kind.creating),
+                    _ => None,
+                };
+                match want {
+                    Some(to) => edits.push((at + start, status.len(), to, (*id).to_owned(), status.to_owned())),
+                    None if status == kind.ready => settled.push((*id).to_owned()),
+                    None => {}
+                }
+            }
+            let at = self.since_start();
+            for (pos, len, to, id, from) in edits.into_iter().rev() {
+                text.replace_range(pos..pos + len, to);
+                if let Ok(mut lines) = self.rewrites.lock() {
+                    lines.push(format!("{:>8.3}s {action} {id}: {from} -> {to}", at.as_secs_f64()));
+                }
+            }
+        }
+        if let Ok(mut timeline) = self.timeline.lock() {
+            timeline.push(Seen { at: self.since_start(), action: action.to_owned(), settled });
+        }
+        let mut out = Response::new(Full::new(Bytes::from(text)));
+        *out.status_mut() = parts.status;
+        *out.headers_mut() = parts.headers;
+        out
+    }
 }
 
 /// Headers that belong to one hop, not to the request.

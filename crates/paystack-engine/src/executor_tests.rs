@@ -698,7 +698,27 @@ async fn a_failure_reports_what_it_skips_once() {
     h.events.lock().unwrap().clear();
     let report = h.apply(&graph(vec![spec("r", &[]).field("cidr", "10.9.0.0/16")])).await;
     assert!(matches!(Harness::outcome(&report, "r"), Outcome::Failed(_)));
-    let events = h.events.lock().unwrap();
-    assert!(!events.iter().any(|e| matches!(e, Event::Skipped { .. })), "{events:?}");
+    let skips = h.events.lock().unwrap().iter().filter(|e| matches!(e, Event::Skipped { .. })).count();
+    assert_eq!(skips, 0);
     assert_eq!(h.cloud.with(|i| i.live.len()), 1, "the old one stays");
+
+    // A replace whose new half is made, but whose old half waits for a referrer that fails
+    // to move: that old half's skip is news, and reported.
+    let mut h = Harness::new();
+    let specs = |cidr: &str| vec![spec("r", &[]).field("cidr", cidr), spec("user", &["r"])];
+    h.apply(&graph(specs("10.0.0.0/16"))).await;
+    h.cloud.with(|i| i.fail.insert("user".into()));
+    h.events.lock().unwrap().clear();
+    h.apply(&graph(specs("10.9.0.0/16"))).await;
+    let skipped: Vec<String> = h
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            Event::Skipped { id, because } => Some(format!("{id} because {because}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(skipped, ["r because user"]);
 }

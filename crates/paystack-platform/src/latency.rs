@@ -22,7 +22,7 @@ pub(crate) fn has_row(key: &str) -> bool {
 
 /// Durations for `key`; one second for an operation its row does not list (most rows give
 /// no `update`).
-pub(crate) fn expected(key: &str) -> ExpectedDurations {
+pub fn expected(key: &str) -> ExpectedDurations {
     let row = table().get(key);
     let get = |op: &str| Duration::from_secs_f64(row.and_then(|r| r.get(op)).copied().unwrap_or(1.0));
     ExpectedDurations { create: get("create"), update: get("update"), delete: get("delete") }

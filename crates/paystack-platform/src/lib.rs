@@ -11,6 +11,9 @@ pub mod blueprint;
 pub mod kinds;
 mod latency;
 
+/// Typical AWS durations of each operation, by latency-table row (`aws-latency.toml`).
+pub use latency::expected as expected_durations;
+
 pub use blueprint::{
     Blueprint, BlueprintError, Lookups, blueprint, is_global, placements, primary_placement, required_tags,
 };

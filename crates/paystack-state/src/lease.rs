@@ -409,6 +409,8 @@ mod tests {
         Fail,
         /// The change lands, and its answer is lost.
         LoseAnswer,
+        /// Another run takes the lock first, at the version this change would have made.
+        Race,
     }
 
     /// State and a lock record in memory, with faults queued on the record's changes.
@@ -448,12 +450,19 @@ mod tests {
         async fn replace(&self, expected: Option<u64>, next: &LockRecord) -> Result<bool, StateError> {
             self.changes.fetch_add(1, Ordering::SeqCst);
             let fault = self.faults.lock().unwrap().pop();
+            let mut record = self.record.lock().unwrap();
             match fault {
                 Some(Fault::Refuse) => return Err(remote(true)),
                 Some(Fault::Fail) => return Err(remote(false)),
+                Some(Fault::Race) => {
+                    let mut other = LockInfo::current("apply");
+                    other.expires = u64::MAX;
+                    let version = record.as_ref().map_or(0, |r| r.version) + 1;
+                    *record = Some(LockRecord { version, fence: version, holder: Some(other), broken: false });
+                    return Ok(false);
+                }
                 Some(Fault::LoseAnswer) | None => {}
             }
-            let mut record = self.record.lock().unwrap();
             if record.as_ref().map(|r| r.version) != expected {
                 return Ok(false);
             }
@@ -569,6 +578,19 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_lapsed_lock_of_an_ended_process_is_said_to_have_lapsed() {
+        let w = world();
+        let gone = LockInfo { pid: 999_999_999, ..LockInfo::current("apply") };
+        let options = w.options(NEVER);
+        let held = acquire(Arc::clone(&w.backend), "dev", gone, &options, &|_, _| {}).await.expect("a free lock");
+        drop(held);
+        w.clock.advance(LEASE);
+        let next = w.take(&options).await.expect("a lapsed lock");
+        assert!(next.took_over().is_some());
+        assert!(!next.holder_was_gone(), "its lease had run out: that, not the ended process, freed it");
+    }
+
+    #[tokio::test]
     async fn renewal_moves_the_version_on_by_one_and_the_lease_from_now() {
         let w = world();
         let lock = w.take(&w.options(Duration::from_millis(20))).await.expect("a free lock");
@@ -622,6 +644,15 @@ mod tests {
         let next = w.take(&w.options(NEVER)).await.expect("a released lock is free");
         assert!(next.took_over().is_none(), "it was released, not left to lapse");
         next.release().await;
+    }
+
+    #[tokio::test]
+    async fn a_run_that_loses_the_race_for_a_free_lock_does_not_hold_it() {
+        let w = world();
+        w.memory.fail_next(&[Fault::Race]);
+        let err = w.take(&w.options(NEVER)).await.err().expect("the other run holds it");
+        assert!(matches!(err, StateError::Locked { .. }), "{err}");
+        assert_ne!(w.memory.record().holder.map(|h| h.operation), None);
     }
 
     #[tokio::test]

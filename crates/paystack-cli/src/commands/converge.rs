@@ -107,7 +107,14 @@ pub(super) async fn converge(
         None => {}
     }
     let result = converge_locked(s, mode, confirm, saved, &aws, &*backend, &lock).await;
-    lock.release().await;
+    let id = lock.info().id.clone();
+    if let paystack_state::Released::Lapses { lease_left, error } = lock.release().await {
+        diagln!(
+            "warning: the lock on `{key}` could not be released ({error}); it lapses in {lease_left}s. \
+             To release it now, run `paystack unlock --env {} {id}`",
+            s.env.name
+        );
+    }
     result
 }
 

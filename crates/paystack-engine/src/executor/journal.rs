@@ -25,16 +25,16 @@ pub fn state_lags(plan: &Plan, inventory: &Inventory, state: &StateDocument) -> 
 
 pub(super) fn adopt(state: &mut StateDocument, nodes: &[Node], inventory: &Inventory) {
     // The journal of a run that stopped mid-create: what its calls made carries the ownership
-    // tags, so the inventory has it and it is adopted below. What is not seen is in the plan
-    // as a create again, and keeps its intent, so that the create sends the same idempotency
-    // token: if the earlier call did make it and AWS does not list it yet, AWS answers with
-    // that one instead of making a second. An intent nothing creates any more is dropped.
+    // tags, so the inventory has it and it is adopted below, which clears its intent. What is
+    // not seen is in the plan as a create again, and keeps its intent, so that the create
+    // sends the same idempotency token: if the earlier call did make it and AWS does not list
+    // it yet, AWS answers with that one instead of making a second. An intent nothing creates
+    // any more is dropped.
     let creates: std::collections::HashSet<&ResourceId> =
         nodes.iter().filter(|n| n.phases.contains(&Phase::Create)).map(|n| &n.change.id).collect();
-    state.pending.retain(|id, intent| {
-        let found = inventory.resources.iter().any(|(kind, o)| *kind == intent.kind && o.id == *id);
-        let redo = !found && creates.contains(id);
-        info!(resource = %id, found, redo, "settling a create an earlier run started and did not record");
+    state.pending.retain(|id, _| {
+        let redo = creates.contains(id);
+        info!(resource = %id, redo, "settling a create an earlier run started and did not record");
         redo
     });
     let live: std::collections::HashSet<(&str, &str)> =

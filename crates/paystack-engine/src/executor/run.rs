@@ -332,11 +332,10 @@ impl Run<'_, '_> {
                         self.nodes[i].phases.pop_front();
                         self.nodes[i].attempts = 0;
                         self.settle_phase(i, phase, observed).await;
+                        // No node has two calls in a row (a replace is two nodes), so a
+                        // cancelled run stops here only by not starting the nodes after it.
                         if self.state_error.is_some() {
                             self.stopping = true;
-                            self.nodes[i].status = Status::Interrupted;
-                        } else if self.stopping && self.nodes[i].phases.front().is_some_and(|p| p.holds_slot()) {
-                            // Cancelled between two calls of one change (a replace): stop here.
                             self.nodes[i].status = Status::Interrupted;
                         } else {
                             self.advance(i, tx, cancel);

@@ -1,0 +1,63 @@
+//! AWS's settling times, through the proxy's latency mode: NAT gateways, Aurora clusters and
+//! instances and the load balancer report themselves in progress for their typical duration
+//! (`aws-latency.toml`, at 1/200), so the real reconcilers' waiters wait and the executor
+//! orders what follows after them. Prod is applied, planned and destroyed through it.
+
+use std::time::Duration;
+
+use crate::proxy::{FaultProxy, Latency, Seen};
+use crate::support::{Run, Stack, assert_exactly_what_state_records, endpoint, expected_total, live_resources};
+
+/// When the first answer of `describe` showed something settled.
+fn first_settled(timeline: &[Seen], describe: &str) -> Duration {
+    let seen = timeline.iter().find(|s| s.action == describe && !s.settled.is_empty());
+    seen.unwrap_or_else(|| panic!("no {describe} answer showed anything settled")).at
+}
+
+/// When each `action` request was made.
+fn sent(timeline: &[Seen], action: &str) -> Vec<Duration> {
+    timeline.iter().filter(|s| s.action == action).map(|s| s.at).collect()
+}
+
+#[tokio::test]
+async fn prod_waits_for_what_aws_is_still_making_and_converges() {
+    let stack = Stack::new("prod", "latency");
+    let proxy = FaultProxy::with_latency(&endpoint(), Latency { scale: 1.0 / 200.0, stuck: None });
+    let through = |args: &[&str]| Run::from(stack.command(args).env("AWS_ENDPOINT_URL", &proxy.url).output().unwrap());
+
+    let applied = through(&["apply", "--yes"]);
+    let rewrites = proxy.rewrites();
+    assert_eq!(applied.code, 0, "{}\n{}", applied.stderr, rewrites.join("\n"));
+    println!("latency, apply of prod at 1/200: {} answers rewritten\n{}", rewrites.len(), rewrites.join("\n"));
+    for (describe, status) in [
+        ("DescribeNatGateways", "available -> pending"),
+        ("DescribeDBClusters", "available -> creating"),
+        ("DescribeDBInstances", "available -> creating"),
+        ("DescribeLoadBalancers", "active -> provisioning"),
+    ] {
+        assert!(
+            rewrites.iter().any(|l| l.contains(describe) && l.ends_with(status)),
+            "AWS's settling was played for {describe}: {rewrites:#?}"
+        );
+    }
+    // What refers to a resource AWS is still making starts only once it has settled.
+    let timeline = proxy.timeline();
+    let cluster_ready = first_settled(&timeline, "DescribeDBClusters");
+    let instances = sent(&timeline, "CreateDBInstance");
+    assert_eq!(instances.len(), 3, "a writer and two readers");
+    assert!(instances.iter().all(|at| *at > cluster_ready), "instances before the cluster settled");
+    let balancer_ready = first_settled(&timeline, "DescribeLoadBalancers");
+    let listeners = sent(&timeline, "CreateListener");
+    assert!(!listeners.is_empty() && listeners.iter().all(|at| *at > balancer_ready), "listeners came too early");
+    assert_exactly_what_state_records(&stack, expected_total("prod"), "after an apply through AWS's latency").await;
+
+    let plan = through(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "a plan straight after is empty:\n{}{}", plan.stdout, plan.stderr);
+
+    let destroyed = through(&["destroy", "--yes", "--override-protection"]);
+    assert_eq!(destroyed.code, 0, "{}", destroyed.stderr);
+    let deleting = proxy.rewrites().into_iter().filter(|l| l.ends_with("deleted -> deleting")).count();
+    assert!(deleting > 0, "the NAT gateways' deletion was played");
+    let left = live_resources(&stack).await;
+    assert!(left.is_empty(), "destroy leaves nothing: {left:#?}");
+}
