@@ -61,3 +61,39 @@ async fn prod_waits_for_what_aws_is_still_making_and_converges() {
     let left = live_resources(&stack).await;
     assert!(left.is_empty(), "destroy leaves nothing: {left:#?}");
 }
+
+/// A NAT gateway that never becomes available: its wait gives up at the configured limit
+/// naming it and how long it waited; what depends on it is skipped and the rest is made;
+/// state records it; and the next run waits for that same gateway instead of making another.
+#[tokio::test]
+async fn a_resource_that_never_settles_fails_its_wait_and_the_rest_goes_on() {
+    let stack = Stack::new("dev", "stuck");
+    stack.edit_config("dev.toml", |t| t + "\n[waits]\nnat_gateway_seconds = 20\n");
+    let stuck = FaultProxy::with_latency(&endpoint(), Latency { scale: 1.0 / 200.0, stuck: Some("nat_gateway") });
+    let applied = Run::from(stack.command(&["apply", "--yes"]).env("AWS_ENDPOINT_URL", &stuck.url).output().unwrap());
+    println!("stuck NAT gateway, apply:\n{}{}", applied.stdout, applied.stderr);
+    assert_eq!(applied.code, 1, "{}", applied.stderr);
+    let nat = stack.state().await.unwrap()["resources"]["network.nat.a"]["aws_id"].as_str().unwrap().to_owned();
+    assert!(
+        applied.stdout.contains(&format!("waiting for NAT gateway {nat}"))
+            || applied.stderr.contains(&format!("waiting for NAT gateway {nat}")),
+        "the failure names the gateway: {}{}",
+        applied.stdout,
+        applied.stderr
+    );
+    let said = format!("{}{}", applied.stdout, applied.stderr);
+    assert!(said.contains("the limit is 20s, set under [waits]"), "and how long it waited: {said}");
+    assert!(said.contains("skipped, because network.nat.a failed"), "what depends on it is skipped: {said}");
+    let counts = crate::support::live_counts(&stack).await;
+    assert_eq!((counts["db_cluster"], counts["nat_gateway"]), (1, 1), "the rest is made: {counts:?}");
+
+    // AWS finishes it; the next run waits for the same gateway and makes no other.
+    drop(stuck);
+    let settling = FaultProxy::with_latency(&endpoint(), Latency { scale: 1.0 / 200.0, stuck: None });
+    let rerun = Run::from(stack.command(&["apply", "--yes"]).env("AWS_ENDPOINT_URL", &settling.url).output().unwrap());
+    assert_eq!(rerun.code, 0, "{}", rerun.stderr);
+    assert!(sent(&settling.timeline(), "CreateNatGateway").is_empty(), "no second gateway was made");
+    assert_exactly_what_state_records(&stack, expected_total("dev"), "after the stuck gateway settled").await;
+    stack.run(&["destroy", "--yes"]).success();
+    assert!(live_resources(&stack).await.is_empty());
+}

@@ -260,8 +260,12 @@ where
     match result {
         Ok(_) => Ok(()),
         Err(WaiterError::OperationFailed(failed)) => Err(classify(what, failed.into_error())),
-        Err(WaiterError::ExceededMaxWait(_)) => Err(ReconcileError::permanent(format!(
-            "{what}: AWS had not finished when the wait ran out; it is recorded, and the next run waits again"
+        Err(WaiterError::ExceededMaxWait(out)) => Err(ReconcileError::permanent(format!(
+            "{what}: AWS had not finished after {}s ({} looks; the limit is {}s, set under [waits]); \
+             it is recorded, and the next run waits again",
+            out.elapsed().as_secs(),
+            out.poll_count(),
+            out.max_wait().as_secs()
         ))),
         Err(WaiterError::FailureState(_)) => Err(ReconcileError::permanent(format!(
             "{what}: AWS reports that it failed; see the resource in the console"
@@ -399,6 +403,7 @@ mod tests {
         )));
         let e = waited("waiting for NAT gateway nat-1", timed_out).unwrap_err();
         assert_eq!(e.class, ErrorClass::Permanent);
+        assert!(e.message.contains("after 1201s (80 looks; the limit is 1200s, set under [waits])"), "{}", e.message);
         assert!(e.message.contains("the next run waits again"), "{}", e.message);
         let poll_failed: Waited =
             Err(WaiterError::OperationFailed(OperationFailed::new(ec2_error("RequestLimitExceeded"))));

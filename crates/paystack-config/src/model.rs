@@ -62,6 +62,7 @@ pub struct Environment {
     pub alarms: Alarms,
     pub drift: Drift,
     pub state: StateSettings,
+    pub waits: Waits,
 }
 
 impl Environment {
@@ -276,6 +277,38 @@ pub struct Iam {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Alerts {
     pub emails: Vec<String>,
+}
+
+/// How long paystack waits for AWS to finish making or deleting each slow kind before it
+/// gives up (the resource stays recorded, and the next run waits again): `[waits]`, in
+/// seconds. The defaults are AWS's slow-but-normal cases with room to spare.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Waits {
+    pub nat_gateway: std::time::Duration,
+    pub db_cluster: std::time::Duration,
+    pub db_instance: std::time::Duration,
+    pub load_balancer: std::time::Duration,
+    pub ecs_service: std::time::Duration,
+    pub dns_change: std::time::Duration,
+}
+
+impl Default for Waits {
+    fn default() -> Self {
+        let minutes = |m: u64| std::time::Duration::from_secs(m * 60);
+        Self {
+            // 1-5 minutes typically, 10 on a slow day.
+            nat_gateway: minutes(20),
+            // Aurora: a cluster in 5-20 minutes, an instance in 10-30, more on a slow day.
+            db_cluster: minutes(45),
+            db_instance: minutes(60),
+            // An ALB in 2-3 minutes, 10 on a slow day.
+            load_balancer: minutes(15),
+            // A service until steady, with target deregistration's 5 minutes on deletion.
+            ecs_service: minutes(30),
+            // A Route 53 change reaches every name server in about a minute.
+            dns_change: minutes(5),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -71,6 +71,14 @@ fn load(files: &[(&str, &str)]) -> Result<Config, Vec<ConfigError>> {
     Config::load(dir.path()).map_err(|e| e.0)
 }
 
+/// Like [`load`], with `extra` appended to the shared file.
+fn load_with_shared(files: &[(&str, &str)], extra: &str) -> Result<Config, Vec<ConfigError>> {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &[("shared.toml", &format!("{SHARED}{extra}"))]);
+    write(dir.path(), files);
+    Config::load(dir.path()).map_err(|e| e.0)
+}
+
 /// The single error's `file:line:col`, message and help.
 fn only_error(files: &[(&str, &str)]) -> (String, String, String) {
     let errors = load(files).unwrap_err();
@@ -481,4 +489,26 @@ fn drift_ignore_names_resource_fields() {
     assert_eq!(at, "dev.toml:4:10");
     assert_eq!(message, "`drift.ignore`: `desired_count` does not name a field");
     assert!(help.contains("RESOURCE.FIELD"), "{help}");
+}
+
+#[test]
+fn wait_limits_default_to_aws_s_slow_cases_and_can_be_set_per_environment() {
+    let dev = ("dev.toml", "[network]\ncidr = \"10.0.0.0/16\"\n[waits]\nnat_gateway_seconds = 20\n");
+    let shared_waits = "\n[waits]\ndb_instance_seconds = 7200\n";
+    let config = load_with_shared(&[dev], shared_waits).unwrap();
+    let waits = config.environments["dev"].waits;
+    assert_eq!(waits.nat_gateway, std::time::Duration::from_secs(20), "the environment's own");
+    assert_eq!(waits.db_instance, std::time::Duration::from_secs(7200), "from shared.toml");
+    assert_eq!(waits.db_cluster, crate::Waits::default().db_cluster, "and the rest by default");
+    assert_eq!(crate::Waits::default().db_instance, std::time::Duration::from_secs(3600));
+
+    let (at, message, help) =
+        only_error(&[("dev.toml", "[network]\ncidr = \"10.0.0.0/16\"\n[waits]\nload_balancer_seconds = 0\n")]);
+    assert_eq!(at, "dev.toml:4:25");
+    assert!(message.contains("`waits.load_balancer_seconds` = 0 is out of range"), "{message}");
+    assert!(help.contains("six hours"), "{help}");
+    let (at, message, _) =
+        only_error(&[("dev.toml", "[network]\ncidr = \"10.0.0.0/16\"\n[waits]\nnat_gateway = 20\n")]);
+    assert!(at.starts_with("dev.toml:4"), "{at}");
+    assert!(message.contains("nat_gateway"), "{message}");
 }

@@ -722,3 +722,13 @@ async fn a_failure_reports_what_it_skips_once() {
         .collect();
     assert_eq!(skipped, ["r because user"]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_run_cancelled_before_it_could_see_it_still_says_so() {
+    let mut h = Harness::new();
+    let cancel = CancellationToken::new();
+    cancel.cancel();
+    // Nothing to do: the run ends before it ever waits on the token.
+    let report = h.apply_with(&graph(vec![]), cancel).await;
+    assert!(report.cancelled && !report.succeeded());
+}

@@ -411,6 +411,8 @@ mod tests {
         LoseAnswer,
         /// Another run takes the lock first, at the version this change would have made.
         Race,
+        /// No fault: the change is made as asked.
+        Pass,
     }
 
     /// State and a lock record in memory, with faults queued on the record's changes.
@@ -461,7 +463,7 @@ mod tests {
                     *record = Some(LockRecord { version, fence: version, holder: Some(other), broken: false });
                     return Ok(false);
                 }
-                Some(Fault::LoseAnswer) | None => {}
+                Some(Fault::LoseAnswer | Fault::Pass) | None => {}
             }
             if record.as_ref().map(|r| r.version) != expected {
                 return Ok(false);
@@ -601,9 +603,11 @@ mod tests {
         assert_eq!(record.fence, 1, "renewal keeps the fence");
         let expires = record.holder.map(|h| h.expires);
         assert!(expires == Some(START + 10 + LEASE), "the renewed lease runs from the renewal: {expires:?}");
-        lock.release().await;
-        let record = w.memory.record();
-        assert!(record.holder.is_none() && record.version >= 3, "released after renewals");
+        // The run knows its lease runs from the renewal too: a release that fails now leaves
+        // the whole renewed lease to lapse.
+        w.memory.fail_next(&[Fault::Fail; 64]);
+        let released = lock.release().await;
+        assert!(matches!(released, Released::Lapses { lease_left: LEASE, .. }), "{released:?}");
     }
 
     #[tokio::test]
@@ -653,6 +657,21 @@ mod tests {
         let err = w.take(&w.options(NEVER)).await.err().expect("the other run holds it");
         assert!(matches!(err, StateError::Locked { .. }), "{err}");
         assert_ne!(w.memory.record().holder.map(|h| h.operation), None);
+    }
+
+    #[tokio::test]
+    async fn a_renewal_whose_answer_was_lost_still_extends_the_lease() {
+        let w = world();
+        let lock = w.take(&w.options(Duration::from_millis(20))).await.expect("a free lock");
+        let mut faults = vec![Fault::LoseAnswer, Fault::Pass];
+        faults.extend([Fault::Fail; 64]);
+        w.memory.fail_next(&faults);
+        w.clock.advance(10);
+        w.until_version(2).await;
+        // The renewal's repeat (after its pause) finds the record it wrote and keeps it.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let released = lock.release().await;
+        assert!(matches!(released, Released::Lapses { lease_left: LEASE, .. }), "{released:?}");
     }
 
     #[tokio::test]

@@ -62,4 +62,13 @@ mod tests {
         assert_eq!(find(env("", ""), Some(status), || None), "uid 1001");
         assert_eq!(find(env("", ""), None, passwd), "an unknown user");
     }
+
+    #[test]
+    fn this_process_s_user_is_a_real_one() {
+        let name = current();
+        let from_env = ["USER", "LOGNAME"].iter().find_map(|v| std::env::var(v).ok().filter(|n| !n.is_empty()));
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        let known = passwd.lines().any(|l| l.split(':').next() == Some(name.as_str()));
+        assert!(from_env.as_deref() == Some(name.as_str()) || known || name.starts_with("uid "), "{name}");
+    }
 }

@@ -15,16 +15,15 @@ use super::{Listed, created, owned_of, stack_filter, tag_specification, update_t
 use crate::error::{all, classify, gone, missing, settled, unless_not_found};
 use crate::owned::{resolved, spec};
 
-/// NAT gateways take minutes to become available, and can take many more on a slow day.
-const MAX_WAIT: Duration = Duration::from_secs(20 * 60);
-
 pub(crate) struct NatGateways {
     client: ec2::Client,
+    /// How long to wait for AWS to finish making or deleting one (`[waits]`).
+    wait: Duration,
 }
 
 impl NatGateways {
-    pub(crate) fn new(client: &ec2::Client) -> Self {
-        Self { client: client.clone() }
+    pub(crate) fn new(client: &ec2::Client, wait: Duration) -> Self {
+        Self { client: client.clone(), wait }
     }
 }
 
@@ -83,14 +82,14 @@ impl Reconciler for NatGateways {
 
     async fn wait_ready(&self, current: Observed) -> Result<Observed, ReconcileError> {
         let ready =
-            self.client.wait_until_nat_gateway_available().nat_gateway_ids(&current.aws_id).wait(MAX_WAIT).await;
+            self.client.wait_until_nat_gateway_available().nat_gateway_ids(&current.aws_id).wait(self.wait).await;
         settled(current, "NAT gateway", ready)
     }
 
     async fn wait_deleted(&self, current: &Observed) -> Result<(), ReconcileError> {
         // Its Elastic IP and subnet can only go once the gateway is gone.
         let deleted =
-            self.client.wait_until_nat_gateway_deleted().nat_gateway_ids(&current.aws_id).wait(MAX_WAIT).await;
+            self.client.wait_until_nat_gateway_deleted().nat_gateway_ids(&current.aws_id).wait(self.wait).await;
         gone(current, "NAT gateway", deleted)
     }
 }

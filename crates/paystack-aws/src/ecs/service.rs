@@ -26,11 +26,10 @@ use crate::owned::{arn_of, aws_int, cannot_update, created, observed, resolved, 
 
 /// DescribeServices takes at most 10 services per call.
 const SERVICES_PER_CALL: usize = 10;
-/// Until a deleted service's tasks have drained: minutes, ten or more behind a load balancer.
-const MAX_WAIT: Duration = Duration::from_secs(30 * 60);
-
 pub(crate) struct Services {
     client: ecs::Client,
+    /// How long to wait for AWS to finish making or deleting one (`[waits]`).
+    wait: Duration,
 }
 
 fn network(desired: &Desired, service: &EcsService) -> Result<NetworkConfiguration, ReconcileError> {
@@ -65,8 +64,8 @@ fn outputs(arn: &str, cluster_arn: &str, name: &str) -> Value {
 }
 
 impl Services {
-    pub(crate) fn new(client: &ecs::Client) -> Self {
-        Self { client: client.clone() }
+    pub(crate) fn new(client: &ecs::Client, wait: Duration) -> Self {
+        Self { client: client.clone(), wait }
     }
 
     fn cluster_of(current: &Observed) -> Result<&str, ReconcileError> {
@@ -203,7 +202,7 @@ impl Reconciler for Services {
     async fn wait_deleted(&self, current: &Observed) -> Result<(), ReconcileError> {
         let cluster = Self::cluster_of(current)?;
         let deleted =
-            self.client.wait_until_services_inactive().cluster(cluster).services(&current.aws_id).wait(MAX_WAIT).await;
+            self.client.wait_until_services_inactive().cluster(cluster).services(&current.aws_id).wait(self.wait).await;
         gone(current, "ECS service", deleted)
     }
 }

@@ -16,11 +16,10 @@ use super::{create_tags, stack_load_balancers, sync_tags};
 use crate::error::{classify, gone, missing, settled, unless_gone};
 use crate::owned::{cannot_update, created, observed, spec, strings, updated};
 
-/// A load balancer is usually active in two or three minutes.
-const MAX_WAIT: Duration = Duration::from_secs(15 * 60);
-
 pub(crate) struct LoadBalancers {
     client: elbv2::Client,
+    /// How long to wait for AWS to finish making or deleting one (`[waits]`).
+    wait: Duration,
 }
 
 fn outputs(lb: &elbv2::types::LoadBalancer) -> Value {
@@ -35,8 +34,8 @@ fn outputs(lb: &elbv2::types::LoadBalancer) -> Value {
 }
 
 impl LoadBalancers {
-    pub(crate) fn new(client: &elbv2::Client) -> Self {
-        Self { client: client.clone() }
+    pub(crate) fn new(client: &elbv2::Client, wait: Duration) -> Self {
+        Self { client: client.clone(), wait }
     }
 }
 
@@ -126,14 +125,14 @@ impl Reconciler for LoadBalancers {
 
     async fn wait_ready(&self, current: Observed) -> Result<Observed, ReconcileError> {
         let ready =
-            self.client.wait_until_load_balancer_available().load_balancer_arns(&current.aws_id).wait(MAX_WAIT).await;
+            self.client.wait_until_load_balancer_available().load_balancer_arns(&current.aws_id).wait(self.wait).await;
         settled(current, "load balancer", ready)
     }
 
     async fn wait_deleted(&self, current: &Observed) -> Result<(), ReconcileError> {
         // Its security group and subnets can only go once its network interfaces have.
         let deleted =
-            self.client.wait_until_load_balancers_deleted().load_balancer_arns(&current.aws_id).wait(MAX_WAIT).await;
+            self.client.wait_until_load_balancers_deleted().load_balancer_arns(&current.aws_id).wait(self.wait).await;
         gone(current, "load balancer", deleted)
     }
 }

@@ -21,12 +21,11 @@ use super::{create_tags, sync_tags, tag_map};
 use crate::error::{all, classify, classify_typed, gone, missing, settled, unless_gone};
 use crate::owned::{PASSWORD_SECRET_TAG, arn_of, cannot_update, created, observed, resolved, spec, strings, updated};
 
-/// Aurora clusters usually take minutes; a slow day takes far longer.
-const MAX_WAIT: Duration = Duration::from_secs(45 * 60);
-
 pub(crate) struct DbClusters {
     client: rds::Client,
     secrets: secretsmanager::Client,
+    /// How long to wait for AWS to finish making or deleting one (`[waits]`).
+    wait: Duration,
 }
 
 fn scaling(cluster: &DbCluster) -> Option<ServerlessV2ScalingConfiguration> {
@@ -36,8 +35,8 @@ fn scaling(cluster: &DbCluster) -> Option<ServerlessV2ScalingConfiguration> {
 }
 
 impl DbClusters {
-    pub(crate) fn new(client: &rds::Client, secrets: &secretsmanager::Client) -> Self {
-        Self { client: client.clone(), secrets: secrets.clone() }
+    pub(crate) fn new(client: &rds::Client, secrets: &secretsmanager::Client, wait: Duration) -> Self {
+        Self { client: client.clone(), secrets: secrets.clone(), wait }
     }
 
     /// The password in the secret `arn`. It goes straight into the request that needs it.
@@ -235,14 +234,14 @@ impl Reconciler for DbClusters {
 
     async fn wait_ready(&self, current: Observed) -> Result<Observed, ReconcileError> {
         let ready =
-            self.client.wait_until_db_cluster_available().db_cluster_identifier(&current.aws_id).wait(MAX_WAIT).await;
+            self.client.wait_until_db_cluster_available().db_cluster_identifier(&current.aws_id).wait(self.wait).await;
         settled(current, "DB cluster", ready)
     }
 
     async fn wait_deleted(&self, current: &Observed) -> Result<(), ReconcileError> {
         // Its subnet group and parameter group can only go once the cluster is gone.
         let deleted =
-            self.client.wait_until_db_cluster_deleted().db_cluster_identifier(&current.aws_id).wait(MAX_WAIT).await;
+            self.client.wait_until_db_cluster_deleted().db_cluster_identifier(&current.aws_id).wait(self.wait).await;
         gone(current, "DB cluster", deleted)
     }
 }

@@ -14,17 +14,15 @@ use super::{create_tags, sync_tags, tag_map};
 use crate::error::{all, classify_typed, gone, missing, settled, unless_gone};
 use crate::owned::{arn_of, cannot_update, created, observed, resolved, spec, updated};
 
-/// An Aurora instance takes ten to twenty minutes with its cluster, and far longer on a slow
-/// day.
-const MAX_WAIT: Duration = Duration::from_secs(60 * 60);
-
 pub(crate) struct DbInstances {
     client: rds::Client,
+    /// How long to wait for AWS to finish making or deleting one (`[waits]`).
+    wait: Duration,
 }
 
 impl DbInstances {
-    pub(crate) fn new(client: &rds::Client) -> Self {
-        Self { client: client.clone() }
+    pub(crate) fn new(client: &rds::Client, wait: Duration) -> Self {
+        Self { client: client.clone(), wait }
     }
 }
 
@@ -133,14 +131,18 @@ impl Reconciler for DbInstances {
     }
 
     async fn wait_ready(&self, current: Observed) -> Result<Observed, ReconcileError> {
-        let ready =
-            self.client.wait_until_db_instance_available().db_instance_identifier(&current.aws_id).wait(MAX_WAIT).await;
+        let ready = self
+            .client
+            .wait_until_db_instance_available()
+            .db_instance_identifier(&current.aws_id)
+            .wait(self.wait)
+            .await;
         settled(current, "DB instance", ready)
     }
 
     async fn wait_deleted(&self, current: &Observed) -> Result<(), ReconcileError> {
         let deleted =
-            self.client.wait_until_db_instance_deleted().db_instance_identifier(&current.aws_id).wait(MAX_WAIT).await;
+            self.client.wait_until_db_instance_deleted().db_instance_identifier(&current.aws_id).wait(self.wait).await;
         gone(current, "DB instance", deleted)
     }
 }

@@ -25,8 +25,6 @@ use serde_json::{Value, json};
 use crate::error::{all, classify, classify_typed, waited};
 use crate::owned::{cannot_update, resolved, spec};
 
-/// Route 53 usually applies a change everywhere within 60 seconds.
-const MAX_WAIT: Duration = Duration::from_secs(5 * 60);
 /// An owner record's time to live; nothing resolves it but paystack.
 const OWNER_TTL: i64 = 300;
 /// The first word of every owner record's value.
@@ -34,6 +32,8 @@ const HERITAGE: &str = "heritage=paystack";
 
 pub(crate) struct Records {
     client: route53::Client,
+    /// How long to wait for AWS to finish making or deleting one (`[waits]`).
+    wait: Duration,
 }
 
 /// What an owner record says: which of a stack's resources owns which record.
@@ -156,8 +156,8 @@ fn aws_id(zone: &str, name: &str, set_identifier: Option<&str>) -> String {
 }
 
 impl Records {
-    pub(crate) fn new(client: &route53::Client) -> Self {
-        Self { client: client.clone() }
+    pub(crate) fn new(client: &route53::Client, wait: Duration) -> Self {
+        Self { client: client.clone(), wait }
     }
 
     /// The records of `zone` from `(name, type)` on, while `in_range` holds.
@@ -359,7 +359,7 @@ impl Reconciler for Records {
     async fn wait_ready(&self, mut current: Observed) -> Result<Observed, ReconcileError> {
         if let Some(change_id) = current.outputs.remove(CHANGE_OUTPUT) {
             let change_id = change_id.as_str().unwrap_or_default().to_owned();
-            let wait = self.client.wait_until_resource_record_sets_changed().id(&change_id).wait(MAX_WAIT).await;
+            let wait = self.client.wait_until_resource_record_sets_changed().id(&change_id).wait(self.wait).await;
             waited(&format!("waiting for Route 53 change {change_id}"), wait)?;
         }
         current.pending = false;

@@ -356,7 +356,8 @@ impl Aws {
         for placement in placements {
             let clients = self.pool.clients(&target(&s.env, &placement)).await;
             let global = placement.region.is_none();
-            let registry = paystack_aws::registry(&clients).retain(|kind| paystack_platform::is_global(kind) == global);
+            let registry = paystack_aws::registry(&clients, &s.env.waits)
+                .retain(|kind| paystack_platform::is_global(kind) == global);
             registries.insert(placement, registry);
         }
         registries

@@ -72,6 +72,7 @@ fn env(name: &str, cidr: &str, nats: usize) -> Environment {
         },
         drift: Default::default(),
         state: StateSettings { backend: StateStore::Local, lock_lease: std::time::Duration::from_secs(30) },
+        waits: Default::default(),
     }
 }
 
