@@ -58,6 +58,17 @@ async fn prod_waits_for_what_aws_is_still_making_and_converges() {
     assert_eq!(destroyed.code, 0, "{}", destroyed.stderr);
     let deleting = proxy.rewrites().into_iter().filter(|l| l.ends_with("deleted -> deleting")).count();
     assert!(deleting > 0, "the NAT gateways' deletion was played");
+    // A NAT gateway's Elastic IP is released only once AWS has finished deleting it.
+    let timeline = proxy.timeline();
+    let nats_gone: Vec<Duration> = timeline
+        .iter()
+        .filter(|s| s.action == "DescribeNatGateways")
+        .flat_map(|s| s.gone.iter().map(move |_| s.at))
+        .collect();
+    assert!(nats_gone.len() >= 3, "each of the three gateways was seen gone: {nats_gone:?}");
+    let released = sent(&timeline, "ReleaseAddress");
+    let first_gone = nats_gone.iter().min().copied().unwrap_or_default();
+    assert!(released.len() == 3 && released.iter().all(|at| *at > first_gone), "addresses released too early");
     let left = live_resources(&stack).await;
     assert!(left.is_empty(), "destroy leaves nothing: {left:#?}");
 }
@@ -94,6 +105,45 @@ async fn a_resource_that_never_settles_fails_its_wait_and_the_rest_goes_on() {
     assert_eq!(rerun.code, 0, "{}", rerun.stderr);
     assert!(sent(&settling.timeline(), "CreateNatGateway").is_empty(), "no second gateway was made");
     assert_exactly_what_state_records(&stack, expected_total("dev"), "after the stuck gateway settled").await;
+    stack.run(&["destroy", "--yes"]).success();
+    assert!(live_resources(&stack).await.is_empty());
+}
+
+/// Ctrl-C while Aurora is still being made: the run stops non-zero with what it made
+/// recorded, and the next run waits for that same cluster instead of making another.
+#[tokio::test]
+async fn interrupted_during_the_aurora_wait_the_next_run_waits_for_the_same_cluster() {
+    let stack = Stack::new("dev", "slowint");
+    let proxy = FaultProxy::with_latency(&endpoint(), Latency { scale: 1.0 / 20.0, stuck: None });
+    let child = stack
+        .command(&["apply", "--yes"])
+        .env("AWS_ENDPOINT_URL", &proxy.url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt once the cluster's first Describe has been answered "creating".
+    let waiting = |p: &FaultProxy| p.rewrites().iter().any(|l| l.contains("DescribeDBClusters"));
+    let start = std::time::Instant::now();
+    while !waiting(&proxy) && start.elapsed() < Duration::from_secs(120) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(waiting(&proxy), "the apply reached the cluster's wait");
+    let sent_int = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(sent_int.success());
+    let run = Run::from(child.wait_with_output().unwrap());
+    println!("interrupted during the Aurora wait:\n{}{}", run.stdout, run.stderr);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("Interrupted"), "{}", run.stderr);
+    let state = stack.state().await.unwrap();
+    let cluster =
+        state["resources"]["database.cluster"]["aws_id"].as_str().expect("the cluster is recorded").to_owned();
+
+    let rerun = Run::from(stack.command(&["apply", "--yes"]).env("AWS_ENDPOINT_URL", &proxy.url).output().unwrap());
+    assert_eq!(rerun.code, 0, "{}", rerun.stderr);
+    assert_eq!(sent(&proxy.timeline(), "CreateDBCluster").len(), 1, "no second cluster was made");
+    assert_eq!(stack.state().await.unwrap()["resources"]["database.cluster"]["aws_id"], cluster.as_str());
+    assert_exactly_what_state_records(&stack, expected_total("dev"), "after the interrupted apply was finished").await;
     stack.run(&["destroy", "--yes"]).success();
     assert!(live_resources(&stack).await.is_empty());
 }

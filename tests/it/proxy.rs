@@ -152,6 +152,8 @@ pub(crate) struct Seen {
     pub(crate) action: String,
     /// For a Describe of a settling kind: the ids it showed settled, as the emulator had them.
     pub(crate) settled: Vec<String>,
+    /// For a Describe of a settling kind: the ids it showed gone (`deleted`).
+    pub(crate) gone: Vec<String>,
 }
 
 /// A resource AWS is still making (or deleting).
@@ -359,7 +361,7 @@ impl Settled {
         let (parts, body) = answer.into_parts();
         let bytes = body.collect().await.map(http_body_util::Collected::to_bytes).unwrap_or_default();
         let mut text = String::from_utf8_lossy(&bytes).into_owned();
-        let mut settled = Vec::new();
+        let (mut settled, mut gone) = (Vec::new(), Vec::new());
         let now = Instant::now();
         let scaled = |secs: Duration| secs.mul_f64(latency.scale);
         if parts.status.is_success()
@@ -399,6 +401,7 @@ impl Settled {
                 match want {
                     Some(to) => edits.push((at + start, status.len(), to, (*id).to_owned(), status.to_owned())),
                     None if status == kind.ready => settled.push((*id).to_owned()),
+                    None if kind.delete.is_some_and(|d| status == d.2) => gone.push((*id).to_owned()),
                     None => {}
                 }
             }
@@ -411,7 +414,7 @@ impl Settled {
             }
         }
         if let Ok(mut timeline) = self.timeline.lock() {
-            timeline.push(Seen { at: self.since_start(), action: action.to_owned(), settled });
+            timeline.push(Seen { at: self.since_start(), action: action.to_owned(), settled, gone });
         }
         let mut out = Response::new(Full::new(Bytes::from(text)));
         *out.status_mut() = parts.status;
