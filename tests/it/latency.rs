@@ -93,6 +93,7 @@ async fn a_resource_that_never_settles_fails_its_wait_and_the_rest_goes_on() {
         applied.stderr
     );
     let said = format!("{}{}", applied.stdout, applied.stderr);
+    assert!(said.contains("still `pending`"), "the status it was stuck in: {said}");
     assert!(said.contains("the limit is 20s, set under [waits]"), "and how long it waited: {said}");
     assert!(said.contains("skipped, because network.nat.a failed"), "what depends on it is skipped: {said}");
     let counts = crate::support::live_counts(&stack).await;

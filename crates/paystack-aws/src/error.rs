@@ -252,7 +252,11 @@ where
 /// The outcome of a waiter. A failed poll is classified like any call. Running out of time or
 /// reaching a failure state is final for this run: waiting again at once would only repeat
 /// it. The resource is recorded either way, and the next run waits for it again.
-pub(crate) fn waited<T, O, E>(what: &str, result: Result<T, WaiterError<O, E>>) -> Result<(), ReconcileError>
+pub(crate) fn waited<T, O, E>(
+    what: &str,
+    result: Result<T, WaiterError<O, E>>,
+    still: Option<String>,
+) -> Result<(), ReconcileError>
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     O: std::fmt::Debug,
@@ -261,9 +265,10 @@ where
         Ok(_) => Ok(()),
         Err(WaiterError::OperationFailed(failed)) => Err(classify(what, failed.into_error())),
         Err(WaiterError::ExceededMaxWait(out)) => Err(ReconcileError::permanent(format!(
-            "{what}: AWS had not finished after {}s ({} looks; the limit is {}s, set under [waits]); \
+            "{what}: AWS had not finished after {}s{} ({} looks; the limit is {}s, set under [waits]); \
              it is recorded, and the next run waits again",
             out.elapsed().as_secs(),
+            still.map(|s| format!(", still `{s}`")).unwrap_or_default(),
             out.poll_count(),
             out.max_wait().as_secs()
         ))),
@@ -274,18 +279,25 @@ where
     }
 }
 
+/// Whether a waiter gave up because its time ran out: then the resource's status, read once
+/// more, says where it was stuck.
+pub(crate) fn ran_out<T, O, E>(result: &Result<T, WaiterError<O, E>>) -> bool {
+    matches!(result, Err(WaiterError::ExceededMaxWait(_)))
+}
+
 /// The resource once its waiter has seen it ready: no longer pending. `what` names its kind
-/// ("NAT gateway").
+/// ("NAT gateway"); `still` is the status it was stuck in, if the wait ran out.
 pub(crate) fn settled<T, O, E>(
     mut current: Observed,
     what: &str,
     result: Result<T, WaiterError<O, E>>,
+    still: Option<String>,
 ) -> Result<Observed, ReconcileError>
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     O: std::fmt::Debug,
 {
-    waited(&format!("waiting for {what} {}", current.aws_id), result)?;
+    waited(&format!("waiting for {what} {}", current.aws_id), result, still)?;
     current.pending = false;
     Ok(current)
 }
@@ -300,7 +312,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     O: std::fmt::Debug,
 {
-    waited(&format!("waiting for {what} {} to be deleted", current.aws_id), result)
+    waited(&format!("waiting for {what} {} to be deleted", current.aws_id), result, None)
 }
 
 #[cfg(test)]
@@ -401,12 +413,16 @@ mod tests {
             Duration::from_secs(1201),
             80,
         )));
-        let e = waited("waiting for NAT gateway nat-1", timed_out).unwrap_err();
+        let e = waited("waiting for NAT gateway nat-1", timed_out, Some("pending".into())).unwrap_err();
         assert_eq!(e.class, ErrorClass::Permanent);
-        assert!(e.message.contains("after 1201s (80 looks; the limit is 1200s, set under [waits])"), "{}", e.message);
+        assert!(
+            e.message.contains("after 1201s, still `pending` (80 looks; the limit is 1200s, set under [waits])"),
+            "{}",
+            e.message
+        );
         assert!(e.message.contains("the next run waits again"), "{}", e.message);
         let poll_failed: Waited =
             Err(WaiterError::OperationFailed(OperationFailed::new(ec2_error("RequestLimitExceeded"))));
-        assert_eq!(waited("waiting", poll_failed).unwrap_err().class, ErrorClass::Retryable);
+        assert_eq!(waited("waiting", poll_failed, None).unwrap_err().class, ErrorClass::Retryable);
     }
 }

@@ -12,7 +12,7 @@ use paystack_platform::kinds::NatGateway;
 use serde_json::json;
 
 use super::{Listed, created, owned_of, stack_filter, tag_specification, update_tags_only};
-use crate::error::{all, classify, gone, missing, settled, unless_not_found};
+use crate::error::{all, classify, gone, missing, ran_out, settled, unless_not_found};
 use crate::owned::{resolved, spec};
 
 pub(crate) struct NatGateways {
@@ -24,6 +24,12 @@ pub(crate) struct NatGateways {
 impl NatGateways {
     pub(crate) fn new(client: &ec2::Client, wait: Duration) -> Self {
         Self { client: client.clone(), wait }
+    }
+
+    /// The gateway's state as AWS reports it now, if it can be read.
+    async fn state_of(&self, id: &str) -> Option<String> {
+        let out = self.client.describe_nat_gateways().nat_gateway_ids(id).send().await.ok()?;
+        out.nat_gateways().first()?.state().map(|s| s.as_str().to_owned())
     }
 }
 
@@ -83,7 +89,8 @@ impl Reconciler for NatGateways {
     async fn wait_ready(&self, current: Observed) -> Result<Observed, ReconcileError> {
         let ready =
             self.client.wait_until_nat_gateway_available().nat_gateway_ids(&current.aws_id).wait(self.wait).await;
-        settled(current, "NAT gateway", ready)
+        let still = if ran_out(&ready) { self.state_of(&current.aws_id).await } else { None };
+        settled(current, "NAT gateway", ready, still)
     }
 
     async fn wait_deleted(&self, current: &Observed) -> Result<(), ReconcileError> {

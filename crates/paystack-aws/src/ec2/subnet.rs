@@ -98,6 +98,6 @@ impl Reconciler for Subnets {
     async fn wait_ready(&self, current: Observed) -> Result<Observed, ReconcileError> {
         let ready =
             self.client.wait_until_subnet_available().subnet_ids(&current.aws_id).wait(Duration::from_secs(300)).await;
-        settled(current, "subnet", ready)
+        settled(current, "subnet", ready, None)
     }
 }

@@ -116,6 +116,6 @@ impl Reconciler for Vpcs {
     async fn wait_ready(&self, current: Observed) -> Result<Observed, ReconcileError> {
         let ready =
             self.client.wait_until_vpc_available().vpc_ids(&current.aws_id).wait(Duration::from_secs(300)).await;
-        settled(current, "VPC", ready)
+        settled(current, "VPC", ready, None)
     }
 }

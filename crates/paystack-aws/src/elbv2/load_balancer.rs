@@ -13,7 +13,7 @@ use paystack_platform::kinds::LoadBalancer;
 use serde_json::{Value, json};
 
 use super::{create_tags, stack_load_balancers, sync_tags};
-use crate::error::{classify, gone, missing, settled, unless_gone};
+use crate::error::{classify, gone, missing, ran_out, settled, unless_gone};
 use crate::owned::{cannot_update, created, observed, spec, strings, updated};
 
 pub(crate) struct LoadBalancers {
@@ -36,6 +36,12 @@ fn outputs(lb: &elbv2::types::LoadBalancer) -> Value {
 impl LoadBalancers {
     pub(crate) fn new(client: &elbv2::Client, wait: Duration) -> Self {
         Self { client: client.clone(), wait }
+    }
+
+    /// The load balancer's state as AWS reports it now, if it can be read.
+    async fn state_of(&self, arn: &str) -> Option<String> {
+        let out = self.client.describe_load_balancers().load_balancer_arns(arn).send().await.ok()?;
+        out.load_balancers().first()?.state()?.code().map(|c| c.as_str().to_owned())
     }
 }
 
@@ -126,7 +132,8 @@ impl Reconciler for LoadBalancers {
     async fn wait_ready(&self, current: Observed) -> Result<Observed, ReconcileError> {
         let ready =
             self.client.wait_until_load_balancer_available().load_balancer_arns(&current.aws_id).wait(self.wait).await;
-        settled(current, "load balancer", ready)
+        let still = if ran_out(&ready) { self.state_of(&current.aws_id).await } else { None };
+        settled(current, "load balancer", ready, still)
     }
 
     async fn wait_deleted(&self, current: &Observed) -> Result<(), ReconcileError> {

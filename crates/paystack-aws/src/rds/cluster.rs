@@ -18,7 +18,7 @@ use rds::types::{ServerlessV2ScalingConfiguration, Tag};
 use serde_json::{Value, json};
 
 use super::{create_tags, sync_tags, tag_map};
-use crate::error::{all, classify, classify_typed, gone, missing, settled, unless_gone};
+use crate::error::{all, classify, classify_typed, gone, missing, ran_out, settled, unless_gone};
 use crate::owned::{PASSWORD_SECRET_TAG, arn_of, cannot_update, created, observed, resolved, spec, strings, updated};
 
 pub(crate) struct DbClusters {
@@ -37,6 +37,12 @@ fn scaling(cluster: &DbCluster) -> Option<ServerlessV2ScalingConfiguration> {
 impl DbClusters {
     pub(crate) fn new(client: &rds::Client, secrets: &secretsmanager::Client, wait: Duration) -> Self {
         Self { client: client.clone(), secrets: secrets.clone(), wait }
+    }
+
+    /// The cluster's status as AWS reports it now, if it can be read.
+    async fn status_of(&self, id: &str) -> Option<String> {
+        let out = self.client.describe_db_clusters().db_cluster_identifier(id).send().await.ok()?;
+        out.db_clusters().first()?.status().map(str::to_owned)
     }
 
     /// The password in the secret `arn`. It goes straight into the request that needs it.
@@ -235,7 +241,8 @@ impl Reconciler for DbClusters {
     async fn wait_ready(&self, current: Observed) -> Result<Observed, ReconcileError> {
         let ready =
             self.client.wait_until_db_cluster_available().db_cluster_identifier(&current.aws_id).wait(self.wait).await;
-        settled(current, "DB cluster", ready)
+        let still = if ran_out(&ready) { self.status_of(&current.aws_id).await } else { None };
+        settled(current, "DB cluster", ready, still)
     }
 
     async fn wait_deleted(&self, current: &Observed) -> Result<(), ReconcileError> {

@@ -11,7 +11,7 @@ use rds::client::Waiters;
 use serde_json::json;
 
 use super::{create_tags, sync_tags, tag_map};
-use crate::error::{all, classify_typed, gone, missing, settled, unless_gone};
+use crate::error::{all, classify_typed, gone, missing, ran_out, settled, unless_gone};
 use crate::owned::{arn_of, cannot_update, created, observed, resolved, spec, updated};
 
 pub(crate) struct DbInstances {
@@ -23,6 +23,12 @@ pub(crate) struct DbInstances {
 impl DbInstances {
     pub(crate) fn new(client: &rds::Client, wait: Duration) -> Self {
         Self { client: client.clone(), wait }
+    }
+
+    /// The instance's status as AWS reports it now, if it can be read.
+    async fn status_of(&self, id: &str) -> Option<String> {
+        let out = self.client.describe_db_instances().db_instance_identifier(id).send().await.ok()?;
+        out.db_instances().first()?.db_instance_status().map(str::to_owned)
     }
 }
 
@@ -137,7 +143,8 @@ impl Reconciler for DbInstances {
             .db_instance_identifier(&current.aws_id)
             .wait(self.wait)
             .await;
-        settled(current, "DB instance", ready)
+        let still = if ran_out(&ready) { self.status_of(&current.aws_id).await } else { None };
+        settled(current, "DB instance", ready, still)
     }
 
     async fn wait_deleted(&self, current: &Observed) -> Result<(), ReconcileError> {

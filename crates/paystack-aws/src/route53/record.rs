@@ -360,7 +360,7 @@ impl Reconciler for Records {
         if let Some(change_id) = current.outputs.remove(CHANGE_OUTPUT) {
             let change_id = change_id.as_str().unwrap_or_default().to_owned();
             let wait = self.client.wait_until_resource_record_sets_changed().id(&change_id).wait(self.wait).await;
-            waited(&format!("waiting for Route 53 change {change_id}"), wait)?;
+            waited(&format!("waiting for Route 53 change {change_id}"), wait, None)?;
         }
         current.pending = false;
         Ok(current)
