@@ -3,7 +3,10 @@
 //! (`aws-latency.toml`, at 1/200), so the real reconcilers' waiters wait and the executor
 //! orders what follows after them. Prod is applied, planned and destroyed through it.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
+
+use serde_json::Value;
 
 use crate::proxy::{FaultProxy, Latency, Seen};
 use crate::support::{Run, Stack, assert_exactly_what_state_records, endpoint, expected_total, live_resources};
@@ -19,15 +22,96 @@ fn sent(timeline: &[Seen], action: &str) -> Vec<Duration> {
     timeline.iter().filter(|s| s.action == action).map(|s| s.at).collect()
 }
 
+/// The lines of an `apply --json`, in order.
+fn events(stdout: &str) -> Vec<Value> {
+    stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect()
+}
+
+fn field<'v>(event: &'v Value, name: &str) -> &'v str {
+    event[name].as_str().unwrap_or_else(|| panic!("no `{name}` in {event}"))
+}
+
+/// Every change started only after each change it depends on (as state records the
+/// dependencies) had finished: made, and reported ready by its waiter.
+fn started_only_after_what_they_depend_on_was_ready(events: &[Value], state: &Value) {
+    let changed: BTreeSet<&str> = events[0]["plan"]["changes"]
+        .as_array()
+        .expect("the first line is the plan")
+        .iter()
+        .filter(|c| c["action"] != "no-op")
+        .map(|c| field(c, "id"))
+        .collect();
+    let (mut ready, mut started) = (BTreeSet::new(), 0);
+    for e in events {
+        match field(e, "event") {
+            "started" => {
+                started += 1;
+                let id = field(e, "resource");
+                let depends_on = state["resources"][id]["depends_on"].as_array().unwrap_or_else(|| panic!("{id}"));
+                for dep in depends_on.iter().filter_map(Value::as_str).filter(|d| changed.contains(d)) {
+                    assert!(ready.contains(dep), "{id} started before {dep}, which it depends on, was ready");
+                }
+            }
+            "finished" => {
+                ready.insert(field(e, "resource"));
+            }
+            _ => {}
+        }
+    }
+    assert_eq!((started, ready.len()), (changed.len(), changed.len()), "every change started and finished");
+}
+
+/// In-flight calls never exceeded `slots` per service and placement, while more resources of
+/// one service than that were waiting for AWS at once.
+fn waits_held_no_slot(events: &[Value], slots: usize) {
+    let mut calls: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    let mut service_of: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut waiting: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    let mut most_waiting: BTreeMap<&str, usize> = BTreeMap::new();
+    for e in events {
+        let id = e["resource"].as_str().unwrap_or_default();
+        match field(e, "event") {
+            "calling" => {
+                service_of.insert(id, field(e, "service"));
+                let n = calls.entry((field(e, "service"), field(e, "placement"))).or_default();
+                *n += 1;
+                assert!(*n <= slots, "{n} calls in flight at {e}");
+            }
+            "called" => *calls.entry((field(e, "service"), field(e, "placement"))).or_default() -= 1,
+            "waiting" => {
+                let service = service_of[id];
+                let now = waiting.entry(service).or_default();
+                now.insert(id);
+                let most = most_waiting.entry(service).or_default();
+                *most = (*most).max(now.len());
+            }
+            "finished" | "failed" => {
+                waiting.values_mut().for_each(|w| {
+                    w.remove(id);
+                });
+            }
+            _ => {}
+        }
+    }
+    println!("most resources waiting at once, by service, with {slots} call slot(s) each: {most_waiting:?}");
+    assert!(calls.values().all(|n| *n == 0), "every call returned: {calls:?}");
+    assert!(most_waiting.values().any(|n| *n > slots), "more resources waited than there are slots: {most_waiting:?}");
+}
+
 #[tokio::test]
 async fn prod_waits_for_what_aws_is_still_making_and_converges() {
     let stack = Stack::new("prod", "latency");
     let proxy = FaultProxy::with_latency(&endpoint(), Latency { scale: 1.0 / 200.0, stuck: None });
     let through = |args: &[&str]| Run::from(stack.command(args).env("AWS_ENDPOINT_URL", &proxy.url).output().unwrap());
 
-    let applied = through(&["apply", "--yes"]);
+    // One call in flight per service and region: more resources of a service wait at once
+    // than it has slots, which only works if waiting holds none.
+    let applied = through(&["apply", "--yes", "--json", "--parallelism", "1"]);
     let rewrites = proxy.rewrites();
     assert_eq!(applied.code, 0, "{}\n{}", applied.stderr, rewrites.join("\n"));
+    let state = stack.state().await.unwrap();
+    started_only_after_what_they_depend_on_was_ready(&events(&applied.stdout), &state);
+    waits_held_no_slot(&events(&applied.stdout), 1);
     println!("latency, apply of prod at 1/200: {} answers rewritten\n{}", rewrites.len(), rewrites.join("\n"));
     for (describe, status) in [
         ("DescribeNatGateways", "available -> pending"),

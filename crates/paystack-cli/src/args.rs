@@ -51,6 +51,8 @@ pub(crate) enum Command {
         override_protection: bool,
         #[command(flatten)]
         lock: LockArgs,
+        #[command(flatten)]
+        run: RunArgs,
     },
     /// Report what changed in AWS behind paystack's back: modified fields, resources deleted
     /// out of band, and unmanaged resources that carry the stack's tags. Exit 0 with no
@@ -121,6 +123,8 @@ pub(crate) enum Command {
         override_protection: bool,
         #[command(flatten)]
         lock: LockArgs,
+        #[command(flatten)]
+        run: RunArgs,
     },
     /// Create the environment's state bucket and lock table, or bring them to the required
     /// settings. Safe to run again.
@@ -185,6 +189,19 @@ pub(crate) struct LockArgs {
     /// lock is refused at once.
     #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
     pub(crate) lock_timeout: std::time::Duration,
+}
+
+/// How `apply` and `destroy` carry out their plan, and how they report it.
+#[derive(Debug, Default, Args)]
+pub(crate) struct RunArgs {
+    /// Print the plan, then each step of the run as it happens, then the result: one JSON
+    /// object per line. Needs --yes, or a saved plan.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// The most API calls in flight at once per AWS service and region (by default 8, and
+    /// 16 for EC2). Waiting for AWS to finish something takes no part of it.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub(crate) parallelism: Option<u16>,
 }
 
 /// `90`, `90s`, `5m` or `1h`.

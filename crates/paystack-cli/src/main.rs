@@ -12,6 +12,7 @@ mod commands;
 mod diagnostics;
 mod logging;
 mod render;
+mod stream;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

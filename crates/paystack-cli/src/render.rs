@@ -370,8 +370,9 @@ impl Progress for ProgressLines {
                 self.track(&id, Some(verb));
                 self.line(format!("{} {id}: {verb}…", err_paint(sym, style)));
             }
-            // Most waits end at once; the heartbeat reports the ones that do not.
-            Event::Waiting { .. } => {}
+            // Most waits end at once; the heartbeat reports the ones that do not. Calls are
+            // for `--json` to follow.
+            Event::Waiting { .. } | Event::Calling { .. } | Event::Called { .. } => {}
             Event::Retrying { id, attempt, error } => {
                 self.line(format!("  {id}: attempt {attempt} failed, retrying: {error}"))
             }

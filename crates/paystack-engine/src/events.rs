@@ -2,13 +2,26 @@
 
 use std::time::Duration;
 
-use paystack_core::{Action, ResourceId};
+use paystack_core::{Action, Placement, ResourceId};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
     Started {
         id: ResourceId,
         action: Action,
+    },
+    /// An API call took one of its service's slots in its placement. A change makes one
+    /// call, or two for a replace; a retry is a new call.
+    Calling {
+        id: ResourceId,
+        service: &'static str,
+        placement: Placement,
+    },
+    /// The call returned, well or not, and gave its slot back.
+    Called {
+        id: ResourceId,
+        service: &'static str,
+        placement: Placement,
     },
     /// The API call is done; AWS is settling and the resource holds no slot.
     Waiting {

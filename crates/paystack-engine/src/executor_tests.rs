@@ -1,5 +1,6 @@
 //! The executor against the in-memory cloud.
 
+use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -220,6 +221,25 @@ async fn waiting_for_aws_holds_no_slot() {
     let log = h.cloud.log();
     assert!(log[..3].iter().all(|l| l.starts_with("create:")), "{log:?}");
     assert!(log[3..].iter().all(|l| l.starts_with("ready:")), "{log:?}");
+    // The events say the same, as `apply --json` prints them: never two calls in flight,
+    // and at one point all three resources waiting.
+    let (mut calls, mut waiting, mut most_waiting) = (0, BTreeSet::new(), 0);
+    for e in h.events.lock().unwrap().iter() {
+        match e {
+            Event::Calling { service: "test", .. } => calls += 1,
+            Event::Called { service: "test", .. } => calls -= 1,
+            Event::Waiting { id } => {
+                waiting.insert(id.clone());
+            }
+            Event::Finished { id, .. } => {
+                waiting.remove(id);
+            }
+            _ => {}
+        }
+        assert!(calls <= 1, "a second call took the only slot at {e:?}");
+        most_waiting = most_waiting.max(waiting.len());
+    }
+    assert_eq!((calls, most_waiting), (0, 3), "every call returned, and all three waited at once");
 }
 
 #[tokio::test(start_paused = true)]

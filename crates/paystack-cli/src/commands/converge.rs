@@ -7,14 +7,15 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use miette::{IntoDiagnostic, Result, miette};
 use paystack_core::{Plan, ResourceId, StateDocument};
-use paystack_engine::{ExecOptions, Executor, StateWriteError, StateWriter};
+use paystack_engine::{ExecOptions, Executor, Progress, StateWriteError, StateWriter};
 use paystack_state::{Lock, LockInfo, LockOptions, StateBackend, StateError};
 use tokio_util::sync::CancellationToken;
 
 use super::drift::drift_report;
 use super::{Aws, SavedPlan, Stack, apply_plan, check_plan, observe};
-use crate::args::LockArgs;
+use crate::args::{LockArgs, RunArgs};
 use crate::render;
+use crate::stream::JsonEvents;
 
 #[derive(Clone, Copy, PartialEq)]
 pub(super) enum Mode {
@@ -86,9 +87,17 @@ pub(super) async fn converge(
     mode: Mode,
     confirm: Confirm,
     lock_args: &LockArgs,
+    run: &RunArgs,
     saved: Option<SavedPlan>,
 ) -> Result<ExitCode> {
     let operation = mode.operation();
+    if run.json && !confirm.yes && saved.is_none() {
+        // Nothing can be asked on a stream that a program reads.
+        return Err(miette!(
+            help = format!("review `paystack plan --env {}` first, then add --yes", s.env.name),
+            "{operation} --json carries out the plan without asking, so it needs --yes or a saved plan"
+        ));
+    }
     let aws = Aws::connect(s).await;
     let backend = aws.backend(s);
     let options = LockOptions { timeout: lock_args.lock_timeout, ..LockOptions::new(s.env.state.lock_lease) };
@@ -106,7 +115,7 @@ pub(super) async fn converge(
         Some(previous) => diagln!("Took over the lapsed lock of {previous}; that run can no longer write state."),
         None => {}
     }
-    let result = converge_locked(s, mode, confirm, saved, &aws, &*backend, &lock).await;
+    let result = converge_locked(s, mode, confirm, run, saved, &aws, &*backend, &lock).await;
     let id = lock.info().id.clone();
     if let paystack_state::Released::Lapses { lease_left, error } = lock.release().await {
         diagln!(
@@ -118,10 +127,12 @@ pub(super) async fn converge(
     result
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn converge_locked(
     s: &Stack,
     mode: Mode,
     confirm: Confirm,
+    run: &RunArgs,
     saved: Option<SavedPlan>,
     aws: &Aws,
     backend: &dyn StateBackend,
@@ -152,31 +163,45 @@ async fn converge_locked(
     if let Some(saved) = &saved {
         check_plan(saved, stored.as_ref(), &plan, s)?;
     }
-    out!("{}", render::plan_text(&plan, &s.key(), &s.env.region));
+    let stream = JsonEvents::new();
+    if run.json {
+        stream.plan(render::plan_json(&plan, &s.env.name, &s.key()));
+    } else {
+        out!("{}", render::plan_text(&plan, &s.key(), &s.env.region));
+    }
+    let options = exec_options(run);
     if !plan.has_changes() {
         if paystack_engine::state_lags(&plan, &inventory, &state) {
             // Nothing to change in AWS, but state is behind it: record what is live.
             let before = state.resources.len();
-            let progress = render::ProgressLines::new(0);
+            let lines = render::ProgressLines::new(0);
+            let progress: &dyn Progress = if run.json { &stream } else { &lines };
             let writer = LockWriter(lock);
             let executor = Executor {
                 registries: &registries,
                 scope: &scope,
-                options: ExecOptions::default(),
-                progress: &progress,
+                options: options.clone(),
+                progress,
                 writer: &writer,
             };
             let report = executor
                 .apply(&plan, &s.graph, &inventory, &mut state, CancellationToken::new())
                 .await
                 .map_err(|e| miette!("{e}"))?;
+            if run.json {
+                stream.result(&report);
+            }
             if let Some(e) = report.state_error {
                 return Err(miette!(help = after_state_error(&e, s, operation), "cannot record state: {e}"));
             }
-            outln!(
-                "Recorded in state what an interrupted run had left unrecorded ({} resources recorded, {before} before).",
-                state.resources.len()
-            );
+            if !run.json {
+                outln!(
+                    "Recorded in state what an interrupted run had left unrecorded ({} resources recorded, {before} before).",
+                    state.resources.len()
+                );
+            }
+        } else if run.json {
+            stream.result(&paystack_engine::ApplyReport::default());
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -206,23 +231,18 @@ async fn converge_locked(
         on_lost.cancel();
     });
 
-    let progress = render::ProgressLines::new(plan.changes.iter().filter(|c| c.action.is_change()).count());
+    let lines = render::ProgressLines::new(plan.changes.iter().filter(|c| c.action.is_change()).count());
+    let progress: &dyn Progress = if run.json { &stream } else { &lines };
     let writer = LockWriter(lock);
-    let executor = Executor {
-        registries: &registries,
-        scope: &scope,
-        options: ExecOptions::default(),
-        progress: &progress,
-        writer: &writer,
-    };
+    let executor = Executor { registries: &registries, scope: &scope, options, progress, writer: &writer };
     let report = {
-        let run = executor.apply(&plan, &s.graph, &inventory, &mut state, cancel);
-        tokio::pin!(run);
+        let going = executor.apply(&plan, &s.graph, &inventory, &mut state, cancel);
+        tokio::pin!(going);
         let mut heartbeat = tokio::time::interval(render::ProgressLines::HEARTBEAT);
         loop {
             tokio::select! {
-                report = &mut run => break report.map_err(|e| miette!("{e}")),
-                _ = heartbeat.tick() => progress.heartbeat(),
+                report = &mut going => break report.map_err(|e| miette!("{e}")),
+                _ = heartbeat.tick(), if !run.json => lines.heartbeat(),
             }
         }
     };
@@ -234,7 +254,11 @@ async fn converge_locked(
         Mode::Destroy => "Destroy",
         Mode::Fix { .. } => "Fix",
     };
-    out!("{}", render::report_text(&report, verb));
+    if run.json {
+        stream.result(&report);
+    } else {
+        out!("{}", render::report_text(&report, verb));
+    }
     if !report.succeeded() {
         let help = if let Some(e) = &report.state_error {
             after_state_error(e, s, operation)
@@ -251,11 +275,19 @@ async fn converge_locked(
         };
         return Err(miette!(help = help, "{operation} of `{}` did not complete", s.key()));
     }
-    if mode == Mode::Apply {
+    if mode == Mode::Apply && !run.json {
         outln!("\nOutputs:");
         out!("{}", render::outputs_text(&s.blueprint.resolve_outputs(&state)));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The executor's limits: `--parallelism`, when given, for every service alike.
+fn exec_options(run: &RunArgs) -> ExecOptions {
+    match run.parallelism {
+        Some(n) => ExecOptions { default_slots: n.into(), service_slots: Default::default(), ..ExecOptions::default() },
+        None => ExecOptions::default(),
+    }
 }
 
 /// The engine's prevent-destroy rule: nothing is deleted or replaced in a protected

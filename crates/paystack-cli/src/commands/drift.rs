@@ -17,7 +17,7 @@ use paystack_platform::Lookups;
 
 use super::converge::{Confirm, Mode, converge};
 use super::{Aws, Stack, build, owner_of};
-use crate::args::{Cli, LockArgs};
+use crate::args::{Cli, LockArgs, RunArgs};
 use crate::diagnostics::InvalidConfig;
 use crate::render;
 
@@ -69,7 +69,7 @@ pub(super) async fn drift(s: &Stack, args: DriftArgs, confirm: Confirm, lock: &L
         notify(&s, &aws, &state, &report).await?;
     }
     if args.fix {
-        converge(&s, Mode::Fix { prune: args.prune }, confirm, lock, None).await?;
+        converge(&s, Mode::Fix { prune: args.prune }, confirm, lock, &RunArgs::default(), None).await?;
     }
     Ok(ExitCode::from(2))
 }

@@ -184,16 +184,16 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(if *detailed_exitcode && plan.has_changes() { ExitCode::from(2) } else { ExitCode::SUCCESS })
         }
-        Command::Apply { stack, plan_file, yes, override_protection, lock } => {
+        Command::Apply { stack, plan_file, yes, override_protection, lock, run } => {
             let s = load(&cli, stack)?;
             let saved = plan_file.as_deref().map(|path| load_plan(path, &s)).transpose()?;
-            converge(&s, Mode::Apply, Confirm { yes: *yes, override_protection: *override_protection }, lock, saved)
-                .await
+            let confirm = Confirm { yes: *yes, override_protection: *override_protection };
+            converge(&s, Mode::Apply, confirm, lock, run, saved).await
         }
-        Command::Destroy { stack, yes, override_protection, lock } => {
+        Command::Destroy { stack, yes, override_protection, lock, run } => {
             let s = load(&cli, stack)?;
-            converge(&s, Mode::Destroy, Confirm { yes: *yes, override_protection: *override_protection }, lock, None)
-                .await
+            let confirm = Confirm { yes: *yes, override_protection: *override_protection };
+            converge(&s, Mode::Destroy, confirm, lock, run, None).await
         }
         Command::Drift {
             env,

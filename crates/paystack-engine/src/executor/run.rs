@@ -248,6 +248,8 @@ impl Run<'_, '_> {
     fn spawn_call(&mut self, i: usize, tx: &mpsc::UnboundedSender<Msg>) {
         let node = &self.nodes[i];
         let Some(&phase) = node.phases.front() else { return };
+        let (service, placement) = node.slot();
+        self.exec.progress.event(Event::Calling { id: node.change.id.clone(), service, placement });
         let reconciler = node.reconciler.clone();
         // A create tried before may have taken effect with its answer lost, or AWS says the
         // resource exists: look for it by its ownership tags before making it again.
@@ -322,10 +324,13 @@ impl Run<'_, '_> {
                 self.nodes[node].status = Status::Interrupted;
             }
             Msg::PhaseDone { node: i, phase, result } => {
-                if phase.holds_slot()
-                    && let Some(used) = self.in_flight.get_mut(&self.nodes[i].slot())
-                {
-                    *used = used.saturating_sub(1);
+                if phase.holds_slot() {
+                    let slot = self.nodes[i].slot();
+                    if let Some(used) = self.in_flight.get_mut(&slot) {
+                        *used = used.saturating_sub(1);
+                    }
+                    let (service, placement) = slot;
+                    self.exec.progress.event(Event::Called { id: self.nodes[i].change.id.clone(), service, placement });
                 }
                 match result {
                     Ok(observed) => {
