@@ -16,6 +16,8 @@ use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::config_bag::ConfigBag;
 use tokio::sync::Mutex;
 
+use crate::wait::WaitClock;
+
 /// Where calls go: a region, and optionally a role to assume first (an environment that
 /// lives in its own account).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -41,6 +43,8 @@ pub struct Clients {
     pub acm: aws_sdk_acm::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub route53: aws_sdk_route53::Client,
+    /// The clock the reconcilers' waits keep.
+    pub wait_clock: WaitClock,
 }
 
 /// A client of one service over `config`, with [`NoBlindRetry`].
@@ -51,7 +55,7 @@ macro_rules! client {
 }
 
 impl Clients {
-    fn new(config: &SdkConfig) -> Self {
+    fn new(config: &SdkConfig, wait_clock: WaitClock) -> Self {
         // An emulator or an S3-compatible endpoint on a plain host name cannot take the
         // bucket as a subdomain; AWS itself gets the default, virtual-hosted style.
         let s3 = aws_sdk_s3::config::Builder::from(config)
@@ -73,6 +77,7 @@ impl Clients {
             acm: client!(aws_sdk_acm, config),
             cloudwatch: client!(aws_sdk_cloudwatch, config),
             route53: client!(aws_sdk_route53, config),
+            wait_clock,
         }
     }
 }
@@ -128,13 +133,15 @@ impl Intercept for NoBlindRetry {
 /// and hands out one [`Clients`] per [`Target`].
 pub struct ClientPool {
     base: SdkConfig,
+    wait_clock: WaitClock,
     by_target: Mutex<HashMap<Target, Clients>>,
 }
 
 impl ClientPool {
     /// Loads credentials and `AWS_ENDPOINT_URL` from the environment, with `region` (the
     /// configuration's) as the region: the SDK then never asks the instance metadata
-    /// service for one. Every target sets its own region anyway.
+    /// service for one. Every target sets its own region anyway. The waits' clock is
+    /// [`WaitClock::from_env`]'s, or real time if that is not valid: the CLI checks it first.
     pub async fn from_env(region: &str) -> Self {
         // Throttling is the expected failure of a wide concurrent apply: the adaptive mode
         // adds client-side rate limiting on top of exponential backoff with jitter.
@@ -153,7 +160,11 @@ impl ClientPool {
             .timeout_config(timeouts)
             .load()
             .await;
-        Self { base, by_target: Mutex::new(HashMap::new()) }
+        Self {
+            base,
+            wait_clock: WaitClock::from_env().unwrap_or(WaitClock::REAL),
+            by_target: Mutex::new(HashMap::new()),
+        }
     }
 
     pub async fn clients(&self, target: &Target) -> Clients {
@@ -172,7 +183,7 @@ impl ClientPool {
             config =
                 config.credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider));
         }
-        let clients = Clients::new(&config.build());
+        let clients = Clients::new(&config.build(), self.wait_clock);
         by_target.insert(target.clone(), clients.clone());
         clients
     }

@@ -23,6 +23,7 @@ mod secretsmanager;
 mod sns;
 mod state;
 mod tagging;
+mod wait;
 
 use std::sync::Arc;
 
@@ -34,12 +35,16 @@ pub use clients::{ClientPool, Clients, Target};
 pub use lookups::{LookupError, Wanted, look_up};
 pub use notify::{Attribute, publish};
 pub use state::{InitStep, Outcome, RemoteBackend, StateLocation, init};
+pub use wait::{WAIT_CLOCK_SCALE, WaitClock};
+
+use wait::Wait;
 
 /// Every reconciler, over the given clients. Adding a kind is one line here, or in its
 /// service's `register` where the service has one.
 pub fn registry(clients: &Clients, waits: &Waits) -> Registry {
+    let wait = |limit| Wait::new(limit, clients.wait_clock);
     let mut r = Registry::default();
-    ec2::register(&mut r, &clients.ec2, waits);
+    ec2::register(&mut r, &clients.ec2, wait(waits.nat_gateway));
     r.register(kinds::DB_SUBNET_GROUP.schema(), Arc::new(rds::subnet_group::DbSubnetGroups::new(&clients.rds)));
     r.register(
         kinds::DB_CLUSTER_PARAMETER_GROUP.schema(),
@@ -47,9 +52,12 @@ pub fn registry(clients: &Clients, waits: &Waits) -> Registry {
     );
     r.register(
         kinds::DB_CLUSTER.schema(),
-        Arc::new(rds::cluster::DbClusters::new(&clients.rds, &clients.secretsmanager, waits.db_cluster)),
+        Arc::new(rds::cluster::DbClusters::new(&clients.rds, &clients.secretsmanager, wait(waits.db_cluster))),
     );
-    r.register(kinds::DB_INSTANCE.schema(), Arc::new(rds::instance::DbInstances::new(&clients.rds, waits.db_instance)));
+    r.register(
+        kinds::DB_INSTANCE.schema(),
+        Arc::new(rds::instance::DbInstances::new(&clients.rds, wait(waits.db_instance))),
+    );
     r.register(kinds::SECRET.schema(), Arc::new(secretsmanager::secret::Secrets::new(&clients.secretsmanager)));
     r.register(
         kinds::SECRET_ROTATION.schema(),
@@ -60,10 +68,13 @@ pub fn registry(clients: &Clients, waits: &Waits) -> Registry {
     r.register(kinds::IAM_ROLE.schema(), Arc::new(iam::role::Roles::new(&clients.iam)));
     r.register(kinds::ECS_CLUSTER.schema(), Arc::new(ecs::cluster::Clusters::new(&clients.ecs)));
     r.register(kinds::TASK_DEFINITION.schema(), Arc::new(ecs::task_definition::TaskDefinitions::new(&clients.ecs)));
-    r.register(kinds::ECS_SERVICE.schema(), Arc::new(ecs::service::Services::new(&clients.ecs, waits.ecs_service)));
+    r.register(
+        kinds::ECS_SERVICE.schema(),
+        Arc::new(ecs::service::Services::new(&clients.ecs, wait(waits.ecs_service))),
+    );
     r.register(
         kinds::LOAD_BALANCER.schema(),
-        Arc::new(elbv2::load_balancer::LoadBalancers::new(&clients.elbv2, waits.load_balancer)),
+        Arc::new(elbv2::load_balancer::LoadBalancers::new(&clients.elbv2, wait(waits.load_balancer))),
     );
     r.register(kinds::TARGET_GROUP.schema(), Arc::new(elbv2::target_group::TargetGroups::new(&clients.elbv2)));
     r.register(kinds::LISTENER.schema(), Arc::new(elbv2::listener::Listeners::new(&clients.elbv2)));
@@ -72,6 +83,9 @@ pub fn registry(clients: &Clients, waits: &Waits) -> Registry {
         Arc::new(autoscaling::service_scaling::ServiceScalings::new(&clients.autoscaling)),
     );
     r.register(kinds::ALARM.schema(), Arc::new(cloudwatch::alarm::Alarms::new(&clients.cloudwatch)));
-    r.register(kinds::DNS_RECORD.schema(), Arc::new(route53::record::Records::new(&clients.route53, waits.dns_change)));
+    r.register(
+        kinds::DNS_RECORD.schema(),
+        Arc::new(route53::record::Records::new(&clients.route53, wait(waits.dns_change))),
+    );
     r
 }

@@ -34,6 +34,11 @@ fn main() -> ExitCode {
     let _ = miette::set_hook(Box::new(move |_| Box::new(miette::MietteHandlerOpts::new().wrap_lines(wrap).build())));
     // Logs go to stderr; product output goes to stdout.
     logging::init();
+    // Read again where the clients are made; checked here, before anything else happens.
+    if let Err(e) = paystack_aws::WaitClock::from_env() {
+        diagln!("error: {e}; it is for the latency benchmark (docs/TESTING.md), and unset means real time");
+        return ExitCode::from(1);
+    }
     // Before any thread starts: the only time the local offset can be read safely.
     paystack_state::when::use_local_offset();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

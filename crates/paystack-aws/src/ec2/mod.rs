@@ -17,7 +17,6 @@ use async_trait::async_trait;
 
 use aws_sdk_ec2 as ec2;
 use ec2::types::{Filter, ResourceType, Tag, TagSpecification};
-use paystack_config::Waits;
 use paystack_core::stack::STACK_TAG;
 use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Registry, Scope};
@@ -29,14 +28,15 @@ use crate::owned::{self, TagMap};
 pub(crate) use crate::owned::{cannot_update, created, desired_tags, objects, strings, updated};
 use crate::tagging::Tagging;
 pub(crate) use crate::tagging::sync_tags;
+use crate::wait::Wait;
 
 /// Every EC2 reconciler. Adding an EC2 kind is its module above and one line here.
-pub(crate) fn register(r: &mut Registry, client: &ec2::Client, waits: &Waits) {
+pub(crate) fn register(r: &mut Registry, client: &ec2::Client, nat_wait: Wait) {
     r.register(kinds::VPC.schema(), Arc::new(vpc::Vpcs::new(client)));
     r.register(kinds::SUBNET.schema(), Arc::new(subnet::Subnets::new(client)));
     r.register(kinds::INTERNET_GATEWAY.schema(), Arc::new(internet_gateway::InternetGateways::new(client)));
     r.register(kinds::ELASTIC_IP.schema(), Arc::new(elastic_ip::ElasticIps::new(client)));
-    r.register(kinds::NAT_GATEWAY.schema(), Arc::new(nat_gateway::NatGateways::new(client, waits.nat_gateway)));
+    r.register(kinds::NAT_GATEWAY.schema(), Arc::new(nat_gateway::NatGateways::new(client, nat_wait)));
     r.register(kinds::ROUTE_TABLE.schema(), Arc::new(route_table::RouteTables::new(client)));
     r.register(kinds::NETWORK_ACL.schema(), Arc::new(network_acl::NetworkAcls::new(client)));
     r.register(kinds::SECURITY_GROUP.schema(), Arc::new(security_group::SecurityGroups::new(client)));

@@ -1,10 +1,10 @@
 //! `ec2.nat_gateway`: public NAT gateways, one per zone or one shared, as configured.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use aws_sdk_ec2 as ec2;
-use ec2::client::Waiters;
+use aws_smithy_runtime::client::waiters::AcceptorState;
+use ec2::error::ProvideErrorMetadata;
+use ec2::operation::describe_nat_gateways::{DescribeNatGatewaysError, DescribeNatGatewaysOutput};
 use ec2::types::{ConnectivityType, NatGatewayState, ResourceType};
 use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
@@ -14,15 +14,16 @@ use serde_json::json;
 use super::{Listed, created, owned_of, stack_filter, tag_specification, update_tags_only};
 use crate::error::{all, classify, gone, missing, ran_out, settled, unless_not_found};
 use crate::owned::{resolved, spec};
+use crate::wait::{Cadence, Wait, all_or_any};
 
 pub(crate) struct NatGateways {
     client: ec2::Client,
     /// How long to wait for AWS to finish making or deleting one (`[waits]`).
-    wait: Duration,
+    wait: Wait,
 }
 
 impl NatGateways {
-    pub(crate) fn new(client: &ec2::Client, wait: Duration) -> Self {
+    pub(crate) fn new(client: &ec2::Client, wait: Wait) -> Self {
         Self { client: client.clone(), wait }
     }
 
@@ -32,6 +33,34 @@ impl NatGateways {
         out.nat_gateways().first()?.state().map(|s| s.as_str().to_owned())
     }
 }
+
+/// What the SDK's `NatGatewayAvailable` waiter accepts: every gateway `available`; one
+/// `failed`, `deleting` or `deleted` is a failure; not found yet is not.
+fn available(answer: Result<&DescribeNatGatewaysOutput, &DescribeNatGatewaysError>) -> AcceptorState {
+    match answer {
+        Ok(out) => all_or_any(
+            out.nat_gateways().iter().map(|g| g.state().map_or("", NatGatewayState::as_str)),
+            "available",
+            &["failed", "deleting", "deleted"],
+        ),
+        Err(e) if e.code() == Some(NOT_FOUND) => AcceptorState::Retry,
+        Err(_) => AcceptorState::NoAcceptorsMatched,
+    }
+}
+
+/// What the SDK's `NatGatewayDeleted` waiter accepts: every gateway `deleted`, or none found.
+fn deleted(answer: Result<&DescribeNatGatewaysOutput, &DescribeNatGatewaysError>) -> AcceptorState {
+    match answer {
+        Ok(out) => {
+            all_or_any(out.nat_gateways().iter().map(|g| g.state().map_or("", NatGatewayState::as_str)), "deleted", &[])
+        }
+        Err(e) if e.code() == Some(NOT_FOUND) => AcceptorState::Success,
+        Err(_) => AcceptorState::NoAcceptorsMatched,
+    }
+}
+
+/// EC2's documented error code for a gateway id it does not know (yet, or any more).
+const NOT_FOUND: &str = "NatGatewayNotFound";
 
 #[async_trait]
 impl Reconciler for NatGateways {
@@ -87,16 +116,16 @@ impl Reconciler for NatGateways {
     }
 
     async fn wait_ready(&self, current: Observed) -> Result<Observed, ReconcileError> {
-        let ready =
-            self.client.wait_until_nat_gateway_available().nat_gateway_ids(&current.aws_id).wait(self.wait).await;
+        let look = || self.client.describe_nat_gateways().nat_gateway_ids(&current.aws_id).send();
+        let ready = self.wait.until(Cadence::MINUTES, look, available).await;
         let still = if ran_out(&ready) { self.state_of(&current.aws_id).await } else { None };
         settled(current, "NAT gateway", ready, still)
     }
 
     async fn wait_deleted(&self, current: &Observed) -> Result<(), ReconcileError> {
         // Its Elastic IP and subnet can only go once the gateway is gone.
-        let deleted =
-            self.client.wait_until_nat_gateway_deleted().nat_gateway_ids(&current.aws_id).wait(self.wait).await;
+        let look = || self.client.describe_nat_gateways().nat_gateway_ids(&current.aws_id).send();
+        let deleted = self.wait.until(Cadence::MINUTES, look, deleted).await;
         gone(current, "NAT gateway", deleted)
     }
 }

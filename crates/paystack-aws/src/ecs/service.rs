@@ -7,11 +7,10 @@
 //! reports a rollout that fails through the service's events. The service is scaled to zero
 //! before it is deleted, so its tasks drain instead of being killed mid-request.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use aws_sdk_ecs as ecs;
-use ecs::client::Waiters;
+use aws_smithy_runtime::client::waiters::AcceptorState;
+use ecs::operation::describe_services::{DescribeServicesError, DescribeServicesOutput};
 use ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, LaunchType, LoadBalancer, NetworkConfiguration, PropagateTags, ServiceField,
 };
@@ -23,13 +22,14 @@ use serde_json::{Value, json};
 use super::{create_tags, stack_clusters, sync_tags, tag_map};
 use crate::error::{all, classify, gone, missing, unless_gone};
 use crate::owned::{arn_of, aws_int, cannot_update, created, observed, resolved, resolved_all, spec, updated};
+use crate::wait::{Cadence, Wait};
 
 /// DescribeServices takes at most 10 services per call.
 const SERVICES_PER_CALL: usize = 10;
 pub(crate) struct Services {
     client: ecs::Client,
     /// How long to wait for AWS to finish making or deleting one (`[waits]`).
-    wait: Duration,
+    wait: Wait,
 }
 
 fn network(desired: &Desired, service: &EcsService) -> Result<NetworkConfiguration, ReconcileError> {
@@ -64,7 +64,7 @@ fn outputs(arn: &str, cluster_arn: &str, name: &str) -> Value {
 }
 
 impl Services {
-    pub(crate) fn new(client: &ecs::Client, wait: Duration) -> Self {
+    pub(crate) fn new(client: &ecs::Client, wait: Wait) -> Self {
         Self { client: client.clone(), wait }
     }
 
@@ -74,6 +74,17 @@ impl Services {
             .get("cluster")
             .and_then(Value::as_str)
             .ok_or_else(|| ReconcileError::permanent(format!("`{}` has no recorded cluster", current.id)))
+    }
+}
+
+/// What the SDK's `ServicesInactive` waiter accepts: the service `INACTIVE`; one ECS does
+/// not know (`MISSING`) is a failure.
+fn inactive(answer: Result<&DescribeServicesOutput, &DescribeServicesError>) -> AcceptorState {
+    match answer {
+        Ok(out) if out.failures().iter().any(|f| f.reason() == Some("MISSING")) => AcceptorState::Failure,
+        Ok(out) if out.services().iter().any(|s| s.status() == Some("INACTIVE")) => AcceptorState::Success,
+        Ok(_) => AcceptorState::Retry,
+        Err(_) => AcceptorState::NoAcceptorsMatched,
     }
 }
 
@@ -201,8 +212,8 @@ impl Reconciler for Services {
 
     async fn wait_deleted(&self, current: &Observed) -> Result<(), ReconcileError> {
         let cluster = Self::cluster_of(current)?;
-        let deleted =
-            self.client.wait_until_services_inactive().cluster(cluster).services(&current.aws_id).wait(self.wait).await;
+        let look = || self.client.describe_services().cluster(cluster).services(&current.aws_id).send();
+        let deleted = self.wait.until(Cadence::MINUTES, look, inactive).await;
         gone(current, "ECS service", deleted)
     }
 }

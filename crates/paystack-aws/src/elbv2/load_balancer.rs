@@ -1,11 +1,10 @@
 //! `elbv2.load_balancer`: the environment's internet-facing Application Load Balancer, in
 //! the public subnets behind the load balancer security group.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2 as elbv2;
-use elbv2::client::Waiters;
+use aws_smithy_runtime::client::waiters::AcceptorState;
+use elbv2::operation::describe_load_balancers::{DescribeLoadBalancersError, DescribeLoadBalancersOutput};
 use elbv2::types::{IpAddressType, LoadBalancerSchemeEnum, LoadBalancerTypeEnum};
 use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
@@ -15,11 +14,12 @@ use serde_json::{Value, json};
 use super::{create_tags, stack_load_balancers, sync_tags};
 use crate::error::{classify, gone, missing, ran_out, settled, unless_gone};
 use crate::owned::{cannot_update, created, observed, spec, strings, updated};
+use crate::wait::{Cadence, Wait, all_or_any};
 
 pub(crate) struct LoadBalancers {
     client: elbv2::Client,
     /// How long to wait for AWS to finish making or deleting one (`[waits]`).
-    wait: Duration,
+    wait: Wait,
 }
 
 fn outputs(lb: &elbv2::types::LoadBalancer) -> Value {
@@ -34,7 +34,7 @@ fn outputs(lb: &elbv2::types::LoadBalancer) -> Value {
 }
 
 impl LoadBalancers {
-    pub(crate) fn new(client: &elbv2::Client, wait: Duration) -> Self {
+    pub(crate) fn new(client: &elbv2::Client, wait: Wait) -> Self {
         Self { client: client.clone(), wait }
     }
 
@@ -42,6 +42,30 @@ impl LoadBalancers {
     async fn state_of(&self, arn: &str) -> Option<String> {
         let out = self.client.describe_load_balancers().load_balancer_arns(arn).send().await.ok()?;
         out.load_balancers().first()?.state()?.code().map(|c| c.as_str().to_owned())
+    }
+}
+
+fn states(out: &DescribeLoadBalancersOutput) -> impl Iterator<Item = &str> {
+    out.load_balancers().iter().map(|b| b.state().and_then(|s| s.code()).map_or("", |c| c.as_str()))
+}
+
+/// What the SDK's `LoadBalancerAvailable` waiter accepts: every one `active`; not found yet
+/// is not a failure. A balancer AWS reports `failed` is one.
+fn available(answer: Result<&DescribeLoadBalancersOutput, &DescribeLoadBalancersError>) -> AcceptorState {
+    match answer {
+        Ok(out) => all_or_any(states(out), "active", &["failed"]),
+        Err(e) if e.is_load_balancer_not_found_exception() => AcceptorState::Retry,
+        Err(_) => AcceptorState::NoAcceptorsMatched,
+    }
+}
+
+/// What the SDK's `LoadBalancersDeleted` waiter accepts: not found.
+fn deleted(answer: Result<&DescribeLoadBalancersOutput, &DescribeLoadBalancersError>) -> AcceptorState {
+    match answer {
+        Ok(out) if out.load_balancers().is_empty() => AcceptorState::Success,
+        Ok(_) => AcceptorState::Retry,
+        Err(e) if e.is_load_balancer_not_found_exception() => AcceptorState::Success,
+        Err(_) => AcceptorState::NoAcceptorsMatched,
     }
 }
 
@@ -130,16 +154,16 @@ impl Reconciler for LoadBalancers {
     }
 
     async fn wait_ready(&self, current: Observed) -> Result<Observed, ReconcileError> {
-        let ready =
-            self.client.wait_until_load_balancer_available().load_balancer_arns(&current.aws_id).wait(self.wait).await;
+        let look = || self.client.describe_load_balancers().load_balancer_arns(&current.aws_id).send();
+        let ready = self.wait.until(Cadence::MINUTES, look, available).await;
         let still = if ran_out(&ready) { self.state_of(&current.aws_id).await } else { None };
         settled(current, "load balancer", ready, still)
     }
 
     async fn wait_deleted(&self, current: &Observed) -> Result<(), ReconcileError> {
         // Its security group and subnets can only go once its network interfaces have.
-        let deleted =
-            self.client.wait_until_load_balancers_deleted().load_balancer_arns(&current.aws_id).wait(self.wait).await;
+        let look = || self.client.describe_load_balancers().load_balancer_arns(&current.aws_id).send();
+        let deleted = self.wait.until(Cadence::MINUTES, look, deleted).await;
         gone(current, "load balancer", deleted)
     }
 }

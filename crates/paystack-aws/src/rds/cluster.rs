@@ -5,27 +5,29 @@
 //! in an error. Which secret's password the cluster has is written on the cluster itself, as
 //! the `paystack:password-secret` tag, so that a plan can see it.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use aws_sdk_rds as rds;
 use aws_sdk_secretsmanager as secretsmanager;
+use aws_smithy_runtime::client::waiters::AcceptorState;
 use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
 use paystack_platform::kinds::{DbCluster, FINAL_SNAPSHOT_TAG};
-use rds::client::Waiters;
+use rds::operation::describe_db_clusters::{DescribeDBClustersError, DescribeDbClustersOutput};
 use rds::types::{ServerlessV2ScalingConfiguration, Tag};
 use serde_json::{Value, json};
 
 use super::{create_tags, sync_tags, tag_map};
 use crate::error::{all, classify, classify_typed, gone, missing, ran_out, settled, unless_gone};
 use crate::owned::{PASSWORD_SECRET_TAG, arn_of, cannot_update, created, observed, resolved, spec, strings, updated};
+use crate::wait::{Cadence, Wait, all_or_any};
 
 pub(crate) struct DbClusters {
     client: rds::Client,
     secrets: secretsmanager::Client,
     /// How long to wait for AWS to finish making or deleting one (`[waits]`).
-    wait: Duration,
+    wait: Wait,
 }
 
 fn scaling(cluster: &DbCluster) -> Option<ServerlessV2ScalingConfiguration> {
@@ -35,7 +37,7 @@ fn scaling(cluster: &DbCluster) -> Option<ServerlessV2ScalingConfiguration> {
 }
 
 impl DbClusters {
-    pub(crate) fn new(client: &rds::Client, secrets: &secretsmanager::Client, wait: Duration) -> Self {
+    pub(crate) fn new(client: &rds::Client, secrets: &secretsmanager::Client, wait: Wait) -> Self {
         Self { client: client.clone(), secrets: secrets.clone(), wait }
     }
 
@@ -58,6 +60,32 @@ impl DbClusters {
             .and_then(Value::as_str)
             .map(str::to_owned)
             .ok_or_else(|| ReconcileError::permanent(format!("the secret {arn} has no `password`")))
+    }
+}
+
+fn statuses(out: &DescribeDbClustersOutput) -> impl Iterator<Item = &str> {
+    out.db_clusters().iter().map(|c| c.status().unwrap_or_default())
+}
+
+/// What the SDK's `DBClusterAvailable` waiter accepts.
+fn available(answer: Result<&DescribeDbClustersOutput, &DescribeDBClustersError>) -> AcceptorState {
+    const FAILED: &[&str] = &["deleted", "deleting", "failed", "incompatible-restore", "incompatible-parameters"];
+    match answer {
+        Ok(out) => all_or_any(statuses(out), "available", FAILED),
+        Err(_) => AcceptorState::NoAcceptorsMatched,
+    }
+}
+
+/// What the SDK's `DBClusterDeleted` waiter accepts: none left, or not found; a cluster
+/// that is being made or changed is not being deleted.
+fn deleted(answer: Result<&DescribeDbClustersOutput, &DescribeDBClustersError>) -> AcceptorState {
+    const FAILED: &[&str] = &["creating", "modifying", "rebooting", "resetting-master-credentials"];
+    match answer {
+        Ok(out) if out.db_clusters().is_empty() => AcceptorState::Success,
+        Ok(out) if statuses(out).any(|s| FAILED.contains(&s)) => AcceptorState::Failure,
+        Ok(_) => AcceptorState::Retry,
+        Err(e) if e.is_db_cluster_not_found_fault() => AcceptorState::Success,
+        Err(_) => AcceptorState::NoAcceptorsMatched,
     }
 }
 
@@ -239,16 +267,16 @@ impl Reconciler for DbClusters {
     }
 
     async fn wait_ready(&self, current: Observed) -> Result<Observed, ReconcileError> {
-        let ready =
-            self.client.wait_until_db_cluster_available().db_cluster_identifier(&current.aws_id).wait(self.wait).await;
+        let look = || self.client.describe_db_clusters().db_cluster_identifier(&current.aws_id).send();
+        let ready = self.wait.until(Cadence::LONG, look, available).await;
         let still = if ran_out(&ready) { self.status_of(&current.aws_id).await } else { None };
         settled(current, "DB cluster", ready, still)
     }
 
     async fn wait_deleted(&self, current: &Observed) -> Result<(), ReconcileError> {
         // Its subnet group and parameter group can only go once the cluster is gone.
-        let deleted =
-            self.client.wait_until_db_cluster_deleted().db_cluster_identifier(&current.aws_id).wait(self.wait).await;
+        let look = || self.client.describe_db_clusters().db_cluster_identifier(&current.aws_id).send();
+        let deleted = self.wait.until(Cadence::LONG, look, deleted).await;
         gone(current, "DB cluster", deleted)
     }
 }

@@ -1,27 +1,27 @@
 //! `rds.db_instance`: the Aurora writer and readers.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use aws_sdk_rds as rds;
+use aws_smithy_runtime::client::waiters::AcceptorState;
 use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
 use paystack_platform::kinds::DbInstance;
-use rds::client::Waiters;
+use rds::operation::describe_db_instances::{DescribeDBInstancesError, DescribeDbInstancesOutput};
 use serde_json::json;
 
 use super::{create_tags, sync_tags, tag_map};
 use crate::error::{all, classify_typed, gone, missing, ran_out, settled, unless_gone};
 use crate::owned::{arn_of, cannot_update, created, observed, resolved, spec, updated};
+use crate::wait::{Cadence, Wait, all_or_any};
 
 pub(crate) struct DbInstances {
     client: rds::Client,
     /// How long to wait for AWS to finish making or deleting one (`[waits]`).
-    wait: Duration,
+    wait: Wait,
 }
 
 impl DbInstances {
-    pub(crate) fn new(client: &rds::Client, wait: Duration) -> Self {
+    pub(crate) fn new(client: &rds::Client, wait: Wait) -> Self {
         Self { client: client.clone(), wait }
     }
 
@@ -29,6 +29,31 @@ impl DbInstances {
     async fn status_of(&self, id: &str) -> Option<String> {
         let out = self.client.describe_db_instances().db_instance_identifier(id).send().await.ok()?;
         out.db_instances().first()?.db_instance_status().map(str::to_owned)
+    }
+}
+
+fn statuses(out: &DescribeDbInstancesOutput) -> impl Iterator<Item = &str> {
+    out.db_instances().iter().map(|i| i.db_instance_status().unwrap_or_default())
+}
+
+/// What the SDK's `DBInstanceAvailable` waiter accepts.
+fn available(answer: Result<&DescribeDbInstancesOutput, &DescribeDBInstancesError>) -> AcceptorState {
+    const FAILED: &[&str] = &["deleted", "deleting", "failed", "incompatible-restore", "incompatible-parameters"];
+    match answer {
+        Ok(out) => all_or_any(statuses(out), "available", FAILED),
+        Err(_) => AcceptorState::NoAcceptorsMatched,
+    }
+}
+
+/// What the SDK's `DBInstanceDeleted` waiter accepts: none left, or not found.
+fn deleted(answer: Result<&DescribeDbInstancesOutput, &DescribeDBInstancesError>) -> AcceptorState {
+    const FAILED: &[&str] = &["creating", "modifying", "rebooting", "resetting-master-credentials"];
+    match answer {
+        Ok(out) if out.db_instances().is_empty() => AcceptorState::Success,
+        Ok(out) if statuses(out).any(|s| FAILED.contains(&s)) => AcceptorState::Failure,
+        Ok(_) => AcceptorState::Retry,
+        Err(e) if e.is_db_instance_not_found_fault() => AcceptorState::Success,
+        Err(_) => AcceptorState::NoAcceptorsMatched,
     }
 }
 
@@ -137,19 +162,15 @@ impl Reconciler for DbInstances {
     }
 
     async fn wait_ready(&self, current: Observed) -> Result<Observed, ReconcileError> {
-        let ready = self
-            .client
-            .wait_until_db_instance_available()
-            .db_instance_identifier(&current.aws_id)
-            .wait(self.wait)
-            .await;
+        let look = || self.client.describe_db_instances().db_instance_identifier(&current.aws_id).send();
+        let ready = self.wait.until(Cadence::LONG, look, available).await;
         let still = if ran_out(&ready) { self.status_of(&current.aws_id).await } else { None };
         settled(current, "DB instance", ready, still)
     }
 
     async fn wait_deleted(&self, current: &Observed) -> Result<(), ReconcileError> {
-        let deleted =
-            self.client.wait_until_db_instance_deleted().db_instance_identifier(&current.aws_id).wait(self.wait).await;
+        let look = || self.client.describe_db_instances().db_instance_identifier(&current.aws_id).send();
+        let deleted = self.wait.until(Cadence::LONG, look, deleted).await;
         gone(current, "DB instance", deleted)
     }
 }

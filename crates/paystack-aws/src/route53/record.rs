@@ -11,19 +11,21 @@
 //! the end of the range it was asked for.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_route53 as route53;
+use aws_smithy_runtime::client::waiters::AcceptorState;
 use paystack_core::{FieldChange, Fields, Observed, ResourceId};
 use paystack_engine::{Desired, ErrorClass, ReconcileError, Reconciler, Scope};
 use paystack_platform::kinds::{self, DnsRecord};
-use route53::client::Waiters;
+use route53::operation::get_change::{GetChangeError, GetChangeOutput};
+use route53::types::ChangeStatus;
 use route53::types::{AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
 use serde_json::{Value, json};
 
 use crate::error::{all, classify, classify_typed, waited};
 use crate::owned::{cannot_update, resolved, spec};
+use crate::wait::{Cadence, Wait};
 
 /// An owner record's time to live; nothing resolves it but paystack.
 const OWNER_TTL: i64 = 300;
@@ -33,7 +35,7 @@ const HERITAGE: &str = "heritage=paystack";
 pub(crate) struct Records {
     client: route53::Client,
     /// How long to wait for AWS to finish making or deleting one (`[waits]`).
-    wait: Duration,
+    wait: Wait,
 }
 
 /// What an owner record says: which of a stack's resources owns which record.
@@ -156,7 +158,7 @@ fn aws_id(zone: &str, name: &str, set_identifier: Option<&str>) -> String {
 }
 
 impl Records {
-    pub(crate) fn new(client: &route53::Client, wait: Duration) -> Self {
+    pub(crate) fn new(client: &route53::Client, wait: Wait) -> Self {
         Self { client: client.clone(), wait }
     }
 
@@ -237,6 +239,15 @@ impl Records {
             )?;
         let change = out.change_info().ok_or_else(|| crate::error::missing("change info"))?;
         Ok(change.id().to_owned())
+    }
+}
+
+/// What the SDK's `ResourceRecordSetsChanged` waiter accepts: the change `INSYNC`.
+fn in_sync(answer: Result<&GetChangeOutput, &GetChangeError>) -> AcceptorState {
+    match answer {
+        Ok(out) if out.change_info().is_some_and(|c| *c.status() == ChangeStatus::Insync) => AcceptorState::Success,
+        Ok(_) => AcceptorState::Retry,
+        Err(_) => AcceptorState::NoAcceptorsMatched,
     }
 }
 
@@ -359,7 +370,8 @@ impl Reconciler for Records {
     async fn wait_ready(&self, mut current: Observed) -> Result<Observed, ReconcileError> {
         if let Some(change_id) = current.outputs.remove(CHANGE_OUTPUT) {
             let change_id = change_id.as_str().unwrap_or_default().to_owned();
-            let wait = self.client.wait_until_resource_record_sets_changed().id(&change_id).wait(self.wait).await;
+            let look = || self.client.get_change().id(&change_id).send();
+            let wait = self.wait.until(Cadence::MINUTES, look, in_sync).await;
             waited(&format!("waiting for Route 53 change {change_id}"), wait, None)?;
         }
         current.pending = false;
