@@ -4,8 +4,8 @@
 //! leaves nothing. `PAYSTACK_FAULT_SEED` and `PAYSTACK_FAULT_RATE` choose the run
 //! (`scripts/faults` runs several).
 
-use crate::proxy::FaultProxy;
 use crate::support::{Run, Stack, assert_exactly_what_state_records, endpoint, expected_total, live_resources};
+use paystack_proxy::FaultProxy;
 
 fn setting<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)

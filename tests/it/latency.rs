@@ -1,15 +1,16 @@
-//! AWS's settling times, through the proxy's latency mode: NAT gateways, Aurora clusters and
-//! instances and the load balancer report themselves in progress for their typical duration
-//! (`aws-latency.toml`, at 1/200), so the real reconcilers' waiters wait and the executor
-//! orders what follows after them. Prod is applied, planned and destroyed through it.
+//! AWS's durations, through the proxy's latency mode: NAT gateways, the S3 endpoint, Aurora
+//! clusters and instances, the load balancer and Route 53 changes report themselves in
+//! progress for their typical duration (`aws-latency.toml`, at 1/200), and the one-call
+//! creates take theirs, so the real reconcilers' waiters wait and the executor orders what
+//! follows after them. Prod is applied, planned and destroyed through it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::proxy::{FaultProxy, Latency, Seen};
 use crate::support::{Run, Stack, assert_exactly_what_state_records, endpoint, expected_total, live_resources};
+use paystack_proxy::{FaultProxy, Latency, Seen};
 
 /// When the first answer of `describe` showed something settled.
 fn first_settled(timeline: &[Seen], describe: &str) -> Duration {
@@ -118,6 +119,8 @@ async fn prod_waits_for_what_aws_is_still_making_and_converges() {
         ("DescribeDBClusters", "available -> creating"),
         ("DescribeDBInstances", "available -> creating"),
         ("DescribeLoadBalancers", "active -> provisioning"),
+        ("DescribeVpcEndpoints", "available -> pending"),
+        ("GetChange", "INSYNC -> PENDING"),
     ] {
         assert!(
             rewrites.iter().any(|l| l.contains(describe) && l.ends_with(status)),

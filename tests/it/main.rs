@@ -15,6 +15,5 @@ mod invariants;
 mod latency;
 mod network;
 mod parity;
-mod proxy;
 mod state;
 mod support;

@@ -44,7 +44,7 @@ use wait::Wait;
 pub fn registry(clients: &Clients, waits: &Waits) -> Registry {
     let wait = |limit| Wait::new(limit, clients.wait_clock);
     let mut r = Registry::default();
-    ec2::register(&mut r, &clients.ec2, wait(waits.nat_gateway));
+    ec2::register(&mut r, &clients.ec2, wait(waits.nat_gateway), wait(waits.vpc_endpoint));
     r.register(kinds::DB_SUBNET_GROUP.schema(), Arc::new(rds::subnet_group::DbSubnetGroups::new(&clients.rds)));
     r.register(
         kinds::DB_CLUSTER_PARAMETER_GROUP.schema(),

@@ -145,15 +145,15 @@ impl Wait {
 
 /// The acceptor state of a list of statuses: success when there is at least one and each
 /// is `ready`, failure when any is one of `failed`, else look again.
-pub(crate) fn all_or_any<'s>(
-    statuses: impl IntoIterator<Item = &'s str>,
+pub(crate) fn all_or_any<S: AsRef<str>>(
+    statuses: impl IntoIterator<Item = S>,
     ready: &str,
     failed: &[&str],
 ) -> AcceptorState {
-    let statuses: Vec<&str> = statuses.into_iter().collect();
-    if !statuses.is_empty() && statuses.iter().all(|s| *s == ready) {
+    let statuses: Vec<S> = statuses.into_iter().collect();
+    if !statuses.is_empty() && statuses.iter().all(|s| s.as_ref() == ready) {
         AcceptorState::Success
-    } else if statuses.iter().any(|s| failed.contains(s)) {
+    } else if statuses.iter().any(|s| failed.contains(&s.as_ref())) {
         AcceptorState::Failure
     } else {
         AcceptorState::Retry
@@ -170,7 +170,7 @@ mod tests {
         assert_eq!(all_or_any(["available", "available"], "available", failed), AcceptorState::Success);
         assert_eq!(all_or_any(["available", "creating"], "available", failed), AcceptorState::Retry);
         assert_eq!(all_or_any(["available", "deleting"], "available", failed), AcceptorState::Failure);
-        assert_eq!(all_or_any([], "available", failed), AcceptorState::Retry);
+        assert_eq!(all_or_any([""; 0], "available", failed), AcceptorState::Retry);
     }
 
     #[test]

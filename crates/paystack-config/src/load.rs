@@ -14,10 +14,12 @@ use toml::Spanned;
 
 use crate::cidr::Ipv4Cidr;
 use crate::error::{ConfigError, ConfigErrors, Location};
-use crate::model::{Config, Environment, Network, Security, StateSettings, StateStore, Tags, Waits};
+use crate::model::{Config, Environment, Network, Security, StateSettings, StateStore, Tags};
+use waits::{RawWaits, waits};
 
 mod app;
 mod platform;
+mod waits;
 pub(crate) use platform::SERVERLESS_CLASS;
 
 pub const SHARED_FILE: &str = "shared.toml";
@@ -73,17 +75,6 @@ struct RawSecurity {
     alb_ingress_ports: Option<Spanned<Vec<i64>>>,
     app_port: Option<Spanned<i64>>,
     db_port: Option<Spanned<i64>>,
-}
-
-#[derive(Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawWaits {
-    nat_gateway_seconds: Option<Spanned<i64>>,
-    db_cluster_seconds: Option<Spanned<i64>>,
-    db_instance_seconds: Option<Spanned<i64>>,
-    load_balancer_seconds: Option<Spanned<i64>>,
-    ecs_service_seconds: Option<Spanned<i64>>,
-    dns_change_seconds: Option<Spanned<i64>>,
 }
 
 #[derive(Clone, Deserialize, Default)]
@@ -528,33 +519,6 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
     };
     Some((environment, cidr))
 }
-
-/// The wait limits, each from the environment's file, else `shared.toml`, else its default.
-fn waits(c: &mut Checker<'_>, env: RawWaits, shared: RawWaits) -> Waits {
-    let mut waits = Waits::default();
-    let limits = [
-        ("nat_gateway_seconds", env.nat_gateway_seconds, shared.nat_gateway_seconds, &mut waits.nat_gateway),
-        ("db_cluster_seconds", env.db_cluster_seconds, shared.db_cluster_seconds, &mut waits.db_cluster),
-        ("db_instance_seconds", env.db_instance_seconds, shared.db_instance_seconds, &mut waits.db_instance),
-        ("load_balancer_seconds", env.load_balancer_seconds, shared.load_balancer_seconds, &mut waits.load_balancer),
-        ("ecs_service_seconds", env.ecs_service_seconds, shared.ecs_service_seconds, &mut waits.ecs_service),
-        ("dns_change_seconds", env.dns_change_seconds, shared.dns_change_seconds, &mut waits.dns_change),
-    ];
-    for (key, env, shared, limit) in limits {
-        let Some(set) = c.pick_optional(env, shared) else { continue };
-        match u64::try_from(set.value) {
-            Ok(secs @ 1..=MAX_WAIT_SECONDS) => *limit = std::time::Duration::from_secs(secs),
-            _ => c.fail(
-                &set.at,
-                format!("`waits.{key}` = {} is out of range", set.value),
-                format!("use 1 to {MAX_WAIT_SECONDS} seconds (six hours)"),
-            ),
-        }
-    }
-    waits
-}
-
-const MAX_WAIT_SECONDS: u64 = 6 * 3600;
 
 const DEFAULT_LOCK_LEASE_SECONDS: u64 = 30;
 

@@ -285,6 +285,7 @@ pub struct Alerts {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Waits {
     pub nat_gateway: std::time::Duration,
+    pub vpc_endpoint: std::time::Duration,
     pub db_cluster: std::time::Duration,
     pub db_instance: std::time::Duration,
     pub load_balancer: std::time::Duration,
@@ -298,6 +299,8 @@ impl Default for Waits {
         Self {
             // 1-5 minutes typically, 10 on a slow day.
             nat_gateway: minutes(20),
+            // A gateway endpoint in seconds; an interface endpoint in 1-2 minutes.
+            vpc_endpoint: minutes(10),
             // Aurora: a cluster in 5-20 minutes, an instance in 10-30, more on a slow day.
             db_cluster: minutes(45),
             db_instance: minutes(60),

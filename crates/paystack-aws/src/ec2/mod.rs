@@ -31,7 +31,7 @@ pub(crate) use crate::tagging::sync_tags;
 use crate::wait::Wait;
 
 /// Every EC2 reconciler. Adding an EC2 kind is its module above and one line here.
-pub(crate) fn register(r: &mut Registry, client: &ec2::Client, nat_wait: Wait) {
+pub(crate) fn register(r: &mut Registry, client: &ec2::Client, nat_wait: Wait, endpoint_wait: Wait) {
     r.register(kinds::VPC.schema(), Arc::new(vpc::Vpcs::new(client)));
     r.register(kinds::SUBNET.schema(), Arc::new(subnet::Subnets::new(client)));
     r.register(kinds::INTERNET_GATEWAY.schema(), Arc::new(internet_gateway::InternetGateways::new(client)));
@@ -41,7 +41,7 @@ pub(crate) fn register(r: &mut Registry, client: &ec2::Client, nat_wait: Wait) {
     r.register(kinds::NETWORK_ACL.schema(), Arc::new(network_acl::NetworkAcls::new(client)));
     r.register(kinds::SECURITY_GROUP.schema(), Arc::new(security_group::SecurityGroups::new(client)));
     r.register(kinds::SECURITY_GROUP_RULE.schema(), Arc::new(security_group_rule::SecurityGroupRules::new(client)));
-    r.register(kinds::VPC_ENDPOINT.schema(), Arc::new(vpc_endpoint::VpcEndpoints::new(client)));
+    r.register(kinds::VPC_ENDPOINT.schema(), Arc::new(vpc_endpoint::VpcEndpoints::new(client, endpoint_wait)));
 }
 
 /// The filter that selects every resource of the scope's stack: one tag-filtered Describe

@@ -4,6 +4,9 @@ use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 use aws_sdk_ec2 as ec2;
+use aws_smithy_runtime::client::waiters::AcceptorState;
+use ec2::error::ProvideErrorMetadata;
+use ec2::operation::describe_vpc_endpoints::{DescribeVpcEndpointsError, DescribeVpcEndpointsOutput};
 use ec2::types::{ResourceType, VpcEndpointType};
 use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
@@ -11,16 +14,53 @@ use paystack_platform::kinds::VpcEndpoint;
 use serde_json::json;
 
 use super::{Listed, cannot_update, created, owned_of, stack_filter, strings, sync_tags, tag_specification, updated};
-use crate::error::{all, classify, missing, unless_not_found};
+use crate::error::{all, classify, gone, missing, ran_out, settled, unless_not_found};
 use crate::owned::{resolved, spec};
+use crate::wait::{Cadence, Wait, all_or_any};
 
 pub(crate) struct VpcEndpoints {
     client: ec2::Client,
+    /// How long to wait for AWS to finish making or deleting one (`[waits]`).
+    wait: Wait,
 }
 
 impl VpcEndpoints {
-    pub(crate) fn new(client: &ec2::Client) -> Self {
-        Self { client: client.clone() }
+    pub(crate) fn new(client: &ec2::Client, wait: Wait) -> Self {
+        Self { client: client.clone(), wait }
+    }
+
+    /// The endpoint's state as AWS reports it now, if it can be read.
+    async fn state_of(&self, id: &str) -> Option<String> {
+        let out = self.client.describe_vpc_endpoints().vpc_endpoint_ids(id).send().await.ok()?;
+        Some(state(out.vpc_endpoints().first()?).to_owned())
+    }
+}
+
+/// The state as the wire has it, lowercased: the API documents `Deleted` and answers
+/// `deleted`, which the SDK parses as an unknown variant.
+fn state(e: &ec2::types::VpcEndpoint) -> String {
+    e.state().map(|s| s.as_str().to_ascii_lowercase()).unwrap_or_default()
+}
+
+/// EC2's documented error code for an endpoint id it does not know.
+const NOT_FOUND: &str = "InvalidVpcEndpointId.NotFound";
+
+/// Every endpoint `available`; one that failed, was rejected or expired, or is going, fails.
+fn available(answer: Result<&DescribeVpcEndpointsOutput, &DescribeVpcEndpointsError>) -> AcceptorState {
+    const FAILED: &[&str] = &["failed", "rejected", "expired", "deleting", "deleted"];
+    match answer {
+        Ok(out) => all_or_any(out.vpc_endpoints().iter().map(state), "available", FAILED),
+        Err(_) => AcceptorState::NoAcceptorsMatched,
+    }
+}
+
+/// Every endpoint `deleted`, or none found.
+fn deleted(answer: Result<&DescribeVpcEndpointsOutput, &DescribeVpcEndpointsError>) -> AcceptorState {
+    match answer {
+        Ok(out) if out.vpc_endpoints().is_empty() => AcceptorState::Success,
+        Ok(out) => all_or_any(out.vpc_endpoints().iter().map(state), "deleted", &[]),
+        Err(e) if e.code() == Some(NOT_FOUND) => AcceptorState::Success,
+        Err(_) => AcceptorState::NoAcceptorsMatched,
     }
 }
 
@@ -30,10 +70,8 @@ impl Reconciler for VpcEndpoints {
         let listed = self.client.describe_vpc_endpoints().filters(stack_filter(scope)).into_paginator().items().send();
         let endpoints = all("DescribeVpcEndpoints", listed).await?;
         owned_of(scope, "VPC endpoint id", &endpoints, |e| {
-            // The API documents `Deleted` but answers `deleted`, which the SDK parses as an
-            // unknown variant; compare the wire value, in any case.
-            let state = e.state().map(|s| s.as_str().to_ascii_lowercase());
-            if matches!(state.as_deref(), Some("deleted" | "deleting")) {
+            let state = state(e);
+            if matches!(state.as_str(), "deleted" | "deleting") {
                 return None;
             }
             let attributes = json!({
@@ -41,7 +79,7 @@ impl Reconciler for VpcEndpoints {
                 "service_name": e.service_name(),
                 "route_table_ids": e.route_table_ids(),
             });
-            Some(Listed::new(e.vpc_endpoint_id(), e.tags(), attributes))
+            Some(Listed::new(e.vpc_endpoint_id(), e.tags(), attributes).pending(state == "pending"))
         })
     }
 
@@ -60,7 +98,9 @@ impl Reconciler for VpcEndpoints {
             .await
             .map_err(|e| classify("CreateVpcEndpoint", e))?;
         let id = out.vpc_endpoint().and_then(|e| e.vpc_endpoint_id()).ok_or_else(|| missing("VPC endpoint id"))?;
-        Ok(created(desired, id, json!({})))
+        let mut o = created(desired, id, json!({}));
+        o.pending = true;
+        Ok(o)
     }
 
     async fn update(
@@ -96,5 +136,18 @@ impl Reconciler for VpcEndpoints {
             "DeleteVpcEndpoints",
             self.client.delete_vpc_endpoints().vpc_endpoint_ids(&current.aws_id).send().await,
         )
+    }
+
+    async fn wait_ready(&self, current: Observed) -> Result<Observed, ReconcileError> {
+        let look = || self.client.describe_vpc_endpoints().vpc_endpoint_ids(&current.aws_id).send();
+        let ready = self.wait.until(Cadence::MINUTES, look, available).await;
+        let still = if ran_out(&ready) { self.state_of(&current.aws_id).await } else { None };
+        settled(current, "VPC endpoint", ready, still)
+    }
+
+    async fn wait_deleted(&self, current: &Observed) -> Result<(), ReconcileError> {
+        let look = || self.client.describe_vpc_endpoints().vpc_endpoint_ids(&current.aws_id).send();
+        let deleted = self.wait.until(Cadence::MINUTES, look, deleted).await;
+        gone(current, "VPC endpoint", deleted)
     }
 }

@@ -1,6 +1,7 @@
-//! A fault-injecting proxy on loopback, between `paystack` and the emulator, for what real
-//! AWS does that the emulator never does: throttle, answer 503, and lose the answer to a
-//! call that took effect.
+//! A loopback proxy between `paystack` and the AWS emulator, for what real AWS does that the
+//! emulator never does: throttle, answer 503, lose the answer to a call that took effect, and
+//! take its time. The integration tests start it in-process ([`FaultProxy`]); the latency
+//! benchmark runs it as the `paystack-proxy` binary.
 //!
 //! A share of the requests (the rate) gets a fault, chosen from the seed and the request's
 //! number, so one seed always injects the same sequence of faults; which request gets which
@@ -12,18 +13,24 @@
 //! - a lost answer: the request is forwarded and the emulator acts on it, then the proxy
 //!   answers 500 `InternalError` instead of the emulator's answer.
 //!
-//! In latency mode ([`Latency`]) it plays what the emulator skips: AWS's settling. After a
-//! create of a kind in [`SETTLING`], it answers each Describe of that resource with AWS's
-//! in-progress status (`pending`, `creating`, `provisioning`) until the kind's typical
-//! duration (`aws-latency.toml`, times a scale) has passed; after a NAT gateway's delete,
-//! with `deleting` instead of `deleted`. Resources are keyed by the ids in the create
-//! answers. A "stuck" kind's first resource never settles. Every answer it rewrote is one
-//! line of [`FaultProxy::rewrites`], and every request's action is in its timeline.
+//! In latency mode ([`Latency`]) it plays AWS's durations (`aws-latency.toml`, times a
+//! scale), which the emulator skips:
+//! - for a kind that settles ([`SETTLING`]), after its create it answers each Describe of
+//!   that resource with AWS's in-progress status (`pending`, `creating`, `provisioning`,
+//!   `PENDING`) until the kind's duration has passed; after a NAT gateway's delete, with
+//!   `deleting` instead of `deleted`. Resources are keyed by the ids in the create answers.
+//!   A "stuck" kind's first resource never settles;
+//! - for a kind whose create is one call ([`ANSWERED`]), it holds the answer for the kind's
+//!   duration.
+//!
+//! Every answer it rewrote is one line of [`FaultProxy::rewrites`], and every request's
+//! action is in its timeline. [`played`] says how long each latency-table row takes through
+//! the proxy, for the benchmark's critical path.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -37,15 +44,15 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 
 /// What the proxy did, counted.
 #[derive(Debug, Default)]
-pub(crate) struct Counts {
-    pub(crate) requests: AtomicU64,
-    pub(crate) throttled: AtomicU64,
-    pub(crate) unavailable: AtomicU64,
-    pub(crate) lost: AtomicU64,
+pub struct Counts {
+    pub requests: AtomicU64,
+    pub throttled: AtomicU64,
+    pub unavailable: AtomicU64,
+    pub lost: AtomicU64,
 }
 
 impl Counts {
-    pub(crate) fn faults(&self) -> u64 {
+    pub fn faults(&self) -> u64 {
         self.throttled.load(Ordering::Relaxed)
             + self.unavailable.load(Ordering::Relaxed)
             + self.lost.load(Ordering::Relaxed)
@@ -68,28 +75,28 @@ impl std::fmt::Display for Counts {
 }
 
 /// The proxy, serving on its own thread until dropped.
-pub(crate) struct FaultProxy {
-    pub(crate) url: String,
-    pub(crate) counts: Arc<Counts>,
+pub struct FaultProxy {
+    pub url: String,
+    pub counts: Arc<Counts>,
     settling: Arc<Settled>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 /// How the proxy plays AWS's settling times.
 #[derive(Clone, Debug)]
-pub(crate) struct Latency {
+pub struct Latency {
     /// The share of AWS's typical durations to take: 1/200 makes Aurora's minutes seconds.
-    pub(crate) scale: f64,
+    pub scale: f64,
     /// A latency-table row whose first resource never settles.
-    pub(crate) stuck: Option<&'static str>,
+    pub stuck: Option<&'static str>,
 }
 
 /// A kind whose settling the proxy plays: its calls, and where its answers keep its id and
 /// its status. In each Describe answer the status element follows the id element within the
 /// resource (the order of AWS's shapes, which the emulator keeps).
-pub(crate) struct Settling {
+pub struct Settling {
     /// Its row in the latency table.
-    pub(crate) row: &'static str,
+    pub row: &'static str,
     create: &'static str,
     describe: &'static str,
     id: &'static str,
@@ -99,9 +106,12 @@ pub(crate) struct Settling {
     /// The delete, the request parameter naming what it deletes, and the statuses a
     /// Describe shows once it is gone and while it goes.
     delete: Option<(&'static str, &'static str, &'static str, &'static str)>,
+    /// The emulator gives every create the same id (Route 53's change id): the proxy makes
+    /// each one unique, as AWS's are.
+    fresh_ids: bool,
 }
 
-pub(crate) const SETTLING: &[Settling] = &[
+pub const SETTLING: &[Settling] = &[
     Settling {
         row: "nat_gateway",
         create: "CreateNatGateway",
@@ -111,6 +121,29 @@ pub(crate) const SETTLING: &[Settling] = &[
         ready: "available",
         creating: "pending",
         delete: Some(("DeleteNatGateway", "NatGatewayId", "deleted", "deleting")),
+        fresh_ids: false,
+    },
+    Settling {
+        row: "vpc_endpoint",
+        create: "CreateVpcEndpoint",
+        describe: "DescribeVpcEndpoints",
+        id: "vpcEndpointId",
+        status: "state",
+        ready: "available",
+        creating: "pending",
+        delete: None,
+        fresh_ids: false,
+    },
+    Settling {
+        row: "route53_record",
+        create: "ChangeResourceRecordSets",
+        describe: "GetChange",
+        id: "Id",
+        status: "Status",
+        ready: "INSYNC",
+        creating: "PENDING",
+        delete: None,
+        fresh_ids: true,
     },
     Settling {
         row: "rds_cluster",
@@ -121,6 +154,7 @@ pub(crate) const SETTLING: &[Settling] = &[
         ready: "available",
         creating: "creating",
         delete: None,
+        fresh_ids: false,
     },
     Settling {
         row: "rds_instance",
@@ -131,6 +165,7 @@ pub(crate) const SETTLING: &[Settling] = &[
         ready: "available",
         creating: "creating",
         delete: None,
+        fresh_ids: false,
     },
     Settling {
         row: "load_balancer",
@@ -141,19 +176,73 @@ pub(crate) const SETTLING: &[Settling] = &[
         ready: "active",
         creating: "provisioning",
         delete: None,
+        fresh_ids: false,
     },
 ];
 
+/// Kinds whose create or delete is one call that AWS answers once it is done: the proxy
+/// holds the answer for the row's duration. Action, row, and whether it deletes.
+///
+/// Not here: an ECS service, whose create AWS answers at once, then rolls out for minutes;
+/// paystack does not wait for the rollout to be steady (nor does Terraform by default), so
+/// the proxy plays none of it. And the settings of other resources (tags, rules, attributes).
+pub const ANSWERED: &[(&str, &str, bool)] = &[
+    ("CreateVpc", "vpc", false),
+    ("DeleteVpc", "vpc", true),
+    ("CreateSubnet", "subnet", false),
+    ("DeleteSubnet", "subnet", true),
+    ("CreateInternetGateway", "internet_gateway", false),
+    ("DeleteInternetGateway", "internet_gateway", true),
+    ("AllocateAddress", "eip", false),
+    ("ReleaseAddress", "eip", true),
+    ("CreateRouteTable", "route_table", false),
+    ("DeleteRouteTable", "route_table", true),
+    ("CreateNetworkAcl", "network_acl", false),
+    ("DeleteNetworkAcl", "network_acl", true),
+    ("CreateSecurityGroup", "security_group", false),
+    ("DeleteSecurityGroup", "security_group", true),
+    ("CreateDBSubnetGroup", "db_subnet_group", false),
+    ("DeleteDBSubnetGroup", "db_subnet_group", true),
+    ("CreateDBClusterParameterGroup", "db_cluster_parameter_group", false),
+    ("DeleteDBClusterParameterGroup", "db_cluster_parameter_group", true),
+    ("CreateSecret", "secret", false),
+    ("DeleteSecret", "secret", true),
+    ("CreateLogGroup", "log_group", false),
+    ("DeleteLogGroup", "log_group", true),
+    ("CreateRole", "iam_role", false),
+    ("DeleteRole", "iam_role", true),
+    ("CreateCluster", "ecs_cluster", false),
+    ("DeleteCluster", "ecs_cluster", true),
+    ("RegisterTaskDefinition", "task_definition", false),
+    ("DeregisterTaskDefinition", "task_definition", true),
+    ("CreateTargetGroup", "target_group", false),
+    ("DeleteTargetGroup", "target_group", true),
+    ("CreateListener", "listener", false),
+    ("DeleteListener", "listener", true),
+    ("PutMetricAlarm", "alarm", false),
+    ("DeleteAlarms", "alarm", true),
+    ("CreateTopic", "sns_topic", false),
+    ("DeleteTopic", "sns_topic", true),
+];
+
+/// How long a create of `row` takes through the proxy in latency mode, before the scale:
+/// the latency table's figure for the rows it plays, nothing for the rest.
+pub fn played(row: &str) -> Duration {
+    let settles = SETTLING.iter().any(|s| s.row == row);
+    let answered = ANSWERED.iter().any(|(_, r, delete)| *r == row && !delete);
+    if settles || answered { paystack_platform::expected_durations(row).create } else { Duration::ZERO }
+}
+
 /// One request, as the latency mode saw it.
 #[derive(Clone, Debug)]
-pub(crate) struct Seen {
+pub struct Seen {
     /// Since the proxy started.
-    pub(crate) at: Duration,
-    pub(crate) action: String,
+    pub at: Duration,
+    pub action: String,
     /// For a Describe of a settling kind: the ids it showed settled, as the emulator had them.
-    pub(crate) settled: Vec<String>,
+    pub settled: Vec<String>,
     /// For a Describe of a settling kind: the ids it showed gone (`deleted`).
-    pub(crate) gone: Vec<String>,
+    pub gone: Vec<String>,
 }
 
 /// A resource AWS is still making (or deleting).
@@ -172,6 +261,8 @@ struct Settled {
     /// By id: until when it is making or deleting.
     until: Mutex<HashMap<String, Unsettled>>,
     stuck_taken: Mutex<bool>,
+    /// Creates whose id the proxy made unique.
+    fresh: AtomicU64,
     rewrites: Mutex<Vec<String>>,
     timeline: Mutex<Vec<Seen>>,
 }
@@ -218,27 +309,29 @@ impl Faults {
 
 impl FaultProxy {
     /// Starts a proxy in front of `upstream` that faults `rate` (0.0–1.0) of requests.
-    pub(crate) fn start(upstream: &str, seed: u64, rate: f64) -> Self {
+    pub fn start(upstream: &str, seed: u64, rate: f64) -> Self {
         Self::serve_with(upstream, seed, rate, None)
     }
 
     /// Starts a proxy in front of `upstream` that injects no faults and plays AWS's settling
     /// times at `latency`.
-    pub(crate) fn with_latency(upstream: &str, latency: Latency) -> Self {
+    pub fn with_latency(upstream: &str, latency: Latency) -> Self {
         Self::serve_with(upstream, 0, 0.0, Some(latency))
     }
 
     /// One line per answer the latency mode rewrote.
-    pub(crate) fn rewrites(&self) -> Vec<String> {
+    pub fn rewrites(&self) -> Vec<String> {
         self.settling.rewrites.lock().map(|r| r.clone()).unwrap_or_default()
     }
 
     /// Every request the latency mode saw, in order.
-    pub(crate) fn timeline(&self) -> Vec<Seen> {
+    pub fn timeline(&self) -> Vec<Seen> {
         self.settling.timeline.lock().map(|t| t.clone()).unwrap_or_default()
     }
 
-    fn serve_with(upstream: &str, seed: u64, rate: f64, latency: Option<Latency>) -> Self {
+    /// Starts a proxy in front of `upstream` that faults `rate` of requests and, with
+    /// `latency`, plays AWS's durations.
+    pub fn serve_with(upstream: &str, seed: u64, rate: f64, latency: Option<Latency>) -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the fault proxy");
         listener.set_nonblocking(true).expect("non-blocking listener");
         let url = format!("http://{}", listener.local_addr().expect("proxy address"));
@@ -316,7 +409,7 @@ async fn answer(
         }
         _ => {}
     }
-    let action = settling.latency.is_some().then(|| form_value(&body, "Action")).flatten();
+    let action = settling.latency.is_some().then(|| action_of(&parts, &body)).flatten();
     let forwarded = forward(client, upstream, parts, body.clone()).await;
     if matches!(faults.of(n), Some(Fault::LoseAnswer)) {
         counts.lost.fetch_add(1, Ordering::Relaxed);
@@ -326,6 +419,24 @@ async fn answer(
         Some(action) => settling.settle(&action, &body, forwarded).await,
         None => forwarded,
     }
+}
+
+/// The operation a request calls: the `Action` of the query protocols (EC2, RDS, ELB, IAM,
+/// SNS, CloudWatch), the `X-Amz-Target` of the JSON ones, and Route 53's REST paths.
+fn action_of(parts: &hyper::http::request::Parts, body: &[u8]) -> Option<String> {
+    if let Some(target) = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
+        return target.rsplit('.').next().map(str::to_owned);
+    }
+    let path = parts.uri.path();
+    if path.starts_with("/2013-04-01/") {
+        let action = match (parts.method.as_str(), path.trim_end_matches('/')) {
+            ("POST", p) if p.ends_with("/rrset") => "ChangeResourceRecordSets",
+            ("GET", p) if p.contains("/change/") => "GetChange",
+            _ => return None,
+        };
+        return Some(action.to_owned());
+    }
+    form_value(body, "Action")
 }
 
 /// The value of `key` in a form-encoded request body (the query protocols: EC2, RDS, ELB).
@@ -349,6 +460,12 @@ fn elements<'x>(xml: &'x str, tag: &str) -> Vec<(usize, &'x str)> {
     found
 }
 
+/// A resource's key: its id, without the `/change/` that Route 53 puts in front of a change
+/// id in some answers and not in others.
+fn key(id: &str) -> &str {
+    id.trim_start_matches("/change/")
+}
+
 impl Settled {
     fn since_start(&self) -> Duration {
         self.start.map(|s| s.elapsed()).unwrap_or_default()
@@ -366,24 +483,40 @@ impl Settled {
         let scaled = |secs: Duration| secs.mul_f64(latency.scale);
         if parts.status.is_success()
             && let Some(kind) = SETTLING.iter().find(|s| s.create == action)
+            && let Some((at, original)) = elements(&text, kind.id).first().map(|(at, id)| (*at, (*id).to_owned()))
         {
-            let typical = paystack_platform::expected_durations(kind.row).create;
-            for (_, id) in elements(&text, kind.id).into_iter().take(1) {
-                let mut stuck_taken = self.stuck_taken.lock().unwrap();
-                let stuck = latency.stuck == Some(kind.row) && !*stuck_taken;
-                *stuck_taken |= stuck;
-                let until = (!stuck).then(|| now + scaled(typical));
-                self.until.lock().unwrap().insert(id.to_owned(), Unsettled { until, deleting: false });
+            let mut id = original.clone();
+            if kind.fresh_ids {
+                id = format!("{original}-{}", self.fresh.fetch_add(1, Ordering::Relaxed));
+                text.replace_range(at..at + original.len(), &id);
             }
+            let typical = paystack_platform::expected_durations(kind.row).create;
+            let mut stuck_taken = self.stuck_taken.lock().unwrap_or_else(PoisonError::into_inner);
+            let stuck = latency.stuck == Some(kind.row) && !*stuck_taken;
+            *stuck_taken |= stuck;
+            let until = (!stuck).then(|| now + scaled(typical));
+            self.until
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(key(&id).to_owned(), Unsettled { until, deleting: false });
+        }
+        if parts.status.is_success()
+            && let Some((_, row, delete)) = ANSWERED.iter().find(|(a, ..)| *a == action)
+        {
+            let typical = paystack_platform::expected_durations(row);
+            tokio::time::sleep(scaled(if *delete { typical.delete } else { typical.create })).await;
         }
         if let Some(kind) = SETTLING.iter().find(|s| s.delete.is_some_and(|d| d.0 == action))
             && let Some(id) = kind.delete.and_then(|d| form_value(request, d.1))
         {
             let typical = paystack_platform::expected_durations(kind.row).delete;
-            self.until.lock().unwrap().insert(id, Unsettled { until: Some(now + scaled(typical)), deleting: true });
+            self.until
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(id, Unsettled { until: Some(now + scaled(typical)), deleting: true });
         }
         if let Some(kind) = SETTLING.iter().find(|s| s.describe == action) {
-            let until = self.until.lock().unwrap().clone();
+            let until = self.until.lock().unwrap_or_else(PoisonError::into_inner).clone();
             // From the last resource back, so that earlier positions stay valid.
             let ids = elements(&text, kind.id);
             let mut edits = Vec::new();
@@ -392,7 +525,7 @@ impl Settled {
                 let Some((start, status)) = elements(&text[*at..next], kind.status).into_iter().next() else {
                     continue;
                 };
-                let pending = until.get(*id).filter(|u| u.until.is_none_or(|t| t > now));
+                let pending = until.get(key(id)).filter(|u| u.until.is_none_or(|t| t > now));
                 let want = match pending {
                     Some(u) if u.deleting => kind.delete.filter(|d| status == d.2).map(|d| d.3),
                     Some(_) if status == kind.ready => Some(kind.creating),
