@@ -1,7 +1,9 @@
 """paystack's benchmarks that run the real binary against the AWS emulator.
 
     api-calls  requests a no-op `plan`, a `drift` and a `destroy` make, per managed resource
-    e2e        wall time (median of N) and peak RSS of apply, plan, drift and destroy
+    e2e        wall time (median of N) and peak RSS of apply, plan, drift and destroy; with
+               --latency-scale S, also an apply through the proxy's latency mode against the
+               critical path of the same latency table
     fleet      N suffixed dev stacks, then one `drift` over all of them at once
 
 `scripts/bench NAME` starts a fresh emulator, seeds it and runs this with the emulator's
@@ -60,8 +62,8 @@ class Paystack:
         self.state = workdir / "state"
         shutil.copytree(ROOT / "config", self.config)
 
-    def run(self, *args: str, check: bool = True) -> Run:
-        env = dict(os.environ, NO_COLOR="1")
+    def run(self, *args: str, check: bool = True, extra_env: dict | None = None) -> Run:
+        env = dict(os.environ, NO_COLOR="1", **(extra_env or {}))
         env.pop("PAYSTACK_LOG", None)
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             cpu0, t0 = emulator_cpu_seconds(), time.monotonic()
@@ -176,7 +178,118 @@ def api_calls(p: Paystack, env: str, neighbours: int) -> None:
     write("api-calls", figures)
 
 
-def e2e(p: Paystack, env: str, runs: int) -> None:
+class Proxy:
+    """`paystack-proxy` in latency mode in front of the emulator, until closed."""
+
+    def __init__(self, binary: Path, scale: float):
+        self.proc = subprocess.Popen(
+            [str(binary), "--upstream", ENDPOINT, "--latency-scale", str(scale)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        first = self.proc.stdout.readline().strip()
+        if not first.startswith("listening on "):
+            sys.exit(f"paystack-proxy did not start: {first}")
+        self.url = first.removeprefix("listening on ")
+
+    def close(self) -> list[str]:
+        """Stops it, and returns what it printed: a line per rewritten answer, then its counts."""
+        out, _ = self.proc.communicate("")
+        return out.splitlines()
+
+
+def latency(p: Paystack, env: str, runs: int, scale: float) -> dict:
+    """Applies `env` through the proxy's latency mode; the makespan against the critical path."""
+    tools = p.binary.parent
+    critical = json.loads(
+        subprocess.run(
+            [str(tools / "paystack-bench"), "--config", str(p.config), "critical-path", "--env", env],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    critical_path = critical["critical_path_seconds"] * scale
+    protect = ["--override-protection"] if env == "prod" else []
+    samples = []
+    for i in range(runs):
+        suffix = ["--suffix", f"lat{os.getpid() % 1000}r{i}"]
+        proxy = Proxy(tools / "paystack-proxy", scale)
+        try:
+            through = {"AWS_ENDPOINT_URL": proxy.url, "PAYSTACK_WAIT_CLOCK_SCALE": str(scale)}
+            run = p.run("apply", "--env", env, *suffix, "--yes", "--json", extra_env=through)
+        finally:
+            lines = proxy.close()
+        events = [json.loads(line) for line in run.stdout.splitlines()]
+        started = [e["at"] for e in events if e["event"] == "started"]
+        finished = [e["at"] for e in events if e["event"] == "finished"]
+        if run.code != 0 or not started or not events[-1].get("succeeded"):
+            sys.exit(f"apply through the latency proxy failed ({run.code}):\n{run.stderr}")
+        makespan = max(finished) - min(started)
+        gap = on_the_path(events, critical["path"], scale)
+        samples.append({"wall": run.wall, "makespan": makespan, "rewritten": len(lines) - 1, "gap": gap})
+        p.run("destroy", "--env", env, *suffix, "--yes", *protect)
+    median = sorted(samples, key=lambda s: s["makespan"])[len(samples) // 2]
+    makespan = median["makespan"]
+    wall = statistics.median(s["wall"] for s in samples)
+    ratio = makespan / critical_path
+    print(f"\nThrough AWS's latency table at {scale} of real time, `{env}`, median of {runs}")
+    print("(seconds as AWS would take them: measured / scale)\n")
+    print(f"{'critical path':>14} {'makespan':>9} {'ratio':>6} {'apply wall':>11}   critical path through")
+    through = " > ".join(f"{c['resource']} {c['seconds']:.0f}" for c in critical["path"] if c["seconds"] >= 1)
+    print(f"{critical_path / scale:>14.0f} {makespan / scale:>9.0f} {ratio:>6.3f} {wall / scale:>11.0f}   {through}")
+    gap = median["gap"]
+    print(
+        f"\nwhere the {(makespan - critical_path) / scale:.0f} s over the critical path went, on its resources:"
+        f" {gap['calls'] / scale:.0f} s in the calls themselves (the emulator's and the binary's own time,"
+        f" which the scale does not shrink), {gap['waits'] / scale:.0f} s waiting past AWS's time (the poll"
+        f" cadence, and the state write after each wait), {gap['between'] / scale:.0f} s between one resource"
+        " and the next"
+    )
+    return {
+        "latency_scale": scale,
+        "critical_path_seconds": round(critical_path, 4),
+        "makespan_seconds": round(makespan, 4),
+        "makespan_over_critical_path": round(ratio, 4),
+        "apply_wall_seconds": round(wall, 3),
+        "makespans": [round(s["makespan"], 4) for s in samples],
+        "answers_rewritten": [s["rewritten"] for s in samples],
+        "gap_on_the_path_seconds": {k: round(v, 4) for k, v in median["gap"].items()},
+        "critical_path": critical["path"],
+    }
+
+
+def on_the_path(events: list[dict], path: list[dict], scale: float) -> dict:
+    """How the resources of the critical path took longer than their played durations: in
+    their calls, in their waits, and between one's end and the next one's start."""
+    by: dict[str, dict] = {}
+    for e in events:
+        r = by.setdefault(e.get("resource", ""), {"calls": 0.0})
+        if e["event"] in ("started", "calling", "waiting", "finished"):
+            r[e["event"]] = e["at"]
+        if e["event"] == "called":
+            r["calls"] += e["at"] - r["calling"]
+    calls = waits = between = 0.0
+    previous_end = None
+    for step in path:
+        r, played = by[step["resource"]], step["seconds"] * scale
+        call_part = r["calls"]
+        wait_part = r["finished"] - r.get("waiting", r["finished"])
+        # A settling kind's time is played in its wait; a one-call create's, in its answer.
+        if step["settles"]:
+            wait_part -= played
+        else:
+            call_part -= played
+        calls, waits = calls + call_part, waits + wait_part
+        if previous_end is not None:
+            between += r["started"] - previous_end
+        between += (r["finished"] - r["started"]) - r["calls"] - (r["finished"] - r.get("waiting", r["finished"]))
+        previous_end = r["finished"]
+    return {"calls": calls, "waits": waits, "between": between}
+
+
+def e2e(p: Paystack, env: str, runs: int, latency_scale: float | None) -> None:
     protect = ["--override-protection"] if env == "prod" else []
     p.run("init", "--env", env)
     samples: dict[str, list[Run]] = {"apply": [], "plan": [], "drift": [], "destroy": []}
@@ -206,6 +319,9 @@ def e2e(p: Paystack, env: str, runs: int) -> None:
             "median_emulator_cpu_seconds": round(cpu, 3),
             "walls": [round(r.wall, 3) for r in rs],
         }
+    if latency_scale:
+        figures["latency"] = latency(p, env, runs, latency_scale)
+        figures["makespan_over_critical_path"] = figures["latency"]["makespan_over_critical_path"]
     write("e2e", figures)
 
 
@@ -261,6 +377,11 @@ def main() -> None:
     e = sub.add_parser("e2e")
     e.add_argument("--env", default="prod")
     e.add_argument("--runs", type=int, default=5)
+    e.add_argument(
+        "--latency-scale",
+        type=float,
+        help="also apply through the proxy's latency mode at this share of AWS's durations (e.g. 0.005)",
+    )
     f = sub.add_parser("fleet")
     f.add_argument("--sizes", default="10,50", help="fleet sizes, applied cumulatively")
     f.add_argument("--parallel", type=int, default=4, help="applies at once while building the fleet")
@@ -272,7 +393,9 @@ def main() -> None:
         if args.name == "api-calls":
             api_calls(p, args.env, args.neighbours)
         elif args.name == "e2e":
-            e2e(p, args.env, args.runs)
+            if args.latency_scale is not None and not 0 < args.latency_scale <= 1:
+                sys.exit(f"--latency-scale {args.latency_scale} must be above 0 and at most 1")
+            e2e(p, args.env, args.runs, args.latency_scale)
         else:
             fleet(p, [int(n) for n in args.sizes.split(",")], args.parallel, args.drift_parallel)
 

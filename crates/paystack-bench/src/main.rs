@@ -1,6 +1,7 @@
 //! paystack's benchmarks. Each prints a table and writes its figures as JSON under
 //! `target/bench/`. They measure; they assert nothing. Run them through `scripts/bench`.
 
+mod played;
 mod scheduler;
 
 use std::path::PathBuf;
@@ -34,12 +35,20 @@ enum Bench {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// The slowest chain of an environment's real graph, each create taking as long as the
+    /// test proxy plays it, as one JSON object on stdout: what `scripts/bench e2e
+    /// --latency-scale` sets the real binary's makespan against.
+    CriticalPath {
+        #[arg(long, default_value = "prod")]
+        env: String,
+    },
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     let result = match args.bench {
         Bench::Scheduler { scale, runs } => scheduler::run(&args.config, &args.out, scale, runs),
+        Bench::CriticalPath { env } => played::run(&args.config, &env),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

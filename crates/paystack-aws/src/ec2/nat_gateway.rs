@@ -117,7 +117,7 @@ impl Reconciler for NatGateways {
 
     async fn wait_ready(&self, current: Observed) -> Result<Observed, ReconcileError> {
         let look = || self.client.describe_nat_gateways().nat_gateway_ids(&current.aws_id).send();
-        let ready = self.wait.until(Cadence::MINUTES, look, available).await;
+        let ready = self.wait.until(Cadence::STEADY, look, available).await;
         let still = if ran_out(&ready) { self.state_of(&current.aws_id).await } else { None };
         settled(current, "NAT gateway", ready, still)
     }
@@ -125,7 +125,7 @@ impl Reconciler for NatGateways {
     async fn wait_deleted(&self, current: &Observed) -> Result<(), ReconcileError> {
         // Its Elastic IP and subnet can only go once the gateway is gone.
         let look = || self.client.describe_nat_gateways().nat_gateway_ids(&current.aws_id).send();
-        let deleted = self.wait.until(Cadence::MINUTES, look, deleted).await;
+        let deleted = self.wait.until(Cadence::STEADY, look, deleted).await;
         gone(current, "NAT gateway", deleted)
     }
 }

@@ -140,14 +140,14 @@ impl Reconciler for VpcEndpoints {
 
     async fn wait_ready(&self, current: Observed) -> Result<Observed, ReconcileError> {
         let look = || self.client.describe_vpc_endpoints().vpc_endpoint_ids(&current.aws_id).send();
-        let ready = self.wait.until(Cadence::MINUTES, look, available).await;
+        let ready = self.wait.until(Cadence::STEADY, look, available).await;
         let still = if ran_out(&ready) { self.state_of(&current.aws_id).await } else { None };
         settled(current, "VPC endpoint", ready, still)
     }
 
     async fn wait_deleted(&self, current: &Observed) -> Result<(), ReconcileError> {
         let look = || self.client.describe_vpc_endpoints().vpc_endpoint_ids(&current.aws_id).send();
-        let deleted = self.wait.until(Cadence::MINUTES, look, deleted).await;
+        let deleted = self.wait.until(Cadence::STEADY, look, deleted).await;
         gone(current, "VPC endpoint", deleted)
     }
 }

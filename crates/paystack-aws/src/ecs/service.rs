@@ -213,7 +213,7 @@ impl Reconciler for Services {
     async fn wait_deleted(&self, current: &Observed) -> Result<(), ReconcileError> {
         let cluster = Self::cluster_of(current)?;
         let look = || self.client.describe_services().cluster(cluster).services(&current.aws_id).send();
-        let deleted = self.wait.until(Cadence::MINUTES, look, inactive).await;
+        let deleted = self.wait.until(Cadence::STEADY, look, inactive).await;
         gone(current, "ECS service", deleted)
     }
 }

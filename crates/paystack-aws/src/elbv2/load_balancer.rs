@@ -155,7 +155,7 @@ impl Reconciler for LoadBalancers {
 
     async fn wait_ready(&self, current: Observed) -> Result<Observed, ReconcileError> {
         let look = || self.client.describe_load_balancers().load_balancer_arns(&current.aws_id).send();
-        let ready = self.wait.until(Cadence::MINUTES, look, available).await;
+        let ready = self.wait.until(Cadence::STEADY, look, available).await;
         let still = if ran_out(&ready) { self.state_of(&current.aws_id).await } else { None };
         settled(current, "load balancer", ready, still)
     }
@@ -163,7 +163,7 @@ impl Reconciler for LoadBalancers {
     async fn wait_deleted(&self, current: &Observed) -> Result<(), ReconcileError> {
         // Its security group and subnets can only go once its network interfaces have.
         let look = || self.client.describe_load_balancers().load_balancer_arns(&current.aws_id).send();
-        let deleted = self.wait.until(Cadence::MINUTES, look, deleted).await;
+        let deleted = self.wait.until(Cadence::STEADY, look, deleted).await;
         gone(current, "load balancer", deleted)
     }
 }

@@ -268,7 +268,7 @@ impl Reconciler for DbClusters {
 
     async fn wait_ready(&self, current: Observed) -> Result<Observed, ReconcileError> {
         let look = || self.client.describe_db_clusters().db_cluster_identifier(&current.aws_id).send();
-        let ready = self.wait.until(Cadence::LONG, look, available).await;
+        let ready = self.wait.until(Cadence::STEADY, look, available).await;
         let still = if ran_out(&ready) { self.status_of(&current.aws_id).await } else { None };
         settled(current, "DB cluster", ready, still)
     }
@@ -276,7 +276,7 @@ impl Reconciler for DbClusters {
     async fn wait_deleted(&self, current: &Observed) -> Result<(), ReconcileError> {
         // Its subnet group and parameter group can only go once the cluster is gone.
         let look = || self.client.describe_db_clusters().db_cluster_identifier(&current.aws_id).send();
-        let deleted = self.wait.until(Cadence::LONG, look, deleted).await;
+        let deleted = self.wait.until(Cadence::STEADY, look, deleted).await;
         gone(current, "DB cluster", deleted)
     }
 }

@@ -163,14 +163,14 @@ impl Reconciler for DbInstances {
 
     async fn wait_ready(&self, current: Observed) -> Result<Observed, ReconcileError> {
         let look = || self.client.describe_db_instances().db_instance_identifier(&current.aws_id).send();
-        let ready = self.wait.until(Cadence::LONG, look, available).await;
+        let ready = self.wait.until(Cadence::STEADY, look, available).await;
         let still = if ran_out(&ready) { self.status_of(&current.aws_id).await } else { None };
         settled(current, "DB instance", ready, still)
     }
 
     async fn wait_deleted(&self, current: &Observed) -> Result<(), ReconcileError> {
         let look = || self.client.describe_db_instances().db_instance_identifier(&current.aws_id).send();
-        let deleted = self.wait.until(Cadence::LONG, look, deleted).await;
+        let deleted = self.wait.until(Cadence::STEADY, look, deleted).await;
         gone(current, "DB instance", deleted)
     }
 }

@@ -371,7 +371,7 @@ impl Reconciler for Records {
         if let Some(change_id) = current.outputs.remove(CHANGE_OUTPUT) {
             let change_id = change_id.as_str().unwrap_or_default().to_owned();
             let look = || self.client.get_change().id(&change_id).send();
-            let wait = self.wait.until(Cadence::MINUTES, look, in_sync).await;
+            let wait = self.wait.until(Cadence::STEADY, look, in_sync).await;
             waited(&format!("waiting for Route 53 change {change_id}"), wait, None)?;
         }
         current.pending = false;
