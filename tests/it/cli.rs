@@ -1,6 +1,6 @@
 //! The command line as scripts and people use it: exit codes, JSON shapes, refusals.
 
-use crate::support::{Stack, binary, expected_specs, live_counts};
+use crate::support::{Stack, binary, expected_specs, live_counts, live_resources};
 
 #[test]
 fn plan_exits_2_with_changes_and_its_json_has_a_stable_shape() {
@@ -121,4 +121,46 @@ fn a_closed_stdout_ends_the_run_quietly() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// `apply --json` and `destroy --json`: the plan, one line per step, then the result; every
+/// line JSON, with nothing else on stdout. Without `--yes` there is no one to ask, so it is
+/// refused before anything is made.
+#[tokio::test]
+async fn apply_and_destroy_json_stream_the_plan_each_step_and_the_result() {
+    let stack = Stack::new("dev", "stream");
+    let refused = stack.run(&["apply", "--json"]).code(1);
+    assert!(refused.stderr.contains("needs --yes or a saved plan"), "{}", refused.stderr);
+    assert!(refused.stdout.is_empty(), "{}", refused.stdout);
+    let lines = |stdout: &str| -> Vec<serde_json::Value> {
+        stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
+    };
+    let applied = lines(&stack.run(&["apply", "--yes", "--json"]).success().stdout);
+    assert_eq!(applied[0]["event"], "plan");
+    assert_eq!(applied[0]["plan"]["summary"]["create"], expected_specs("dev"));
+    let count = |events: &[serde_json::Value], kind: &str| events.iter().filter(|e| e["event"] == kind).count();
+    assert_eq!(count(&applied, "started"), expected_specs("dev"));
+    assert_eq!(count(&applied, "finished"), expected_specs("dev"));
+    assert_eq!(count(&applied, "calling"), count(&applied, "called"), "every call gave its slot back");
+    let vpc = applied.iter().find(|e| e["event"] == "calling" && e["resource"] == "network.vpc").unwrap();
+    assert_eq!((vpc["service"].as_str(), vpc["placement"].as_str()), (Some("ec2"), Some("us-east-1")));
+    let result = applied.last().unwrap();
+    assert_eq!(result["event"], "result");
+    assert_eq!(
+        (result["succeeded"].as_bool(), result["created"].as_u64()),
+        (Some(true), Some(expected_specs("dev") as u64))
+    );
+    let times: Vec<f64> = applied.iter().map(|e| e["at"].as_f64().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "lines come in the order they happened");
+
+    let again = lines(&stack.run(&["apply", "--yes", "--json"]).success().stdout);
+    assert_eq!(again.len(), 2, "a plan with nothing to do, and its result: {again:?}");
+    assert_eq!(again[1]["created"], 0);
+
+    let destroyed = lines(&stack.run(&["destroy", "--yes", "--json"]).success().stdout);
+    let result = destroyed.last().unwrap();
+    assert_eq!(result["succeeded"], true);
+    assert_eq!(result["deleted"].as_u64(), Some(count(&destroyed, "finished") as u64));
+    let left = live_resources(&stack).await;
+    assert!(left.is_empty(), "destroy leaves nothing: {left:#?}");
 }
