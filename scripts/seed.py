@@ -1,6 +1,7 @@
 """Creates, in the AWS emulator, the shared resources the platform looks up and never creates:
 the Route 53 hosted zone and the ACM certificate for its domain, and the Lambda function that
-rotates production's database password. Idempotent: what exists is left alone.
+rotates production's database password; in the caller's account and in each of the accounts
+the tests give their environments. Idempotent: what exists is left alone.
 
 Runs with the project virtualenv's Python (boto3 comes with the emulator) against
 AWS_ENDPOINT_URL. Emulator only: it also tells the emulator to run Lambda functions without
@@ -100,14 +101,38 @@ def run_lambda_without_docker():
     urllib.request.urlopen(request).read()
 
 
+# The accounts the integration tests give their environments (`[account]`), as in
+# docs/configuration.md: each gets its own zone, certificate and rotation function, which the
+# platform looks up in the environment's own account.
+TEST_ACCOUNTS = ("111111111111", "222222222222", "333333333333")
+
+
+def in_account(account: str) -> boto3.Session:
+    """A session acting in `account`: the emulator puts credentials from AssumeRole there."""
+    role = f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
+    creds = boto3.client("sts").assume_role(RoleArn=role, RoleSessionName="paystack-seed")["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=os.environ.get("AWS_REGION", "us-east-1"),
+    )
+
+
+def seed(session: boto3.Session, account: str) -> None:
+    zone_id, made_zone = hosted_zone(session.client("route53"))
+    cert_arn, made_cert = certificate(session.client("acm"))
+    function_arn, made_function = rotation_function(session.client("iam"), session.client("lambda"))
+    print(f"{account}: hosted zone {DOMAIN}: {zone_id} ({'created' if made_zone else 'exists'})")
+    print(f"{account}: certificate *.{DOMAIN}: {cert_arn} ({'created' if made_cert else 'exists'})")
+    print(f"{account}: rotation function: {function_arn} ({'created' if made_function else 'exists'})")
+
+
 def main():
     run_lambda_without_docker()
-    zone_id, made_zone = hosted_zone(boto3.client("route53"))
-    cert_arn, made_cert = certificate(boto3.client("acm"))
-    function_arn, made_function = rotation_function(boto3.client("iam"), boto3.client("lambda"))
-    print(f"hosted zone {DOMAIN}: {zone_id} ({'created' if made_zone else 'exists'})")
-    print(f"certificate *.{DOMAIN}: {cert_arn} ({'created' if made_cert else 'exists'})")
-    print(f"rotation function: {function_arn} ({'created' if made_function else 'exists'})")
+    seed(boto3.Session(), "the caller's account")
+    for account in TEST_ACCOUNTS:
+        seed(in_account(account), account)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
 // All of this crate is test code, its helpers included: a panic is how a test fails.
 #![allow(clippy::unwrap_used)]
 
+mod accounts;
 mod app;
 mod cli;
 mod database;

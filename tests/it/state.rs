@@ -18,7 +18,7 @@ static BACKEND: tokio::sync::OnceCell<paystack_aws::StateLocation> = tokio::sync
 impl Opener for Remote {
     async fn open(&self, stack: &str) -> Arc<dyn StateBackend> {
         let pool = paystack_aws::ClientPool::from_env("us-east-1").await;
-        let clients = pool.clients(&paystack_aws::Target { region: "us-east-1".into(), role_arn: None }).await;
+        let clients = pool.clients(&paystack_aws::Target { region: "us-east-1".into(), role: None }).await.unwrap();
         let at = BACKEND
             .get_or_init(|| async {
                 let at = paystack_aws::StateLocation {

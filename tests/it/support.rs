@@ -151,7 +151,7 @@ impl Stack {
     /// The stack's state backend, opened as a second process would.
     pub(crate) async fn backend(&self) -> std::sync::Arc<dyn paystack_state::StateBackend> {
         let pool = paystack_aws::ClientPool::from_env("us-east-1").await;
-        let clients = pool.clients(&paystack_aws::Target { region: "us-east-1".into(), role_arn: None }).await;
+        let clients = pool.clients(&paystack_aws::Target { region: "us-east-1".into(), role: None }).await.unwrap();
         let at = paystack_aws::StateLocation { bucket: self.bucket(), lock_table: self.lock_table() };
         std::sync::Arc::new(paystack_aws::RemoteBackend::new(&clients, &at, &self.key()))
     }
@@ -238,8 +238,30 @@ impl Run {
     }
 }
 
+tokio::task_local! {
+    /// The account the helpers here act in, inside [`in_account`]; outside it, the
+    /// emulator's default account (that of the static keys).
+    static ACCOUNT: &'static str;
+}
+
+/// Runs `f` with every helper here acting in `account`, through the role the emulator
+/// creates in each account it makes (any role assumed there acts in it).
+pub(crate) async fn in_account<F: std::future::Future>(account: &'static str, f: F) -> F::Output {
+    ACCOUNT.scope(account, f).await
+}
+
 pub(crate) async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url(endpoint()).load().await
+    let base = aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url(endpoint()).load().await;
+    let Ok(account) = ACCOUNT.try_with(|a| *a) else { return base };
+    let role = format!("arn:aws:iam::{account}:role/OrganizationAccountAccessRole");
+    let provider = aws_config::sts::AssumeRoleProvider::builder(role)
+        .session_name("paystack-tests")
+        .configure(&base)
+        .build()
+        .await;
+    base.to_builder()
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider))
+        .build()
 }
 
 pub(crate) async fn ec2() -> ec2::Client {

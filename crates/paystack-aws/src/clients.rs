@@ -6,6 +6,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_ec2 as ec2;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -23,7 +24,39 @@ use crate::wait::WaitClock;
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Target {
     pub region: String,
-    pub role_arn: Option<String>,
+    pub role: Option<Role>,
+}
+
+/// A role to assume, in another account, and how.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Role {
+    pub arn: String,
+    /// For a trust policy with an `sts:ExternalId` condition.
+    pub external_id: Option<String>,
+    /// What CloudTrail shows as the session: [`Role::session_name`].
+    pub session_name: String,
+}
+
+impl Role {
+    /// `paystack-{env}-{user}`, in the characters and the 64 that AWS allows a role
+    /// session's name, so CloudTrail says which environment and who.
+    pub fn session_name(env: &str, user: &str) -> String {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c);
+        let name: String = format!("paystack-{env}-{user}").chars().map(|c| if allowed(c) { c } else { '-' }).collect();
+        name.chars().take(64).collect()
+    }
+}
+
+/// An account's role could not be assumed: the run stops before its first call there.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "cannot assume the role {role}: {reason}. Check that the role exists, that its trust policy \
+     trusts the caller's account{external}, and that the caller is allowed sts:AssumeRole on it"
+)]
+pub struct AssumeRoleError {
+    pub role: String,
+    pub reason: String,
+    external: &'static str,
 }
 
 /// The clients for one target. Clients are cheap to clone and share one connection pool.
@@ -167,24 +200,61 @@ impl ClientPool {
         }
     }
 
-    pub async fn clients(&self, target: &Target) -> Clients {
+    /// The clients of `target`. A role is assumed once here, so that a refusal stops the run
+    /// with one clear error before anything is read or changed; the SDK's provider then
+    /// renews the role's credentials before they expire, however long the run.
+    pub async fn clients(&self, target: &Target) -> Result<Clients, AssumeRoleError> {
         let mut by_target = self.by_target.lock().await;
         if let Some(c) = by_target.get(target) {
-            return c.clone();
+            return Ok(c.clone());
         }
         let mut config = self.base.to_builder().region(Region::new(target.region.clone()));
-        if let Some(role) = &target.role_arn {
-            let provider = aws_config::sts::AssumeRoleProvider::builder(role)
-                .session_name("paystack")
+        if let Some(role) = &target.role {
+            let mut builder = aws_config::sts::AssumeRoleProvider::builder(&role.arn)
+                .session_name(&role.session_name)
                 .configure(&self.base)
-                .region(Region::new(target.region.clone()))
-                .build()
-                .await;
+                .region(Region::new(target.region.clone()));
+            if let Some(external_id) = &role.external_id {
+                builder = builder.external_id(external_id);
+            }
+            let provider = builder.build().await;
+            if let Err(e) = provider.provide_credentials().await {
+                return Err(AssumeRoleError {
+                    role: role.arn.clone(),
+                    reason: innermost(&e),
+                    external: if role.external_id.is_some() { " with the configured external id" } else { "" },
+                });
+            }
             config =
                 config.credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider));
         }
         let clients = Clients::new(&config.build(), self.wait_clock);
         by_target.insert(target.clone(), clients.clone());
-        clients
+        Ok(clients)
+    }
+}
+
+/// The innermost cause of an error, which says what went wrong in AWS's own words (the
+/// outer ones say only "failed to load credentials").
+fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut at = e;
+    while let Some(source) = at.source() {
+        at = source;
+    }
+    at.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_is_named_after_the_environment_and_the_user_in_what_aws_allows() {
+        assert_eq!(Role::session_name("prod", "alice"), "paystack-prod-alice");
+        assert_eq!(Role::session_name("prod", "uid 1000"), "paystack-prod-uid-1000");
+        assert_eq!(Role::session_name("dev", "DOMAIN\\jo"), "paystack-dev-DOMAIN-jo");
+        let long = Role::session_name("staging", &"x".repeat(100));
+        assert_eq!(long.len(), 64);
+        assert!(long.starts_with("paystack-staging-xxx"));
     }
 }

@@ -31,7 +31,7 @@ use paystack_config::Waits;
 use paystack_engine::Registry;
 use paystack_platform::kinds;
 
-pub use clients::{ClientPool, Clients, Target};
+pub use clients::{AssumeRoleError, ClientPool, Clients, Role, Target};
 pub use lookups::{LookupError, Wanted, look_up};
 pub use notify::{Attribute, publish};
 pub use state::{InitStep, Outcome, RemoteBackend, StateLocation, init};

@@ -25,7 +25,7 @@ pub(crate) enum Command {
     /// Show what apply would change, read from live AWS.
     Plan {
         #[command(flatten)]
-        stack: StackArgs,
+        stack: EnvsArgs,
         /// Print the plan as JSON.
         #[arg(long)]
         json: bool,
@@ -39,7 +39,7 @@ pub(crate) enum Command {
     /// Converge AWS to the configuration, or carry out a plan saved with `plan --out`.
     Apply {
         #[command(flatten)]
-        stack: StackArgs,
+        stack: EnvsArgs,
         /// A plan saved by `plan --out`: applied only if state and live resources have not
         /// moved since it was made.
         plan_file: Option<PathBuf>,
@@ -114,7 +114,7 @@ pub(crate) enum Command {
     /// Delete every resource of the stack, dependents first.
     Destroy {
         #[command(flatten)]
-        stack: StackArgs,
+        stack: EnvsArgs,
         /// Do not ask for confirmation.
         #[arg(long)]
         yes: bool,
@@ -183,7 +183,41 @@ pub(crate) struct StackArgs {
     pub(crate) suffix: Option<String>,
 }
 
+/// The environments of `plan`, `apply` and `destroy`: one, as everywhere, or several in one
+/// run, each in its own account, as CloudFormation StackSets would deploy them.
 #[derive(Debug, Args)]
+pub(crate) struct EnvsArgs {
+    /// The environment, or several in the order they start: `--env dev,staging,prod`.
+    #[arg(long, short, value_delimiter = ',', required_unless_present = "all_envs", conflicts_with = "all_envs")]
+    pub(crate) env: Vec<String>,
+    /// Every environment of the configuration, in its order (dev, staging, prod, then the
+    /// rest by name).
+    #[arg(long)]
+    pub(crate) all_envs: bool,
+    /// Appended to every name, so two stacks of one environment can share an account.
+    #[arg(long)]
+    pub(crate) suffix: Option<String>,
+    /// With several environments: how many run at once. 1, as StackSets' default, runs them
+    /// one after another.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub(crate) max_concurrent: u16,
+    /// With several environments: how many may fail before no new one starts. Those running
+    /// finish; those never started are reported as not started.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub(crate) failure_tolerance: u16,
+}
+
+impl EnvsArgs {
+    /// The one environment this names, as every single-stack command takes it.
+    pub(crate) fn single(&self) -> Option<StackArgs> {
+        match (self.all_envs, self.env.as_slice()) {
+            (false, [env]) => Some(StackArgs { env: env.clone(), suffix: self.suffix.clone() }),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Args)]
 pub(crate) struct LockArgs {
     /// How long to wait for a lock another run holds, such as 30s or 5m; by default a held
     /// lock is refused at once.
@@ -192,7 +226,7 @@ pub(crate) struct LockArgs {
 }
 
 /// How `apply` and `destroy` carry out their plan, and how they report it.
-#[derive(Debug, Default, Args)]
+#[derive(Clone, Debug, Default, Args)]
 pub(crate) struct RunArgs {
     /// Print the plan, then each step of the run as it happens, then the result: one JSON
     /// object per line. Needs --yes, or a saved plan.
@@ -202,6 +236,10 @@ pub(crate) struct RunArgs {
     /// 16 for EC2). Waiting for AWS to finish something takes no part of it.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub(crate) parallelism: Option<u16>,
+    /// Set by a run over several environments, which shows every plan before its one
+    /// confirmation: each environment's run then does not show its plan again.
+    #[arg(skip)]
+    pub(crate) plan_shown: bool,
 }
 
 /// `90`, `90s`, `5m` or `1h`.

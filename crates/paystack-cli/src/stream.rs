@@ -2,7 +2,8 @@
 //! stdout, for programs that follow a run. The first line is the plan, then one line per
 //! step of each change as it happens, then the result.
 //!
-//! Every line has `"event"` and `"at"` (seconds since the run started). The steps:
+//! Every line has `"event"`, `"environment"` and `"at"` (seconds since the environment's
+//! run started). The steps:
 //! - `started`: a change began (`resource`, `action`);
 //! - `calling` / `called`: an API call took, then gave back, one of its service's slots in
 //!   its placement (`resource`, `service`, `placement`);
@@ -19,16 +20,18 @@ use serde_json::{Value, json};
 /// Writes each event as a line on stdout.
 pub(crate) struct JsonEvents {
     started: Instant,
+    environment: String,
 }
 
 impl JsonEvents {
-    pub(crate) fn new() -> Self {
-        Self { started: Instant::now() }
+    pub(crate) fn new(environment: &str) -> Self {
+        Self { started: Instant::now(), environment: environment.to_owned() }
     }
 
     fn line(&self, event: &str, mut fields: Value) {
         if let Value::Object(map) = &mut fields {
             map.insert("event".into(), event.into());
+            map.insert("environment".into(), self.environment.clone().into());
             map.insert("at".into(), json!(self.started.elapsed().as_secs_f64()));
         }
         outln!("{}", fields);

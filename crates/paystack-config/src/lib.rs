@@ -14,8 +14,8 @@ pub use cidr::Ipv4Cidr;
 pub use error::{ConfigError, ConfigErrors, Location};
 pub use load::SHARED_FILE;
 pub use model::{
-    Alarms, Alerts, Config, Database, DbCapacity, Dns, Drift, Environment, Iam, IgnoredField, LoadBalancer, Logs,
-    Network, Rotation, Security, Service, StateSettings, StateStore, Tags, Waits,
+    Account, Alarms, Alerts, Config, Database, DbCapacity, Dns, Drift, Environment, Iam, IgnoredField, LoadBalancer,
+    Logs, Network, Rotation, Security, Service, StateSettings, StateStore, Tags, Waits,
 };
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use crate::model::{Config, Environment, Network, Security, Tags};
 use state::{RawState, state_settings};
 use waits::{RawWaits, waits};
 
+mod account;
 mod app;
 mod platform;
 mod state;
@@ -37,6 +38,8 @@ const MAX_ENV_LEN: usize = 12;
 struct RawFile {
     project: Option<Spanned<String>>,
     region: Option<Spanned<String>>,
+    replica_region: Option<Spanned<String>>,
+    account: Option<Spanned<account::RawAccount>>,
     suffix: Option<Spanned<String>>,
     protected: Option<Spanned<bool>>,
     tags: Option<RawTags>,
@@ -318,6 +321,8 @@ fn is_tag_value(s: &str) -> bool {
 fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environment, Located<Ipv4Cidr>)> {
     let project = c.pick("project", env.project, shared.project);
     let region = c.pick("region", env.region, shared.region);
+    let replica_region = c.pick_optional(env.replica_region, shared.replica_region);
+    let account = account::account(c, env.account, shared.account);
     let suffix = c.pick_optional(env.suffix, shared.suffix);
     let protected = c.pick_optional(env.protected, shared.protected).map(|p| p.value);
     let (et, st) = (env.tags.unwrap_or_default(), shared.tags.unwrap_or_default());
@@ -478,6 +483,7 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
     let drift = app::drift(c, env.drift.unwrap_or_default(), shared.drift.unwrap_or_default());
     let waits = waits(c, env.waits.unwrap_or_default(), shared.waits.unwrap_or_default());
 
+    let replica_region = account::replica_region(c, replica_region, region.as_ref());
     if !c.errors.is_empty() {
         return None;
     }
@@ -489,6 +495,8 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
         name,
         project: project?.value,
         region,
+        replica_region: replica_region?,
+        account: account?,
         suffix: suffix.map(|s| s.value),
         tags: Tags { application: application?.value, cost_center: cost_center?.value },
         network: Network {

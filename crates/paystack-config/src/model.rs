@@ -39,11 +39,27 @@ impl Config {
     }
 }
 
+/// An environment's own AWS account (`[account]`), and the role paystack assumes in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Account {
+    /// 12 digits.
+    pub id: String,
+    /// A role of that account: `arn:aws:iam::{id}:role/NAME`.
+    pub role_arn: String,
+    /// Passed to `AssumeRole` when the role's trust policy asks for it.
+    pub external_id: Option<String>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Environment {
     pub name: String,
     pub project: String,
     pub region: String,
+    /// The second region, for the data layer's replicas (`replica_region`).
+    pub replica_region: Option<String>,
+    /// The account the environment lives in, reached through its deploy role; `None`: the
+    /// account of the caller's own credentials.
+    pub account: Option<Account>,
     /// Appended to every name so two stacks of one environment can share an account.
     pub suffix: Option<String>,
     /// Destroying or replacing anything needs an explicit override (prod by default).

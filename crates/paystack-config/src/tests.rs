@@ -512,3 +512,68 @@ fn wait_limits_default_to_aws_s_slow_cases_and_can_be_set_per_environment() {
     assert!(at.starts_with("dev.toml:4"), "{at}");
     assert!(message.contains("nat_gateway"), "{message}");
 }
+
+const PROD_ACCOUNT: &str = "[network]\ncidr = \"10.2.0.0/16\"\n\n[account]\nid = \"333333333333\"\nrole_arn = \"arn:aws:iam::333333333333:role/paystack-deploy\"\nexternal_id = \"payments-prod\"\n";
+
+#[test]
+fn an_environment_names_its_account_and_the_shared_file_its_replica_region() {
+    let config = load_with_shared(&[DEV, ("prod.toml", PROD_ACCOUNT)], "").unwrap();
+    let prod = config.environments["prod"].account.clone().unwrap();
+    assert_eq!(prod.id, "333333333333");
+    assert_eq!(prod.role_arn, "arn:aws:iam::333333333333:role/paystack-deploy");
+    assert_eq!(prod.external_id.as_deref(), Some("payments-prod"));
+    assert_eq!(config.environments["dev"].account, None, "without [account], the caller's own");
+
+    let shared = SHARED.replace("region = \"us-east-1\"\n", "region = \"us-east-1\"\nreplica_region = \"eu-west-1\"\n");
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &[("shared.toml", &shared), DEV]);
+    let config = Config::load(dir.path()).unwrap();
+    assert_eq!(config.environments["dev"].replica_region.as_deref(), Some("eu-west-1"));
+}
+
+#[test]
+fn a_wrong_account_is_located() {
+    let with = |id: &str, arn: &str, external: &str| {
+        let text =
+            format!("[network]\ncidr = \"10.2.0.0/16\"\n[account]\nid = \"{id}\"\nrole_arn = \"{arn}\"\n{external}");
+        only_error(&[("prod.toml", &text)])
+    };
+    let role = "arn:aws:iam::333333333333:role/paystack-deploy";
+    let (at, message, help) = with("33333333333", role, "");
+    assert_eq!(at, "prod.toml:4:6");
+    assert!(message.contains("`33333333333` is not an AWS account id") && help.contains("12 digits"), "{message}");
+
+    let (at, message, help) = with("444444444444", role, "");
+    assert_eq!(at, "prod.toml:5:12");
+    assert!(message.contains("the role is in account 333333333333, but `[account] id` is 444444444444"), "{message}");
+    assert!(help.contains("name a role of that account"), "{help}");
+
+    let (at, message, _) = with("333333333333", "arn:aws:iam::333333333333:user/deploy", "");
+    assert_eq!(at, "prod.toml:5:12");
+    assert!(message.contains("is not the ARN of an IAM role"), "{message}");
+
+    let (at, message, help) = with("333333333333", role, "external_id = \"no spaces\"\n");
+    assert_eq!(at, "prod.toml:6:15");
+    assert!(message.contains("`no spaces` is not a valid external id") && help.contains("2 to 1224"), "{message}");
+
+    let (at, message, _) =
+        only_error(&[("prod.toml", "[network]\ncidr = \"10.2.0.0/16\"\n[account]\nid = \"333333333333\"\n")]);
+    assert_eq!(at, "prod.toml:3:1");
+    assert!(message.contains("needs both `id` and `role_arn`"), "{message}");
+}
+
+#[test]
+fn an_account_in_the_shared_file_or_a_replica_in_the_same_region_is_refused() {
+    let errors = load_with_shared(&[DEV], "\n[account]\nid = \"333333333333\"\n").unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0].location.as_ref().unwrap().file.file_name().unwrap(), "shared.toml");
+    assert!(errors[0].message.contains("`[account]` is set in the shared file"), "{}", errors[0].message);
+
+    let (at, message, _) =
+        only_error(&[("dev.toml", "replica_region = \"us-east-1\"\n[network]\ncidr = \"10.0.0.0/16\"\n")]);
+    assert_eq!(at, "dev.toml:1:18");
+    assert!(message.contains("the environment's own region"), "{message}");
+    let (_, message, _) =
+        only_error(&[("dev.toml", "replica_region = \"eu-west-9\"\n[network]\ncidr = \"10.0.0.0/16\"\n")]);
+    assert!(message.contains("`eu-west-9` is not an AWS region"), "{message}");
+}

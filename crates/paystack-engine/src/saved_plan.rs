@@ -5,7 +5,7 @@ use paystack_core::{Plan, StateDocument};
 use serde::{Deserialize, Serialize};
 
 /// A plan as saved, for one stack.
-#[derive(Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SavedPlan {
     format: u32,
     stack: String,

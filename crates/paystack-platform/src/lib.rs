@@ -15,5 +15,5 @@ mod latency;
 pub use latency::expected as expected_durations;
 
 pub use blueprint::{
-    Blueprint, BlueprintError, Lookups, blueprint, is_global, placements, primary_placement, required_tags,
+    Blueprint, BlueprintError, Lookups, blueprint, home, is_global, placements, primary_placement, required_tags,
 };

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use lease::{Clock, Lock, LockOptions, LockRecord, LockStore, ManualClock, Released, SystemClock, acquire, unlock};
 pub use local::LocalBackend;
+pub use user::current as current_user;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {

@@ -3,7 +3,7 @@
 
 /// The login name of this process's user: `USER` or `LOGNAME`, else the name `/etc/passwd`
 /// gives the process's real user id, else `uid N`.
-pub(crate) fn current() -> String {
+pub fn current() -> String {
     find(
         |v| std::env::var(v).ok(),
         std::fs::read_to_string("/proc/self/status").ok().as_deref(),

@@ -98,7 +98,7 @@ pub(super) async fn converge(
             "{operation} --json carries out the plan without asking, so it needs --yes or a saved plan"
         ));
     }
-    let aws = Aws::connect(s).await;
+    let aws = Aws::connect(s).await?;
     let backend = aws.backend(s);
     let options = LockOptions { timeout: lock_args.lock_timeout, ..LockOptions::new(s.env.state.lock_lease) };
     let key = s.key();
@@ -149,7 +149,7 @@ async fn converge_locked(
     };
     let stored = s.read_from(backend).await?;
     let mut state = stored.clone().unwrap_or_else(|| paystack_state::new_document(&s.key()));
-    let registries = aws.registries(s, &state).await;
+    let registries = aws.registries(s, &state).await?;
     let scope = s.scope();
     let inventory = observe(&registries, &scope).await?;
     let plan = match mode {
@@ -163,10 +163,10 @@ async fn converge_locked(
     if let Some(saved) = &saved {
         check_plan(saved, stored.as_ref(), &plan, s)?;
     }
-    let stream = JsonEvents::new();
+    let stream = JsonEvents::new(&s.env.name);
     if run.json {
         stream.plan(render::plan_json(&plan, &s.env.name, &s.key()));
-    } else {
+    } else if !run.plan_shown {
         out!("{}", render::plan_text(&plan, &s.key(), &s.env.region));
     }
     let options = exec_options(run);

@@ -43,7 +43,7 @@ type Outcome = Result<Option<(StateDocument, DriftReport)>>;
 /// apply, with a plan cut down to the drifted resources.
 pub(super) async fn drift(s: &Stack, args: DriftArgs, confirm: Confirm, lock: &LockArgs) -> Result<ExitCode> {
     let pool = Arc::new(ClientPool::from_env(&s.env.region).await);
-    let aws = Aws::from_pool(&pool, s).await;
+    let aws = Aws::from_pool(&pool, s).await?;
     let s = Arc::new(s.looked_up(&aws).await?);
     let outcome = check(&pool, std::slice::from_ref(&s), args.parallel).await.into_iter().next();
     let outcome = outcome.unwrap_or_else(|| Err(miette!("the drift check of `{}` returned nothing", s.key())));
@@ -103,7 +103,10 @@ pub(super) async fn drift_many(cli: &Cli, env: Option<&str>, suffixes: &[String]
     let mut lookups: BTreeMap<String, Option<Lookups>> = BTreeMap::new();
     for s in &unresolved {
         if !lookups.contains_key(&s.env.name) {
-            let found = s.lookups(&Aws::from_pool(&pool, s).await).await;
+            let found = match Aws::from_pool(&pool, s).await {
+                Ok(aws) => s.lookups(&aws).await,
+                Err(e) => Err(e),
+            };
             lookups.insert(s.env.name.clone(), found.inspect_err(|e| diagln!("{e:?}")).ok());
         }
     }
@@ -144,7 +147,7 @@ pub(super) async fn drift_many(cli: &Cli, env: Option<&str>, suffixes: &[String]
                 if report.has_drift() {
                     drifted = true;
                     if args.notify
-                        && let Err(e) = notify(s, &Aws::from_pool(&pool, s).await, &state, &report).await
+                        && let Err(e) = notify_through(&pool, s, &state, &report).await
                     {
                         failed = true;
                         diagln!("{e:?}");
@@ -176,7 +179,10 @@ async fn check(pool: &Arc<ClientPool>, stacks: &[Arc<Stack>], parallel: usize) -
         let (pool, slots, s) = (Arc::clone(pool), Arc::clone(&slots), Arc::clone(s));
         reads.spawn(async move {
             let read = match slots.acquire_owned().await {
-                Ok(_slot) => s.read_from(&*Aws::from_pool(&pool, &s).await.backend(&s)).await,
+                Ok(_slot) => match Aws::from_pool(&pool, &s).await {
+                    Ok(aws) => s.read_from(&*aws.backend(&s)).await,
+                    Err(e) => Err(e),
+                },
                 Err(e) => Err(miette!("{e}")),
             };
             (i, read)
@@ -191,9 +197,15 @@ async fn check(pool: &Arc<ClientPool>, stacks: &[Arc<Stack>], parallel: usize) -
     }
 
     let mut registries = Registries::default();
-    for (s, state) in stacks.iter().zip(&states) {
-        if let Ok(Some(state)) = state {
-            registries.extend(Aws::from_pool(pool, s).await.registries(s, state).await);
+    for (s, state) in stacks.iter().zip(states.iter_mut()) {
+        if let Ok(Some(document)) = state {
+            match Aws::from_pool(pool, s).await {
+                Ok(aws) => match aws.registries(s, document).await {
+                    Ok(r) => registries.extend(r),
+                    Err(e) => *state = Err(e),
+                },
+                Err(e) => *state = Err(e),
+            }
         }
     }
     let applied: Vec<(&Arc<Stack>, &StateDocument)> =
@@ -230,6 +242,11 @@ pub(super) fn drift_report(s: &Stack, registries: &Registries, plan: &Plan, stat
 }
 
 /// Publishes one message about `report` to the environment's topic.
+/// [`notify`] through the clients of `pool`.
+async fn notify_through(pool: &Arc<ClientPool>, s: &Stack, state: &StateDocument, report: &DriftReport) -> Result<()> {
+    notify(s, &Aws::from_pool(pool, s).await?, state, report).await
+}
+
 async fn notify(s: &Stack, aws: &Aws, state: &StateDocument, report: &DriftReport) -> Result<()> {
     use paystack_aws::Attribute;
     use paystack_engine::DriftKind;

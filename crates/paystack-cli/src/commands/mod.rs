@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use miette::{IntoDiagnostic, Result, miette};
-use paystack_aws::{ClientPool, Clients, RemoteBackend, StateLocation, Target};
+use paystack_aws::{ClientPool, Clients, RemoteBackend, Role, StateLocation, Target};
 use paystack_config::{Config, Environment, StateStore};
 use paystack_core::{Placement, Plan, ResourceId, StateDocument};
 use paystack_engine::{Inventory, Owner, Registries, ResourceGraph, SavedPlan, SavedPlanError, Scope, StateVersion};
@@ -18,6 +18,7 @@ use crate::render;
 
 mod converge;
 mod drift;
+mod many;
 mod parity;
 
 use converge::{Confirm, Mode, converge};
@@ -156,13 +157,22 @@ fn check_ignored(env: &Environment, graph: &ResourceGraph) -> Result<()> {
 pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Plan { stack, json, detailed_exitcode, out } => {
-            let s = load(&cli, stack)?;
-            let aws = Aws::connect(&s).await;
+            let Some(single) = stack.single() else {
+                if out.is_some() {
+                    return Err(miette!(
+                        help = "save one environment's plan at a time: `paystack plan --env E --out FILE`",
+                        "`--out` saves the plan of one stack, and this names several"
+                    ));
+                }
+                return many::plan(&cli, stack, *json, *detailed_exitcode).await;
+            };
+            let s = load(&cli, &single)?;
+            let aws = Aws::connect(&s).await?;
             let s = s.looked_up(&aws).await?;
             let backend = aws.backend(&s);
             let stored = s.read_from(&*backend).await?;
             let state = stored.clone().unwrap_or_else(|| paystack_state::new_document(&s.key()));
-            let registries = aws.registries(&s, &state).await;
+            let registries = aws.registries(&s, &state).await?;
             let inventory = observe(&registries, &s.scope()).await?;
             let plan = apply_plan(&s, &registries, &state, &inventory);
             if *json {
@@ -185,14 +195,26 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(if *detailed_exitcode && plan.has_changes() { ExitCode::from(2) } else { ExitCode::SUCCESS })
         }
         Command::Apply { stack, plan_file, yes, override_protection, lock, run } => {
-            let s = load(&cli, stack)?;
-            let saved = plan_file.as_deref().map(|path| load_plan(path, &s)).transpose()?;
             let confirm = Confirm { yes: *yes, override_protection: *override_protection };
+            let Some(single) = stack.single() else {
+                if plan_file.is_some() {
+                    return Err(miette!(
+                        help = "a saved plan is one stack's: `paystack apply FILE --env E`",
+                        "a saved plan cannot be applied to several environments"
+                    ));
+                }
+                return many::converge_all(&cli, stack, Mode::Apply, confirm, lock, run).await;
+            };
+            let s = load(&cli, &single)?;
+            let saved = plan_file.as_deref().map(|path| load_plan(path, &s)).transpose()?;
             converge(&s, Mode::Apply, confirm, lock, run, saved).await
         }
         Command::Destroy { stack, yes, override_protection, lock, run } => {
-            let s = load(&cli, stack)?;
             let confirm = Confirm { yes: *yes, override_protection: *override_protection };
+            let Some(single) = stack.single() else {
+                return many::converge_all(&cli, stack, Mode::Destroy, confirm, lock, run).await;
+            };
+            let s = load(&cli, &single)?;
             converge(&s, Mode::Destroy, confirm, lock, run, None).await
         }
         Command::Drift {
@@ -243,7 +265,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Unlock { stack, lock_id } => {
             let s = load(&cli, stack)?;
-            let aws = Aws::connect(&s).await;
+            let aws = Aws::connect(&s).await?;
             let backend = aws.backend(&s);
             let released =
                 paystack_state::unlock(&*backend.locks(), &s.key(), lock_id).await.map_err(|e| s.state_error(e))?;
@@ -298,7 +320,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 async fn read_state(s: &Stack) -> Result<Option<StateDocument>> {
-    let aws = Aws::connect(s).await;
+    let aws = Aws::connect(s).await?;
     s.read_from(&*aws.backend(s)).await
 }
 
@@ -316,7 +338,7 @@ async fn init(s: &Stack) -> Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     };
-    let aws = Aws::connect(s).await;
+    let aws = Aws::connect(s).await?;
     let tags: Vec<(String, String)> =
         paystack_platform::required_tags(&s.env).into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     let steps =
@@ -334,33 +356,34 @@ pub(super) struct Aws {
 }
 
 impl Aws {
-    pub(super) async fn connect(s: &Stack) -> Self {
+    pub(super) async fn connect(s: &Stack) -> Result<Self> {
         Self::from_pool(&Arc::new(ClientPool::from_env(&s.env.region).await), s).await
     }
 
     /// Like [`Aws::connect`], with the clients (and so the connections and the adaptive
-    /// retry's rate limit) of `pool`, which every stack of one run shares.
-    pub(super) async fn from_pool(pool: &Arc<ClientPool>, s: &Stack) -> Self {
-        let clients = pool.clients(&target(&s.env, &Placement::regional(None, &s.env.region))).await;
-        Self { pool: Arc::clone(pool), clients }
+    /// retry's rate limit) of `pool`, which every stack of one run shares. An environment in
+    /// its own account is reached through its role, assumed here.
+    pub(super) async fn from_pool(pool: &Arc<ClientPool>, s: &Stack) -> Result<Self> {
+        let clients = clients_of(pool, &s.env, &paystack_platform::home(&s.env)).await?;
+        Ok(Self { pool: Arc::clone(pool), clients })
     }
 
     /// The reconcilers of every placement the stack reaches: where the configuration places
     /// its resources, and where state recorded them. Each placement's registry holds the
     /// kinds that live there, so each kind is read once per placement.
-    pub(super) async fn registries(&self, s: &Stack, state: &StateDocument) -> Registries {
+    pub(super) async fn registries(&self, s: &Stack, state: &StateDocument) -> Result<Registries> {
         let recorded = state.resources.values().map(|r| r.placement.clone());
         let mut placements = paystack_platform::placements(&s.env, &s.blueprint.specs);
         placements.extend(recorded);
         let mut registries = Registries::default();
         for placement in placements {
-            let clients = self.pool.clients(&target(&s.env, &placement)).await;
+            let clients = clients_of(&self.pool, &s.env, &placement).await?;
             let global = placement.region.is_none();
             let registry = paystack_aws::registry(&clients, &s.env.waits)
                 .retain(|kind| paystack_platform::is_global(kind) == global);
             registries.insert(placement, registry);
         }
-        registries
+        Ok(registries)
     }
 
     /// The stack's state backend, as the configuration selects it.
@@ -372,11 +395,29 @@ impl Aws {
     }
 }
 
+/// The clients for `placement`; a refused role is a one-line error that says what to check.
+async fn clients_of(pool: &ClientPool, env: &Environment, placement: &Placement) -> Result<Clients> {
+    pool.clients(&target(env, placement)).await.map_err(|e| {
+        miette!(
+            help = format!("nothing was read or changed; `[account] role_arn` in {}.toml names the role", env.name),
+            "{e}"
+        )
+    })
+}
+
 /// Where the calls for `placement` go: its region (a global kind's go to the environment's
 /// region, whose endpoint serves the whole account), with the run's own credentials. Every
 /// placement is in the caller's account until environments get accounts of their own.
 fn target(env: &Environment, placement: &Placement) -> Target {
-    Target { region: placement.region.clone().unwrap_or_else(|| env.region.clone()), role_arn: None }
+    let region = placement.region.clone().unwrap_or_else(|| env.region.clone());
+    // The environment's own account is reached through its deploy role; `None` is the
+    // caller's account.
+    let role = env.account.as_ref().filter(|a| placement.account.as_deref() == Some(a.id.as_str())).map(|a| Role {
+        arn: a.role_arn.clone(),
+        external_id: a.external_id.clone(),
+        session_name: Role::session_name(&env.name, &paystack_state::current_user()),
+    });
+    Target { region, role }
 }
 
 /// Reads every kind's live resources at once: one batched read per kind per placement.

@@ -30,7 +30,7 @@ impl Read {
 
 /// Reads a stack's state and live resources, and plans what apply would change.
 async fn read_live(s: &Stack) -> Result<Read> {
-    let aws = Aws::connect(s).await;
+    let aws = Aws::connect(s).await?;
     let s = s.looked_up(&aws).await?;
     let state = s.read_from(&*aws.backend(&s)).await?.ok_or_else(|| {
         miette!(
@@ -39,7 +39,7 @@ async fn read_live(s: &Stack) -> Result<Read> {
             s.key()
         )
     })?;
-    let registries = aws.registries(&s, &state).await;
+    let registries = aws.registries(&s, &state).await?;
     let inventory = observe(&registries, &s.scope()).await?;
     let plan = apply_plan(&s, &registries, &state, &inventory);
     Ok(Read { s, plan, inventory })

@@ -175,8 +175,15 @@ pub fn placements<'a>(env: &Environment, specs: impl IntoIterator<Item = &'a Spe
     primary.chain(specs.into_iter().map(|s| s.placement.clone())).collect()
 }
 
+/// Where the environment's regional resources live, its state and lookups with them: its
+/// region, in its own account if it names one.
+pub fn home(env: &Environment) -> Placement {
+    placement_in(env, false)
+}
+
 fn placement_in(env: &Environment, global: bool) -> Placement {
-    if global { Placement::global(None) } else { Placement::regional(None, &env.region) }
+    let account = env.account.as_ref().map(|a| a.id.as_str());
+    if global { Placement::global(account) } else { Placement::regional(account, &env.region) }
 }
 
 /// The five tags the organisation requires on everything, the state bucket and lock table

@@ -19,6 +19,8 @@ fn env(name: &str, cidr: &str, nats: usize) -> Environment {
         name: name.into(),
         project: "paystack".into(),
         region: "us-east-1".into(),
+        replica_region: None,
+        account: None,
         suffix: None,
         protected: false,
         tags: Tags { application: "payments".into(), cost_center: "cc-1".into() },

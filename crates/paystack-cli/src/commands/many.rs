@@ -1,0 +1,384 @@
+//! `plan`, `apply` and `destroy` over several environments in one run, as CloudFormation
+//! StackSets would deploy one template to several accounts: each environment in its own
+//! account through its role, at most `--max-concurrent` at once, in the order given, and no
+//! new one started once more than `--failure-tolerance` have failed.
+//!
+//! Every environment is validated first, then planned; one confirmation covers the combined
+//! plan; then each runs as a single `apply` would, taking its own lock only while it runs, and
+//! carrying out exactly the plan that was confirmed (or failing, if its state or resources
+//! moved in between). A result table closes the run.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use miette::{IntoDiagnostic, Result, miette};
+use paystack_aws::ClientPool;
+use paystack_config::{Config, Environment};
+use paystack_core::{Action, Plan};
+use paystack_engine::SavedPlan;
+use paystack_platform::Lookups;
+use serde_json::{Value, json};
+
+use super::converge::{Confirm, Mode, converge};
+use super::{Aws, Stack, apply_plan, build, observe};
+use crate::args::{Cli, EnvsArgs, LockArgs, RunArgs};
+use crate::diagnostics::InvalidConfig;
+use crate::render;
+
+/// What became of one environment.
+#[derive(Clone, Debug, PartialEq)]
+enum Result_ {
+    Succeeded,
+    NoChanges,
+    Failed(String),
+    NotStarted,
+}
+
+impl Result_ {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::NoChanges => "no changes",
+            Self::Failed(_) => "failed",
+            Self::NotStarted => "not started",
+        }
+    }
+}
+
+/// One environment of the run: its stack, and its plan or why it has none.
+struct Member {
+    stack: Arc<Stack>,
+    planned: Result<(Plan, SavedPlan), String>,
+    result: Result_,
+    took: Duration,
+}
+
+/// The environments `args` names, in the order they start: as given, or for `--all-envs`
+/// dev, staging and prod first, then the others by name.
+fn environments(config: &Config, args: &EnvsArgs) -> Vec<String> {
+    if !args.all_envs {
+        let mut seen = Vec::new();
+        for e in &args.env {
+            if !seen.contains(e) {
+                seen.push(e.clone());
+            }
+        }
+        return seen;
+    }
+    let rank = |name: &str| ["dev", "staging", "prod"].iter().position(|n| *n == name).unwrap_or(3);
+    let mut names: Vec<String> = config.environments.keys().cloned().collect();
+    names.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.cmp(b)));
+    names
+}
+
+/// Validates every environment before anything reaches AWS.
+fn load_all(cli: &Cli, args: &EnvsArgs) -> Result<Vec<Stack>> {
+    let config = Config::load(&cli.config).map_err(InvalidConfig::from)?;
+    let mut stacks = Vec::new();
+    for name in environments(&config, args) {
+        let env = config.environment(&name, args.suffix.as_deref()).map_err(InvalidConfig::from)?;
+        stacks.push(build(env, &Lookups::default(), cli.state_dir.clone())?);
+    }
+    if stacks.is_empty() {
+        return Err(miette!("the configuration has no environment"));
+    }
+    Ok(stacks)
+}
+
+/// The stack looked up and its plan, as `mode` makes it.
+async fn plan_one(pool: &Arc<ClientPool>, s: Stack, mode: Mode) -> Result<(Stack, Plan, SavedPlan)> {
+    let aws = Aws::from_pool(pool, &s).await?;
+    let s = if mode == Mode::Destroy { s } else { s.looked_up(&aws).await? };
+    let stored = s.read_from(&*aws.backend(&s)).await?;
+    let state = stored.clone().unwrap_or_else(|| paystack_state::new_document(&s.key()));
+    let registries = aws.registries(&s, &state).await?;
+    let inventory = observe(&registries, &s.scope()).await?;
+    let plan = match mode {
+        Mode::Destroy => paystack_engine::plan_destroy(&inventory, &state),
+        _ => apply_plan(&s, &registries, &state, &inventory),
+    };
+    let saved = SavedPlan::new(&s.key(), stored.as_ref(), &plan);
+    Ok((s, plan, saved))
+}
+
+/// Plans every environment, one after another, into members.
+async fn plan_all(pool: &Arc<ClientPool>, stacks: Vec<Stack>, mode: Mode, json: bool) -> Vec<Member> {
+    let mut members = Vec::new();
+    for s in stacks {
+        let fallback = build(s.env.clone(), &Lookups::default(), s.state_dir.clone());
+        let member = match plan_one(pool, s, mode).await {
+            Ok((s, plan, saved)) => {
+                if !json {
+                    outln!("== {} ({}) ==", s.env.name, where_(&s.env));
+                    out!("{}", render::plan_text(&plan, &s.key(), &s.env.region));
+                }
+                Member {
+                    stack: Arc::new(s),
+                    planned: Ok((plan, saved)),
+                    result: Result_::NotStarted,
+                    took: Duration::ZERO,
+                }
+            }
+            Err(e) => {
+                let Ok(s) = fallback else { continue };
+                diagln!("{}: cannot plan: {e:?}", s.env.name);
+                let why = format!("cannot plan: {e}");
+                Member { stack: Arc::new(s), planned: Err(why), result: Result_::NotStarted, took: Duration::ZERO }
+            }
+        };
+        members.push(member);
+    }
+    members
+}
+
+/// The account and region an environment lives in, as the table shows them.
+fn where_(env: &Environment) -> String {
+    let account = env.account.as_ref().map_or("the caller's account", |a| a.id.as_str());
+    format!("{account}, {}", env.region)
+}
+
+/// `plan` over several environments: each one's plan, then the table. Exit 1 if any could
+/// not be planned, else 2 with `--detailed-exitcode` and changes, else 0.
+pub(super) async fn plan(cli: &Cli, args: &EnvsArgs, json: bool, detailed: bool) -> Result<ExitCode> {
+    let stacks = load_all(cli, args)?;
+    let pool = Arc::new(ClientPool::from_env(&stacks[0].env.region).await);
+    let mut members = plan_all(&pool, stacks, Mode::Apply, json).await;
+    for m in &mut members {
+        m.result = match &m.planned {
+            Ok((plan, _)) if plan.has_changes() => Result_::Succeeded,
+            Ok(_) => Result_::NoChanges,
+            Err(why) => Result_::Failed(why.clone()),
+        };
+    }
+    if json {
+        let docs: Vec<Value> = members
+            .iter()
+            .map(|m| match &m.planned {
+                Ok((plan, _)) => render::plan_json(plan, &m.stack.env.name, &m.stack.key()),
+                Err(why) => json!({ "environment": m.stack.env.name, "stack": m.stack.key(), "error": why }),
+            })
+            .collect();
+        let all = json!({ "format_version": 1, "environments": docs, "results": results_json(&members, "plan") });
+        outln!("{}", serde_json::to_string_pretty(&all).into_diagnostic()?);
+    } else {
+        out!("{}", table(&members, "plan"));
+    }
+    let failed = members.iter().any(|m| matches!(m.result, Result_::Failed(_)));
+    let changes = members.iter().any(|m| m.result == Result_::Succeeded);
+    Ok(ExitCode::from(if failed {
+        1
+    } else if detailed && changes {
+        2
+    } else {
+        0
+    }))
+}
+
+/// `apply` or `destroy` over several environments.
+pub(super) async fn converge_all(
+    cli: &Cli,
+    args: &EnvsArgs,
+    mode: Mode,
+    confirm: Confirm,
+    lock: &LockArgs,
+    run: &RunArgs,
+) -> Result<ExitCode> {
+    let operation = if mode == Mode::Destroy { "destroy" } else { "apply" };
+    if run.json && !confirm.yes {
+        return Err(miette!(
+            help = "review `paystack plan` of the same environments first, then add --yes",
+            "{operation} --json carries out the plans without asking, so it needs --yes"
+        ));
+    }
+    let stacks = load_all(cli, args)?;
+    let pool = Arc::new(ClientPool::from_env(&stacks[0].env.region).await);
+    let mut members = plan_all(&pool, stacks, mode, run.json).await;
+
+    // The production guard, for every protected environment, before anything changes.
+    let refused: Vec<String> = members
+        .iter()
+        .filter_map(|m| {
+            let (plan, _) = m.planned.as_ref().ok()?;
+            let destructive = paystack_engine::guard::destructive(plan);
+            (m.stack.env.protected && !destructive.is_empty() && !confirm.override_protection)
+                .then(|| format!("`{}` ({} resource(s) deleted or replaced)", m.stack.env.name, destructive.len()))
+        })
+        .collect();
+    if !refused.is_empty() {
+        return Err(miette!(
+            help = "nothing was changed in any environment. If this is intended, run again with --override-protection",
+            "protected, and this would delete or replace resources: {}",
+            refused.join(", ")
+        ));
+    }
+    if !members.iter().any(|m| m.planned.as_ref().map_or(true, |(p, _)| p.has_changes())) {
+        for m in &mut members {
+            m.result = Result_::NoChanges;
+        }
+        return finish(members, operation, run.json);
+    }
+    if !confirm.yes {
+        confirm_all(&members, operation)?;
+    }
+
+    let tolerance = usize::from(args.failure_tolerance);
+    let mut running = tokio::task::JoinSet::new();
+    let (mut next, mut failures) = (0, 0);
+    loop {
+        while running.len() < usize::from(args.max_concurrent) && next < members.len() && failures <= tolerance {
+            let i = next;
+            next += 1;
+            let m = &mut members[i];
+            let planned = match &m.planned {
+                Ok((plan, _)) if !plan.has_changes() => {
+                    m.result = Result_::NoChanges;
+                    continue;
+                }
+                Ok((_, saved)) => saved.clone(),
+                Err(why) => {
+                    m.result = Result_::Failed(why.clone());
+                    failures += 1;
+                    continue;
+                }
+            };
+            let (s, lock) = (Arc::clone(&m.stack), lock.clone());
+            let run = RunArgs { plan_shown: true, ..run.clone() };
+            if run.json {
+                outln!("{}", json!({ "event": "environment_started", "environment": s.env.name }));
+            } else {
+                diagln!("\n== {}: {operation} started ==", s.env.name);
+            }
+            running.spawn(async move {
+                let started = Instant::now();
+                let confirm = Confirm { yes: true, override_protection: confirm.override_protection };
+                let result = converge(&s, mode, confirm, &lock, &run, Some(planned)).await;
+                (i, result, started.elapsed())
+            });
+        }
+        let Some(joined) = running.join_next().await else { break };
+        let (i, result, took) = joined.map_err(|e| miette!("an environment's run stopped: {e}"))?;
+        let m = &mut members[i];
+        m.took = took;
+        m.result = match result {
+            Ok(_) => Result_::Succeeded,
+            Err(e) => {
+                failures += 1;
+                diagln!("{}: {e:?}", m.stack.env.name);
+                Result_::Failed(e.to_string())
+            }
+        };
+        if run.json {
+            outln!(
+                "{}",
+                json!({ "event": "environment_finished", "environment": m.stack.env.name, "result": m.result.name() })
+            );
+        }
+    }
+    finish(members, operation, run.json)
+}
+
+/// Asks once, on the terminal, for every environment's changes.
+fn confirm_all(members: &[Member], operation: &str) -> Result<()> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let names: Vec<&str> = members.iter().map(|m| m.stack.env.name.as_str()).collect();
+    if !std::io::stdin().is_terminal() {
+        return Err(miette!(
+            help = format!("review the plans above, then run again with --yes (environments: {})", names.join(",")),
+            "refusing to {operation} without confirmation: there is no terminal to ask"
+        ));
+    }
+    diag!("\nDo you want to {operation} {}? Type `yes` to continue: ", names.join(", "));
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).into_diagnostic()?;
+    if answer.trim() != "yes" {
+        return Err(miette!("{operation} cancelled; nothing was changed"));
+    }
+    Ok(())
+}
+
+/// The closing table, and the exit code: 0 when every environment succeeded (or had
+/// nothing to do), 1 when any failed or was not started.
+fn finish(members: Vec<Member>, operation: &str, json: bool) -> Result<ExitCode> {
+    if json {
+        outln!("{}", json!({ "event": "environments", "results": results_json(&members, operation) }));
+    } else {
+        out!("\n{}", table(&members, operation));
+    }
+    let ok = members.iter().all(|m| matches!(m.result, Result_::Succeeded | Result_::NoChanges));
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// What an environment's plan changes, by action: what a successful run did, or what
+/// `plan` found to do; nothing for a run that did not succeed.
+fn counts(m: &Member, operation: &str) -> [usize; 4] {
+    match (&m.planned, &m.result) {
+        (Ok((plan, _)), Result_::Succeeded) => {
+            let n = |a: Action| plan.changes.iter().filter(|c| c.action == a).count();
+            [n(Action::Create), n(Action::Update), n(Action::Replace), n(Action::Delete)]
+        }
+        (Ok((plan, _)), _) if operation == "plan" => {
+            let s = plan.summary();
+            [s.create, s.update, s.replace, s.delete]
+        }
+        _ => [0; 4],
+    }
+}
+
+fn results_json(members: &[Member], operation: &str) -> Vec<Value> {
+    members
+        .iter()
+        .map(|m| {
+            let [created, updated, replaced, deleted] = counts(m, operation);
+            let env = &m.stack.env;
+            json!({
+                "environment": env.name,
+                "account": env.account.as_ref().map(|a| a.id.clone()),
+                "regions": regions(m),
+                "result": m.result.name(),
+                "error": match &m.result { Result_::Failed(e) => Some(e.clone()), _ => None },
+                "created": created, "updated": updated, "replaced": replaced, "deleted": deleted,
+                "seconds": m.took.as_secs_f64(),
+            })
+        })
+        .collect()
+}
+
+/// The regions an environment's changes reach; its own region when it has none.
+fn regions(m: &Member) -> Vec<String> {
+    let mut regions: Vec<String> = match &m.planned {
+        Ok((plan, _)) => plan.changes.iter().filter_map(|c| c.placement.region.clone()).collect(),
+        Err(_) => Vec::new(),
+    };
+    regions.push(m.stack.env.region.clone());
+    regions.sort();
+    regions.dedup();
+    regions
+}
+
+fn table(members: &[Member], operation: &str) -> String {
+    let head = if operation == "plan" { "changes" } else { "result" };
+    let mut out = format!(
+        "{:<12} {:<14} {:<22} {:<12} {:>7} {:>7} {:>8} {:>7} {:>8}\n",
+        "environment", "account", "region(s)", head, "create", "update", "replace", "delete", "took"
+    );
+    for m in members {
+        let env = &m.stack.env;
+        let account = env.account.as_ref().map_or("(caller)", |a| a.id.as_str());
+        let result = match (operation, &m.result) {
+            ("plan", Result_::Succeeded) => "changes",
+            (_, r) => r.name(),
+        };
+        let [c, u, r, d] = counts(m, operation);
+        let took = if m.took.is_zero() { "-".to_owned() } else { format!("{:.1}s", m.took.as_secs_f64()) };
+        out.push_str(&format!(
+            "{:<12} {:<14} {:<22} {:<12} {c:>7} {u:>7} {r:>8} {d:>7} {took:>8}\n",
+            env.name,
+            account,
+            regions(m).join(","),
+            result
+        ));
+    }
+    out
+}

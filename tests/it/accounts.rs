@@ -1,0 +1,216 @@
+//! Environments in their own AWS accounts (`[account]`): paystack assumes each one's deploy
+//! role, and what it makes, its state and its lock live in that account and in no other.
+//! The emulator puts whatever a role of an account does in that account (it does not
+//! enforce trust policies or external ids: those are checked by paystack's validation).
+
+use aws_sdk_ec2 as ec2;
+
+use crate::support::{Live, Run, Stack, expected_total, in_account, live_resources, s3};
+
+const DEV_ACCOUNT: &str = "111111111111";
+
+fn account_section(account: &str) -> String {
+    format!(
+        "\n[account]\nid = \"{account}\"\nrole_arn = \"arn:aws:iam::{account}:role/paystack-deploy\"\nexternal_id = \"payments-dev\"\n"
+    )
+}
+
+async fn buckets() -> Vec<String> {
+    let out = s3().await.list_buckets().send().await.unwrap();
+    out.buckets().iter().filter_map(|b| b.name().map(str::to_owned)).collect()
+}
+
+#[tokio::test]
+async fn an_environment_in_its_own_account_is_made_there_and_nowhere_else() {
+    let stack = Stack::uninitialised("dev", "account");
+    stack.edit_config("dev.toml", |t| t + &account_section(DEV_ACCOUNT));
+    stack.run(&["init"]).success();
+    assert!(in_account(DEV_ACCOUNT, buckets()).await.contains(&stack.bucket()), "the state bucket is in the account");
+    assert!(!buckets().await.contains(&stack.bucket()), "and not in the caller's");
+    let table = |account: Option<&'static str>| {
+        let name = stack.lock_table();
+        async move {
+            let describe = async { crate::support::dynamodb().await.describe_table().table_name(name).send().await };
+            match account {
+                Some(a) => in_account(a, describe).await.is_ok(),
+                None => describe.await.is_ok(),
+            }
+        }
+    };
+    assert!(table(Some(DEV_ACCOUNT)).await && !table(None).await, "the lock table is in the account, only");
+
+    stack.apply();
+    let there = in_account(DEV_ACCOUNT, live_resources(&stack)).await;
+    assert_eq!(there.len(), expected_total("dev"), "everything is made in the account: {there:#?}");
+    let here = live_resources(&stack).await;
+    assert!(here.is_empty(), "nothing in the caller's account: {here:#?}");
+    let recorded = stack.state().await.expect("state");
+    let vpc = &recorded["resources"]["network.vpc"];
+    assert_eq!(vpc["placement"]["account"], DEV_ACCOUNT, "state records where each resource lives");
+
+    stack.run(&["plan", "--detailed-exitcode"]).code(0);
+    stack.run(&["destroy", "--yes"]).success();
+    let left = in_account(DEV_ACCOUNT, live_resources(&stack)).await;
+    assert!(left.is_empty(), "destroy leaves nothing in the account: {left:#?}");
+}
+
+/// The account is validated with the rest of the configuration, before any AWS call: a role
+/// of another account is refused at its line.
+#[test]
+fn a_role_of_another_account_is_refused_before_anything_is_sent() {
+    let stack = Stack::uninitialised("dev", "wrongacct");
+    stack.edit_config("dev.toml", |t| {
+        t + "\n[account]\nid = \"111111111111\"\nrole_arn = \"arn:aws:iam::222222222222:role/paystack-deploy\"\n"
+    });
+    let run = Run::from(stack.command(&["plan"]).env("AWS_ENDPOINT_URL", "http://127.0.0.1:9").output().unwrap());
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("the role is in account 222222222222, but `[account] id` is 111111111111"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("dev.toml"), "located: {}", run.stderr);
+}
+
+/// The three environments and the accounts the tests give them (`scripts/seed.py` seeds each
+/// with the zone and certificate the platform looks up).
+const ACCOUNTS: [(&str, &str); 3] = [("dev", "111111111111"), ("staging", "222222222222"), ("prod", "333333333333")];
+
+/// A stack whose three environments each live in their own account, with a state bucket and
+/// lock table of their own (bucket names are global, so each environment names its own).
+fn three_accounts(test: &str, accounts: [(&str, &str); 3]) -> Stack {
+    let stack = Stack::uninitialised("dev", test);
+    for (env, account) in accounts {
+        let state = format!(
+            "\n[state]\nbucket = \"it-{env}-{suffix}\"\nlock_table = \"it-{env}-{suffix}-locks\"\n",
+            suffix = stack.suffix
+        );
+        stack.edit_config(&format!("{env}.toml"), |t| t + &account_section(account) + &state);
+    }
+    for (env, _) in accounts {
+        let init = Run::from(stack.command_for_every_env(&["init", "--env", env]).output().unwrap());
+        assert_eq!(init.code, 0, "init --env {env}: {}", init.stderr);
+    }
+    stack
+}
+
+/// What is live of `env`'s stack (this stack's suffix), as `account` sees it.
+async fn live_of(stack: &mut Stack, env: &'static str, account: &'static str) -> Vec<Live> {
+    let home = std::mem::replace(&mut stack.env, env);
+    let live = in_account(account, live_resources(stack)).await;
+    stack.env = home;
+    live
+}
+
+fn run(stack: &Stack, args: &[&str]) -> Run {
+    Run::from(stack.command_for_every_env(args).output().unwrap())
+}
+
+#[tokio::test]
+async fn three_environments_in_three_accounts_apply_together_each_in_its_own() {
+    let mut stack = three_accounts("threeacct", ACCOUNTS);
+    let applied = run(&stack, &["apply", "--all-envs", "--yes", "--max-concurrent", "3"]);
+    println!("apply --all-envs --max-concurrent 3:\n{}", applied.stdout);
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    for (env, account) in ACCOUNTS {
+        let row = applied.stdout.lines().find(|l| l.starts_with(&format!("{env} "))).expect("a row per environment");
+        assert!(row.contains(account) && row.contains("us-east-1") && row.contains("succeeded"), "{row}");
+        let live = live_of(&mut stack, env, account).await;
+        assert_eq!(live.len(), expected_total(env), "{env}: everything made in {account}");
+        for (other, elsewhere) in ACCOUNTS.iter().filter(|(e, _)| *e != env) {
+            let there = live_of(&mut stack, env, elsewhere).await;
+            assert!(there.is_empty(), "{env}'s resources in {other}'s account {elsewhere}: {there:#?}");
+        }
+        let vpcs = in_account(account, async {
+            let f = ec2::types::Filter::builder().name("tag:paystack:stack").values(format!("{env}-{}", stack.suffix));
+            crate::support::ec2().await.describe_vpcs().filters(f.build()).send().await.unwrap()
+        })
+        .await;
+        let cidr = match env {
+            "dev" => "10.0.0.0/16",
+            "staging" => "10.1.0.0/16",
+            _ => "10.2.0.0/16",
+        };
+        assert_eq!(vpcs.vpcs().iter().filter_map(|v| v.cidr_block()).collect::<Vec<_>>(), [cidr], "{env}");
+    }
+
+    let again = run(&stack, &["plan", "--all-envs", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "a second plan of every environment is empty:\n{}{}", again.stdout, again.stderr);
+
+    // The production guard stops the whole run, before anything anywhere is deleted.
+    let refused = run(&stack, &["destroy", "--all-envs", "--yes"]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains("`prod`") && refused.stderr.contains("nothing was changed"), "{}", refused.stderr);
+    assert_eq!(live_of(&mut stack, "dev", "111111111111").await.len(), expected_total("dev"), "dev untouched");
+
+    // At most two environments at once: read from the order of the events, not from times.
+    let args = ["destroy", "--all-envs", "--yes", "--override-protection", "--max-concurrent", "2", "--json"];
+    let destroyed = run(&stack, &args);
+    assert_eq!(destroyed.code, 0, "{}", destroyed.stderr);
+    let (mut in_flight, mut finished) = (0, 0);
+    for line in destroyed.stdout.lines() {
+        let e: serde_json::Value = serde_json::from_str(line).unwrap();
+        match e["event"].as_str() {
+            Some("environment_started") => in_flight += 1,
+            Some("environment_finished") => {
+                in_flight -= 1;
+                finished += 1;
+            }
+            _ => {}
+        }
+        assert!(in_flight <= 2, "three environments in flight at {e}");
+    }
+    assert_eq!(finished, 3);
+    for (env, account) in ACCOUNTS {
+        let left = live_of(&mut stack, env, account).await;
+        assert!(left.is_empty(), "{env}: destroy leaves nothing in {account}: {left:#?}");
+    }
+}
+
+/// Staging lives in an account without the zone and certificate it looks up, so it fails.
+/// With no failure tolerated, prod never starts; with one, it runs.
+#[tokio::test]
+async fn a_failure_beyond_the_tolerance_starts_nothing_new() {
+    let unseeded = [("dev", "111111111111"), ("staging", "444444444444"), ("prod", "333333333333")];
+    let mut stack = three_accounts("tolerance", unseeded);
+    let args = ["apply", "--env", "dev,staging,prod", "--yes", "--max-concurrent", "1"];
+    let stopped = run(&stack, &[&args[..], &["--failure-tolerance", "0"]].concat());
+    println!("failure tolerance 0:\n{}{}", stopped.stdout, stopped.stderr);
+    assert_eq!(stopped.code, 1, "{}", stopped.stderr);
+    let result = |out: &str, env: &str| {
+        let row = out.lines().find(|l| l.starts_with(&format!("{env} "))).unwrap_or_else(|| panic!("no row for {env}"));
+        ["succeeded", "failed", "not started"].into_iter().find(|r| row.contains(r)).unwrap_or("?").to_owned()
+    };
+    assert_eq!(
+        [result(&stopped.stdout, "dev"), result(&stopped.stdout, "staging"), result(&stopped.stdout, "prod")],
+        ["succeeded", "failed", "not started"]
+    );
+    assert_eq!(live_of(&mut stack, "dev", "111111111111").await.len(), expected_total("dev"));
+    assert!(live_of(&mut stack, "prod", "333333333333").await.is_empty(), "nothing of prod exists");
+
+    let tolerated = run(&stack, &[&args[..], &["--failure-tolerance", "1", "--json"]].concat());
+    assert_eq!(tolerated.code, 1, "staging still failed: {}", tolerated.stderr);
+    let events: Vec<serde_json::Value> = tolerated.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let results = &events.last().unwrap()["results"];
+    let by_env: Vec<(&str, &str)> = results
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["environment"].as_str().unwrap(), r["result"].as_str().unwrap()))
+        .collect();
+    assert_eq!(by_env, [("dev", "no changes"), ("staging", "failed"), ("prod", "succeeded")]);
+    assert_eq!(live_of(&mut stack, "prod", "333333333333").await.len(), expected_total("prod"));
+    // Never more environments in flight than allowed: here one at a time.
+    let mut in_flight = 0;
+    for e in &events {
+        match e["event"].as_str() {
+            Some("environment_started") => in_flight += 1,
+            Some("environment_finished") => in_flight -= 1,
+            _ => {}
+        }
+        assert!(in_flight <= 1, "two environments at once at {e}");
+    }
+
+    let destroyed = run(&stack, &["destroy", "--env", "dev,prod", "--yes", "--override-protection"]);
+    assert_eq!(destroyed.code, 0, "{}", destroyed.stderr);
+}
