@@ -5,7 +5,7 @@
 
 use aws_sdk_ec2 as ec2;
 
-use crate::support::{Live, Run, Stack, expected_total, in_account, live_resources, s3};
+use crate::support::{Live, Run, Stack, binary, endpoint, expected_total, in_account, live_resources, s3};
 
 const DEV_ACCOUNT: &str = "111111111111";
 
@@ -213,4 +213,66 @@ async fn a_failure_beyond_the_tolerance_starts_nothing_new() {
 
     let destroyed = run(&stack, &["destroy", "--env", "dev,prod", "--yes", "--override-protection"]);
     assert_eq!(destroyed.code, 0, "{}", destroyed.stderr);
+}
+
+/// `paystack bootstrap --env dev ARGS`: an account's setup knows no suffix.
+fn bootstrap(stack: &Stack, args: &[&str]) -> Run {
+    let mut cmd = std::process::Command::new(binary());
+    cmd.arg("--config").arg(stack.config.path()).args(["bootstrap", "--env", stack.env]).args(args);
+    cmd.env("AWS_ENDPOINT_URL", endpoint()).env("NO_COLOR", "1").env_remove("PAYSTACK_LOG");
+    Run::from(cmd.output().unwrap())
+}
+
+/// `bootstrap` from the caller's account through the account's admin role: the boundary
+/// policy and the deploy role with it, trusting the caller's account with the external id;
+/// a second run changes nothing; and every role an apply then makes carries the boundary.
+#[tokio::test]
+async fn bootstrap_makes_the_deploy_role_and_the_boundary_every_role_carries() {
+    let stack = Stack::uninitialised("dev", "bootstrap");
+    stack.edit_config("dev.toml", |t| t + &account_section(DEV_ACCOUNT));
+    let via = format!("arn:aws:iam::{DEV_ACCOUNT}:role/OrganizationAccountAccessRole");
+    let boundary = format!("arn:aws:iam::{DEV_ACCOUNT}:policy/paystack/dev-permissions-boundary");
+    let iam = in_account(DEV_ACCOUNT, crate::support::iam()).await;
+    // The account as new: a deploy role left by an earlier run against this emulator goes.
+    let _ = iam.delete_role_policy().role_name("paystack-deploy").policy_name("paystack-deploy").send().await;
+    let _ = iam.delete_role().role_name("paystack-deploy").send().await;
+    let _ = iam.delete_policy().policy_arn(&boundary).send().await;
+    let first = bootstrap(&stack, &["--via-role", &via]).success();
+    println!("bootstrap:\n{}", first.stdout);
+    assert!(first.stdout.contains("deploy role /paystack-deploy"), "{}", first.stdout);
+    assert_eq!(first.stdout.matches(" created\n").count(), 3, "boundary, role, policy: {}", first.stdout);
+    let second = bootstrap(&stack, &["--via-role", &via]).success();
+    assert!(second.stdout.contains("nothing needed changing"), "a second run changes nothing: {}", second.stdout);
+
+    // Without --via-role, from an account that is not the environment's, it refuses.
+    let refused = bootstrap(&stack, &[]).code(1);
+    assert!(refused.stderr.contains("these credentials act in account 123456789012"), "{}", refused.stderr);
+
+    let role = iam.get_role().role_name("paystack-deploy").send().await.unwrap().role.unwrap();
+    let decode = |s: &str| -> serde_json::Value {
+        serde_json::from_str(&percent_encoding::percent_decode_str(s).decode_utf8_lossy()).unwrap()
+    };
+    let trust = decode(role.assume_role_policy_document().unwrap());
+    assert_eq!(trust["Statement"][0]["Principal"]["AWS"], "arn:aws:iam::123456789012:root");
+    assert_eq!(trust["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"], "payments-dev");
+    assert_eq!(role.permissions_boundary().and_then(|b| b.permissions_boundary_arn()), Some(boundary.as_str()));
+    let policy =
+        iam.get_role_policy().role_name("paystack-deploy").policy_name("paystack-deploy").send().await.unwrap();
+    let policy = decode(policy.policy_document());
+    for s in policy["Statement"].as_array().unwrap() {
+        assert_ne!(s["Action"], "*", "{s}");
+        let star = s["Resource"].as_array().is_some_and(|r| r.contains(&serde_json::json!("*")));
+        assert!(!star || s["Condition"].is_object(), "an unconditioned `*` resource: {s}");
+    }
+
+    stack.run(&["init"]).success();
+    stack.apply();
+    let roles = iam.list_roles().path_prefix(format!("/paystack/{}/", stack.key())).send().await.unwrap();
+    assert!(roles.roles().len() >= 4, "the services' roles: {:?}", roles.roles());
+    for r in roles.roles() {
+        let got = iam.get_role().role_name(r.role_name()).send().await.unwrap().role.unwrap();
+        let carried = got.permissions_boundary().and_then(|b| b.permissions_boundary_arn());
+        assert_eq!(carried, Some(boundary.as_str()), "{} carries the boundary", r.role_name());
+    }
+    stack.run(&["destroy", "--yes"]).success();
 }

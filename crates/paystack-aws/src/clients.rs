@@ -200,6 +200,16 @@ impl ClientPool {
         }
     }
 
+    /// The account the caller's own credentials act in (STS `GetCallerIdentity`).
+    pub async fn caller_account(&self) -> Result<String, String> {
+        let out = aws_sdk_sts::Client::new(&self.base)
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| format!("cannot tell which account these credentials act in: {}", innermost(&e)))?;
+        out.account().map(str::to_owned).ok_or_else(|| "STS named no account for these credentials".to_owned())
+    }
+
     /// The clients of `target`. A role is assumed once here, so that a refusal stops the run
     /// with one clear error before anything is read or changed; the SDK's provider then
     /// renews the role's credentials before they expire, however long the run.

@@ -6,6 +6,7 @@
 //! DynamoDB) lives here too, behind `paystack-state`'s traits.
 
 mod autoscaling;
+mod bootstrap;
 mod clients;
 mod cloudwatch;
 mod ec2;
@@ -31,6 +32,7 @@ use paystack_config::Waits;
 use paystack_engine::Registry;
 use paystack_platform::kinds;
 
+pub use bootstrap::bootstrap;
 pub use clients::{AssumeRoleError, ClientPool, Clients, Role, Target};
 pub use lookups::{LookupError, Wanted, look_up};
 pub use notify::{Attribute, publish};

@@ -126,6 +126,20 @@ pub(crate) enum Command {
         #[command(flatten)]
         run: RunArgs,
     },
+    /// Set up an environment's account once: the deploy role `[account] role_arn` names, and
+    /// the permissions boundary every role paystack makes there carries. Run it with
+    /// credentials that administer that account, or from another account with --via-role.
+    /// Safe to run again: it changes only what differs, and says so.
+    Bootstrap {
+        /// The environment whose account to set up.
+        #[arg(long, short)]
+        env: String,
+        /// A role in the environment's account to act through, such as
+        /// arn:aws:iam::333333333333:role/OrganizationAccountAccessRole from the management
+        /// account. The deploy role trusts the account the command is run from.
+        #[arg(long, value_name = "ARN")]
+        via_role: Option<String>,
+    },
     /// Create the environment's state bucket and lock table, or bring them to the required
     /// settings. Safe to run again.
     Init {

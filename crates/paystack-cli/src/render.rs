@@ -269,7 +269,8 @@ pub(crate) fn parity_json(report: &ParityReport, a: (&str, &str), b: (&str, &str
 }
 
 /// What `init` found and did, one line per setting.
-pub(crate) fn init_text(steps: &[paystack_aws::InitStep]) -> String {
+/// What `init` or `bootstrap` did, step by step, then whether `subject` needed any change.
+pub(crate) fn steps_text(steps: &[paystack_aws::InitStep], subject: &str) -> String {
     use paystack_aws::Outcome;
     let mut out = String::new();
     for step in steps {
@@ -279,13 +280,13 @@ pub(crate) fn init_text(steps: &[paystack_aws::InitStep]) -> String {
             Outcome::Unchanged => "ok",
             Outcome::Reapplied => "ok (set again)",
         };
-        out.push_str(&format!("{:<40} {what}\n", step.what));
+        out.push_str(&format!("{:<56} {what}\n", step.what));
     }
     let changed = steps.iter().filter(|s| matches!(s.outcome, Outcome::Created | Outcome::Changed)).count();
     if changed == 0 {
-        out.push_str("\nThe state backend is ready; nothing needed changing.\n");
+        out.push_str(&format!("\n{subject} is ready; nothing needed changing.\n"));
     } else {
-        out.push_str(&format!("\nThe state backend is ready ({changed} change(s) made).\n"));
+        out.push_str(&format!("\n{subject} is ready ({changed} change(s) made).\n"));
     }
     out
 }

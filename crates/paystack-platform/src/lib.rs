@@ -8,6 +8,7 @@
 //! without one.
 
 pub mod blueprint;
+pub mod bootstrap;
 pub mod kinds;
 mod latency;
 

@@ -259,6 +259,10 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             }
             parity(&sa, &sb, *json).await
         }
+        Command::Bootstrap { env, via_role } => {
+            let s = load(&cli, &StackArgs { env: env.clone(), suffix: None })?;
+            bootstrap(&s, via_role.as_deref()).await
+        }
         Command::Init { stack } => {
             let s = load(&cli, stack)?;
             init(&s).await
@@ -329,6 +333,52 @@ fn state_location(env: &Environment) -> Option<StateLocation> {
     Some(StateLocation { bucket: env.state_bucket()?, lock_table: env.lock_table()? })
 }
 
+/// `bootstrap`: the deploy role and the boundary in the environment's account.
+async fn bootstrap(s: &Stack, via_role: Option<&str>) -> Result<ExitCode> {
+    let Some(account) = &s.env.account else {
+        return Err(miette!(
+            help = format!(
+                "add `[account]` with the account's `id` and the deploy role's `role_arn` to {}.toml",
+                s.env.name
+            ),
+            "`{}` has no account of its own: it runs with the caller's credentials, and has no deploy role to set up",
+            s.env.name
+        ));
+    };
+    let pool = ClientPool::from_env(&s.env.region).await;
+    let caller = pool.caller_account().await.map_err(|e| miette!(help = "check the AWS credentials", "{e}"))?;
+    let Some(plan) = paystack_platform::bootstrap::bootstrap(&s.env, &caller) else {
+        return Err(miette!("`[account] role_arn` of `{}` is not a role's ARN", s.env.name));
+    };
+    let role = match via_role {
+        Some(arn) => Some(Role {
+            arn: arn.to_owned(),
+            external_id: None,
+            session_name: Role::session_name(&s.env.name, &paystack_state::current_user()),
+        }),
+        None if caller == account.id => None,
+        None => {
+            return Err(miette!(
+                help = format!(
+                    "run it with credentials of {0}, or through a role there: --via-role arn:aws:iam::{0}:role/OrganizationAccountAccessRole",
+                    account.id
+                ),
+                "these credentials act in account {caller}, and `{}` lives in {}",
+                s.env.name,
+                account.id
+            ));
+        }
+    };
+    let target = Target { region: s.env.region.clone(), role };
+    let clients = pool.clients(&target).await.map_err(|e| miette!(help = "nothing was changed", "{e}"))?;
+    let steps = paystack_aws::bootstrap(&clients.iam, &plan).await.map_err(|e| {
+        miette!(help = "fix what AWS refused, then run `paystack bootstrap` again; what was made stays", "{e}")
+    })?;
+    outln!("Account {} of `{}`, deployable from account {caller}:", account.id, s.env.name);
+    out!("{}", render::steps_text(&steps, "The account"));
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn init(s: &Stack) -> Result<ExitCode> {
     let Some(location) = state_location(&s.env) else {
         outln!(
@@ -343,7 +393,7 @@ async fn init(s: &Stack) -> Result<ExitCode> {
         paystack_platform::required_tags(&s.env).into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     let steps =
         paystack_aws::init(&aws.clients, &s.env.region, &location, &tags).await.map_err(|e| s.state_error(e))?;
-    out!("{}", render::init_text(&steps));
+    out!("{}", render::steps_text(&steps, "The state backend"));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -64,7 +64,7 @@ pub(super) fn compute(
             path: role_path.clone(),
             assume_role_policy: ecs_tasks_may_assume(),
             policy: PolicyDocument { version: "2012-10-17".into(), statement: statements },
-            permissions_boundary: env.iam.permissions_boundary_arn.clone(),
+            permissions_boundary: crate::bootstrap::boundary_arn(env),
             tags: n.tags,
         };
         let execution = b.add(&format!("app.{svc}.execution_role"), ("app", &format!("{svc}-exec-role")), |n| {

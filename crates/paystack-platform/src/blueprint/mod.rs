@@ -25,7 +25,7 @@ mod monitoring;
 mod network;
 mod security;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 /// The desired resources of one stack and the outputs it publishes.
 #[derive(Debug)]

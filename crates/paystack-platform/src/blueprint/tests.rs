@@ -14,7 +14,7 @@ use paystack_config::{
     StateStore, Tags,
 };
 
-fn env(name: &str, cidr: &str, nats: usize) -> Environment {
+pub(crate) fn env(name: &str, cidr: &str, nats: usize) -> Environment {
     Environment {
         name: name.into(),
         project: "paystack".into(),
