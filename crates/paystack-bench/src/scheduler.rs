@@ -51,6 +51,12 @@ struct Figures {
     critical_path: Duration,
     paystack: Duration,
     model: Duration,
+    /// The walker model once per environment, one after another (a workspace each).
+    sequential_model: Duration,
+    /// CloudFormation StackSets at MaxConcurrentCount 1: each account's stack after the
+    /// last, each taking its own critical path (CloudFormation creates in dependency order
+    /// with no limit of its own).
+    stacksets: Duration,
 }
 
 pub(crate) fn run(config_dir: &Path, out_dir: &Path, scale: f64, runs: usize) -> Result<(), String> {
@@ -63,6 +69,13 @@ pub(crate) fn run(config_dir: &Path, out_dir: &Path, scale: f64, runs: usize) ->
         Workload {
             name: "dev+staging+prod",
             envs: ["dev", "staging", "prod"].into_iter().map(|e| env_graph(&config, e)).collect::<Result<_, _>>()?,
+        },
+        Workload {
+            name: "3 accounts",
+            envs: [("dev", "111111111111"), ("staging", "222222222222"), ("prod", "333333333333")]
+                .into_iter()
+                .map(|(e, account)| env_graph_in(&config, e, Some(account)))
+                .collect::<Result<_, _>>()?,
         },
     ];
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
@@ -97,7 +110,27 @@ pub(crate) fn run(config_dir: &Path, out_dir: &Path, scale: f64, runs: usize) ->
             "model_makespan_seconds": figures.model.as_secs_f64(),
             "model_ratio": ratio(figures.model),
             "paystack_over_model": figures.paystack.as_secs_f64() / figures.model.as_secs_f64(),
+            "sequential_model_seconds": figures.sequential_model.as_secs_f64(),
+            "sequential_model_ratio": ratio(figures.sequential_model),
+            "stacksets_seconds": figures.stacksets.as_secs_f64(),
+            "stacksets_ratio": ratio(figures.stacksets),
         }));
+        if w.envs.len() > 1 {
+            println!(
+                "{:<18} {:>9} {:>13} {:>10} {:>7} {:>12} {:>7}   one after another: walker per workspace {} ({:.3}), StackSets {} ({:.3})",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                minutes(figures.sequential_model),
+                ratio(figures.sequential_model),
+                minutes(figures.stacksets),
+                ratio(figures.stacksets),
+            );
+        }
     }
     println!(
         "\nwalker model: one global limit of {MODEL_PARALLELISM}, a slot held for the whole create including its wait, ready nodes in discovery order"
@@ -107,7 +140,20 @@ pub(crate) fn run(config_dir: &Path, out_dir: &Path, scale: f64, runs: usize) ->
 }
 
 fn env_graph(config: &Config, env: &str) -> Result<EnvGraph, String> {
-    let environment = config.environment(env, None).map_err(|e| e.to_string())?;
+    env_graph_in(config, env, None)
+}
+
+/// The graph of `env`, in `account` if one is given: every resource placed there, so that
+/// the executor's slots are that account's, as with `[account]`.
+fn env_graph_in(config: &Config, env: &str, account: Option<&str>) -> Result<EnvGraph, String> {
+    let mut environment = config.environment(env, None).map_err(|e| e.to_string())?;
+    if let Some(id) = account {
+        environment.account = Some(paystack_config::Account {
+            id: id.to_owned(),
+            role_arn: format!("arn:aws:iam::{id}:role/paystack-deploy"),
+            external_id: None,
+        });
+    }
     let specs = blueprint(&environment, &Lookups::default()).map_err(|e| e.to_string())?.specs;
     let graph = ResourceGraph::build(specs).map_err(|e| e.to_string())?;
     let schemas: HashMap<String, KindSchema> = kinds::all().map(|k| (k.name.to_owned(), k.schema())).collect();
@@ -122,8 +168,10 @@ fn env_graph(config: &Config, env: &str) -> Result<EnvGraph, String> {
 fn measure(runtime: &tokio::runtime::Runtime, w: &Workload, scale: f64, runs: usize) -> Result<Figures, String> {
     let resources = w.envs.iter().map(|e| e.durations.len()).sum();
     // Each environment is its own process in practice: its own executor, its own walker.
+    let stacksets = w.envs.iter().map(critical_path).sum();
     let critical_path = w.envs.iter().map(critical_path).max().unwrap_or_default();
     let model = w.envs.iter().map(walker_model).max().unwrap_or_default();
+    let sequential_model = w.envs.iter().map(walker_model).sum();
     let mut samples = Vec::new();
     for _ in 0..runs {
         let started = Instant::now();
@@ -134,7 +182,7 @@ fn measure(runtime: &tokio::runtime::Runtime, w: &Workload, scale: f64, runs: us
         samples.push(started.elapsed().div_f64(scale));
     }
     samples.sort();
-    Ok(Figures { resources, critical_path, paystack: samples[samples.len() / 2], model })
+    Ok(Figures { resources, critical_path, paystack: samples[samples.len() / 2], model, sequential_model, stacksets })
 }
 
 /// Runs the futures concurrently on the runtime and collects their results in order.
