@@ -299,6 +299,8 @@ pub(crate) fn outputs_text(outputs: &Fields) -> String {
 /// Progress lines on stderr as resources start and settle, and a reminder for any that is
 /// still going after a while (a NAT gateway or a database takes minutes).
 pub(crate) struct ProgressLines {
+    /// Put before every line, when several environments run at once.
+    label: String,
     started: Instant,
     total: usize,
     done: AtomicUsize,
@@ -312,6 +314,7 @@ impl ProgressLines {
 
     pub(crate) fn new(total: usize) -> Self {
         Self {
+            label: String::new(),
             started: Instant::now(),
             total,
             done: AtomicUsize::new(0),
@@ -344,10 +347,15 @@ impl ProgressLines {
         }
     }
 
+    /// Lines that start with `env`: for a run of several environments, whose lines mix.
+    pub(crate) fn labelled(self, env: &str) -> Self {
+        Self { label: format!("{env}: "), ..self }
+    }
+
     fn line(&self, text: String) {
         let t = self.started.elapsed().as_secs_f64();
         if let Ok(mut out) = self.out.lock() {
-            let _ = writeln!(out, "[{t:6.1}s] {text}");
+            let _ = writeln!(out, "{}[{t:6.1}s] {text}", self.label);
         }
     }
 }

@@ -231,7 +231,11 @@ async fn converge_locked(
         on_lost.cancel();
     });
 
-    let lines = render::ProgressLines::new(plan.changes.iter().filter(|c| c.action.is_change()).count());
+    let mut lines = render::ProgressLines::new(plan.changes.iter().filter(|c| c.action.is_change()).count());
+    if run.plan_shown {
+        // One of several environments, whose progress lines mix on the terminal.
+        lines = lines.labelled(&s.env.name);
+    }
     let progress: &dyn Progress = if run.json { &stream } else { &lines };
     let writer = LockWriter(lock);
     let executor = Executor { registries: &registries, scope: &scope, options, progress, writer: &writer };
@@ -257,7 +261,11 @@ async fn converge_locked(
     if run.json {
         stream.result(&report);
     } else {
-        out!("{}", render::report_text(&report, verb));
+        // Among several environments, each line says whose it is.
+        let label = if run.plan_shown { format!("{}: ", s.env.name) } else { String::new() };
+        for line in render::report_text(&report, verb).lines() {
+            outln!("{label}{line}");
+        }
     }
     if !report.succeeded() {
         let help = if let Some(e) = &report.state_error {
@@ -276,7 +284,11 @@ async fn converge_locked(
         return Err(miette!(help = help, "{operation} of `{}` did not complete", s.key()));
     }
     if mode == Mode::Apply && !run.json {
-        outln!("\nOutputs:");
+        if run.plan_shown {
+            outln!("\nOutputs of `{}`:", s.key());
+        } else {
+            outln!("\nOutputs:");
+        }
         out!("{}", render::outputs_text(&s.blueprint.resolve_outputs(&state)));
     }
     Ok(ExitCode::SUCCESS)
