@@ -28,14 +28,14 @@ use crate::render;
 
 /// What became of one environment.
 #[derive(Clone, Debug, PartialEq)]
-enum Result_ {
+enum EnvResult {
     Succeeded,
     NoChanges,
     Failed(String),
     NotStarted,
 }
 
-impl Result_ {
+impl EnvResult {
     fn name(&self) -> &'static str {
         match self {
             Self::Succeeded => "succeeded",
@@ -50,7 +50,7 @@ impl Result_ {
 struct Member {
     stack: Arc<Stack>,
     planned: Result<(Plan, SavedPlan), String>,
-    result: Result_,
+    result: EnvResult,
     took: Duration,
 }
 
@@ -86,29 +86,31 @@ fn load_all(cli: &Cli, args: &EnvsArgs) -> Result<Vec<Stack>> {
     Ok(stacks)
 }
 
-/// The stack looked up and its plan, as `mode` makes it.
-async fn plan_one(pool: &Arc<ClientPool>, s: Stack, mode: Mode) -> Result<(Stack, Plan, SavedPlan)> {
-    let aws = Aws::from_pool(pool, &s).await?;
-    let s = if mode == Mode::Destroy { s } else { s.looked_up(&aws).await? };
-    let stored = s.read_from(&*aws.backend(&s)).await?;
+/// The stack's plan, as `mode` makes it, and the stack looked up if the plan needed that.
+async fn plan_one(pool: &Arc<ClientPool>, s: &Stack, mode: Mode) -> Result<(Option<Stack>, Plan, SavedPlan)> {
+    let aws = Aws::from_pool(pool, s).await?;
+    // Destroy needs no lookup: it deletes what is live.
+    let looked_up = if mode == Mode::Destroy { None } else { Some(s.looked_up(&aws).await?) };
+    let s = looked_up.as_ref().unwrap_or(s);
+    let stored = s.read_from(&*aws.backend(s)).await?;
     let state = stored.clone().unwrap_or_else(|| paystack_state::new_document(&s.key()));
-    let registries = aws.registries(&s, &state).await?;
+    let registries = aws.registries(s, &state).await?;
     let inventory = observe(&registries, &s.scope()).await?;
     let plan = match mode {
         Mode::Destroy => paystack_engine::plan_destroy(&inventory, &state),
-        _ => apply_plan(&s, &registries, &state, &inventory),
+        _ => apply_plan(s, &registries, &state, &inventory),
     };
     let saved = SavedPlan::new(&s.key(), stored.as_ref(), &plan);
-    Ok((s, plan, saved))
+    Ok((looked_up, plan, saved))
 }
 
 /// Plans every environment, one after another, into members.
 async fn plan_all(pool: &Arc<ClientPool>, stacks: Vec<Stack>, mode: Mode, json: bool) -> Vec<Member> {
     let mut members = Vec::new();
     for s in stacks {
-        let fallback = build(s.env.clone(), &Lookups::default(), s.state_dir.clone());
-        let member = match plan_one(pool, s, mode).await {
-            Ok((s, plan, saved)) => {
+        let member = match plan_one(pool, &s, mode).await {
+            Ok((looked_up, plan, saved)) => {
+                let s = looked_up.unwrap_or(s);
                 if !json {
                     outln!("== {} ({}) ==", s.env.name, where_(&s.env));
                     out!("{}", render::plan_text(&plan, &s.key(), &s.env.region));
@@ -116,15 +118,14 @@ async fn plan_all(pool: &Arc<ClientPool>, stacks: Vec<Stack>, mode: Mode, json: 
                 Member {
                     stack: Arc::new(s),
                     planned: Ok((plan, saved)),
-                    result: Result_::NotStarted,
+                    result: EnvResult::NotStarted,
                     took: Duration::ZERO,
                 }
             }
             Err(e) => {
-                let Ok(s) = fallback else { continue };
                 diagln!("{}: cannot plan: {e:?}", s.env.name);
                 let why = format!("cannot plan: {e}");
-                Member { stack: Arc::new(s), planned: Err(why), result: Result_::NotStarted, took: Duration::ZERO }
+                Member { stack: Arc::new(s), planned: Err(why), result: EnvResult::NotStarted, took: Duration::ZERO }
             }
         };
         members.push(member);
@@ -146,9 +147,9 @@ pub(super) async fn plan(cli: &Cli, args: &EnvsArgs, json: bool, detailed: bool)
     let mut members = plan_all(&pool, stacks, Mode::Apply, json).await;
     for m in &mut members {
         m.result = match &m.planned {
-            Ok((plan, _)) if plan.has_changes() => Result_::Succeeded,
-            Ok(_) => Result_::NoChanges,
-            Err(why) => Result_::Failed(why.clone()),
+            Ok((plan, _)) if plan.has_changes() => EnvResult::Succeeded,
+            Ok(_) => EnvResult::NoChanges,
+            Err(why) => EnvResult::Failed(why.clone()),
         };
     }
     if json {
@@ -164,8 +165,8 @@ pub(super) async fn plan(cli: &Cli, args: &EnvsArgs, json: bool, detailed: bool)
     } else {
         out!("{}", table(&members, "plan"));
     }
-    let failed = members.iter().any(|m| matches!(m.result, Result_::Failed(_)));
-    let changes = members.iter().any(|m| m.result == Result_::Succeeded);
+    let failed = members.iter().any(|m| matches!(m.result, EnvResult::Failed(_)));
+    let changes = members.iter().any(|m| m.result == EnvResult::Succeeded);
     Ok(ExitCode::from(if failed {
         1
     } else if detailed && changes {
@@ -214,7 +215,7 @@ pub(super) async fn converge_all(
     }
     if !members.iter().any(|m| m.planned.as_ref().map_or(true, |(p, _)| p.has_changes())) {
         for m in &mut members {
-            m.result = Result_::NoChanges;
+            m.result = EnvResult::NoChanges;
         }
         return finish(members, operation, run.json);
     }
@@ -232,12 +233,12 @@ pub(super) async fn converge_all(
             let m = &mut members[i];
             let planned = match &m.planned {
                 Ok((plan, _)) if !plan.has_changes() => {
-                    m.result = Result_::NoChanges;
+                    m.result = EnvResult::NoChanges;
                     continue;
                 }
                 Ok((_, saved)) => saved.clone(),
                 Err(why) => {
-                    m.result = Result_::Failed(why.clone());
+                    m.result = EnvResult::Failed(why.clone());
                     failures += 1;
                     continue;
                 }
@@ -261,11 +262,11 @@ pub(super) async fn converge_all(
         let m = &mut members[i];
         m.took = took;
         m.result = match result {
-            Ok(_) => Result_::Succeeded,
+            Ok(_) => EnvResult::Succeeded,
             Err(e) => {
                 failures += 1;
                 diagln!("{}: {e:?}", m.stack.env.name);
-                Result_::Failed(e.to_string())
+                EnvResult::Failed(e.to_string())
             }
         };
         if run.json {
@@ -306,7 +307,7 @@ fn finish(members: Vec<Member>, operation: &str, json: bool) -> Result<ExitCode>
     } else {
         out!("\n{}", table(&members, operation));
     }
-    let ok = members.iter().all(|m| matches!(m.result, Result_::Succeeded | Result_::NoChanges));
+    let ok = members.iter().all(|m| matches!(m.result, EnvResult::Succeeded | EnvResult::NoChanges));
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
@@ -314,7 +315,7 @@ fn finish(members: Vec<Member>, operation: &str, json: bool) -> Result<ExitCode>
 /// `plan` found to do; nothing for a run that did not succeed.
 fn counts(m: &Member, operation: &str) -> [usize; 4] {
     match (&m.planned, &m.result) {
-        (Ok((plan, _)), Result_::Succeeded) => {
+        (Ok((plan, _)), EnvResult::Succeeded) => {
             let n = |a: Action| plan.changes.iter().filter(|c| c.action == a).count();
             [n(Action::Create), n(Action::Update), n(Action::Replace), n(Action::Delete)]
         }
@@ -337,7 +338,7 @@ fn results_json(members: &[Member], operation: &str) -> Vec<Value> {
                 "account": env.account.as_ref().map(|a| a.id.clone()),
                 "regions": regions(m),
                 "result": m.result.name(),
-                "error": match &m.result { Result_::Failed(e) => Some(e.clone()), _ => None },
+                "error": match &m.result { EnvResult::Failed(e) => Some(e.clone()), _ => None },
                 "created": created, "updated": updated, "replaced": replaced, "deleted": deleted,
                 "seconds": m.took.as_secs_f64(),
             })
@@ -367,7 +368,7 @@ fn table(members: &[Member], operation: &str) -> String {
         let env = &m.stack.env;
         let account = env.account.as_ref().map_or("(caller)", |a| a.id.as_str());
         let result = match (operation, &m.result) {
-            ("plan", Result_::Succeeded) => "changes",
+            ("plan", EnvResult::Succeeded) => "changes",
             (_, r) => r.name(),
         };
         let [c, u, r, d] = counts(m, operation);
@@ -381,4 +382,27 @@ fn table(members: &[Member], operation: &str) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(env: &[&str], all_envs: bool) -> EnvsArgs {
+        EnvsArgs {
+            env: env.iter().map(|e| (*e).to_owned()).collect(),
+            all_envs,
+            suffix: None,
+            max_concurrent: 1,
+            failure_tolerance: 0,
+        }
+    }
+
+    #[test]
+    fn environments_start_in_the_order_given_or_dev_staging_prod() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+        let config = Config::load(&dir).map_err(|e| e.to_string()).unwrap();
+        assert_eq!(environments(&config, &args(&[], true)), ["dev", "staging", "prod"]);
+        assert_eq!(environments(&config, &args(&["prod", "dev", "prod"], false)), ["prod", "dev"], "each once");
+    }
 }
