@@ -205,7 +205,8 @@ async fn converge_locked(
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let asked = guard(s, &plan, confirm.override_protection, operation)?;
+    // Among several environments, the protected ones' names were typed before any started.
+    let asked = guard(s, &plan, confirm.override_protection, operation, run.plan_shown)?;
     // A saved plan was reviewed when it was made; applying the file is the approval.
     confirm_on_terminal(s, operation, asked || confirm.yes || saved.is_some())?;
 
@@ -305,7 +306,7 @@ fn exec_options(run: &RunArgs) -> ExecOptions {
 /// The engine's prevent-destroy rule: nothing is deleted or replaced in a protected
 /// environment without an explicit override, and on a terminal the environment's name must
 /// be typed as well, `--yes` or not. Returns whether it asked.
-fn guard(s: &Stack, plan: &Plan, override_protection: bool, operation: &str) -> Result<bool> {
+fn guard(s: &Stack, plan: &Plan, override_protection: bool, operation: &str, typed_already: bool) -> Result<bool> {
     let destructive: Vec<&str> =
         paystack_engine::guard::destructive(plan).into_iter().map(ResourceId::as_str).collect();
     if !s.env.protected || destructive.is_empty() {
@@ -320,8 +321,8 @@ fn guard(s: &Stack, plan: &Plan, override_protection: bool, operation: &str) -> 
             destructive.join(", ")
         ));
     }
-    if !std::io::stdin().is_terminal() {
-        return Ok(false);
+    if typed_already || !std::io::stdin().is_terminal() {
+        return Ok(typed_already);
     }
     ask(s, operation, &s.env.name)?;
     Ok(true)

@@ -8,6 +8,7 @@
 //! carrying out exactly the plan that was confirmed (or failing, if its state or resources
 //! moved in between). A result table closes the run.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -197,14 +198,18 @@ pub(super) async fn converge_all(
     let mut members = plan_all(&pool, stacks, mode, run.json).await;
 
     // The production guard, for every protected environment, before anything changes.
-    let refused: Vec<String> = members
+    let guarded: Vec<(&str, usize)> = members
         .iter()
         .filter_map(|m| {
             let (plan, _) = m.planned.as_ref().ok()?;
             let destructive = paystack_engine::guard::destructive(plan);
-            (m.stack.env.protected && !destructive.is_empty() && !confirm.override_protection)
-                .then(|| format!("`{}` ({} resource(s) deleted or replaced)", m.stack.env.name, destructive.len()))
+            (m.stack.env.protected && !destructive.is_empty()).then_some((m.stack.env.name.as_str(), destructive.len()))
         })
+        .collect();
+    let refused: Vec<String> = guarded
+        .iter()
+        .filter(|_| !confirm.override_protection)
+        .map(|(name, n)| format!("`{name}` ({n} resource(s) deleted or replaced)"))
         .collect();
     if !refused.is_empty() {
         return Err(miette!(
@@ -219,7 +224,12 @@ pub(super) async fn converge_all(
         }
         return finish(members, operation, run.json);
     }
-    if !confirm.yes {
+    // On a terminal, the protected environments' names are typed, `--yes` or not, as for one
+    // environment; once for all of them, before any starts.
+    let names: Vec<&str> = guarded.iter().map(|(name, _)| *name).collect();
+    if !names.is_empty() && std::io::stdin().is_terminal() {
+        ask(operation, &names.join(","), &format!("delete or replace resources of {}", names.join(", ")))?;
+    } else if !confirm.yes {
         confirm_all(&members, operation)?;
     }
 
@@ -281,7 +291,6 @@ pub(super) async fn converge_all(
 
 /// Asks once, on the terminal, for every environment's changes.
 fn confirm_all(members: &[Member], operation: &str) -> Result<()> {
-    use std::io::{BufRead, IsTerminal, Write};
     let names: Vec<&str> = members.iter().map(|m| m.stack.env.name.as_str()).collect();
     if !std::io::stdin().is_terminal() {
         return Err(miette!(
@@ -289,11 +298,17 @@ fn confirm_all(members: &[Member], operation: &str) -> Result<()> {
             "refusing to {operation} without confirmation: there is no terminal to ask"
         ));
     }
-    diag!("\nDo you want to {operation} {}? Type `yes` to continue: ", names.join(", "));
+    ask(operation, "yes", &names.join(", "))
+}
+
+/// Asks on the terminal to type `expected` to go on with `operation` of `what`.
+fn ask(operation: &str, expected: &str, what: &str) -> Result<()> {
+    use std::io::{BufRead, Write};
+    diag!("\nDo you want to {operation} {what}? Type `{expected}` to continue: ");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer).into_diagnostic()?;
-    if answer.trim() != "yes" {
+    if answer.trim() != expected {
         return Err(miette!("{operation} cancelled; nothing was changed"));
     }
     Ok(())
