@@ -324,7 +324,7 @@ fn guard(s: &Stack, plan: &Plan, override_protection: bool, operation: &str, typ
     if typed_already || !std::io::stdin().is_terminal() {
         return Ok(typed_already);
     }
-    ask(s, operation, &s.env.name)?;
+    ask(operation, &format!("`{}`", s.key()), &s.env.name)?;
     Ok(true)
 }
 
@@ -340,11 +340,13 @@ fn confirm_on_terminal(s: &Stack, operation: &str, yes: bool) -> Result<()> {
         ));
     }
     let expected = if s.env.protected { s.env.name.clone() } else { "yes".to_owned() };
-    ask(s, operation, &expected)
+    ask(operation, &format!("`{}`", s.key()), &expected)
 }
 
-fn ask(s: &Stack, operation: &str, expected: &str) -> Result<()> {
-    diag!("\nDo you want to {operation} `{}`? Type `{expected}` to continue: ", s.key());
+/// Asks on the terminal whether to go on with `operation` of `what`, which the answer
+/// `expected`, typed, allows.
+pub(super) fn ask(operation: &str, what: &str, expected: &str) -> Result<()> {
+    diag!("\nDo you want to {operation} {what}? Type `{expected}` to continue: ");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer).into_diagnostic()?;

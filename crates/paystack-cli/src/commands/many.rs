@@ -21,7 +21,7 @@ use paystack_engine::SavedPlan;
 use paystack_platform::Lookups;
 use serde_json::{Value, json};
 
-use super::converge::{Confirm, Mode, converge};
+use super::converge::{Confirm, Mode, ask, converge};
 use super::{Aws, Stack, apply_plan, build, observe};
 use crate::args::{Cli, EnvsArgs, LockArgs, RunArgs};
 use crate::diagnostics::InvalidConfig;
@@ -228,7 +228,11 @@ pub(super) async fn converge_all(
     // environment; once for all of them, before any starts.
     let names: Vec<&str> = guarded.iter().map(|(name, _)| *name).collect();
     if !names.is_empty() && std::io::stdin().is_terminal() {
-        ask(operation, &names.join(","), &format!("delete or replace resources of {}", names.join(", ")))?;
+        ask(
+            operation,
+            &format!("{}, deleting or replacing resources of {}", all_names(&members), names.join(", ")),
+            &names.join(","),
+        )?;
     } else if !confirm.yes {
         confirm_all(&members, operation)?;
     }
@@ -291,27 +295,18 @@ pub(super) async fn converge_all(
 
 /// Asks once, on the terminal, for every environment's changes.
 fn confirm_all(members: &[Member], operation: &str) -> Result<()> {
-    let names: Vec<&str> = members.iter().map(|m| m.stack.env.name.as_str()).collect();
     if !std::io::stdin().is_terminal() {
         return Err(miette!(
-            help = format!("review the plans above, then run again with --yes (environments: {})", names.join(",")),
+            help = "review the plans above, then run the same command again with --yes",
             "refusing to {operation} without confirmation: there is no terminal to ask"
         ));
     }
-    ask(operation, "yes", &names.join(", "))
+    ask(operation, &all_names(members), "yes")
 }
 
-/// Asks on the terminal to type `expected` to go on with `operation` of `what`.
-fn ask(operation: &str, expected: &str, what: &str) -> Result<()> {
-    use std::io::{BufRead, Write};
-    diag!("\nDo you want to {operation} {what}? Type `{expected}` to continue: ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer).into_diagnostic()?;
-    if answer.trim() != expected {
-        return Err(miette!("{operation} cancelled; nothing was changed"));
-    }
-    Ok(())
+/// The environments of the run, as a prompt names them.
+fn all_names(members: &[Member]) -> String {
+    members.iter().map(|m| m.stack.env.name.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 /// The closing table, and the exit code: 0 when every environment succeeded (or had
