@@ -132,6 +132,17 @@ async fn three_environments_in_three_accounts_apply_together_each_in_its_own() {
             _ => "10.2.0.0/16",
         };
         assert_eq!(vpcs.vpcs().iter().filter_map(|v| v.cidr_block()).collect::<Vec<_>>(), [cidr], "{env}");
+        // Every role paystack made in the account carries the account's boundary.
+        let boundary = format!("arn:aws:iam::{account}:policy/paystack/{env}-permissions-boundary");
+        let iam = in_account(account, crate::support::iam()).await;
+        let path = format!("/paystack/{env}-{}/", stack.suffix);
+        let roles = iam.list_roles().path_prefix(&path).send().await.unwrap();
+        assert!(roles.roles().len() >= 4, "{env}: the services' roles under {path}");
+        for r in roles.roles() {
+            let got = iam.get_role().role_name(r.role_name()).send().await.unwrap().role.unwrap();
+            let carried = got.permissions_boundary().and_then(|b| b.permissions_boundary_arn());
+            assert_eq!(carried, Some(boundary.as_str()), "{env}: {} carries the boundary", r.role_name());
+        }
     }
 
     let again = run(&stack, &["plan", "--all-envs", "--detailed-exitcode"]);
