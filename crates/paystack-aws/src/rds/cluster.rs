@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use super::{create_tags, sync_tags, tag_map};
 use crate::error::{all, classify, classify_typed, gone, missing, ran_out, settled, unless_gone};
 use crate::owned::{PASSWORD_SECRET_TAG, arn_of, cannot_update, created, observed, resolved, spec, strings, updated};
-use crate::wait::{Cadence, Wait, all_or_any};
+use crate::wait::{Cadence, Wait};
 
 pub(crate) struct DbClusters {
     client: rds::Client,
@@ -69,21 +69,16 @@ fn statuses(out: &DescribeDbClustersOutput) -> impl Iterator<Item = &str> {
 
 /// What the SDK's `DBClusterAvailable` waiter accepts.
 fn available(answer: Result<&DescribeDbClustersOutput, &DescribeDBClustersError>) -> AcceptorState {
-    const FAILED: &[&str] = &["deleted", "deleting", "failed", "incompatible-restore", "incompatible-parameters"];
     match answer {
-        Ok(out) => all_or_any(statuses(out), "available", FAILED),
+        Ok(out) => super::available(statuses(out)),
         Err(_) => AcceptorState::NoAcceptorsMatched,
     }
 }
 
-/// What the SDK's `DBClusterDeleted` waiter accepts: none left, or not found; a cluster
-/// that is being made or changed is not being deleted.
+/// What the SDK's `DBClusterDeleted` waiter accepts.
 fn deleted(answer: Result<&DescribeDbClustersOutput, &DescribeDBClustersError>) -> AcceptorState {
-    const FAILED: &[&str] = &["creating", "modifying", "rebooting", "resetting-master-credentials"];
     match answer {
-        Ok(out) if out.db_clusters().is_empty() => AcceptorState::Success,
-        Ok(out) if statuses(out).any(|s| FAILED.contains(&s)) => AcceptorState::Failure,
-        Ok(_) => AcceptorState::Retry,
+        Ok(out) => super::deleted(statuses(out)),
         Err(e) if e.is_db_cluster_not_found_fault() => AcceptorState::Success,
         Err(_) => AcceptorState::NoAcceptorsMatched,
     }

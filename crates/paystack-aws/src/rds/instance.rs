@@ -12,7 +12,7 @@ use serde_json::json;
 use super::{create_tags, sync_tags, tag_map};
 use crate::error::{all, classify_typed, gone, missing, ran_out, settled, unless_gone};
 use crate::owned::{arn_of, cannot_update, created, observed, resolved, spec, updated};
-use crate::wait::{Cadence, Wait, all_or_any};
+use crate::wait::{Cadence, Wait};
 
 pub(crate) struct DbInstances {
     client: rds::Client,
@@ -38,20 +38,16 @@ fn statuses(out: &DescribeDbInstancesOutput) -> impl Iterator<Item = &str> {
 
 /// What the SDK's `DBInstanceAvailable` waiter accepts.
 fn available(answer: Result<&DescribeDbInstancesOutput, &DescribeDBInstancesError>) -> AcceptorState {
-    const FAILED: &[&str] = &["deleted", "deleting", "failed", "incompatible-restore", "incompatible-parameters"];
     match answer {
-        Ok(out) => all_or_any(statuses(out), "available", FAILED),
+        Ok(out) => super::available(statuses(out)),
         Err(_) => AcceptorState::NoAcceptorsMatched,
     }
 }
 
-/// What the SDK's `DBInstanceDeleted` waiter accepts: none left, or not found.
+/// What the SDK's `DBInstanceDeleted` waiter accepts.
 fn deleted(answer: Result<&DescribeDbInstancesOutput, &DescribeDBInstancesError>) -> AcceptorState {
-    const FAILED: &[&str] = &["creating", "modifying", "rebooting", "resetting-master-credentials"];
     match answer {
-        Ok(out) if out.db_instances().is_empty() => AcceptorState::Success,
-        Ok(out) if statuses(out).any(|s| FAILED.contains(&s)) => AcceptorState::Failure,
-        Ok(_) => AcceptorState::Retry,
+        Ok(out) => super::deleted(statuses(out)),
         Err(e) if e.is_db_instance_not_found_fault() => AcceptorState::Success,
         Err(_) => AcceptorState::NoAcceptorsMatched,
     }

@@ -10,6 +10,7 @@ pub(crate) mod subnet_group;
 
 use async_trait::async_trait;
 use aws_sdk_rds as rds;
+use aws_smithy_runtime::client::waiters::AcceptorState;
 use paystack_engine::{Desired, ReconcileError};
 use rds::error::ProvideErrorMetadata;
 use rds::types::Tag;
@@ -18,6 +19,28 @@ use crate::error::{classify, unless_gone_since};
 use crate::owned::{TagMap, desired_tags};
 use crate::tagging::Tagging;
 pub(crate) use crate::tagging::sync_tags;
+use crate::wait::all_or_any;
+
+/// What the SDK's RDS waiters accept as available, the same for clusters and instances:
+/// every status `available`; one that is going or gone, or failed, is a failure.
+pub(crate) fn available<'s>(statuses: impl IntoIterator<Item = &'s str>) -> AcceptorState {
+    const FAILED: &[&str] = &["deleted", "deleting", "failed", "incompatible-restore", "incompatible-parameters"];
+    all_or_any(statuses, "available", FAILED)
+}
+
+/// What the SDK's RDS waiters accept as deleted: none left (a "not found" answer counts as
+/// none); one that is being made or changed is not being deleted.
+pub(crate) fn deleted<'s>(statuses: impl IntoIterator<Item = &'s str>) -> AcceptorState {
+    const FAILED: &[&str] = &["creating", "modifying", "rebooting", "resetting-master-credentials"];
+    let statuses: Vec<&str> = statuses.into_iter().collect();
+    if statuses.is_empty() {
+        AcceptorState::Success
+    } else if statuses.iter().any(|s| FAILED.contains(s)) {
+        AcceptorState::Failure
+    } else {
+        AcceptorState::Retry
+    }
+}
 
 pub(crate) fn tag_map(tags: &[Tag]) -> TagMap {
     tags.iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))).collect()
@@ -65,5 +88,20 @@ impl Tagging for rds::Client {
             .await
             .map_err(|e| classify("RemoveTagsFromResource", e))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod waiter_tests {
+    use super::*;
+
+    #[test]
+    fn the_rds_waiters_states_for_clusters_and_instances_alike() {
+        assert_eq!(available(["available", "available"]), AcceptorState::Success);
+        assert_eq!(available(["available", "creating"]), AcceptorState::Retry);
+        assert_eq!(available(["deleting"]), AcceptorState::Failure);
+        assert_eq!(deleted([]), AcceptorState::Success);
+        assert_eq!(deleted(["deleting"]), AcceptorState::Retry);
+        assert_eq!(deleted(["modifying"]), AcceptorState::Failure);
     }
 }
