@@ -30,7 +30,8 @@ start_emulator() {
   mkdir -p "$(dirname "$log")"
   # The request recorder (used to count API calls) writes beside the log, one file per
   # emulator, not into the working tree.
-  MOTO_RECORDER_FILEPATH="${log%.log}.recording.jsonl" "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+  # scripts/emulator.py is moto's server with the project's extensions (docs/TESTING.md).
+  MOTO_RECORDER_FILEPATH="${log%.log}.recording.jsonl" "$VENV/bin/python" "$ROOT/scripts/emulator.py" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
   EMULATOR_PID=$!
   export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
   export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
