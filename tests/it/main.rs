@@ -18,3 +18,4 @@ mod network;
 mod parity;
 mod state;
 mod support;
+mod transit;

@@ -413,9 +413,22 @@ pub(crate) async fn live_resources(stack: &Stack) -> Vec<Live> {
             add("security_group_rule", x.security_group_rule_id(), t(x.tags()));
         }
     }
-    for x in &all!(client.describe_vpc_endpoints().filters(f)) {
+    for x in &all!(client.describe_vpc_endpoints().filters(f.clone())) {
         if x.state().is_some_and(|s| !s.as_str().eq_ignore_ascii_case("deleted")) {
             add("vpc_endpoint", x.vpc_endpoint_id(), t(x.tags()));
+        }
+    }
+    // Deleted attachments and route tables linger in AWS for a while. The emulator ignores
+    // the attachments' tag filter; the stack's tag is checked below.
+    let going = |state: &str| matches!(state, "deleting" | "deleted");
+    for x in &all!(client.describe_transit_gateway_vpc_attachments().filters(f.clone())) {
+        if !x.state().is_some_and(|s| going(s.as_str())) {
+            add("transit_gateway_attachment", x.transit_gateway_attachment_id(), t(x.tags()));
+        }
+    }
+    for x in &all!(client.describe_transit_gateway_route_tables().filters(f)) {
+        if !x.state().is_some_and(|s| going(s.as_str())) {
+            add("transit_gateway_route_table", x.transit_gateway_route_table_id(), t(x.tags()));
         }
     }
 

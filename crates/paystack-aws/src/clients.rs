@@ -76,6 +76,7 @@ pub struct Clients {
     pub acm: aws_sdk_acm::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub route53: aws_sdk_route53::Client,
+    pub ram: aws_sdk_ram::Client,
     /// The clock the reconcilers' waits keep.
     pub wait_clock: WaitClock,
 }
@@ -110,6 +111,7 @@ impl Clients {
             acm: client!(aws_sdk_acm, config),
             cloudwatch: client!(aws_sdk_cloudwatch, config),
             route53: client!(aws_sdk_route53, config),
+            ram: client!(aws_sdk_ram, config),
             wait_clock,
         }
     }

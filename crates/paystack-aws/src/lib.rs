@@ -24,6 +24,7 @@ mod secretsmanager;
 mod sns;
 mod state;
 mod tagging;
+mod transit;
 mod wait;
 
 use std::sync::Arc;
@@ -37,6 +38,7 @@ pub use clients::{AssumeRoleError, ClientPool, Clients, Role, Target};
 pub use lookups::{LookupError, Wanted, look_up};
 pub use notify::{Attribute, publish};
 pub use state::{InitStep, Outcome, RemoteBackend, StateLocation, init};
+pub use transit::{GatewayLookupError, bootstrap_gateway, look_up_gateway};
 pub use wait::{WAIT_CLOCK_SCALE, WaitClock};
 
 use wait::Wait;
@@ -46,7 +48,12 @@ use wait::Wait;
 pub fn registry(clients: &Clients, waits: &Waits) -> Registry {
     let wait = |limit| Wait::new(limit, clients.wait_clock);
     let mut r = Registry::default();
-    ec2::register(&mut r, &clients.ec2, wait(waits.nat_gateway), wait(waits.vpc_endpoint));
+    let ec2_waits = ec2::Waits {
+        nat_gateway: wait(waits.nat_gateway),
+        vpc_endpoint: wait(waits.vpc_endpoint),
+        transit_gateway_attachment: wait(waits.transit_gateway_attachment),
+    };
+    ec2::register(&mut r, &clients.ec2, ec2_waits);
     r.register(kinds::DB_SUBNET_GROUP.schema(), Arc::new(rds::subnet_group::DbSubnetGroups::new(&clients.rds)));
     r.register(
         kinds::DB_CLUSTER_PARAMETER_GROUP.schema(),

@@ -132,8 +132,12 @@ pub(crate) enum Command {
     /// Safe to run again: it changes only what differs, and says so.
     Bootstrap {
         /// The environment whose account to set up.
-        #[arg(long, short)]
-        env: String,
+        #[arg(long, short, required_unless_present = "transit_gateway", conflicts_with = "transit_gateway")]
+        env: Option<String>,
+        /// Set up the Transit Gateway of `[transit_gateway]` instead, in the account that owns
+        /// it: the gateway, and its AWS RAM share with every environment's account.
+        #[arg(long)]
+        transit_gateway: bool,
         /// A role in the environment's account to act through, such as
         /// arn:aws:iam::333333333333:role/OrganizationAccountAccessRole from the management
         /// account. The deploy role trusts the account the command is run from.

@@ -22,6 +22,7 @@ mod account;
 mod app;
 mod platform;
 mod state;
+mod transit;
 mod waits;
 pub(crate) use platform::SERVERLESS_CLASS;
 
@@ -40,6 +41,7 @@ struct RawFile {
     region: Option<Spanned<String>>,
     replica_region: Option<Spanned<String>>,
     account: Option<Spanned<account::RawAccount>>,
+    transit_gateway: Option<Spanned<transit::RawTransitGateway>>,
     suffix: Option<Spanned<String>>,
     protected: Option<Spanned<bool>>,
     tags: Option<RawTags>,
@@ -484,6 +486,7 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
     let waits = waits(c, env.waits.unwrap_or_default(), shared.waits.unwrap_or_default());
 
     let replica_region = account::replica_region(c, replica_region, region.as_ref());
+    let transit_gateway = transit::transit_gateway(c, env.transit_gateway, shared.transit_gateway, cidr_value.as_ref());
     if !c.errors.is_empty() {
         return None;
     }
@@ -497,6 +500,7 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
         region,
         replica_region: replica_region?,
         account: account?,
+        transit_gateway: transit_gateway?,
         suffix: suffix.map(|s| s.value),
         tags: Tags { application: application?.value, cost_center: cost_center?.value },
         network: Network {

@@ -50,6 +50,17 @@ pub struct Account {
     pub external_id: Option<String>,
 }
 
+/// The Transit Gateway the environments attach to (`[transit_gateway]` in `shared.toml`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransitGateway {
+    /// The network account that owns it, and the role paystack assumes there; `None`: the
+    /// account of the caller's own credentials.
+    pub owner: Option<Account>,
+    /// The shared-services range: the one destination each environment's attachment routes
+    /// to. Never another environment's VPC.
+    pub shared_services_cidr: Ipv4Cidr,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Environment {
     pub name: String,
@@ -60,6 +71,8 @@ pub struct Environment {
     /// The account the environment lives in, reached through its deploy role; `None`: the
     /// account of the caller's own credentials.
     pub account: Option<Account>,
+    /// The Transit Gateway its private subnets reach shared services through, if any.
+    pub transit_gateway: Option<TransitGateway>,
     /// Appended to every name so two stacks of one environment can share an account.
     pub suffix: Option<String>,
     /// Destroying or replacing anything needs an explicit override (prod by default).
@@ -307,6 +320,7 @@ pub struct Waits {
     pub load_balancer: std::time::Duration,
     pub ecs_service: std::time::Duration,
     pub dns_change: std::time::Duration,
+    pub transit_gateway_attachment: std::time::Duration,
 }
 
 impl Default for Waits {
@@ -326,6 +340,8 @@ impl Default for Waits {
             ecs_service: minutes(30),
             // A Route 53 change reaches every name server in about a minute.
             dns_change: minutes(5),
+            // A VPC attachment in 1-2 minutes, 10 on a slow day; its deletion as long.
+            transit_gateway_attachment: minutes(20),
         }
     }
 }

@@ -577,3 +577,65 @@ fn an_account_in_the_shared_file_or_a_replica_in_the_same_region_is_refused() {
         only_error(&[("dev.toml", "replica_region = \"eu-west-9\"\n[network]\ncidr = \"10.0.0.0/16\"\n")]);
     assert!(message.contains("`eu-west-9` is not an AWS region"), "{message}");
 }
+
+#[test]
+fn a_transit_gateway_is_read_from_the_shared_file_with_its_owner() {
+    let tgw = "\n[transit_gateway]\naccount = \"444444444444\"\nrole_arn = \"arn:aws:iam::444444444444:role/paystack-network\"\nshared_services_cidr = \"10.100.0.0/16\"\n";
+    let config = load_with_shared(&[DEV, PROD], tgw).unwrap();
+    let got = config.environments["prod"].transit_gateway.clone().unwrap();
+    assert_eq!(got.shared_services_cidr.to_string(), "10.100.0.0/16");
+    let owner = got.owner.unwrap();
+    assert_eq!((owner.id.as_str(), owner.external_id), ("444444444444", None));
+    assert_eq!(owner.role_arn, "arn:aws:iam::444444444444:role/paystack-network");
+    assert_eq!(config.environments["dev"].transit_gateway, config.environments["prod"].transit_gateway);
+
+    let own = load_with_shared(&[DEV], "\n[transit_gateway]\nshared_services_cidr = \"10.100.0.0/16\"\n").unwrap();
+    assert_eq!(own.environments["dev"].transit_gateway.as_ref().unwrap().owner, None, "the caller's account");
+    assert_eq!(load(&[DEV]).unwrap().environments["dev"].transit_gateway, None);
+}
+
+#[test]
+fn a_wrong_transit_gateway_is_located() {
+    let located = |extra: &str| {
+        let errors = load_with_shared(&[DEV], extra).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:#?}");
+        let e = &errors[0];
+        let (line, col) = e.location.as_ref().unwrap().line_col();
+        let file = e.location.as_ref().unwrap().file.file_name().unwrap().to_string_lossy().into_owned();
+        (format!("{file}:{line}:{col}"), e.message.clone(), e.help.clone().unwrap_or_default())
+    };
+    let start = SHARED.lines().count() + 2;
+
+    let (at, message, help) = located("\n[transit_gateway]\naccount = \"444444444444\"\n");
+    assert_eq!(at, format!("shared.toml:{start}:1"));
+    assert!(message.contains("needs `shared_services_cidr`"), "{message}");
+    assert!(help.contains("10.100.0.0/16"), "{help}");
+
+    let (at, message, _) =
+        located("\n[transit_gateway]\naccount = \"444444444444\"\nshared_services_cidr = \"10.100.0.0/16\"\n");
+    assert_eq!(at, format!("shared.toml:{start}:1"));
+    assert!(message.contains("both `account` and `role_arn`, or with neither"), "{message}");
+
+    let (at, message, _) = located(
+        "\n[transit_gateway]\naccount = \"444444444444\"\nrole_arn = \"arn:aws:iam::333333333333:role/x\"\nshared_services_cidr = \"10.100.0.0/16\"\n",
+    );
+    assert_eq!(at, format!("shared.toml:{}:12", start + 2));
+    assert!(message.contains("but `[transit_gateway] account` is 444444444444"), "{message}");
+
+    let (at, message, _) = located("\n[transit_gateway]\nshared_services_cidr = \"10.100.0.0\"\n");
+    assert_eq!(at, format!("shared.toml:{}:24", start + 1));
+    assert!(message.contains("is not an IPv4 CIDR block"), "{message}");
+
+    // The shared-services range must be outside every environment's VPC.
+    let (at, message, help) = located("\n[transit_gateway]\nshared_services_cidr = \"10.0.128.0/20\"\n");
+    assert_eq!(at, format!("shared.toml:{}:24", start + 1));
+    assert!(message.contains("overlaps `dev`'s VPC 10.0.0.0/16"), "{message}");
+    assert!(help.contains("outside every environment's VPC"), "{help}");
+
+    let (at, message, _) = only_error(&[(
+        "dev.toml",
+        "[network]\ncidr = \"10.0.0.0/16\"\n[transit_gateway]\nshared_services_cidr = \"10.100.0.0/16\"\n",
+    )]);
+    assert_eq!(at, "dev.toml:3:1");
+    assert!(message.contains("`[transit_gateway]` is set in an environment's file"), "{message}");
+}

@@ -16,5 +16,6 @@ mod latency;
 pub use latency::expected as expected_durations;
 
 pub use blueprint::{
-    Blueprint, BlueprintError, Lookups, blueprint, home, is_global, placements, primary_placement, required_tags,
+    Blueprint, BlueprintError, GATEWAY_TAG, Gateway, GatewayError, Lookups, TransitLookup, blueprint, gateway, home,
+    is_global, network_placement, placements, primary_placement, reads, required_tags,
 };

@@ -8,6 +8,8 @@ pub(crate) mod route_table;
 pub(crate) mod security_group;
 pub(crate) mod security_group_rule;
 pub(crate) mod subnet;
+pub(crate) mod transit_gateway_attachment;
+pub(crate) mod transit_gateway_route_table;
 pub(crate) mod vpc;
 pub(crate) mod vpc_endpoint;
 
@@ -30,18 +32,33 @@ use crate::tagging::Tagging;
 pub(crate) use crate::tagging::sync_tags;
 use crate::wait::Wait;
 
+/// How long each slow EC2 kind may take (`[waits]`).
+pub(crate) struct Waits {
+    pub(crate) nat_gateway: Wait,
+    pub(crate) vpc_endpoint: Wait,
+    pub(crate) transit_gateway_attachment: Wait,
+}
+
 /// Every EC2 reconciler. Adding an EC2 kind is its module above and one line here.
-pub(crate) fn register(r: &mut Registry, client: &ec2::Client, nat_wait: Wait, endpoint_wait: Wait) {
+pub(crate) fn register(r: &mut Registry, client: &ec2::Client, waits: Waits) {
     r.register(kinds::VPC.schema(), Arc::new(vpc::Vpcs::new(client)));
     r.register(kinds::SUBNET.schema(), Arc::new(subnet::Subnets::new(client)));
     r.register(kinds::INTERNET_GATEWAY.schema(), Arc::new(internet_gateway::InternetGateways::new(client)));
     r.register(kinds::ELASTIC_IP.schema(), Arc::new(elastic_ip::ElasticIps::new(client)));
-    r.register(kinds::NAT_GATEWAY.schema(), Arc::new(nat_gateway::NatGateways::new(client, nat_wait)));
+    r.register(kinds::NAT_GATEWAY.schema(), Arc::new(nat_gateway::NatGateways::new(client, waits.nat_gateway)));
     r.register(kinds::ROUTE_TABLE.schema(), Arc::new(route_table::RouteTables::new(client)));
     r.register(kinds::NETWORK_ACL.schema(), Arc::new(network_acl::NetworkAcls::new(client)));
     r.register(kinds::SECURITY_GROUP.schema(), Arc::new(security_group::SecurityGroups::new(client)));
     r.register(kinds::SECURITY_GROUP_RULE.schema(), Arc::new(security_group_rule::SecurityGroupRules::new(client)));
-    r.register(kinds::VPC_ENDPOINT.schema(), Arc::new(vpc_endpoint::VpcEndpoints::new(client, endpoint_wait)));
+    r.register(kinds::VPC_ENDPOINT.schema(), Arc::new(vpc_endpoint::VpcEndpoints::new(client, waits.vpc_endpoint)));
+    r.register(
+        kinds::TRANSIT_GATEWAY_ATTACHMENT.schema(),
+        Arc::new(transit_gateway_attachment::TransitGatewayAttachments::new(client, waits.transit_gateway_attachment)),
+    );
+    r.register(
+        kinds::TRANSIT_GATEWAY_ROUTE_TABLE.schema(),
+        Arc::new(transit_gateway_route_table::TransitGatewayRouteTables::new(client)),
+    );
 }
 
 /// The filter that selects every resource of the scope's stack: one tag-filtered Describe

@@ -26,7 +26,7 @@ pub(crate) struct RouteTables {
 /// A route's destination and its target, as the spec writes it.
 fn route_key(route: &Fields) -> Option<(String, &'static str, String)> {
     let dest = route.get("destination_cidr_block")?.as_str()?.to_owned();
-    for target in ["gateway_id", "nat_gateway_id"] {
+    for target in ["gateway_id", "nat_gateway_id", "transit_gateway_id"] {
         if let Some(t) = route.get(target).and_then(Value::as_str) {
             return Some((dest, target, t.to_owned()));
         }
@@ -34,12 +34,15 @@ fn route_key(route: &Fields) -> Option<(String, &'static str, String)> {
     None
 }
 
-/// The routes paystack manages: IPv4 routes to an internet or NAT gateway. The `local` route
-/// and the routes a gateway endpoint adds belong to AWS.
+/// The routes paystack manages: IPv4 routes to an internet, NAT or Transit Gateway. The
+/// `local` route and the routes a gateway endpoint adds belong to AWS.
 fn managed_route(r: &Route) -> Option<Value> {
     let dest = r.destination_cidr_block()?;
     if let Some(nat) = r.nat_gateway_id() {
         return Some(json!({ "destination_cidr_block": dest, "nat_gateway_id": nat }));
+    }
+    if let Some(tgw) = r.transit_gateway_id() {
+        return Some(json!({ "destination_cidr_block": dest, "transit_gateway_id": tgw }));
     }
     let gw = r.gateway_id().filter(|g| g.starts_with("igw-"))?;
     Some(json!({ "destination_cidr_block": dest, "gateway_id": gw }))
@@ -64,7 +67,11 @@ impl RouteTables {
             ReconcileError::permanent(format!("route table {table}: a route needs a destination and a target"))
         })?;
         let call = self.client.create_route().route_table_id(table).destination_cidr_block(dest);
-        let call = if target == "nat_gateway_id" { call.nat_gateway_id(id) } else { call.gateway_id(id) };
+        let call = match target {
+            "nat_gateway_id" => call.nat_gateway_id(id),
+            "transit_gateway_id" => call.transit_gateway_id(id),
+            _ => call.gateway_id(id),
+        };
         call.send().await.map_err(|e| classify("CreateRoute", e))?;
         Ok(())
     }

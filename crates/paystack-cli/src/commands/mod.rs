@@ -1,5 +1,6 @@
 //! Each command, from validated input to rendered result.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -7,7 +8,7 @@ use std::sync::Arc;
 use miette::{IntoDiagnostic, Result, miette};
 use paystack_aws::{ClientPool, Clients, RemoteBackend, Role, StateLocation, Target};
 use paystack_config::{Config, Environment, StateStore};
-use paystack_core::{Placement, Plan, ResourceId, StateDocument};
+use paystack_core::{Kind, Placement, Plan, ResourceId, StateDocument};
 use paystack_engine::{Inventory, Owner, Registries, ResourceGraph, SavedPlan, SavedPlanError, Scope, StateVersion};
 use paystack_platform::{Blueprint, Lookups, blueprint};
 use paystack_state::{LocalBackend, StateBackend};
@@ -69,7 +70,7 @@ impl Stack {
             certificate_domain: &env.load_balancer.certificate_domain,
             zone: &env.dns.zone,
         };
-        paystack_aws::look_up(&aws.clients, &wanted).await.map_err(|e| {
+        let mut lookups = paystack_aws::look_up(&aws.clients, &wanted).await.map_err(|e| {
             let help = match &e {
                 LookupError::NoCertificate { .. } => format!(
                     "request or import a certificate for `{}` in ACM in {}, or point `load_balancer.certificate_domain` at one; paystack looks it up and never creates it",
@@ -82,6 +83,40 @@ impl Stack {
                     "delete the unused zone, so the records go to the one the domain delegates to".to_owned()
                 }
                 LookupError::Failed(_) => "check AWS credentials, region and AWS_ENDPOINT_URL; nothing was changed".to_owned(),
+            };
+            miette!(help = help, "{e}")
+        })?;
+        lookups.transit_gateway = self.gateway(aws).await?;
+        Ok(lookups)
+    }
+
+    /// The Transit Gateway and its shared-services attachment, read in the account that owns
+    /// them, for an environment with `[transit_gateway]`.
+    async fn gateway(&self, aws: &Aws) -> Result<Option<paystack_platform::TransitLookup>> {
+        use paystack_aws::GatewayLookupError;
+        let env = &self.env;
+        let (Some(tgw), Some(network)) = (&env.transit_gateway, paystack_platform::network_placement(env)) else {
+            return Ok(None);
+        };
+        let clients = clients_of(&aws.pool, env, &network).await?;
+        let found = paystack_aws::look_up_gateway(&clients, &env.project, &env.region, tgw.shared_services_cidr).await;
+        found.map(Some).map_err(|e| {
+            let help = match &e {
+                GatewayLookupError::NoGateway { .. } => {
+                    "make it once with `paystack bootstrap --transit-gateway`; nothing was changed".to_owned()
+                }
+                GatewayLookupError::Ambiguous { .. } => format!(
+                    "keep one Transit Gateway tagged `{} = {}` and delete the others",
+                    paystack_platform::GATEWAY_TAG,
+                    env.project
+                ),
+                GatewayLookupError::NoSharedServices { gateway, cidr } => format!(
+                    "attach the shared-services VPC (which holds {cidr}) to {gateway} in the gateway's account, or correct `[transit_gateway] shared_services_cidr`"
+                ),
+                GatewayLookupError::Failed(_) => {
+                    "check the credentials of the gateway's account (`[transit_gateway] role_arn`); nothing was changed"
+                        .to_owned()
+                }
             };
             miette!(help = help, "{e}")
         })
@@ -259,9 +294,13 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             }
             parity(&sa, &sb, *json).await
         }
-        Command::Bootstrap { env, via_role } => {
+        Command::Bootstrap { env: Some(env), via_role, .. } => {
             let s = load(&cli, &StackArgs { env: env.clone(), suffix: None })?;
             bootstrap(&s, via_role.as_deref()).await
+        }
+        Command::Bootstrap { env: None, via_role, .. } => {
+            let config = Config::load(&cli.config).map_err(InvalidConfig::from)?;
+            bootstrap_gateway(&config, via_role.as_deref()).await
         }
         Command::Init { stack } => {
             let s = load(&cli, stack)?;
@@ -379,6 +418,41 @@ async fn bootstrap(s: &Stack, via_role: Option<&str>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `bootstrap --transit-gateway`: the gateway and its share, in the account that owns it.
+async fn bootstrap_gateway(config: &Config, via_role: Option<&str>) -> Result<ExitCode> {
+    let gateway = paystack_platform::gateway(config).map_err(|e| match e {
+        paystack_platform::GatewayError::NotConfigured => miette!(
+            help = "add `[transit_gateway]` with `shared_services_cidr` (and the owning `account` and `role_arn`) to shared.toml",
+            "{e}"
+        ),
+        paystack_platform::GatewayError::Regions(_) => {
+            miette!(help = "give every environment the same `region`, as shared.toml does by default", "{e}")
+        }
+    })?;
+    let pool = ClientPool::from_env(&gateway.region).await;
+    let caller = pool.caller_account().await.map_err(|e| miette!(help = "check the AWS credentials", "{e}"))?;
+    let session_name = Role::session_name("network", &paystack_state::current_user());
+    let role = match (via_role, &gateway.owner) {
+        (Some(arn), _) => Some(Role { arn: arn.to_owned(), external_id: None, session_name }),
+        (None, Some(owner)) if owner.id != caller => {
+            Some(Role { arn: owner.role_arn.clone(), external_id: owner.external_id.clone(), session_name })
+        }
+        (None, _) => None,
+    };
+    let target = Target { region: gateway.region.clone(), role };
+    let clients = pool.clients(&target).await.map_err(|e| miette!(help = "nothing was changed", "{e}"))?;
+    let (id, steps) = paystack_aws::bootstrap_gateway(&clients, &gateway).await.map_err(|e| {
+        miette!(
+            help = "fix what AWS refused, then run `paystack bootstrap --transit-gateway` again; what was made stays",
+            "{e}"
+        )
+    })?;
+    let owner = gateway.owner.as_ref().map_or(caller, |a| a.id.clone());
+    outln!("Transit Gateway {id} of account {owner}:");
+    out!("{}", render::steps_text(&steps, "The Transit Gateway"));
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn init(s: &Stack) -> Result<ExitCode> {
     let Some(location) = state_location(&s.env) else {
         outln!(
@@ -422,15 +496,18 @@ impl Aws {
     /// its resources, and where state recorded them. Each placement's registry holds the
     /// kinds that live there, so each kind is read once per placement.
     pub(super) async fn registries(&self, s: &Stack, state: &StateDocument) -> Result<Registries> {
-        let recorded = state.resources.values().map(|r| r.placement.clone());
+        let recorded = state.resources.values().map(|r| (r.placement.clone(), r.kind.clone()));
+        let specified = s.blueprint.specs.iter().map(|s| (s.placement.clone(), s.kind.clone()));
+        let present: BTreeSet<(Placement, Kind)> = recorded.chain(specified).collect();
         let mut placements = paystack_platform::placements(&s.env, &s.blueprint.specs);
-        placements.extend(recorded);
+        placements.extend(present.iter().map(|(p, _)| p.clone()));
         let mut registries = Registries::default();
         for placement in placements {
             let clients = clients_of(&self.pool, &s.env, &placement).await?;
-            let global = placement.region.is_none();
-            let registry = paystack_aws::registry(&clients, &s.env.waits)
-                .retain(|kind| paystack_platform::is_global(kind) == global);
+            let registry = paystack_aws::registry(&clients, &s.env.waits).retain(|kind| {
+                paystack_platform::reads(&s.env, kind, &placement)
+                    || present.contains(&(placement.clone(), kind.clone()))
+            });
             registries.insert(placement, registry);
         }
         Ok(registries)
@@ -456,13 +533,17 @@ async fn clients_of(pool: &ClientPool, env: &Environment, placement: &Placement)
 }
 
 /// Where the calls for `placement` go: its region (a global kind's go to the environment's
-/// region, whose endpoint serves the whole account), with the run's own credentials. Every
-/// placement is in the caller's account until environments get accounts of their own.
+/// region, whose endpoint serves the whole account), through the role of its account: the
+/// environment's deploy role, or the role in the account that owns the Transit Gateway.
+/// `None` is the caller's own account, reached with the run's own credentials.
 fn target(env: &Environment, placement: &Placement) -> Target {
     let region = placement.region.clone().unwrap_or_else(|| env.region.clone());
-    // The environment's own account is reached through its deploy role; `None` is the
-    // caller's account.
-    let role = env.account.as_ref().filter(|a| placement.account.as_deref() == Some(a.id.as_str())).map(|a| Role {
+    let gateway_owner = env.transit_gateway.as_ref().and_then(|t| t.owner.as_ref());
+    let account = [env.account.as_ref(), gateway_owner]
+        .into_iter()
+        .flatten()
+        .find(|a| placement.account.as_deref() == Some(a.id.as_str()));
+    let role = account.map(|a| Role {
         arn: a.role_arn.clone(),
         external_id: a.external_id.clone(),
         session_name: Role::session_name(&env.name, &paystack_state::current_user()),

@@ -36,7 +36,6 @@ pub(super) fn account(
     let raw = raw.into_inner();
     let located = |c: &Checker<'_>, v: Option<Spanned<String>>| c.pick_optional(v, None);
     let (id, role_arn, external_id) = (located(c, raw.id), located(c, raw.role_arn), located(c, raw.external_id));
-    let before = c.errors.len();
     let (Some(id), Some(role_arn)) = (id, role_arn) else {
         c.fail(
             &table,
@@ -45,6 +44,19 @@ pub(super) fn account(
         );
         return None;
     };
+    checked(c, "`[account] id`", id, role_arn, external_id).map(Some)
+}
+
+/// An account and the role paystack assumes there, checked: a 12-digit id, a role of that
+/// very account, and an external id AWS accepts.
+pub(super) fn checked(
+    c: &mut Checker<'_>,
+    id_key: &str,
+    id: Located<String>,
+    role_arn: Located<String>,
+    external_id: Option<Located<String>>,
+) -> Option<Account> {
+    let before = c.errors.len();
     if !is_account_id(&id.value) {
         c.fail(&id.at, format!("`{}` is not an AWS account id", id.value), "an account id is exactly 12 digits");
     }
@@ -56,8 +68,8 @@ pub(super) fn account(
         ),
         Some(account) if account != id.value && is_account_id(&id.value) => c.fail(
             &role_arn.at,
-            format!("the role is in account {account}, but `[account] id` is {}", id.value),
-            "paystack assumes this role to act in the environment's account: name a role of that account",
+            format!("the role is in account {account}, but {id_key} is {}", id.value),
+            "paystack assumes this role to act in that account: name a role of that account",
         ),
         Some(_) => {}
     }
@@ -73,7 +85,7 @@ pub(super) fn account(
     if c.errors.len() > before {
         return None;
     }
-    Some(Some(Account { id: id.value, role_arn: role_arn.value, external_id: external_id.map(|e| e.value) }))
+    Some(Account { id: id.value, role_arn: role_arn.value, external_id: external_id.map(|e| e.value) })
 }
 
 /// `replica_region`, if set: a known region other than the environment's own.

@@ -16,6 +16,7 @@ pub(super) struct RawWaits {
     load_balancer_seconds: Option<Spanned<i64>>,
     ecs_service_seconds: Option<Spanned<i64>>,
     dns_change_seconds: Option<Spanned<i64>>,
+    transit_gateway_attachment_seconds: Option<Spanned<i64>>,
 }
 
 const MAX_WAIT_SECONDS: u64 = 6 * 3600;
@@ -31,6 +32,12 @@ pub(super) fn waits(c: &mut Checker<'_>, env: RawWaits, shared: RawWaits) -> Wai
         ("load_balancer_seconds", env.load_balancer_seconds, shared.load_balancer_seconds, &mut waits.load_balancer),
         ("ecs_service_seconds", env.ecs_service_seconds, shared.ecs_service_seconds, &mut waits.ecs_service),
         ("dns_change_seconds", env.dns_change_seconds, shared.dns_change_seconds, &mut waits.dns_change),
+        (
+            "transit_gateway_attachment_seconds",
+            env.transit_gateway_attachment_seconds,
+            shared.transit_gateway_attachment_seconds,
+            &mut waits.transit_gateway_attachment,
+        ),
     ];
     for (key, env, shared, limit) in limits {
         let Some(set) = c.pick_optional(env, shared) else { continue };

@@ -15,7 +15,7 @@ use paystack_core::{
 };
 use serde::Serialize;
 
-use crate::kinds::{self, Handle, KindDef, KindSpec, Tags};
+use crate::kinds::{self, Handle, KindDef, KindSpec, Tags, TransitSide};
 
 mod alerts;
 mod compute;
@@ -24,6 +24,9 @@ mod edge;
 mod monitoring;
 mod network;
 mod security;
+mod transit;
+
+pub use transit::{GATEWAY_TAG, Gateway, GatewayError, TransitLookup, gateway, network_placement};
 #[cfg(test)]
 pub(crate) mod tests;
 
@@ -93,6 +96,9 @@ pub struct Lookups {
     pub certificate_arn: Option<String>,
     /// The id of the public hosted zone named `dns.zone`.
     pub hosted_zone_id: Option<String>,
+    /// The Transit Gateway and its shared-services attachment, for an environment with
+    /// `[transit_gateway]`.
+    pub transit_gateway: Option<TransitLookup>,
 }
 
 const NOT_LOOKED_UP: &str = "(looked up when planning)";
@@ -121,7 +127,7 @@ pub fn blueprint(env: &Environment, lookups: &Lookups) -> Result<Blueprint, Blue
     let stack = Stack { env: env.name.clone(), suffix: env.suffix.clone(), region: env.region.clone() };
     let mut b = Builder { env, stack: stack.clone(), specs: Vec::new() };
 
-    let network = network::network(&mut b)?;
+    let network = network::network(&mut b, lookups)?;
     let security = security::security(&mut b, &network)?;
     let database = database::database(&mut b, &network, &security)?;
     let alerts = alerts::alerts(&mut b)?;
@@ -154,12 +160,15 @@ pub fn blueprint(env: &Environment, lookups: &Lookups) -> Result<Blueprint, Blue
     Ok(Blueprint { stack, specs: b.specs, outputs })
 }
 
-/// Where a resource of `kind` lives by default in `env`: its primary region, in the account
-/// the run's credentials act in (an environment of its own account comes with accounts), or
-/// that account alone for a global kind. A state document written before placement is
-/// migrated with this.
+/// Where a resource of `kind` lives by default in `env`: its primary region in its account
+/// (the caller's, unless it names its own), that account alone for a global kind, or the
+/// account that owns the Transit Gateway for the gateway's route tables. A state document
+/// written before placement is migrated with this.
 pub fn primary_placement(env: &Environment, kind: &Kind) -> Placement {
-    placement_in(env, is_global(kind))
+    match kinds::all().find(|k| k.name == kind.as_str()) {
+        Some(def) => placement_of(env, def),
+        None => placement_in(env, false),
+    }
 }
 
 /// Whether `kind` lives once per account (IAM, Route 53) rather than once per region.
@@ -171,14 +180,45 @@ pub fn is_global(kind: &Kind) -> bool {
 /// a kind with nothing configured is still read, to find what a stack left behind), and
 /// wherever a spec is placed.
 pub fn placements<'a>(env: &Environment, specs: impl IntoIterator<Item = &'a Spec>) -> BTreeSet<Placement> {
-    let primary = kinds::all().map(|k| placement_in(env, k.global));
+    let primary = kinds::all().filter(|k| configured(env, k)).map(|k| placement_of(env, k));
     primary.chain(specs.into_iter().map(|s| s.placement.clone())).collect()
+}
+
+/// Whether a run of `env` reads `kind` at `placement` when neither its configuration nor
+/// its state puts one there: to find what a stack left behind where its kind lives. A kind
+/// of a feature the environment does not use is not read, and the account that owns the
+/// Transit Gateway is read only for the gateway's own kinds.
+pub fn reads(env: &Environment, kind: &Kind, placement: &Placement) -> bool {
+    let Some(def) = kinds::all().find(|k| k.name == kind.as_str()) else { return false };
+    if !configured(env, def) {
+        return false;
+    }
+    let own = placement_of(env, def);
+    if def.transit == Some(TransitSide::Owner) {
+        return *placement == own;
+    }
+    def.global == placement.region.is_none() && placement.account == own.account
 }
 
 /// Where the environment's regional resources live, its state and lookups with them: its
 /// region, in its own account if it names one.
 pub fn home(env: &Environment) -> Placement {
     placement_in(env, false)
+}
+
+/// Whether the environment uses what `def`'s kind is part of.
+fn configured(env: &Environment, def: &KindDef) -> bool {
+    def.transit.is_none() || env.transit_gateway.is_some()
+}
+
+/// Where a resource of `def`'s kind goes: the environment's primary region of its account,
+/// the account alone for a global kind, or the gateway owner's account for its side of the
+/// Transit Gateway.
+fn placement_of(env: &Environment, def: &KindDef) -> Placement {
+    match (def.transit, network_placement(env)) {
+        (Some(TransitSide::Owner), Some(network)) => network,
+        _ => placement_in(env, def.global),
+    }
 }
 
 fn placement_in(env: &Environment, global: bool) -> Placement {
@@ -221,7 +261,7 @@ impl Builder<'_> {
     /// Where a resource of `kind` goes by default: the environment's primary region of its
     /// account, or the account alone for a global kind.
     fn placement(&self, kind: &KindDef) -> Placement {
-        placement_in(self.env, kind.global)
+        placement_of(self.env, kind)
     }
 
     /// `{env}-{region}-{service}-{resource}`, with the stack's suffix.

@@ -5,7 +5,7 @@
 use paystack_core::Input;
 
 use super::edge::{HTTP_PORT, HTTPS_PORT};
-use super::{BlueprintError, Builder};
+use super::{BlueprintError, Builder, Lookups};
 use crate::kinds::{
     AclEntry, ElasticIp, Handle, InternetGateway, NatGateway, NetworkAcl, Route, RouteTable, Subnet, Vpc, VpcEndpoint,
     each,
@@ -36,7 +36,7 @@ pub(super) struct Network {
     pub(super) s3_endpoint: Handle<VpcEndpoint>,
 }
 
-pub(super) fn network(b: &mut Builder<'_>) -> Result<Network, BlueprintError> {
+pub(super) fn network(b: &mut Builder<'_>, lookups: &Lookups) -> Result<Network, BlueprintError> {
     let env = b.env;
     let zones: Vec<Zone> = env
         .network
@@ -93,14 +93,11 @@ pub(super) fn network(b: &mut Builder<'_>) -> Result<Network, BlueprintError> {
         })?);
     }
     let first_nat = nat_gateways.first().ok_or(BlueprintError::NoNatGateway)?.clone();
+    let transit = super::transit::transit(b, &vpc, &private_subnets, lookups)?;
 
     let public_rt = b.add("network.rt.public", ("network", "public-rt"), |n| RouteTable {
         vpc_id: vpc.id(),
-        routes: vec![Route {
-            destination_cidr_block: ANYWHERE.into(),
-            gateway_id: Some(igw.id()),
-            nat_gateway_id: None,
-        }],
+        routes: vec![Route { destination_cidr_block: ANYWHERE.into(), gateway_id: Some(igw.id()), ..Route::default() }],
         subnet_ids: each(&public_subnets, |h| h.id()),
         tags: n.tags,
     })?;
@@ -111,15 +108,24 @@ pub(super) fn network(b: &mut Builder<'_>) -> Result<Network, BlueprintError> {
         route_tables.push(b.add(
             &format!("network.rt.private.{letter}"),
             ("network", &format!("private-{letter}-rt")),
-            |n| RouteTable {
-                vpc_id: vpc.id(),
-                routes: vec![Route {
-                    destination_cidr_block: ANYWHERE.into(),
-                    gateway_id: None,
-                    nat_gateway_id: Some(nat.id()),
-                }],
-                subnet_ids: vec![subnet.id()],
-                tags: n.tags,
+            |n| {
+                RouteTable {
+                    vpc_id: vpc.id(),
+                    routes: [Route {
+                        destination_cidr_block: ANYWHERE.into(),
+                        nat_gateway_id: Some(nat.id()),
+                        ..Route::default()
+                    }]
+                    .into_iter()
+                    .chain(transit.as_ref().map(|t| Route {
+                        destination_cidr_block: t.shared_services_cidr.clone(),
+                        transit_gateway_id: Some(t.attachment.transit_gateway_id()),
+                        ..Route::default()
+                    }))
+                    .collect(),
+                    subnet_ids: vec![subnet.id()],
+                    tags: n.tags,
+                }
             },
         )?);
     }

@@ -21,6 +21,7 @@ pub(crate) fn env(name: &str, cidr: &str, nats: usize) -> Environment {
         region: "us-east-1".into(),
         replica_region: None,
         account: None,
+        transit_gateway: None,
         suffix: None,
         protected: false,
         tags: Tags { application: "payments".into(), cost_center: "cc-1".into() },
@@ -417,7 +418,7 @@ fn a_scaled_services_range_is_known() {
 
 #[test]
 fn every_kind_placed_is_listed_in_its_layer() {
-    let b = build(&env("prod", "10.2.0.0/16", 3), &Lookups { hosted_zone_id: None, certificate_arn: None });
+    let b = build(&env("prod", "10.2.0.0/16", 3), &Lookups::default());
     for spec in &b.specs {
         assert!(kinds::all().any(|k| k.kind() == spec.kind), "{} is missing from its layer's KINDS", spec.kind);
     }
@@ -435,4 +436,125 @@ fn every_resource_is_placed_in_the_primary_region_except_global_kinds() {
         };
         assert_eq!(spec.placement, expected, "{}", spec.id);
     }
+}
+
+fn with_transit_gateway(mut e: Environment, owner: Option<&str>) -> Environment {
+    let account = |id: &str| paystack_config::Account {
+        id: id.into(),
+        role_arn: format!("arn:aws:iam::{id}:role/paystack-deploy"),
+        external_id: None,
+    };
+    e.transit_gateway = Some(paystack_config::TransitGateway {
+        owner: owner.map(account),
+        shared_services_cidr: "10.100.0.0/16".parse().unwrap(),
+    });
+    e
+}
+
+#[test]
+fn the_transit_gateway_attaches_the_private_subnets_and_routes_only_to_shared_services() {
+    let mut e = env("staging", "10.1.0.0/16", 1);
+    e.account = Some(paystack_config::Account {
+        id: "222222222222".into(),
+        role_arn: "arn:aws:iam::222222222222:role/paystack-deploy".into(),
+        external_id: None,
+    });
+    let e = with_transit_gateway(e, Some("444444444444"));
+    let looked_up = TransitLookup { id: "tgw-1".into(), shared_services_attachment_id: "tgw-attach-shared".into() };
+    let b = build(&e, &Lookups { transit_gateway: Some(looked_up), ..Lookups::default() });
+    let spec = |id: &str| b.specs.iter().find(|s| s.id.as_str() == id).unwrap_or_else(|| panic!("no {id}"));
+    let (home, network) = (
+        Placement::regional(Some("222222222222"), "us-east-1"),
+        Placement::regional(Some("444444444444"), "us-east-1"),
+    );
+
+    let attachment = spec("network.tgw.attachment");
+    assert_eq!(attachment.placement, home, "the attachment is the environment's");
+    assert_eq!(attachment.fields["transit_gateway_id"], Expr::from("tgw-1"));
+    let subnets: Vec<ResourceId> =
+        ["a", "b", "c"].iter().map(|z| ResourceId::new(format!("network.subnet.private.{z}").as_str())).collect();
+    let mut wanted = subnets;
+    wanted.push(ResourceId::new("network.vpc"));
+    assert_eq!(attachment.dependencies(), wanted, "on the VPC's private subnets, one per zone");
+
+    let table = spec("network.tgw.route_table");
+    assert_eq!(table.placement, network, "the gateway's route table lives with the gateway");
+    assert_eq!(table.name, "staging-us-east-1-network-tgw-rt");
+    assert_eq!(table.dependencies(), [ResourceId::new("network.tgw.attachment")], "associated with its attachment");
+    let Expr::Literal(routes) = &table.fields["routes"] else { panic!("routes are plain values") };
+    assert_eq!(
+        routes,
+        &json!([{ "destination_cidr_block": "10.100.0.0/16", "transit_gateway_attachment_id": "tgw-attach-shared" }]),
+        "its only route goes to shared services"
+    );
+
+    // Each private route table sends shared services to the gateway, once it is attached;
+    // the public one does not.
+    for zone in ["a", "b", "c"] {
+        let rt = spec(&format!("network.rt.private.{zone}"));
+        assert!(rt.dependencies().contains(&ResourceId::new("network.tgw.attachment")), "{zone}");
+        assert!(format!("{:?}", rt.fields["routes"]).contains("10.100.0.0/16"), "{zone}");
+    }
+    assert!(!spec("network.rt.public").dependencies().contains(&ResourceId::new("network.tgw.attachment")));
+
+    // What a run reads where: the gateway's account only for the gateway's own kinds.
+    let (tgw_table, attachment_kind) =
+        (kinds::TRANSIT_GATEWAY_ROUTE_TABLE.kind(), kinds::TRANSIT_GATEWAY_ATTACHMENT.kind());
+    assert!(reads(&e, &tgw_table, &network) && !reads(&e, &tgw_table, &home));
+    assert!(reads(&e, &attachment_kind, &home) && !reads(&e, &attachment_kind, &network));
+    assert!(!reads(&e, &kinds::VPC.kind(), &network), "no VPC of the environment's is looked for there");
+    assert!(placements(&e, &b.specs).contains(&network));
+}
+
+#[test]
+fn without_a_transit_gateway_nothing_of_it_is_made_or_read() {
+    let e = env("dev", "10.0.0.0/16", 1);
+    let b = build(&e, &Lookups::default());
+    assert!(!ids(&b).iter().any(|id| id.contains("tgw")));
+    let home = Placement::regional(None, "us-east-1");
+    assert!(!reads(&e, &kinds::TRANSIT_GATEWAY_ATTACHMENT.kind(), &home));
+    assert!(!reads(&e, &kinds::TRANSIT_GATEWAY_ROUTE_TABLE.kind(), &home));
+    assert_eq!(placements(&e, &b.specs), [Placement::global(None), home.clone()].into_iter().collect());
+
+    // In the caller's own account, the gateway's table is placed at home, and still
+    // unknown ids show as placeholders until planning looks them up.
+    let e = with_transit_gateway(e, None);
+    let b = build(&e, &Lookups::default());
+    let table = b.specs.iter().find(|s| s.id.as_str() == "network.tgw.route_table").unwrap();
+    assert_eq!(table.placement, home);
+    assert_eq!(table.fields["transit_gateway_id"], Expr::from(NOT_LOOKED_UP));
+}
+
+#[test]
+fn the_gateway_is_shared_with_every_other_account_of_the_environments() {
+    let mut envs = BTreeMap::new();
+    for (name, cidr, account) in [
+        ("dev", "10.0.0.0/16", "111111111111"),
+        ("staging", "10.1.0.0/16", "444444444444"),
+        ("prod", "10.2.0.0/16", "333333333333"),
+    ] {
+        let mut e = env(name, cidr, 1);
+        e.account = Some(paystack_config::Account {
+            id: account.into(),
+            role_arn: format!("arn:aws:iam::{account}:role/paystack-deploy"),
+            external_id: None,
+        });
+        envs.insert(name.to_owned(), with_transit_gateway(e, Some("444444444444")));
+    }
+    let config = paystack_config::Config { dir: ".".into(), environments: envs };
+    let g = gateway(&config).unwrap();
+    assert_eq!(g.principals, ["111111111111", "333333333333"], "every account but the owner's, once");
+    assert_eq!((g.name.as_str(), g.region.as_str()), ("paystack-us-east-1-tgw", "us-east-1"));
+    let tags: BTreeMap<_, _> = g.tags.iter().cloned().collect();
+    assert_eq!(tags[GATEWAY_TAG], "paystack");
+    assert_eq!(tags["Environment"], "shared");
+    assert_eq!(tags["ManagedBy"], "paystack");
+
+    let mut config = config;
+    config.environments.get_mut("prod").unwrap().region = "eu-west-1".into();
+    assert!(matches!(gateway(&config), Err(GatewayError::Regions(_))));
+    for e in config.environments.values_mut() {
+        e.transit_gateway = None;
+    }
+    assert_eq!(gateway(&config), Err(GatewayError::NotConfigured));
 }

@@ -109,6 +109,17 @@ pub struct KindDef {
     pub name_field: Option<(&'static str, usize)>,
     /// A global kind (IAM, Route 53) lives once per account, not once per region.
     pub global: bool,
+    /// The kind exists only with the Transit Gateway configured.
+    pub transit: Option<TransitSide>,
+}
+
+/// Which side of the Transit Gateway a kind of it lives on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransitSide {
+    /// In the environment's account, beside its VPC.
+    Environment,
+    /// In the account that owns the gateway.
+    Owner,
 }
 
 impl KindDef {
@@ -126,7 +137,14 @@ impl KindDef {
             replace_order: ReplaceOrder::CreateBeforeDelete,
             name_field: None,
             global: false,
+            transit: None,
         }
+    }
+
+    /// The kind exists only with the Transit Gateway configured, on its `side`.
+    pub(crate) const fn transit(mut self, side: TransitSide) -> Self {
+        self.transit = Some(side);
+        self
     }
 
     /// The kind lives once per account, whatever the region.

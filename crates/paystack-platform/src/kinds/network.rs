@@ -4,7 +4,7 @@
 use paystack_core::Input;
 use serde::{Deserialize, Serialize};
 
-use super::{KindDef, KindSpec, Tags, fields, outputs};
+use super::{KindDef, KindSpec, Tags, TransitSide, fields, outputs};
 
 /// The kinds of this layer.
 pub(super) const KINDS: &[&KindDef] = &[
@@ -18,6 +18,8 @@ pub(super) const KINDS: &[&KindDef] = &[
     &SECURITY_GROUP,
     &SECURITY_GROUP_RULE,
     &VPC_ENDPOINT,
+    &TRANSIT_GATEWAY_ATTACHMENT,
+    &TRANSIT_GATEWAY_ROUTE_TABLE,
 ];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -91,14 +93,16 @@ impl KindSpec for NatGateway {
 }
 outputs!(NatGateway { id: String });
 
-/// A route to the internet gateway or to a NAT gateway.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A route to the internet gateway, a NAT gateway or the Transit Gateway.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Route {
     pub destination_cidr_block: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway_id: Option<Input<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nat_gateway_id: Option<Input<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transit_gateway_id: Option<Input<String>>,
 }
 
 /// `subnet_ids` are the associations.
@@ -219,3 +223,56 @@ impl KindSpec for VpcEndpoint {
     const DEF: &'static KindDef = &VPC_ENDPOINT;
 }
 outputs!(VpcEndpoint { id: String });
+
+/// The environment's VPC attachment to the Transit Gateway, on its private subnets (one per
+/// zone, as AWS requires). The subnets change in place; another gateway or VPC is a new
+/// attachment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TransitGatewayAttachment {
+    pub transit_gateway_id: String,
+    pub vpc_id: Input<String>,
+    pub subnet_ids: Vec<Input<String>>,
+    pub tags: Tags,
+}
+pub const TRANSIT_GATEWAY_ATTACHMENT: KindDef =
+    KindDef::ec2("ec2.transit_gateway_attachment", "transit_gateway_attachment")
+        .replace_on(fields!(TransitGatewayAttachment: transit_gateway_id, vpc_id))
+        .unordered(fields!(TransitGatewayAttachment: subnet_ids))
+        .transit(TransitSide::Environment);
+impl KindSpec for TransitGatewayAttachment {
+    const DEF: &'static KindDef = &TRANSIT_GATEWAY_ATTACHMENT;
+}
+outputs!(TransitGatewayAttachment {
+    id: String,
+    /// The gateway, once the attachment exists: what a VPC route to the gateway waits for.
+    transit_gateway_id: String,
+});
+
+/// A static route of a Transit Gateway route table: a destination and the attachment it
+/// leaves by.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TransitGatewayRoute {
+    pub destination_cidr_block: String,
+    pub transit_gateway_attachment_id: String,
+}
+
+/// An environment's own route table on the Transit Gateway, in the account that owns the
+/// gateway. It is associated with that environment's attachment alone (`association`), and
+/// `routes` are its only routes: nothing propagates into it, so the environment reaches
+/// exactly those destinations and never another environment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TransitGatewayRouteTable {
+    pub transit_gateway_id: String,
+    pub association: Input<String>,
+    pub routes: Vec<TransitGatewayRoute>,
+    pub tags: Tags,
+}
+pub const TRANSIT_GATEWAY_ROUTE_TABLE: KindDef =
+    KindDef::ec2("ec2.transit_gateway_route_table", "transit_gateway_route_table")
+        .replace_on(fields!(TransitGatewayRouteTable: transit_gateway_id))
+        .unordered(fields!(TransitGatewayRouteTable: routes))
+        .transit(TransitSide::Owner);
+impl KindSpec for TransitGatewayRouteTable {
+    const DEF: &'static KindDef = &TRANSIT_GATEWAY_ROUTE_TABLE;
+}
+outputs!(TransitGatewayRouteTable { id: String });
