@@ -287,3 +287,78 @@ async fn bootstrap_makes_the_deploy_role_and_the_boundary_every_role_carries() {
     }
     stack.run(&["destroy", "--yes"]).success();
 }
+
+/// The account that owns the Transit Gateway in the cross-account test. It needs nothing
+/// seeded: paystack looks up only the gateway there.
+const NETWORK_ACCOUNT: &str = "555555555555";
+
+/// The gateway in a network account of its own, shared through AWS RAM with the three
+/// environments' accounts, and each environment's plan placing its attachment in its own
+/// account and its gateway route table in the network account. The emulator's RAM does not
+/// make a shared gateway usable from another account, so the apply is shown in
+/// `transit.rs` with every environment in one account.
+#[tokio::test]
+async fn a_gateway_in_the_network_account_is_shared_with_every_environment_account() {
+    use crate::transit::{attach_shared_services, bootstrap_gateway, gateway_of, with_gateway};
+    let stack = three_accounts("tgwshare", ACCOUNTS);
+    let owner = format!(
+        "account = \"{NETWORK_ACCOUNT}\"\nrole_arn = \"arn:aws:iam::{NETWORK_ACCOUNT}:role/paystack-network\"\n"
+    );
+    let project = with_gateway(&stack, &owner);
+
+    let made = bootstrap_gateway(&stack).success();
+    println!("bootstrap --transit-gateway:\n{}", made.stdout);
+    assert!(made.stdout.contains(&format!("of account {NETWORK_ACCOUNT}")), "{}", made.stdout);
+    assert_eq!(made.stdout.matches(" created\n").count(), 2, "the gateway and its share: {}", made.stdout);
+    let again = bootstrap_gateway(&stack).success();
+    assert!(again.stdout.contains("nothing needed changing"), "a second run changes nothing: {}", again.stdout);
+
+    let gateway = in_account(NETWORK_ACCOUNT, gateway_of(&project)).await;
+    let (tgw, arn) = (gateway.transit_gateway_id().unwrap().to_owned(), gateway.transit_gateway_arn().unwrap());
+    assert!(arn.contains(NETWORK_ACCOUNT), "{arn}");
+    let by_project = ec2::types::Filter::builder().name("tag:paystack:transit-gateway").values(&project).build();
+    let here = crate::support::ec2().await.describe_transit_gateways().filters(by_project).send().await.unwrap();
+    assert!(here.transit_gateways().is_empty(), "no gateway in the caller's account: {here:?}");
+
+    let ram =
+        in_account(NETWORK_ACCOUNT, async { aws_sdk_ram::Client::new(&crate::support::sdk_config().await) }).await;
+    let name = format!("{project}-transit-gateway");
+    let shares = ram
+        .get_resource_shares()
+        .resource_owner(aws_sdk_ram::types::ResourceOwner::SelfValue)
+        .name(&name)
+        .send()
+        .await
+        .unwrap();
+    // The emulator ignores the name filter; the name is checked here too.
+    let named: Vec<_> = shares.resource_shares().iter().filter(|s| s.name() == Some(name.as_str())).collect();
+    let [share] = named.as_slice() else { panic!("one share: {shares:?}") };
+    let associated = |kind| {
+        ram.get_resource_share_associations()
+            .association_type(kind)
+            .resource_share_arns(share.resource_share_arn().unwrap())
+            .send()
+    };
+    let principals = associated(aws_sdk_ram::types::ResourceShareAssociationType::Principal).await.unwrap();
+    let mut entities: Vec<&str> =
+        principals.resource_share_associations().iter().filter_map(|a| a.associated_entity()).collect();
+    entities.sort_unstable();
+    assert_eq!(entities, ACCOUNTS.map(|(_, account)| account), "shared with each environment's account");
+    let resources = associated(aws_sdk_ram::types::ResourceShareAssociationType::Resource).await.unwrap();
+    let shared: Vec<&str> =
+        resources.resource_share_associations().iter().filter_map(|a| a.associated_entity()).collect();
+    assert_eq!(shared, [arn], "the share holds the gateway");
+
+    in_account(NETWORK_ACCOUNT, attach_shared_services(&tgw)).await;
+    let planned = run(&stack, &["plan", "--env", "prod", "--json"]);
+    assert_eq!(planned.code, 0, "{}", planned.stderr);
+    let plan = planned.json();
+    let placed = |id: &str| {
+        let change =
+            plan["changes"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap_or_else(|| panic!("{id}"));
+        change["placement"]["account"].as_str().unwrap_or_default().to_owned()
+    };
+    assert_eq!(placed("network.tgw.attachment"), "333333333333", "the attachment is prod's, in prod's account");
+    assert_eq!(placed("network.tgw.route_table"), NETWORK_ACCOUNT, "its gateway route table is the gateway's");
+    assert_eq!(placed("network.vpc"), "333333333333");
+}
