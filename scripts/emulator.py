@@ -10,6 +10,8 @@ Run as moto_server is: python scripts/emulator.py -H 127.0.0.1 -p PORT
 import sys
 
 from moto.core.responses import ActionResult
+from moto.dynamodb.models import Table, dynamodb_backends
+from moto.dynamodb.responses import DynamoHandler
 from moto.ec2.models.transit_gateway_route_tables import TransitGatewayRouteTableBackend
 from moto.ec2.responses.transit_gateway_attachments import TransitGatewayAttachment
 from moto.server import main
@@ -56,7 +58,66 @@ def transit_gateway_route_attachments() -> None:
     TransitGatewayRouteTableBackend.create_transit_gateway_route = create_transit_gateway_route
 
 
-EXTENSIONS = [transit_gateway_attachment_creation_tags, transit_gateway_route_attachments]
+def dynamodb_global_table_replicas() -> None:
+    """UpdateTable's ReplicaUpdates (global tables, version 2019.11.21) make and remove replicas.
+
+    On AWS, a `Create` makes the table in the replica region, with the table's keys,
+    attributes, billing mode and stream, encrypted with the key the update names (or the
+    table's), and DescribeTable lists each replica under `Replicas` with its status; a
+    `Delete` removes that region's table. moto 5.2.5 ignores ReplicaUpdates: no replica is
+    made or reported. Here a replica is ACTIVE at once, as every moto status is.
+    """
+    update_table = DynamoHandler.update_table
+    describe = Table.describe
+
+    def replicas_of(table: Table) -> dict:
+        if not hasattr(table, "paystack_replicas"):
+            table.paystack_replicas = {}
+        return table.paystack_replicas
+
+    def update_with_replicas(self: DynamoHandler) -> ActionResult:
+        table = self.dynamodb_backend.get_table(self.body["TableName"])
+        for update in self.body.get("ReplicaUpdates") or []:
+            if "Create" in update:
+                region = update["Create"]["RegionName"]
+                key = update["Create"].get("KMSMasterKeyId") or (table.sse_specification or {}).get("KMSMasterKeyId")
+                dynamodb_backends[self.current_account][region].create_table(
+                    name=table.name,
+                    schema=table.schema,
+                    throughput=table.throughput,
+                    attr=table.attr,
+                    global_indexes=[],
+                    indexes=[],
+                    streams=table.stream_specification,
+                    billing_mode=table.billing_mode,
+                    sse_specification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key},
+                    tags=[],
+                    deletion_protection_enabled=False,
+                    warm_throughput=None,
+                )
+                replicas_of(table)[region] = {"RegionName": region, "ReplicaStatus": "ACTIVE", "KMSMasterKeyId": key}
+            if "Delete" in update:
+                region = update["Delete"]["RegionName"]
+                dynamodb_backends[self.current_account][region].delete_table(table.name)
+                replicas_of(table).pop(region, None)
+        return update_table(self)
+
+    def describe_with_replicas(self: Table, base_key: str = "TableDescription") -> dict:
+        results = describe(self, base_key)
+        if getattr(self, "paystack_replicas", None):
+            results[base_key]["Replicas"] = list(self.paystack_replicas.values())
+            results[base_key]["GlobalTableVersion"] = "2019.11.21"
+        return results
+
+    DynamoHandler.update_table = update_with_replicas
+    Table.describe = describe_with_replicas
+
+
+EXTENSIONS = [
+    transit_gateway_attachment_creation_tags,
+    transit_gateway_route_attachments,
+    dynamodb_global_table_replicas,
+]
 
 if __name__ == "__main__":
     for extend in EXTENSIONS:
