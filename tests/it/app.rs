@@ -165,17 +165,18 @@ async fn dev_runs_its_services_on_fargate_behind_the_load_balancer() {
     let autoscaling = aws_sdk_applicationautoscaling::Client::new(
         &aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await,
     );
-    let targets = autoscaling
+    // Every page: an emulator other tests share holds more targets than one page.
+    let targets: Vec<_> = autoscaling
         .describe_scalable_targets()
         .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+        .into_paginator()
+        .items()
         .send()
+        .collect::<Result<_, _>>()
         .await
         .unwrap();
-    let api_target = targets
-        .scalable_targets()
-        .iter()
-        .find(|t| t.resource_id().ends_with(&format!("/dev-us-east-1-app-payments-api-{sfx}")))
-        .unwrap();
+    let api_target =
+        targets.iter().find(|t| t.resource_id().ends_with(&format!("/dev-us-east-1-app-payments-api-{sfx}"))).unwrap();
     assert_eq!((api_target.min_capacity(), api_target.max_capacity()), (1, 2));
 
     // Alarms: each notifies the environment's topic, on the resource it watches, with the
@@ -191,6 +192,7 @@ async fn dev_runs_its_services_on_fargate_behind_the_load_balancer() {
         [
             ("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", 50.0),
             ("AWS/ApplicationELB", "TargetResponseTime", 3.0),
+            ("AWS/DynamoDB", "ReplicationLatency", 300_000.0),
             ("AWS/ECS", "CPUUtilization", 90.0),
             ("AWS/ECS", "CPUUtilization", 90.0),
             ("AWS/RDS", "CPUUtilization", 90.0),
@@ -199,8 +201,9 @@ async fn dev_runs_its_services_on_fargate_behind_the_load_balancer() {
     );
     for a in &ours {
         assert_eq!(a.alarm_actions(), [out["sns_topic_arn"].as_str().unwrap()], "{:?}", a.alarm_name());
-        // Each watches one resource: the ECS ones name the cluster and the service.
-        let expected = if a.namespace() == Some("AWS/ECS") { 2 } else { 1 };
+        // Each watches one resource: the ECS ones name the cluster and the service, the
+        // replication one the table and the replica's region.
+        let expected = if matches!(a.namespace(), Some("AWS/ECS" | "AWS/DynamoDB")) { 2 } else { 1 };
         assert_eq!(a.dimensions().len(), expected, "{:?}: {:?}", a.alarm_name(), a.dimensions());
         for d in a.dimensions() {
             let value = d.value().unwrap();
@@ -211,6 +214,8 @@ async fn dev_runs_its_services_on_fargate_behind_the_load_balancer() {
                 "DBClusterIdentifier" => assert_eq!(value, stack.name_of("database.cluster").await),
                 "ClusterName" => assert!(cluster_arn.ends_with(value)),
                 "ServiceName" => assert!(service_arns.values().any(|arn| arn.as_str().unwrap().ends_with(value))),
+                "TableName" => assert_eq!(value, out["sessions_table_name"].as_str().unwrap()),
+                "ReceivingRegion" => assert_eq!(value, crate::support::REPLICA_REGION),
                 other => panic!("unexpected dimension {other}"),
             }
         }
@@ -418,6 +423,7 @@ async fn staging_has_production_shape_with_its_own_values() {
             ("CPUUtilization".to_owned(), 80.0),
             ("DatabaseConnections".to_owned(), 300.0),
             ("HTTPCode_Target_5XX_Count".to_owned(), 20.0),
+            ("ReplicationLatency".to_owned(), 300_000.0),
             ("TargetResponseTime".to_owned(), 2.0),
         ]
     );

@@ -41,12 +41,15 @@ fn output_json_is_one_object_of_the_stacks_outputs() {
             "db_secret_arn",
             "ecs_cluster_arn",
             "ecs_service_arns",
+            "kms_key_arn",
             "nat_gateway_ids",
             "private_subnet_ids",
             "public_subnet_ids",
             "s3_endpoint_id",
             "security_group_ids",
             "service_url",
+            "sessions_table_arn",
+            "sessions_table_name",
             "sns_topic_arn",
             "vpc_id"
         ]

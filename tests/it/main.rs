@@ -17,5 +17,6 @@ mod latency;
 mod network;
 mod parity;
 mod state;
+mod storage;
 mod support;
 mod transit;

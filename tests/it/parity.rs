@@ -54,8 +54,9 @@ async fn dev_and_staging_differ_only_as_configured_until_something_moves() {
     crate::support::assert_no_leak(&places, secret["password"].as_str().unwrap());
 
     let report = run(&dev, &["parity", "dev", "staging", "--json"]).code(0).json();
-    // 48, the two network ACLs and the two group-to-group egress rules.
-    assert_eq!(report["structure"]["shared"], 52);
+    // 48, the two network ACLs, the two group-to-group egress rules, the two keys, the
+    // sessions table and its replication alarm.
+    assert_eq!(report["structure"]["shared"], 56);
     assert_eq!(report["structure"]["only_in_a"], serde_json::json!([]));
     assert_eq!(
         report["structure"]["only_in_b"],

@@ -264,6 +264,20 @@ pub(crate) async fn sdk_config() -> aws_config::SdkConfig {
         .build()
 }
 
+/// The environment's region and its replica region, as the shipped configuration has them.
+pub(crate) const REGION: &str = "us-east-1";
+pub(crate) const REPLICA_REGION: &str = "eu-west-1";
+
+pub(crate) async fn kms_in(region: &'static str) -> aws_sdk_kms::Client {
+    let config = aws_sdk_kms::config::Builder::from(&sdk_config().await).region(aws_config::Region::new(region));
+    aws_sdk_kms::Client::from_conf(config.build())
+}
+
+pub(crate) async fn dynamodb_in(region: &'static str) -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::config::Builder::from(&sdk_config().await).region(aws_config::Region::new(region));
+    aws_sdk_dynamodb::Client::from_conf(config.build())
+}
+
 pub(crate) async fn ec2() -> ec2::Client {
     ec2::Client::new(&sdk_config().await)
 }
@@ -475,6 +489,28 @@ pub(crate) async fn live_resources(stack: &Stack) -> Vec<Live> {
         let tags = listed.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
         add("log_group", g.log_group_name(), tags);
     }
+    // Keys in the environment's region and the replica region, however they were left (an
+    // alias or none); a key whose deletion is scheduled is gone.
+    for region in [REGION, REPLICA_REGION] {
+        let kms = kms_in(region).await;
+        for k in &all!(kms.list_keys()) {
+            let id = k.key_id().unwrap();
+            let described = kms.describe_key().key_id(id).send().await.unwrap();
+            let meta = described.key_metadata().unwrap();
+            if meta.key_state().is_some_and(|s| s.as_str().starts_with("Pending")) {
+                continue;
+            }
+            let listed = kms.list_resource_tags().key_id(id).send().await.unwrap();
+            add("kms_key", Some(id), tag_pairs(listed.tags().iter().map(|t| (Some(t.tag_key()), Some(t.tag_value())))));
+        }
+    }
+    let dynamodb = dynamodb().await;
+    for name in &all!(dynamodb.list_tables()) {
+        let Ok(described) = dynamodb.describe_table().table_name(name).send().await else { continue };
+        let Some(arn) = described.table().and_then(|t| t.table_arn()) else { continue };
+        let Ok(listed) = dynamodb.list_tags_of_resource().resource_arn(arn).send().await else { continue };
+        add("dynamodb_table", Some(name), tag_pairs(listed.tags().iter().map(|t| (Some(t.key()), Some(t.value())))));
+    }
     let iam = iam().await;
     for r in &all!(iam.list_roles().path_prefix(format!("/paystack/{}/", stack.key()))) {
         let Ok(got) = iam.get_role().role_name(r.role_name()).send().await else { continue };
@@ -625,6 +661,9 @@ pub(crate) fn expected_counts(env: &str) -> BTreeMap<&'static str, usize> {
         ("security_group", 3),
         ("security_group_rule", 2),
         ("vpc_endpoint", 1),
+        // A key in the environment's region and one in the replica region.
+        ("kms_key", 2),
+        ("dynamodb_table", 1),
         ("db_subnet_group", 1),
         ("db_cluster_parameter_group", 1),
         ("db_cluster", 1),
@@ -639,7 +678,8 @@ pub(crate) fn expected_counts(env: &str) -> BTreeMap<&'static str, usize> {
         ("load_balancer", 1),
         ("target_group", 1),
         ("listener", 2),
-        ("alarm", 6),
+        // The platform's six, and the sessions' replication latency.
+        ("alarm", 7),
         // Production's blue and green weighted records; one plain record elsewhere.
         ("dns_record", if env == "prod" { 2 } else { 1 }),
     ]

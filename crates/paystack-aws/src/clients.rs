@@ -77,6 +77,7 @@ pub struct Clients {
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub route53: aws_sdk_route53::Client,
     pub ram: aws_sdk_ram::Client,
+    pub kms: aws_sdk_kms::Client,
     /// The clock the reconcilers' waits keep.
     pub wait_clock: WaitClock,
 }
@@ -112,6 +113,7 @@ impl Clients {
             cloudwatch: client!(aws_sdk_cloudwatch, config),
             route53: client!(aws_sdk_route53, config),
             ram: client!(aws_sdk_ram, config),
+            kms: client!(aws_sdk_kms, config),
             wait_clock,
         }
     }

@@ -9,11 +9,13 @@ mod autoscaling;
 mod bootstrap;
 mod clients;
 mod cloudwatch;
+mod dynamodb;
 mod ec2;
 mod ecs;
 mod elbv2;
 mod error;
 mod iam;
+mod kms;
 mod logs;
 mod lookups;
 mod notify;
@@ -66,6 +68,11 @@ pub fn registry(clients: &Clients, waits: &Waits) -> Registry {
     r.register(
         kinds::DB_INSTANCE.schema(),
         Arc::new(rds::instance::DbInstances::new(&clients.rds, wait(waits.db_instance))),
+    );
+    r.register(kinds::KMS_KEY.schema(), Arc::new(kms::key::Keys::new(&clients.kms)));
+    r.register(
+        kinds::TABLE.schema(),
+        Arc::new(dynamodb::table::Tables::new(&clients.dynamodb, wait(waits.dynamodb_table))),
     );
     r.register(kinds::SECRET.schema(), Arc::new(secretsmanager::secret::Secrets::new(&clients.secretsmanager)));
     r.register(

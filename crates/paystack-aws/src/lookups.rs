@@ -35,7 +35,7 @@ pub async fn look_up(clients: &Clients, wanted: &Wanted<'_>) -> Result<Lookups, 
         certificate(clients, wanted.region, wanted.certificate_domain),
         hosted_zone(clients, wanted.zone)
     )?;
-    Ok(Lookups { certificate_arn: Some(certificate_arn), hosted_zone_id: Some(hosted_zone_id), transit_gateway: None })
+    Ok(Lookups { certificate_arn: Some(certificate_arn), hosted_zone_id: Some(hosted_zone_id), ..Lookups::default() })
 }
 
 async fn certificate(clients: &Clients, region: &str, certificate_domain: &str) -> Result<String, LookupError> {

@@ -423,6 +423,7 @@ pub(crate) fn report_text(report: &ApplyReport, verb: &str) -> String {
             count(Action::Replace),
             count(Action::Delete)
         ));
+        out.push_str(&keys_pending_deletion(report));
         return out;
     }
     out.push_str(&format!("{verb} did not finish.\n"));
@@ -438,6 +439,22 @@ pub(crate) fn report_text(report: &ApplyReport, verb: &str) -> String {
     }
     if let Some(e) = &report.state_error {
         out.push_str(&format!("  state could not be saved: {e}\n"));
+    }
+    out.push_str(&keys_pending_deletion(report));
+    out
+}
+
+/// What became of the KMS keys the run deleted: AWS only schedules a key's deletion.
+fn keys_pending_deletion(report: &ApplyReport) -> String {
+    use paystack_platform::kinds::{KEY_DELETION_DAYS, KMS_KEY};
+    let mut out = String::new();
+    for (change, outcome) in &report.outcomes {
+        let deleted = matches!(outcome, Outcome::Done(Action::Delete | Action::Replace));
+        let (true, Some(key)) = (deleted && change.kind.as_str() == KMS_KEY.name, &change.aws_id) else { continue };
+        out.push_str(&format!(
+            "KMS key {key} ({}, {}) is scheduled for deletion in {KEY_DELETION_DAYS} days, the shortest AWS allows: until then what it encrypted can still be read, and `aws kms cancel-key-deletion --key-id {key}` keeps it.\n",
+            change.name, change.placement
+        ));
     }
     out
 }

@@ -15,7 +15,7 @@ pub use error::{ConfigError, ConfigErrors, Location};
 pub use load::SHARED_FILE;
 pub use model::{
     Account, Alarms, Alerts, Config, Database, DbCapacity, Dns, Drift, Environment, Iam, IgnoredField, LoadBalancer,
-    Logs, Network, Rotation, Security, Service, StateSettings, StateStore, Tags, TransitGateway, Waits,
+    Logs, Network, Rotation, Security, Service, Sessions, StateSettings, StateStore, Tags, TransitGateway, Waits,
 };
 
 #[cfg(test)]

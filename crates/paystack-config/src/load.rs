@@ -22,6 +22,7 @@ mod account;
 mod app;
 mod platform;
 mod state;
+mod storage;
 mod transit;
 mod waits;
 pub(crate) use platform::SERVERLESS_CLASS;
@@ -58,6 +59,7 @@ struct RawFile {
     drift: Option<app::RawDrift>,
     state: Option<RawState>,
     waits: Option<RawWaits>,
+    sessions: Option<storage::RawSessions>,
 }
 
 #[derive(Clone, Deserialize, Default)]
@@ -484,6 +486,7 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
     let alarms = app::alarms(c, env.alarms.unwrap_or_default(), shared.alarms.unwrap_or_default());
     let drift = app::drift(c, env.drift.unwrap_or_default(), shared.drift.unwrap_or_default());
     let waits = waits(c, env.waits.unwrap_or_default(), shared.waits.unwrap_or_default());
+    let sessions = storage::sessions(c, env.sessions.unwrap_or_default(), shared.sessions.unwrap_or_default());
 
     let replica_region = account::replica_region(c, replica_region, region.as_ref());
     let transit_gateway = transit::transit_gateway(c, env.transit_gateway, shared.transit_gateway, cidr_value.as_ref());
@@ -521,6 +524,7 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
         drift: drift?,
         state: state?,
         waits,
+        sessions: sessions?,
     };
     Some((environment, cidr))
 }

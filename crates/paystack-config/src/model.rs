@@ -92,6 +92,15 @@ pub struct Environment {
     pub drift: Drift,
     pub state: StateSettings,
     pub waits: Waits,
+    pub sessions: Sessions,
+}
+
+/// The DynamoDB sessions table (`[sessions]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sessions {
+    /// The attribute DynamoDB's time to live expires items by; `None` when it is off.
+    pub ttl_attribute: Option<String>,
+    pub point_in_time_recovery: bool,
 }
 
 impl Environment {
@@ -321,6 +330,7 @@ pub struct Waits {
     pub ecs_service: std::time::Duration,
     pub dns_change: std::time::Duration,
     pub transit_gateway_attachment: std::time::Duration,
+    pub dynamodb_table: std::time::Duration,
 }
 
 impl Default for Waits {
@@ -342,6 +352,8 @@ impl Default for Waits {
             dns_change: minutes(5),
             // A VPC attachment in 1-2 minutes, 10 on a slow day; its deletion as long.
             transit_gateway_attachment: minutes(20),
+            // A table in seconds; a global-table replica in 5-30 minutes, more for a large table.
+            dynamodb_table: minutes(60),
         }
     }
 }

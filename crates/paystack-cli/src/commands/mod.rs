@@ -87,6 +87,12 @@ impl Stack {
             miette!(help = help, "{e}")
         })?;
         lookups.transit_gateway = self.gateway(aws).await?;
+        // The key policies name the account; an environment in its own account says which.
+        if env.account.is_none() {
+            let caller = aws.pool.caller_account().await;
+            lookups.account_id =
+                Some(caller.map_err(|e| miette!(help = "check the AWS credentials; nothing was changed", "{e}"))?);
+        }
         Ok(lookups)
     }
 

@@ -17,6 +17,7 @@ pub(super) struct RawWaits {
     ecs_service_seconds: Option<Spanned<i64>>,
     dns_change_seconds: Option<Spanned<i64>>,
     transit_gateway_attachment_seconds: Option<Spanned<i64>>,
+    dynamodb_table_seconds: Option<Spanned<i64>>,
 }
 
 const MAX_WAIT_SECONDS: u64 = 6 * 3600;
@@ -37,6 +38,12 @@ pub(super) fn waits(c: &mut Checker<'_>, env: RawWaits, shared: RawWaits) -> Wai
             env.transit_gateway_attachment_seconds,
             shared.transit_gateway_attachment_seconds,
             &mut waits.transit_gateway_attachment,
+        ),
+        (
+            "dynamodb_table_seconds",
+            env.dynamodb_table_seconds,
+            shared.dynamodb_table_seconds,
+            &mut waits.dynamodb_table,
         ),
     ];
     for (key, env, shared, limit) in limits {

@@ -11,6 +11,7 @@ use super::database::Database;
 use super::edge::Edge;
 use super::network::Network;
 use super::security::Security;
+use super::storage::Storage;
 use super::{BlueprintError, Builder};
 use crate::kinds::{
     self, Container, EcsCluster, EcsService, Handle, IamRole, LogGroup, PolicyDocument, ServiceLoadBalancer,
@@ -41,6 +42,7 @@ pub(super) fn compute(
     database: &Database,
     alerts: &Alerts,
     edge: &Edge,
+    storage: &Storage,
 ) -> Result<Compute, BlueprintError> {
     let env = b.env;
     let cluster = b.add("app.cluster", ("app", "cluster"), |n| EcsCluster {
@@ -58,7 +60,8 @@ pub(super) fn compute(
             tags: n.tags,
         })?;
         // ECS pulls the image, writes the logs and reads the secret with the execution role;
-        // the application itself runs with the task role, which may only alert.
+        // the application itself runs with the task role, which may alert, and read and write
+        // sessions: items of the sessions table and its indexes, through its key.
         let role = |n: super::Named, statements: Vec<Statement>| IamRole {
             name: n.name,
             path: role_path.clone(),
@@ -81,7 +84,18 @@ pub(super) fn compute(
             )
         })?;
         let task_role = b.add(&format!("app.{svc}.task_role"), ("app", &format!("{svc}-task-role")), |n| {
-            role(n, vec![allow(&env.region, &["sns:Publish"], vec![alerts.topic.arn()])])
+            role(
+                n,
+                vec![
+                    allow(&env.region, &["sns:Publish"], vec![alerts.topic.arn()]),
+                    allow(
+                        &env.region,
+                        SESSION_ITEM_ACTIONS,
+                        vec![storage.sessions.arn(), storage.sessions.indexes_arn()],
+                    ),
+                    allow(&env.region, &["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], vec![storage.key.arn()]),
+                ],
+            )
         })?;
         let port = service.load_balanced.then_some(env.security.app_port);
         let task = b.add(&format!("app.{svc}.task"), ("app", &format!("{svc}-task")), |n| TaskDefinition {
@@ -127,6 +141,18 @@ pub(super) fn compute(
     }
     Ok(Compute { cluster, services })
 }
+
+/// What the application may do to the sessions table: its items, never the table.
+const SESSION_ITEM_ACTIONS: &[&str] = &[
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+];
 
 /// The trust policy that lets ECS tasks take a role.
 fn ecs_tasks_may_assume() -> serde_json::Value {

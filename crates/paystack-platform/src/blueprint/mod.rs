@@ -24,6 +24,7 @@ mod edge;
 mod monitoring;
 mod network;
 mod security;
+mod storage;
 mod transit;
 
 pub use transit::{GATEWAY_TAG, Gateway, GatewayError, TransitLookup, gateway, network_placement};
@@ -99,6 +100,9 @@ pub struct Lookups {
     /// The Transit Gateway and its shared-services attachment, for an environment with
     /// `[transit_gateway]`.
     pub transit_gateway: Option<TransitLookup>,
+    /// The account the run's credentials act in, for the key policies of an environment
+    /// without `[account]`.
+    pub account_id: Option<String>,
 }
 
 const NOT_LOOKED_UP: &str = "(looked up when planning)";
@@ -131,9 +135,10 @@ pub fn blueprint(env: &Environment, lookups: &Lookups) -> Result<Blueprint, Blue
     let security = security::security(&mut b, &network)?;
     let database = database::database(&mut b, &network, &security)?;
     let alerts = alerts::alerts(&mut b)?;
+    let storage = storage::storage(&mut b, lookups)?;
     let edge = edge::edge(&mut b, &network, &security, lookups)?;
-    let compute = compute::compute(&mut b, &network, &security, &database, &alerts, &edge)?;
-    monitoring::monitoring(&mut b, &alerts, &edge, &database, &compute)?;
+    let compute = compute::compute(&mut b, &network, &security, &database, &alerts, &edge, &storage)?;
+    monitoring::monitoring(&mut b, &alerts, &edge, &database, &compute, &storage)?;
 
     let mut outputs = BTreeMap::new();
     let mut output = |name: &str, value: Expr| outputs.insert(name.to_owned(), value);
@@ -156,6 +161,9 @@ pub fn blueprint(env: &Environment, lookups: &Lookups) -> Result<Blueprint, Blue
     let service_arns: BTreeMap<&str, Input<String>> =
         compute.services.iter().map(|s| (s.name.as_str(), s.service.arn())).collect();
     output("ecs_service_arns", expr(&service_arns));
+    output("sessions_table_name", expr(&storage.sessions.name()));
+    output("sessions_table_arn", expr(&storage.sessions.arn()));
+    output("kms_key_arn", expr(&storage.key.arn()));
 
     Ok(Blueprint { stack, specs: b.specs, outputs })
 }
@@ -181,23 +189,26 @@ pub fn is_global(kind: &Kind) -> bool {
 /// wherever a spec is placed.
 pub fn placements<'a>(env: &Environment, specs: impl IntoIterator<Item = &'a Spec>) -> BTreeSet<Placement> {
     let primary = kinds::all().filter(|k| configured(env, k)).map(|k| placement_of(env, k));
-    primary.chain(specs.into_iter().map(|s| s.placement.clone())).collect()
+    let replicas = kinds::all().filter(|k| k.replicated).filter_map(|_| replica_placement(env));
+    primary.chain(replicas).chain(specs.into_iter().map(|s| s.placement.clone())).collect()
+}
+
+/// The environment's replica region, in its account, if it has one.
+fn replica_placement(env: &Environment) -> Option<Placement> {
+    let region = env.replica_region.as_deref()?;
+    Some(Placement::regional(env.account.as_ref().map(|a| a.id.as_str()), region))
 }
 
 /// Whether a run of `env` reads `kind` at `placement` when neither its configuration nor
-/// its state puts one there: to find what a stack left behind where its kind lives. A kind
-/// of a feature the environment does not use is not read, and the account that owns the
+/// its state puts one there: to find what a stack left behind where its kind lives. That is
+/// its primary placement, and the replica region for a kind that lives there too. A kind of
+/// a feature the environment does not use is not read, and the account that owns the
 /// Transit Gateway is read only for the gateway's own kinds.
 pub fn reads(env: &Environment, kind: &Kind, placement: &Placement) -> bool {
     let Some(def) = kinds::all().find(|k| k.name == kind.as_str()) else { return false };
-    if !configured(env, def) {
-        return false;
-    }
-    let own = placement_of(env, def);
-    if def.transit == Some(TransitSide::Owner) {
-        return *placement == own;
-    }
-    def.global == placement.region.is_none() && placement.account == own.account
+    configured(env, def)
+        && (*placement == placement_of(env, def)
+            || (def.replicated && Some(placement) == replica_placement(env).as_ref()))
 }
 
 /// Where the environment's regional resources live, its state and lookups with them: its
@@ -288,12 +299,36 @@ impl Builder<'_> {
         make: impl FnOnce(Named) -> S,
     ) -> Result<Handle<S>, BlueprintError> {
         let full = self.name(service, resource);
+        self.add_at(self.placement(S::DEF), full, id, make)
+    }
+
+    /// Like [`Builder::add`], in `region` of the environment's account (the replica region).
+    /// Its name starts like every name of the stack, with the environment's own region.
+    fn add_in_region<S: KindSpec>(
+        &mut self,
+        region: &str,
+        id: &str,
+        (service, resource): (&str, &str),
+        make: impl FnOnce(Named) -> S,
+    ) -> Result<Handle<S>, BlueprintError> {
+        let full = self.name(service, resource);
+        let account = self.env.account.as_ref().map(|a| a.id.as_str());
+        self.add_at(Placement::regional(account, region), full, id, make)
+    }
+
+    fn add_at<S: KindSpec>(
+        &mut self,
+        placement: Placement,
+        full: String,
+        id: &str,
+        make: impl FnOnce(Named) -> S,
+    ) -> Result<Handle<S>, BlueprintError> {
         let name = match S::DEF.name_field {
             Some((_, max)) => naming::fit(&full, max),
             None => full,
         };
         let spec = make(Named { name: name.clone(), tags: self.tags(id, &name) });
-        self.push(id, name, &spec)
+        self.push_at(placement, id, name, &spec)
     }
 
     /// A resource AWS keeps no tags on, shown as `shown`.
@@ -309,11 +344,20 @@ impl Builder<'_> {
     }
 
     fn push<S: KindSpec>(&mut self, id: &str, name: String, spec: &S) -> Result<Handle<S>, BlueprintError> {
+        self.push_at(self.placement(S::DEF), id, name, spec)
+    }
+
+    fn push_at<S: KindSpec>(
+        &mut self,
+        placement: Placement,
+        id: &str,
+        name: String,
+        spec: &S,
+    ) -> Result<Handle<S>, BlueprintError> {
         let id = ResourceId::new(id);
         if self.specs.iter().any(|s| s.id == id) {
             return Err(BlueprintError::DuplicateId(id));
         }
-        let placement = self.placement(S::DEF);
         let spec = Spec::from_typed(id.clone(), &S::DEF.kind(), name, spec).placed(placement);
         if let Some((field, _)) = S::DEF.name_field
             && spec.fields.get(field) != Some(&Expr::from(spec.name.as_str()))

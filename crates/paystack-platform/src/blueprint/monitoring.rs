@@ -9,8 +9,13 @@ use super::alerts::Alerts;
 use super::compute::Compute;
 use super::database::Database;
 use super::edge::Edge;
+use super::storage::Storage;
 use super::{BlueprintError, Builder};
 use crate::kinds::Alarm;
+
+/// The replication latency past which a replica would lose more than five minutes of
+/// writes with its region: the recovery point the platform promises, in milliseconds.
+const REPLICATION_LATENCY_MS: f64 = 300_000.0;
 
 /// One alarm: what it watches and when it fires.
 struct Watch {
@@ -30,6 +35,7 @@ pub(super) fn monitoring(
     edge: &Edge,
     database: &Database,
     compute: &Compute,
+    storage: &Storage,
 ) -> Result<(), BlueprintError> {
     let a = &b.env.alarms;
     let load_balancer = || BTreeMap::from([("LoadBalancer".to_owned(), edge.load_balancer.arn_suffix())]);
@@ -81,6 +87,20 @@ pub(super) fn monitoring(
             BTreeMap::from([
                 ("ClusterName".to_owned(), compute.cluster.name()),
                 ("ServiceName".to_owned(), s.service.name()),
+            ]),
+        ));
+    }
+    // How far the sessions' replica is behind: the recovery point if the region is lost.
+    if let Some(replica) = &b.env.replica_region {
+        watched.push(watch(
+            "storage.sessions.replication",
+            "sessions-replication",
+            ("AWS/DynamoDB", "ReplicationLatency", "Average"),
+            1,
+            REPLICATION_LATENCY_MS,
+            BTreeMap::from([
+                ("TableName".to_owned(), storage.sessions.name()),
+                ("ReceivingRegion".to_owned(), Input::from(replica.as_str())),
             ]),
         ));
     }

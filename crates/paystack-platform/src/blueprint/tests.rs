@@ -76,6 +76,7 @@ pub(crate) fn env(name: &str, cidr: &str, nats: usize) -> Environment {
         drift: Default::default(),
         state: StateSettings { backend: StateStore::Local, lock_lease: std::time::Duration::from_secs(30) },
         waits: Default::default(),
+        sessions: paystack_config::Sessions { ttl_attribute: Some("expires_at".into()), point_in_time_recovery: true },
     }
 }
 
@@ -99,8 +100,9 @@ fn environments_share_one_structure() {
     assert_eq!(ids(&dev).iter().filter(|i| i.starts_with("network.nat.")).count(), 1);
     assert_eq!(ids(&prod).iter().filter(|i| i.starts_with("network.nat.")).count(), 3);
     assert_eq!(ids(&prod).iter().filter(|i| i.starts_with("database.instance.reader")).count(), 2);
-    // 48 resources, the two network ACLs and the two group-to-group egress rules.
-    assert_eq!(dev.specs.len(), 52);
+    // 48 resources, the two network ACLs, the two group-to-group egress rules, the key and
+    // the sessions table (no replica region here).
+    assert_eq!(dev.specs.len(), 54);
 }
 
 #[test]
@@ -557,4 +559,53 @@ fn the_gateway_is_shared_with_every_other_account_of_the_environments() {
         e.transit_gateway = None;
     }
     assert_eq!(gateway(&config), Err(GatewayError::NotConfigured));
+}
+
+#[test]
+fn sessions_are_encrypted_with_each_region_s_own_key_and_replicated_where_configured() {
+    let mut e = env("dev", "10.0.0.0/16", 1);
+    e.replica_region = Some("eu-west-1".into());
+    let b = build(&e, &Lookups { account_id: Some("123456789012".into()), ..Lookups::default() });
+    let spec = |id: &str| b.specs.iter().find(|s| s.id.as_str() == id).unwrap_or_else(|| panic!("no {id}"));
+    let (key, replica_key) = (spec("storage.key"), spec("storage.key.replica"));
+    assert_eq!(key.placement, Placement::regional(None, "us-east-1"));
+    assert_eq!(replica_key.placement, Placement::regional(None, "eu-west-1"), "the replica's key is in its region");
+    assert_eq!(replica_key.name, "dev-us-east-1-storage-replica-key", "named like every name of the stack");
+    let Expr::Literal(policy) = &replica_key.fields["policy"] else { panic!("a plain policy") };
+    let uses = &policy["Statement"][1];
+    assert_eq!(uses["Condition"]["StringEquals"]["kms:ViaService"], "dynamodb.eu-west-1.amazonaws.com");
+    assert_eq!(uses["Principal"]["AWS"], "arn:aws:iam::123456789012:root");
+    assert!(policy["Statement"].as_array().unwrap().iter().all(|s| s["Action"] != "kms:*" && s["Action"] != "*"));
+
+    let table = spec("storage.sessions");
+    let mut deps = table.dependencies();
+    deps.sort();
+    assert_eq!(deps, [ResourceId::new("storage.key"), ResourceId::new("storage.key.replica")]);
+    assert_eq!(table.fields["ttl_attribute"], Expr::from("expires_at"));
+    assert_eq!(table.fields["point_in_time_recovery"], Expr::from(true));
+
+    let alarm = spec("alarms.storage.sessions.replication");
+    assert_eq!(alarm.fields["metric_name"], Expr::from("ReplicationLatency"));
+    assert!(alarm.dependencies().contains(&ResourceId::new("storage.sessions")));
+
+    // The task role touches the table's items, through its key, and nothing else of them.
+    let role = spec("app.payments-api.task_role");
+    assert!(role.dependencies().contains(&ResourceId::new("storage.sessions")));
+    assert!(role.dependencies().contains(&ResourceId::new("storage.key")));
+    let text = format!("{:?}", role.fields["policy"]);
+    assert!(
+        text.contains("dynamodb:PutItem") && !text.contains("dynamodb:*") && !text.contains("DeleteTable"),
+        "{text}"
+    );
+
+    // What a run reads where: the key in both regions, everything else at home only.
+    let replica = Placement::regional(None, "eu-west-1");
+    assert!(reads(&e, &kinds::KMS_KEY.kind(), &replica));
+    assert!(!reads(&e, &kinds::TABLE.kind(), &replica) && !reads(&e, &kinds::VPC.kind(), &replica));
+
+    // Without a replica region: one key, no replica, no replication alarm.
+    let b = build(&env("dev", "10.0.0.0/16", 1), &Lookups::default());
+    assert!(!ids(&b).contains(&"storage.key.replica") && !ids(&b).contains(&"alarms.storage.sessions.replication"));
+    let table = b.specs.iter().find(|s| s.id.as_str() == "storage.sessions").unwrap();
+    assert_eq!(table.fields["replicas"], Expr::Literal(json!([])));
 }

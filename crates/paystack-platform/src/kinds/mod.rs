@@ -17,12 +17,14 @@ mod database;
 mod edge;
 mod monitoring;
 mod network;
+mod storage;
 
 pub use compute::*;
 pub use database::*;
 pub use edge::*;
 pub use monitoring::*;
 pub use network::*;
+pub use storage::*;
 
 /// Tags as AWS takes them: key to value.
 pub type Tags = BTreeMap<String, String>;
@@ -111,6 +113,8 @@ pub struct KindDef {
     pub global: bool,
     /// The kind exists only with the Transit Gateway configured.
     pub transit: Option<TransitSide>,
+    /// The kind lives in the replica region too (a key per region the environment uses).
+    pub replicated: bool,
 }
 
 /// Which side of the Transit Gateway a kind of it lives on.
@@ -138,7 +142,14 @@ impl KindDef {
             name_field: None,
             global: false,
             transit: None,
+            replicated: false,
         }
+    }
+
+    /// The kind lives in the environment's replica region too.
+    pub(crate) const fn replicated(mut self) -> Self {
+        self.replicated = true;
+        self
     }
 
     /// The kind exists only with the Transit Gateway configured, on its `side`.
@@ -195,7 +206,10 @@ impl KindDef {
 /// Every kind, for what must see them all (a registry of stand-ins, the benchmarks): each
 /// layer's module lists its own.
 pub fn all() -> impl Iterator<Item = &'static KindDef> {
-    [network::KINDS, database::KINDS, compute::KINDS, edge::KINDS, monitoring::KINDS].into_iter().flatten().copied()
+    [network::KINDS, database::KINDS, storage::KINDS, compute::KINDS, edge::KINDS, monitoring::KINDS]
+        .into_iter()
+        .flatten()
+        .copied()
 }
 
 #[cfg(test)]

@@ -1,0 +1,3 @@
+//! DynamoDB kinds.
+
+pub(crate) mod table;

@@ -1,0 +1,3 @@
+//! KMS kinds.
+
+pub(crate) mod key;
