@@ -39,13 +39,41 @@ async fn sessions_are_kept_encrypted_in_two_regions_and_destroy_leaves_only_keys
     assert!(admin["Principal"]["AWS"].as_str().unwrap().ends_with(":root"), "{admin}");
     let actions = admin["Action"].as_array().unwrap();
     assert!(!actions.contains(&Value::from("kms:*")) && !actions.contains(&Value::from("*")), "{admin}");
-    let dynamodb_use = statement(&policy, "DynamoDbUsesItForTheAccount");
-    assert_eq!(dynamodb_use["Condition"]["StringEquals"]["kms:ViaService"], "dynamodb.us-east-1.amazonaws.com");
+    let services = statement(&policy, "TheEnvironmentsServicesUseItForTheAccount");
+    let via = &services["Condition"]["StringEquals"]["kms:ViaService"];
+    let via: Vec<&str> = via.as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(
+        via,
+        ["dynamodb.us-east-1.amazonaws.com", "secretsmanager.us-east-1.amazonaws.com", "sns.us-east-1.amazonaws.com"]
+    );
+    let logs = statement(&policy, "CloudWatchLogsEncryptsTheEnvironmentsGroups");
+    assert_eq!(logs["Principal"]["Service"], "logs.us-east-1.amazonaws.com");
     let (replica_key, state, rotation, policy) = key(REPLICA_REGION, &replica_alias).await;
     assert_eq!((state.as_str(), rotation), ("Enabled", true));
     assert!(replica_key.contains(":eu-west-1:"), "{replica_key}");
-    let dynamodb_use = statement(&policy, "DynamoDbUsesItForTheAccount");
-    assert_eq!(dynamodb_use["Condition"]["StringEquals"]["kms:ViaService"], "dynamodb.eu-west-1.amazonaws.com");
+    let services = statement(&policy, "TheEnvironmentsServicesUseItForTheAccount");
+    assert_eq!(
+        services["Condition"]["StringEquals"]["kms:ViaService"],
+        serde_json::json!(["dynamodb.eu-west-1.amazonaws.com"])
+    );
+
+    // Every other data store of the environment is encrypted with its key: the topic, the
+    // services' log groups and the database secret.
+    let out = stack.run(&["output", "--json"]).success().json();
+    let topic = crate::support::sns().await.get_topic_attributes();
+    let topic = topic.topic_arn(out["sns_topic_arn"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(topic.attributes().unwrap().get("KmsMasterKeyId"), Some(&primary));
+    let groups = crate::support::logs().await.describe_log_groups().log_group_name_prefix("dev-us-east-1-app-");
+    let groups = groups.send().await.unwrap();
+    let ours: Vec<_> =
+        groups.log_groups().iter().filter(|g| g.log_group_name().unwrap().ends_with(suffix.as_str())).collect();
+    assert_eq!(ours.len(), 2, "a log group per service");
+    for g in ours {
+        assert_eq!(g.kms_key_id(), Some(primary.as_str()), "{:?}", g.log_group_name());
+    }
+    let secret = crate::support::secretsmanager().await.describe_secret();
+    let secret = secret.secret_id(out["db_secret_arn"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(secret.kms_key_id(), Some(primary.as_str()));
 
     // The table: on demand, streaming both images, encrypted with the region's key, with
     // time to live, point-in-time recovery, and its replica under the replica region's key.
@@ -116,7 +144,6 @@ async fn sessions_are_kept_encrypted_in_two_regions_and_destroy_leaves_only_keys
         "{dims:?}"
     );
 
-    let out = stack.run(&["output", "--json"]).success().json();
     assert_eq!(out["sessions_table_name"], name.as_str());
     assert_eq!(out["sessions_table_arn"], arn);
     assert_eq!(out["kms_key_arn"], primary.as_str());

@@ -9,7 +9,9 @@ use paystack_platform::kinds::LogGroup;
 use serde_json::json;
 
 use crate::error::{all, classify, missing, unless_gone, unless_gone_since};
-use crate::owned::{TagMap, arn_of, aws_int, cannot_update, created, desired_tags, observed, owned_by, spec, updated};
+use crate::owned::{
+    TagMap, arn_of, aws_int, cannot_update, created, desired_tags, observed, owned_by, resolved, spec, updated,
+};
 use crate::tagging::sync_tags;
 
 pub(crate) struct LogGroups {
@@ -73,7 +75,8 @@ impl Reconciler for LogGroups {
             if !owned_by(scope, &tags) {
                 continue;
             }
-            let attributes = json!({ "name": name, "retention_in_days": g.retention_in_days() });
+            let attributes =
+                json!({ "name": name, "retention_in_days": g.retention_in_days(), "kms_key_id": g.kms_key_id() });
             out.extend(observed(scope, &tags, name, attributes, outputs(name, &arn)));
         }
         Ok(out)
@@ -85,6 +88,7 @@ impl Reconciler for LogGroups {
         self.client
             .create_log_group()
             .log_group_name(name)
+            .kms_key_id(resolved(desired, &typed.kms_key_id)?)
             .set_tags(Some(desired_tags(desired).into_iter().collect()))
             .send()
             .await
@@ -116,6 +120,16 @@ impl Reconciler for LogGroups {
         for change in changes {
             match change.field.as_str() {
                 "retention_in_days" => self.set_retention(&current.aws_id, desired).await?,
+                "kms_key_id" => {
+                    let typed: LogGroup = spec(desired)?;
+                    self.client
+                        .associate_kms_key()
+                        .log_group_name(&current.aws_id)
+                        .kms_key_id(resolved(desired, &typed.kms_key_id)?)
+                        .send()
+                        .await
+                        .map_err(|e| classify("AssociateKmsKey", e))?;
+                }
                 "tags" => {
                     let arn = arn_of(current)?;
                     sync_tags(&self.client, arn, desired, current).await?;

@@ -16,7 +16,7 @@ use serde_json::json;
 
 use super::{stack_secrets, tag_map};
 use crate::error::{classify, missing, unless_gone};
-use crate::owned::{USERNAME_TAG, cannot_update, created, desired_tags, observed, spec, updated};
+use crate::owned::{USERNAME_TAG, cannot_update, created, desired_tags, observed, resolved, spec, updated};
 use crate::tagging::sync_tags;
 
 const PASSWORD_LENGTH: i64 = 32;
@@ -54,7 +54,12 @@ impl Reconciler for Secrets {
             let arn = s.arn().ok_or_else(|| missing("secret ARN"))?;
             let tags = tag_map(s.tags());
             let username = tags.get(USERNAME_TAG);
-            let attributes = json!({ "name": s.name(), "description": s.description(), "username": username });
+            let attributes = json!({
+                "name": s.name(),
+                "description": s.description(),
+                "username": username,
+                "kms_key_id": s.kms_key_id(),
+            });
             out.extend(observed(scope, &tags, arn, attributes, json!({ "arn": arn })));
         }
         Ok(out)
@@ -73,6 +78,7 @@ impl Reconciler for Secrets {
             .set_client_request_token(crate::owned::client_token(desired))
             .name(typed.name.as_str())
             .description(typed.description.as_str())
+            .kms_key_id(resolved(desired, &typed.kms_key_id)?)
             .secret_string(document.to_string())
             .set_tags(Some(tags))
             .send()
@@ -96,6 +102,16 @@ impl Reconciler for Secrets {
                         .update_secret()
                         .secret_id(&current.aws_id)
                         .description(typed.description.as_str())
+                        .send()
+                        .await
+                        .map_err(|e| classify("UpdateSecret", e))?;
+                }
+                // The versions written from now on are encrypted with the new key.
+                "kms_key_id" => {
+                    self.client
+                        .update_secret()
+                        .secret_id(&current.aws_id)
+                        .kms_key_id(resolved(desired, &typed.kms_key_id)?)
                         .send()
                         .await
                         .map_err(|e| classify("UpdateSecret", e))?;

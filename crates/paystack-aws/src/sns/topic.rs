@@ -13,10 +13,14 @@ use serde_json::json;
 use sns::types::Tag;
 
 use crate::error::{all, classify, missing, unless_gone, unless_gone_since};
-use crate::owned::{TagMap, cannot_update, created, desired_tags, observed, owned_by, spec, strings, updated};
+use crate::owned::{
+    TagMap, cannot_update, created, desired_tags, observed, owned_by, resolved, spec, strings, updated,
+};
 use crate::tagging::sync_tags;
 
 const EMAIL: &str = "email";
+/// The topic attribute naming the key SNS encrypts messages at rest with.
+const KMS_MASTER_KEY_ID: &str = "KmsMasterKeyId";
 const PENDING: &str = "PendingConfirmation";
 
 pub(crate) struct Topics {
@@ -97,7 +101,12 @@ impl Reconciler for Topics {
             }
             let Some(subscriptions) = self.subscriptions(arn).await? else { continue };
             let emails: Vec<String> = subscriptions.into_iter().map(|(email, _)| email).collect();
-            let attributes = json!({ "name": name, "subscriptions": emails });
+            let read = self.client.get_topic_attributes().topic_arn(arn).send().await;
+            let Some(read) = unless_gone_since("GetTopicAttributes", read, |e| e.is_not_found_exception())? else {
+                continue;
+            };
+            let key = read.attributes().and_then(|a| a.get(KMS_MASTER_KEY_ID));
+            let attributes = json!({ "name": name, "subscriptions": emails, "kms_master_key_id": key });
             out.extend(observed(scope, &tags, arn, attributes, json!({ "arn": arn })));
         }
         Ok(out)
@@ -109,6 +118,7 @@ impl Reconciler for Topics {
             .client
             .create_topic()
             .name(typed.name.as_str())
+            .attributes(KMS_MASTER_KEY_ID, resolved(desired, &typed.kms_master_key_id)?)
             .set_tags(Some(sns_tags(desired_tags(desired))?))
             .send()
             .await
@@ -143,6 +153,17 @@ impl Reconciler for Topics {
                             .await
                             .map_err(|e| classify("Unsubscribe", e))?;
                     }
+                }
+                "kms_master_key_id" => {
+                    let typed: Topic = spec(desired)?;
+                    self.client
+                        .set_topic_attributes()
+                        .topic_arn(&current.aws_id)
+                        .attribute_name(KMS_MASTER_KEY_ID)
+                        .attribute_value(resolved(desired, &typed.kms_master_key_id)?)
+                        .send()
+                        .await
+                        .map_err(|e| classify("SetTopicAttributes", e))?;
                 }
                 "tags" => {
                     sync_tags(&self.client, &current.aws_id, desired, current).await?;

@@ -57,6 +57,7 @@ pub(super) fn compute(
         let logs = b.add(&format!("app.{svc}.logs"), ("app", &format!("{svc}-logs")), |n| LogGroup {
             name: n.name,
             retention_in_days: env.logs.retention_days,
+            kms_key_id: storage.key.arn(),
             tags: n.tags,
         })?;
         // ECS pulls the image, writes the logs and reads the secret with the execution role;
@@ -80,6 +81,7 @@ pub(super) fn compute(
                         vec![logs.arn(), logs.streams_arn()],
                     ),
                     allow(&env.region, &["secretsmanager:GetSecretValue"], vec![database.secret.arn()]),
+                    allow(&env.region, &["kms:Decrypt"], vec![storage.key.arn()]),
                 ],
             )
         })?;

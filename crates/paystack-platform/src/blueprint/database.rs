@@ -9,6 +9,7 @@ use paystack_core::naming;
 
 use super::network::Network;
 use super::security::Security;
+use super::storage::Storage;
 use super::{BlueprintError, Builder};
 use crate::kinds::{
     DbCluster, DbClusterParameterGroup, DbInstance, DbSubnetGroup, FINAL_SNAPSHOT_TAG, Handle, RotationConnection,
@@ -27,6 +28,7 @@ pub(super) fn database(
     b: &mut Builder<'_>,
     network: &Network,
     security: &Security,
+    storage: &Storage,
 ) -> Result<Database, BlueprintError> {
     let env = b.env;
     let db = &env.database;
@@ -57,6 +59,7 @@ pub(super) fn database(
         name: n.name,
         description: format!("Aurora master credentials of {}", env.name),
         username: db.master_username.clone(),
+        kms_key_id: storage.key.arn(),
         tags: n.tags,
     })?;
 

@@ -133,9 +133,9 @@ pub fn blueprint(env: &Environment, lookups: &Lookups) -> Result<Blueprint, Blue
 
     let network = network::network(&mut b, lookups)?;
     let security = security::security(&mut b, &network)?;
-    let database = database::database(&mut b, &network, &security)?;
-    let alerts = alerts::alerts(&mut b)?;
     let storage = storage::storage(&mut b, lookups)?;
+    let database = database::database(&mut b, &network, &security, &storage)?;
+    let alerts = alerts::alerts(&mut b, &storage)?;
     let edge = edge::edge(&mut b, &network, &security, lookups)?;
     let compute = compute::compute(&mut b, &network, &security, &database, &alerts, &edge, &storage)?;
     monitoring::monitoring(&mut b, &alerts, &edge, &database, &compute, &storage)?;

@@ -25,13 +25,17 @@ pub(super) fn storage(b: &mut Builder<'_>, lookups: &Lookups) -> Result<Storage,
         .map(|a| a.id.clone())
         .or_else(|| lookups.account_id.clone())
         .unwrap_or_else(|| NOT_LOOKED_UP.to_owned());
+    // Every log group of the stack: its names start alike.
+    let log_groups = format!("{}-{}-*", env.name, env.region);
     let key_in = |region: &str| {
         let account = account.clone();
         let region = region.to_owned();
+        let home = region == env.region;
+        let log_groups = log_groups.clone();
         move |n: super::Named| KmsKey {
             alias: format!("alias/{}", n.name),
             description: format!("paystack: what {} keeps at rest in {region}", env.name),
-            policy: key_policy(&account, &region),
+            policy: key_policy(&account, &region, home, &log_groups),
             enable_key_rotation: true,
             tags: n.tags,
         }
@@ -60,40 +64,63 @@ pub(super) fn storage(b: &mut Builder<'_>, lookups: &Lookups) -> Result<Storage,
 }
 
 /// The key's policy: the account administers it (which lets IAM policies of the account
-/// grant its use), and DynamoDB may use it in this region for the account's principals.
-/// Nothing else may use it.
-fn key_policy(account: &str, region: &str) -> Value {
+/// grant its use); the environment's services use it in this region for the account's
+/// principals (DynamoDB in every region, and at home Secrets Manager and SNS too);
+/// CloudWatch Logs encrypts the environment's log groups with it, and CloudWatch alarms
+/// may publish to the encrypted topic. Nothing else may use it.
+fn key_policy(account: &str, region: &str, home: bool, log_groups: &str) -> Value {
     let root = format!("arn:aws:iam::{account}:root");
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "TheAccountAdministersTheKey",
-                "Effect": "Allow",
-                "Principal": { "AWS": root },
-                "Action": [
-                    "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
-                    "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource",
-                    "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
-                ],
-                "Resource": "*",
+    let services: Vec<String> = if home { &["dynamodb", "secretsmanager", "sns"][..] } else { &["dynamodb"][..] }
+        .iter()
+        .map(|s| format!("{s}.{region}.amazonaws.com"))
+        .collect();
+    let mut statements = vec![
+        json!({
+            "Sid": "TheAccountAdministersTheKey",
+            "Effect": "Allow",
+            "Principal": { "AWS": root },
+            "Action": [
+                "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
+                "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource",
+                "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
+            ],
+            "Resource": "*",
+        }),
+        json!({
+            "Sid": "TheEnvironmentsServicesUseItForTheAccount",
+            "Effect": "Allow",
+            "Principal": { "AWS": root },
+            "Action": [
+                "kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey",
+                "kms:CreateGrant",
+            ],
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": { "kms:ViaService": services, "kms:CallerAccount": account },
             },
-            {
-                "Sid": "DynamoDbUsesItForTheAccount",
-                "Effect": "Allow",
-                "Principal": { "AWS": root },
-                "Action": [
-                    "kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey",
-                    "kms:CreateGrant",
-                ],
-                "Resource": "*",
-                "Condition": {
-                    "StringEquals": {
-                        "kms:ViaService": format!("dynamodb.{region}.amazonaws.com"),
-                        "kms:CallerAccount": account,
-                    },
+        }),
+    ];
+    if home {
+        statements.push(json!({
+            "Sid": "CloudWatchLogsEncryptsTheEnvironmentsGroups",
+            "Effect": "Allow",
+            "Principal": { "Service": format!("logs.{region}.amazonaws.com") },
+            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            "Resource": "*",
+            "Condition": {
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": format!("arn:aws:logs:{region}:{account}:log-group:{log_groups}"),
                 },
             },
-        ],
-    })
+        }));
+        statements.push(json!({
+            "Sid": "CloudWatchAlarmsPublishToTheEncryptedTopic",
+            "Effect": "Allow",
+            "Principal": { "Service": "cloudwatch.amazonaws.com" },
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*",
+            "Condition": { "StringEquals": { "aws:SourceAccount": account } },
+        }));
+    }
+    json!({ "Version": "2012-10-17", "Statement": statements })
 }

@@ -573,7 +573,32 @@ fn sessions_are_encrypted_with_each_region_s_own_key_and_replicated_where_config
     assert_eq!(replica_key.name, "dev-us-east-1-storage-replica-key", "named like every name of the stack");
     let Expr::Literal(policy) = &replica_key.fields["policy"] else { panic!("a plain policy") };
     let uses = &policy["Statement"][1];
-    assert_eq!(uses["Condition"]["StringEquals"]["kms:ViaService"], "dynamodb.eu-west-1.amazonaws.com");
+    assert_eq!(uses["Condition"]["StringEquals"]["kms:ViaService"], json!(["dynamodb.eu-west-1.amazonaws.com"]));
+    let Expr::Literal(home) = &key.fields["policy"] else { panic!("a plain policy") };
+    let sids: Vec<&str> = home["Statement"].as_array().unwrap().iter().map(|s| s["Sid"].as_str().unwrap()).collect();
+    assert_eq!(
+        sids,
+        [
+            "TheAccountAdministersTheKey",
+            "TheEnvironmentsServicesUseItForTheAccount",
+            "CloudWatchLogsEncryptsTheEnvironmentsGroups",
+            "CloudWatchAlarmsPublishToTheEncryptedTopic",
+        ]
+    );
+    let logs = &home["Statement"][2]["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"];
+    assert_eq!(logs, "arn:aws:logs:us-east-1:123456789012:log-group:dev-us-east-1-*", "the environment's groups only");
+    assert_eq!(
+        home["Statement"][1]["Condition"]["StringEquals"]["kms:ViaService"],
+        json!([
+            "dynamodb.us-east-1.amazonaws.com",
+            "secretsmanager.us-east-1.amazonaws.com",
+            "sns.us-east-1.amazonaws.com"
+        ])
+    );
+    // Every data store the environment makes is encrypted with its key.
+    for id in ["alerts.topic", "database.secret", "app.payments-api.logs", "app.worker.logs", "storage.sessions"] {
+        assert!(spec(id).dependencies().contains(&ResourceId::new("storage.key")), "{id} is encrypted with the key");
+    }
     assert_eq!(uses["Principal"]["AWS"], "arn:aws:iam::123456789012:root");
     assert!(policy["Statement"].as_array().unwrap().iter().all(|s| s["Action"] != "kms:*" && s["Action"] != "*"));
 

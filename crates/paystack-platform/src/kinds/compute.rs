@@ -18,6 +18,8 @@ pub(super) const KINDS: &[&KindDef] =
 pub struct LogGroup {
     pub name: String,
     pub retention_in_days: u32,
+    /// The environment's key, which CloudWatch Logs encrypts the group's events with.
+    pub kms_key_id: Input<String>,
     pub tags: Tags,
 }
 pub const LOG_GROUP: KindDef =

@@ -60,6 +60,8 @@ pub struct Secret {
     pub name: String,
     pub description: String,
     pub username: String,
+    /// The environment's key, which encrypts the secret's versions from now on.
+    pub kms_key_id: Input<String>,
     pub tags: Tags,
 }
 pub const SECRET: KindDef = KindDef::new("secretsmanager.secret", "secretsmanager", "secret")

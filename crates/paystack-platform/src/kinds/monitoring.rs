@@ -15,6 +15,8 @@ pub(super) const KINDS: &[&KindDef] = &[&TOPIC, &ALARM];
 pub struct Topic {
     pub name: String,
     pub subscriptions: Vec<String>,
+    /// The environment's key, which SNS encrypts messages at rest with.
+    pub kms_master_key_id: Input<String>,
     pub tags: Tags,
 }
 pub const TOPIC: KindDef = KindDef::new("sns.topic", "sns", "sns_topic")
