@@ -14,8 +14,9 @@ pub use cidr::Ipv4Cidr;
 pub use error::{ConfigError, ConfigErrors, Location};
 pub use load::SHARED_FILE;
 pub use model::{
-    Account, Alarms, Alerts, Config, Database, DbCapacity, Dns, Drift, Environment, Iam, IgnoredField, LoadBalancer,
+    Account, Alarms, Artifacts, Alerts, Config, Database, DbCapacity, Dns, Drift, Environment, Iam, IgnoredField, LoadBalancer,
     Logs, Network, Rotation, Security, Service, Sessions, StateSettings, StateStore, Tags, TransitGateway, Waits,
+    PLATFORM_PARAMETERS, parameter_variable,
 };
 
 #[cfg(test)]

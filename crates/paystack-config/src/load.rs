@@ -60,6 +60,7 @@ struct RawFile {
     state: Option<RawState>,
     waits: Option<RawWaits>,
     sessions: Option<storage::RawSessions>,
+    artifacts: Option<storage::RawArtifacts>,
 }
 
 #[derive(Clone, Deserialize, Default)]
@@ -487,6 +488,7 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
     let drift = app::drift(c, env.drift.unwrap_or_default(), shared.drift.unwrap_or_default());
     let waits = waits(c, env.waits.unwrap_or_default(), shared.waits.unwrap_or_default());
     let sessions = storage::sessions(c, env.sessions.unwrap_or_default(), shared.sessions.unwrap_or_default());
+    let artifacts = storage::artifacts(c, env.artifacts.unwrap_or_default(), shared.artifacts.unwrap_or_default());
 
     let replica_region = account::replica_region(c, replica_region, region.as_ref());
     let transit_gateway = transit::transit_gateway(c, env.transit_gateway, shared.transit_gateway, cidr_value.as_ref());
@@ -525,6 +527,7 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
         state: state?,
         waits,
         sessions: sessions?,
+        artifacts: artifacts?,
     };
     Some((environment, cidr))
 }

@@ -93,6 +93,7 @@ pub struct Environment {
     pub state: StateSettings,
     pub waits: Waits,
     pub sessions: Sessions,
+    pub artifacts: Artifacts,
 }
 
 /// The DynamoDB sessions table (`[sessions]`).
@@ -101,6 +102,37 @@ pub struct Sessions {
     /// The attribute DynamoDB's time to live expires items by; `None` when it is off.
     pub ttl_attribute: Option<String>,
     pub point_in_time_recovery: bool,
+}
+
+/// The parameters the platform writes under `/{env}/{service}/` for every service.
+pub const PLATFORM_PARAMETERS: &[&str] = &[
+    "db_writer_endpoint",
+    "db_reader_endpoint",
+    "db_port",
+    "db_name",
+    "db_secret_arn",
+    "sessions_table",
+    "artifacts_bucket",
+    "log_group",
+    "region",
+    "replica_region",
+];
+
+/// The environment variable a parameter reaches its service's container as: its name in
+/// upper case, with `_` for whatever a variable name cannot hold.
+pub fn parameter_variable(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
+}
+
+/// The S3 artifacts bucket's lifecycle (`[artifacts]`), the same on its replica.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Artifacts {
+    /// Current versions move to STANDARD_IA after this many days (at least 30)...
+    pub infrequent_access_days: u32,
+    /// ...and to GLACIER_IR after this many, later still.
+    pub glacier_ir_days: u32,
+    /// A version that is no longer current is deleted after this many days.
+    pub noncurrent_expiration_days: u32,
 }
 
 impl Environment {
@@ -233,6 +265,9 @@ pub struct Service {
     pub cpu_target_percent: f64,
     /// Whether the load balancer forwards to it (at most one service is).
     pub load_balanced: bool,
+    /// Its own settings for Parameter Store, name to value, beside the ones the platform
+    /// writes for every service.
+    pub parameters: BTreeMap<String, String>,
 }
 
 /// What `drift` and `apply` leave to other owners.

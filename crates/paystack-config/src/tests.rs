@@ -639,3 +639,51 @@ fn a_wrong_transit_gateway_is_located() {
     assert_eq!(at, "dev.toml:3:1");
     assert!(message.contains("`[transit_gateway]` is set in an environment's file"), "{message}");
 }
+
+#[test]
+fn the_artifacts_lifecycle_defaults_and_is_overridden_per_environment() {
+    let config = load(&[DEV, ("prod.toml", "[network]\ncidr = \"10.2.0.0/16\"\n[artifacts]\ninfrequent_access_days = 90\nglacier_ir_days = 180\nnoncurrent_expiration_days = 365\n")]).unwrap();
+    let dev = &config.environments["dev"].artifacts;
+    assert_eq!((dev.infrequent_access_days, dev.glacier_ir_days, dev.noncurrent_expiration_days), (30, 90, 30));
+    let prod = &config.environments["prod"].artifacts;
+    assert_eq!((prod.infrequent_access_days, prod.glacier_ir_days, prod.noncurrent_expiration_days), (90, 180, 365));
+}
+
+#[test]
+fn lifecycle_days_s3_would_refuse_are_located() {
+    let dev = |extra: &str| [("dev.toml", format!("[network]\ncidr = \"10.0.0.0/16\"\n[artifacts]\n{extra}"))];
+    let (at, message, help) = only_error(&dev("infrequent_access_days = 10\n").each_ref().map(|(f, t)| (*f, t.as_str())));
+    assert_eq!(at, "dev.toml:4:26");
+    assert!(message.contains("infrequent_access_days` = 10"), "{message}");
+    assert!(help.contains("no sooner than 30 days"), "{help}");
+    let (at, message, help) =
+        only_error(&dev("infrequent_access_days = 60\nglacier_ir_days = 60\n").each_ref().map(|(f, t)| (*f, t.as_str())));
+    assert_eq!(at, "dev.toml:5:19");
+    assert!(message.contains("is not after `infrequent_access_days` = 60"), "{message}");
+    assert!(help.contains("STANDARD_IA first, then to GLACIER_IR"), "{help}");
+    let (_, message, _) = only_error(&dev("noncurrent_expiration_days = 0\n").each_ref().map(|(f, t)| (*f, t.as_str())));
+    assert!(message.contains("noncurrent_expiration_days` = 0 is out of range"), "{message}");
+}
+
+#[test]
+fn a_service_declares_parameters_that_fit_ssm_and_reach_the_container_once() {
+    let config = load_with_shared(&[DEV], "parameters = { timeout_ms = \"3000\", \"limits/daily\" = \"10\" }\n").unwrap();
+    let api = &config.environments["dev"].services[0];
+    assert_eq!(api.parameters.get("timeout_ms").map(String::as_str), Some("3000"));
+    assert_eq!(crate::parameter_variable("limits/daily"), "LIMITS_DAILY");
+
+    for (parameters, wanted) in [
+        ("{ \"bad name\" = \"1\" }", "cannot name an SSM parameter"),
+        ("{ \"/lead\" = \"1\" }", "cannot name an SSM parameter"),
+        ("{ \"a/b/c/d/e/f/g/h/i/j/k/l/m/n\" = \"1\" }", "levels deep"),
+        ("{ db-port = \"1\" }", "reaches the container as DB_PORT, as `db_port` does"),
+        ("{ Timeout = \"1\", timeout = \"2\" }", "reaches the container as TIMEOUT"),
+        ("{ empty = \"\" }", "a value of 0 characters"),
+    ] {
+        let errors = load_with_shared(&[DEV], &format!("parameters = {parameters}\n")).unwrap_err();
+        assert_eq!(errors.len(), 1, "{parameters}: {errors:#?}");
+        assert!(errors[0].message.contains(wanted), "{parameters}: {}", errors[0].message);
+        let (line, _) = errors[0].location.as_ref().unwrap().line_col();
+        assert_eq!(line, SHARED.lines().count() + 1, "{parameters}");
+    }
+}

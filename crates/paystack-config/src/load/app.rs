@@ -23,6 +23,7 @@ pub(super) struct RawService {
     max_count: Option<Spanned<i64>>,
     cpu_target_percent: Option<Spanned<f64>>,
     load_balanced: Option<Spanned<bool>>,
+    parameters: Option<Spanned<BTreeMap<String, String>>>,
 }
 
 #[derive(Clone, Deserialize, Default)]
@@ -122,6 +123,11 @@ pub(super) fn services(
         let max = c.pick(&key("max_count"), e.max_count, s.max_count);
         let target = c.pick(&key("cpu_target_percent"), e.cpu_target_percent, s.cpu_target_percent);
         let load_balanced = c.pick_optional(e.load_balanced, s.load_balanced);
+        let parameters = c.pick_optional(e.parameters, s.parameters);
+        let Some(parameters) = check_parameters(c, &name, parameters) else {
+            ok = false;
+            continue;
+        };
         let (Some(image), Some(cpu), Some(memory), Some(desired), Some(min), Some(max), Some(target)) =
             (image, cpu, memory, desired, min, max, target)
         else {
@@ -205,6 +211,7 @@ pub(super) fn services(
             max_count: hi,
             cpu_target_percent: target.value,
             load_balanced: is_balanced,
+            parameters,
         });
     }
     if let [(first, _), (second, l), ..] = balanced.as_slice() {
@@ -216,6 +223,70 @@ pub(super) fn services(
         ok = false;
     }
     ok.then_some(out)
+}
+
+/// The deepest hierarchy SSM allows: `/{env}/{service}/` takes two of its levels.
+const MAX_PARAMETER_LEVELS: usize = 15;
+/// The longest parameter name SSM takes, less the longest `/{env}-{suffix}/{service}/` in
+/// front of it.
+const MAX_PARAMETER_NAME: usize = 1011 - (1 + 12 + 1 + super::MAX_SUFFIX_LEN + 1 + MAX_SERVICE_NAME + 1);
+/// The largest value of a standard-tier parameter.
+const MAX_PARAMETER_VALUE: usize = 4096;
+
+/// A service's own parameters: names in SSM's characters (with `/` for deeper levels)
+/// within its depth and length, values SSM stores, and none that takes the name or the
+/// environment variable of another or of one the platform writes.
+fn check_parameters(
+    c: &mut Checker<'_>,
+    service: &str,
+    raw: Option<Located<BTreeMap<String, String>>>,
+) -> Option<BTreeMap<String, String>> {
+    let Some(Located { value: raw, at }) = raw else { return Some(BTreeMap::new()) };
+    let mut ok = true;
+    let mut variables: BTreeMap<String, &str> =
+        crate::model::PLATFORM_PARAMETERS.iter().map(|p| (crate::model::parameter_variable(p), *p)).collect();
+    for (name, value) in &raw {
+        let key = format!("services.{service}.parameters.{name}");
+        let charset = |ch: char| ch.is_ascii_alphanumeric() || "_.-/".contains(ch);
+        let levels = name.split('/').count();
+        if name.is_empty()
+            || !name.chars().all(charset)
+            || name.starts_with('/')
+            || name.ends_with('/')
+            || name.contains("//")
+            || name.len() > MAX_PARAMETER_NAME
+        {
+            c.fail(
+                &at,
+                format!("`{key}`: `{name}` cannot name an SSM parameter"),
+                format!("use letters, digits and _ . - (and / between levels), at most {MAX_PARAMETER_NAME} characters"),
+            );
+            ok = false;
+        } else if levels + 2 > MAX_PARAMETER_LEVELS {
+            c.fail(
+                &at,
+                format!("`{key}` is {} levels deep under /{{env}}/{service}/", levels),
+                format!("SSM allows {MAX_PARAMETER_LEVELS} levels, and /{{env}}/{{service}}/ takes two: use at most {}", MAX_PARAMETER_LEVELS - 2),
+            );
+            ok = false;
+        } else if let Some(taken) = variables.insert(crate::model::parameter_variable(name), name) {
+            c.fail(
+                &at,
+                format!("`{key}` reaches the container as {}, as `{taken}` does", crate::model::parameter_variable(name)),
+                "give it a name that differs in more than case and punctuation, and not one the platform writes",
+            );
+            ok = false;
+        }
+        if value.is_empty() || value.len() > MAX_PARAMETER_VALUE {
+            c.fail(
+                &at,
+                format!("`{key}` has a value of {} characters", value.len()),
+                format!("SSM stores 1 to {MAX_PARAMETER_VALUE} characters in a standard parameter"),
+            );
+            ok = false;
+        }
+    }
+    ok.then_some(raw)
 }
 
 pub(super) fn logs(c: &mut Checker<'_>, env: RawLogs, shared: RawLogs) -> Option<Logs> {
