@@ -1,8 +1,6 @@
 //! The compute layer: the ECS cluster and, per service, its log group, its two IAM roles,
 //! its task definition, the Fargate service in the private subnets, and its auto-scaling.
 
-use std::collections::BTreeMap;
-
 use paystack_core::Input;
 use serde_json::json;
 
@@ -12,7 +10,7 @@ use super::edge::Edge;
 use super::network::Network;
 use super::security::Security;
 use super::storage::Storage;
-use super::{BlueprintError, Builder};
+use super::{BlueprintError, Builder, parameters};
 use crate::kinds::{
     self, Container, EcsCluster, EcsService, Handle, IamRole, LogGroup, PolicyDocument, ServiceLoadBalancer,
     ServiceScaling, Statement, TaskDefinition, each,
@@ -60,9 +58,10 @@ pub(super) fn compute(
             kms_key_id: storage.key.arn(),
             tags: n.tags,
         })?;
-        // ECS pulls the image, writes the logs and reads the secret with the execution role;
-        // the application itself runs with the task role, which may alert, and read and write
-        // sessions: items of the sessions table and its indexes, through its key.
+        // ECS pulls the image, writes the logs, and reads the secret and the service's own
+        // parameters with the execution role; the application itself runs with the task
+        // role, which may alert, read and write sessions (items of the sessions table and its
+        // indexes, through its key), and read and write artifacts under its own prefix.
         let role = |n: super::Named, statements: Vec<Statement>| IamRole {
             name: n.name,
             path: role_path.clone(),
@@ -71,6 +70,9 @@ pub(super) fn compute(
             permissions_boundary: crate::bootstrap::boundary_arn(env),
             tags: n.tags,
         };
+        let parameter_arns = parameters::arns_of(b, &storage.account, svc);
+        let mut secrets = parameters::parameters(b, service, database, storage, &logs)?;
+        secrets.insert(DB_CREDENTIALS_VARIABLE.to_owned(), database.secret.arn());
         let execution = b.add(&format!("app.{svc}.execution_role"), ("app", &format!("{svc}-exec-role")), |n| {
             role(
                 n,
@@ -82,9 +84,11 @@ pub(super) fn compute(
                     ),
                     allow(&env.region, &["secretsmanager:GetSecretValue"], vec![database.secret.arn()]),
                     allow(&env.region, &["kms:Decrypt"], vec![storage.key.arn()]),
+                    allow(&env.region, &["ssm:GetParameters"], vec![parameter_arns.into()]),
                 ],
             )
         })?;
+        let artifacts = format!("arn:aws:s3:::{}", storage.artifacts_name);
         let task_role = b.add(&format!("app.{svc}.task_role"), ("app", &format!("{svc}-task-role")), |n| {
             role(
                 n,
@@ -96,6 +100,15 @@ pub(super) fn compute(
                         vec![storage.sessions.arn(), storage.sessions.indexes_arn()],
                     ),
                     allow(&env.region, &["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], vec![storage.key.arn()]),
+                    allow(&env.region, ARTIFACT_OBJECT_ACTIONS, vec![Input::from(format!("{artifacts}/{svc}/*"))]),
+                    allow_where(
+                        &["s3:ListBucket"],
+                        vec![artifacts.clone().into()],
+                        json!({
+                            "StringEquals": { "aws:RequestedRegion": env.region },
+                            "StringLike": { "s3:prefix": [format!("{svc}/*")] },
+                        }),
+                    ),
                 ],
             )
         })?;
@@ -112,7 +125,7 @@ pub(super) fn compute(
                 port,
                 log_group: logs.name(),
                 region: env.region.clone(),
-                secrets: BTreeMap::from([(DB_CREDENTIALS_VARIABLE.to_owned(), database.secret.arn())]),
+                secrets,
             },
             tags: n.tags,
         })?;
@@ -156,6 +169,9 @@ const SESSION_ITEM_ACTIONS: &[&str] = &[
     "dynamodb:ConditionCheckItem",
 ];
 
+/// What a service may do to the artifacts under its own prefix.
+const ARTIFACT_OBJECT_ACTIONS: &[&str] = &["s3:GetObject", "s3:PutObject", "s3:DeleteObject"];
+
 /// The trust policy that lets ECS tasks take a role.
 fn ecs_tasks_may_assume() -> serde_json::Value {
     json!({
@@ -171,10 +187,15 @@ fn ecs_tasks_may_assume() -> serde_json::Value {
 /// An `Allow` of `actions` on exactly `resources`, never a wildcard, held to the
 /// environment's region.
 fn allow(region: &str, actions: &[&str], resources: Vec<Input<String>>) -> Statement {
+    allow_where(actions, resources, json!({ "StringEquals": { "aws:RequestedRegion": region } }))
+}
+
+/// An `Allow` of `actions` on exactly `resources`, under `condition`.
+pub(super) fn allow_where(actions: &[&str], resources: Vec<Input<String>>, condition: serde_json::Value) -> Statement {
     Statement {
         effect: "Allow".into(),
         action: actions.iter().map(|a| (*a).to_owned()).collect(),
         resource: resources,
-        condition: json!({ "StringEquals": { "aws:RequestedRegion": region } }),
+        condition,
     }
 }

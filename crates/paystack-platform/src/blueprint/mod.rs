@@ -23,6 +23,7 @@ mod database;
 mod edge;
 mod monitoring;
 mod network;
+mod parameters;
 mod security;
 mod storage;
 mod transit;
@@ -164,6 +165,11 @@ pub fn blueprint(env: &Environment, lookups: &Lookups) -> Result<Blueprint, Blue
     output("sessions_table_name", expr(&storage.sessions.name()));
     output("sessions_table_arn", expr(&storage.sessions.arn()));
     output("kms_key_arn", expr(&storage.key.arn()));
+    output("artifacts_bucket", expr(&storage.artifacts.name()));
+    if let Some(replica) = &storage.artifacts_replica {
+        output("artifacts_replica_bucket", expr(&replica.name()));
+    }
+    output("parameter_path", expr(&parameters::root(&b)));
 
     Ok(Blueprint { stack, specs: b.specs, outputs })
 }

@@ -11,10 +11,11 @@ use super::database::Database;
 use super::edge::Edge;
 use super::storage::Storage;
 use super::{BlueprintError, Builder};
-use crate::kinds::Alarm;
+use crate::kinds::{self, Alarm};
 
 /// The replication latency past which a replica would lose more than five minutes of
-/// writes with its region: the recovery point the platform promises, in milliseconds.
+/// writes with its region: the recovery point the platform promises, in milliseconds
+/// (DynamoDB's unit; S3 reports seconds).
 const REPLICATION_LATENCY_MS: f64 = 300_000.0;
 
 /// One alarm: what it watches and when it fires.
@@ -101,6 +102,21 @@ pub(super) fn monitoring(
             BTreeMap::from([
                 ("TableName".to_owned(), storage.sessions.name()),
                 ("ReceivingRegion".to_owned(), Input::from(replica.as_str())),
+            ]),
+        ));
+    }
+    // How far the artifacts' replica is behind, in seconds, under Replication Time Control.
+    if let Some(replica) = &storage.artifacts_replica {
+        watched.push(watch(
+            "storage.artifacts.replication",
+            "artifacts-replication",
+            ("AWS/S3", "ReplicationLatency", "Maximum"),
+            1,
+            REPLICATION_LATENCY_MS / 1000.0,
+            BTreeMap::from([
+                ("SourceBucket".to_owned(), storage.artifacts.name()),
+                ("DestinationBucket".to_owned(), replica.name()),
+                ("RuleId".to_owned(), Input::from(kinds::REPLICATION_RULE_ID)),
             ]),
         ));
     }

@@ -57,6 +57,7 @@ pub(crate) fn env(name: &str, cidr: &str, nats: usize) -> Environment {
                 max_count: 2,
                 cpu_target_percent: 70.0,
                 load_balanced: name == "payments-api",
+                parameters: BTreeMap::from([("timeout_ms".to_owned(), "3000".to_owned())]),
             })
             .collect(),
         logs: Logs { retention_days: 7, container_insights: false },
@@ -77,6 +78,11 @@ pub(crate) fn env(name: &str, cidr: &str, nats: usize) -> Environment {
         state: StateSettings { backend: StateStore::Local, lock_lease: std::time::Duration::from_secs(30) },
         waits: Default::default(),
         sessions: paystack_config::Sessions { ttl_attribute: Some("expires_at".into()), point_in_time_recovery: true },
+        artifacts: paystack_config::Artifacts {
+            infrequent_access_days: 30,
+            glacier_ir_days: 90,
+            noncurrent_expiration_days: 30,
+        },
     }
 }
 
@@ -100,9 +106,10 @@ fn environments_share_one_structure() {
     assert_eq!(ids(&dev).iter().filter(|i| i.starts_with("network.nat.")).count(), 1);
     assert_eq!(ids(&prod).iter().filter(|i| i.starts_with("network.nat.")).count(), 3);
     assert_eq!(ids(&prod).iter().filter(|i| i.starts_with("database.instance.reader")).count(), 2);
-    // 48 resources, the two network ACLs, the two group-to-group egress rules, the key and
-    // the sessions table (no replica region here).
-    assert_eq!(dev.specs.len(), 54);
+    // 48 resources, the two network ACLs, the two group-to-group egress rules, the key, the
+    // sessions table, the artifacts bucket (no replica region here), and ten parameters for
+    // each of the two services.
+    assert_eq!(dev.specs.len(), 75);
 }
 
 #[test]
@@ -314,7 +321,20 @@ fn iam_policies_are_least_privilege() {
         let Expr::List(statements) = &policy["Statement"] else { panic!() };
         assert!(!statements.is_empty());
         for statement in statements {
-            let Expr::Map(st) = statement else { panic!() };
+            // A statement whose resources are all literal ARNs is a literal itself.
+            let st: BTreeMap<String, Expr> = match statement {
+                Expr::Map(st) => st.clone(),
+                Expr::Literal(Value::Object(st)) => st
+                    .iter()
+                    .map(|(k, v)| match v {
+                        Value::Array(items) if k == "Resource" => {
+                            (k.clone(), Expr::List(items.iter().cloned().map(Expr::Literal).collect()))
+                        }
+                        v => (k.clone(), Expr::Literal(v.clone())),
+                    })
+                    .collect(),
+                other => panic!("{}: statement {other:?}", role.id),
+            };
             assert_eq!(st["Effect"], Expr::from("Allow"));
             let Expr::Literal(actions) = &st["Action"] else { panic!() };
             for action in actions.as_array().unwrap() {
@@ -324,15 +344,22 @@ fn iam_policies_are_least_privilege() {
             let Expr::List(resources) = &st["Resource"] else { panic!("{}: no resource list", role.id) };
             assert!(!resources.is_empty());
             for resource in resources {
-                // Each resource is one of the environment's own, by reference to it.
-                assert!(matches!(resource, Expr::Ref(_)), "{}: resource {resource:?}", role.id);
+                // Each resource is one of the environment's own: by reference to it, or by
+                // the artifacts prefix or parameter path of the role's own service.
+                let own = match resource {
+                    Expr::Ref(_) => true,
+                    Expr::Literal(Value::String(arn)) => {
+                        let service = role.id.as_str().split('.').nth(1).unwrap();
+                        arn.starts_with("arn:aws:s3:::staging-us-east-1-artifacts-")
+                            && (arn.ends_with(&format!("/{service}/*")) || !arn.contains('/'))
+                            || arn.ends_with(&format!(":parameter/staging/{service}/*"))
+                    }
+                    _ => false,
+                };
+                assert!(own, "{}: resource {resource:?}", role.id);
             }
-            assert_eq!(
-                st["Condition"],
-                Expr::Literal(json!({ "StringEquals": { "aws:RequestedRegion": "us-east-1" } })),
-                "{}",
-                role.id
-            );
+            let Expr::Literal(condition) = &st["Condition"] else { panic!() };
+            assert_eq!(condition["StringEquals"]["aws:RequestedRegion"], "us-east-1", "{}", role.id);
         }
     }
 }
@@ -573,7 +600,10 @@ fn sessions_are_encrypted_with_each_region_s_own_key_and_replicated_where_config
     assert_eq!(replica_key.name, "dev-us-east-1-storage-replica-key", "named like every name of the stack");
     let Expr::Literal(policy) = &replica_key.fields["policy"] else { panic!("a plain policy") };
     let uses = &policy["Statement"][1];
-    assert_eq!(uses["Condition"]["StringEquals"]["kms:ViaService"], json!(["dynamodb.eu-west-1.amazonaws.com"]));
+    assert_eq!(
+        uses["Condition"]["StringEquals"]["kms:ViaService"],
+        json!(["dynamodb.eu-west-1.amazonaws.com", "s3.eu-west-1.amazonaws.com"])
+    );
     let Expr::Literal(home) = &key.fields["policy"] else { panic!("a plain policy") };
     let sids: Vec<&str> = home["Statement"].as_array().unwrap().iter().map(|s| s["Sid"].as_str().unwrap()).collect();
     assert_eq!(
@@ -591,8 +621,10 @@ fn sessions_are_encrypted_with_each_region_s_own_key_and_replicated_where_config
         home["Statement"][1]["Condition"]["StringEquals"]["kms:ViaService"],
         json!([
             "dynamodb.us-east-1.amazonaws.com",
+            "s3.us-east-1.amazonaws.com",
             "secretsmanager.us-east-1.amazonaws.com",
-            "sns.us-east-1.amazonaws.com"
+            "sns.us-east-1.amazonaws.com",
+            "ssm.us-east-1.amazonaws.com"
         ])
     );
     // Every data store the environment makes is encrypted with its key.
@@ -633,4 +665,94 @@ fn sessions_are_encrypted_with_each_region_s_own_key_and_replicated_where_config
     assert!(!ids(&b).contains(&"storage.key.replica") && !ids(&b).contains(&"alarms.storage.sessions.replication"));
     let table = b.specs.iter().find(|s| s.id.as_str() == "storage.sessions").unwrap();
     assert_eq!(table.fields["replicas"], Expr::Literal(json!([])));
+}
+
+#[test]
+fn artifacts_are_private_encrypted_versioned_and_replicated_by_a_role_of_least_privilege() {
+    let mut e = env("prod", "10.2.0.0/16", 3);
+    e.replica_region = Some("eu-west-1".into());
+    let b = build(&e, &Lookups { account_id: Some("123456789012".into()), ..Lookups::default() });
+    let spec = |id: &str| b.specs.iter().find(|s| s.id.as_str() == id).unwrap_or_else(|| panic!("no {id}"));
+    let literal = |s: &Spec, f: &str| match &s.fields[f] {
+        Expr::Literal(v) => v.clone(),
+        other => panic!("{f} is {other:?}"),
+    };
+    let (primary, replica) = (spec("storage.artifacts"), spec("storage.artifacts.replica"));
+    assert_eq!(primary.name, "prod-us-east-1-artifacts-123456789012", "the account makes a global name its own");
+    assert_eq!(replica.name, "prod-us-east-1-replica-123456789012");
+    assert_eq!(replica.placement, Placement::regional(None, "eu-west-1"));
+    for (bucket, key) in [(primary, "storage.key"), (replica, "storage.key.replica")] {
+        assert_eq!(literal(bucket, "versioning"), json!(true));
+        assert_eq!(literal(bucket, "block_public_access"), json!(true));
+        assert_eq!(literal(bucket, "object_ownership"), json!("BucketOwnerEnforced"));
+        assert!(bucket.dependencies().contains(&ResourceId::new(key)), "{} is encrypted with {key}", bucket.id);
+        let policy = literal(bucket, "policy");
+        assert_eq!(policy["Statement"][0]["Effect"], "Deny");
+        assert_eq!(policy["Statement"][0]["Condition"]["Bool"]["aws:SecureTransport"], "false");
+        assert_eq!(literal(bucket, "lifecycle")["infrequent_access_days"], json!(30));
+    }
+    let mut deps = primary.dependencies();
+    deps.sort();
+    assert_eq!(
+        deps,
+        ["storage.artifacts.replica", "storage.artifacts.replication_role", "storage.key", "storage.key.replica"]
+            .map(ResourceId::new)
+    );
+
+    let role = spec("storage.artifacts.replication_role");
+    assert_eq!(literal(role, "assume_role_policy")["Statement"][0]["Principal"]["Service"], "s3.amazonaws.com");
+    assert_eq!(
+        literal(role, "assume_role_policy")["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"],
+        "123456789012"
+    );
+    let policy = format!("{:?}", role.fields["policy"]);
+    assert!(policy.contains("arn:aws:s3:::prod-us-east-1-artifacts-123456789012/*"), "{policy}");
+    assert!(policy.contains("s3:ReplicateDelete") && !policy.contains("s3:*") && !policy.contains("\"*\""), "{policy}");
+    assert!(role.fields.get("permissions_boundary").is_some());
+
+    let alarm = spec("alarms.storage.artifacts.replication");
+    assert_eq!(literal(alarm, "namespace"), json!("AWS/S3"));
+    assert_eq!(literal(alarm, "threshold"), json!(300.0));
+
+    // A service reads and writes its own prefix only.
+    let task = format!("{:?}", spec("app.worker.task_role").fields["policy"]);
+    assert!(task.contains("arn:aws:s3:::prod-us-east-1-artifacts-123456789012/worker/*"), "{task}");
+    assert!(task.contains("worker/*") && !task.contains("payments-api/*"), "{task}");
+
+    // Without a replica region: one bucket, no replication.
+    let b = build(&env("dev", "10.0.0.0/16", 1), &Lookups::default());
+    let primary = b.specs.iter().find(|s| s.id.as_str() == "storage.artifacts").unwrap();
+    assert_eq!(primary.fields["replication"], Expr::Literal(json!(null)));
+    assert!(!ids(&b).contains(&"storage.artifacts.replica") && !b.outputs.contains_key("artifacts_replica_bucket"));
+}
+
+#[test]
+fn each_service_gets_its_parameters_by_arn_and_may_read_only_its_own() {
+    let mut e = env("dev", "10.0.0.0/16", 1);
+    e.suffix = Some("pr-7".into());
+    let b = build(&e, &Lookups { account_id: Some("123456789012".into()), ..Lookups::default() });
+    let spec = |id: &str| b.specs.iter().find(|s| s.id.as_str() == id).unwrap_or_else(|| panic!("no {id}"));
+    let names: Vec<&str> = b
+        .specs
+        .iter()
+        .filter(|s| s.kind == kinds::PARAMETER.kind() && s.id.as_str().starts_with("params.worker."))
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(names.len(), 10, "nine of the platform's (no replica region) and the service's own: {names:?}");
+    assert!(names.iter().all(|n| n.starts_with("/dev-pr-7/worker/")), "{names:?}");
+    assert!(names.contains(&"/dev-pr-7/worker/timeout_ms") && names.contains(&"/dev-pr-7/worker/db_secret_arn"));
+    let writer = spec("params.worker.db_writer_endpoint");
+    assert!(writer.dependencies().contains(&ResourceId::new("database.cluster")));
+    assert_eq!(spec("params.worker.db_port").fields["value"], Expr::from("5432"));
+
+    let task = spec("app.worker.task");
+    let Expr::Map(container) = &task.fields["container"] else { panic!("a container") };
+    let Expr::Map(secrets) = &container["secrets"] else { panic!("secrets") };
+    assert!(secrets.contains_key("DB_WRITER_ENDPOINT") && secrets.contains_key("TIMEOUT_MS"));
+    assert!(task.dependencies().contains(&ResourceId::new("params.worker.timeout_ms")));
+
+    let exec = format!("{:?}", spec("app.worker.execution_role").fields["policy"]);
+    assert!(exec.contains("arn:aws:ssm:us-east-1:123456789012:parameter/dev-pr-7/worker/*"), "{exec}");
+    assert!(!exec.contains("parameter/dev-pr-7/payments-api"), "{exec}");
+    assert_eq!(b.outputs["parameter_path"], Expr::from("/dev-pr-7/"));
 }

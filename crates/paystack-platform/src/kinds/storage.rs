@@ -1,5 +1,6 @@
-//! The storage layer's kinds: the environment's KMS keys, one per region it uses, and the
-//! DynamoDB sessions table with its global-table replica.
+//! The storage layer's kinds: the environment's KMS keys, one per region it uses, the
+//! DynamoDB sessions table with its global-table replica, the S3 artifacts buckets, and
+//! the services' Parameter Store parameters.
 
 use paystack_core::Input;
 use serde::{Deserialize, Serialize};
@@ -8,7 +9,7 @@ use serde_json::Value;
 use super::{KindDef, KindSpec, Tags, fields, outputs};
 
 /// The kinds of this layer.
-pub(super) const KINDS: &[&KindDef] = &[&KMS_KEY, &TABLE];
+pub(super) const KINDS: &[&KindDef] = &[&KMS_KEY, &TABLE, &BUCKET, &PARAMETER];
 
 /// A customer-managed symmetric key, found by its alias, with yearly rotation. `policy` is
 /// the key policy as AWS takes it. Deleting one only schedules its deletion, with AWS's
@@ -67,3 +68,87 @@ outputs!(Table {
     /// `{arn}/index/*`: the table's indexes, for item-level grants.
     indexes_arn: String,
 });
+
+/// How S3 ages a bucket's objects: every version current for `infrequent_access_days` moves
+/// to STANDARD_IA, then to GLACIER_IR at `glacier_ir_days`; a version replaced for
+/// `noncurrent_expiration_days` is deleted; an upload left incomplete is aborted after
+/// `abort_multipart_days`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Lifecycle {
+    pub infrequent_access_days: u32,
+    pub glacier_ir_days: u32,
+    pub noncurrent_expiration_days: u32,
+    pub abort_multipart_days: u32,
+}
+
+/// Cross-region replication of every object, delete markers included, to
+/// `destination_bucket_arn`, re-encrypted there with `destination_kms_key_arn`, under
+/// Replication Time Control (15 minutes) with its metrics, by `role_arn`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BucketReplication {
+    pub role_arn: Input<String>,
+    pub destination_bucket_arn: Input<String>,
+    pub destination_kms_key_arn: Input<String>,
+}
+
+/// The id of the one replication rule of a bucket, which the replication metrics name.
+pub const REPLICATION_RULE_ID: &str = "everything-to-the-replica";
+
+/// A private S3 bucket: versioned or not, encrypted with a KMS key and a bucket key, all
+/// four public-access blocks on or off, its object ownership, its policy, its lifecycle, and
+/// its replication if it has one. Deleting one empties it first: every version and delete
+/// marker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Bucket {
+    pub bucket: String,
+    pub versioning: bool,
+    pub kms_key_arn: Input<String>,
+    pub block_public_access: bool,
+    /// `BucketOwnerEnforced`: ACLs are off, and the bucket's account owns every object.
+    pub object_ownership: String,
+    pub policy: Value,
+    pub lifecycle: Lifecycle,
+    pub replication: Option<BucketReplication>,
+    pub tags: Tags,
+}
+/// A bucket's name is global and cannot change. It lives in the replica region too.
+pub const BUCKET: KindDef =
+    KindDef::new("s3.bucket", "s3", "s3_bucket").named("bucket", 63).replace_on(fields!(Bucket: bucket)).replicated();
+impl KindSpec for Bucket {
+    const DEF: &'static KindDef = &BUCKET;
+}
+outputs!(Bucket { name: String, arn: String });
+
+/// The object ownership that turns ACLs off: the bucket's account owns every object.
+pub const BUCKET_OWNER_ENFORCED: &str = "BucketOwnerEnforced";
+
+/// A bucket policy that refuses every request not made over TLS, the state bucket's too.
+pub fn tls_only_policy(bucket: &str) -> Value {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "DenyRequestsWithoutTls",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
+            "Condition": { "Bool": { "aws:SecureTransport": "false" } },
+        }],
+    })
+}
+
+/// A `String` parameter of Parameter Store, written only when its value changed, so that its
+/// version history holds real changes only. Its name is its path, `/{stack}/{service}/...`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Parameter {
+    pub name: String,
+    pub value: Input<String>,
+    pub description: String,
+    pub tags: Tags,
+}
+pub const PARAMETER: KindDef =
+    KindDef::new("ssm.parameter", "ssm", "ssm_parameter").replace_on(fields!(Parameter: name));
+impl KindSpec for Parameter {
+    const DEF: &'static KindDef = &PARAMETER;
+}
+outputs!(Parameter { arn: String });
