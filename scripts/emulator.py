@@ -14,6 +14,8 @@ from moto.dynamodb.models import Table, dynamodb_backends
 from moto.dynamodb.responses import DynamoHandler
 from moto.ec2.models.transit_gateway_route_tables import TransitGatewayRouteTableBackend
 from moto.ec2.responses.transit_gateway_attachments import TransitGatewayAttachment
+from moto.s3.exceptions import ReplicationConfigurationNotFoundError
+from moto.s3.responses import S3Response
 from moto.server import main
 
 
@@ -113,10 +115,59 @@ def dynamodb_global_table_replicas() -> None:
     Table.describe = describe_with_replicas
 
 
+def s3_versioning_configuration() -> None:
+    """GetBucketVersioning answers a `VersioningConfiguration` document, as S3 does.
+
+    moto's serializer names the document's root `GetBucketVersioningResponse`, which an SDK
+    that checks the root (the Rust SDK does) refuses, so a bucket's versioning could not be
+    read at all.
+    """
+
+    def get_bucket_versioning(self: S3Response):  # type: ignore[no-untyped-def]
+        status = self.backend.get_bucket_versioning(self.bucket_name)
+        inner = f"<Status>{status}</Status>" if status else ""
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f'<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">{inner}</VersioningConfiguration>'
+        )
+        return 200, {}, body
+
+    S3Response.get_bucket_versioning = get_bucket_versioning
+
+
+def s3_replication_rules_as_put() -> None:
+    """GetBucketReplication answers each rule as it was put.
+
+    moto stores the whole rule but answers every one with delete-marker replication off and
+    without its source selection criteria (which say whether KMS-encrypted objects are
+    replicated), so a rule that replicates delete markers never read back as doing so.
+    """
+    kept = ("ID", "Priority", "Status", "Filter", "SourceSelectionCriteria", "DeleteMarkerReplication", "Destination")
+
+    def get_bucket_replication(self: S3Response):  # type: ignore[no-untyped-def]
+        self.data["Action"] = "GetBucketReplication"
+        replication = self.backend.get_bucket_replication(self.bucket_name)
+        if not replication:
+            raise ReplicationConfigurationNotFoundError(bucket_name=self.bucket_name)
+        rules = []
+        for rule in replication["Rule"]:
+            answered = {k: rule[k] for k in kept if rule.get(k) is not None}
+            answered.setdefault("DeleteMarkerReplication", {"Status": "Disabled"})
+            if not isinstance(answered.get("Filter"), dict) or answered["Filter"].get("Prefix") is None:
+                answered["Filter"] = {"Prefix": ""}
+            rules.append(answered)
+        result = {"ReplicationConfiguration": {"Role": replication["Role"], "Rules": rules}}
+        return self.serialized(ActionResult(result))
+
+    S3Response.get_bucket_replication = get_bucket_replication
+
+
 EXTENSIONS = [
     transit_gateway_attachment_creation_tags,
     transit_gateway_route_attachments,
     dynamodb_global_table_replicas,
+    s3_versioning_configuration,
+    s3_replication_rules_as_put,
 ]
 
 if __name__ == "__main__":

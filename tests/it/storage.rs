@@ -44,7 +44,13 @@ async fn sessions_are_kept_encrypted_in_two_regions_and_destroy_leaves_only_keys
     let via: Vec<&str> = via.as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     assert_eq!(
         via,
-        ["dynamodb.us-east-1.amazonaws.com", "secretsmanager.us-east-1.amazonaws.com", "sns.us-east-1.amazonaws.com"]
+        [
+            "dynamodb.us-east-1.amazonaws.com",
+            "s3.us-east-1.amazonaws.com",
+            "secretsmanager.us-east-1.amazonaws.com",
+            "sns.us-east-1.amazonaws.com",
+            "ssm.us-east-1.amazonaws.com"
+        ]
     );
     let logs = statement(&policy, "CloudWatchLogsEncryptsTheEnvironmentsGroups");
     assert_eq!(logs["Principal"]["Service"], "logs.us-east-1.amazonaws.com");
@@ -54,7 +60,7 @@ async fn sessions_are_kept_encrypted_in_two_regions_and_destroy_leaves_only_keys
     let services = statement(&policy, "TheEnvironmentsServicesUseItForTheAccount");
     assert_eq!(
         services["Condition"]["StringEquals"]["kms:ViaService"],
-        serde_json::json!(["dynamodb.eu-west-1.amazonaws.com"])
+        serde_json::json!(["dynamodb.eu-west-1.amazonaws.com", "s3.eu-west-1.amazonaws.com"])
     );
 
     // Every other data store of the environment is encrypted with its key: the topic, the

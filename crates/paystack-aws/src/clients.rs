@@ -78,6 +78,7 @@ pub struct Clients {
     pub route53: aws_sdk_route53::Client,
     pub ram: aws_sdk_ram::Client,
     pub kms: aws_sdk_kms::Client,
+    pub ssm: aws_sdk_ssm::Client,
     /// The clock the reconcilers' waits keep.
     pub wait_clock: WaitClock,
 }
@@ -114,6 +115,7 @@ impl Clients {
             route53: client!(aws_sdk_route53, config),
             ram: client!(aws_sdk_ram, config),
             kms: client!(aws_sdk_kms, config),
+            ssm: client!(aws_sdk_ssm, config),
             wait_clock,
         }
     }

@@ -22,8 +22,10 @@ mod notify;
 mod owned;
 mod rds;
 mod route53;
+mod s3;
 mod secretsmanager;
 mod sns;
+mod ssm;
 mod state;
 mod tagging;
 mod transit;
@@ -74,6 +76,8 @@ pub fn registry(clients: &Clients, waits: &Waits) -> Registry {
         kinds::TABLE.schema(),
         Arc::new(dynamodb::table::Tables::new(&clients.dynamodb, wait(waits.dynamodb_table))),
     );
+    r.register(kinds::BUCKET.schema(), Arc::new(s3::bucket::Buckets::new(&clients.s3)));
+    r.register(kinds::PARAMETER.schema(), Arc::new(ssm::parameter::Parameters::new(&clients.ssm)));
     r.register(kinds::SECRET.schema(), Arc::new(secretsmanager::secret::Secrets::new(&clients.secretsmanager)));
     r.register(
         kinds::SECRET_ROTATION.schema(),

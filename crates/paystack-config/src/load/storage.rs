@@ -91,7 +91,7 @@ pub(super) fn artifacts(c: &mut Checker<'_>, env: RawArtifacts, shared: RawArtif
         && glacier_days <= ia_days
     {
         // Located at whichever of the two was set; one of them was, as the defaults agree.
-        let Some(at) = glacier.as_ref().or(ia.as_ref()) else { return None };
+        let at = glacier.as_ref().or(ia.as_ref())?;
         c.fail(
             &at.at,
             format!("`artifacts.glacier_ir_days` = {glacier_days} is not after `infrequent_access_days` = {ia_days}"),

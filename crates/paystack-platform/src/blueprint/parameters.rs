@@ -56,7 +56,6 @@ pub(super) fn parameters(
         let parameter = b.add_at(at, full, &id, |n| Parameter {
             name: n.name,
             value,
-            description: format!("paystack: {name} of {} in {}", service.name, env.name),
             tags: n.tags,
         })?;
         variables.insert(parameter_variable(name), parameter.arn());

@@ -143,7 +143,6 @@ pub fn tls_only_policy(bucket: &str) -> Value {
 pub struct Parameter {
     pub name: String,
     pub value: Input<String>,
-    pub description: String,
     pub tags: Tags,
 }
 pub const PARAMETER: KindDef =

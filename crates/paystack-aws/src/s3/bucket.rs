@@ -1,0 +1,567 @@
+//! `s3.bucket`: a private, versioned, KMS-encrypted bucket with its lifecycle and, for the
+//! primary, its cross-region replication.
+//!
+//! S3 lists an account's buckets in every region at once: a bucket is read only if its name
+//! may be the stack's and it lives in this client's region. Each setting is one call to read
+//! and one to write; S3 has no call that returns them all.
+//!
+//! A bucket is made, then tagged: a run that stopped in between finds it untagged. Its name
+//! holds the environment, its region and the account, so `BucketAlreadyOwnedByYou` on a
+//! create means exactly that bucket; it is taken over and set up, unless another stack's
+//! tags are on it. Deleting a bucket empties it first, every version and delete marker, a
+//! thousand at a time, as S3 refuses to delete a bucket that holds anything.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_s3 as s3;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use paystack_core::stack::STACK_TAG;
+use paystack_core::{FieldChange, Observed};
+use paystack_engine::{Desired, ErrorClass, ReconcileError, Reconciler, Scope};
+use paystack_platform::kinds::{Bucket, BucketReplication, Lifecycle, REPLICATION_RULE_ID};
+use s3::client::Waiters;
+use s3::types::{
+    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus,
+    CreateBucketConfiguration, Delete, DeleteMarkerReplication, DeleteMarkerReplicationStatus, Destination,
+    EncryptionConfiguration, ExpirationStatus, LifecycleRule, LifecycleRuleFilter, Metrics, MetricsStatus,
+    NoncurrentVersionExpiration, ObjectIdentifier, ObjectOwnership, OwnershipControls, OwnershipControlsRule,
+    PublicAccessBlockConfiguration, ReplicationConfiguration, ReplicationRule, ReplicationRuleFilter,
+    ReplicationRuleStatus, ReplicationTime, ReplicationTimeStatus, ReplicationTimeValue, ServerSideEncryption,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    SourceSelectionCriteria, SseKmsEncryptedObjects, SseKmsEncryptedObjectsStatus, Tag, Tagging, Transition,
+    TransitionStorageClass, VersioningConfiguration,
+};
+use serde_json::{Value, json};
+
+use crate::error::classify;
+use crate::owned::{TagMap, cannot_update, created, desired_tags, observed, resolved, spec, updated};
+
+/// The id of the lifecycle rule paystack writes.
+const LIFECYCLE_RULE_ID: &str = "artifacts-lifecycle";
+/// Replication Time Control's one service level, and the threshold of its metrics.
+const REPLICATION_MINUTES: i32 = 15;
+/// The most keys one `DeleteObjects` takes.
+const DELETE_BATCH: i32 = 1000;
+/// How long a new bucket may take to answer, or a deleted one to stop answering.
+const EXISTENCE_WAIT: Duration = Duration::from_secs(120);
+
+// Error codes S3 documents for a setting a bucket does not have.
+const NO_TAGS: &str = "NoSuchTagSet";
+const NO_POLICY: &str = "NoSuchBucketPolicy";
+const NO_PUBLIC_ACCESS_BLOCK: &str = "NoSuchPublicAccessBlockConfiguration";
+const NO_OWNERSHIP_CONTROLS: &str = "OwnershipControlsNotFoundError";
+const NO_LIFECYCLE: &str = "NoSuchLifecycleConfiguration";
+const NO_REPLICATION: &str = "ReplicationConfigurationNotFoundError";
+const NO_ENCRYPTION: &str = "ServerSideEncryptionConfigurationNotFoundError";
+const NO_BUCKET: &str = "NoSuchBucket";
+
+pub(crate) struct Buckets {
+    client: s3::Client,
+}
+
+fn perm(e: s3::error::BuildError) -> ReconcileError {
+    ReconcileError::permanent(e.to_string())
+}
+
+/// The value of a read, `None` when S3 answers with `absent` (the bucket has no such
+/// setting), or the classified error.
+fn unless_absent<T, E>(
+    operation: &str,
+    result: Result<T, s3::error::SdkError<E, aws_smithy_runtime_api::http::Response>>,
+    absent: &str,
+) -> Result<Option<T>, ReconcileError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.code() == Some(absent) => Ok(None),
+        Err(e) => Err(classify(operation, e)),
+    }
+}
+
+/// The bucket was deleted since it was listed (by another stack sharing the account).
+fn gone_since<E: ProvideErrorMetadata>(
+    result: &Result<impl Sized, s3::error::SdkError<E, aws_smithy_runtime_api::http::Response>>,
+) -> bool {
+    matches!(result, Err(e) if e.code() == Some(NO_BUCKET))
+}
+
+fn lifecycle_rule(l: &Lifecycle) -> Result<LifecycleRule, ReconcileError> {
+    let transition = |days: u32, class: TransitionStorageClass| {
+        Transition::builder().days(crate::owned::aws_int(days).unwrap_or(i32::MAX)).storage_class(class).build()
+    };
+    LifecycleRule::builder()
+        .id(LIFECYCLE_RULE_ID)
+        .status(ExpirationStatus::Enabled)
+        .filter(LifecycleRuleFilter::builder().prefix("").build())
+        .transitions(transition(l.infrequent_access_days, TransitionStorageClass::StandardIa))
+        .transitions(transition(l.glacier_ir_days, TransitionStorageClass::GlacierIr))
+        .noncurrent_version_expiration(
+            NoncurrentVersionExpiration::builder()
+                .noncurrent_days(crate::owned::aws_int(l.noncurrent_expiration_days)?)
+                .build(),
+        )
+        .abort_incomplete_multipart_upload(
+            AbortIncompleteMultipartUpload::builder()
+                .days_after_initiation(crate::owned::aws_int(l.abort_multipart_days)?)
+                .build(),
+        )
+        .build()
+        .map_err(perm)
+}
+
+/// The lifecycle as paystack writes it, read back from the rule of its id: a rule changed
+/// out of band reads with what it has, and so differs.
+fn lifecycle_of(rules: &[LifecycleRule]) -> Value {
+    let Some(rule) = rules.iter().find(|r| r.id() == Some(LIFECYCLE_RULE_ID)) else { return Value::Null };
+    if rule.status() != &ExpirationStatus::Enabled {
+        return json!({ "disabled": true });
+    }
+    let days = |class: TransitionStorageClass| {
+        rule.transitions().iter().find(|t| t.storage_class() == Some(&class)).and_then(Transition::days)
+    };
+    json!({
+        "infrequent_access_days": days(TransitionStorageClass::StandardIa),
+        "glacier_ir_days": days(TransitionStorageClass::GlacierIr),
+        "noncurrent_expiration_days": rule.noncurrent_version_expiration().and_then(|n| n.noncurrent_days()),
+        "abort_multipart_days": rule.abort_incomplete_multipart_upload().and_then(|a| a.days_after_initiation()),
+    })
+}
+
+fn replication_config(role: &str, r: &BucketReplication, desired: &Desired) -> Result<ReplicationConfiguration, ReconcileError> {
+    let minutes = || ReplicationTimeValue::builder().minutes(REPLICATION_MINUTES).build();
+    let destination = Destination::builder()
+        .bucket(resolved(desired, &r.destination_bucket_arn)?)
+        .encryption_configuration(
+            EncryptionConfiguration::builder().replica_kms_key_id(resolved(desired, &r.destination_kms_key_arn)?).build(),
+        )
+        .replication_time(ReplicationTime::builder().status(ReplicationTimeStatus::Enabled).time(minutes()).build().map_err(perm)?)
+        .metrics(Metrics::builder().status(MetricsStatus::Enabled).event_threshold(minutes()).build().map_err(perm)?)
+        .build()
+        .map_err(perm)?;
+    let rule = ReplicationRule::builder()
+        .id(REPLICATION_RULE_ID)
+        .priority(1)
+        .status(ReplicationRuleStatus::Enabled)
+        .filter(ReplicationRuleFilter::builder().prefix("").build())
+        .delete_marker_replication(DeleteMarkerReplication::builder().status(DeleteMarkerReplicationStatus::Enabled).build())
+        .source_selection_criteria(
+            SourceSelectionCriteria::builder()
+                .sse_kms_encrypted_objects(
+                    SseKmsEncryptedObjects::builder().status(SseKmsEncryptedObjectsStatus::Enabled).build().map_err(perm)?,
+                )
+                .build(),
+        )
+        .destination(destination)
+        .build()
+        .map_err(perm)?;
+    ReplicationConfiguration::builder().role(role).rules(rule).build().map_err(perm)
+}
+
+/// The replication as paystack writes it, read back from the rule of its id. Whatever of
+/// the rule is not as paystack writes it (Replication Time Control or its metrics off,
+/// delete markers not replicated, the rule disabled) is named under `differs`, so the
+/// bucket shows as changed and the next apply writes the rule again.
+fn replication_of(config: Option<&ReplicationConfiguration>) -> Value {
+    let Some(config) = config else { return Value::Null };
+    let Some(rule) = config.rules().iter().find(|r| r.id() == Some(REPLICATION_RULE_ID)) else { return Value::Null };
+    let destination = rule.destination();
+    let mut differs = Vec::new();
+    if rule.status() != &ReplicationRuleStatus::Enabled {
+        differs.push("the rule is disabled");
+    }
+    if rule.delete_marker_replication().and_then(|d| d.status()) != Some(&DeleteMarkerReplicationStatus::Enabled) {
+        differs.push("delete markers are not replicated");
+    }
+    let rtc = destination.and_then(|d| d.replication_time());
+    if rtc.map(|t| t.status()) != Some(&ReplicationTimeStatus::Enabled)
+        || rtc.and_then(|t| t.time()).and_then(|t| t.minutes()) != Some(REPLICATION_MINUTES)
+    {
+        differs.push("Replication Time Control is not on at 15 minutes");
+    }
+    if destination.and_then(|d| d.metrics()).map(|m| m.status()) != Some(&MetricsStatus::Enabled) {
+        differs.push("replication metrics are off");
+    }
+    let kms_objects = rule.source_selection_criteria().and_then(|c| c.sse_kms_encrypted_objects()).map(|o| o.status());
+    if kms_objects != Some(&SseKmsEncryptedObjectsStatus::Enabled) {
+        differs.push("KMS-encrypted objects are not replicated");
+    }
+    let mut value = json!({
+        "role_arn": config.role(),
+        "destination_bucket_arn": destination.map(|d| d.bucket()),
+        "destination_kms_key_arn": destination.and_then(|d| d.encryption_configuration()).and_then(|e| e.replica_kms_key_id()),
+    });
+    if !differs.is_empty() {
+        value["differs"] = json!(differs);
+    }
+    value
+}
+
+impl Buckets {
+    pub(crate) fn new(client: &s3::Client) -> Self {
+        Self { client: client.clone() }
+    }
+
+    fn region(&self) -> String {
+        self.client.config().region().map_or_else(|| "us-east-1".to_owned(), |r| r.to_string())
+    }
+
+    /// The region `bucket` lives in, or `None` if it was deleted since it was listed.
+    async fn location(&self, bucket: &str) -> Result<Option<String>, ReconcileError> {
+        let read = self.client.get_bucket_location().bucket(bucket).send().await;
+        if gone_since(&read) {
+            return Ok(None);
+        }
+        let read = read.map_err(|e| classify("GetBucketLocation", e))?;
+        // S3 answers with no constraint for us-east-1, and `EU` for buckets made long ago.
+        Ok(Some(match read.location_constraint().map(BucketLocationConstraint::as_str) {
+            None | Some("") => "us-east-1".to_owned(),
+            Some("EU") => "eu-west-1".to_owned(),
+            Some(region) => region.to_owned(),
+        }))
+    }
+
+    async fn tags(&self, bucket: &str) -> Result<Option<TagMap>, ReconcileError> {
+        let read = self.client.get_bucket_tagging().bucket(bucket).send().await;
+        if gone_since(&read) {
+            return Ok(None);
+        }
+        let read = unless_absent("GetBucketTagging", read, NO_TAGS)?;
+        Ok(Some(
+            read.map(|t| t.tag_set().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect())
+                .unwrap_or_default(),
+        ))
+    }
+
+    /// Every setting of `bucket`, as the kind's fields (tags aside).
+    async fn settings(&self, bucket: &str) -> Result<Value, ReconcileError> {
+        let c = &self.client;
+        let versioning = c.get_bucket_versioning().bucket(bucket).send().await;
+        let versioning = versioning.map_err(|e| classify("GetBucketVersioning", e))?;
+        let encryption = unless_absent(
+            "GetBucketEncryption",
+            c.get_bucket_encryption().bucket(bucket).send().await,
+            NO_ENCRYPTION,
+        )?;
+        let by_default = encryption
+            .as_ref()
+            .and_then(|e| e.server_side_encryption_configuration())
+            .and_then(|c| c.rules().first())
+            .filter(|r| r.bucket_key_enabled() == Some(true));
+        let kms_key = by_default
+            .and_then(|r| r.apply_server_side_encryption_by_default())
+            .filter(|d| d.sse_algorithm() == &ServerSideEncryption::AwsKms)
+            .and_then(|d| d.kms_master_key_id());
+        let blocks = unless_absent(
+            "GetPublicAccessBlock",
+            c.get_public_access_block().bucket(bucket).send().await,
+            NO_PUBLIC_ACCESS_BLOCK,
+        )?;
+        let blocked = blocks.as_ref().and_then(|b| b.public_access_block_configuration()).is_some_and(|b| {
+            [b.block_public_acls(), b.ignore_public_acls(), b.block_public_policy(), b.restrict_public_buckets()]
+                .iter()
+                .all(|on| *on == Some(true))
+        });
+        let ownership = unless_absent(
+            "GetBucketOwnershipControls",
+            c.get_bucket_ownership_controls().bucket(bucket).send().await,
+            NO_OWNERSHIP_CONTROLS,
+        )?;
+        let ownership = ownership
+            .as_ref()
+            .and_then(|o| o.ownership_controls())
+            .and_then(|o| o.rules().first())
+            .map(|r| r.object_ownership().as_str().to_owned());
+        let policy =
+            unless_absent("GetBucketPolicy", c.get_bucket_policy().bucket(bucket).send().await, NO_POLICY)?;
+        let policy: Value = policy.and_then(|p| p.policy().and_then(|p| serde_json::from_str(p).ok())).unwrap_or_default();
+        let lifecycle = unless_absent(
+            "GetBucketLifecycleConfiguration",
+            c.get_bucket_lifecycle_configuration().bucket(bucket).send().await,
+            NO_LIFECYCLE,
+        )?;
+        let replication =
+            unless_absent("GetBucketReplication", c.get_bucket_replication().bucket(bucket).send().await, NO_REPLICATION)?;
+        Ok(json!({
+            "bucket": bucket,
+            "versioning": versioning.status() == Some(&BucketVersioningStatus::Enabled),
+            "kms_key_arn": kms_key,
+            "block_public_access": blocked,
+            "object_ownership": ownership,
+            "policy": policy,
+            "lifecycle": lifecycle_of(lifecycle.as_ref().map(|l| l.rules()).unwrap_or_default()),
+            "replication": replication_of(replication.as_ref().and_then(|r| r.replication_configuration())),
+        }))
+    }
+
+    async fn set_versioning(&self, bucket: &str, on: bool) -> Result<(), ReconcileError> {
+        let status = if on { BucketVersioningStatus::Enabled } else { BucketVersioningStatus::Suspended };
+        let call = self
+            .client
+            .put_bucket_versioning()
+            .bucket(bucket)
+            .versioning_configuration(VersioningConfiguration::builder().status(status).build());
+        call.send().await.map_err(|e| classify("PutBucketVersioning", e))?;
+        Ok(())
+    }
+
+    async fn set_encryption(&self, bucket: &str, key: &str) -> Result<(), ReconcileError> {
+        let by_default = ServerSideEncryptionByDefault::builder()
+            .sse_algorithm(ServerSideEncryption::AwsKms)
+            .kms_master_key_id(key)
+            .build()
+            .map_err(perm)?;
+        let rule =
+            ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(by_default).bucket_key_enabled(true).build();
+        let config = ServerSideEncryptionConfiguration::builder().rules(rule).build().map_err(perm)?;
+        let call = self.client.put_bucket_encryption().bucket(bucket).server_side_encryption_configuration(config);
+        call.send().await.map_err(|e| classify("PutBucketEncryption", e))?;
+        Ok(())
+    }
+
+    async fn set_public_access_block(&self, bucket: &str, on: bool) -> Result<(), ReconcileError> {
+        if !on {
+            let call = self.client.delete_public_access_block().bucket(bucket);
+            call.send().await.map_err(|e| classify("DeletePublicAccessBlock", e))?;
+            return Ok(());
+        }
+        let blocks = PublicAccessBlockConfiguration::builder()
+            .block_public_acls(true)
+            .ignore_public_acls(true)
+            .block_public_policy(true)
+            .restrict_public_buckets(true)
+            .build();
+        let call = self.client.put_public_access_block().bucket(bucket).public_access_block_configuration(blocks);
+        call.send().await.map_err(|e| classify("PutPublicAccessBlock", e))?;
+        Ok(())
+    }
+
+    async fn set_ownership(&self, bucket: &str, ownership: &str) -> Result<(), ReconcileError> {
+        let rule = OwnershipControlsRule::builder().object_ownership(ObjectOwnership::from(ownership)).build().map_err(perm)?;
+        let controls = OwnershipControls::builder().rules(rule).build().map_err(perm)?;
+        let call = self.client.put_bucket_ownership_controls().bucket(bucket).ownership_controls(controls);
+        call.send().await.map_err(|e| classify("PutBucketOwnershipControls", e))?;
+        Ok(())
+    }
+
+    async fn set_policy(&self, bucket: &str, policy: &Value) -> Result<(), ReconcileError> {
+        let call = self.client.put_bucket_policy().bucket(bucket).policy(policy.to_string());
+        call.send().await.map_err(|e| classify("PutBucketPolicy", e))?;
+        Ok(())
+    }
+
+    async fn set_lifecycle(&self, bucket: &str, lifecycle: &Lifecycle) -> Result<(), ReconcileError> {
+        let config = BucketLifecycleConfiguration::builder().rules(lifecycle_rule(lifecycle)?).build().map_err(perm)?;
+        let call = self.client.put_bucket_lifecycle_configuration().bucket(bucket).lifecycle_configuration(config);
+        call.send().await.map_err(|e| classify("PutBucketLifecycleConfiguration", e))?;
+        Ok(())
+    }
+
+    async fn set_replication(&self, bucket: &str, desired: &Desired, typed: &Bucket) -> Result<(), ReconcileError> {
+        let Some(replication) = &typed.replication else {
+            let call = self.client.delete_bucket_replication().bucket(bucket);
+            call.send().await.map_err(|e| classify("DeleteBucketReplication", e))?;
+            return Ok(());
+        };
+        let config = replication_config(resolved(desired, &replication.role_arn)?, replication, desired)?;
+        let call = self.client.put_bucket_replication().bucket(bucket).replication_configuration(config);
+        call.send().await.map_err(|e| classify("PutBucketReplication", e))?;
+        Ok(())
+    }
+
+    async fn set_tags(&self, bucket: &str, tags: TagMap) -> Result<(), ReconcileError> {
+        let set: Vec<Tag> =
+            tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(perm)).collect::<Result<_, _>>()?;
+        let tagging = Tagging::builder().set_tag_set(Some(set)).build().map_err(perm)?;
+        let call = self.client.put_bucket_tagging().bucket(bucket).tagging(tagging);
+        call.send().await.map_err(|e| classify("PutBucketTagging", e))?;
+        Ok(())
+    }
+
+    /// Deletes every object version and delete marker of `bucket`, a page at a time.
+    async fn empty(&self, bucket: &str) -> Result<(), ReconcileError> {
+        let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
+        loop {
+            let page = self
+                .client
+                .list_object_versions()
+                .bucket(bucket)
+                .max_keys(DELETE_BATCH)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await;
+            if gone_since(&page) {
+                return Ok(()); // deleted already: nothing to empty
+            }
+            let page = page.map_err(|e| classify("ListObjectVersions", e))?;
+            let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
+            let markers = page.delete_markers().iter().map(|m| (m.key(), m.version_id()));
+            let objects: Vec<ObjectIdentifier> = versions
+                .chain(markers)
+                .filter_map(|(key, version)| {
+                    Some(ObjectIdentifier::builder().key(key?).set_version_id(version.map(str::to_owned)).build())
+                })
+                .collect::<Result<_, _>>()
+                .map_err(perm)?;
+            if !objects.is_empty() {
+                let delete = Delete::builder().set_objects(Some(objects)).quiet(true).build().map_err(perm)?;
+                let out = self.client.delete_objects().bucket(bucket).delete(delete).send().await;
+                let out = out.map_err(|e| classify("DeleteObjects", e))?;
+                if let Some(failed) = out.errors().first() {
+                    return Err(ReconcileError::retryable(format!(
+                        "DeleteObjects: {} of the objects in `{bucket}` were not deleted ({}: {})",
+                        out.errors().len(),
+                        failed.key().unwrap_or_default(),
+                        failed.message().unwrap_or_default(),
+                    )));
+                }
+            }
+            if page.is_truncated() != Some(true) {
+                return Ok(());
+            }
+            key_marker = page.next_key_marker().map(str::to_owned);
+            version_marker = page.next_version_id_marker().map(str::to_owned);
+        }
+    }
+
+    /// Sets every setting of the bucket to `typed`'s, tags first: from then on a run finds it.
+    async fn set_up(&self, desired: &Desired, typed: &Bucket) -> Result<(), ReconcileError> {
+        let bucket = typed.bucket.as_str();
+        self.set_tags(bucket, desired_tags(desired)).await?;
+        self.set_public_access_block(bucket, typed.block_public_access).await?;
+        self.set_ownership(bucket, &typed.object_ownership).await?;
+        self.set_encryption(bucket, resolved(desired, &typed.kms_key_arn)?).await?;
+        self.set_versioning(bucket, typed.versioning).await?;
+        self.set_policy(bucket, &typed.policy).await?;
+        self.set_lifecycle(bucket, &typed.lifecycle).await?;
+        if typed.replication.is_some() {
+            self.set_replication(bucket, desired, typed).await?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Reconciler for Buckets {
+    async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
+        let listed = self.client.list_buckets().send().await.map_err(|e| classify("ListBuckets", e))?;
+        let here = self.region();
+        let mut out = Vec::new();
+        for bucket in listed.buckets().iter().filter_map(|b| b.name()).filter(|n| scope.may_own(n)) {
+            match self.location(bucket).await? {
+                Some(region) if region == here => {}
+                _ => continue,
+            }
+            let Some(tags) = self.tags(bucket).await? else { continue };
+            if !crate::owned::owned_by(scope, &tags) {
+                continue;
+            }
+            let attributes = self.settings(bucket).await?;
+            let outputs = json!({ "name": bucket, "arn": arn(bucket) });
+            out.extend(observed(scope, &tags, bucket, attributes, outputs));
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
+        let typed: Bucket = spec(desired)?;
+        let bucket = typed.bucket.as_str();
+        let region = self.region();
+        let mut call = self
+            .client
+            .create_bucket()
+            .bucket(bucket)
+            .object_ownership(ObjectOwnership::from(typed.object_ownership.as_str()));
+        // us-east-1 takes no location constraint; every other region must be named.
+        if region != "us-east-1" {
+            let at = CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(region.as_str()));
+            call = call.create_bucket_configuration(at.build());
+        }
+        match call.send().await {
+            Ok(_) => {}
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_bucket_already_owned_by_you()) => {
+                // A create of this run or an earlier one whose answer was lost: ours to set
+                // up, unless another stack's tags say otherwise.
+                let stack = desired_tags(desired).get(STACK_TAG).cloned();
+                let tags = self.tags(bucket).await?.unwrap_or_default();
+                if tags.get(STACK_TAG).is_some_and(|owner| Some(owner) != stack.as_ref()) {
+                    return Err(ReconcileError {
+                        class: ErrorClass::Conflict,
+                        message: format!("CreateBucket: the bucket `{bucket}` belongs to the stack `{}`", tags[STACK_TAG]),
+                    });
+                }
+            }
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_bucket_already_exists()) => {
+                return Err(ReconcileError {
+                    class: ErrorClass::Conflict,
+                    message: format!(
+                        "CreateBucket: the name `{bucket}` is taken by another AWS account; bucket names are global"
+                    ),
+                });
+            }
+            Err(e) => return Err(classify("CreateBucket", e)),
+        }
+        self.client
+            .wait_until_bucket_exists()
+            .bucket(bucket)
+            .wait(EXISTENCE_WAIT)
+            .await
+            .map_err(|e| ReconcileError::retryable(format!("waiting for the bucket `{bucket}` to answer: {e}")))?;
+        self.set_up(desired, &typed).await?;
+        Ok(created(desired, bucket, json!({ "name": bucket, "arn": arn(bucket) })))
+    }
+
+    async fn update(
+        &self,
+        desired: &Desired,
+        current: &Observed,
+        changes: &[FieldChange],
+    ) -> Result<Observed, ReconcileError> {
+        let typed: Bucket = spec(desired)?;
+        let bucket = current.aws_id.as_str();
+        for change in changes {
+            match change.field.as_str() {
+                "versioning" => self.set_versioning(bucket, typed.versioning).await?,
+                "kms_key_arn" => self.set_encryption(bucket, resolved(desired, &typed.kms_key_arn)?).await?,
+                "block_public_access" => self.set_public_access_block(bucket, typed.block_public_access).await?,
+                "object_ownership" => self.set_ownership(bucket, &typed.object_ownership).await?,
+                "policy" => self.set_policy(bucket, &typed.policy).await?,
+                "lifecycle" => self.set_lifecycle(bucket, &typed.lifecycle).await?,
+                "replication" => self.set_replication(bucket, desired, &typed).await?,
+                // S3 replaces a bucket's whole tag set at once.
+                "tags" => self.set_tags(bucket, desired_tags(desired)).await?,
+                other => return Err(cannot_update(desired, other)),
+            }
+        }
+        Ok(updated(desired, current))
+    }
+
+    /// Empties the bucket, then deletes it.
+    async fn delete(&self, current: &Observed) -> Result<(), ReconcileError> {
+        let bucket = current.aws_id.as_str();
+        self.empty(bucket).await?;
+        match self.client.delete_bucket().bucket(bucket).send().await {
+            Err(e) if e.code() == Some(NO_BUCKET) => Ok(()),
+            other => other.map(|_| ()).map_err(|e| classify("DeleteBucket", e)),
+        }
+    }
+
+    async fn wait_deleted(&self, current: &Observed) -> Result<(), ReconcileError> {
+        let bucket = current.aws_id.as_str();
+        self.client
+            .wait_until_bucket_not_exists()
+            .bucket(bucket)
+            .wait(EXISTENCE_WAIT)
+            .await
+            .map(|_| ())
+            .map_err(|e| ReconcileError::retryable(format!("waiting for the bucket `{bucket}` to go: {e}")))
+    }
+}
+
+/// The ARN of a bucket, which S3 never reports: S3 ARNs hold no region or account.
+fn arn(bucket: &str) -> String {
+    format!("arn:aws:s3:::{bucket}")
+}

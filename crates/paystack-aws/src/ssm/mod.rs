@@ -1,0 +1,3 @@
+//! Systems Manager: the services' Parameter Store parameters.
+
+pub(crate) mod parameter;
