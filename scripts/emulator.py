@@ -14,7 +14,10 @@ from moto.dynamodb.models import Table, dynamodb_backends
 from moto.dynamodb.responses import DynamoHandler
 from moto.ec2.models.transit_gateway_route_tables import TransitGatewayRouteTableBackend
 from moto.ec2.responses.transit_gateway_attachments import TransitGatewayAttachment
+from moto.iam import policy_conditions
+from moto.iam.access_control import IAMPolicy, IAMPolicyStatement, PermissionResult
 from moto.s3.exceptions import ReplicationConfigurationNotFoundError
+from moto.s3.models import FakeBucket
 from moto.s3.responses import S3Response
 from moto.server import main
 
@@ -162,12 +165,47 @@ def s3_replication_rules_as_put() -> None:
     S3Response.get_bucket_replication = get_bucket_replication
 
 
+def s3_bucket_policies_over_tls() -> None:
+    """Bucket policies see requests as made over TLS, and a statement whose condition does
+    not hold does not apply.
+
+    Every call to AWS's S3 endpoints is made over TLS (`aws:SecureTransport` is true), and
+    AWS skips a statement whose condition does not hold. moto gives bucket policies no
+    `aws:SecureTransport`, evaluates no `Bool` condition, and denies whenever a condition
+    fails whatever the statement's effect, so a policy that denies requests made without
+    TLS denied every object upload. A request denied for another reason is denied still.
+    """
+
+    def bool_equals(expected, actual: str) -> bool:  # type: ignore[no-untyped-def]
+        wanted = expected if isinstance(expected, list) else [expected]
+        return str(actual).lower() in [str(w).lower() for w in wanted]
+
+    policy_conditions.CONDITION_OPERATIONS.setdefault("Bool", bool_equals)
+    permitted = IAMPolicyStatement.is_action_permitted
+
+    def is_action_permitted(self: IAMPolicyStatement, action, resource="*", principal=None, incoming_condition_values=None):  # type: ignore[no-untyped-def]
+        result = permitted(self, action, resource, principal, incoming_condition_values)
+        if result == PermissionResult.DENIED and not self._check_conditions(incoming_condition_values):
+            return PermissionResult.NEUTRAL
+        return result
+
+    def get_permission(self: FakeBucket, action: str, resource: str):  # type: ignore[no-untyped-def]
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        over_tls = {"aws:SecureTransport": "true"}
+        return IAMPolicy(self.policy.decode()).is_action_permitted(action, resource, None, over_tls)
+
+    IAMPolicyStatement.is_action_permitted = is_action_permitted
+    FakeBucket.get_permission = get_permission
+
+
 EXTENSIONS = [
     transit_gateway_attachment_creation_tags,
     transit_gateway_route_attachments,
     dynamodb_global_table_replicas,
     s3_versioning_configuration,
     s3_replication_rules_as_put,
+    s3_bucket_policies_over_tls,
 ]
 
 if __name__ == "__main__":

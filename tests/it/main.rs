@@ -8,6 +8,7 @@
 
 mod accounts;
 mod app;
+mod artifacts;
 mod cli;
 mod database;
 mod drift;

@@ -287,6 +287,18 @@ pub(crate) async fn s3() -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(config)
 }
 
+pub(crate) async fn s3_in(region: &'static str) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::from(&sdk_config().await)
+        .force_path_style(true)
+        .region(aws_config::Region::new(region))
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+pub(crate) async fn ssm() -> aws_sdk_ssm::Client {
+    aws_sdk_ssm::Client::new(&sdk_config().await)
+}
+
 pub(crate) async fn dynamodb() -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(&sdk_config().await)
 }
@@ -511,6 +523,27 @@ pub(crate) async fn live_resources(stack: &Stack) -> Vec<Live> {
         let Ok(listed) = dynamodb.list_tags_of_resource().resource_arn(arn).send().await else { continue };
         add("dynamodb_table", Some(name), tag_pairs(listed.tags().iter().map(|t| (Some(t.key()), Some(t.value())))));
     }
+    // Buckets of every region (S3 lists them all at once); one another test deleted since
+    // the listing has no tags to read.
+    let s3 = s3().await;
+    for b in s3.list_buckets().send().await.unwrap().buckets() {
+        let Ok(tagging) = s3.get_bucket_tagging().bucket(b.name().unwrap()).send().await else { continue };
+        add("s3_bucket", b.name(), tag_pairs(tagging.tag_set().iter().map(|t| (Some(t.key()), Some(t.value())))));
+    }
+    let ssm = ssm().await;
+    let mut parameters = ssm.describe_parameters().into_paginator().send();
+    while let Some(page) = parameters.next().await {
+        for p in page.unwrap().parameters() {
+            let listed = ssm
+                .list_tags_for_resource()
+                .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+                .resource_id(p.name().unwrap())
+                .send()
+                .await;
+            let Ok(listed) = listed else { continue };
+            add("ssm_parameter", p.name(), tag_pairs(listed.tag_list().iter().map(|t| (Some(t.key()), Some(t.value())))));
+        }
+    }
     let iam = iam().await;
     for r in &all!(iam.list_roles().path_prefix(format!("/paystack/{}/", stack.key()))) {
         let Ok(got) = iam.get_role().role_name(r.role_name()).send().await else { continue };
@@ -664,6 +697,10 @@ pub(crate) fn expected_counts(env: &str) -> BTreeMap<&'static str, usize> {
         // A key in the environment's region and one in the replica region.
         ("kms_key", 2),
         ("dynamodb_table", 1),
+        // The artifacts bucket and its replica.
+        ("s3_bucket", 2),
+        // Ten per service (the platform's), and the one payments-api declares.
+        ("ssm_parameter", 21),
         ("db_subnet_group", 1),
         ("db_cluster_parameter_group", 1),
         ("db_cluster", 1),
@@ -671,15 +708,16 @@ pub(crate) fn expected_counts(env: &str) -> BTreeMap<&'static str, usize> {
         ("secret", 1),
         ("sns_topic", 1),
         ("log_group", 2),
-        ("iam_role", 4),
+        // Two per service, and the artifacts' replication role.
+        ("iam_role", 5),
         ("ecs_cluster", 1),
         ("task_definition", 2),
         ("ecs_service", 2),
         ("load_balancer", 1),
         ("target_group", 1),
         ("listener", 2),
-        // The platform's six, and the sessions' replication latency.
-        ("alarm", 7),
+        // The platform's six, and the replication latency of the sessions and the artifacts.
+        ("alarm", 8),
         // Production's blue and green weighted records; one plain record elsewhere.
         ("dns_record", if env == "prod" { 2 } else { 1 }),
     ]
