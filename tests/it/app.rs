@@ -129,7 +129,8 @@ async fn dev_runs_its_services_on_fargate_behind_the_load_balancer() {
         let options = container.log_configuration().unwrap().options().unwrap();
         let log_group = &options["awslogs-group"];
         assert!(log_group.ends_with(&format!("-logs-{sfx}")), "{log_group}");
-        assert_eq!(Some(container.secrets()[0].value_from()), out["db_secret_arn"].as_str());
+        let credentials = container.secrets().iter().find(|s| s.name() == "DATABASE_CREDENTIALS").unwrap();
+        assert_eq!(Some(credentials.value_from()), out["db_secret_arn"].as_str());
         assert!(container.environment().is_empty(), "no plain environment values");
         let groups = logs().await.describe_log_groups().log_group_name_prefix(log_group).send().await.unwrap();
         assert_eq!(groups.log_groups()[0].retention_in_days(), Some(7));
@@ -182,44 +183,9 @@ async fn dev_runs_its_services_on_fargate_behind_the_load_balancer() {
     // Alarms: each notifies the environment's topic, on the resource it watches, with the
     // environment's threshold.
     let alarms = cloudwatch().await.describe_alarms().alarm_name_prefix("dev-us-east-1-alarms-").send().await.unwrap();
-    let ours: Vec<_> =
-        alarms.metric_alarms().iter().filter(|a| a.alarm_name().unwrap().ends_with(sfx.as_str())).collect();
-    let mut watched: Vec<(&str, &str, f64)> =
-        ours.iter().map(|a| (a.namespace().unwrap(), a.metric_name().unwrap(), a.threshold().unwrap())).collect();
-    watched.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    assert_eq!(
-        watched,
-        [
-            ("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", 50.0),
-            ("AWS/ApplicationELB", "TargetResponseTime", 3.0),
-            ("AWS/DynamoDB", "ReplicationLatency", 300_000.0),
-            ("AWS/ECS", "CPUUtilization", 90.0),
-            ("AWS/ECS", "CPUUtilization", 90.0),
-            ("AWS/RDS", "CPUUtilization", 90.0),
-            ("AWS/RDS", "DatabaseConnections", 400.0),
-        ]
-    );
-    for a in &ours {
-        assert_eq!(a.alarm_actions(), [out["sns_topic_arn"].as_str().unwrap()], "{:?}", a.alarm_name());
-        // Each watches one resource: the ECS ones name the cluster and the service, the
-        // replication one the table and the replica's region.
-        let expected = if matches!(a.namespace(), Some("AWS/ECS" | "AWS/DynamoDB")) { 2 } else { 1 };
-        assert_eq!(a.dimensions().len(), expected, "{:?}: {:?}", a.alarm_name(), a.dimensions());
-        for d in a.dimensions() {
-            let value = d.value().unwrap();
-            match d.name().unwrap() {
-                "LoadBalancer" => {
-                    assert!(lb.load_balancer_arn().unwrap().ends_with(value) && value.starts_with("app/"))
-                }
-                "DBClusterIdentifier" => assert_eq!(value, stack.name_of("database.cluster").await),
-                "ClusterName" => assert!(cluster_arn.ends_with(value)),
-                "ServiceName" => assert!(service_arns.values().any(|arn| arn.as_str().unwrap().ends_with(value))),
-                "TableName" => assert_eq!(value, out["sessions_table_name"].as_str().unwrap()),
-                "ReceivingRegion" => assert_eq!(value, crate::support::REPLICA_REGION),
-                other => panic!("unexpected dimension {other}"),
-            }
-        }
-    }
+    let db_cluster = stack.name_of("database.cluster").await;
+    let lb_arn = lb.load_balancer_arn().unwrap();
+    alarms_watch_the_platform(alarms.metric_alarms(), &out, sfx, lb_arn, cluster_arn, &db_cluster);
 
     stack.run(&["plan", "--detailed-exitcode"]).code(0);
 
@@ -423,6 +389,8 @@ async fn staging_has_production_shape_with_its_own_values() {
             ("CPUUtilization".to_owned(), 80.0),
             ("DatabaseConnections".to_owned(), 300.0),
             ("HTTPCode_Target_5XX_Count".to_owned(), 20.0),
+            // The artifacts' replication, in seconds, and the sessions', in milliseconds.
+            ("ReplicationLatency".to_owned(), 300.0),
             ("ReplicationLatency".to_owned(), 300_000.0),
             ("TargetResponseTime".to_owned(), 2.0),
         ]
@@ -433,6 +401,70 @@ async fn staging_has_production_shape_with_its_own_values() {
     assert!(live_counts(&stack).await.values().all(|n| *n == 0), "{:?}", live_counts(&stack).await);
     assert!(scaling_policies(&stack).await.is_empty());
     assert!(owner_records(&stack).await.is_empty());
+}
+
+/// Each alarm notifies the environment's topic, on the resource it watches, with dev's
+/// threshold. Apart from the test's future, which is larger than a debug build's stack holds.
+fn alarms_watch_the_platform(
+    alarms: &[aws_sdk_cloudwatch::types::MetricAlarm],
+    out: &Value,
+    sfx: &str,
+    lb_arn: &str,
+    cluster_arn: &str,
+    db_cluster: &str,
+) {
+    let ours: Vec<_> = alarms.iter().filter(|a| a.alarm_name().unwrap().ends_with(sfx)).collect();
+    let mut watched: Vec<(&str, &str, f64)> =
+        ours.iter().map(|a| (a.namespace().unwrap(), a.metric_name().unwrap(), a.threshold().unwrap())).collect();
+    watched.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    assert_eq!(
+        watched,
+        [
+            ("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", 50.0),
+            ("AWS/ApplicationELB", "TargetResponseTime", 3.0),
+            ("AWS/DynamoDB", "ReplicationLatency", 300_000.0),
+            ("AWS/ECS", "CPUUtilization", 90.0),
+            ("AWS/ECS", "CPUUtilization", 90.0),
+            ("AWS/RDS", "CPUUtilization", 90.0),
+            ("AWS/RDS", "DatabaseConnections", 400.0),
+            ("AWS/S3", "ReplicationLatency", 300.0),
+        ]
+    );
+    for a in &ours {
+        assert_eq!(a.alarm_actions(), [out["sns_topic_arn"].as_str().unwrap()], "{:?}", a.alarm_name());
+        // Each watches one resource: the ECS ones name the cluster and the service, the
+        // sessions' replication the table and the replica's region, the artifacts' the two
+        // buckets and the rule.
+        let expected = match a.namespace() {
+            Some("AWS/ECS" | "AWS/DynamoDB") => 2,
+            Some("AWS/S3") => 3,
+            _ => 1,
+        };
+        assert_eq!(a.dimensions().len(), expected, "{:?}: {:?}", a.alarm_name(), a.dimensions());
+        for d in a.dimensions() {
+            let value = d.value().unwrap();
+            match d.name().unwrap() {
+                "LoadBalancer" => {
+                    assert!(lb_arn.ends_with(value) && value.starts_with("app/"))
+                }
+                "DBClusterIdentifier" => assert_eq!(value, db_cluster),
+                "ClusterName" => assert!(cluster_arn.ends_with(value)),
+                "ServiceName" => assert!(
+                    out["ecs_service_arns"]
+                        .as_object()
+                        .unwrap()
+                        .values()
+                        .any(|arn| arn.as_str().unwrap().ends_with(value))
+                ),
+                "TableName" => assert_eq!(value, out["sessions_table_name"].as_str().unwrap()),
+                "ReceivingRegion" => assert_eq!(value, crate::support::REPLICA_REGION),
+                "SourceBucket" => assert_eq!(value, out["artifacts_bucket"].as_str().unwrap()),
+                "DestinationBucket" => assert_eq!(value, out["artifacts_replica_bucket"].as_str().unwrap()),
+                "RuleId" => assert_eq!(value, "everything-to-the-replica"),
+                other => panic!("unexpected dimension {other}"),
+            }
+        }
+    }
 }
 
 /// IAM returns policy documents URL-encoded.

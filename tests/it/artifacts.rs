@@ -139,16 +139,15 @@ async fn artifacts_replicate_parameters_reach_the_services_and_destroy_empties_b
     let exec = stack.name_of("app.payments-api.execution_role").await;
     let policy = iam.get_role_policy().role_name(&exec).policy_name("paystack").send().await.unwrap();
     let policy = percent_encoding::percent_decode_str(policy.policy_document()).decode_utf8_lossy().into_owned();
-    assert!(
-        policy.contains(&format!("arn:aws:ssm:us-east-1:123456789012:parameter{path}payments-api/*")),
-        "{policy}"
-    );
+    assert!(policy.contains(&format!("arn:aws:ssm:us-east-1:123456789012:parameter{path}payments-api/*")), "{policy}");
     assert!(!policy.contains("worker"), "{policy}");
     stack.run(&["plan", "--detailed-exitcode"]).code(0);
 
     // A day count and a parameter value change in place, and converge.
     stack.edit_config("dev.toml", |t| t.replace("noncurrent_expiration_days = 7", "noncurrent_expiration_days = 14"));
-    stack.edit_config("shared.toml", |t| t.replace("payment_provider_timeout_ms = \"3000\"", "payment_provider_timeout_ms = \"2500\""));
+    stack.edit_config("shared.toml", |t| {
+        t.replace("payment_provider_timeout_ms = \"3000\"", "payment_provider_timeout_ms = \"2500\"")
+    });
     let planned = stack.run(&["plan", "--json"]).success().json();
     assert_eq!(
         (&planned["summary"]["update"], &planned["summary"]["replace"], &planned["summary"]["create"]),
@@ -176,23 +175,37 @@ async fn artifacts_replicate_parameters_reach_the_services_and_destroy_empties_b
     let findings = report["findings"].as_array().unwrap();
     let [finding] = findings.as_slice() else { panic!("one drifted resource: {report:#}") };
     assert_eq!(finding["id"], "storage.artifacts");
-    let mut fields: Vec<&str> = finding["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    let mut fields: Vec<&str> =
+        finding["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
     fields.sort_unstable();
     assert_eq!(fields, ["block_public_access", "versioning"]);
     stack.run(&["drift", "--fix", "--yes"]).code(2);
     let fixed = bucket(REGION, &primary).await;
-    assert_eq!((&fixed["versioning"], &fixed["blocks"]), (&Value::from("Enabled"), &serde_json::json!([true, true, true, true])));
+    assert_eq!(
+        (&fixed["versioning"], &fixed["blocks"]),
+        (&Value::from("Enabled"), &serde_json::json!([true, true, true, true]))
+    );
     stack.run(&["drift"]).code(0);
 
     // Objects, versions and delete markers in both buckets: destroy still leaves nothing.
     for (region, name) in [(REGION, &primary), (REPLICA_REGION, &replica)] {
         let s3 = s3_in(region).await;
         for body in ["one", "two"] {
-            let put = s3.put_object().bucket(name.as_str()).key("payments-api/build.tar").body(ByteStream::from_static(body.as_bytes()));
+            let put = s3
+                .put_object()
+                .bucket(name.as_str())
+                .key("payments-api/build.tar")
+                .body(ByteStream::from_static(body.as_bytes()));
             put.send().await.unwrap();
         }
         s3.delete_object().bucket(name.as_str()).key("payments-api/build.tar").send().await.unwrap();
-        s3.put_object().bucket(name.as_str()).key("worker/kept").body(ByteStream::from_static(b"x")).send().await.unwrap();
+        s3.put_object()
+            .bucket(name.as_str())
+            .key("worker/kept")
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap();
     }
     stack.run(&["destroy", "--yes"]).success();
     for (region, name) in [(REGION, &primary), (REPLICA_REGION, &replica)] {

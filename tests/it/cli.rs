@@ -36,6 +36,8 @@ fn output_json_is_one_object_of_the_stacks_outputs() {
         keys,
         [
             "alb_dns_name",
+            "artifacts_bucket",
+            "artifacts_replica_bucket",
             "db_cluster_endpoint",
             "db_reader_endpoint",
             "db_secret_arn",
@@ -43,6 +45,7 @@ fn output_json_is_one_object_of_the_stacks_outputs() {
             "ecs_service_arns",
             "kms_key_arn",
             "nat_gateway_ids",
+            "parameter_path",
             "private_subnet_ids",
             "public_subnet_ids",
             "s3_endpoint_id",
@@ -90,9 +93,15 @@ fn usage_errors_exit_1_and_help_exits_0() {
 #[test]
 fn config_errors_name_the_file_and_line() {
     let stack = Stack::new("dev", "badcfg");
-    stack.edit_config("dev.toml", |t| format!("{t}nat_gatways = 2\n"));
+    let mut line = 0;
+    stack.edit_config("dev.toml", |t| {
+        // The file ends in its `[network]` table; the typo goes on the line after its end.
+        assert!(t.trim_end().lines().last().unwrap().starts_with("cidr"), "{t}");
+        line = t.lines().count() + 1;
+        format!("{t}nat_gatways = 2\n")
+    });
     let run = stack.run(&["plan"]).code(1);
-    assert!(run.stderr.contains("dev.toml:5:1"), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("dev.toml:{line}:1")), "{}", run.stderr);
     assert!(run.stderr.contains("unknown field `nat_gatways`"), "{}", run.stderr);
 }
 

@@ -392,6 +392,63 @@ macro_rules! all {
 /// Every live resource tagged with the stack, in every service paystack manages: what a user
 /// would find in the console. Deleted NAT gateways and endpoints linger in AWS and are left
 /// out.
+/// The data layer's live resources: keys, tables, buckets and parameters. Apart from
+/// [`live_resources`], whose future would outgrow a debug build's stack.
+async fn data_layer() -> Vec<Live> {
+    let mut live = Vec::new();
+    let mut add = |kind: &'static str, id: Option<&str>, tags: BTreeMap<String, String>| {
+        live.push(Live { kind, aws_id: id.unwrap_or_default().to_owned(), tags });
+    };
+    // Keys in the environment's region and the replica region, however they were left (an
+    // alias or none); a key whose deletion is scheduled is gone.
+    for region in [REGION, REPLICA_REGION] {
+        let kms = kms_in(region).await;
+        for k in &all!(kms.list_keys()) {
+            let id = k.key_id().unwrap();
+            let described = kms.describe_key().key_id(id).send().await.unwrap();
+            let meta = described.key_metadata().unwrap();
+            if meta.key_state().is_some_and(|s| s.as_str().starts_with("Pending")) {
+                continue;
+            }
+            let listed = kms.list_resource_tags().key_id(id).send().await.unwrap();
+            add("kms_key", Some(id), tag_pairs(listed.tags().iter().map(|t| (Some(t.tag_key()), Some(t.tag_value())))));
+        }
+    }
+    let dynamodb = dynamodb().await;
+    for name in &all!(dynamodb.list_tables()) {
+        let Ok(described) = dynamodb.describe_table().table_name(name).send().await else { continue };
+        let Some(arn) = described.table().and_then(|t| t.table_arn()) else { continue };
+        let Ok(listed) = dynamodb.list_tags_of_resource().resource_arn(arn).send().await else { continue };
+        add("dynamodb_table", Some(name), tag_pairs(listed.tags().iter().map(|t| (Some(t.key()), Some(t.value())))));
+    }
+    // Buckets of every region (S3 lists them all at once); one another test deleted since
+    // the listing has no tags to read.
+    let s3 = s3().await;
+    for b in s3.list_buckets().send().await.unwrap().buckets() {
+        let Ok(tagging) = s3.get_bucket_tagging().bucket(b.name().unwrap()).send().await else { continue };
+        add("s3_bucket", b.name(), tag_pairs(tagging.tag_set().iter().map(|t| (Some(t.key()), Some(t.value())))));
+    }
+    let ssm = ssm().await;
+    let mut parameters = ssm.describe_parameters().into_paginator().send();
+    while let Some(page) = parameters.next().await {
+        for p in page.unwrap().parameters() {
+            let listed = ssm
+                .list_tags_for_resource()
+                .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+                .resource_id(p.name().unwrap())
+                .send()
+                .await;
+            let Ok(listed) = listed else { continue };
+            add(
+                "ssm_parameter",
+                p.name(),
+                tag_pairs(listed.tag_list().iter().map(|t| (Some(t.key()), Some(t.value())))),
+            );
+        }
+    }
+    live
+}
+
 pub(crate) async fn live_resources(stack: &Stack) -> Vec<Live> {
     let client = ec2().await;
     let f = stack.filter();
@@ -501,48 +558,8 @@ pub(crate) async fn live_resources(stack: &Stack) -> Vec<Live> {
         let tags = listed.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
         add("log_group", g.log_group_name(), tags);
     }
-    // Keys in the environment's region and the replica region, however they were left (an
-    // alias or none); a key whose deletion is scheduled is gone.
-    for region in [REGION, REPLICA_REGION] {
-        let kms = kms_in(region).await;
-        for k in &all!(kms.list_keys()) {
-            let id = k.key_id().unwrap();
-            let described = kms.describe_key().key_id(id).send().await.unwrap();
-            let meta = described.key_metadata().unwrap();
-            if meta.key_state().is_some_and(|s| s.as_str().starts_with("Pending")) {
-                continue;
-            }
-            let listed = kms.list_resource_tags().key_id(id).send().await.unwrap();
-            add("kms_key", Some(id), tag_pairs(listed.tags().iter().map(|t| (Some(t.tag_key()), Some(t.tag_value())))));
-        }
-    }
-    let dynamodb = dynamodb().await;
-    for name in &all!(dynamodb.list_tables()) {
-        let Ok(described) = dynamodb.describe_table().table_name(name).send().await else { continue };
-        let Some(arn) = described.table().and_then(|t| t.table_arn()) else { continue };
-        let Ok(listed) = dynamodb.list_tags_of_resource().resource_arn(arn).send().await else { continue };
-        add("dynamodb_table", Some(name), tag_pairs(listed.tags().iter().map(|t| (Some(t.key()), Some(t.value())))));
-    }
-    // Buckets of every region (S3 lists them all at once); one another test deleted since
-    // the listing has no tags to read.
-    let s3 = s3().await;
-    for b in s3.list_buckets().send().await.unwrap().buckets() {
-        let Ok(tagging) = s3.get_bucket_tagging().bucket(b.name().unwrap()).send().await else { continue };
-        add("s3_bucket", b.name(), tag_pairs(tagging.tag_set().iter().map(|t| (Some(t.key()), Some(t.value())))));
-    }
-    let ssm = ssm().await;
-    let mut parameters = ssm.describe_parameters().into_paginator().send();
-    while let Some(page) = parameters.next().await {
-        for p in page.unwrap().parameters() {
-            let listed = ssm
-                .list_tags_for_resource()
-                .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
-                .resource_id(p.name().unwrap())
-                .send()
-                .await;
-            let Ok(listed) = listed else { continue };
-            add("ssm_parameter", p.name(), tag_pairs(listed.tag_list().iter().map(|t| (Some(t.key()), Some(t.value())))));
-        }
+    for l in Box::pin(data_layer()).await {
+        add(l.kind, Some(&l.aws_id), l.tags);
     }
     let iam = iam().await;
     for r in &all!(iam.list_roles().path_prefix(format!("/paystack/{}/", stack.key()))) {

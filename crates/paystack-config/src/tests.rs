@@ -652,22 +652,26 @@ fn the_artifacts_lifecycle_defaults_and_is_overridden_per_environment() {
 #[test]
 fn lifecycle_days_s3_would_refuse_are_located() {
     let dev = |extra: &str| [("dev.toml", format!("[network]\ncidr = \"10.0.0.0/16\"\n[artifacts]\n{extra}"))];
-    let (at, message, help) = only_error(&dev("infrequent_access_days = 10\n").each_ref().map(|(f, t)| (*f, t.as_str())));
+    let (at, message, help) =
+        only_error(&dev("infrequent_access_days = 10\n").each_ref().map(|(f, t)| (*f, t.as_str())));
     assert_eq!(at, "dev.toml:4:26");
     assert!(message.contains("infrequent_access_days` = 10"), "{message}");
     assert!(help.contains("no sooner than 30 days"), "{help}");
-    let (at, message, help) =
-        only_error(&dev("infrequent_access_days = 60\nglacier_ir_days = 60\n").each_ref().map(|(f, t)| (*f, t.as_str())));
+    let (at, message, help) = only_error(
+        &dev("infrequent_access_days = 60\nglacier_ir_days = 60\n").each_ref().map(|(f, t)| (*f, t.as_str())),
+    );
     assert_eq!(at, "dev.toml:5:19");
     assert!(message.contains("is not after `infrequent_access_days` = 60"), "{message}");
     assert!(help.contains("STANDARD_IA first, then to GLACIER_IR"), "{help}");
-    let (_, message, _) = only_error(&dev("noncurrent_expiration_days = 0\n").each_ref().map(|(f, t)| (*f, t.as_str())));
+    let (_, message, _) =
+        only_error(&dev("noncurrent_expiration_days = 0\n").each_ref().map(|(f, t)| (*f, t.as_str())));
     assert!(message.contains("noncurrent_expiration_days` = 0 is out of range"), "{message}");
 }
 
 #[test]
 fn a_service_declares_parameters_that_fit_ssm_and_reach_the_container_once() {
-    let config = load_with_shared(&[DEV], "parameters = { timeout_ms = \"3000\", \"limits/daily\" = \"10\" }\n").unwrap();
+    let config =
+        load_with_shared(&[DEV], "parameters = { timeout_ms = \"3000\", \"limits/daily\" = \"10\" }\n").unwrap();
     let api = &config.environments["dev"].services[0];
     assert_eq!(api.parameters.get("timeout_ms").map(String::as_str), Some("3000"));
     assert_eq!(crate::parameter_variable("limits/daily"), "LIMITS_DAILY");

@@ -209,6 +209,9 @@ const UNSCOPED: &[(&str, &[&str])] = &[
     ("logs", &["logs:DescribeLogGroups"]),
     ("secretsmanager", &["secretsmanager:ListSecrets", "secretsmanager:GetRandomPassword"]),
     ("sns", &["sns:ListTopics"]),
+    ("kms", &["kms:CreateKey", "kms:ListKeys", "kms:ListAliases"]),
+    ("dynamodb", &["dynamodb:ListTables"]),
+    ("s3", &["s3:ListAllMyBuckets"]),
 ];
 
 impl Scope<'_> {
@@ -336,6 +339,8 @@ impl Scope<'_> {
                     "s3:PutBucketPublicAccessBlock",
                     "s3:GetBucketVersioning",
                     "s3:PutBucketVersioning",
+                    "s3:GetBucketPolicy",
+                    "s3:PutBucketPolicy",
                     "s3:ListBucketVersions",
                     "s3:GetObjectVersion",
                 ],
@@ -360,6 +365,7 @@ impl Scope<'_> {
                 false,
             ));
         }
+        statements.extend(self.data_statements());
         statements.push(self.allow(
             &[
                 "iam:GetRole",
@@ -382,7 +388,8 @@ impl Scope<'_> {
         with_boundary["Condition"]["StringEquals"]["iam:PermissionsBoundary"] = json!(self.boundary);
         statements.push(with_boundary);
         let mut pass = self.allow(&["iam:PassRole"], roles, true);
-        pass["Condition"]["StringEquals"]["iam:PassedToService"] = json!("ecs-tasks.amazonaws.com");
+        pass["Condition"]["StringEquals"]["iam:PassedToService"] =
+            json!(["ecs-tasks.amazonaws.com", "s3.amazonaws.com"]);
         statements.push(pass);
         statements.push(self.allow(&["iam:ListRoles"], vec!["*".into()], true));
         let mut linked = self.allow(
@@ -410,6 +417,95 @@ impl Scope<'_> {
         statements
     }
 
+    /// The data layer: the environment's keys (by alias; a key has no name to scope by
+    /// before it exists), its sessions table and replica, its artifacts buckets, and its
+    /// parameters.
+    fn data_statements(&self) -> Vec<Value> {
+        let named = self.named();
+        let env = &self.env.name;
+        vec![
+            self.allow(
+                &[
+                    "kms:DescribeKey",
+                    "kms:GetKeyPolicy",
+                    "kms:PutKeyPolicy",
+                    "kms:GetKeyRotationStatus",
+                    "kms:EnableKeyRotation",
+                    "kms:ListResourceTags",
+                    "kms:TagResource",
+                    "kms:UntagResource",
+                    "kms:CreateAlias",
+                    "kms:DeleteAlias",
+                    "kms:ScheduleKeyDeletion",
+                    "kms:CreateGrant",
+                ],
+                [self.arns("kms", "key/*"), self.arns("kms", &format!("alias/{named}"))].concat(),
+                false,
+            ),
+            self.allow(
+                &[
+                    "dynamodb:CreateTable",
+                    "dynamodb:DescribeTable",
+                    "dynamodb:UpdateTable",
+                    "dynamodb:DeleteTable",
+                    "dynamodb:CreateTableReplica",
+                    "dynamodb:DeleteTableReplica",
+                    "dynamodb:DescribeTimeToLive",
+                    "dynamodb:UpdateTimeToLive",
+                    "dynamodb:DescribeContinuousBackups",
+                    "dynamodb:UpdateContinuousBackups",
+                    "dynamodb:ListTagsOfResource",
+                    "dynamodb:TagResource",
+                    "dynamodb:UntagResource",
+                ],
+                self.arns("dynamodb", &format!("table/{named}")),
+                false,
+            ),
+            self.allow(
+                &[
+                    "s3:CreateBucket",
+                    "s3:DeleteBucket",
+                    "s3:GetBucketLocation",
+                    "s3:GetBucketTagging",
+                    "s3:PutBucketTagging",
+                    "s3:GetEncryptionConfiguration",
+                    "s3:PutEncryptionConfiguration",
+                    "s3:GetBucketPublicAccessBlock",
+                    "s3:PutBucketPublicAccessBlock",
+                    "s3:GetBucketOwnershipControls",
+                    "s3:PutBucketOwnershipControls",
+                    "s3:GetBucketVersioning",
+                    "s3:PutBucketVersioning",
+                    "s3:GetBucketPolicy",
+                    "s3:PutBucketPolicy",
+                    "s3:GetLifecycleConfiguration",
+                    "s3:PutLifecycleConfiguration",
+                    "s3:GetReplicationConfiguration",
+                    "s3:PutReplicationConfiguration",
+                    "s3:ListBucketVersions",
+                    "s3:DeleteObject",
+                    "s3:DeleteObjectVersion",
+                ],
+                vec![format!("arn:aws:s3:::{named}"), format!("arn:aws:s3:::{named}/*")],
+                false,
+            ),
+            self.allow(
+                &[
+                    "ssm:PutParameter",
+                    "ssm:GetParameter",
+                    "ssm:GetParametersByPath",
+                    "ssm:DeleteParameter",
+                    "ssm:ListTagsForResource",
+                    "ssm:AddTagsToResource",
+                    "ssm:RemoveTagsFromResource",
+                ],
+                [self.arns("ssm", &format!("parameter/{env}/*")), self.arns("ssm", &format!("parameter/{named}/*"))]
+                    .concat(),
+                false,
+            ),
+        ]
+    }
+
     /// The ceiling of every role paystack makes in the account: what the deploy role does,
     /// what the services' roles do at run time, and no way out of the ceiling itself.
     fn boundary_statements(&self) -> Vec<Value> {
@@ -427,6 +523,42 @@ impl Scope<'_> {
                 "ssm:GetParametersByPath",
             ],
             vec!["*".into()],
+            false,
+        ));
+        // What the services and the replication role do at run time, on the environment's
+        // own table and buckets.
+        statements.push(self.allow(
+            &[
+                "dynamodb:GetItem",
+                "dynamodb:BatchGetItem",
+                "dynamodb:Query",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:BatchWriteItem",
+                "dynamodb:ConditionCheckItem",
+            ],
+            self.arns("dynamodb", &format!("table/{}", self.named())),
+            false,
+        ));
+        statements.push(self.allow(
+            &[
+                "s3:GetObject",
+                "s3:PutObject",
+                "s3:ListBucket",
+                "s3:GetObjectVersionForReplication",
+                "s3:GetObjectVersionAcl",
+                "s3:GetObjectVersionTagging",
+                "s3:ReplicateObject",
+                "s3:ReplicateDelete",
+                "s3:ReplicateTags",
+            ],
+            vec![format!("arn:aws:s3:::{}", self.named()), format!("arn:aws:s3:::{}/*", self.named())],
+            false,
+        ));
+        statements.push(self.allow(
+            &["kms:Encrypt", "kms:GenerateDataKey", "sns:Publish"],
+            [self.arns("kms", "key/*"), self.arns("sns", &self.named())].concat(),
             false,
         ));
         statements.push(json!({

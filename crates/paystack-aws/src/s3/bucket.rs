@@ -130,14 +130,22 @@ fn lifecycle_of(rules: &[LifecycleRule]) -> Value {
     })
 }
 
-fn replication_config(role: &str, r: &BucketReplication, desired: &Desired) -> Result<ReplicationConfiguration, ReconcileError> {
+fn replication_config(
+    role: &str,
+    r: &BucketReplication,
+    desired: &Desired,
+) -> Result<ReplicationConfiguration, ReconcileError> {
     let minutes = || ReplicationTimeValue::builder().minutes(REPLICATION_MINUTES).build();
     let destination = Destination::builder()
         .bucket(resolved(desired, &r.destination_bucket_arn)?)
         .encryption_configuration(
-            EncryptionConfiguration::builder().replica_kms_key_id(resolved(desired, &r.destination_kms_key_arn)?).build(),
+            EncryptionConfiguration::builder()
+                .replica_kms_key_id(resolved(desired, &r.destination_kms_key_arn)?)
+                .build(),
         )
-        .replication_time(ReplicationTime::builder().status(ReplicationTimeStatus::Enabled).time(minutes()).build().map_err(perm)?)
+        .replication_time(
+            ReplicationTime::builder().status(ReplicationTimeStatus::Enabled).time(minutes()).build().map_err(perm)?,
+        )
         .metrics(Metrics::builder().status(MetricsStatus::Enabled).event_threshold(minutes()).build().map_err(perm)?)
         .build()
         .map_err(perm)?;
@@ -146,11 +154,16 @@ fn replication_config(role: &str, r: &BucketReplication, desired: &Desired) -> R
         .priority(1)
         .status(ReplicationRuleStatus::Enabled)
         .filter(ReplicationRuleFilter::builder().prefix("").build())
-        .delete_marker_replication(DeleteMarkerReplication::builder().status(DeleteMarkerReplicationStatus::Enabled).build())
+        .delete_marker_replication(
+            DeleteMarkerReplication::builder().status(DeleteMarkerReplicationStatus::Enabled).build(),
+        )
         .source_selection_criteria(
             SourceSelectionCriteria::builder()
                 .sse_kms_encrypted_objects(
-                    SseKmsEncryptedObjects::builder().status(SseKmsEncryptedObjectsStatus::Enabled).build().map_err(perm)?,
+                    SseKmsEncryptedObjects::builder()
+                        .status(SseKmsEncryptedObjectsStatus::Enabled)
+                        .build()
+                        .map_err(perm)?,
                 )
                 .build(),
         )
@@ -240,11 +253,8 @@ impl Buckets {
         let c = &self.client;
         let versioning = c.get_bucket_versioning().bucket(bucket).send().await;
         let versioning = versioning.map_err(|e| classify("GetBucketVersioning", e))?;
-        let encryption = unless_absent(
-            "GetBucketEncryption",
-            c.get_bucket_encryption().bucket(bucket).send().await,
-            NO_ENCRYPTION,
-        )?;
+        let encryption =
+            unless_absent("GetBucketEncryption", c.get_bucket_encryption().bucket(bucket).send().await, NO_ENCRYPTION)?;
         let by_default = encryption
             .as_ref()
             .and_then(|e| e.server_side_encryption_configuration())
@@ -274,16 +284,19 @@ impl Buckets {
             .and_then(|o| o.ownership_controls())
             .and_then(|o| o.rules().first())
             .map(|r| r.object_ownership().as_str().to_owned());
-        let policy =
-            unless_absent("GetBucketPolicy", c.get_bucket_policy().bucket(bucket).send().await, NO_POLICY)?;
-        let policy: Value = policy.and_then(|p| p.policy().and_then(|p| serde_json::from_str(p).ok())).unwrap_or_default();
+        let policy = unless_absent("GetBucketPolicy", c.get_bucket_policy().bucket(bucket).send().await, NO_POLICY)?;
+        let policy: Value =
+            policy.and_then(|p| p.policy().and_then(|p| serde_json::from_str(p).ok())).unwrap_or_default();
         let lifecycle = unless_absent(
             "GetBucketLifecycleConfiguration",
             c.get_bucket_lifecycle_configuration().bucket(bucket).send().await,
             NO_LIFECYCLE,
         )?;
-        let replication =
-            unless_absent("GetBucketReplication", c.get_bucket_replication().bucket(bucket).send().await, NO_REPLICATION)?;
+        let replication = unless_absent(
+            "GetBucketReplication",
+            c.get_bucket_replication().bucket(bucket).send().await,
+            NO_REPLICATION,
+        )?;
         Ok(json!({
             "bucket": bucket,
             "versioning": versioning.status() == Some(&BucketVersioningStatus::Enabled),
@@ -313,8 +326,10 @@ impl Buckets {
             .kms_master_key_id(key)
             .build()
             .map_err(perm)?;
-        let rule =
-            ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(by_default).bucket_key_enabled(true).build();
+        let rule = ServerSideEncryptionRule::builder()
+            .apply_server_side_encryption_by_default(by_default)
+            .bucket_key_enabled(true)
+            .build();
         let config = ServerSideEncryptionConfiguration::builder().rules(rule).build().map_err(perm)?;
         let call = self.client.put_bucket_encryption().bucket(bucket).server_side_encryption_configuration(config);
         call.send().await.map_err(|e| classify("PutBucketEncryption", e))?;
@@ -339,7 +354,10 @@ impl Buckets {
     }
 
     async fn set_ownership(&self, bucket: &str, ownership: &str) -> Result<(), ReconcileError> {
-        let rule = OwnershipControlsRule::builder().object_ownership(ObjectOwnership::from(ownership)).build().map_err(perm)?;
+        let rule = OwnershipControlsRule::builder()
+            .object_ownership(ObjectOwnership::from(ownership))
+            .build()
+            .map_err(perm)?;
         let controls = OwnershipControls::builder().rules(rule).build().map_err(perm)?;
         let call = self.client.put_bucket_ownership_controls().bucket(bucket).ownership_controls(controls);
         call.send().await.map_err(|e| classify("PutBucketOwnershipControls", e))?;
@@ -372,8 +390,10 @@ impl Buckets {
     }
 
     async fn set_tags(&self, bucket: &str, tags: TagMap) -> Result<(), ReconcileError> {
-        let set: Vec<Tag> =
-            tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(perm)).collect::<Result<_, _>>()?;
+        let set: Vec<Tag> = tags
+            .into_iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(perm))
+            .collect::<Result<_, _>>()?;
         let tagging = Tagging::builder().set_tag_set(Some(set)).build().map_err(perm)?;
         let call = self.client.put_bucket_tagging().bucket(bucket).tagging(tagging);
         call.send().await.map_err(|e| classify("PutBucketTagging", e))?;
@@ -477,7 +497,8 @@ impl Reconciler for Buckets {
             .object_ownership(ObjectOwnership::from(typed.object_ownership.as_str()));
         // us-east-1 takes no location constraint; every other region must be named.
         if region != "us-east-1" {
-            let at = CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(region.as_str()));
+            let at = CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(region.as_str()));
             call = call.create_bucket_configuration(at.build());
         }
         match call.send().await {
@@ -490,7 +511,10 @@ impl Reconciler for Buckets {
                 if tags.get(STACK_TAG).is_some_and(|owner| Some(owner) != stack.as_ref()) {
                     return Err(ReconcileError {
                         class: ErrorClass::Conflict,
-                        message: format!("CreateBucket: the bucket `{bucket}` belongs to the stack `{}`", tags[STACK_TAG]),
+                        message: format!(
+                            "CreateBucket: the bucket `{bucket}` belongs to the stack `{}`",
+                            tags[STACK_TAG]
+                        ),
                     });
                 }
             }

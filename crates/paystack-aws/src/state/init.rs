@@ -126,8 +126,7 @@ impl Bucket<'_> {
         };
         step(steps, format!("S3 bucket {}", self.at()), if created { Outcome::Created } else { Outcome::Unchanged });
 
-        // Versioning is set without reading it first: enabling it again changes nothing, and
-        // the emulator answers GetBucketVersioning with a root element the SDK rejects.
+        // Versioning is set without reading it first: enabling it again changes nothing.
         c.put_bucket_versioning()
             .bucket(b)
             .versioning_configuration(
@@ -193,6 +192,38 @@ impl Bucket<'_> {
             Outcome::Changed
         };
         step(steps, "  public access blocked".into(), outcome);
+
+        // Requests without TLS are denied. A policy someone else wrote keeps its statements.
+        let ours = paystack_platform::kinds::tls_only_policy(b);
+        let existing: Option<serde_json::Value> = match c.get_bucket_policy().bucket(b).send().await {
+            Ok(out) => out.policy().and_then(|p| serde_json::from_str(p).ok()),
+            Err(e) if e.code() == Some("NoSuchBucketPolicy") => None,
+            Err(e) => return Err(failed("cannot read", self.at())(e)),
+        };
+        let statement = &ours["Statement"][0];
+        let has = |p: &serde_json::Value| {
+            p["Statement"].as_array().is_some_and(|all| all.iter().any(|s| s["Sid"] == statement["Sid"]))
+        };
+        let outcome = match existing {
+            Some(p) if has(&p) => Outcome::Unchanged,
+            existing => {
+                let policy = match existing {
+                    Some(mut p) if p["Statement"].is_array() => {
+                        p["Statement"].as_array_mut().into_iter().for_each(|all| all.push(statement.clone()));
+                        p
+                    }
+                    _ => ours,
+                };
+                c.put_bucket_policy()
+                    .bucket(b)
+                    .policy(policy.to_string())
+                    .send()
+                    .await
+                    .map_err(failed("cannot set the policy of", self.at()))?;
+                Outcome::Changed
+            }
+        };
+        step(steps, "  requests without TLS denied".into(), outcome);
 
         let mut current: Vec<(String, String)> = match c.get_bucket_tagging().bucket(b).send().await {
             Ok(out) => out.tag_set().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect(),

@@ -259,20 +259,28 @@ fn check_parameters(
             c.fail(
                 &at,
                 format!("`{key}`: `{name}` cannot name an SSM parameter"),
-                format!("use letters, digits and _ . - (and / between levels), at most {MAX_PARAMETER_NAME} characters"),
+                format!(
+                    "use letters, digits and _ . - (and / between levels), at most {MAX_PARAMETER_NAME} characters"
+                ),
             );
             ok = false;
         } else if levels + 2 > MAX_PARAMETER_LEVELS {
             c.fail(
                 &at,
                 format!("`{key}` is {} levels deep under /{{env}}/{service}/", levels),
-                format!("SSM allows {MAX_PARAMETER_LEVELS} levels, and /{{env}}/{{service}}/ takes two: use at most {}", MAX_PARAMETER_LEVELS - 2),
+                format!(
+                    "SSM allows {MAX_PARAMETER_LEVELS} levels, and /{{env}}/{{service}}/ takes two: use at most {}",
+                    MAX_PARAMETER_LEVELS - 2
+                ),
             );
             ok = false;
         } else if let Some(taken) = variables.insert(crate::model::parameter_variable(name), name) {
             c.fail(
                 &at,
-                format!("`{key}` reaches the container as {}, as `{taken}` does", crate::model::parameter_variable(name)),
+                format!(
+                    "`{key}` reaches the container as {}, as `{taken}` does",
+                    crate::model::parameter_variable(name)
+                ),
                 "give it a name that differs in more than case and punctuation, and not one the platform writes",
             );
             ok = false;

@@ -68,13 +68,19 @@ pub(super) fn artifacts(c: &mut Checker<'_>, env: RawArtifacts, shared: RawArtif
     let days = |c: &mut Checker<'_>, l: &Located<i64>, key: &str, min: u32, help: &str| match u32::try_from(l.value) {
         Ok(d) if (min..=MAX_LIFECYCLE_DAYS).contains(&d) => Some(d),
         _ => {
-            c.fail(&l.at, format!("`artifacts.{key}` = {} is out of range", l.value), format!("{help}; at most {MAX_LIFECYCLE_DAYS}"));
+            c.fail(
+                &l.at,
+                format!("`artifacts.{key}` = {} is out of range", l.value),
+                format!("{help}; at most {MAX_LIFECYCLE_DAYS}"),
+            );
             None
         }
     };
     let ia_days = match &ia {
         Some(l) => {
-            let help = format!("S3 moves an object to STANDARD_IA no sooner than {MIN_INFREQUENT_ACCESS_DAYS} days after it was written");
+            let help = format!(
+                "S3 moves an object to STANDARD_IA no sooner than {MIN_INFREQUENT_ACCESS_DAYS} days after it was written"
+            );
             days(c, l, "infrequent_access_days", MIN_INFREQUENT_ACCESS_DAYS, &help)
         }
         None => Some(DEFAULT_INFREQUENT_ACCESS_DAYS),

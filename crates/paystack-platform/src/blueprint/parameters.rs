@@ -53,11 +53,7 @@ pub(super) fn parameters(
         let id = format!("params.{}.{}", service.name, name.replace('/', "."));
         let full = format!("{}{}/{name}", root(b), service.name);
         let at = b.placement(&kinds::PARAMETER);
-        let parameter = b.add_at(at, full, &id, |n| Parameter {
-            name: n.name,
-            value,
-            tags: n.tags,
-        })?;
+        let parameter = b.add_at(at, full, &id, |n| Parameter { name: n.name, value, tags: n.tags })?;
         variables.insert(parameter_variable(name), parameter.arn());
     }
     Ok(variables)

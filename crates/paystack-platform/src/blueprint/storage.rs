@@ -194,9 +194,9 @@ fn key_policy(account: &str, region: &str, home: bool, log_groups: &str) -> Valu
     let root = format!("arn:aws:iam::{account}:root");
     let services: Vec<String> =
         if home { &["dynamodb", "s3", "secretsmanager", "sns", "ssm"][..] } else { &["dynamodb", "s3"][..] }
-        .iter()
-        .map(|s| format!("{s}.{region}.amazonaws.com"))
-        .collect();
+            .iter()
+            .map(|s| format!("{s}.{region}.amazonaws.com"))
+            .collect();
     let mut statements = vec![
         json!({
             "Sid": "TheAccountAdministersTheKey",
