@@ -1,8 +1,9 @@
 //! `s3.bucket`: a private, versioned, KMS-encrypted bucket with its lifecycle and, for the
 //! primary, its cross-region replication.
 //!
-//! S3 lists an account's buckets in every region at once: a bucket is read only if its name
-//! may be the stack's and it lives in this client's region. Each setting is one call to read
+//! S3 lists an account's buckets of every region at once: the listing asks for this
+//! client's region and the scope's name prefix, and a bucket is read only if its name may be
+//! the stack's. Each setting is one call to read
 //! and one to write; S3 has no call that returns them all.
 //!
 //! A bucket is made, then tagged: a run that stopped in between finds it untagged. Its name
@@ -34,7 +35,7 @@ use s3::types::{
 };
 use serde_json::{Value, json};
 
-use crate::error::classify;
+use crate::error::{all, classify};
 use crate::owned::{TagMap, cannot_update, created, desired_tags, observed, resolved, spec, updated};
 
 /// The id of the lifecycle rule paystack writes.
@@ -219,21 +220,6 @@ impl Buckets {
 
     fn region(&self) -> String {
         self.client.config().region().map_or_else(|| "us-east-1".to_owned(), |r| r.to_string())
-    }
-
-    /// The region `bucket` lives in, or `None` if it was deleted since it was listed.
-    async fn location(&self, bucket: &str) -> Result<Option<String>, ReconcileError> {
-        let read = self.client.get_bucket_location().bucket(bucket).send().await;
-        if gone_since(&read) {
-            return Ok(None);
-        }
-        let read = read.map_err(|e| classify("GetBucketLocation", e))?;
-        // S3 answers with no constraint for us-east-1, and `EU` for buckets made long ago.
-        Ok(Some(match read.location_constraint().map(BucketLocationConstraint::as_str) {
-            None | Some("") => "us-east-1".to_owned(),
-            Some("EU") => "eu-west-1".to_owned(),
-            Some(region) => region.to_owned(),
-        }))
     }
 
     async fn tags(&self, bucket: &str) -> Result<Option<TagMap>, ReconcileError> {
@@ -467,14 +453,19 @@ impl Buckets {
 #[async_trait]
 impl Reconciler for Buckets {
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
-        let listed = self.client.list_buckets().send().await.map_err(|e| classify("ListBuckets", e))?;
-        let here = self.region();
+        // S3 keeps one list of an account's buckets for every region: only this region's,
+        // named as the scope's may be, are read.
+        let listed = self
+            .client
+            .list_buckets()
+            .bucket_region(self.region())
+            .set_prefix(scope.name_prefix().map(str::to_owned))
+            .into_paginator()
+            .items()
+            .send();
+        let listed = all("ListBuckets", listed).await?;
         let mut out = Vec::new();
-        for bucket in listed.buckets().iter().filter_map(|b| b.name()).filter(|n| scope.may_own(n)) {
-            match self.location(bucket).await? {
-                Some(region) if region == here => {}
-                _ => continue,
-            }
+        for bucket in listed.iter().filter_map(|b| b.name()).filter(|n| scope.may_own(n)) {
             let Some(tags) = self.tags(bucket).await? else { continue };
             if !crate::owned::owned_by(scope, &tags) {
                 continue;
