@@ -166,6 +166,43 @@ async fn sessions_are_kept_encrypted_in_two_regions_and_destroy_leaves_only_keys
     assert_eq!(status, Some("DISABLED"));
     stack.run(&["plan", "--detailed-exitcode"]).code(0);
 
+    // Provisioned capacity instead of on demand: the table changes in place, and each way
+    // gets its auto-scaling, within the configured range at the configured utilisation.
+    stack.edit_config("dev.toml", |t| {
+        t + "billing_mode = \"provisioned\"\nread_capacity = { min = 5, max = 50, target_percent = 70 }\nwrite_capacity = { min = 2, max = 20, target_percent = 60 }\n"
+    });
+    let planned = stack.run(&["plan", "--json"]).success().json();
+    assert_eq!(
+        (&planned["summary"]["update"], &planned["summary"]["create"], &planned["summary"]["replace"]),
+        (&Value::from(1), &Value::from(2), &Value::from(0)),
+        "{planned:#}"
+    );
+    stack.apply();
+    let described = ddb.describe_table().table_name(&name).send().await.unwrap();
+    let billing = described.table().and_then(|t| t.billing_mode_summary()).and_then(|b| b.billing_mode());
+    assert_eq!(billing.map(|b| b.as_str()), Some("PROVISIONED"));
+    let scaling = crate::support::autoscaling().await;
+    let namespace = aws_sdk_applicationautoscaling::types::ServiceNamespace::Dynamodb;
+    let targets = scaling.describe_scalable_targets().service_namespace(namespace.clone());
+    let targets = targets.resource_ids(format!("table/{name}")).send().await.unwrap();
+    let mut ranges: Vec<(&str, i32, i32)> = targets
+        .scalable_targets()
+        .iter()
+        .map(|t| (t.scalable_dimension().as_str(), t.min_capacity(), t.max_capacity()))
+        .collect();
+    ranges.sort_unstable();
+    assert_eq!(ranges, [("dynamodb:table:ReadCapacityUnits", 5, 50), ("dynamodb:table:WriteCapacityUnits", 2, 20)]);
+    let policies = scaling.describe_scaling_policies().service_namespace(namespace);
+    let policies = policies.resource_id(format!("table/{name}")).send().await.unwrap();
+    let mut targets: Vec<f64> = policies
+        .scaling_policies()
+        .iter()
+        .filter_map(|p| p.target_tracking_scaling_policy_configuration().map(|c| c.target_value()))
+        .collect();
+    targets.sort_by(f64::total_cmp);
+    assert_eq!(targets, [60.0, 70.0]);
+    stack.run(&["plan", "--detailed-exitcode"]).code(0);
+
     // Destroy removes the replica and the table, and schedules the keys' deletion.
     stack.run(&["destroy", "--yes"]).success();
     for region in [REGION, REPLICA_REGION] {
@@ -182,6 +219,10 @@ async fn sessions_are_kept_encrypted_in_two_regions_and_destroy_leaves_only_keys
         assert_eq!(meta.key_state().map(|s| s.as_str()), Some("PendingDeletion"), "{region}");
         assert!(meta.deletion_date().is_some(), "{region}: its deletion is scheduled");
     }
+    let namespace = aws_sdk_applicationautoscaling::types::ServiceNamespace::Dynamodb;
+    let targets = scaling.describe_scalable_targets().service_namespace(namespace);
+    let targets = targets.resource_ids(format!("table/{name}")).send().await.unwrap();
+    assert!(targets.scalable_targets().is_empty(), "the table's scaling is gone with it");
     let left = crate::support::live_resources(&stack).await;
     assert!(left.is_empty(), "nothing else is left: {left:#?}");
 }

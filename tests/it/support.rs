@@ -295,6 +295,10 @@ pub(crate) async fn s3_in(region: &'static str) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(config)
 }
 
+pub(crate) async fn autoscaling() -> aws_sdk_applicationautoscaling::Client {
+    aws_sdk_applicationautoscaling::Client::new(&sdk_config().await)
+}
+
 pub(crate) async fn ssm() -> aws_sdk_ssm::Client {
     aws_sdk_ssm::Client::new(&sdk_config().await)
 }

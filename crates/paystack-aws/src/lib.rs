@@ -100,7 +100,17 @@ pub fn registry(clients: &Clients, waits: &Waits) -> Registry {
     r.register(kinds::LISTENER.schema(), Arc::new(elbv2::listener::Listeners::new(&clients.elbv2)));
     r.register(
         kinds::SERVICE_SCALING.schema(),
-        Arc::new(autoscaling::service_scaling::ServiceScalings::new(&clients.autoscaling)),
+        Arc::new(autoscaling::service_scaling::ServiceScalings::new(
+            &clients.autoscaling,
+            autoscaling::service_scaling::Scaled::EcsService,
+        )),
+    );
+    r.register(
+        kinds::TABLE_SCALING.schema(),
+        Arc::new(autoscaling::service_scaling::ServiceScalings::new(
+            &clients.autoscaling,
+            autoscaling::service_scaling::Scaled::DynamoDbTable,
+        )),
     );
     r.register(kinds::ALARM.schema(), Arc::new(cloudwatch::alarm::Alarms::new(&clients.cloudwatch)));
     r.register(

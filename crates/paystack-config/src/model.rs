@@ -97,11 +97,29 @@ pub struct Environment {
 }
 
 /// The DynamoDB sessions table (`[sessions]`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Sessions {
     /// The attribute DynamoDB's time to live expires items by; `None` when it is off.
     pub ttl_attribute: Option<String>,
     pub point_in_time_recovery: bool,
+    pub capacity: SessionsCapacity,
+}
+
+/// How the sessions table pays for reads and writes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SessionsCapacity {
+    /// `PAY_PER_REQUEST`: no capacity to plan.
+    OnDemand,
+    /// `PROVISIONED`, with Application Auto Scaling target tracking on each.
+    Provisioned { read: CapacityRange, write: CapacityRange },
+}
+
+/// The units a provisioned capacity stays within, and the utilisation it is kept at.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CapacityRange {
+    pub min: u32,
+    pub max: u32,
+    pub target_percent: f64,
 }
 
 /// The parameters the platform writes under `/{env}/{service}/` for every service.

@@ -691,3 +691,46 @@ fn a_service_declares_parameters_that_fit_ssm_and_reach_the_container_once() {
         assert_eq!(line, SHARED.lines().count() + 1, "{parameters}");
     }
 }
+
+#[test]
+fn a_provisioned_sessions_table_needs_both_capacity_ranges_within_dynamodb_s_limits() {
+    use crate::{CapacityRange, SessionsCapacity};
+    let dev = |sessions: &str| [("dev.toml", format!("[network]\ncidr = \"10.0.0.0/16\"\n[sessions]\n{sessions}"))];
+    let load_dev = |sessions: &str| {
+        let files = dev(sessions);
+        load(&files.each_ref().map(|(f, t)| (*f, t.as_str())))
+    };
+    let config = load_dev("").unwrap();
+    assert_eq!(config.environments["dev"].sessions.capacity, SessionsCapacity::OnDemand);
+    let config = load_dev(
+        "billing_mode = \"provisioned\"\nread_capacity = { min = 5, max = 50, target_percent = 70 }\nwrite_capacity = { min = 2, max = 20, target_percent = 60 }\n",
+    )
+    .unwrap();
+    assert_eq!(
+        config.environments["dev"].sessions.capacity,
+        SessionsCapacity::Provisioned {
+            read: CapacityRange { min: 5, max: 50, target_percent: 70.0 },
+            write: CapacityRange { min: 2, max: 20, target_percent: 60.0 },
+        }
+    );
+    for (sessions, wanted, line) in [
+        ("billing_mode = \"provisioned\"\n", "needs `read_capacity` and `write_capacity`", 4),
+        ("billing_mode = \"reserved\"\n", "is not a billing mode", 4),
+        ("read_capacity = { min = 5, max = 50, target_percent = 70 }\n", "but the sessions table is on demand", 4),
+        (
+            "billing_mode = \"provisioned\"\nread_capacity = { min = 50, max = 5, target_percent = 70 }\nwrite_capacity = { min = 1, max = 2, target_percent = 70 }\n",
+            "`sessions.read_capacity` = 50..5 is not a capacity range",
+            5,
+        ),
+        (
+            "billing_mode = \"provisioned\"\nread_capacity = { min = 1, max = 5, target_percent = 70 }\nwrite_capacity = { min = 1, max = 2, target_percent = 95 }\n",
+            "target_percent` = 95 is outside 20 to 90",
+            6,
+        ),
+    ] {
+        let errors = load_dev(sessions).unwrap_err();
+        assert_eq!(errors.len(), 1, "{sessions}: {errors:#?}");
+        assert!(errors[0].message.contains(wanted), "{sessions}: {}", errors[0].message);
+        assert_eq!(errors[0].location.as_ref().unwrap().line_col().0, line, "{sessions}");
+    }
+}

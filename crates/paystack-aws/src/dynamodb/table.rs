@@ -1,6 +1,9 @@
 //! `dynamodb.table`: a table with its settings and its global-table replicas (version
 //! 2019.11.21), each a region where DynamoDB keeps a copy, encrypted with that region's key.
 //!
+//! A provisioned table starts at one capacity unit each way: its capacity is Application
+//! Auto Scaling's to set (`autoscaling.table_scaling`), and so is not observed.
+//!
 //! Time to live and point-in-time recovery are set by calls of their own after the table is
 //! active, and replicas one `UpdateTable` at a time: a create stopped in between is found by
 //! its name and tags and finished as an update. Replicas go before the table does.
@@ -13,9 +16,9 @@ use aws_smithy_runtime::client::waiters::AcceptorState;
 use ddb::operation::describe_table::{DescribeTableError, DescribeTableOutput};
 use ddb::types::{
     AttributeDefinition, BillingMode, CreateReplicationGroupMemberAction, DeleteReplicationGroupMemberAction,
-    KeySchemaElement, KeyType, PointInTimeRecoverySpecification, ReplicaStatus, ReplicationGroupUpdate,
-    ScalarAttributeType, SseSpecification, SseType, StreamSpecification, StreamViewType, TableDescription, TableStatus,
-    Tag, TimeToLiveSpecification, TimeToLiveStatus,
+    KeySchemaElement, KeyType, PointInTimeRecoverySpecification, ProvisionedThroughput, ReplicaStatus,
+    ReplicationGroupUpdate, ScalarAttributeType, SseSpecification, SseType, StreamSpecification, StreamViewType,
+    TableDescription, TableStatus, Tag, TimeToLiveSpecification, TimeToLiveStatus,
 };
 use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
@@ -79,6 +82,25 @@ fn replicas_of(t: &TableDescription) -> BTreeMap<String, String> {
 fn wanted_replicas(desired: &Desired) -> Result<BTreeMap<String, String>, ReconcileError> {
     let table: Table = spec(desired)?;
     table.replicas.iter().map(|r| Ok((r.region.clone(), resolved(desired, &r.kms_key_arn)?.clone()))).collect()
+}
+
+fn outputs_of(name: &str, arn: &str) -> Value {
+    json!({
+        "name": name,
+        "arn": arn,
+        "indexes_arn": format!("{arn}/index/*"),
+        "scaling_resource_id": format!("table/{name}"),
+    })
+}
+
+/// The capacity a provisioned table starts with: one unit each way, which registering its
+/// scaling moves into the configured range at once. On demand, none.
+fn starting_throughput(table: &Table) -> Result<Option<ProvisionedThroughput>, ReconcileError> {
+    if table.billing_mode != paystack_platform::kinds::PROVISIONED {
+        return Ok(None);
+    }
+    let one = ProvisionedThroughput::builder().read_capacity_units(1).write_capacity_units(1).build();
+    one.map(Some).map_err(|e| ReconcileError::permanent(e.to_string()))
 }
 
 impl Tables {
@@ -195,15 +217,18 @@ impl Reconciler for Tables {
                 .into_iter()
                 .map(|(region, key)| json!({ "region": region, "kms_key_arn": key }))
                 .collect();
+            // A table never switched to on demand may have no billing summary: it is provisioned.
+            let billing = t.billing_mode_summary().and_then(|b| b.billing_mode()).unwrap_or(&BillingMode::Provisioned);
             let attributes = json!({
                 "table_name": name,
                 "hash_key": hash_key,
+                "billing_mode": billing.as_str(),
                 "kms_key_arn": t.sse_description().and_then(|s| s.kms_master_key_arn()),
                 "point_in_time_recovery": pitr,
                 "ttl_attribute": ttl.and_then(|d| d.attribute_name()),
                 "replicas": replicas,
             });
-            let outputs = json!({ "name": name, "arn": arn, "indexes_arn": format!("{arn}/index/*") });
+            let outputs = outputs_of(name, arn);
             let pending = !settled_now(&t);
             out.extend(observed(scope, &tags, name, attributes, outputs).map(|o| Observed { pending, ..o }));
         }
@@ -226,7 +251,8 @@ impl Reconciler for Tables {
             .table_name(name)
             .attribute_definitions(key)
             .key_schema(schema.map_err(perm)?)
-            .billing_mode(BillingMode::PayPerRequest)
+            .billing_mode(BillingMode::from(table.billing_mode.as_str()))
+            .set_provisioned_throughput(starting_throughput(&table)?)
             .stream_specification(
                 StreamSpecification::builder()
                     .stream_enabled(true)
@@ -260,7 +286,7 @@ impl Reconciler for Tables {
             self.set_pitr(name, true).await?;
         }
         self.sync_replicas(name, &wanted_replicas(desired)?, &BTreeMap::new()).await?;
-        Ok(created(desired, name, json!({ "name": name, "arn": arn, "indexes_arn": format!("{arn}/index/*") })))
+        Ok(created(desired, name, outputs_of(name, &arn)))
     }
 
     async fn update(
@@ -282,6 +308,16 @@ impl Reconciler for Tables {
                     self.set_ttl(name, table.ttl_attribute.as_deref(), was).await?;
                 }
                 "point_in_time_recovery" => self.set_pitr(name, table.point_in_time_recovery).await?,
+                "billing_mode" => {
+                    let call = self
+                        .client
+                        .update_table()
+                        .table_name(name)
+                        .billing_mode(BillingMode::from(table.billing_mode.as_str()))
+                        .set_provisioned_throughput(starting_throughput(&table)?);
+                    call.send().await.map_err(|e| classify("UpdateTable", e))?;
+                    self.settle(name).await?;
+                }
                 "kms_key_arn" => {
                     let sse = SseSpecification::builder()
                         .enabled(true)

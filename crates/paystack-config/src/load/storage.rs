@@ -6,7 +6,7 @@ use toml::Spanned;
 
 use super::Checker;
 use super::Located;
-use crate::model::{Artifacts, Sessions};
+use crate::model::{Artifacts, CapacityRange, Sessions, SessionsCapacity};
 
 #[derive(Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -14,17 +14,33 @@ pub(super) struct RawSessions {
     ttl: Option<Spanned<bool>>,
     ttl_attribute: Option<Spanned<String>>,
     point_in_time_recovery: Option<Spanned<bool>>,
+    billing_mode: Option<Spanned<String>>,
+    read_capacity: Option<Spanned<RawCapacity>>,
+    write_capacity: Option<Spanned<RawCapacity>>,
 }
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCapacity {
+    min: i64,
+    max: i64,
+    target_percent: f64,
+}
+
+/// The most capacity units DynamoDB gives a table by default, per direction.
+const MAX_CAPACITY_UNITS: i64 = 40_000;
 
 /// The longest attribute name DynamoDB takes.
 const MAX_ATTRIBUTE_LEN: usize = 255;
 
 /// The sessions table's settings, each from the environment's file, else `shared.toml`,
 /// else its default: time to live on `expires_at`, and point-in-time recovery on.
-pub(super) fn sessions(c: &mut Checker<'_>, env: RawSessions, shared: RawSessions) -> Option<Sessions> {
-    let ttl = c.pick_optional(env.ttl, shared.ttl).is_none_or(|t| t.value);
-    let attribute = c.pick_optional(env.ttl_attribute, shared.ttl_attribute);
-    let pitr = c.pick_optional(env.point_in_time_recovery, shared.point_in_time_recovery).is_none_or(|p| p.value);
+pub(super) fn sessions(c: &mut Checker<'_>, mut env: RawSessions, mut shared: RawSessions) -> Option<Sessions> {
+    let ttl = c.pick_optional(env.ttl.take(), shared.ttl.take()).is_none_or(|t| t.value);
+    let attribute = c.pick_optional(env.ttl_attribute.take(), shared.ttl_attribute.take());
+    let pitr = c
+        .pick_optional(env.point_in_time_recovery.take(), shared.point_in_time_recovery.take())
+        .is_none_or(|p| p.value);
     let ttl_attribute = match attribute {
         Some(a) if a.value.is_empty() || a.value.len() > MAX_ATTRIBUTE_LEN => {
             c.fail(
@@ -37,7 +53,73 @@ pub(super) fn sessions(c: &mut Checker<'_>, env: RawSessions, shared: RawSession
         Some(a) => a.value,
         None => "expires_at".to_owned(),
     };
-    Some(Sessions { ttl_attribute: ttl.then_some(ttl_attribute), point_in_time_recovery: pitr })
+    let capacity = capacity(c, env, shared)?;
+    Some(Sessions { ttl_attribute: ttl.then_some(ttl_attribute), point_in_time_recovery: pitr, capacity })
+}
+
+/// `billing_mode` (`on_demand`, the default, or `provisioned`) and, for a provisioned table
+/// only, both capacity ranges.
+fn capacity(c: &mut Checker<'_>, env: RawSessions, shared: RawSessions) -> Option<SessionsCapacity> {
+    let mode = c.pick_optional(env.billing_mode, shared.billing_mode);
+    let read = c.pick_optional(env.read_capacity, shared.read_capacity);
+    let write = c.pick_optional(env.write_capacity, shared.write_capacity);
+    match mode.as_ref().map(|m| m.value.as_str()) {
+        None | Some("on_demand") => {
+            if let Some(range) = read.as_ref().or(write.as_ref()) {
+                c.fail(
+                    &range.at,
+                    "a capacity range is set, but the sessions table is on demand",
+                    "set `billing_mode = \"provisioned\"` in [sessions], or remove read_capacity and write_capacity",
+                );
+                return None;
+            }
+            Some(SessionsCapacity::OnDemand)
+        }
+        Some("provisioned") => {
+            let at = mode.as_ref().map(|m| m.at.clone())?;
+            let (Some(read), Some(write)) = (read, write) else {
+                c.fail(
+                    &at,
+                    "a provisioned sessions table needs `read_capacity` and `write_capacity`",
+                    "add, in [sessions], read_capacity = { min = 5, max = 100, target_percent = 70 } and the same for write_capacity",
+                );
+                return None;
+            };
+            let read = range(c, "read_capacity", read);
+            let write = range(c, "write_capacity", write);
+            Some(SessionsCapacity::Provisioned { read: read?, write: write? })
+        }
+        Some(other) => {
+            c.fail(
+                &mode.as_ref()?.at,
+                format!("`sessions.billing_mode` = `{other}` is not a billing mode"),
+                "use `on_demand` (pay per request) or `provisioned` (with read_capacity and write_capacity)",
+            );
+            None
+        }
+    }
+}
+
+fn range(c: &mut Checker<'_>, key: &str, raw: Located<RawCapacity>) -> Option<CapacityRange> {
+    let RawCapacity { min, max, target_percent } = raw.value;
+    if !(1..=MAX_CAPACITY_UNITS).contains(&min) || !(min..=MAX_CAPACITY_UNITS).contains(&max) {
+        c.fail(
+            &raw.at,
+            format!("`sessions.{key}` = {min}..{max} is not a capacity range"),
+            format!("use 1 <= min <= max <= {MAX_CAPACITY_UNITS} capacity units"),
+        );
+        return None;
+    }
+    // Application Auto Scaling keeps DynamoDB's utilisation between 20 and 90 per cent.
+    if !(20.0..=90.0).contains(&target_percent) {
+        c.fail(
+            &raw.at,
+            format!("`sessions.{key}.target_percent` = {target_percent} is outside 20 to 90"),
+            "DynamoDB's target tracking keeps utilisation between 20 and 90 per cent, such as 70",
+        );
+        return None;
+    }
+    Some(CapacityRange { min: u32::try_from(min).ok()?, max: u32::try_from(max).ok()?, target_percent })
 }
 
 #[derive(Clone, Deserialize, Default)]

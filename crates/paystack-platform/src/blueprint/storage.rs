@@ -1,6 +1,7 @@
 //! The storage layer: the environment's customer-managed KMS key in each region it uses;
 //! the DynamoDB sessions table, encrypted with it, with a global-table replica in the
-//! replica region under that region's key; and the S3 artifacts bucket, replicated to a
+//! replica region under that region's key, and its capacity's auto-scaling if provisioned;
+//! and the S3 artifacts bucket, replicated to a
 //! bucket of the replica region by a role of its own.
 
 use paystack_core::Input;
@@ -10,7 +11,9 @@ use super::compute::allow_where;
 use super::{BlueprintError, Builder, Lookups, NOT_LOOKED_UP};
 use crate::kinds::{
     self, Bucket, BucketReplication, Handle, IamRole, KmsKey, Lifecycle, PolicyDocument, Table, TableReplica,
+    TableScaling,
 };
+use paystack_config::SessionsCapacity;
 
 /// The sessions table's key attribute.
 pub(super) const SESSION_KEY: &str = "session_id";
@@ -63,9 +66,14 @@ pub(super) fn storage(b: &mut Builder<'_>, lookups: &Lookups) -> Result<Storage,
         )),
         None => None,
     };
+    let provisioned = match &env.sessions.capacity {
+        SessionsCapacity::OnDemand => None,
+        SessionsCapacity::Provisioned { read, write } => Some((read, write)),
+    };
     let sessions = b.add("storage.sessions", ("storage", "sessions"), |n| Table {
         table_name: n.name,
         hash_key: SESSION_KEY.into(),
+        billing_mode: if provisioned.is_some() { kinds::PROVISIONED } else { kinds::PAY_PER_REQUEST }.into(),
         kms_key_arn: key.arn(),
         point_in_time_recovery: env.sessions.point_in_time_recovery,
         ttl_attribute: env.sessions.ttl_attribute.clone(),
@@ -75,6 +83,20 @@ pub(super) fn storage(b: &mut Builder<'_>, lookups: &Lookups) -> Result<Storage,
             .collect(),
         tags: n.tags,
     })?;
+    if let Some((read, write)) = provisioned {
+        for (dimension, range) in [("read", read), ("write", write)] {
+            let id = format!("storage.sessions.{dimension}_scaling");
+            let scaling = TableScaling {
+                policy_name: kinds::scaling_policy_name(&b.stack.key(), &id),
+                resource_id: sessions.scaling_resource_id(),
+                dimension: dimension.into(),
+                min_capacity: range.min,
+                max_capacity: range.max,
+                target_percent: range.target_percent,
+            };
+            b.setting(&id, &sessions, &scaling)?;
+        }
+    }
     let artifacts_name = b.name("artifacts", &account);
     let (artifacts, artifacts_replica) = artifacts(b, &account, &artifacts_name, &key, replica_key.as_ref())?;
     Ok(Storage { key, sessions, artifacts, artifacts_name, artifacts_replica, account })

@@ -77,7 +77,11 @@ pub(crate) fn env(name: &str, cidr: &str, nats: usize) -> Environment {
         drift: Default::default(),
         state: StateSettings { backend: StateStore::Local, lock_lease: std::time::Duration::from_secs(30) },
         waits: Default::default(),
-        sessions: paystack_config::Sessions { ttl_attribute: Some("expires_at".into()), point_in_time_recovery: true },
+        sessions: paystack_config::Sessions {
+            ttl_attribute: Some("expires_at".into()),
+            point_in_time_recovery: true,
+            capacity: paystack_config::SessionsCapacity::OnDemand,
+        },
         artifacts: paystack_config::Artifacts {
             infrequent_access_days: 30,
             glacier_ir_days: 90,
@@ -755,4 +759,28 @@ fn each_service_gets_its_parameters_by_arn_and_may_read_only_its_own() {
     assert!(exec.contains("arn:aws:ssm:us-east-1:123456789012:parameter/dev-pr-7/worker/*"), "{exec}");
     assert!(!exec.contains("parameter/dev-pr-7/payments-api"), "{exec}");
     assert_eq!(b.outputs["parameter_path"], Expr::from("/dev-pr-7/"));
+}
+
+#[test]
+fn a_provisioned_sessions_table_scales_reads_and_writes_within_their_ranges() {
+    use paystack_config::{CapacityRange, SessionsCapacity};
+    let mut e = env("prod", "10.2.0.0/16", 3);
+    e.sessions.capacity = SessionsCapacity::Provisioned {
+        read: CapacityRange { min: 5, max: 50, target_percent: 70.0 },
+        write: CapacityRange { min: 2, max: 20, target_percent: 60.0 },
+    };
+    let b = build(&e, &Lookups::default());
+    let spec = |id: &str| b.specs.iter().find(|s| s.id.as_str() == id).unwrap_or_else(|| panic!("no {id}"));
+    assert_eq!(spec("storage.sessions").fields["billing_mode"], Expr::from("PROVISIONED"));
+    let read = spec("storage.sessions.read_scaling");
+    assert_eq!(read.kind, kinds::TABLE_SCALING.kind());
+    assert_eq!(read.fields["policy_name"], Expr::from("prod.storage.sessions.read_scaling"));
+    assert_eq!((&read.fields["min_capacity"], &read.fields["max_capacity"]), (&Expr::from(5), &Expr::from(50)));
+    assert_eq!(spec("storage.sessions.write_scaling").fields["target_percent"], Expr::from(60.0));
+    assert!(read.dependencies().contains(&ResourceId::new("storage.sessions")));
+
+    let on_demand = build(&env("prod", "10.2.0.0/16", 3), &Lookups::default());
+    assert!(!ids(&on_demand).iter().any(|i| i.ends_with("_scaling") && i.starts_with("storage.")));
+    let table = on_demand.specs.iter().find(|s| s.id.as_str() == "storage.sessions").unwrap();
+    assert_eq!(table.fields["billing_mode"], Expr::from("PAY_PER_REQUEST"));
 }

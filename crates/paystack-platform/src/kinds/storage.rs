@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::{KindDef, KindSpec, Tags, fields, outputs};
 
 /// The kinds of this layer.
-pub(super) const KINDS: &[&KindDef] = &[&KMS_KEY, &TABLE, &BUCKET, &PARAMETER];
+pub(super) const KINDS: &[&KindDef] = &[&KMS_KEY, &TABLE, &TABLE_SCALING, &BUCKET, &PARAMETER];
 
 /// A customer-managed symmetric key, found by its alias, with yearly rotation. `policy` is
 /// the key policy as AWS takes it. Deleting one only schedules its deletion, with AWS's
@@ -41,13 +41,17 @@ pub struct TableReplica {
     pub kms_key_arn: Input<String>,
 }
 
-/// A DynamoDB table keyed by one string attribute, on demand, with a stream of new and old
-/// images (which global tables need), server-side encryption with the environment's key,
-/// point-in-time recovery and time to live as configured, and its replicas.
+/// A DynamoDB table keyed by one string attribute, on demand or provisioned, with a stream of
+/// new and old images (which global tables need), server-side encryption with the
+/// environment's key, point-in-time recovery and time to live as configured, and its
+/// replicas. A provisioned table's capacity is its [`TableScaling`]'s to set: it starts at
+/// one unit each way, which registering the scaling moves into its range.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Table {
     pub table_name: String,
     pub hash_key: String,
+    /// `PAY_PER_REQUEST` or `PROVISIONED`.
+    pub billing_mode: String,
     pub kms_key_arn: Input<String>,
     pub point_in_time_recovery: bool,
     /// `None`: time to live is off (written as null, so that turning it off is a change).
@@ -67,7 +71,33 @@ outputs!(Table {
     arn: String,
     /// `{arn}/index/*`: the table's indexes, for item-level grants.
     indexes_arn: String,
+    /// `table/{name}`, as Application Auto Scaling names it.
+    scaling_resource_id: String,
 });
+
+/// The two billing modes of a DynamoDB table.
+pub const PAY_PER_REQUEST: &str = "PAY_PER_REQUEST";
+pub const PROVISIONED: &str = "PROVISIONED";
+
+/// Target tracking on a provisioned table's read or write capacity utilisation: the
+/// scalable target and its one policy, named like a service's ([`super::scaling_policy_name`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TableScaling {
+    pub policy_name: String,
+    /// `table/{name}`.
+    pub resource_id: Input<String>,
+    /// `read` or `write`.
+    pub dimension: String,
+    pub min_capacity: u32,
+    pub max_capacity: u32,
+    pub target_percent: f64,
+}
+pub const TABLE_SCALING: KindDef =
+    KindDef::new("autoscaling.table_scaling", "application-autoscaling", "service_scaling")
+        .replace_on(fields!(TableScaling: policy_name, resource_id, dimension));
+impl KindSpec for TableScaling {
+    const DEF: &'static KindDef = &TABLE_SCALING;
+}
 
 /// How S3 ages a bucket's objects: every version current for `infrequent_access_days` moves
 /// to STANDARD_IA, then to GLACIER_IR at `glacier_ir_days`; a version replaced for
