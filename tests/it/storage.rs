@@ -219,6 +219,27 @@ async fn sessions_are_kept_encrypted_in_two_regions_and_destroy_leaves_only_keys
         assert_eq!(meta.key_state().map(|s| s.as_str()), Some("PendingDeletion"), "{region}");
         assert!(meta.deletion_date().is_some(), "{region}: its deletion is scheduled");
     }
+    // State remembers the keys AWS has yet to delete, and when it will have.
+    let state = stack.state().await.expect("state stays after a destroy");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let key_id = |arn: &str| arn.rsplit('/').next().unwrap().to_owned();
+    let mut scheduled: Vec<(&str, String, bool)> = state["scheduled_deletions"]
+        .as_array()
+        .expect("the keys' scheduled deletions")
+        .iter()
+        .map(|d| {
+            let by = d["deleted_by"].as_u64().unwrap();
+            (
+                d["kind"].as_str().unwrap(),
+                key_id(d["aws_id"].as_str().unwrap()),
+                (by - now).abs_diff(7 * 86_400) < 3_600,
+            )
+        })
+        .collect();
+    scheduled.sort_unstable();
+    let mut wanted = [key_id(&primary), key_id(&replica_key)];
+    wanted.sort();
+    assert_eq!(scheduled, wanted.iter().map(|id| ("kms.key", id.clone(), true)).collect::<Vec<_>>(), "{state:#}");
     let namespace = aws_sdk_applicationautoscaling::types::ServiceNamespace::Dynamodb;
     let targets = scaling.describe_scalable_targets().service_namespace(namespace);
     let targets = targets.resource_ids(format!("table/{name}")).send().await.unwrap();

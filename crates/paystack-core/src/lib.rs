@@ -20,4 +20,4 @@ pub use placement::Placement;
 pub use plan::{Action, Change, FieldChange, Plan, Planned};
 pub use spec::{Expr, Fields, Kind, KindSchema, Reference, ReplaceOrder, ResourceId, Spec};
 pub use stack::Stack;
-pub use state::{Intent, ResourceRecord, StateDocument};
+pub use state::{Intent, ResourceRecord, ScheduledDeletion, StateDocument};

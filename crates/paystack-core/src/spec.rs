@@ -72,6 +72,9 @@ pub struct KindSchema {
     pub unordered: &'static [&'static str],
     pub replace_order: ReplaceOrder,
     pub expected: ExpectedDurations,
+    /// For a kind AWS deletes only after a waiting period (KMS keys): its days. State keeps
+    /// each such deletion until then.
+    pub deletion_days: Option<u32>,
 }
 
 /// How a kind is replaced when a field forces it.

@@ -38,6 +38,22 @@ pub struct StateDocument {
     /// it adopts what exists and creates again what does not.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub pending: BTreeMap<ResourceId, Intent>,
+    /// Resources deleted from the stack that AWS only schedules for deletion (KMS keys):
+    /// gone from the stack, and still in AWS until `deleted_by`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scheduled_deletions: Vec<ScheduledDeletion>,
+}
+
+/// A resource whose deletion AWS scheduled rather than carried out.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScheduledDeletion {
+    pub id: ResourceId,
+    pub kind: Kind,
+    pub name: String,
+    pub placement: Placement,
+    pub aws_id: String,
+    /// Seconds since the Unix epoch by which AWS deletes it.
+    pub deleted_by: u64,
 }
 
 /// A create that was about to be sent to AWS.
@@ -91,6 +107,7 @@ impl StateDocument {
             write_id: String::new(),
             resources: BTreeMap::new(),
             pending: BTreeMap::new(),
+            scheduled_deletions: Vec::new(),
         }
     }
 

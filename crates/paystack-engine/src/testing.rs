@@ -94,6 +94,7 @@ impl FakeCloud {
                 replace_order,
                 unordered: &["set"],
                 expected: ExpectedDurations { create: d, update: d, delete: d },
+                deletion_days: None,
             };
             let reconciler =
                 FakeReconciler { cloud: self.clone(), placement: placement.clone(), kind: schema.kind.clone() };

@@ -220,7 +220,7 @@ impl Reconciler for Keys {
             .client
             .schedule_key_deletion()
             .key_id(&current.aws_id)
-            .pending_window_in_days(KEY_DELETION_DAYS)
+            .pending_window_in_days(crate::owned::aws_int(KEY_DELETION_DAYS)?)
             .send()
             .await;
         unless_gone_since("ScheduleKeyDeletion", scheduled, |e| e.is_not_found_exception())?;

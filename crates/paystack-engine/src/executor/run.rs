@@ -2,11 +2,13 @@
 //! service's slots, spawns waits that hold none, retries, and settles each phase into state.
 
 use std::collections::{BinaryHeap, HashMap};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 
-use paystack_core::{Action, Fields, Intent, Observed, Placement, Planned, Reference, ResourceId, StateDocument};
+use paystack_core::{
+    Action, Fields, Intent, Observed, Placement, Planned, Reference, ResourceId, ScheduledDeletion, StateDocument,
+};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info_span, warn};
@@ -377,9 +379,24 @@ impl Run<'_, '_> {
                     .resources
                     .get(&node.change.id)
                     .is_some_and(|r| Some(r.aws_id.as_str()) == node.current.as_ref().map(|c| c.aws_id.as_str()));
-                if removed {
-                    self.state.resources.remove(&node.change.id);
+                if removed && let Some(record) = self.state.resources.remove(&node.change.id) {
+                    // AWS only scheduled it: state keeps it until AWS is done with it.
+                    let days = self.exec.registries.schema(&record.kind).and_then(|s| s.deletion_days);
+                    if let Some(days) = days {
+                        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+                        self.state.scheduled_deletions.push(ScheduledDeletion {
+                            id: node.change.id.clone(),
+                            kind: record.kind,
+                            name: record.name,
+                            placement: record.placement,
+                            aws_id: record.aws_id,
+                            deleted_by: now + u64::from(days) * 24 * 60 * 60,
+                        });
+                    }
                 }
+                // A deletion AWS has carried out by now is no longer worth keeping.
+                let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+                self.state.scheduled_deletions.retain(|d| d.deleted_by > now);
             }
             Phase::WaitDeleted => {
                 node.current = None;

@@ -675,6 +675,7 @@ fn sessions_are_encrypted_with_each_region_s_own_key_and_replicated_where_config
 fn artifacts_are_private_encrypted_versioned_and_replicated_by_a_role_of_least_privilege() {
     let mut e = env("prod", "10.2.0.0/16", 3);
     e.replica_region = Some("eu-west-1".into());
+    e.iam.permissions_boundary_arn = Some("arn:aws:iam::123456789012:policy/boundary".into());
     let b = build(&e, &Lookups { account_id: Some("123456789012".into()), ..Lookups::default() });
     let spec = |id: &str| b.specs.iter().find(|s| s.id.as_str() == id).unwrap_or_else(|| panic!("no {id}"));
     let literal = |s: &Spec, f: &str| match &s.fields[f] {
@@ -712,7 +713,7 @@ fn artifacts_are_private_encrypted_versioned_and_replicated_by_a_role_of_least_p
     let policy = format!("{:?}", role.fields["policy"]);
     assert!(policy.contains("arn:aws:s3:::prod-us-east-1-artifacts-123456789012/*"), "{policy}");
     assert!(policy.contains("s3:ReplicateDelete") && !policy.contains("s3:*") && !policy.contains("\"*\""), "{policy}");
-    assert!(role.fields.get("permissions_boundary").is_some());
+    assert_eq!(role.fields["permissions_boundary"], Expr::from("arn:aws:iam::123456789012:policy/boundary"));
 
     let alarm = spec("alarms.storage.artifacts.replication");
     assert_eq!(literal(alarm, "namespace"), json!("AWS/S3"));

@@ -115,6 +115,8 @@ pub struct KindDef {
     pub transit: Option<TransitSide>,
     /// The kind lives in the replica region too (a key per region the environment uses).
     pub replicated: bool,
+    /// AWS deletes a resource of the kind only this many days after it is asked to.
+    pub deletion_days: Option<u32>,
 }
 
 /// Which side of the Transit Gateway a kind of it lives on.
@@ -143,7 +145,14 @@ impl KindDef {
             global: false,
             transit: None,
             replicated: false,
+            deletion_days: None,
         }
+    }
+
+    /// AWS schedules a deletion `days` ahead instead of deleting at once.
+    pub(crate) const fn deleted_after(mut self, days: u32) -> Self {
+        self.deletion_days = Some(days);
+        self
     }
 
     /// The kind lives in the environment's replica region too.
@@ -199,6 +208,7 @@ impl KindDef {
             unordered: self.unordered,
             replace_order: self.replace_order,
             expected: crate::latency::expected(self.latency_key),
+            deletion_days: self.deletion_days,
         }
     }
 }

@@ -24,14 +24,17 @@ pub struct KmsKey {
 }
 /// The alias is the key's name. A new key would leave what the old one encrypted unreadable
 /// once the old one is gone, so nothing but the alias (the stack itself) makes a new one.
-pub const KMS_KEY: KindDef = KindDef::new("kms.key", "kms", "kms_key").replace_on(fields!(KmsKey: alias)).replicated();
+pub const KMS_KEY: KindDef = KindDef::new("kms.key", "kms", "kms_key")
+    .replace_on(fields!(KmsKey: alias))
+    .replicated()
+    .deleted_after(KEY_DELETION_DAYS);
 impl KindSpec for KmsKey {
     const DEF: &'static KindDef = &KMS_KEY;
 }
 outputs!(KmsKey { id: String, arn: String });
 
 /// The days AWS waits before deleting a key whose deletion is scheduled: its shortest.
-pub const KEY_DELETION_DAYS: i32 = 7;
+pub const KEY_DELETION_DAYS: u32 = 7;
 
 /// A replica of a global table (version 2019.11.21) in another region, encrypted with that
 /// region's key.
