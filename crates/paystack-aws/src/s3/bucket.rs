@@ -36,7 +36,7 @@ use s3::types::{
 use serde_json::{Value, json};
 
 use crate::error::{all, classify};
-use crate::owned::{TagMap, cannot_update, created, desired_tags, observed, resolved, spec, updated};
+use crate::owned::{TagMap, aws_int, cannot_update, created, desired_tags, observed, resolved, spec, updated};
 
 /// The id of the lifecycle rule paystack writes.
 const LIFECYCLE_RULE_ID: &str = "artifacts-lifecycle";
@@ -90,24 +90,20 @@ fn gone_since<E: ProvideErrorMetadata>(
 }
 
 fn lifecycle_rule(l: &Lifecycle) -> Result<LifecycleRule, ReconcileError> {
-    let transition = |days: u32, class: TransitionStorageClass| {
-        Transition::builder().days(crate::owned::aws_int(days).unwrap_or(i32::MAX)).storage_class(class).build()
+    let transition = |days: u32, class: TransitionStorageClass| -> Result<Transition, ReconcileError> {
+        Ok(Transition::builder().days(aws_int(days)?).storage_class(class).build())
     };
     LifecycleRule::builder()
         .id(LIFECYCLE_RULE_ID)
         .status(ExpirationStatus::Enabled)
         .filter(LifecycleRuleFilter::builder().prefix("").build())
-        .transitions(transition(l.infrequent_access_days, TransitionStorageClass::StandardIa))
-        .transitions(transition(l.glacier_ir_days, TransitionStorageClass::GlacierIr))
+        .transitions(transition(l.infrequent_access_days, TransitionStorageClass::StandardIa)?)
+        .transitions(transition(l.glacier_ir_days, TransitionStorageClass::GlacierIr)?)
         .noncurrent_version_expiration(
-            NoncurrentVersionExpiration::builder()
-                .noncurrent_days(crate::owned::aws_int(l.noncurrent_expiration_days)?)
-                .build(),
+            NoncurrentVersionExpiration::builder().noncurrent_days(aws_int(l.noncurrent_expiration_days)?).build(),
         )
         .abort_incomplete_multipart_upload(
-            AbortIncompleteMultipartUpload::builder()
-                .days_after_initiation(crate::owned::aws_int(l.abort_multipart_days)?)
-                .build(),
+            AbortIncompleteMultipartUpload::builder().days_after_initiation(aws_int(l.abort_multipart_days)?).build(),
         )
         .build()
         .map_err(perm)
@@ -131,11 +127,9 @@ fn lifecycle_of(rules: &[LifecycleRule]) -> Value {
     })
 }
 
-fn replication_config(
-    role: &str,
-    r: &BucketReplication,
-    desired: &Desired,
-) -> Result<ReplicationConfiguration, ReconcileError> {
+/// The one replication rule paystack writes: everything, delete markers included, under
+/// Replication Time Control with its metrics, re-encrypted with the replica's key.
+fn replication_config(r: &BucketReplication, desired: &Desired) -> Result<ReplicationConfiguration, ReconcileError> {
     let minutes = || ReplicationTimeValue::builder().minutes(REPLICATION_MINUTES).build();
     let destination = Destination::builder()
         .bucket(resolved(desired, &r.destination_bucket_arn)?)
@@ -171,7 +165,7 @@ fn replication_config(
         .destination(destination)
         .build()
         .map_err(perm)?;
-    ReplicationConfiguration::builder().role(role).rules(rule).build().map_err(perm)
+    ReplicationConfiguration::builder().role(resolved(desired, &r.role_arn)?).rules(rule).build().map_err(perm)
 }
 
 /// The replication as paystack writes it, read back from the rule of its id. Whatever of
@@ -234,13 +228,26 @@ impl Buckets {
         ))
     }
 
-    /// Every setting of `bucket`, as the kind's fields (tags aside).
+    /// Every setting of `bucket`, as the kind's fields (tags aside). S3 answers each in a
+    /// call of its own; they are asked at once.
     async fn settings(&self, bucket: &str) -> Result<Value, ReconcileError> {
         let c = &self.client;
-        let versioning = c.get_bucket_versioning().bucket(bucket).send().await;
+        let (versioning, encryption, blocks, ownership, policy, lifecycle, replication) = tokio::join!(
+            c.get_bucket_versioning().bucket(bucket).send(),
+            c.get_bucket_encryption().bucket(bucket).send(),
+            c.get_public_access_block().bucket(bucket).send(),
+            c.get_bucket_ownership_controls().bucket(bucket).send(),
+            c.get_bucket_policy().bucket(bucket).send(),
+            c.get_bucket_lifecycle_configuration().bucket(bucket).send(),
+            c.get_bucket_replication().bucket(bucket).send(),
+        );
         let versioning = versioning.map_err(|e| classify("GetBucketVersioning", e))?;
-        let encryption =
-            unless_absent("GetBucketEncryption", c.get_bucket_encryption().bucket(bucket).send().await, NO_ENCRYPTION)?;
+        let encryption = unless_absent("GetBucketEncryption", encryption, NO_ENCRYPTION)?;
+        let blocks = unless_absent("GetPublicAccessBlock", blocks, NO_PUBLIC_ACCESS_BLOCK)?;
+        let ownership = unless_absent("GetBucketOwnershipControls", ownership, NO_OWNERSHIP_CONTROLS)?;
+        let policy = unless_absent("GetBucketPolicy", policy, NO_POLICY)?;
+        let lifecycle = unless_absent("GetBucketLifecycleConfiguration", lifecycle, NO_LIFECYCLE)?;
+        let replication = unless_absent("GetBucketReplication", replication, NO_REPLICATION)?;
         let by_default = encryption
             .as_ref()
             .and_then(|e| e.server_side_encryption_configuration())
@@ -250,39 +257,18 @@ impl Buckets {
             .and_then(|r| r.apply_server_side_encryption_by_default())
             .filter(|d| d.sse_algorithm() == &ServerSideEncryption::AwsKms)
             .and_then(|d| d.kms_master_key_id());
-        let blocks = unless_absent(
-            "GetPublicAccessBlock",
-            c.get_public_access_block().bucket(bucket).send().await,
-            NO_PUBLIC_ACCESS_BLOCK,
-        )?;
         let blocked = blocks.as_ref().and_then(|b| b.public_access_block_configuration()).is_some_and(|b| {
             [b.block_public_acls(), b.ignore_public_acls(), b.block_public_policy(), b.restrict_public_buckets()]
                 .iter()
                 .all(|on| *on == Some(true))
         });
-        let ownership = unless_absent(
-            "GetBucketOwnershipControls",
-            c.get_bucket_ownership_controls().bucket(bucket).send().await,
-            NO_OWNERSHIP_CONTROLS,
-        )?;
         let ownership = ownership
             .as_ref()
             .and_then(|o| o.ownership_controls())
             .and_then(|o| o.rules().first())
             .map(|r| r.object_ownership().as_str().to_owned());
-        let policy = unless_absent("GetBucketPolicy", c.get_bucket_policy().bucket(bucket).send().await, NO_POLICY)?;
         let policy: Value =
             policy.and_then(|p| p.policy().and_then(|p| serde_json::from_str(p).ok())).unwrap_or_default();
-        let lifecycle = unless_absent(
-            "GetBucketLifecycleConfiguration",
-            c.get_bucket_lifecycle_configuration().bucket(bucket).send().await,
-            NO_LIFECYCLE,
-        )?;
-        let replication = unless_absent(
-            "GetBucketReplication",
-            c.get_bucket_replication().bucket(bucket).send().await,
-            NO_REPLICATION,
-        )?;
         Ok(json!({
             "bucket": bucket,
             "versioning": versioning.status() == Some(&BucketVersioningStatus::Enabled),
@@ -369,7 +355,7 @@ impl Buckets {
             call.send().await.map_err(|e| classify("DeleteBucketReplication", e))?;
             return Ok(());
         };
-        let config = replication_config(resolved(desired, &replication.role_arn)?, replication, desired)?;
+        let config = replication_config(replication, desired)?;
         let call = self.client.put_bucket_replication().bucket(bucket).replication_configuration(config);
         call.send().await.map_err(|e| classify("PutBucketReplication", e))?;
         Ok(())

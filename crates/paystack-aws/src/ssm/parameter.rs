@@ -21,6 +21,14 @@ pub(crate) struct Parameters {
     client: ssm::Client,
 }
 
+/// How a value is written.
+enum Write {
+    /// A new parameter, with these tags.
+    New(Vec<Tag>),
+    /// A new version of the parameter.
+    Overwrite,
+}
+
 fn ssm_tags(tags: TagMap) -> Result<Vec<Tag>, ReconcileError> {
     tags.into_iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| ReconcileError::permanent(e.to_string())))
@@ -32,15 +40,14 @@ impl Parameters {
         Self { client: client.clone() }
     }
 
-    async fn put(&self, name: &str, value: &str, tags: Option<Vec<Tag>>) -> Result<(), ReconcileError> {
-        let call = self
-            .client
-            .put_parameter()
-            .name(name)
-            .value(value)
-            .r#type(ParameterType::String)
-            .overwrite(tags.is_none())
-            .set_tags(tags);
+    /// Writes `value` to the parameter `name`: a new parameter with its tags, or a new
+    /// version of an existing one (SSM takes tags only on a new parameter).
+    async fn put(&self, name: &str, value: &str, write: Write) -> Result<(), ReconcileError> {
+        let call = self.client.put_parameter().name(name).value(value).r#type(ParameterType::String);
+        let call = match write {
+            Write::New(tags) => call.overwrite(false).set_tags(Some(tags)),
+            Write::Overwrite => call.overwrite(true),
+        };
         match call.send().await {
             Err(e) if e.as_service_error().is_some_and(|e| e.is_parameter_already_exists()) => Err(ReconcileError {
                 class: paystack_engine::ErrorClass::Conflict,
@@ -117,7 +124,7 @@ impl Reconciler for Parameters {
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
         let parameter: Parameter = spec(desired)?;
         let value = resolved(desired, &parameter.value)?;
-        self.put(&parameter.name, value, Some(ssm_tags(desired_tags(desired))?)).await?;
+        self.put(&parameter.name, value, Write::New(ssm_tags(desired_tags(desired))?)).await?;
         let read = self.client.get_parameter().name(&parameter.name).send().await;
         let read = read.map_err(|e| classify("GetParameter", e))?;
         let arn = read.parameter().and_then(|p| p.arn()).ok_or_else(|| missing("parameter ARN"))?;
@@ -133,7 +140,7 @@ impl Reconciler for Parameters {
         let parameter: Parameter = spec(desired)?;
         for change in changes {
             match change.field.as_str() {
-                "value" => self.put(&current.aws_id, resolved(desired, &parameter.value)?, None).await?,
+                "value" => self.put(&current.aws_id, resolved(desired, &parameter.value)?, Write::Overwrite).await?,
                 "tags" => sync_tags(&self.client, &current.aws_id, desired, current).await?,
                 other => return Err(cannot_update(desired, other)),
             }
