@@ -55,8 +55,9 @@ async fn dev_and_staging_differ_only_as_configured_until_something_moves() {
 
     let report = run(&dev, &["parity", "dev", "staging", "--json"]).code(0).json();
     // 48, the two network ACLs, the two group-to-group egress rules, the two keys, the
-    // sessions table and its replication alarm.
-    assert_eq!(report["structure"]["shared"], 56);
+    // sessions table and its replication alarm, the two artifacts buckets, their replication
+    // role and alarm, and the services' 21 parameters.
+    assert_eq!(report["structure"]["shared"], 81);
     assert_eq!(report["structure"]["only_in_a"], serde_json::json!([]));
     assert_eq!(
         report["structure"]["only_in_b"],
@@ -98,6 +99,9 @@ async fn dev_and_staging_differ_only_as_configured_until_something_moves() {
         ("network.subnet.public.b", "cidr_block"),
         ("network.subnet.public.c", "cidr_block"),
         ("network.vpc", "cidr_block"),
+        // dev keeps replaced artifacts a week, staging the shared 30 days.
+        ("storage.artifacts", "lifecycle.noncurrent_expiration_days"),
+        ("storage.artifacts.replica", "lifecycle.noncurrent_expiration_days"),
     ]
     .into_iter()
     .map(|(id, f)| (id.to_owned(), f.to_owned()))
