@@ -9,6 +9,7 @@ mod cidr;
 mod error;
 mod load;
 mod model;
+pub mod tls;
 
 pub use cidr::Ipv4Cidr;
 pub use error::{ConfigError, ConfigErrors, Location};

@@ -317,6 +317,8 @@ pub struct LoadBalancer {
     /// created.
     pub certificate_domain: String,
     pub health_check_path: String,
+    /// The HTTPS listener's security policy: one of AWS's, with TLS 1.2 at least.
+    pub tls_policy: String,
 }
 
 /// The service's DNS name: alias records in a hosted zone that is looked up, never created.

@@ -734,3 +734,31 @@ fn a_provisioned_sessions_table_needs_both_capacity_ranges_within_dynamodb_s_lim
         assert_eq!(errors[0].location.as_ref().unwrap().line_col().0, line, "{sessions}");
     }
 }
+
+#[test]
+fn the_tls_policy_defaults_to_tls_1_2_and_refuses_older_or_unknown_ones() {
+    let dev = ("dev.toml", "[network]\ncidr = \"10.0.0.0/16\"\n");
+    let config = load_with_shared(&[dev], "").unwrap();
+    assert_eq!(config.environments["dev"].load_balancer.tls_policy, "ELBSecurityPolicy-TLS13-1-2-2021-06");
+
+    let old = (
+        "dev.toml",
+        "[network]\ncidr = \"10.0.0.0/16\"\n[load_balancer]\ntls_policy = \"ELBSecurityPolicy-2016-08\"\n",
+    );
+    let (at, message, help) = only_error(&[old]);
+    assert_eq!(at, "dev.toml:4:14");
+    assert!(message.contains("accepts TLS 1.0"), "{message}");
+    assert!(help.contains("ELBSecurityPolicy-TLS13-1-2-2021-06"), "{help}");
+
+    let typo =
+        ("dev.toml", "[network]\ncidr = \"10.0.0.0/16\"\n[load_balancer]\ntls_policy = \"ELBSecurityPolicy-TLS13\"\n");
+    let (_, message, _) = only_error(&[typo]);
+    assert!(message.contains("is not an Application Load Balancer security policy"), "{message}");
+
+    let chosen = (
+        "dev.toml",
+        "[network]\ncidr = \"10.0.0.0/16\"\n[load_balancer]\ntls_policy = \"ELBSecurityPolicy-TLS13-1-3-2021-06\"\n",
+    );
+    let config = load_with_shared(&[chosen], "").unwrap();
+    assert_eq!(config.environments["dev"].load_balancer.tls_policy, "ELBSecurityPolicy-TLS13-1-3-2021-06");
+}

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2 as ec2;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use ec2::error::{ProvideErrorMetadata, SdkError};
-use ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
+use ec2::types::{IpPermission, IpRange, Ipv6Range, ResourceType, UserIdGroupPair};
 use paystack_core::{FieldChange, Fields, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
 use paystack_platform::kinds::SecurityGroup;
@@ -48,6 +48,9 @@ pub(crate) fn permission(rule: &Fields) -> Result<IpPermission, ReconcileError> 
         .find_map(|k| rule.get(*k).and_then(Value::as_str));
     if let Some(cidr) = rule.get("cidr_ipv4").and_then(Value::as_str) {
         p = p.ip_ranges(IpRange::builder().cidr_ip(cidr).set_description(description).build());
+    } else if let Some(cidr) = rule.get("cidr_ipv6").and_then(Value::as_str) {
+        // paystack writes none; one added by hand is read, so that it can be revoked.
+        p = p.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(cidr).set_description(description).build());
     } else if let Some(group) = group {
         p = p.user_id_group_pairs(UserIdGroupPair::builder().group_id(group).set_description(description).build());
     } else {
@@ -71,6 +74,11 @@ fn rules(permissions: &[IpPermission], direction: Direction) -> Vec<Value> {
         for r in p.ip_ranges() {
             if let Some(cidr) = r.cidr_ip() {
                 out.push(base(("cidr_ipv4", cidr), r.description()));
+            }
+        }
+        for r in p.ipv6_ranges() {
+            if let Some(cidr) = r.cidr_ipv6() {
+                out.push(base(("cidr_ipv6", cidr), r.description()));
             }
         }
         if direction == Direction::Ingress {

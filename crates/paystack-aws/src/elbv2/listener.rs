@@ -84,6 +84,10 @@ impl Reconciler for Listeners {
                 "port": l.port(),
                 "protocol": l.protocol().map(|p| p.as_str()),
                 "certificate_arn": l.certificates().first().and_then(|c| c.certificate_arn()),
+                // Only HTTPS and TLS listeners have a security policy; the emulator reports
+                // one on every listener.
+                "ssl_policy": matches!(l.protocol(), Some(ProtocolEnum::Https | ProtocolEnum::Tls))
+                    .then(|| l.ssl_policy()).flatten(),
                 "default_action": l.default_actions().first().map(action_value),
             });
             out.extend(observed(scope, &tags, arn, attributes, json!({ "arn": arn })));
@@ -100,6 +104,7 @@ impl Reconciler for Listeners {
             .port(i32::from(typed.port))
             .protocol(ProtocolEnum::from(typed.protocol.as_str()))
             .set_certificates(certificates(&typed))
+            .set_ssl_policy(typed.ssl_policy.clone())
             .default_actions(action(desired, &typed)?)
             .set_tags(Some(create_tags(desired)))
             .send()
@@ -123,6 +128,7 @@ impl Reconciler for Listeners {
             modify = match change.field.as_str() {
                 "protocol" => modify.protocol(ProtocolEnum::from(typed.protocol.as_str())),
                 "certificate_arn" => modify.set_certificates(certificates(&typed)),
+                "ssl_policy" => modify.set_ssl_policy(typed.ssl_policy.clone()),
                 "default_action" => modify.default_actions(action(desired, &typed)?),
                 "tags" => modify,
                 other => return Err(cannot_update(desired, other)),

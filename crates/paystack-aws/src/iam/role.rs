@@ -1,8 +1,11 @@
-//! `iam.role`: a role scoped to one environment, with one inline policy.
+//! `iam.role`: a role scoped to one environment, with one inline policy and nothing else:
+//! an inline policy or a managed policy added by hand is read, shown as drift and removed.
 //!
 //! A stack's roles live under their own path, so one listing under it is the stack's whole
 //! inventory. IAM returns policy documents URL-encoded; they are decoded and parsed, so they
 //! compare with the spec's documents as JSON, whatever the spacing.
+
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_iam as iam;
@@ -41,9 +44,85 @@ fn iam_tags(tags: TagMap) -> Result<Vec<Tag>, ReconcileError> {
         .collect()
 }
 
+/// What one role is, besides its listing: `GetRole` for its tags and boundary, and every
+/// policy it has.
+struct RoleRead {
+    role: iam::operation::get_role::GetRoleOutput,
+    /// Every inline policy's document, by name.
+    inline: BTreeMap<String, Value>,
+    /// The ARNs of the attached managed policies.
+    managed: Vec<String>,
+}
+
 impl Roles {
     pub(crate) fn new(client: &iam::Client) -> Self {
         Self { client: client.clone() }
+    }
+
+    /// The role and all of its policies, read at once; `None` if it went in between.
+    async fn read(&self, name: &str) -> Result<Option<RoleRead>, ReconcileError> {
+        let gone = |e: &iam::operation::get_role::GetRoleError| e.is_no_such_entity_exception();
+        let (role, inline, managed) = tokio::join!(
+            self.client.get_role().role_name(name).send(),
+            self.client
+                .list_role_policies()
+                .role_name(name)
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Result<Vec<_>, _>>(),
+            self.client
+                .list_attached_role_policies()
+                .role_name(name)
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Result<Vec<_>, _>>(),
+        );
+        let Some(role) = unless_gone_since("GetRole", role, gone)? else { return Ok(None) };
+        let Some(names) = unless_gone_since("ListRolePolicies", inline, |e| e.is_no_such_entity_exception())? else {
+            return Ok(None);
+        };
+        let Some(managed) =
+            unless_gone_since("ListAttachedRolePolicies", managed, |e| e.is_no_such_entity_exception())?
+        else {
+            return Ok(None);
+        };
+        let mut documents = BTreeMap::new();
+        for policy in &names {
+            let got = self.client.get_role_policy().role_name(name).policy_name(policy).send().await;
+            // A policy deleted between the listing and its read is not there.
+            if let Some(got) = unless_gone_since("GetRolePolicy", got, |e| e.is_no_such_entity_exception())? {
+                documents.insert(policy.clone(), document(got.policy_document())?);
+            }
+        }
+        let managed = managed.iter().filter_map(|p| p.policy_arn().map(str::to_owned)).collect();
+        Ok(Some(RoleRead { role, inline: documents, managed }))
+    }
+
+    /// Removes what the role has beyond its own policy, as `current` found it.
+    async fn remove_others(&self, name: &str, current: &Observed, field: &str) -> Result<(), ReconcileError> {
+        let found = current.attributes.get(field);
+        if field == "other_policies" {
+            for policy in found.and_then(Value::as_object).into_iter().flat_map(|m| m.keys()) {
+                unless_gone(
+                    "DeleteRolePolicy",
+                    self.client.delete_role_policy().role_name(name).policy_name(policy).send().await,
+                    |e| e.is_no_such_entity_exception(),
+                    |_| false,
+                )?;
+            }
+        } else {
+            for arn in found.and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+                unless_gone(
+                    "DetachRolePolicy",
+                    self.client.detach_role_policy().role_name(name).policy_arn(arn).send().await,
+                    |e| e.is_no_such_entity_exception(),
+                    |_| false,
+                )?;
+            }
+        }
+        Ok(())
     }
 
     async fn put_policy(&self, name: &str, desired: &Desired) -> Result<(), ReconcileError> {
@@ -90,22 +169,19 @@ impl Reconciler for Roles {
         let mut out = Vec::new();
         for listed in listed {
             let name = listed.role_name();
-            // ListRoles leaves out tags and the boundary; GetRole has them.
-            let got = self.client.get_role().role_name(name).send().await;
-            let Some(got) = unless_gone_since("GetRole", got, |e| e.is_no_such_entity_exception())? else { continue };
-            let role = got.role().ok_or_else(|| missing("role"))?;
+            let Some(read) = self.read(name).await? else { continue };
+            let role = read.role.role().ok_or_else(|| missing("role"))?;
             let tags: TagMap = role.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect();
-            let policy = self.client.get_role_policy().role_name(name).policy_name(POLICY_NAME).send().await;
-            let policy = match unless_gone_since("GetRolePolicy", policy, |e| e.is_no_such_entity_exception())? {
-                Some(p) => document(p.policy_document())?,
-                None => Value::Null,
-            };
             let trust = role.assume_role_policy_document().map(document).transpose()?;
+            let mut others = read.inline;
+            let policy = others.remove(POLICY_NAME).unwrap_or(Value::Null);
             let attributes = json!({
                 "name": name,
                 "path": role.path(),
                 "assume_role_policy": trust,
                 "policy": policy,
+                "other_policies": others,
+                "managed_policy_arns": read.managed,
                 "permissions_boundary": role.permissions_boundary().and_then(|b| b.permissions_boundary_arn()),
             });
             out.extend(observed(scope, &tags, name, attributes, json!({ "arn": role.arn() })));
@@ -157,6 +233,8 @@ impl Reconciler for Roles {
                         .map_err(|e| classify("UpdateAssumeRolePolicy", e))?;
                 }
                 "policy" => self.put_policy(name, desired).await?,
+                // Every spec has neither: whatever is there was added by hand.
+                field @ ("other_policies" | "managed_policy_arns") => self.remove_others(name, current, field).await?,
                 "permissions_boundary" => self.set_boundary(name, desired).await?,
                 "tags" => {
                     sync_tags(&self.client, name, desired, current).await?;

@@ -44,6 +44,7 @@ pub(super) struct RawDrift {
 pub(super) struct RawLoadBalancer {
     certificate_domain: Option<Spanned<String>>,
     health_check_path: Option<Spanned<String>>,
+    tls_policy: Option<Spanned<String>>,
 }
 
 #[derive(Clone, Deserialize, Default)]
@@ -343,8 +344,34 @@ pub(super) fn load_balancer(
 ) -> Option<LoadBalancer> {
     let domain = c.pick("load_balancer.certificate_domain", env.certificate_domain, shared.certificate_domain);
     let path = c.pick("load_balancer.health_check_path", env.health_check_path, shared.health_check_path);
+    let tls = c.pick_optional(env.tls_policy, shared.tls_policy);
     let (domain, path) = (domain?, path?);
     let mut ok = true;
+    let tls_policy = match tls {
+        None => crate::tls::DEFAULT_POLICY.to_owned(),
+        Some(tls) => {
+            match crate::tls::policy(&tls.value) {
+                Some(p) if p.minimum.is_current() => {}
+                Some(p) => {
+                    c.fail(
+                        &tls.at,
+                        format!("`{}` accepts {}, which PCI DSS no longer allows", tls.value, p.minimum),
+                        format!("use a policy whose minimum is TLS 1.2, such as {}", crate::tls::DEFAULT_POLICY),
+                    );
+                    ok = false;
+                }
+                None => {
+                    c.fail(
+                        &tls.at,
+                        format!("`{}` is not an Application Load Balancer security policy", tls.value),
+                        format!("use one of AWS's policies, such as {}", crate::tls::DEFAULT_POLICY),
+                    );
+                    ok = false;
+                }
+            }
+            tls.value
+        }
+    };
     if domain.value.is_empty() || domain.value.len() > 253 || domain.value.contains(char::is_whitespace) {
         c.fail(
             &domain.at,
@@ -361,7 +388,7 @@ pub(super) fn load_balancer(
         );
         ok = false;
     }
-    ok.then_some(LoadBalancer { certificate_domain: domain.value, health_check_path: path.value })
+    ok.then_some(LoadBalancer { certificate_domain: domain.value, health_check_path: path.value, tls_policy })
 }
 
 /// A record label leaves room for `-` and the longest suffix within DNS's 63.

@@ -68,6 +68,8 @@ pub(super) fn compute(
             assume_role_policy: ecs_tasks_may_assume(),
             policy: PolicyDocument { version: "2012-10-17".into(), statement: statements },
             permissions_boundary: crate::bootstrap::boundary_arn(env),
+            other_policies: std::collections::BTreeMap::new(),
+            managed_policy_arns: Vec::new(),
             tags: n.tags,
         };
         let parameter_arns = parameters::arns_of(b, &storage.account, svc);

@@ -51,6 +51,7 @@ pub(super) fn edge(
         port: HTTP_PORT,
         protocol: "HTTP".into(),
         certificate_arn: None,
+        ssl_policy: None,
         default_action: ListenerAction::Redirect { protocol: "HTTPS".into(), port: HTTPS_PORT.to_string() },
         tags: n.tags,
     })?;
@@ -60,6 +61,7 @@ pub(super) fn edge(
         port: HTTPS_PORT,
         protocol: "HTTPS".into(),
         certificate_arn: Some(certificate),
+        ssl_policy: Some(env.load_balancer.tls_policy.clone()),
         default_action: ListenerAction::Forward { target_group_arn: target_group.arn() },
         tags: n.tags,
     })?;

@@ -89,6 +89,7 @@ fn to_cidr(port: u16, cidr: &str, description: &str) -> SecurityGroupRuleSpec {
         from_port: port.into(),
         to_port: port.into(),
         cidr_ipv4: Some(cidr.to_owned()),
+        cidr_ipv6: None,
         source_security_group_id: None,
         description: description.to_owned(),
     }
@@ -100,6 +101,7 @@ fn from_group(port: u16, source: &Handle<SecurityGroup>, description: &str) -> S
         from_port: port.into(),
         to_port: port.into(),
         cidr_ipv4: None,
+        cidr_ipv6: None,
         source_security_group_id: Some(source.id()),
         description: description.to_owned(),
     }

@@ -149,6 +149,8 @@ fn artifacts(
             statement: replication_statements(&env.region, region, name, &replica_name, key, replica_key),
         },
         permissions_boundary: crate::bootstrap::boundary_arn(env),
+        other_policies: std::collections::BTreeMap::new(),
+        managed_policy_arns: Vec::new(),
         tags: n.tags,
     })?;
     let replication = BucketReplication {

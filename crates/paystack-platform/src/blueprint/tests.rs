@@ -64,6 +64,7 @@ pub(crate) fn env(name: &str, cidr: &str, nats: usize) -> Environment {
         load_balancer: LoadBalancer {
             certificate_domain: "*.payments.example.com".into(),
             health_check_path: "/health".into(),
+            tls_policy: paystack_config::tls::DEFAULT_POLICY.into(),
         },
         dns: Dns { zone: "payments.example.com".into(), label: name.into(), weights: BTreeMap::new() },
         iam: Iam { permissions_boundary_arn: None },

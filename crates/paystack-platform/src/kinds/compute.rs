@@ -56,17 +56,29 @@ pub struct PolicyDocument {
 
 /// An IAM role with one inline policy, under the path [`role_path`]. `assume_role_policy`
 /// is the trust policy as AWS takes it.
+///
+/// The role's permissions are exactly `policy`, as Terraform's exclusive `inline_policy` and
+/// `managed_policy_arns` make them: `other_policies` (any other inline policy, by name) and
+/// `managed_policy_arns` (attached managed policies) are empty in every spec, so one added
+/// by hand is drift, and the next apply removes it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IamRole {
     pub name: String,
     pub path: String,
     pub assume_role_policy: Value,
     pub policy: PolicyDocument,
+    #[serde(default)]
+    pub other_policies: BTreeMap<String, Value>,
+    #[serde(default)]
+    pub managed_policy_arns: Vec<String>,
     pub permissions_boundary: Option<String>,
     pub tags: Tags,
 }
-pub const IAM_ROLE: KindDef =
-    KindDef::new("iam.role", "iam", "iam_role").named("name", 64).replace_on(fields!(IamRole: name, path)).global();
+pub const IAM_ROLE: KindDef = KindDef::new("iam.role", "iam", "iam_role")
+    .named("name", 64)
+    .replace_on(fields!(IamRole: name, path))
+    .unordered(fields!(IamRole: managed_policy_arns))
+    .global();
 impl KindSpec for IamRole {
     const DEF: &'static KindDef = &IAM_ROLE;
 }

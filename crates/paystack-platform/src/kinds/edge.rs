@@ -57,13 +57,15 @@ pub enum ListenerAction {
     Forward { target_group_arn: Input<String> },
 }
 
-/// A listener; `certificate_arn` is null for HTTP.
+/// A listener; `certificate_arn` and `ssl_policy` (the TLS security policy) are null for
+/// HTTP.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Listener {
     pub load_balancer_arn: Input<String>,
     pub port: u16,
     pub protocol: String,
     pub certificate_arn: Option<String>,
+    pub ssl_policy: Option<String>,
     pub default_action: ListenerAction,
     pub tags: Tags,
 }

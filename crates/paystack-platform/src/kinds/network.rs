@@ -161,6 +161,9 @@ pub struct SecurityGroupRuleSpec {
     pub to_port: i32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cidr_ipv4: Option<String>,
+    /// paystack sets none; AWS reports one added by hand, which is then drift.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cidr_ipv6: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_security_group_id: Option<Input<String>>,
     pub description: String,
