@@ -1,0 +1,394 @@
+//! The platform's compliance rules, written once.
+//!
+//! `paystack check` reads a stack's live resources as `plan` does and hands them here; the
+//! compliance function will evaluate the same rules on the resources an event names. A rule
+//! reads a resource's live attributes, in the shape its kind's spec has, leniently: what
+//! someone changed by hand need not look like anything paystack writes, and a field that is
+//! missing counts as unset. This crate depends on no AWS crate, and its tests are plain data.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use paystack_config::Environment;
+use paystack_core::{Kind, Observed};
+use paystack_platform::kinds::{self, KindDef};
+use serde::Serialize;
+use serde_json::Value;
+
+mod iam;
+#[cfg(test)]
+mod tests;
+
+/// What the rules hold one environment's live resources to: its own configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expectations {
+    /// The tags every taggable resource carries, by key.
+    pub required_tags: BTreeMap<String, String>,
+    pub log_retention_days: u32,
+    /// The HTTPS listener's security policy.
+    pub tls_policy: String,
+    /// The boundary every role carries, where the environment has one.
+    pub permissions_boundary: Option<String>,
+    /// The ports the load balancer's security group may open to the internet.
+    pub public_ports: BTreeSet<u16>,
+}
+
+impl Expectations {
+    /// What `env`'s configuration sets.
+    pub fn of(env: &Environment) -> Self {
+        Self {
+            required_tags: paystack_platform::blueprint::required_tags(env)
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+            log_retention_days: env.logs.retention_days,
+            tls_policy: env.load_balancer.tls_policy.clone(),
+            permissions_boundary: paystack_platform::bootstrap::boundary_arn(env),
+            public_ports: env.security.alb_ingress_ports.iter().copied().collect(),
+        }
+    }
+}
+
+/// One resource that breaks one rule.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Violation {
+    pub rule: &'static str,
+    /// The resource's logical id, as its ownership tag names it.
+    pub resource: String,
+    pub kind: String,
+    /// What AWS calls it.
+    pub aws_id: String,
+    pub expected: String,
+    pub actual: String,
+}
+
+/// What a rule found wrong with one resource.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub expected: String,
+    pub actual: String,
+}
+
+fn finding(expected: impl Into<String>, actual: impl Into<String>) -> Finding {
+    Finding { expected: expected.into(), actual: actual.into() }
+}
+
+/// What every rule may know besides the resource it reads: the expectations, and facts
+/// gathered from the other resources of the stack.
+pub struct Context<'a> {
+    pub expect: &'a Expectations,
+    /// The security groups a load balancer uses: only they may be open to the internet.
+    load_balancer_groups: BTreeSet<String>,
+    /// The ARNs of the environment's keys, in every region it uses.
+    keys: BTreeSet<String>,
+}
+
+impl<'a> Context<'a> {
+    /// The context of `resources`, a stack's live resources.
+    pub fn new(expect: &'a Expectations, resources: &[(Kind, Observed)]) -> Self {
+        let of = |def: &'static KindDef| resources.iter().filter(move |(k, _)| k.as_str() == def.name).map(|(_, o)| o);
+        let load_balancer_groups = of(&kinds::LOAD_BALANCER)
+            .flat_map(|o| strings(o.attributes.get("security_group_ids")))
+            .map(str::to_owned)
+            .collect();
+        let keys = of(&kinds::KMS_KEY).filter_map(|o| text(o.outputs.get("arn"))).map(str::to_owned).collect();
+        Self { expect, load_balancer_groups, keys }
+    }
+
+    /// Whether `key` (an ARN or a key id) is one of the environment's keys.
+    fn is_environment_key(&self, key: &str) -> bool {
+        self.keys.iter().any(|arn| arn == key || arn.strip_suffix(key).is_some_and(|rest| rest.ends_with("key/")))
+    }
+}
+
+/// A compliance rule: the kinds it reads, and what it checks on one resource.
+pub struct Rule {
+    pub id: &'static str,
+    pub description: &'static str,
+    /// The kinds it reads; empty for every kind.
+    pub kinds: &'static [&'static KindDef],
+    check: fn(&Context<'_>, &Observed) -> Vec<Finding>,
+}
+
+impl Rule {
+    fn applies_to(&self, kind: &Kind) -> bool {
+        self.kinds.is_empty() || self.kinds.iter().any(|k| k.name == kind.as_str())
+    }
+
+    /// What is wrong with one resource by this rule.
+    pub fn check(&self, cx: &Context<'_>, kind: &Kind, observed: &Observed) -> Vec<Finding> {
+        if self.applies_to(kind) { (self.check)(cx, observed) } else { Vec::new() }
+    }
+}
+
+/// Every rule, in the order they are reported.
+pub const RULES: &[Rule] = &[
+    Rule {
+        id: "encryption-at-rest",
+        description: "every data store is encrypted at rest with the environment's key (Aurora with storage encryption)",
+        kinds: &[&kinds::DB_CLUSTER, &kinds::TABLE, &kinds::BUCKET, &kinds::SECRET, &kinds::TOPIC, &kinds::LOG_GROUP],
+        check: encryption,
+    },
+    Rule {
+        id: "open-ingress",
+        description: "no security group admits 0.0.0.0/0 or ::/0, except the load balancer's on its public ports",
+        kinds: &[&kinds::SECURITY_GROUP],
+        check: open_ingress,
+    },
+    Rule {
+        id: "open-network-acl",
+        description: "no network ACL rule allows all traffic from anywhere",
+        kinds: &[&kinds::NETWORK_ACL],
+        check: open_acl,
+    },
+    Rule {
+        id: "iam-wildcard-action",
+        description: "no IAM statement allows `*` as its action",
+        kinds: &[&kinds::IAM_ROLE],
+        check: iam::wildcard_action,
+    },
+    Rule {
+        id: "iam-wildcard-resource",
+        description: "no IAM statement allows `*` as its resource without a condition",
+        kinds: &[&kinds::IAM_ROLE],
+        check: iam::wildcard_resource,
+    },
+    Rule {
+        id: "iam-managed-policy",
+        description: "a role's permissions are its own inline policy: no managed policy is attached",
+        kinds: &[&kinds::IAM_ROLE],
+        check: iam::managed_policies,
+    },
+    Rule {
+        id: "permissions-boundary",
+        description: "every role carries the environment's permissions boundary, where it has one",
+        kinds: &[&kinds::IAM_ROLE],
+        check: iam::boundary,
+    },
+    Rule {
+        id: "required-tags",
+        description: "every taggable resource carries the five required tags",
+        kinds: &[],
+        check: required_tags,
+    },
+    Rule {
+        id: "log-retention",
+        description: "log groups keep events as long as the environment configures",
+        kinds: &[&kinds::LOG_GROUP],
+        check: log_retention,
+    },
+    Rule {
+        id: "tls-policy",
+        description: "HTTPS listeners use the configured TLS policy",
+        kinds: &[&kinds::LISTENER],
+        check: tls_policy,
+    },
+    Rule {
+        id: "bucket-public-access",
+        description: "buckets block every kind of public access",
+        kinds: &[&kinds::BUCKET],
+        check: |_, o| expect_true(&o.attributes, "block_public_access", "all four public-access blocks on"),
+    },
+    Rule {
+        id: "bucket-versioning",
+        description: "buckets keep every version",
+        kinds: &[&kinds::BUCKET],
+        check: |_, o| expect_true(&o.attributes, "versioning", "versioning enabled"),
+    },
+    Rule {
+        id: "bucket-tls-only",
+        description: "bucket policies deny every request made without TLS",
+        kinds: &[&kinds::BUCKET],
+        check: tls_only,
+    },
+    Rule {
+        id: "table-pitr",
+        description: "tables have point-in-time recovery",
+        kinds: &[&kinds::TABLE],
+        check: |_, o| expect_true(&o.attributes, "point_in_time_recovery", "point-in-time recovery on"),
+    },
+    Rule {
+        id: "key-rotation",
+        description: "the environment's keys rotate yearly",
+        kinds: &[&kinds::KMS_KEY],
+        check: |_, o| expect_true(&o.attributes, "enable_key_rotation", "automatic rotation on"),
+    },
+];
+
+/// The rule of that id.
+pub fn rule(id: &str) -> Option<&'static Rule> {
+    RULES.iter().find(|r| r.id == id)
+}
+
+/// Every violation among `resources` (a stack's live resources), by rule, then resource.
+pub fn evaluate(expect: &Expectations, resources: &[(Kind, Observed)]) -> Vec<Violation> {
+    let cx = Context::new(expect, resources);
+    let mut out = Vec::new();
+    for rule in RULES {
+        let mut found: Vec<Violation> = resources
+            .iter()
+            .flat_map(|(kind, o)| {
+                rule.check(&cx, kind, o).into_iter().map(|f| Violation {
+                    rule: rule.id,
+                    resource: o.id.to_string(),
+                    kind: kind.to_string(),
+                    aws_id: o.aws_id.clone(),
+                    expected: f.expected,
+                    actual: f.actual,
+                })
+            })
+            .collect();
+        found.sort();
+        out.extend(found);
+    }
+    out
+}
+
+fn text(v: Option<&Value>) -> Option<&str> {
+    v.and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+fn strings(v: Option<&Value>) -> impl Iterator<Item = &str> {
+    v.and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
+}
+
+fn shown(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => "unset".to_owned(),
+        Some(Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+    }
+}
+
+fn expect_true(a: &serde_json::Map<String, Value>, field: &str, expected: &str) -> Vec<Finding> {
+    match a.get(field) {
+        Some(Value::Bool(true)) => Vec::new(),
+        other => vec![finding(expected, format!("`{field}` is {}", shown(other)))],
+    }
+}
+
+/// Each data store's field that names its key; Aurora's says only whether it is encrypted.
+fn encryption(cx: &Context<'_>, o: &Observed) -> Vec<Finding> {
+    let a = &o.attributes;
+    if let Some(encrypted) = a.get("storage_encrypted") {
+        return if encrypted == &Value::Bool(true) {
+            Vec::new()
+        } else {
+            vec![finding("storage encrypted", format!("`storage_encrypted` is {}", shown(Some(encrypted))))]
+        };
+    }
+    let Some((field, key)) =
+        ["kms_key_arn", "kms_key_id", "kms_master_key_id"].iter().find_map(|f| a.get(*f).map(|v| (*f, v)))
+    else {
+        return vec![finding("encrypted with the environment's key", "no encryption key")];
+    };
+    match text(Some(key)) {
+        None => vec![finding("encrypted with the environment's key", format!("`{field}` is unset"))],
+        Some(key) if !cx.keys.is_empty() && !cx.is_environment_key(key) => {
+            vec![finding("encrypted with the environment's key", format!("encrypted with {key}"))]
+        }
+        Some(_) => Vec::new(),
+    }
+}
+
+/// A rule of a group open to the whole internet, unless it is the load balancer's public
+/// port.
+fn open_ingress(cx: &Context<'_>, o: &Observed) -> Vec<Finding> {
+    let a = &o.attributes;
+    let load_balancer = cx.load_balancer_groups.contains(&o.aws_id);
+    let mut out = Vec::new();
+    for rule in a.get("ingress").and_then(Value::as_array).into_iter().flatten() {
+        let anywhere = [("cidr_ipv4", "0.0.0.0/0"), ("cidr_ipv6", "::/0")]
+            .into_iter()
+            .find(|(field, any)| text(rule.get(*field)) == Some(*any));
+        let Some((_, cidr)) = anywhere else { continue };
+        let (protocol, from, to) =
+            (text(rule.get("protocol")).unwrap_or("-1"), rule.get("from_port"), rule.get("to_port"));
+        let port = from.and_then(Value::as_u64).filter(|f| Some(*f) == to.and_then(Value::as_u64));
+        let public = protocol == "tcp"
+            && port.and_then(|p| u16::try_from(p).ok()).is_some_and(|p| cx.expect.public_ports.contains(&p));
+        if load_balancer && public {
+            continue;
+        }
+        let ports = match (protocol, from, to) {
+            ("-1", _, _) => "every port".to_owned(),
+            (_, Some(f), Some(t)) if f == t => format!("port {f}"),
+            (_, f, t) => format!("ports {}-{}", shown(f), shown(t)),
+        };
+        let allowed = if load_balancer {
+            let ports: Vec<String> = cx.expect.public_ports.iter().map(u16::to_string).collect();
+            format!("ingress from anywhere on {} only", ports.join(" and "))
+        } else {
+            "no ingress from anywhere".to_owned()
+        };
+        out.push(finding(allowed, format!("{cidr} on {protocol} {ports}")));
+    }
+    out
+}
+
+fn open_acl(_: &Context<'_>, o: &Observed) -> Vec<Finding> {
+    let a = &o.attributes;
+    let mut out = Vec::new();
+    for e in a.get("entries").and_then(Value::as_array).into_iter().flatten() {
+        let inbound = e.get("egress") != Some(&Value::Bool(true));
+        let allow = text(e.get("rule_action")).is_some_and(|r| r.eq_ignore_ascii_case("allow"));
+        let all = text(e.get("protocol")) == Some("-1");
+        let cidr = text(e.get("cidr_block")).or_else(|| text(e.get("ipv6_cidr_block")));
+        if inbound && allow && all && matches!(cidr, Some("0.0.0.0/0" | "::/0")) {
+            out.push(finding(
+                "no rule allowing all traffic from anywhere",
+                format!("rule {} allows all traffic from {}", shown(e.get("rule_number")), cidr.unwrap_or_default()),
+            ));
+        }
+    }
+    out
+}
+
+fn required_tags(cx: &Context<'_>, o: &Observed) -> Vec<Finding> {
+    let a = &o.attributes;
+    // A kind with no tags field takes no tags (settings, Route 53 records).
+    let Some(tags) = a.get("tags") else { return Vec::new() };
+    let mut out = Vec::new();
+    for (key, value) in &cx.expect.required_tags {
+        match tags.get(key).and_then(Value::as_str) {
+            Some(v) if v == value => {}
+            Some(v) => out.push(finding(format!("{key}={value}"), format!("{key}={v}"))),
+            None => out.push(finding(format!("{key}={value}"), format!("no {key} tag"))),
+        }
+    }
+    out
+}
+
+fn log_retention(cx: &Context<'_>, o: &Observed) -> Vec<Finding> {
+    let a = &o.attributes;
+    let expected = u64::from(cx.expect.log_retention_days);
+    match a.get("retention_in_days").and_then(Value::as_u64) {
+        Some(days) if days == expected => Vec::new(),
+        Some(days) => vec![finding(format!("{expected} days"), format!("{days} days"))],
+        None => vec![finding(format!("{expected} days"), "kept forever")],
+    }
+}
+
+fn tls_policy(cx: &Context<'_>, o: &Observed) -> Vec<Finding> {
+    let a = &o.attributes;
+    if text(a.get("protocol")) != Some("HTTPS") {
+        return Vec::new();
+    }
+    match text(a.get("ssl_policy")) {
+        Some(p) if p == cx.expect.tls_policy => Vec::new(),
+        other => vec![finding(cx.expect.tls_policy.clone(), other.unwrap_or("AWS's default"))],
+    }
+}
+
+fn tls_only(_: &Context<'_>, o: &Observed) -> Vec<Finding> {
+    let a = &o.attributes;
+    let statements = a.get("policy").and_then(|p| p.get("Statement")).map(iam::as_list).unwrap_or_default();
+    let denies_plain = statements.iter().any(|s| {
+        let secure = s.get("Condition").and_then(|c| c.get("Bool")).and_then(|b| b.get("aws:SecureTransport"));
+        text(s.get("Effect")) == Some("Deny") && matches!(secure, Some(v) if v == "false" || v == &Value::Bool(false))
+    });
+    if denies_plain {
+        Vec::new()
+    } else {
+        vec![finding("a statement denying requests without TLS (aws:SecureTransport false)", "none")]
+    }
+}
