@@ -10,6 +10,7 @@ mod accounts;
 mod app;
 mod artifacts;
 mod cli;
+mod compliance;
 mod database;
 mod drift;
 mod faults;

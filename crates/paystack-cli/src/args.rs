@@ -96,6 +96,16 @@ pub(crate) enum Command {
         #[command(flatten)]
         lock: LockArgs,
     },
+    /// Hold the stack's live resources to the platform's compliance rules: encryption, open
+    /// ingress, IAM wildcards, boundaries, tags, log retention, TLS, buckets and tables.
+    /// Read-only. Exit 0 when everything complies, 2 on a violation, 1 on error.
+    Check {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Print the rules and the violations as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Compare two environments, configured and live: which resources and settings differ
     /// because their configurations say so, and which differ without a reason. Exit 0 when
     /// every difference is configured, 2 when one is not, 1 on error.

@@ -17,12 +17,14 @@ use crate::args::{Cli, Command, StackArgs, StateCommand};
 use crate::diagnostics::{InvalidConfig, state_error};
 use crate::render;
 
+mod check;
 mod converge;
 mod drift;
 mod many;
 mod parity;
 mod setup;
 
+use check::check;
 use converge::{Confirm, Mode, converge};
 use drift::{DriftArgs, drift, drift_many};
 use parity::parity;
@@ -324,6 +326,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             outln!("The next run takes the lock and fences that holder off: it can no longer write state.");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Check { stack, json } => check(&load(&cli, stack)?, *json).await,
         Command::Output { stack, json } => {
             let s = load(&cli, stack)?;
             let state = read_state(&s).await?.ok_or_else(|| {
