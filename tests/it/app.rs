@@ -106,6 +106,8 @@ async fn dev_runs_its_services_on_fargate_behind_the_load_balancer() {
     private.sort_unstable();
     assert_eq!(services.services().len(), 2, "both services are described");
     assert!(services.failures().is_empty(), "{:?}", services.failures());
+    assert_eq!(out["discovery_namespace"], format!("dev-{sfx}.paystack.internal"));
+    Box::pin(each_service_is_found_by_name(&format!("dev-{sfx}.paystack.internal"), services.services())).await;
     for s in services.services() {
         let vpc = s.network_configuration().unwrap().awsvpc_configuration().unwrap();
         let mut subnets: Vec<&str> = vpc.subnets().iter().map(String::as_str).collect();
@@ -230,6 +232,28 @@ async fn dev_runs_its_services_on_fargate_behind_the_load_balancer() {
 }
 
 /// The cluster's Container Insights setting: `enabled` or `disabled`.
+/// Cloud Map: the stack's private namespace, a discovery service of each ECS service's own
+/// name in it (an `A` record per task, 10 s), and each ECS service registered in its own.
+async fn each_service_is_found_by_name(namespace: &str, services: &[aws_sdk_ecs::types::Service]) {
+    let sd = crate::support::servicediscovery().await;
+    let namespaces = sd.list_namespaces().send().await.unwrap();
+    let ns = namespaces.namespaces().iter().find(|n| n.name() == Some(namespace)).expect("the namespace");
+    assert_eq!(ns.r#type().map(|t| t.as_str()), Some("DNS_PRIVATE"));
+    for s in services {
+        let name = s.service_name().unwrap();
+        let short = if name.contains("payments-api") { "payments-api" } else { "worker" };
+        let registry = s.service_registries().first().and_then(|r| r.registry_arn()).expect("registered");
+        let id = registry.rsplit('/').next().unwrap();
+        let got = sd.get_service().id(id).send().await.unwrap();
+        let discovery = got.service().unwrap();
+        assert_eq!((discovery.name(), discovery.namespace_id()), (Some(short), ns.id()), "{name}");
+        let dns = discovery.dns_config().unwrap();
+        assert_eq!(dns.routing_policy().map(|p| p.as_str()), Some("MULTIVALUE"));
+        let record = &dns.dns_records()[0];
+        assert_eq!((record.r#type().as_str(), record.ttl()), ("A", 10));
+    }
+}
+
 async fn container_insights(cluster_arn: &str) -> String {
     let clusters = ecs()
         .await

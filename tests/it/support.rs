@@ -299,6 +299,10 @@ pub(crate) async fn autoscaling() -> aws_sdk_applicationautoscaling::Client {
     aws_sdk_applicationautoscaling::Client::new(&sdk_config().await)
 }
 
+pub(crate) async fn servicediscovery() -> aws_sdk_servicediscovery::Client {
+    aws_sdk_servicediscovery::Client::new(&sdk_config().await)
+}
+
 pub(crate) async fn ssm() -> aws_sdk_ssm::Client {
     aws_sdk_ssm::Client::new(&sdk_config().await)
 }
@@ -453,6 +457,31 @@ async fn data_layer() -> Vec<Live> {
     live
 }
 
+/// The Cloud Map namespaces and discovery services, with their tags.
+async fn discovery_layer() -> Vec<Live> {
+    let client = servicediscovery().await;
+    let mut live = Vec::new();
+    let tags_of = async |arn: &str| {
+        let listed = client.list_tags_for_resource().resource_arn(arn).send().await.ok()?;
+        Some(tag_pairs(listed.tags().iter().map(|t| (Some(t.key()), Some(t.value())))))
+    };
+    let mut pages = client.list_namespaces().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        for n in page.unwrap().namespaces() {
+            let Some(tags) = tags_of(n.arn().unwrap()).await else { continue };
+            live.push(Live { kind: "discovery_namespace", aws_id: n.id().unwrap().to_owned(), tags });
+        }
+    }
+    let mut pages = client.list_services().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        for s in page.unwrap().services() {
+            let Some(tags) = tags_of(s.arn().unwrap()).await else { continue };
+            live.push(Live { kind: "discovery_service", aws_id: s.id().unwrap().to_owned(), tags });
+        }
+    }
+    live
+}
+
 pub(crate) async fn live_resources(stack: &Stack) -> Vec<Live> {
     let client = ec2().await;
     let f = stack.filter();
@@ -563,6 +592,9 @@ pub(crate) async fn live_resources(stack: &Stack) -> Vec<Live> {
         add("log_group", g.log_group_name(), tags);
     }
     for l in Box::pin(data_layer()).await {
+        add(l.kind, Some(&l.aws_id), l.tags);
+    }
+    for l in Box::pin(discovery_layer()).await {
         add(l.kind, Some(&l.aws_id), l.tags);
     }
     let iam = iam().await;
@@ -734,6 +766,9 @@ pub(crate) fn expected_counts(env: &str) -> BTreeMap<&'static str, usize> {
         ("ecs_cluster", 1),
         ("task_definition", 2),
         ("ecs_service", 2),
+        // The namespace, and a discovery service per service.
+        ("discovery_namespace", 1),
+        ("discovery_service", 2),
         ("load_balancer", 1),
         ("target_group", 1),
         ("listener", 2),

@@ -79,6 +79,7 @@ pub struct Clients {
     pub ram: aws_sdk_ram::Client,
     pub kms: aws_sdk_kms::Client,
     pub ssm: aws_sdk_ssm::Client,
+    pub servicediscovery: aws_sdk_servicediscovery::Client,
     /// The clock the reconcilers' waits keep.
     pub wait_clock: WaitClock,
 }
@@ -116,6 +117,7 @@ impl Clients {
             ram: client!(aws_sdk_ram, config),
             kms: client!(aws_sdk_kms, config),
             ssm: client!(aws_sdk_ssm, config),
+            servicediscovery: client!(aws_sdk_servicediscovery, config),
             wait_clock,
         }
     }

@@ -24,6 +24,7 @@ mod rds;
 mod route53;
 mod s3;
 mod secretsmanager;
+mod servicediscovery;
 mod sns;
 mod ssm;
 mod state;
@@ -84,6 +85,14 @@ pub fn registry(clients: &Clients, waits: &Waits) -> Registry {
         Arc::new(secretsmanager::rotation::Rotations::new(&clients.secretsmanager)),
     );
     r.register(kinds::TOPIC.schema(), Arc::new(sns::topic::Topics::new(&clients.sns)));
+    r.register(
+        kinds::NAMESPACE.schema(),
+        Arc::new(servicediscovery::namespace::Namespaces::new(&clients.servicediscovery, wait(waits.namespace))),
+    );
+    r.register(
+        kinds::DISCOVERY_SERVICE.schema(),
+        Arc::new(servicediscovery::service::DiscoveryServices::new(&clients.servicediscovery)),
+    );
     r.register(kinds::LOG_GROUP.schema(), Arc::new(logs::log_group::LogGroups::new(&clients.logs)));
     r.register(kinds::IAM_ROLE.schema(), Arc::new(iam::role::Roles::new(&clients.iam)));
     r.register(kinds::ECS_CLUSTER.schema(), Arc::new(ecs::cluster::Clusters::new(&clients.ecs)));

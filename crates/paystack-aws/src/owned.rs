@@ -19,7 +19,9 @@ pub(crate) type TagMap = BTreeMap<String, String>;
 pub(crate) const USERNAME_TAG: &str = "paystack:username";
 pub(crate) const PASSWORD_SECRET_TAG: &str = "paystack:password-secret";
 pub(crate) const ROTATION_TAG: &str = "paystack:rotation";
-const ANNOTATIONS: &[&str] = &[USERNAME_TAG, PASSWORD_SECRET_TAG, ROTATION_TAG];
+/// On a Cloud Map namespace: the VPC its private zone is in, which Cloud Map does not report.
+pub(crate) const VPC_TAG: &str = "paystack:vpc";
+const ANNOTATIONS: &[&str] = &[USERNAME_TAG, PASSWORD_SECRET_TAG, ROTATION_TAG, VPC_TAG];
 
 pub(crate) fn desired_tags(desired: &Desired) -> TagMap {
     tag_map_of(desired.fields.get("tags"))

@@ -20,6 +20,7 @@ use waits::{RawWaits, waits};
 
 mod account;
 mod app;
+mod discovery;
 mod platform;
 mod state;
 mod storage;
@@ -61,6 +62,7 @@ struct RawFile {
     waits: Option<RawWaits>,
     sessions: Option<storage::RawSessions>,
     artifacts: Option<storage::RawArtifacts>,
+    discovery: Option<discovery::RawDiscovery>,
 }
 
 #[derive(Clone, Deserialize, Default)]
@@ -489,6 +491,13 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
     let waits = waits(c, env.waits.unwrap_or_default(), shared.waits.unwrap_or_default());
     let sessions = storage::sessions(c, env.sessions.unwrap_or_default(), shared.sessions.unwrap_or_default());
     let artifacts = storage::artifacts(c, env.artifacts.unwrap_or_default(), shared.artifacts.unwrap_or_default());
+    let discovery = discovery::discovery(
+        c,
+        env.discovery.unwrap_or_default(),
+        shared.discovery.unwrap_or_default(),
+        &name,
+        project.as_ref().map(|p| p.value.as_str()),
+    );
 
     let replica_region = account::replica_region(c, replica_region, region.as_ref());
     let transit_gateway = transit::transit_gateway(c, env.transit_gateway, shared.transit_gateway, cidr_value.as_ref());
@@ -528,6 +537,7 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
         waits,
         sessions: sessions?,
         artifacts: artifacts?,
+        discovery: discovery?,
     };
     Some((environment, cidr))
 }

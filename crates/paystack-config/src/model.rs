@@ -94,6 +94,15 @@ pub struct Environment {
     pub waits: Waits,
     pub sessions: Sessions,
     pub artifacts: Artifacts,
+    pub discovery: Discovery,
+}
+
+/// Service discovery (`[discovery]`): the Cloud Map private DNS namespace in the VPC, where
+/// each ECS service is `{service}.{namespace}`. A stack's suffix is appended to the first
+/// label.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Discovery {
+    pub namespace: String,
 }
 
 /// The DynamoDB sessions table (`[sessions]`).
@@ -386,6 +395,7 @@ pub struct Waits {
     pub dns_change: std::time::Duration,
     pub transit_gateway_attachment: std::time::Duration,
     pub dynamodb_table: std::time::Duration,
+    pub namespace: std::time::Duration,
 }
 
 impl Default for Waits {
@@ -409,6 +419,9 @@ impl Default for Waits {
             transit_gateway_attachment: minutes(20),
             // A table in seconds; a global-table replica in 5-30 minutes, more for a large table.
             dynamodb_table: minutes(60),
+            // Cloud Map makes or deletes a private namespace (and its hosted zone) in about a
+            // minute.
+            namespace: minutes(10),
         }
     }
 }

@@ -5,7 +5,8 @@
 //! apply does not wait for the rollout to reach a steady state (nothing in the platform
 //! depends on it, and Terraform does not wait either by default): ECS keeps rolling, and
 //! reports a rollout that fails through the service's events. The service is scaled to zero
-//! before it is deleted, so its tasks drain instead of being killed mid-request.
+//! before it is deleted, so its tasks drain instead of being killed mid-request. Its tasks
+//! are registered in its discovery service (`service_registries`) by ECS itself.
 
 use async_trait::async_trait;
 use aws_sdk_ecs as ecs;
@@ -13,6 +14,7 @@ use aws_smithy_runtime::client::waiters::AcceptorState;
 use ecs::operation::describe_services::{DescribeServicesError, DescribeServicesOutput};
 use ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, LaunchType, LoadBalancer, NetworkConfiguration, PropagateTags, ServiceField,
+    ServiceRegistry,
 };
 use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
@@ -51,6 +53,12 @@ fn load_balancers(desired: &Desired, service: &EcsService) -> Result<Option<Vec<
             .set_container_port(lb.container_port.map(i32::from))
             .build(),
     ]))
+}
+
+/// The discovery services ECS registers the tasks in.
+fn registries(desired: &Desired, service: &EcsService) -> Result<Vec<ServiceRegistry>, ReconcileError> {
+    let arns = resolved_all(desired, &service.service_registries)?;
+    Ok(arns.into_iter().map(|arn| ServiceRegistry::builder().registry_arn(arn).build()).collect())
 }
 
 /// The id Application Auto Scaling knows the service by.
@@ -126,6 +134,7 @@ impl Reconciler for Services {
                         "subnet_ids": vpc.map(AwsVpcConfiguration::subnets),
                         "security_group_ids": vpc.map(AwsVpcConfiguration::security_groups),
                         "load_balancer": load_balancer,
+                        "service_registries": s.service_registries().iter().filter_map(|r| r.registry_arn()).collect::<Vec<_>>(),
                     });
                     out.extend(observed(scope, &tag_map(s.tags()), name, attributes, outputs(arn, cluster_arn, name)));
                 }
@@ -149,6 +158,7 @@ impl Reconciler for Services {
             .launch_type(LaunchType::Fargate)
             .network_configuration(network(desired, &typed)?)
             .set_load_balancers(load_balancers(desired, &typed)?)
+            .set_service_registries(Some(registries(desired, &typed)?))
             .propagate_tags(PropagateTags::Service)
             .enable_ecs_managed_tags(true)
             .set_tags(Some(create_tags(desired)))
@@ -177,6 +187,8 @@ impl Reconciler for Services {
                 "subnet_ids" | "security_group_ids" => call.network_configuration(network(desired, &typed)?),
                 // An empty list removes the load balancer; ECS rolls the tasks either way.
                 "load_balancer" => call.set_load_balancers(Some(load_balancers(desired, &typed)?.unwrap_or_default())),
+                // An empty list takes the service out of discovery.
+                "service_registries" => call.set_service_registries(Some(registries(desired, &typed)?)),
                 "tags" => call,
                 other => return Err(cannot_update(desired, other)),
             };

@@ -18,6 +18,7 @@ pub(super) struct RawWaits {
     dns_change_seconds: Option<Spanned<i64>>,
     transit_gateway_attachment_seconds: Option<Spanned<i64>>,
     dynamodb_table_seconds: Option<Spanned<i64>>,
+    namespace_seconds: Option<Spanned<i64>>,
 }
 
 const MAX_WAIT_SECONDS: u64 = 6 * 3600;
@@ -45,6 +46,7 @@ pub(super) fn waits(c: &mut Checker<'_>, env: RawWaits, shared: RawWaits) -> Wai
             shared.dynamodb_table_seconds,
             &mut waits.dynamodb_table,
         ),
+        ("namespace_seconds", env.namespace_seconds, shared.namespace_seconds, &mut waits.namespace),
     ];
     for (key, env, shared, limit) in limits {
         let Some(set) = c.pick_optional(env, shared) else { continue };

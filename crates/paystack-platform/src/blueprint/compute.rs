@@ -1,5 +1,6 @@
-//! The compute layer: the ECS cluster and, per service, its log group, its two IAM roles,
-//! its task definition, the Fargate service in the private subnets, and its auto-scaling.
+//! The compute layer: the ECS cluster, the service-discovery namespace and, per service, its
+//! log group, its two IAM roles, its task definition, its discovery service, the Fargate
+//! service in the private subnets, and its auto-scaling.
 
 use paystack_core::Input;
 use serde_json::json;
@@ -12,8 +13,8 @@ use super::security::Security;
 use super::storage::Storage;
 use super::{BlueprintError, Builder, parameters};
 use crate::kinds::{
-    self, Container, EcsCluster, EcsService, Handle, IamRole, LogGroup, PolicyDocument, ServiceLoadBalancer,
-    ServiceScaling, Statement, TaskDefinition, each,
+    self, Container, DiscoveryService, EcsCluster, EcsService, Handle, IamRole, LogGroup, Namespace, PolicyDocument,
+    ServiceLoadBalancer, ServiceScaling, Statement, TaskDefinition, each,
 };
 
 /// The container name in every task definition: one container per task.
@@ -24,6 +25,8 @@ const DB_CREDENTIALS_VARIABLE: &str = "DATABASE_CREDENTIALS";
 /// What the other layers build on.
 pub(super) struct Compute {
     pub(super) cluster: Handle<EcsCluster>,
+    /// The namespace's DNS name: each service is `{service}.{namespace}` in the VPC.
+    pub(super) namespace: String,
     pub(super) services: Vec<RunningService>,
 }
 
@@ -46,6 +49,14 @@ pub(super) fn compute(
     let cluster = b.add("app.cluster", ("app", "cluster"), |n| EcsCluster {
         name: n.name,
         container_insights: env.logs.container_insights,
+        tags: n.tags,
+    })?;
+    let namespace_name = namespace_name(&env.discovery.namespace, env.suffix.as_deref());
+    let stack_key = b.stack.key();
+    let namespace = b.add("app.namespace", ("app", "namespace"), |n| Namespace {
+        name: namespace_name.clone(),
+        vpc_id: network.vpc.id(),
+        description: format!("The services of {stack_key}, by name"),
         tags: n.tags,
     })?;
     let role_path = kinds::role_path(&b.stack.key());
@@ -131,6 +142,13 @@ pub(super) fn compute(
             },
             tags: n.tags,
         })?;
+        let discovery =
+            b.add(&format!("app.{svc}.discovery"), ("app", &format!("{svc}-discovery")), |n| DiscoveryService {
+                name: svc.to_owned(),
+                namespace_id: namespace.id(),
+                dns_ttl: DNS_TTL_SECONDS,
+                tags: n.tags,
+            })?;
         let ecs_service = b.add(&format!("app.{svc}.service"), ("app", svc), |n| EcsService {
             name: n.name,
             cluster: cluster.arn(),
@@ -143,6 +161,7 @@ pub(super) fn compute(
                 container_name: CONTAINER.into(),
                 container_port: port,
             }),
+            service_registries: vec![discovery.arn()],
             tags: n.tags,
         })?;
         let scaling_id = format!("app.{svc}.scaling");
@@ -156,7 +175,20 @@ pub(super) fn compute(
         b.setting(&scaling_id, &ecs_service, &scaling)?;
         services.push(RunningService { name: svc.to_owned(), service: ecs_service });
     }
-    Ok(Compute { cluster, services })
+    Ok(Compute { cluster, namespace: namespace_name, services })
+}
+
+/// How long resolvers may cache a service's addresses: short, since tasks come and go.
+const DNS_TTL_SECONDS: u32 = 10;
+
+/// The configured namespace, with a stack's suffix on its first label
+/// (`dev.paystack.internal` → `dev-pr7.paystack.internal`), so that two stacks' namespaces
+/// never share a name.
+pub(super) fn namespace_name(configured: &str, suffix: Option<&str>) -> String {
+    match (suffix, configured.split_once('.')) {
+        (Some(suffix), Some((first, rest))) => format!("{first}-{suffix}.{rest}"),
+        _ => configured.to_owned(),
+    }
 }
 
 /// What the application may do to the sessions table: its items, never the table.

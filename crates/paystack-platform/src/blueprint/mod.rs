@@ -162,6 +162,7 @@ pub fn blueprint(env: &Environment, lookups: &Lookups) -> Result<Blueprint, Blue
     let service_arns: BTreeMap<&str, Input<String>> =
         compute.services.iter().map(|s| (s.name.as_str(), s.service.arn())).collect();
     output("ecs_service_arns", expr(&service_arns));
+    output("discovery_namespace", expr(&compute.namespace));
     output("sessions_table_name", expr(&storage.sessions.name()));
     output("sessions_table_arn", expr(&storage.sessions.arn()));
     output("kms_key_arn", expr(&storage.key.arn()));

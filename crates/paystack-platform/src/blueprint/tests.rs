@@ -88,7 +88,26 @@ pub(crate) fn env(name: &str, cidr: &str, nats: usize) -> Environment {
             glacier_ir_days: 90,
             noncurrent_expiration_days: 30,
         },
+        discovery: paystack_config::Discovery { namespace: format!("{name}.paystack.internal") },
     }
+}
+
+#[test]
+fn every_service_is_registered_in_the_stack_s_own_namespace() {
+    let mut e = env("dev", "10.0.0.0/16", 1);
+    e.suffix = Some("pr7".into());
+    let b = build(&e, &Lookups::default());
+    let namespace = b.specs.iter().find(|s| s.id.as_str() == "app.namespace").expect("a namespace");
+    assert_eq!(namespace.fields["name"], Expr::Literal(json!("dev-pr7.paystack.internal")));
+    assert_eq!(b.outputs["discovery_namespace"], Expr::Literal(json!("dev-pr7.paystack.internal")));
+    for service in &e.services {
+        let discovery = b.specs.iter().find(|s| s.id.as_str() == format!("app.{}.discovery", service.name)).unwrap();
+        assert_eq!(discovery.fields["name"], Expr::Literal(json!(service.name)));
+        assert_eq!(discovery.dependencies(), [ResourceId::new("app.namespace")]);
+        let ecs = b.specs.iter().find(|s| s.id.as_str() == format!("app.{}.service", service.name)).unwrap();
+        assert!(ecs.dependencies().contains(&discovery.id), "{} registers in its discovery service", service.name);
+    }
+    assert_eq!(super::compute::namespace_name("dev.paystack.internal", None), "dev.paystack.internal");
 }
 
 /// The blueprint of a configuration validation accepts.
@@ -112,9 +131,9 @@ fn environments_share_one_structure() {
     assert_eq!(ids(&prod).iter().filter(|i| i.starts_with("network.nat.")).count(), 3);
     assert_eq!(ids(&prod).iter().filter(|i| i.starts_with("database.instance.reader")).count(), 2);
     // 48 resources, the two network ACLs, the two group-to-group egress rules, the key, the
-    // sessions table, the artifacts bucket (no replica region here), and ten parameters for
-    // each of the two services.
-    assert_eq!(dev.specs.len(), 75);
+    // sessions table, the artifacts bucket (no replica region here), ten parameters for each
+    // of the two services, and the discovery namespace with a discovery service for each.
+    assert_eq!(dev.specs.len(), 78);
 }
 
 #[test]

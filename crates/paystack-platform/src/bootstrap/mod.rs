@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use crate::kinds::ROLE_PATH_ROOT;
 
 mod data;
+mod discovery;
 
 /// The region IAM's and Route 53's global endpoints answer in: what `aws:RequestedRegion` is
 /// for their calls.
@@ -368,6 +369,7 @@ impl Scope<'_> {
             ));
         }
         statements.extend(self.data_statements());
+        statements.extend(self.discovery_statements());
         statements.push(self.allow(
             &[
                 "iam:GetRole",

@@ -160,6 +160,9 @@ pub struct EcsService {
     pub subnet_ids: Vec<Input<String>>,
     pub security_group_ids: Vec<Input<String>>,
     pub load_balancer: Option<ServiceLoadBalancer>,
+    /// The ARNs of the discovery services ECS registers the tasks in.
+    #[serde(default)]
+    pub service_registries: Vec<Input<String>>,
     pub tags: Tags,
 }
 pub const ECS_SERVICE: KindDef = KindDef::new("ecs.service", "ecs", "ecs_service")

@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 
 mod compute;
 mod database;
+mod discovery;
 mod edge;
 mod monitoring;
 mod network;
@@ -21,6 +22,7 @@ mod storage;
 
 pub use compute::*;
 pub use database::*;
+pub use discovery::*;
 pub use edge::*;
 pub use monitoring::*;
 pub use network::*;
@@ -216,7 +218,7 @@ impl KindDef {
 /// Every kind, for what must see them all (a registry of stand-ins, the benchmarks): each
 /// layer's module lists its own.
 pub fn all() -> impl Iterator<Item = &'static KindDef> {
-    [network::KINDS, database::KINDS, storage::KINDS, compute::KINDS, edge::KINDS, monitoring::KINDS]
+    [network::KINDS, database::KINDS, storage::KINDS, compute::KINDS, discovery::KINDS, edge::KINDS, monitoring::KINDS]
         .into_iter()
         .flatten()
         .copied()
