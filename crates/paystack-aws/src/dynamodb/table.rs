@@ -145,10 +145,11 @@ impl Tables {
         have: &BTreeMap<String, String>,
     ) -> Result<(), ReconcileError> {
         let perm = |e: ddb::error::BuildError| ReconcileError::permanent(e.to_string());
+        // Each update, its region, and whether the region is to have a replica after it.
         let mut updates = Vec::new();
         for region in have.keys().filter(|r| !want.contains_key(*r)) {
             let delete = DeleteReplicationGroupMemberAction::builder().region_name(region).build().map_err(perm)?;
-            updates.push(ReplicationGroupUpdate::builder().delete(delete).build());
+            updates.push((ReplicationGroupUpdate::builder().delete(delete).build(), region, false));
         }
         for (region, key) in want.iter().filter(|(r, _)| !have.contains_key(*r)) {
             let create = CreateReplicationGroupMemberAction::builder()
@@ -156,11 +157,20 @@ impl Tables {
                 .kms_master_key_id(key)
                 .build()
                 .map_err(perm)?;
-            updates.push(ReplicationGroupUpdate::builder().create(create).build());
+            updates.push((ReplicationGroupUpdate::builder().create(create).build(), region, true));
         }
-        for update in updates {
+        for (update, region, replicated) in updates {
             let call = self.client.update_table().table_name(name).replica_updates(update);
-            call.send().await.map_err(|e| classify("UpdateTable", e))?;
+            if let Err(e) = call.send().await {
+                // A repeat of an update that acted before its answer was lost finds the table
+                // busy with it (`ResourceInUseException`): what the table now has decides.
+                let busy = e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception());
+                let made = busy
+                    && self.describe(name).await?.is_some_and(|t| replicas_of(&t).contains_key(region) == replicated);
+                if !made {
+                    return Err(classify("UpdateTable", e));
+                }
+            }
             self.settle(name).await?;
         }
         Ok(())
