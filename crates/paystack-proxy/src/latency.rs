@@ -174,12 +174,16 @@ pub struct Seen {
     pub gone: Vec<String>,
 }
 
-/// A resource AWS is still making (or deleting).
+/// A resource AWS is still making (or deleting). It settles once its time has passed and it
+/// has been described unsettled at least once: how soon a busy machine gets to look must not
+/// decide whether a wait sees AWS's in-progress status at all.
 #[derive(Clone, Copy)]
 struct Unsettled {
     /// When it settles; `None`: never (stuck).
     until: Option<Instant>,
     deleting: bool,
+    /// Whether a Describe has shown it unsettled.
+    seen: bool,
 }
 
 /// What the latency mode keeps: when each resource settles, what it rewrote, what it saw.
@@ -257,7 +261,7 @@ impl Settled {
             self.until
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .insert(key(&id).to_owned(), Unsettled { until, deleting: false });
+                .insert(key(&id).to_owned(), Unsettled { until, deleting: false, seen: false });
         }
         if parts.status.is_success()
             && let Some((_, row, delete)) = ANSWERED.iter().find(|(a, ..)| *a == action)
@@ -272,7 +276,7 @@ impl Settled {
             self.until
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .insert(id, Unsettled { until: Some(now + scaled(typical)), deleting: true });
+                .insert(id, Unsettled { until: Some(now + scaled(typical)), deleting: true, seen: false });
         }
         if let Some(kind) = SETTLING.iter().find(|s| s.describe == action) {
             let until = self.until.lock().unwrap_or_else(PoisonError::into_inner).clone();
@@ -284,7 +288,7 @@ impl Settled {
                 let Some((start, status)) = elements(&text[*at..next], kind.status).into_iter().next() else {
                     continue;
                 };
-                let pending = until.get(key(id)).filter(|u| u.until.is_none_or(|t| t > now));
+                let pending = until.get(key(id)).filter(|u| !u.seen || u.until.is_none_or(|t| t > now));
                 let want = match pending {
                     Some(u) if u.deleting => kind.delete.filter(|d| status == d.2).map(|d| d.3),
                     Some(_) if status == kind.ready => Some(kind.creating),
@@ -298,6 +302,14 @@ impl Settled {
                 }
             }
             let at = self.since_start();
+            {
+                let mut until = self.until.lock().unwrap_or_else(PoisonError::into_inner);
+                for (.., id, _) in &edits {
+                    if let Some(u) = until.get_mut(key(id)) {
+                        u.seen = true;
+                    }
+                }
+            }
             for (pos, len, to, id, from) in edits.into_iter().rev() {
                 text.replace_range(pos..pos + len, to);
                 if let Ok(mut lines) = self.rewrites.lock() {
