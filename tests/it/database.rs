@@ -266,8 +266,25 @@ async fn prod_gets_readers_across_zones_on_larger_instances() {
     );
     let password = password(secret_arn).await;
     assert_password_nowhere(&stack, &applied, &password).await;
+    let tags: std::collections::BTreeMap<&str, &str> =
+        described.tags().iter().filter_map(|t| Some((t.key()?, t.value()?))).collect();
+    let host = clusters.db_clusters()[0].endpoint().unwrap();
+    assert_eq!(tags["paystack:connection"], format!("engine=postgres host={host} port=5432 dbname=payments"));
 
     stack.run(&["plan", "--detailed-exitcode"]).code(0);
+    // Reading the rotation takes the connection from the secret's annotation: drift and
+    // check, signed with a key of their own, never ask for the secret's value.
+    let key = format!("AKIDROT{}", stack.suffix.to_uppercase());
+    let (runs, calls) = crate::support::recording(|| {
+        ["drift", "check"]
+            .map(|command| Run::from(stack.command(&[command]).env("AWS_ACCESS_KEY_ID", &key).output().unwrap()))
+    });
+    for run in runs {
+        run.code(0);
+    }
+    let calls: Vec<&str> = calls.iter().filter(|c| c.access_key == key).map(|c| c.operation.as_str()).collect();
+    assert!(calls.contains(&"DescribeSecret") || calls.contains(&"ListSecrets"), "{calls:?}");
+    assert!(!calls.contains(&"GetSecretValue"), "a read asked for the password: {calls:?}");
     stack.run(&["destroy", "--yes", "--override-protection"]).success();
     assert!(live_counts(&stack).await.values().all(|n| *n == 0), "{:?}", live_counts(&stack).await);
 }

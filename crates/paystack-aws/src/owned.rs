@@ -21,7 +21,10 @@ pub(crate) const PASSWORD_SECRET_TAG: &str = "paystack:password-secret";
 pub(crate) const ROTATION_TAG: &str = "paystack:rotation";
 /// On a Cloud Map namespace: the VPC its private zone is in, which Cloud Map does not report.
 pub(crate) const VPC_TAG: &str = "paystack:vpc";
-const ANNOTATIONS: &[&str] = &[USERNAME_TAG, PASSWORD_SECRET_TAG, ROTATION_TAG, VPC_TAG];
+/// On a rotated secret: where its rotation function connects, as written into its document,
+/// so that a read of the rotation never reads the document (and so the password).
+pub(crate) const CONNECTION_TAG: &str = "paystack:connection";
+const ANNOTATIONS: &[&str] = &[USERNAME_TAG, PASSWORD_SECRET_TAG, ROTATION_TAG, VPC_TAG, CONNECTION_TAG];
 
 pub(crate) fn desired_tags(desired: &Desired) -> TagMap {
     tag_map_of(desired.fields.get("tags"))

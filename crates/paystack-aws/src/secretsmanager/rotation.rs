@@ -6,6 +6,10 @@
 //! on the schedule, not at once, so an apply does not change the password under a running
 //! service. The rotation has no AWS identity of its own: it lives on its secret, which
 //! carries the `paystack:rotation` tag naming it.
+//!
+//! The connection written into the document is also kept as the annotation
+//! `paystack:connection` on the secret, so that reading a rotation (`plan`, `drift`, `check`)
+//! never calls `GetSecretValue`: a read-only role need not, and may not, read the password.
 
 use async_trait::async_trait;
 use aws_sdk_secretsmanager as secretsmanager;
@@ -18,10 +22,38 @@ use serde_json::{Value, json};
 
 use super::{stack_secrets, tag_map};
 use crate::error::{classify, missing, unless_gone};
-use crate::owned::{ROTATION_TAG, cannot_update, resolved, spec, updated};
+use crate::owned::{CONNECTION_TAG, ROTATION_TAG, cannot_update, resolved, spec, updated};
 
 /// The keys of the secret's document that say where the database is.
 const CONNECTION_KEYS: &[&str] = &["engine", "host", "port", "dbname"];
+
+/// The connection as the annotation's value: `engine=postgres host=… port=5432
+/// dbname=payments`, in the characters every AWS tag value allows.
+fn connection_tag(connection: &serde_json::Map<String, Value>) -> String {
+    CONNECTION_KEYS
+        .iter()
+        .filter_map(|k| {
+            let v = connection.get(*k)?;
+            Some(format!("{k}={}", v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The connection an annotation names, in the document's shape (`port` a number).
+fn connection_of(tag: &str) -> Fields {
+    tag.split(' ')
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(k, _)| CONNECTION_KEYS.contains(k))
+        .map(|(k, v)| {
+            let value = match (k, v.parse::<u64>()) {
+                ("port", Ok(port)) => json!(port),
+                _ => json!(v),
+            };
+            (k.to_owned(), value)
+        })
+        .collect()
+}
 
 pub(crate) struct Rotations {
     client: secretsmanager::Client,
@@ -58,6 +90,15 @@ impl Rotations {
             .send()
             .await
             .map_err(|e| classify("PutSecretValue", e))?;
+        // The document is written first: an annotation never names a connection the
+        // document does not hold.
+        self.client
+            .tag_resource()
+            .secret_id(arn)
+            .tags(Tag::builder().key(CONNECTION_TAG).value(connection_tag(&connection)).build())
+            .send()
+            .await
+            .map_err(|e| classify("TagResource", e))?;
         Ok(())
     }
 
@@ -85,9 +126,9 @@ impl Reconciler for Rotations {
             let tags = tag_map(s.tags());
             let Some(id) = tags.get(ROTATION_TAG) else { continue };
             let arn = s.arn().ok_or_else(|| missing("secret ARN"))?;
-            let document = self.document(arn).await?;
-            let connection: Fields =
-                CONNECTION_KEYS.iter().filter_map(|k| Some(((*k).to_owned(), document.get(*k)?.clone()))).collect();
+            // Without the annotation (a rotation set by an older paystack) the connection
+            // reads as unset, and the next apply writes it again, annotation included.
+            let connection = tags.get(CONNECTION_TAG).map(|t| connection_of(t)).unwrap_or_default();
             let enabled = s.rotation_enabled() == Some(true);
             let attributes = json!({
                 "secret_arn": arn,
@@ -148,9 +189,31 @@ impl Reconciler for Rotations {
         )?;
         unless_gone(
             "UntagResource",
-            self.client.untag_resource().secret_id(&current.aws_id).tag_keys(ROTATION_TAG).send().await,
+            self.client
+                .untag_resource()
+                .secret_id(&current.aws_id)
+                .tag_keys(ROTATION_TAG)
+                .tag_keys(CONNECTION_TAG)
+                .send()
+                .await,
             |e| e.is_resource_not_found_exception(),
             |_| false,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_connection_annotation_round_trips_in_tag_characters() {
+        let connection = json!({ "engine": "postgres", "host": "db.cluster-x.us-east-1.rds.amazonaws.com",
+                                 "port": 5432, "dbname": "payments" });
+        let Value::Object(connection) = connection else { unreachable!() };
+        let tag = connection_tag(&connection);
+        assert_eq!(tag, "engine=postgres host=db.cluster-x.us-east-1.rds.amazonaws.com port=5432 dbname=payments");
+        assert!(tag.len() <= 256 && tag.chars().all(|c| c.is_ascii_alphanumeric() || " +-=._:/@".contains(c)));
+        assert_eq!(connection_of(&tag), connection);
     }
 }
