@@ -41,6 +41,7 @@ fn output_json_is_one_object_of_the_stacks_outputs() {
             "db_cluster_endpoint",
             "db_reader_endpoint",
             "db_secret_arn",
+            "discovery_namespace",
             "ecs_cluster_arn",
             "ecs_service_arns",
             "kms_key_arn",

@@ -221,9 +221,14 @@ fn a_vpc_cidr_change_is_planned_as_a_replacement_of_what_lives_in_it() {
         assert_eq!(action(id), "update", "{id}");
     }
     assert_eq!(action("edge.target_group"), "replace");
-    // 17, the two network ACLs and the two group-to-group rules (their groups are replaced).
-    // Everything else (the data layer among it: keys, table, buckets, parameters) is untouched.
-    assert_eq!(plan["summary"], serde_json::json!({"create": 0, "update": 7, "replace": 21, "delete": 0, "no_op": 53}));
+    // The discovery namespace lives in its VPC, and the discovery services in the namespace.
+    for id in ["app.namespace", "app.payments-api.discovery", "app.worker.discovery"] {
+        assert_eq!(action(id), "replace", "{id}");
+    }
+    // 17, the two network ACLs, the two group-to-group rules (their groups are replaced), and
+    // the namespace with its two discovery services. Everything else (the data layer among
+    // it: keys, table, buckets, parameters) is untouched.
+    assert_eq!(plan["summary"], serde_json::json!({"create": 0, "update": 7, "replace": 24, "delete": 0, "no_op": 53}));
 }
 
 #[tokio::test]

@@ -56,8 +56,9 @@ async fn dev_and_staging_differ_only_as_configured_until_something_moves() {
     let report = run(&dev, &["parity", "dev", "staging", "--json"]).code(0).json();
     // 48, the two network ACLs, the two group-to-group egress rules, the two keys, the
     // sessions table and its replication alarm, the two artifacts buckets, their replication
-    // role and alarm, and the services' 21 parameters.
-    assert_eq!(report["structure"]["shared"], 81);
+    // role and alarm, the services' 21 parameters, and the discovery namespace with its two
+    // services.
+    assert_eq!(report["structure"]["shared"], 84);
     assert_eq!(report["structure"]["only_in_a"], serde_json::json!([]));
     assert_eq!(
         report["structure"]["only_in_b"],
