@@ -106,3 +106,107 @@ async fn check_passes_after_apply_and_names_exactly_each_change_made_by_hand() {
     let after = stack.run(&["check"]).code(0);
     assert!(after.stdout.contains("Nothing of"), "{}", after.stdout);
 }
+
+/// A recorded CloudTrail event, as EventBridge delivers it, with this stack's resource in
+/// place of `placeholder`; written beside the stack's configuration.
+fn recorded_event(stack: &Stack, file: &str, placeholder: &str, resource: &str) -> String {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/cloudtrail");
+    let text = std::fs::read_to_string(fixtures.join(file)).unwrap().replace(placeholder, resource);
+    let path = stack.config.path().join(file);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// What the environment's topic delivered to `queue` since the last look, as
+/// (subject, attributes).
+async fn delivered(sqs: &aws_sdk_sqs::Client, queue: &str) -> Vec<(String, std::collections::BTreeMap<String, String>)> {
+    let received = sqs.receive_message().queue_url(queue).max_number_of_messages(10).send().await.unwrap();
+    let mut out = Vec::new();
+    for m in received.messages() {
+        let envelope: Value = serde_json::from_str(m.body().unwrap()).unwrap();
+        let attributes = envelope["MessageAttributes"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v["Value"].as_str().unwrap().to_owned()))
+            .collect();
+        out.push((envelope["Subject"].as_str().unwrap().to_owned(), attributes));
+        sqs.delete_message().queue_url(queue).receipt_handle(m.receipt_handle().unwrap()).send().await.unwrap();
+    }
+    out
+}
+
+#[tokio::test]
+async fn an_event_that_breaks_a_rule_is_published_once_and_one_that_does_not_never() {
+    let stack = Stack::new("dev", "events");
+    stack.apply();
+    let out = stack.run(&["output", "--json"]).success().json();
+    let sqs = aws_sdk_sqs::Client::new(&crate::support::sdk_config().await);
+    let queue = sqs.create_queue().queue_name(format!("compliance-{}", stack.suffix)).send().await.unwrap();
+    let queue = queue.queue_url().unwrap().to_owned();
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(&queue)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap();
+    let queue_arn = attrs.attributes().unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone();
+    let topic = out["sns_topic_arn"].as_str().unwrap();
+    crate::support::sns().await.subscribe().topic_arn(topic).protocol("sqs").endpoint(&queue_arn).send().await.unwrap();
+
+    // Postgres opened to the internet, and the event CloudTrail records for it.
+    let db_sg = out["security_group_ids"]["db"].as_str().unwrap();
+    let postgres = aws_sdk_ec2::types::IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(5432)
+        .to_port(5432)
+        .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip("0.0.0.0/0").build())
+        .build();
+    ec2().await.authorize_security_group_ingress().group_id(db_sg).ip_permissions(postgres).send().await.unwrap();
+    let opened = recorded_event(&stack, "authorize-security-group-ingress.json", "{GROUP_ID}", db_sg);
+    let report = stack.run(&["check", "--event", &opened, "--notify", "--json"]).code(2).json();
+    assert_eq!(report["resources_checked"], 1, "only the group the event names: {report:#}");
+    assert_eq!(
+        violations(&report),
+        [(
+            "open-ingress".to_owned(),
+            "security.sg.db".to_owned(),
+            "no ingress from anywhere".to_owned(),
+            "0.0.0.0/0 on tcp port 5432".to_owned()
+        )]
+    );
+    let messages = delivered(&sqs, &queue).await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let (subject, attributes) = &messages[0];
+    assert!(subject.contains("security.sg.db") && subject.contains("open-ingress"), "{subject}");
+    assert_eq!(
+        (attributes["environment"].as_str(), attributes["rule"].as_str(), attributes["resource"].as_str()),
+        ("dev", "open-ingress", "security.sg.db")
+    );
+
+    // The log group's retention set to what the environment configures: nothing is broken,
+    // nothing is sent.
+    let log_group = stack.name_of("app.payments-api.logs").await;
+    crate::support::logs()
+        .await
+        .put_retention_policy()
+        .log_group_name(&log_group)
+        .retention_in_days(7)
+        .send()
+        .await
+        .unwrap();
+    let kept = recorded_event(&stack, "put-retention-policy.json", "{LOG_GROUP}", &log_group);
+    let run = stack.run(&["check", "--event", &kept, "--notify"]).code(0);
+    assert!(run.stdout.contains("Checked 1 resource of"), "{}", run.stdout);
+    assert_eq!(delivered(&sqs, &queue).await, [], "a change that breaks nothing sends nothing");
+
+    // A file that is no CloudTrail event is refused before any call.
+    let junk = stack.config.path().join("junk.json");
+    std::fs::write(&junk, "{\"detail\": {}}").unwrap();
+    let refused = stack.run(&["check", "--event", junk.to_str().unwrap()]).code(1);
+    assert!(refused.stderr.contains("has no `eventSource`"), "{}", refused.stderr);
+
+    stack.apply();
+    stack.run(&["destroy", "--yes"]).success();
+}

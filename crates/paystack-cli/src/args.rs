@@ -105,6 +105,14 @@ pub(crate) enum Command {
         /// Print the rules and the violations as JSON.
         #[arg(long)]
         json: bool,
+        /// A CloudTrail event (as EventBridge delivers it) in FILE: check only the resource
+        /// its call changed, and only if the call is one the rules watch.
+        #[arg(long, value_name = "FILE")]
+        event: Option<PathBuf>,
+        /// Publish each violation to the environment's SNS topic, with the environment, the
+        /// rule and the resource as message attributes.
+        #[arg(long)]
+        notify: bool,
     },
     /// Compare two environments, configured and live: which resources and settings differ
     /// because their configurations say so, and which differ without a reason. Exit 0 when

@@ -245,6 +245,12 @@ impl Registries {
     pub fn placements(&self) -> impl Iterator<Item = (&Placement, &Registry)> {
         self.by_placement.iter()
     }
+
+    /// Keeps only the kinds for which `keep` holds, in every placement: a read of a few kinds.
+    pub fn retain(self, keep: impl Fn(&Kind) -> bool) -> Self {
+        let by_placement = self.by_placement.into_iter().map(|(p, r)| (p, r.retain(&keep))).collect();
+        Self { by_placement }
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! The platform's compliance rules, written once.
 //!
-//! `paystack check` reads a stack's live resources as `plan` does and hands them here; the
-//! compliance function will evaluate the same rules on the resources an event names. A rule
+//! `paystack check` reads a stack's live resources as `plan` does and hands them here; with
+//! `--event`, only the resource a CloudTrail event names ([`events`]), as the compliance
+//! function will. A rule
 //! reads a resource's live attributes, in the shape its kind's spec has, leniently: what
 //! someone changed by hand need not look like anything paystack writes, and a field that is
 //! missing counts as unset. This crate depends on no AWS crate, and its tests are plain data.
@@ -14,6 +15,7 @@ use paystack_platform::kinds::{self, KindDef};
 use serde::Serialize;
 use serde_json::Value;
 
+pub mod events;
 mod iam;
 #[cfg(test)]
 mod tests;

@@ -1,40 +1,128 @@
 //! `check`: the stack's live resources held to the compliance rules (`paystack-rules`).
-//! Read-only, and it needs no state: it reads what carries the stack's ownership tags.
+//! Read-only, and it needs no state: it reads what carries the stack's ownership tags. With
+//! `--event`, only the resource a CloudTrail event's call changed, as the compliance
+//! function does on each event; with `--notify`, each violation goes to the topic.
 
+use std::path::Path;
 use std::process::ExitCode;
 
-use miette::{IntoDiagnostic, Result};
+use miette::{IntoDiagnostic, Result, miette};
+use paystack_aws::Attribute;
 use paystack_core::StateDocument;
+use paystack_platform::kinds;
+use paystack_rules::events::ChangeEvent;
 use paystack_rules::{Expectations, RULES, Violation};
 use serde_json::json;
 
 use super::{Aws, Stack, observe};
 
 /// `check`: exit 0 when everything complies, 2 on a violation, 1 on error.
-pub(super) async fn check(s: &Stack, json: bool) -> Result<ExitCode> {
+pub(super) async fn check(s: &Stack, json: bool, event: Option<&Path>, notify: bool) -> Result<ExitCode> {
+    // The event is read before any call: a file that is no CloudTrail event changes nothing.
+    let change = match event {
+        None => None,
+        Some(path) => match read_event(path)? {
+            Some(change) => Some(change),
+            None => {
+                outln!("The call in {} is not one the rules watch: nothing to check.", path.display());
+                return Ok(ExitCode::SUCCESS);
+            }
+        },
+    };
     let aws = Aws::connect(s).await?;
     // State only adds the placements it recorded resources in; a stack never applied is
     // read where its configuration would place it.
     let state = s.read_from(&*aws.backend(s)).await?.unwrap_or_else(|| StateDocument::new(s.key(), String::new()));
-    let registries = aws.registries(s, &state).await?;
+    let mut registries = aws.registries(s, &state).await?;
+    if let Some(change) = &change {
+        // The changed kind, and what its rules look at besides: the load balancer's groups,
+        // the environment's keys.
+        let read = [change.kind.name, kinds::LOAD_BALANCER.name, kinds::KMS_KEY.name];
+        registries = registries.retain(|kind| read.contains(&kind.as_str()));
+    }
     let inventory = observe(&registries, &s.scope()).await?;
-    let violations = paystack_rules::evaluate(&Expectations::of(&s.env), &inventory.resources);
-    let checked = inventory.resources.len();
+    let mut violations = paystack_rules::evaluate(&Expectations::of(&s.env), &inventory.resources);
+    let checked: Vec<String> = match &change {
+        None => inventory.resources.iter().map(|(_, o)| o.id.to_string()).collect(),
+        Some(change) => inventory
+            .resources
+            .iter()
+            .filter(|(kind, o)| kind.as_str() == change.kind.name && change.names(o))
+            .map(|(_, o)| o.id.to_string())
+            .collect(),
+    };
+    violations.retain(|v| checked.contains(&v.resource));
     if json {
         let document = json!({
             "format_version": 1,
             "environment": s.env.name,
             "stack": s.key(),
-            "resources_checked": checked,
+            "event": change.as_ref().map(|c| json!({ "event_name": c.event_name, "resource": c.resource })),
+            "resources_checked": checked.len(),
             "rules": RULES.iter().map(|r| json!({ "id": r.id, "description": r.description })).collect::<Vec<_>>(),
             "compliant": violations.is_empty(),
             "violations": violations,
         });
         outln!("{}", serde_json::to_string_pretty(&document).into_diagnostic()?);
     } else {
-        out!("{}", text(&s.key(), checked, &violations));
+        if let Some(change) = &change
+            && checked.is_empty()
+        {
+            outln!(
+                "`{}` of {} is not a resource of `{}`: nothing to check.",
+                change.resource,
+                change.event_name,
+                s.key()
+            );
+        }
+        out!("{}", text(&s.key(), checked.len(), &violations));
+    }
+    if notify && !violations.is_empty() {
+        publish(s, &aws, &state, &violations).await?;
     }
     Ok(if violations.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}
+
+/// The change a CloudTrail event in `path` records, or `None` for a call no rule watches.
+fn read_event(path: &Path) -> Result<Option<ChangeEvent>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        miette!(help = "name a file holding one CloudTrail event as JSON", "cannot read {}: {e}", path.display())
+    })?;
+    let event: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        miette!(help = "an event is one JSON object, as EventBridge delivers it", "{} is not JSON: {e}", path.display())
+    })?;
+    ChangeEvent::read(&event).map_err(|e| miette!(help = "nothing was read or changed", "{}: {e}", path.display()))
+}
+
+/// One message per violation on the environment's topic, with the environment, the rule and
+/// the resource as message attributes for subscriptions to filter on.
+async fn publish(s: &Stack, aws: &Aws, state: &StateDocument, violations: &[Violation]) -> Result<()> {
+    let outputs = s.blueprint.resolve_outputs(state);
+    let topic = outputs.get("sns_topic_arn").and_then(serde_json::Value::as_str).ok_or_else(|| {
+        miette!(
+            help = format!("run `paystack apply --env {}` to create it", s.env.name),
+            "cannot notify: `{}` has no SNS topic recorded",
+            s.key()
+        )
+    })?;
+    for v in violations {
+        let subject = format!("paystack: {} breaks {} in {}", v.resource, v.rule, s.key());
+        let body = format!(
+            "{} ({}, {}) breaks the rule `{}`.\nexpected: {}\nactual:   {}\n",
+            v.resource, v.kind, v.aws_id, v.rule, v.expected, v.actual
+        );
+        let attributes = [
+            ("environment", Attribute::Text(s.env.name.clone())),
+            ("stack", Attribute::Text(s.key())),
+            ("rule", Attribute::Text(v.rule.to_owned())),
+            ("resource", Attribute::Text(v.resource.clone())),
+        ];
+        let id = paystack_aws::publish(&aws.clients, topic, &subject, &body, &attributes).await.map_err(|e| {
+            miette!(help = "check that the topic exists and these credentials may publish to it", "cannot notify: {e}")
+        })?;
+        diagln!("Notified {topic} of {} breaking {} (message {id}).", v.resource, v.rule);
+    }
+    Ok(())
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {

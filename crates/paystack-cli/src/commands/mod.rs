@@ -326,7 +326,9 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             outln!("The next run takes the lock and fences that holder off: it can no longer write state.");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check { stack, json } => check(&load(&cli, stack)?, *json).await,
+        Command::Check { stack, json, event, notify } => {
+            check(&load(&cli, stack)?, *json, event.as_deref(), *notify).await
+        }
         Command::Output { stack, json } => {
             let s = load(&cli, stack)?;
             let state = read_state(&s).await?.ok_or_else(|| {
