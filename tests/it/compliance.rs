@@ -119,7 +119,10 @@ fn recorded_event(stack: &Stack, file: &str, placeholder: &str, resource: &str) 
 
 /// What the environment's topic delivered to `queue` since the last look, as
 /// (subject, attributes).
-async fn delivered(sqs: &aws_sdk_sqs::Client, queue: &str) -> Vec<(String, std::collections::BTreeMap<String, String>)> {
+async fn delivered(
+    sqs: &aws_sdk_sqs::Client,
+    queue: &str,
+) -> Vec<(String, std::collections::BTreeMap<String, String>)> {
     let received = sqs.receive_message().queue_url(queue).max_number_of_messages(10).send().await.unwrap();
     let mut out = Vec::new();
     for m in received.messages() {

@@ -13,7 +13,10 @@ use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
 use paystack_platform::kinds::Namespace;
 use sd::operation::get_namespace::{GetNamespaceError, GetNamespaceOutput};
 use sd::operation::get_operation::{GetOperationError, GetOperationOutput};
-use sd::types::{NamespaceFilter, NamespaceFilterName, NamespaceType, OperationStatus, OperationTargetType};
+use sd::types::{
+    NamespaceFilter, NamespaceFilterName, NamespaceType, OperationStatus, OperationTargetType,
+    PrivateDnsNamespaceChange,
+};
 use serde_json::{Value, json};
 
 use super::{cloud_map_tags, tags_of};
@@ -140,9 +143,17 @@ impl Reconciler for Namespaces {
         for change in changes {
             match change.field.as_str() {
                 "tags" => sync_tags(&self.client, arn_of(current)?, desired, current).await?,
-                // The description is set at creation: Cloud Map changes it only with the
-                // namespace's other properties, and it carries nothing paystack relies on.
-                "description" => {}
+                "description" => {
+                    let typed: Namespace = spec(desired)?;
+                    let change = PrivateDnsNamespaceChange::builder().description(typed.description.as_str()).build();
+                    self.client
+                        .update_private_dns_namespace()
+                        .id(&current.aws_id)
+                        .namespace(change)
+                        .send()
+                        .await
+                        .map_err(|e| classify("UpdatePrivateDnsNamespace", e))?;
+                }
                 other => return Err(cannot_update(desired, other)),
             }
         }

@@ -27,6 +27,7 @@ impl Scope<'_> {
                 &[
                     "servicediscovery:GetNamespace",
                     "servicediscovery:DeleteNamespace",
+                    "servicediscovery:UpdatePrivateDnsNamespace",
                     "servicediscovery:GetService",
                     "servicediscovery:UpdateService",
                     "servicediscovery:DeleteService",
