@@ -59,11 +59,10 @@ impl Roles {
         Self { client: client.clone() }
     }
 
-    /// The role and all of its policies, read at once; `None` if it went in between.
-    async fn read(&self, name: &str) -> Result<Option<RoleRead>, ReconcileError> {
-        let gone = |e: &iam::operation::get_role::GetRoleError| e.is_no_such_entity_exception();
-        let (role, inline, managed) = tokio::join!(
-            self.client.get_role().role_name(name).send(),
+    /// The names of the role's inline policies and the ARNs of its attached managed ones;
+    /// `None` if the role went in between.
+    async fn policies(&self, name: &str) -> Result<Option<(Vec<String>, Vec<String>)>, ReconcileError> {
+        let (inline, managed) = tokio::join!(
             self.client
                 .list_role_policies()
                 .role_name(name)
@@ -79,8 +78,7 @@ impl Roles {
                 .send()
                 .collect::<Result<Vec<_>, _>>(),
         );
-        let Some(role) = unless_gone_since("GetRole", role, gone)? else { return Ok(None) };
-        let Some(names) = unless_gone_since("ListRolePolicies", inline, |e| e.is_no_such_entity_exception())? else {
+        let Some(inline) = unless_gone_since("ListRolePolicies", inline, |e| e.is_no_such_entity_exception())? else {
             return Ok(None);
         };
         let Some(managed) =
@@ -88,39 +86,49 @@ impl Roles {
         else {
             return Ok(None);
         };
-        let mut documents = BTreeMap::new();
-        for policy in &names {
-            let got = self.client.get_role_policy().role_name(name).policy_name(policy).send().await;
-            // A policy deleted between the listing and its read is not there.
-            if let Some(got) = unless_gone_since("GetRolePolicy", got, |e| e.is_no_such_entity_exception())? {
-                documents.insert(policy.clone(), document(got.policy_document())?);
-            }
-        }
-        let managed = managed.iter().filter_map(|p| p.policy_arn().map(str::to_owned)).collect();
-        Ok(Some(RoleRead { role, inline: documents, managed }))
+        Ok(Some((inline, managed.iter().filter_map(|p| p.policy_arn().map(str::to_owned)).collect())))
     }
 
-    /// Removes what the role has beyond its own policy, as `current` found it.
-    async fn remove_others(&self, name: &str, current: &Observed, field: &str) -> Result<(), ReconcileError> {
-        let found = current.attributes.get(field);
-        if field == "other_policies" {
-            for policy in found.and_then(Value::as_object).into_iter().flat_map(|m| m.keys()) {
-                unless_gone(
-                    "DeleteRolePolicy",
-                    self.client.delete_role_policy().role_name(name).policy_name(policy).send().await,
-                    |e| e.is_no_such_entity_exception(),
-                    |_| false,
-                )?;
+    /// The role and all of its policies, read at once; `None` if it went in between.
+    async fn read(&self, name: &str) -> Result<Option<RoleRead>, ReconcileError> {
+        let (role, policies) = tokio::join!(self.client.get_role().role_name(name).send(), self.policies(name));
+        let Some(role) = unless_gone_since("GetRole", role, |e| e.is_no_such_entity_exception())? else {
+            return Ok(None);
+        };
+        let Some((names, managed)) = policies? else { return Ok(None) };
+        let mut inline = BTreeMap::new();
+        for policy in names {
+            let got = self.client.get_role_policy().role_name(name).policy_name(&policy).send().await;
+            // A policy deleted between the listing and its read is not there.
+            if let Some(got) = unless_gone_since("GetRolePolicy", got, |e| e.is_no_such_entity_exception())? {
+                inline.insert(policy, document(got.policy_document())?);
             }
-        } else {
-            for arn in found.and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
-                unless_gone(
-                    "DetachRolePolicy",
-                    self.client.detach_role_policy().role_name(name).policy_arn(arn).send().await,
-                    |e| e.is_no_such_entity_exception(),
-                    |_| false,
-                )?;
-            }
+        }
+        Ok(Some(RoleRead { role, inline, managed }))
+    }
+
+    /// Deletes the inline policies `names` of the role; one already gone counts as deleted.
+    async fn delete_inline(&self, role: &str, names: impl IntoIterator<Item = &str>) -> Result<(), ReconcileError> {
+        for policy in names {
+            unless_gone(
+                "DeleteRolePolicy",
+                self.client.delete_role_policy().role_name(role).policy_name(policy).send().await,
+                |e| e.is_no_such_entity_exception(),
+                |_| false,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Detaches the managed policies `arns` from the role; one already detached counts.
+    async fn detach(&self, role: &str, arns: impl IntoIterator<Item = &str>) -> Result<(), ReconcileError> {
+        for arn in arns {
+            unless_gone(
+                "DetachRolePolicy",
+                self.client.detach_role_policy().role_name(role).policy_arn(arn).send().await,
+                |e| e.is_no_such_entity_exception(),
+                |_| false,
+            )?;
         }
         Ok(())
     }
@@ -234,7 +242,16 @@ impl Reconciler for Roles {
                 }
                 "policy" => self.put_policy(name, desired).await?,
                 // Every spec has neither: whatever is there was added by hand.
-                field @ ("other_policies" | "managed_policy_arns") => self.remove_others(name, current, field).await?,
+                "other_policies" => {
+                    let found = current.attributes.get("other_policies").and_then(Value::as_object);
+                    let names: Vec<&str> = found.iter().flat_map(|m| m.keys()).map(String::as_str).collect();
+                    self.delete_inline(name, names).await?;
+                }
+                "managed_policy_arns" => {
+                    let found = current.attributes.get("managed_policy_arns").and_then(Value::as_array);
+                    let arns: Vec<&str> = found.into_iter().flatten().filter_map(Value::as_str).collect();
+                    self.detach(name, arns).await?;
+                }
                 "permissions_boundary" => self.set_boundary(name, desired).await?,
                 "tags" => {
                     sync_tags(&self.client, name, desired, current).await?;
@@ -249,44 +266,9 @@ impl Reconciler for Roles {
         // IAM refuses to delete a role that still has policies: inline ones are deleted and
         // managed ones detached first.
         let name = current.aws_id.as_str();
-        let inline = self
-            .client
-            .list_role_policies()
-            .role_name(name)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await;
-        for policy in
-            unless_gone_since("ListRolePolicies", inline, |e| e.is_no_such_entity_exception())?.unwrap_or_default()
-        {
-            unless_gone(
-                "DeleteRolePolicy",
-                self.client.delete_role_policy().role_name(name).policy_name(&policy).send().await,
-                |e| e.is_no_such_entity_exception(),
-                |_| false,
-            )?;
-        }
-        let attached = self
-            .client
-            .list_attached_role_policies()
-            .role_name(name)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await;
-        for policy in unless_gone_since("ListAttachedRolePolicies", attached, |e| e.is_no_such_entity_exception())?
-            .unwrap_or_default()
-        {
-            let Some(arn) = policy.policy_arn() else { continue };
-            unless_gone(
-                "DetachRolePolicy",
-                self.client.detach_role_policy().role_name(name).policy_arn(arn).send().await,
-                |e| e.is_no_such_entity_exception(),
-                |_| false,
-            )?;
+        if let Some((inline, managed)) = self.policies(name).await? {
+            self.delete_inline(name, inline.iter().map(String::as_str)).await?;
+            self.detach(name, managed.iter().map(String::as_str)).await?;
         }
         unless_gone(
             "DeleteRole",
