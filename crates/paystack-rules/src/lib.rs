@@ -311,10 +311,10 @@ fn open_ingress(cx: &Context<'_>, o: &Observed) -> Vec<Finding> {
         if load_balancer && public {
             continue;
         }
-        let ports = match (protocol, from, to) {
-            ("-1", _, _) => "every port".to_owned(),
-            (_, Some(f), Some(t)) if f == t => format!("port {f}"),
-            (_, f, t) => format!("ports {}-{}", shown(f), shown(t)),
+        let what = match (protocol, from, to) {
+            ("-1", _, _) => "every protocol and port".to_owned(),
+            (_, Some(f), Some(t)) if f == t => format!("{protocol} port {f}"),
+            (_, f, t) => format!("{protocol} ports {}-{}", shown(f), shown(t)),
         };
         let allowed = if load_balancer {
             let ports: Vec<String> = cx.expect.public_ports.iter().map(u16::to_string).collect();
@@ -322,7 +322,7 @@ fn open_ingress(cx: &Context<'_>, o: &Observed) -> Vec<Finding> {
         } else {
             "no ingress from anywhere".to_owned()
         };
-        out.push(finding(allowed, format!("{cidr} on {protocol} {ports}")));
+        out.push(finding(allowed, format!("{cidr} on {what}")));
     }
     out
 }

@@ -65,7 +65,7 @@ fn only_the_load_balancer_s_group_may_open_its_public_ports_to_the_internet() {
         broken(alb, &[lb]),
         [
             ("open-ingress", "0.0.0.0/0 on tcp port 5432".to_owned()),
-            ("open-ingress", "::/0 on -1 every port".to_owned()),
+            ("open-ingress", "::/0 on every protocol and port".to_owned()),
         ]
     );
 }

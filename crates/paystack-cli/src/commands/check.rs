@@ -3,6 +3,7 @@
 //! `--event`, only the resource a CloudTrail event's call changed, as the compliance
 //! function does on each event; with `--notify`, each violation goes to the topic.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -42,7 +43,7 @@ pub(super) async fn check(s: &Stack, json: bool, event: Option<&Path>, notify: b
     }
     let inventory = observe(&registries, &s.scope()).await?;
     let mut violations = paystack_rules::evaluate(&Expectations::of(&s.env), &inventory.resources);
-    let checked: Vec<String> = match &change {
+    let checked: BTreeSet<String> = match &change {
         None => inventory.resources.iter().map(|(_, o)| o.id.to_string()).collect(),
         Some(change) => inventory
             .resources
