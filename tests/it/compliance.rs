@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{Stack, ec2, elbv2, iam, s3};
+use crate::support::{Stack, elbv2, iam, open_to_the_internet, s3};
 
 /// `check --json`'s violations as `(rule, resource, expected, actual)`.
 fn violations(report: &Value) -> Vec<(String, String, String, String)> {
@@ -53,13 +53,7 @@ async fn check_passes_after_apply_and_names_exactly_each_change_made_by_hand() {
 
     // 1. Postgres opened to the internet.
     let db_sg = out["security_group_ids"]["db"].as_str().unwrap();
-    let postgres = aws_sdk_ec2::types::IpPermission::builder()
-        .ip_protocol("tcp")
-        .from_port(5432)
-        .to_port(5432)
-        .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip("0.0.0.0/0").build())
-        .build();
-    ec2().await.authorize_security_group_ingress().group_id(db_sg).ip_permissions(postgres).send().await.unwrap();
+    open_to_the_internet(db_sg, 5432).await;
     let (rule, resource, expected, actual) = only_violation(&stack);
     assert_eq!(
         (rule.as_str(), resource.as_str(), expected.as_str(), actual.as_str()),
@@ -160,13 +154,7 @@ async fn an_event_that_breaks_a_rule_is_published_once_and_one_that_does_not_nev
 
     // Postgres opened to the internet, and the event CloudTrail records for it.
     let db_sg = out["security_group_ids"]["db"].as_str().unwrap();
-    let postgres = aws_sdk_ec2::types::IpPermission::builder()
-        .ip_protocol("tcp")
-        .from_port(5432)
-        .to_port(5432)
-        .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip("0.0.0.0/0").build())
-        .build();
-    ec2().await.authorize_security_group_ingress().group_id(db_sg).ip_permissions(postgres).send().await.unwrap();
+    open_to_the_internet(db_sg, 5432).await;
     let opened = recorded_event(&stack, "authorize-security-group-ingress.json", "{GROUP_ID}", db_sg);
     let report = stack.run(&["check", "--event", &opened, "--notify", "--json"]).code(2).json();
     assert_eq!(report["resources_checked"], 1, "only the group the event names: {report:#}");

@@ -33,13 +33,7 @@ async fn drift_reports_out_of_band_changes_notifies_and_fixes_them() {
     // Out of band, through the SDK, as someone in the console would.
     let ec2 = crate::support::ec2().await;
     let db_sg = out["security_group_ids"]["db"].as_str().unwrap();
-    let ssh = ec2::types::IpPermission::builder()
-        .ip_protocol("tcp")
-        .from_port(22)
-        .to_port(22)
-        .ip_ranges(ec2::types::IpRange::builder().cidr_ip("0.0.0.0/0").build())
-        .build();
-    ec2.authorize_security_group_ingress().group_id(db_sg).ip_permissions(ssh).send().await.unwrap();
+    crate::support::open_to_the_internet(db_sg, 22).await;
     let log_group = stack.name_of("app.payments-api.logs").await;
     logs().await.put_retention_policy().log_group_name(&log_group).retention_in_days(1).send().await.unwrap();
     let elbv2 = elbv2().await;

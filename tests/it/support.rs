@@ -299,6 +299,17 @@ pub(crate) async fn autoscaling() -> aws_sdk_applicationautoscaling::Client {
     aws_sdk_applicationautoscaling::Client::new(&sdk_config().await)
 }
 
+/// Opens `port` of `group` to the whole internet, as someone in the console would.
+pub(crate) async fn open_to_the_internet(group: &str, port: i32) {
+    let rule = ec2::types::IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(port)
+        .to_port(port)
+        .ip_ranges(ec2::types::IpRange::builder().cidr_ip("0.0.0.0/0").build())
+        .build();
+    ec2().await.authorize_security_group_ingress().group_id(group).ip_permissions(rule).send().await.unwrap();
+}
+
 pub(crate) async fn servicediscovery() -> aws_sdk_servicediscovery::Client {
     aws_sdk_servicediscovery::Client::new(&sdk_config().await)
 }
