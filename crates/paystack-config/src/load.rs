@@ -20,6 +20,7 @@ use waits::{RawWaits, waits};
 
 mod account;
 mod app;
+mod automation;
 mod discovery;
 mod platform;
 mod state;
@@ -63,6 +64,7 @@ struct RawFile {
     sessions: Option<storage::RawSessions>,
     artifacts: Option<storage::RawArtifacts>,
     discovery: Option<discovery::RawDiscovery>,
+    compliance: Option<automation::RawCompliance>,
 }
 
 #[derive(Clone, Deserialize, Default)]
@@ -332,6 +334,7 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
     let account = account::account(c, env.account, shared.account);
     let suffix = c.pick_optional(env.suffix, shared.suffix);
     let protected = c.pick_optional(env.protected, shared.protected).map(|p| p.value);
+    let is_protected = protected.unwrap_or(c.env == "prod");
     let (et, st) = (env.tags.unwrap_or_default(), shared.tags.unwrap_or_default());
     let application = c.pick("tags.application", et.application, st.application);
     let cost_center = c.pick("tags.cost_center", et.cost_center, st.cost_center);
@@ -487,7 +490,13 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
     let dns = app::dns(c, env.dns.unwrap_or_default(), shared.dns.unwrap_or_default(), load_balancer.as_ref());
     let iam = app::iam(c, env.iam.unwrap_or_default(), shared.iam.unwrap_or_default());
     let alarms = app::alarms(c, env.alarms.unwrap_or_default(), shared.alarms.unwrap_or_default());
-    let drift = app::drift(c, env.drift.unwrap_or_default(), shared.drift.unwrap_or_default());
+    let drift = app::drift(c, env.drift.unwrap_or_default(), shared.drift.unwrap_or_default(), is_protected);
+    let compliance = automation::compliance(
+        c,
+        env.compliance.unwrap_or_default(),
+        shared.compliance.unwrap_or_default(),
+        is_protected,
+    );
     let waits = waits(c, env.waits.unwrap_or_default(), shared.waits.unwrap_or_default());
     let sessions = storage::sessions(c, env.sessions.unwrap_or_default(), shared.sessions.unwrap_or_default());
     let artifacts = storage::artifacts(c, env.artifacts.unwrap_or_default(), shared.artifacts.unwrap_or_default());
@@ -508,7 +517,7 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
     let zones: Vec<String> = zones?.iter().map(|z| format!("{region}{z}")).collect();
     let cidr = cidr_value?;
     let environment = Environment {
-        protected: protected.unwrap_or(name == "prod"),
+        protected: is_protected,
         name,
         project: project?.value,
         region,
@@ -538,6 +547,7 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
         sessions: sessions?,
         artifacts: artifacts?,
         discovery: discovery?,
+        compliance: compliance?,
     };
     Some((environment, cidr))
 }

@@ -95,6 +95,7 @@ pub struct Environment {
     pub sessions: Sessions,
     pub artifacts: Artifacts,
     pub discovery: Discovery,
+    pub compliance: Compliance,
 }
 
 /// Service discovery (`[discovery]`): the Cloud Map private DNS namespace in the VPC, where
@@ -303,6 +304,33 @@ pub struct Drift {
     /// Fields another owner sets: never drift, never set back by apply once the resource
     /// exists (Terraform's `ignore_changes`).
     pub ignore: Vec<IgnoredField>,
+    /// `paystack drift --notify` run by the platform itself, on a schedule; `None` when off.
+    pub schedule: Option<DriftSchedule>,
+}
+
+/// Drift on a schedule (`[drift.schedule]`): an EventBridge Scheduler schedule that runs
+/// the paystack image as an ECS task in the environment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DriftSchedule {
+    /// `rate(…)` or `cron(…)`, in Scheduler's grammar.
+    pub expression: String,
+    /// The paystack image (the `Dockerfile` at the root), with the configuration in it.
+    pub image: String,
+    /// Whether the task runs `drift --fix` rather than only reporting; never in a protected
+    /// environment.
+    pub fix: bool,
+    /// Fargate CPU units and memory in MB.
+    pub cpu: u32,
+    pub memory: u32,
+}
+
+/// The compliance function (`[compliance]`): the rule set evaluated on each change CloudTrail
+/// records, by a Lambda function EventBridge invokes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Compliance {
+    pub function: bool,
+    pub memory_mb: u32,
+    pub timeout_seconds: u32,
 }
 
 /// One field of one resource, as `RESOURCE.FIELD` in the configuration.

@@ -47,6 +47,8 @@ health_check_path = "/health"
 [dns]
 zone = "payments.example.com"
 
+[drift.schedule]
+image = "ghcr.io/acme/paystack:1.0.0"
 [services.api]
 image = "nginx:1.27"
 cpu = 256

@@ -70,6 +70,9 @@ pub struct KindSchema {
     /// List fields whose order carries no meaning (rules, associations); they are compared as
     /// sets.
     pub unordered: &'static [&'static str],
+    /// Fields AWS never reports back (where a function's code is read from): sent on create
+    /// and update, never compared.
+    pub unread: &'static [&'static str],
     pub replace_order: ReplaceOrder,
     pub expected: ExpectedDurations,
     /// For a kind AWS deletes only after a waiting period (KMS keys): its days. State keeps

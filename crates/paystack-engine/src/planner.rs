@@ -201,8 +201,10 @@ pub(crate) fn diff(
 ) -> Vec<FieldChange> {
     let replace_on = schema.map_or(&[][..], |s| s.replace_on);
     let unordered = schema.map_or(&[][..], |s| s.unordered);
+    let unread = schema.map_or(&[][..], |s| s.unread);
     desired
         .iter()
+        .filter(|(field, _)| !unread.contains(&field.as_str()))
         .filter_map(|(field, after)| {
             let as_set = unordered.contains(&field.as_str());
             let before = live.get(field).cloned().map(|v| canonical(v, as_set));

@@ -93,6 +93,7 @@ impl FakeCloud {
                 replace_on,
                 replace_order,
                 unordered: &["set"],
+                unread: &[],
                 expected: ExpectedDurations { create: d, update: d, delete: d },
                 deletion_days: None,
             };

@@ -37,6 +37,7 @@ pub(super) struct RawLogs {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawDrift {
     ignore: Option<Spanned<Vec<String>>>,
+    schedule: Option<super::automation::RawSchedule>,
 }
 
 #[derive(Clone, Deserialize, Default)]
@@ -317,8 +318,16 @@ pub(super) fn logs(c: &mut Checker<'_>, env: RawLogs, shared: RawLogs) -> Option
 /// `[drift] ignore`: fields another owner sets, as `RESOURCE.FIELD`. Whether the resource
 /// and the field exist is checked against the platform's graph, which this crate does not
 /// know; here only their form.
-pub(super) fn drift(c: &mut Checker<'_>, env: RawDrift, shared: RawDrift) -> Option<Drift> {
-    let Some(ignore) = c.pick_optional(env.ignore, shared.ignore) else { return Some(Drift::default()) };
+pub(super) fn drift(c: &mut Checker<'_>, env: RawDrift, shared: RawDrift, protected: bool) -> Option<Drift> {
+    let schedule = super::automation::schedule(
+        c,
+        env.schedule.unwrap_or_default(),
+        shared.schedule.unwrap_or_default(),
+        protected,
+    );
+    let Some(ignore) = c.pick_optional(env.ignore, shared.ignore) else {
+        return Some(Drift { ignore: Vec::new(), schedule: schedule? });
+    };
     let mut rules = Vec::new();
     for entry in &ignore.value {
         let part =
@@ -334,7 +343,7 @@ pub(super) fn drift(c: &mut Checker<'_>, env: RawDrift, shared: RawDrift) -> Opt
             ),
         }
     }
-    Some(Drift { ignore: rules })
+    Some(Drift { ignore: rules, schedule: schedule? })
 }
 
 pub(super) fn load_balancer(
