@@ -11,11 +11,12 @@ pub mod blueprint;
 pub mod bootstrap;
 pub mod kinds;
 mod latency;
+pub mod watch;
 
 /// Typical AWS durations of each operation, by latency-table row (`aws-latency.toml`).
 pub use latency::expected as expected_durations;
 
 pub use blueprint::{
-    Blueprint, BlueprintError, GATEWAY_TAG, Gateway, GatewayError, Lookups, TransitLookup, blueprint, gateway, home,
-    is_global, network_placement, placements, primary_placement, reads, required_tags,
+    Blueprint, BlueprintError, FunctionPackage, GATEWAY_TAG, Gateway, GatewayError, Lookups, TransitLookup, blueprint,
+    gateway, home, is_global, network_placement, placements, primary_placement, reads, required_tags,
 };

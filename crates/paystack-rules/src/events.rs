@@ -5,69 +5,10 @@
 //! sources and event names ([`watched`]), and an event that arrives is read back through it
 //! ([`ChangeEvent::read`]) to the one resource whose rules are evaluated again.
 
-use std::collections::BTreeMap;
-
 use paystack_core::Observed;
-use paystack_platform::kinds::{self, KindDef};
+use paystack_platform::kinds::KindDef;
+pub use paystack_platform::watch::{TRIGGERS, Trigger, watched};
 use serde_json::Value;
-
-/// One API call that can break a rule.
-pub struct Trigger {
-    /// The EventBridge source (`aws.ec2`).
-    pub source: &'static str,
-    pub event_name: &'static str,
-    /// The kind of resource it changes.
-    pub kind: &'static KindDef,
-    /// The request parameter that names the resource.
-    pub parameter: &'static str,
-}
-
-const fn t(source: &'static str, event_name: &'static str, kind: &'static KindDef, parameter: &'static str) -> Trigger {
-    Trigger { source, event_name, kind, parameter }
-}
-
-/// Every call the rules watch, by service.
-pub const TRIGGERS: &[Trigger] = &[
-    t("aws.ec2", "AuthorizeSecurityGroupIngress", &kinds::SECURITY_GROUP, "groupId"),
-    t("aws.ec2", "ModifySecurityGroupRules", &kinds::SECURITY_GROUP, "groupId"),
-    t("aws.ec2", "CreateNetworkAclEntry", &kinds::NETWORK_ACL, "networkAclId"),
-    t("aws.ec2", "ReplaceNetworkAclEntry", &kinds::NETWORK_ACL, "networkAclId"),
-    t("aws.rds", "ModifyDBCluster", &kinds::DB_CLUSTER, "dBClusterIdentifier"),
-    t("aws.rds", "RemoveTagsFromResource", &kinds::DB_CLUSTER, "resourceName"),
-    t("aws.s3", "PutBucketPolicy", &kinds::BUCKET, "bucketName"),
-    t("aws.s3", "DeleteBucketPolicy", &kinds::BUCKET, "bucketName"),
-    t("aws.s3", "PutBucketEncryption", &kinds::BUCKET, "bucketName"),
-    t("aws.s3", "DeleteBucketEncryption", &kinds::BUCKET, "bucketName"),
-    t("aws.s3", "PutBucketVersioning", &kinds::BUCKET, "bucketName"),
-    t("aws.s3", "PutBucketPublicAccessBlock", &kinds::BUCKET, "bucketName"),
-    t("aws.s3", "DeleteBucketPublicAccessBlock", &kinds::BUCKET, "bucketName"),
-    t("aws.s3", "PutBucketTagging", &kinds::BUCKET, "bucketName"),
-    t("aws.iam", "PutRolePolicy", &kinds::IAM_ROLE, "roleName"),
-    t("aws.iam", "AttachRolePolicy", &kinds::IAM_ROLE, "roleName"),
-    t("aws.iam", "DeleteRolePermissionsBoundary", &kinds::IAM_ROLE, "roleName"),
-    t("aws.iam", "PutRolePermissionsBoundary", &kinds::IAM_ROLE, "roleName"),
-    t("aws.iam", "UntagRole", &kinds::IAM_ROLE, "roleName"),
-    t("aws.elasticloadbalancing", "ModifyListener", &kinds::LISTENER, "listenerArn"),
-    t("aws.dynamodb", "UpdateTable", &kinds::TABLE, "tableName"),
-    t("aws.dynamodb", "UpdateContinuousBackups", &kinds::TABLE, "tableName"),
-    t("aws.ecs", "UntagResource", &kinds::ECS_SERVICE, "resourceArn"),
-    t("aws.kms", "DisableKeyRotation", &kinds::KMS_KEY, "keyId"),
-    t("aws.kms", "UntagResource", &kinds::KMS_KEY, "keyId"),
-    t("aws.logs", "PutRetentionPolicy", &kinds::LOG_GROUP, "logGroupName"),
-    t("aws.logs", "DeleteRetentionPolicy", &kinds::LOG_GROUP, "logGroupName"),
-    t("aws.logs", "DisassociateKmsKey", &kinds::LOG_GROUP, "logGroupName"),
-    t("aws.secretsmanager", "UpdateSecret", &kinds::SECRET, "secretId"),
-    t("aws.sns", "SetTopicAttributes", &kinds::TOPIC, "topicArn"),
-];
-
-/// The event names each source is watched for: what the EventBridge patterns list.
-pub fn watched() -> BTreeMap<&'static str, Vec<&'static str>> {
-    let mut by_source: BTreeMap<&'static str, Vec<&'static str>> = BTreeMap::new();
-    for trigger in TRIGGERS {
-        by_source.entry(trigger.source).or_default().push(trigger.event_name);
-    }
-    by_source
-}
 
 /// Why an event could not be read.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]

@@ -7,48 +7,20 @@
 //! someone changed by hand need not look like anything paystack writes, and a field that is
 //! missing counts as unset. This crate depends on no AWS crate, and its tests are plain data.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use paystack_config::Environment;
 use paystack_core::{Kind, Observed};
 use paystack_platform::kinds::{self, KindDef};
 use serde::Serialize;
 use serde_json::Value;
 
+pub mod change;
 pub mod events;
 mod iam;
 #[cfg(test)]
 mod tests;
 
-/// What the rules hold one environment's live resources to: its own configuration.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Expectations {
-    /// The tags every taggable resource carries, by key.
-    pub required_tags: BTreeMap<String, String>,
-    pub log_retention_days: u32,
-    /// The HTTPS listener's security policy.
-    pub tls_policy: String,
-    /// The boundary every role carries, where the environment has one.
-    pub permissions_boundary: Option<String>,
-    /// The ports the load balancer's security group may open to the internet.
-    pub public_ports: BTreeSet<u16>,
-}
-
-impl Expectations {
-    /// What `env`'s configuration sets.
-    pub fn of(env: &Environment) -> Self {
-        Self {
-            required_tags: paystack_platform::blueprint::required_tags(env)
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect(),
-            log_retention_days: env.logs.retention_days,
-            tls_policy: env.load_balancer.tls_policy.clone(),
-            permissions_boundary: paystack_platform::bootstrap::boundary_arn(env),
-            public_ports: env.security.alb_ingress_ports.iter().copied().collect(),
-        }
-    }
-}
+pub use paystack_platform::watch::Expectations;
 
 /// One resource that breaks one rule.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]

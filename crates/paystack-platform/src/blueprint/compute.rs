@@ -139,6 +139,7 @@ pub(super) fn compute(
                 log_group: logs.name(),
                 region: env.region.clone(),
                 secrets,
+                command: Vec::new(),
             },
             tags: n.tags,
         })?;

@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::kinds::{self, Handle, KindDef, KindSpec, Tags, TransitSide};
 
 mod alerts;
+mod automation;
 mod compute;
 mod database;
 mod edge;
@@ -28,6 +29,7 @@ mod security;
 mod storage;
 mod transit;
 
+pub use automation::{FUNCTION_RUNTIME, FunctionPackage};
 pub use transit::{GATEWAY_TAG, Gateway, GatewayError, TransitLookup, gateway, network_placement};
 #[cfg(test)]
 pub(crate) mod tests;
@@ -39,6 +41,8 @@ pub struct Blueprint {
     pub specs: Vec<Spec>,
     /// Named outputs, as expressions over resource outputs.
     pub outputs: BTreeMap<String, Expr>,
+    /// The compliance function's package was not read, so its code is not compared.
+    pub package_unknown: bool,
 }
 
 impl Blueprint {
@@ -79,6 +83,9 @@ impl Blueprint {
         if ignore.iter().any(|r| r.resource == change.id.as_str() && r.field == field.field) {
             return Some("configuration (drift.ignore)".to_owned());
         }
+        if change.kind == kinds::FUNCTION.kind() && field.field == "code_sha256" && self.package_unknown {
+            return Some("the package, which this run has not read".to_owned());
+        }
         if change.kind != kinds::ECS_SERVICE.kind() || !kinds::AUTOSCALED_FIELDS.contains(&field.field.as_str()) {
             return None;
         }
@@ -104,9 +111,12 @@ pub struct Lookups {
     /// The account the run's credentials act in, for the key policies of an environment
     /// without `[account]`.
     pub account_id: Option<String>,
+    /// The compliance function's package, read from this machine; `None` where the run has
+    /// none (the scheduled drift task), and the function's code is then not compared.
+    pub function_package: Option<FunctionPackage>,
 }
 
-const NOT_LOOKED_UP: &str = "(looked up when planning)";
+pub(super) const NOT_LOOKED_UP: &str = "(looked up when planning)";
 
 /// A configuration the blueprint cannot place. Validation rejects these before the blueprint
 /// is built; this says which rule a configuration that slipped past it broke.
@@ -140,6 +150,7 @@ pub fn blueprint(env: &Environment, lookups: &Lookups) -> Result<Blueprint, Blue
     let edge = edge::edge(&mut b, &network, &security, lookups)?;
     let compute = compute::compute(&mut b, &network, &security, &database, &alerts, &edge, &storage)?;
     monitoring::monitoring(&mut b, &alerts, &edge, &database, &compute, &storage)?;
+    automation::automation(&mut b, lookups, &network, &security, &storage, &alerts, &compute)?;
 
     let mut outputs = BTreeMap::new();
     let mut output = |name: &str, value: Expr| outputs.insert(name.to_owned(), value);
@@ -172,7 +183,8 @@ pub fn blueprint(env: &Environment, lookups: &Lookups) -> Result<Blueprint, Blue
     }
     output("parameter_path", expr(&parameters::root(&b)));
 
-    Ok(Blueprint { stack, specs: b.specs, outputs })
+    let package_unknown = env.compliance.function && lookups.function_package.is_none();
+    Ok(Blueprint { stack, specs: b.specs, outputs, package_unknown })
 }
 
 /// Where a resource of `kind` lives by default in `env`: its primary region in its account

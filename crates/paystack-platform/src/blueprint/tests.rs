@@ -89,6 +89,7 @@ pub(crate) fn env(name: &str, cidr: &str, nats: usize) -> Environment {
             noncurrent_expiration_days: 30,
         },
         discovery: paystack_config::Discovery { namespace: format!("{name}.paystack.internal") },
+        compliance: paystack_config::Compliance { function: false, memory_mb: 256, timeout_seconds: 60 },
     }
 }
 

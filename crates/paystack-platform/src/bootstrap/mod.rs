@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use crate::kinds::ROLE_PATH_ROOT;
 
+mod automation;
 mod data;
 mod discovery;
 
@@ -83,6 +84,13 @@ pub fn bootstrap(env: &Environment, caller_account: &str) -> Option<Bootstrap> {
         boundary_policy: json!({ "Version": "2012-10-17", "Statement": scope.boundary_statements() }),
         boundary_arn,
     })
+}
+
+/// What a role that only looks may do in `env`'s `account`: every read of configuration
+/// that `plan` makes, never a secret's value, state or items; with `state`, the reads of the
+/// environment's state besides (the scheduled drift's).
+pub fn read_only_statements(env: &Environment, account: &str, state: bool) -> Vec<Value> {
+    Scope { env, account, boundary: "" }.read_only_statements(state)
 }
 
 /// `arn:aws:iam::ACCOUNT:role/PATH/NAME` → (`/PATH/`, `NAME`).
@@ -370,6 +378,7 @@ impl Scope<'_> {
         }
         statements.extend(self.data_statements());
         statements.extend(self.discovery_statements());
+        statements.extend(self.automation_statements());
         statements.push(self.allow(
             &[
                 "iam:GetRole",
@@ -495,10 +504,10 @@ impl Scope<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn env(external_id: Option<&str>) -> Environment {
+    pub(in crate::bootstrap) fn env(external_id: Option<&str>) -> Environment {
         let mut e = crate::blueprint::tests::env("prod", "10.2.0.0/16", 3);
         e.replica_region = Some("eu-west-1".into());
         e.account = Some(paystack_config::Account {

@@ -116,6 +116,9 @@ pub struct Container {
     pub log_group: Input<String>,
     pub region: String,
     pub secrets: BTreeMap<String, Input<String>>,
+    /// The command, where it is not the image's own (the drift task's `paystack drift …`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
 }
 
 /// A Fargate task definition. Revisions never change: any change registers a new revision

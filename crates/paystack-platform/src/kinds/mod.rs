@@ -12,6 +12,7 @@ use paystack_core::{Input, Kind, KindSchema, ReplaceOrder, ResourceId};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+mod automation;
 mod compute;
 mod database;
 mod discovery;
@@ -20,6 +21,7 @@ mod monitoring;
 mod network;
 mod storage;
 
+pub use automation::*;
 pub use compute::*;
 pub use database::*;
 pub use discovery::*;
@@ -107,6 +109,9 @@ pub struct KindDef {
     pub latency_key: &'static str,
     pub replace_on: &'static [&'static str],
     pub unordered: &'static [&'static str],
+    /// Fields AWS never reports back (where a function's code is read from): sent, never
+    /// compared.
+    pub unread: &'static [&'static str],
     pub replace_order: ReplaceOrder,
     /// For kinds AWS identifies by a name the caller chooses (RDS, Secrets Manager, SNS): the
     /// field that carries it, and the longest name AWS accepts.
@@ -142,6 +147,7 @@ impl KindDef {
             latency_key,
             replace_on: &[],
             unordered: &[],
+            unread: &[],
             replace_order: ReplaceOrder::CreateBeforeDelete,
             name_field: None,
             global: false,
@@ -193,6 +199,12 @@ impl KindDef {
         self
     }
 
+    /// Fields AWS never reports back.
+    pub(crate) const fn unread(mut self, fields: &'static [&'static str]) -> Self {
+        self.unread = fields;
+        self
+    }
+
     pub(crate) const fn delete_before_create(mut self) -> Self {
         self.replace_order = ReplaceOrder::DeleteBeforeCreate;
         self
@@ -208,6 +220,7 @@ impl KindDef {
             service: self.service,
             replace_on: self.replace_on,
             unordered: self.unordered,
+            unread: self.unread,
             replace_order: self.replace_order,
             expected: crate::latency::expected(self.latency_key),
             deletion_days: self.deletion_days,
@@ -218,10 +231,19 @@ impl KindDef {
 /// Every kind, for what must see them all (a registry of stand-ins, the benchmarks): each
 /// layer's module lists its own.
 pub fn all() -> impl Iterator<Item = &'static KindDef> {
-    [network::KINDS, database::KINDS, storage::KINDS, compute::KINDS, discovery::KINDS, edge::KINDS, monitoring::KINDS]
-        .into_iter()
-        .flatten()
-        .copied()
+    [
+        network::KINDS,
+        database::KINDS,
+        storage::KINDS,
+        compute::KINDS,
+        discovery::KINDS,
+        edge::KINDS,
+        monitoring::KINDS,
+        automation::KINDS,
+    ]
+    .into_iter()
+    .flatten()
+    .copied()
 }
 
 #[cfg(test)]
