@@ -19,6 +19,7 @@ from moto.iam.access_control import IAMPolicy, IAMPolicyStatement, PermissionRes
 from moto.s3.exceptions import ReplicationConfigurationNotFoundError
 from moto.s3.models import FakeBucket
 from moto.s3.responses import S3Response
+from moto.awslambda.models import LambdaFunction
 from moto.server import main
 
 
@@ -199,6 +200,39 @@ def s3_bucket_policies_over_tls() -> None:
     FakeBucket.get_permission = get_permission
 
 
+def lambda_logging_config_and_key() -> None:
+    """A function keeps its LoggingConfig, and UpdateFunctionConfiguration changes its key.
+
+    AWS sends a function's logs to the group its LoggingConfig names and reports that
+    config back; moto drops it, and ignores KMSKeyArn on update. Without this, a function
+    logging to the stack's own group would show as drifted on every plan.
+    """
+    created = LambdaFunction.__init__
+    configured = LambdaFunction.get_configuration
+    update = LambdaFunction.update_configuration
+
+    def init(self: LambdaFunction, account_id, spec, region, version=1):  # type: ignore[no-untyped-def]
+        created(self, account_id, spec, region, version)
+        self.logging_config = spec.get("LoggingConfig")
+
+    def get_configuration(self: LambdaFunction, on_create: bool = False) -> dict:
+        config = configured(self, on_create)
+        if getattr(self, "logging_config", None):
+            config["LoggingConfig"] = {"LogFormat": "Text", **self.logging_config}
+        return config
+
+    def update_configuration(self: LambdaFunction, config_updates: dict) -> dict:
+        if "LoggingConfig" in config_updates:
+            self.logging_config = config_updates["LoggingConfig"]
+        if "KMSKeyArn" in config_updates:
+            self.kms_key_arn = config_updates["KMSKeyArn"]
+        return update(self, config_updates)
+
+    LambdaFunction.__init__ = init
+    LambdaFunction.get_configuration = get_configuration
+    LambdaFunction.update_configuration = update_configuration
+
+
 EXTENSIONS = [
     transit_gateway_attachment_creation_tags,
     transit_gateway_route_attachments,
@@ -206,6 +240,7 @@ EXTENSIONS = [
     s3_versioning_configuration,
     s3_replication_rules_as_put,
     s3_bucket_policies_over_tls,
+    lambda_logging_config_and_key,
 ]
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@
 mod accounts;
 mod app;
 mod artifacts;
+mod automation;
 mod cli;
 mod compliance;
 mod database;

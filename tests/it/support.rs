@@ -17,6 +17,12 @@ pub(crate) fn endpoint() -> String {
     })
 }
 
+/// The compliance function's package, as `scripts/package-function --profile dev` (run by
+/// scripts/test) leaves it beside the binaries.
+pub(crate) fn function_package() -> PathBuf {
+    binary().parent().and_then(Path::parent).expect("target directory").join("lambda/paystack-compliance.zip")
+}
+
 /// The `paystack` binary built alongside this test binary.
 pub(crate) fn binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
@@ -185,6 +191,7 @@ impl Stack {
         cmd.arg("--config").arg(self.config.path()).arg("--state-dir").arg(self.state.path());
         cmd.args(args).args(["--suffix", suffix]);
         cmd.env("AWS_ENDPOINT_URL", endpoint()).env("NO_COLOR", "1").env_remove("PAYSTACK_LOG");
+        cmd.env("PAYSTACK_FUNCTION_PACKAGE", function_package());
         cmd
     }
 

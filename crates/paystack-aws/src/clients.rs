@@ -80,6 +80,9 @@ pub struct Clients {
     pub kms: aws_sdk_kms::Client,
     pub ssm: aws_sdk_ssm::Client,
     pub servicediscovery: aws_sdk_servicediscovery::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub events: aws_sdk_eventbridge::Client,
+    pub scheduler: aws_sdk_scheduler::Client,
     /// The clock the reconcilers' waits keep.
     pub wait_clock: WaitClock,
 }
@@ -118,6 +121,9 @@ impl Clients {
             kms: client!(aws_sdk_kms, config),
             ssm: client!(aws_sdk_ssm, config),
             servicediscovery: client!(aws_sdk_servicediscovery, config),
+            lambda: client!(aws_sdk_lambda, config),
+            events: client!(aws_sdk_eventbridge, config),
+            scheduler: client!(aws_sdk_scheduler, config),
             wait_clock,
         }
     }
@@ -178,6 +184,16 @@ pub struct ClientPool {
     by_target: Mutex<HashMap<Target, Clients>>,
 }
 
+/// Set once by `--no-assume-role`: every target is reached with the caller's own
+/// credentials, which already act in the environment's account (the scheduled drift task's
+/// role). Roles the configuration names are then never assumed.
+static AS_CALLER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes every pool of this process reach every target as the caller, assuming no role.
+pub fn act_as_caller() {
+    AS_CALLER.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 impl ClientPool {
     /// Loads credentials and `AWS_ENDPOINT_URL` from the environment, with `region` (the
     /// configuration's) as the region: the SDK then never asks the instance metadata
@@ -227,7 +243,8 @@ impl ClientPool {
             return Ok(c.clone());
         }
         let mut config = self.base.to_builder().region(Region::new(target.region.clone()));
-        if let Some(role) = &target.role {
+        let role = target.role.as_ref().filter(|_| !AS_CALLER.load(std::sync::atomic::Ordering::Relaxed));
+        if let Some(role) = role {
             let mut builder = aws_config::sts::AssumeRoleProvider::builder(&role.arn)
                 .session_name(&role.session_name)
                 .configure(&self.base)

@@ -14,8 +14,10 @@ mod ec2;
 mod ecs;
 mod elbv2;
 mod error;
+mod events;
 mod iam;
 mod kms;
+mod lambda;
 mod logs;
 mod lookups;
 mod notify;
@@ -23,6 +25,7 @@ mod owned;
 mod rds;
 mod route53;
 mod s3;
+mod scheduler;
 mod secretsmanager;
 mod servicediscovery;
 mod sns;
@@ -39,7 +42,7 @@ use paystack_engine::Registry;
 use paystack_platform::kinds;
 
 pub use bootstrap::bootstrap;
-pub use clients::{AssumeRoleError, ClientPool, Clients, Role, Target};
+pub use clients::{AssumeRoleError, ClientPool, Clients, Role, Target, act_as_caller};
 pub use lookups::{LookupError, Wanted, look_up};
 pub use notify::{Attribute, publish};
 pub use state::{InitStep, Outcome, RemoteBackend, StateLocation, init};
@@ -93,6 +96,10 @@ pub fn registry(clients: &Clients, waits: &Waits) -> Registry {
         kinds::DISCOVERY_SERVICE.schema(),
         Arc::new(servicediscovery::service::DiscoveryServices::new(&clients.servicediscovery)),
     );
+    r.register(kinds::FUNCTION.schema(), Arc::new(lambda::function::Functions::new(&clients.lambda)));
+    r.register(kinds::FUNCTION_PERMISSION.schema(), Arc::new(lambda::permission::Permissions::new(&clients.lambda)));
+    r.register(kinds::EVENT_RULE.schema(), Arc::new(events::rule::Rules::new(&clients.events)));
+    r.register(kinds::SCHEDULE.schema(), Arc::new(scheduler::schedule::Schedules::new(&clients.scheduler)));
     r.register(kinds::LOG_GROUP.schema(), Arc::new(logs::log_group::LogGroups::new(&clients.logs)));
     r.register(kinds::IAM_ROLE.schema(), Arc::new(iam::role::Roles::new(&clients.iam)));
     r.register(kinds::ECS_CLUSTER.schema(), Arc::new(ecs::cluster::Clusters::new(&clients.ecs)));

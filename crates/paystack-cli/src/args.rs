@@ -16,6 +16,21 @@ pub(crate) struct Cli {
     #[arg(long, global = true, default_value = "state", env = "PAYSTACK_STATE_DIR")]
     pub(crate) state_dir: PathBuf,
 
+    /// The compliance function's package, built by scripts/package-function; `plan` and
+    /// `apply` need it where `[compliance] function` is on.
+    #[arg(
+        long,
+        global = true,
+        default_value = "target/lambda/paystack-compliance.zip",
+        env = "PAYSTACK_FUNCTION_PACKAGE"
+    )]
+    pub(crate) function_package: PathBuf,
+
+    /// Reach every account with the credentials as found, assuming no `[account] role_arn`:
+    /// for runs already inside the environment's account, such as the scheduled drift task.
+    #[arg(long, global = true)]
+    pub(crate) no_assume_role: bool,
+
     #[command(subcommand)]
     pub(crate) command: Command,
 }

@@ -39,6 +39,9 @@ fn main() -> ExitCode {
         diagln!("error: {e}; it is for the latency benchmark (docs/TESTING.md), and unset means real time");
         return ExitCode::from(1);
     }
+    if cli.no_assume_role {
+        paystack_aws::act_as_caller();
+    }
     // Before any thread starts: the only time the local offset can be read safely.
     paystack_state::when::use_local_offset();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

@@ -46,7 +46,8 @@ fn container(desired: &Desired, c: &Container) -> Result<ContainerDefinition, Re
         .image(&c.image)
         .essential(true)
         .log_configuration(logs)
-        .set_secrets(Some(secrets));
+        .set_secrets(Some(secrets))
+        .set_command((!c.command.is_empty()).then(|| c.command.clone()));
     if let Some(port) = c.port {
         let mapping = PortMapping::builder().container_port(i32::from(port)).protocol(TransportProtocol::Tcp).build();
         def = def.port_mappings(mapping);
@@ -60,14 +61,19 @@ fn container_value(c: &ContainerDefinition) -> Value {
     let option = |k: &str| options.and_then(|o| o.get(k)).cloned();
     let secrets: Map<String, Value> =
         c.secrets().iter().map(|s| (s.name().to_owned(), json!(s.value_from()))).collect();
-    json!({
+    let mut value = json!({
         "name": c.name(),
         "image": c.image(),
         "port": c.port_mappings().first().and_then(|p| p.container_port()),
         "log_group": option("awslogs-group"),
         "region": option("awslogs-region"),
         "secrets": secrets,
-    })
+    });
+    // As the spec leaves it out: only a container that overrides the image's command has one.
+    if !c.command().is_empty() {
+        value["command"] = json!(c.command());
+    }
+    value
 }
 
 impl TaskDefinitions {

@@ -3,19 +3,17 @@
 //! `--event`, only the resource a CloudTrail event's call changed, as the compliance
 //! function does on each event; with `--notify`, each violation goes to the topic.
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::ExitCode;
 
 use miette::{IntoDiagnostic, Result, miette};
 use paystack_aws::Attribute;
 use paystack_core::StateDocument;
-use paystack_platform::kinds;
 use paystack_rules::events::ChangeEvent;
 use paystack_rules::{Expectations, RULES, Violation};
 use serde_json::json;
 
-use super::{Aws, Stack, observe};
+use super::{Aws, Stack};
 
 /// `check`: exit 0 when everything complies, 2 on a violation, 1 on error.
 pub(super) async fn check(s: &Stack, json: bool, event: Option<&Path>, notify: bool) -> Result<ExitCode> {
@@ -34,25 +32,13 @@ pub(super) async fn check(s: &Stack, json: bool, event: Option<&Path>, notify: b
     // State only adds the placements it recorded resources in; a stack never applied is
     // read where its configuration would place it.
     let state = s.read_from(&*aws.backend(s)).await?.unwrap_or_else(|| StateDocument::new(s.key(), String::new()));
-    let mut registries = aws.registries(s, &state).await?;
-    if let Some(change) = &change {
-        // The changed kind, and what its rules look at besides: the load balancer's groups,
-        // the environment's keys.
-        let read = [change.kind.name, kinds::LOAD_BALANCER.name, kinds::KMS_KEY.name];
-        registries = registries.retain(|kind| read.contains(&kind.as_str()));
-    }
-    let inventory = observe(&registries, &s.scope()).await?;
-    let mut violations = paystack_rules::evaluate(&Expectations::of(&s.env), &inventory.resources);
-    let checked: BTreeSet<String> = match &change {
-        None => inventory.resources.iter().map(|(_, o)| o.id.to_string()).collect(),
-        Some(change) => inventory
-            .resources
-            .iter()
-            .filter(|(kind, o)| kind.as_str() == change.kind.name && change.names(o))
-            .map(|(_, o)| o.id.to_string())
-            .collect(),
-    };
-    violations.retain(|v| checked.contains(&v.resource));
+    let registries = aws.registries(s, &state).await?;
+    let checked = paystack_rules::change::check(registries, &s.scope(), &Expectations::of(&s.env), change.as_ref())
+        .await
+        .map_err(|e| {
+            miette!(help = "check AWS credentials, region and AWS_ENDPOINT_URL; nothing was changed", "{e}")
+        })?;
+    let (checked, violations) = (checked.resources, checked.violations);
     if json {
         let document = json!({
             "format_version": 1,
@@ -107,20 +93,16 @@ async fn publish(s: &Stack, aws: &Aws, state: &StateDocument, violations: &[Viol
         )
     })?;
     for v in violations {
-        let subject = format!("paystack: {} breaks {} in {}", v.resource, v.rule, s.key());
-        let body = format!(
-            "{} ({}, {}) breaks the rule `{}`.\nexpected: {}\nactual:   {}\n",
-            v.resource, v.kind, v.aws_id, v.rule, v.expected, v.actual
-        );
-        let attributes = [
-            ("environment", Attribute::Text(s.env.name.clone())),
-            ("stack", Attribute::Text(s.key())),
-            ("rule", Attribute::Text(v.rule.to_owned())),
-            ("resource", Attribute::Text(v.resource.clone())),
-        ];
-        let id = paystack_aws::publish(&aws.clients, topic, &subject, &body, &attributes).await.map_err(|e| {
-            miette!(help = "check that the topic exists and these credentials may publish to it", "cannot notify: {e}")
-        })?;
+        let message = v.message(&s.env.name, &s.key());
+        let attributes = message.attributes.map(|(k, v)| (k, Attribute::Text(v)));
+        let id = paystack_aws::publish(&aws.clients, topic, &message.subject, &message.body, &attributes)
+            .await
+            .map_err(|e| {
+                miette!(
+                    help = "check that the topic exists and these credentials may publish to it",
+                    "cannot notify: {e}"
+                )
+            })?;
         diagln!("Notified {topic} of {} breaking {} (message {id}).", v.resource, v.rule);
     }
     Ok(())

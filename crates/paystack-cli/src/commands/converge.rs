@@ -142,6 +142,7 @@ async fn converge_locked(
     // Destroy needs no lookup: it deletes what is live, whatever the configuration refers to.
     let resolved;
     let s = if mode != Mode::Destroy {
+        s.require_package()?;
         resolved = s.looked_up(aws).await?;
         &resolved
     } else {

@@ -93,7 +93,8 @@ pub(super) async fn drift_many(cli: &Cli, env: Option<&str>, suffixes: &[String]
     for name in envs {
         for suffix in &suffixes {
             let env = config.environment(name, *suffix).map_err(InvalidConfig::from)?;
-            unresolved.push(build(env, &Lookups::default(), cli.state_dir.clone())?);
+            let local = super::local_lookups(cli, &env)?;
+            unresolved.push(build(env, &local, cli.state_dir.clone())?);
         }
     }
 

@@ -18,7 +18,6 @@ use paystack_aws::ClientPool;
 use paystack_config::{Config, Environment};
 use paystack_core::{Action, Plan};
 use paystack_engine::SavedPlan;
-use paystack_platform::Lookups;
 use serde_json::{Value, json};
 
 use super::converge::{Confirm, Mode, ask, converge};
@@ -79,7 +78,8 @@ fn load_all(cli: &Cli, args: &EnvsArgs) -> Result<Vec<Stack>> {
     let mut stacks = Vec::new();
     for name in environments(&config, args) {
         let env = config.environment(&name, args.suffix.as_deref()).map_err(InvalidConfig::from)?;
-        stacks.push(build(env, &Lookups::default(), cli.state_dir.clone())?);
+        let local = super::local_lookups(cli, &env)?;
+        stacks.push(build(env, &local, cli.state_dir.clone())?);
     }
     if stacks.is_empty() {
         return Err(miette!("the configuration has no environment"));
@@ -89,6 +89,9 @@ fn load_all(cli: &Cli, args: &EnvsArgs) -> Result<Vec<Stack>> {
 
 /// The stack's plan, as `mode` makes it, and the stack looked up if the plan needed that.
 async fn plan_one(pool: &Arc<ClientPool>, s: &Stack, mode: Mode) -> Result<(Option<Stack>, Plan, SavedPlan)> {
+    if mode != Mode::Destroy {
+        s.require_package()?;
+    }
     let aws = Aws::from_pool(pool, s).await?;
     // Destroy needs no lookup: it deletes what is live.
     let looked_up = if mode == Mode::Destroy { None } else { Some(s.looked_up(&aws).await?) };

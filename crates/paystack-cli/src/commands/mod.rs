@@ -36,9 +36,24 @@ pub(super) struct Stack {
     pub(super) blueprint: Blueprint,
     pub(super) graph: ResourceGraph,
     pub(super) state_dir: PathBuf,
+    /// The compliance function's package, as read from this machine.
+    pub(super) package: Option<paystack_platform::FunctionPackage>,
 }
 
 impl Stack {
+    /// `plan` and `apply` upload the compliance function's package: without it they stop
+    /// here, before any call.
+    pub(super) fn require_package(&self) -> Result<()> {
+        if self.env.compliance.function && self.package.is_none() {
+            return Err(miette!(
+                help = "build it with `scripts/package-function`, or point `--function-package` (PAYSTACK_FUNCTION_PACKAGE) at it; nothing was read or changed",
+                "`{}` runs the compliance function, and its package is not there",
+                self.env.name
+            ));
+        }
+        Ok(())
+    }
+
     pub(super) fn key(&self) -> String {
         self.blueprint.stack.key()
     }
@@ -91,6 +106,7 @@ impl Stack {
             miette!(help = help, "{e}")
         })?;
         lookups.transit_gateway = self.gateway(aws).await?;
+        lookups.function_package = self.package.clone();
         // The key policies name the account; an environment in its own account says which.
         if env.account.is_none() {
             let caller = aws.pool.caller_account().await;
@@ -154,7 +170,26 @@ fn load(cli: &Cli, args: &StackArgs) -> Result<Stack> {
     let config = Config::load(&cli.config).map_err(InvalidConfig::from)?;
     let env = config.environment(&args.env, args.suffix.as_deref()).map_err(InvalidConfig::from)?;
     // Lookups are read from AWS only by the commands that plan changes.
-    build(env, &Lookups::default(), cli.state_dir.clone())
+    build(env.clone(), &local_lookups(cli, &env)?, cli.state_dir.clone())
+}
+
+/// What the blueprint reads from this machine rather than from AWS: the compliance
+/// function's package, where the environment runs it and the file is there.
+pub(super) fn local_lookups(cli: &Cli, env: &Environment) -> Result<Lookups> {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    if !env.compliance.function {
+        return Ok(Lookups::default());
+    }
+    let path = &cli.function_package;
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Lookups::default()),
+        Err(e) => return Err(miette!(help = "check the file's permissions", "cannot read {}: {e}", path.display())),
+    };
+    let sha256 = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&bytes));
+    let package = paystack_platform::FunctionPackage { path: path.display().to_string(), sha256 };
+    Ok(Lookups { function_package: Some(package), ..Lookups::default() })
 }
 
 pub(super) fn build(env: Environment, lookups: &Lookups, state_dir: PathBuf) -> Result<Stack> {
@@ -168,7 +203,7 @@ pub(super) fn build(env: Environment, lookups: &Lookups, state_dir: PathBuf) -> 
     let graph = ResourceGraph::build(blueprint.specs.clone())
         .map_err(|e| miette!("the platform's resource graph is invalid: {e}"))?;
     check_ignored(&env, &graph)?;
-    Ok(Stack { env, blueprint, graph, state_dir })
+    Ok(Stack { env, blueprint, graph, state_dir, package: lookups.function_package.clone() })
 }
 
 /// Every `drift.ignore` rule names a field of a resource this environment has: a rule that
@@ -212,6 +247,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
                 return many::plan(&cli, stack, *json, *detailed_exitcode).await;
             };
             let s = load(&cli, &single)?;
+            s.require_package()?;
             let aws = Aws::connect(&s).await?;
             let s = s.looked_up(&aws).await?;
             let backend = aws.backend(&s);

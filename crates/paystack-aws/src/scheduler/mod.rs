@@ -1,0 +1,3 @@
+//! EventBridge Scheduler: the schedule that runs the drift task.
+
+pub(crate) mod schedule;
