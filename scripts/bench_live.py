@@ -64,6 +64,8 @@ class Paystack:
 
     def run(self, *args: str, check: bool = True, extra_env: dict | None = None) -> Run:
         env = dict(os.environ, NO_COLOR="1", **(extra_env or {}))
+        # The compliance function's package, which plan and apply of prod upload.
+        env.setdefault("PAYSTACK_FUNCTION_PACKAGE", str(ROOT / "target/lambda/paystack-compliance.zip"))
         env.pop("PAYSTACK_LOG", None)
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             cpu0, t0 = emulator_cpu_seconds(), time.monotonic()

@@ -615,6 +615,9 @@ pub(crate) async fn live_resources(stack: &Stack) -> Vec<Live> {
     for l in Box::pin(discovery_layer()).await {
         add(l.kind, Some(&l.aws_id), l.tags);
     }
+    for l in Box::pin(automation_layer(stack)).await {
+        add(l.kind, Some(&l.aws_id), l.tags);
+    }
     let iam = iam().await;
     for r in &all!(iam.list_roles().path_prefix(format!("/paystack/{}/", stack.key()))) {
         let Ok(got) = iam.get_role().role_name(r.role_name()).send().await else { continue };
@@ -729,6 +732,39 @@ pub(crate) async fn live_resources(stack: &Stack) -> Vec<Live> {
     live
 }
 
+/// What the platform runs to watch itself: compliance functions and their rules (tagged),
+/// and drift schedules (untagged: named `{stack}.{id}`, shown here with the tags the name
+/// stands for).
+async fn automation_layer(stack: &Stack) -> Vec<Live> {
+    let config = sdk_config().await;
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    let events = aws_sdk_eventbridge::Client::new(&config);
+    let scheduler = aws_sdk_scheduler::Client::new(&config);
+    let mut out = Vec::new();
+    for f in &all!(lambda.list_functions()) {
+        let Ok(listed) = lambda.list_tags().resource(f.function_arn().unwrap()).send().await else { continue };
+        let tags = listed.tags().cloned().unwrap_or_default().into_iter().collect();
+        out.push(Live { kind: "lambda_function", aws_id: f.function_name().unwrap().to_owned(), tags });
+    }
+    // ListRules has no paginator; a page holds every rule these tests make.
+    for r in events.list_rules().send().await.unwrap().rules() {
+        let Ok(listed) = events.list_tags_for_resource().resource_arn(r.arn().unwrap()).send().await else { continue };
+        let tags = listed.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect();
+        out.push(Live { kind: "event_rule", aws_id: r.name().unwrap().to_owned(), tags });
+    }
+    let prefix = format!("{}.", stack.key());
+    for s in &all!(scheduler.list_schedules().name_prefix(&prefix)) {
+        let name = s.name().unwrap().to_owned();
+        let tags = BTreeMap::from([
+            ("paystack:stack".to_owned(), stack.key()),
+            ("paystack:resource".to_owned(), name[prefix.len()..].to_owned()),
+            ("Name".to_owned(), name.clone()),
+        ]);
+        out.push(Live { kind: "schedule", aws_id: name, tags });
+    }
+    out
+}
+
 /// The auto-scaling policies of the stack (they take no tags: their names say whose they are).
 pub(crate) async fn scaling_policies(stack: &Stack) -> Vec<String> {
     let client = aws_sdk_applicationautoscaling::Client::new(&sdk_config().await);
@@ -754,6 +790,9 @@ pub(crate) async fn live_counts(stack: &Stack) -> BTreeMap<&'static str, usize> 
 /// NAT gateway and a writer only; staging and prod a NAT gateway per zone and two readers.
 pub(crate) fn expected_counts(env: &str) -> BTreeMap<&'static str, usize> {
     let (nat_gateways, db_instances) = if env == "dev" { (1, 1) } else { (3, 3) };
+    // Production watches itself: the compliance function, its log group and role, a rule per
+    // watched service; the drift schedule, its task, log group and three roles.
+    let watched = usize::from(env == "prod");
     [
         ("vpc", 1),
         ("subnet", 6),
@@ -778,11 +817,11 @@ pub(crate) fn expected_counts(env: &str) -> BTreeMap<&'static str, usize> {
         ("db_instance", db_instances),
         ("secret", 1),
         ("sns_topic", 1),
-        ("log_group", 2),
-        // Two per service, and the artifacts' replication role.
-        ("iam_role", 5),
+        ("log_group", 2 + 2 * watched),
+        // Two per service, the artifacts' replication role, and production's four watchers'.
+        ("iam_role", 5 + 4 * watched),
         ("ecs_cluster", 1),
-        ("task_definition", 2),
+        ("task_definition", 2 + watched),
         ("ecs_service", 2),
         // The namespace, and a discovery service per service.
         ("discovery_namespace", 1),
@@ -794,6 +833,9 @@ pub(crate) fn expected_counts(env: &str) -> BTreeMap<&'static str, usize> {
         ("alarm", 8),
         // Production's blue and green weighted records; one plain record elsewhere.
         ("dns_record", if env == "prod" { 2 } else { 1 }),
+        ("lambda_function", watched),
+        ("event_rule", 11 * watched),
+        ("schedule", watched),
     ]
     .into_iter()
     .collect()
@@ -807,7 +849,8 @@ pub(crate) fn expected_total(env: &str) -> usize {
 /// How many specs an apply of the environment plans and records: the live resources, plus
 /// the settings that live on them (each service's auto-scaling, production's rotation).
 pub(crate) fn expected_specs(env: &str) -> usize {
-    expected_total(env) + 2 + usize::from(env == "prod")
+    // Production's rotation, and the permission of each of its eleven compliance rules.
+    expected_total(env) + 2 + 12 * usize::from(env == "prod")
 }
 
 /// One request the emulator's recorder saw: the access key that signed it, and its
@@ -893,7 +936,7 @@ pub(crate) async fn assert_exactly_what_state_records(stack: &Stack, expected: u
     let records = state["resources"].as_object().unwrap();
     // A setting of another resource (a secret's rotation) is recorded but is no resource of
     // its own in AWS.
-    let settings = ["secretsmanager.rotation", "autoscaling.service_scaling"];
+    let settings = ["secretsmanager.rotation", "autoscaling.service_scaling", "lambda.permission"];
     let resources = records.values().filter(|r| !settings.iter().any(|k| r["kind"] == *k)).count();
     assert_eq!(resources, expected, "{when}: state records every resource");
     assert!(state.get("pending").is_none(), "{when}: the journal is settled: {}", state["pending"]);

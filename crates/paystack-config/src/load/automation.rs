@@ -1,5 +1,5 @@
 //! What the platform runs on its own: the compliance function (`[compliance]`) and drift on
-//! a schedule (`[drift.schedule]`). Both are off unless the configuration turns them on.
+//! a schedule (`[drift.schedule]`). Both are on by default in a protected environment.
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -28,14 +28,14 @@ pub(super) struct RawSchedule {
 
 const DEFAULT_EXPRESSION: &str = "rate(15 minutes)";
 
-/// `[compliance]`: the environment's file, else `shared.toml`, else off.
+/// `[compliance]`: the environment's file, else `shared.toml`, else on when `protected`.
 pub(super) fn compliance(
     c: &mut Checker<'_>,
     env: RawCompliance,
     shared: RawCompliance,
-    _protected: bool,
+    protected: bool,
 ) -> Option<Compliance> {
-    let function = c.pick_optional(env.function, shared.function).is_some_and(|f| f.value);
+    let function = c.pick_optional(env.function, shared.function).map_or(protected, |f| f.value);
     let memory = c.pick_optional(env.memory_mb, shared.memory_mb);
     let memory_mb = match memory {
         None => 256,
@@ -65,7 +65,7 @@ pub(super) fn schedule(
     shared: RawSchedule,
     protected: bool,
 ) -> Option<Option<DriftSchedule>> {
-    let enabled = c.pick_optional(env.enabled, shared.enabled).is_some_and(|e| e.value);
+    let enabled = c.pick_optional(env.enabled, shared.enabled).map_or(protected, |e| e.value);
     let expression = c.pick_optional(env.expression, shared.expression);
     let image = c.pick_optional(env.image, shared.image);
     let fix = c.pick_optional(env.fix, shared.fix);
