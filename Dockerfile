@@ -1,6 +1,8 @@
-# A small image of the `paystack` binary, for running `paystack drift` on a schedule (see
-# docs/drift-jobs.md). The configuration is baked in at /paystack/config; state lives in
-# each environment's S3 bucket, so the container keeps nothing.
+# A small image of the `paystack` binary, for running `paystack drift` on a schedule (the
+# image `[drift.schedule]` names; see docs/drift-jobs.md). The configuration is baked in at
+# /paystack/config; state lives in each environment's S3 bucket, so the container keeps
+# nothing. The compliance function's package is not in it: a drift run compares everything
+# but the function's code without it, and `apply` runs where scripts/package-function ran.
 #
 #   docker build -t paystack .
 #   docker run --rm -e AWS_REGION=us-east-1 paystack drift --env prod --notify

@@ -764,3 +764,32 @@ fn the_tls_policy_defaults_to_tls_1_2_and_refuses_older_or_unknown_ones() {
     let config = load_with_shared(&[chosen], "").unwrap();
     assert_eq!(config.environments["dev"].load_balancer.tls_policy, "ELBSecurityPolicy-TLS13-1-3-2021-06");
 }
+
+#[test]
+fn prod_watches_itself_by_default_and_a_schedule_is_checked_before_any_call() {
+    let config = load(&[("dev.toml", "[network]\ncidr = \"10.0.0.0/16\"\n"), PROD]).unwrap();
+    let (dev, prod) = (&config.environments["dev"], &config.environments["prod"]);
+    assert_eq!(dev.drift.schedule, None);
+    assert!(!dev.compliance.function && prod.compliance.function);
+    let schedule = prod.drift.schedule.as_ref().expect("on in a protected environment");
+    assert_eq!((schedule.expression.as_str(), schedule.fix), ("rate(15 minutes)", false));
+    assert_eq!(schedule.image, "ghcr.io/acme/paystack:1.0.0", "from shared.toml");
+
+    let on = "[network]\ncidr = \"10.0.0.0/16\"\n[drift.schedule]\nenabled = true\n";
+    let (at, message, help) = only_error(&[("dev.toml", &format!("{on}expression = \"rate(15 minute)\"\n"))]);
+    assert_eq!(at, "dev.toml:5:14");
+    assert!(message.contains("`rate(15 minute)` has the unit `minute`"), "{message}");
+    assert!(help.contains("rate(15 minutes)"), "{help}");
+
+    let (at, message, _) = only_error(&[("dev.toml", &format!("{on}image = \"paystack\"\n"))]);
+    assert_eq!(at, "dev.toml:5:9");
+    assert!(message.contains("`paystack` is not an image reference"), "{message}");
+
+    let (at, message, help) = only_error(&[
+        ("dev.toml", "[network]\ncidr = \"10.0.0.0/16\"\n"),
+        ("prod.toml", "[network]\ncidr = \"10.2.0.0/16\"\n[drift.schedule]\nfix = true\n"),
+    ]);
+    assert_eq!(at, "prod.toml:4:7");
+    assert!(message.contains("protected"), "{message}");
+    assert!(help.contains("drift --fix"), "{help}");
+}

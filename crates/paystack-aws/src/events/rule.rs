@@ -92,9 +92,8 @@ impl paystack_engine::Reconciler for Rules {
                 let (Some(name), Some(arn)) = (rule.name(), rule.arn()) else {
                     return Err(missing("rule name or ARN"));
                 };
-                if !scope.may_own(name) {
-                    continue;
-                }
+                // Listed by the stacks' prefix, not `Scope::may_own`: a rule's name is fitted to
+                // 64 characters, which can cut a suffix off; the tags prove whose it is.
                 let listed = self.client.list_tags_for_resource().resource_arn(arn).send().await;
                 let Some(listed) =
                     unless_gone_since("ListTagsForResource", listed, |e| e.is_resource_not_found_exception())?

@@ -142,7 +142,11 @@ async fn converge_locked(
     // Destroy needs no lookup: it deletes what is live, whatever the configuration refers to.
     let resolved;
     let s = if mode != Mode::Destroy {
-        s.require_package()?;
+        // A fix changes only what drifted, and the function's code is not compared without
+        // its package: the scheduled task's `drift --fix` runs without one.
+        if mode == Mode::Apply {
+            s.require_package()?;
+        }
         resolved = s.looked_up(aws).await?;
         &resolved
     } else {

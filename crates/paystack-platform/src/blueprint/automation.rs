@@ -75,20 +75,20 @@ impl Roles {
     }
 
     fn role(&self, n: Named, service: &str, statements: Vec<Statement>) -> IamRole {
-        let account = &self.account;
+        let mut trust = json!({
+            "Effect": "Allow",
+            "Principal": { "Service": service },
+            "Action": "sts:AssumeRole",
+        });
+        // ECS and Scheduler say on whose behalf they take a role: only this account's. Lambda
+        // gives no such key when it takes a function's role, so a condition would refuse it.
+        if service != "lambda.amazonaws.com" {
+            trust["Condition"] = json!({ "StringEquals": { "aws:SourceAccount": self.account } });
+        }
         IamRole {
             name: n.name,
             path: self.path.clone(),
-            // The service may take the role only on behalf of this account's resources.
-            assume_role_policy: json!({
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Effect": "Allow",
-                    "Principal": { "Service": service },
-                    "Action": "sts:AssumeRole",
-                    "Condition": { "StringEquals": { "aws:SourceAccount": account } },
-                }],
-            }),
+            assume_role_policy: json!({ "Version": "2012-10-17", "Statement": [trust] }),
             policy: PolicyDocument { version: "2012-10-17".into(), statement: statements },
             other_policies: BTreeMap::new(),
             managed_policy_arns: Vec::new(),
@@ -127,7 +127,7 @@ fn compliance(
     let env = b.env;
     let account = storage.account.clone();
     let prefix = format!("{}-{}-", env.name, env.region);
-    let logs = b.add("compliance.logs", ("compliance", "logs"), |n| LogGroup {
+    let logs = b.add("compliance.logs", ("compliance", "function-logs"), |n| LogGroup {
         name: n.name,
         retention_in_days: env.logs.retention_days,
         kms_key_id: storage.key.arn(),
@@ -395,6 +395,15 @@ mod tests {
         let function = b.specs.iter().find(|s| s.id.as_str() == "compliance.function").unwrap();
         assert_eq!(literal(&function.fields["runtime"]), json!("provided.al2023"));
         assert_eq!(literal(&function.fields["code_sha256"]), json!("abc="));
+        // A name is one resource's, whatever its kind: the console and the tests find them by
+        // it. Settings (a permission, a scaling policy) show under the name of what they set.
+        let settings = ["lambda.permission", "autoscaling.service_scaling", "secretsmanager.rotation"];
+        let mut seen = std::collections::BTreeMap::new();
+        for s in b.specs.iter().filter(|s| !settings.contains(&s.kind.as_str())) {
+            seen.entry(s.name.as_str()).or_insert_with(Vec::new).push(s.id.as_str());
+        }
+        seen.retain(|_, ids| ids.len() > 1);
+        assert!(seen.is_empty(), "two resources share a name: {seen:?}");
         let without = blueprint(&e, &Lookups::default()).unwrap();
         assert!(without.package_unknown, "the code is not compared where the package was not read");
     }
