@@ -420,7 +420,7 @@ macro_rules! all {
 /// out.
 /// The data layer's live resources: keys, tables, buckets and parameters. Apart from
 /// [`live_resources`], whose future would outgrow a debug build's stack.
-async fn data_layer() -> Vec<Live> {
+async fn data_layer(stack: &Stack) -> Vec<Live> {
     let mut live = Vec::new();
     let mut add = |kind: &'static str, id: Option<&str>, tags: BTreeMap<String, String>| {
         live.push(Live { kind, aws_id: id.unwrap_or_default().to_owned(), tags });
@@ -455,7 +455,15 @@ async fn data_layer() -> Vec<Live> {
         add("s3_bucket", b.name(), tag_pairs(tagging.tag_set().iter().map(|t| (Some(t.key()), Some(t.value())))));
     }
     let ssm = ssm().await;
-    let mut parameters = ssm.describe_parameters().into_paginator().send();
+    // The stack's own path only: a listing of the whole account pages by position, and
+    // another test's parameters made meanwhile would shift this one's past a page boundary.
+    let path = aws_sdk_ssm::types::ParameterStringFilter::builder()
+        .key("Name")
+        .option("BeginsWith")
+        .values(format!("/{}/", stack.key()))
+        .build()
+        .unwrap();
+    let mut parameters = ssm.describe_parameters().parameter_filters(path).into_paginator().send();
     while let Some(page) = parameters.next().await {
         for p in page.unwrap().parameters() {
             let listed = ssm
@@ -609,7 +617,7 @@ pub(crate) async fn live_resources(stack: &Stack) -> Vec<Live> {
         let tags = listed.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
         add("log_group", g.log_group_name(), tags);
     }
-    for l in Box::pin(data_layer()).await {
+    for l in Box::pin(data_layer(stack)).await {
         add(l.kind, Some(&l.aws_id), l.tags);
     }
     for l in Box::pin(discovery_layer()).await {
