@@ -30,8 +30,11 @@ const THROTTLING_CODES: &[&str] = &[
 /// Whether an error code says that what a create would make exists already. The services
 /// name these consistently: `…AlreadyExists` (IAM, RDS), `…AlreadyExistsException` (Logs),
 /// `ResourceExistsException` (Secrets Manager), `Duplicate…` (ELB), `….Duplicate` (EC2).
+/// EC2's `Resource.AlreadyAssociated` is one too: a create's association step (a route
+/// table's subnet) retried after its answer was lost finds the association made.
 fn already_exists(code: &str) -> bool {
-    code.contains("AlreadyExists")
+    code == "Resource.AlreadyAssociated"
+        || code.contains("AlreadyExists")
         || code.ends_with("ExistsException")
         || code.starts_with("Duplicate")
         || code.ends_with(".Duplicate")
@@ -393,6 +396,9 @@ mod tests {
         let e = classify("DeleteVpc", ec2_error("UnauthorizedOperation"));
         assert_eq!(e.class, ErrorClass::Permanent);
         assert_eq!(e.message, "DeleteVpc: access denied: what EC2 said; allow it in the deploy role's policy");
+        for code in ["RouteAlreadyExists", "Resource.AlreadyAssociated", "InvalidPermission.Duplicate"] {
+            assert_eq!(classify("CreateRoute", ec2_error(code)).class, ErrorClass::Conflict, "{code}");
+        }
         let timeout: SdkError<DeleteVpcError, HttpResponse> = SdkError::timeout_error("slow");
         assert_eq!(classify("DeleteVpc", timeout).class, ErrorClass::Retryable);
     }

@@ -13,6 +13,9 @@ use super::{Listed, cannot_update, created, owned_of, stack_filter, sync_tags, t
 use crate::error::{all, classify, is_not_found, missing, unless_not_found};
 use crate::owned::{resolved, spec};
 
+/// What EC2 answers an attach of a gateway that is already attached.
+const ALREADY_ASSOCIATED: &str = "Resource.AlreadyAssociated";
+
 pub(crate) struct InternetGateways {
     client: ec2::Client,
 }
@@ -31,15 +34,32 @@ impl InternetGateways {
         }
     }
 
+    /// Attaches the gateway. An attach whose answer was lost is retried and then refused with
+    /// `Resource.AlreadyAssociated`; that refusal is success when the gateway is attached to
+    /// this very VPC, and an error naming the other VPC when it is not.
     async fn attach(&self, igw_id: &str, vpc_id: &str) -> Result<(), ReconcileError> {
-        self.client
-            .attach_internet_gateway()
-            .internet_gateway_id(igw_id)
-            .vpc_id(vpc_id)
+        match self.client.attach_internet_gateway().internet_gateway_id(igw_id).vpc_id(vpc_id).send().await {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.code() == Some(ALREADY_ASSOCIATED)
+                    && self.attached_to(igw_id).await?.as_deref() == Some(vpc_id) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(classify("AttachInternetGateway", e)),
+        }
+    }
+
+    /// The VPC the gateway is attached to, if any.
+    async fn attached_to(&self, igw_id: &str) -> Result<Option<String>, ReconcileError> {
+        let out = self
+            .client
+            .describe_internet_gateways()
+            .internet_gateway_ids(igw_id)
             .send()
             .await
-            .map_err(|e| classify("AttachInternetGateway", e))?;
-        Ok(())
+            .map_err(|e| classify("DescribeInternetGateways", e))?;
+        Ok(out.internet_gateways().iter().flat_map(|g| g.attachments()).find_map(|a| a.vpc_id()).map(str::to_owned))
     }
 }
 
