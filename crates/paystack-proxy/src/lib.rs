@@ -8,7 +8,8 @@
 //! number depends on how concurrent calls interleave. A fault is one of:
 //! - throttling, in the error shape of the request's protocol (`RequestLimitExceeded` for
 //!   EC2, `SlowDown` for S3, `ThrottlingException` for JSON services, `Throttling` for the
-//!   query and REST-XML ones); the emulator never sees the request;
+//!   query and REST-XML ones, `TooManyRequestsException` for the REST-JSON ones); the
+//!   emulator never sees the request;
 //! - 503, without forwarding;
 //! - a lost answer: the request is forwarded and the emulator acts on it, then the proxy
 //!   answers 500 `InternalError` instead of the emulator's answer.
@@ -315,6 +316,9 @@ enum Protocol {
     S3,
     /// The query services (IAM, SNS, RDS, ELB, CloudWatch) and Route 53's REST-XML.
     QueryXml,
+    /// The REST-JSON services (Lambda, EventBridge Scheduler): the code is in the
+    /// `X-Amzn-ErrorType` header.
+    RestJson,
 }
 
 impl Protocol {
@@ -328,11 +332,12 @@ impl Protocol {
         match scope.split('/').nth(3) {
             Some("ec2") => Self::Ec2,
             Some("s3") => Self::S3,
+            Some("lambda" | "scheduler") => Self::RestJson,
             _ => Self::QueryXml,
         }
     }
 
-    fn error(self, status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {
+    fn error(self, status: StatusCode, code: &'static str, message: &str) -> Response<Full<Bytes>> {
         let body = match self {
             Self::Json => {
                 return reply(
@@ -340,6 +345,11 @@ impl Protocol {
                     "application/x-amz-json-1.1",
                     format!(r#"{{"__type":"{code}","message":"{message}"}}"#),
                 );
+            }
+            Self::RestJson => {
+                let mut response = reply(status, "application/json", format!(r#"{{"message":"{message}"}}"#));
+                response.headers_mut().insert("x-amzn-errortype", HeaderValue::from_static(code));
+                return response;
             }
             Self::Ec2 => format!(
                 "<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>fault</RequestID></Response>"
@@ -360,11 +370,16 @@ impl Protocol {
             Self::Ec2 => self.error(StatusCode::SERVICE_UNAVAILABLE, "RequestLimitExceeded", "Request limit exceeded."),
             Self::S3 => self.error(StatusCode::SERVICE_UNAVAILABLE, "SlowDown", "Please reduce your request rate."),
             Self::QueryXml => self.error(StatusCode::BAD_REQUEST, "Throttling", "Rate exceeded"),
+            Self::RestJson => self.error(StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsException", "Rate exceeded"),
         }
     }
 
     fn internal_error(self) -> Response<Full<Bytes>> {
-        let code = if matches!(self, Self::Json) { "InternalFailure" } else { "InternalError" };
+        let code = match self {
+            Self::Json => "InternalFailure",
+            Self::RestJson => "ServiceException",
+            _ => "InternalError",
+        };
         self.error(StatusCode::INTERNAL_SERVER_ERROR, code, "We encountered an internal error. Please try again.")
     }
 }
