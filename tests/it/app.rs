@@ -4,21 +4,8 @@
 use serde_json::Value;
 
 use crate::support::{
-    Stack, ZONE, cloudwatch, ecs, elbv2, expected_counts, iam, live_counts, logs, scaling_policies, zone_records,
+    Stack, ZONE, changes, cloudwatch, ecs, elbv2, expected_counts, iam, live_counts, logs, scaling_policies, zone_records,
 };
-
-/// What a plan changes, by id.
-fn changes(plan: &Value) -> Vec<(String, String)> {
-    let mut changes: Vec<(String, String)> = plan["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["action"] != "no-op")
-        .map(|c| (c["id"].as_str().unwrap().to_owned(), c["action"].as_str().unwrap().to_owned()))
-        .collect();
-    changes.sort();
-    changes
-}
 
 #[tokio::test]
 async fn dev_runs_its_services_on_fargate_behind_the_load_balancer() {

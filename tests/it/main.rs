@@ -15,6 +15,7 @@ mod compliance;
 mod database;
 mod drift;
 mod faults;
+mod hardening;
 mod invariants;
 mod latency;
 mod network;

@@ -64,10 +64,11 @@ async fn apply_builds_the_network_then_plan_has_nothing_to_do() {
             )
         })
         .collect();
+    // No subnet hands out public addresses, not even the public tier.
     let expected: BTreeMap<String, (String, String, bool)> = [
-        ("network.subnet.public.a", "10.0.0.0/20", "us-east-1a", true),
-        ("network.subnet.public.b", "10.0.16.0/20", "us-east-1b", true),
-        ("network.subnet.public.c", "10.0.32.0/20", "us-east-1c", true),
+        ("network.subnet.public.a", "10.0.0.0/20", "us-east-1a", false),
+        ("network.subnet.public.b", "10.0.16.0/20", "us-east-1b", false),
+        ("network.subnet.public.c", "10.0.32.0/20", "us-east-1c", false),
         ("network.subnet.private.a", "10.0.128.0/20", "us-east-1a", false),
         ("network.subnet.private.b", "10.0.144.0/20", "us-east-1b", false),
         ("network.subnet.private.c", "10.0.160.0/20", "us-east-1c", false),

@@ -253,6 +253,19 @@ tokio::task_local! {
 
 /// Runs `f` with every helper here acting in `account`, through the role the emulator
 /// creates in each account it makes (any role assumed there acts in it).
+/// A plan's changes other than no-ops, as (id, action), sorted.
+pub(crate) fn changes(plan: &Value) -> Vec<(String, String)> {
+    let mut changes: Vec<(String, String)> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] != "no-op")
+        .map(|c| (c["id"].as_str().unwrap().to_owned(), c["action"].as_str().unwrap().to_owned()))
+        .collect();
+    changes.sort();
+    changes
+}
+
 pub(crate) async fn in_account<F: std::future::Future>(account: &'static str, f: F) -> F::Output {
     ACCOUNT.scope(account, f).await
 }

@@ -157,6 +157,21 @@ pub const RULES: &[Rule] = &[
         check: tls_policy,
     },
     Rule {
+        id: "alb-request-hardening",
+        description: "load balancers drop invalid header fields and mitigate desync at its strictest",
+        kinds: &[&kinds::LOAD_BALANCER],
+        check: request_hardening,
+    },
+    Rule {
+        id: "no-public-ip-on-launch",
+        description: "no subnet gives what starts in it a public address",
+        kinds: &[&kinds::SUBNET],
+        check: |_, o| match o.attributes.get("map_public_ip_on_launch") {
+            Some(Value::Bool(true)) => vec![finding("`map_public_ip_on_launch` false", "true")],
+            _ => Vec::new(),
+        },
+    },
+    Rule {
         id: "bucket-public-access",
         description: "buckets block every kind of public access",
         kinds: &[&kinds::BUCKET],
@@ -351,6 +366,17 @@ fn tls_policy(cx: &Context<'_>, o: &Observed) -> Vec<Finding> {
         Some(p) if p == cx.expect.tls_policy => Vec::new(),
         other => vec![finding(cx.expect.tls_policy.clone(), other.unwrap_or("AWS's default"))],
     }
+}
+
+fn request_hardening(_: &Context<'_>, o: &Observed) -> Vec<Finding> {
+    let attributes = o.attributes.get("attributes");
+    [(kinds::DROP_INVALID_HEADER_FIELDS, "true"), (kinds::DESYNC_MITIGATION_MODE, "strictest")]
+        .into_iter()
+        .filter_map(|(key, expected)| {
+            let actual = attributes.and_then(|a| a.get(key));
+            (text(actual) != Some(expected)).then(|| finding(format!("`{key}` {expected}"), shown(actual)))
+        })
+        .collect()
 }
 
 fn tls_only(_: &Context<'_>, o: &Observed) -> Vec<Finding> {

@@ -194,6 +194,22 @@ fn buckets_tables_keys_logs_and_listeners_keep_their_settings() {
         broken(listener("HTTPS", json!("ELBSecurityPolicy-2016-08")), &[]),
         [("tls-policy", "ELBSecurityPolicy-2016-08".to_owned())]
     );
+
+    let alb = |attributes: Value| {
+        live(&kinds::LOAD_BALANCER, "edge.alb", "arn:lb", json!({ "attributes": attributes, "tags": tags() }))
+    };
+    let hardened = json!({ kinds::DROP_INVALID_HEADER_FIELDS: "true", kinds::DESYNC_MITIGATION_MODE: "strictest" });
+    assert_eq!(broken(alb(hardened), &[]), []);
+    assert_eq!(
+        broken(alb(json!({ kinds::DROP_INVALID_HEADER_FIELDS: "false", kinds::DESYNC_MITIGATION_MODE: "defensive" })), &[]),
+        [("alb-request-hardening", "defensive".to_owned()), ("alb-request-hardening", "false".to_owned())]
+    );
+
+    let subnet = |public: bool| {
+        live(&kinds::SUBNET, "network.subnet.public.a", "subnet-1", json!({ "map_public_ip_on_launch": public, "tags": tags() }))
+    };
+    assert_eq!(broken(subnet(false), &[]), []);
+    assert_eq!(broken(subnet(true), &[]), [("no-public-ip-on-launch", "true".to_owned())]);
 }
 
 #[test]

@@ -1,14 +1,16 @@
 //! `elbv2.load_balancer`: the environment's internet-facing Application Load Balancer, in
 //! the public subnets behind the load balancer security group.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2 as elbv2;
 use aws_smithy_runtime::client::waiters::AcceptorState;
 use elbv2::operation::describe_load_balancers::{DescribeLoadBalancersError, DescribeLoadBalancersOutput};
-use elbv2::types::{IpAddressType, LoadBalancerSchemeEnum, LoadBalancerTypeEnum};
+use elbv2::types::{IpAddressType, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerTypeEnum};
 use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds::LoadBalancer;
+use paystack_platform::kinds::{LoadBalancer, MANAGED_ATTRIBUTES};
 use serde_json::{Value, json};
 
 use super::{create_tags, stack_load_balancers, sync_tags};
@@ -36,6 +38,40 @@ fn outputs(lb: &elbv2::types::LoadBalancer) -> Value {
 impl LoadBalancers {
     pub(crate) fn new(client: &elbv2::Client, wait: Wait) -> Self {
         Self { client: client.clone(), wait }
+    }
+
+    /// The attributes paystack manages, as the load balancer has them now.
+    async fn attributes_of(&self, arn: &str) -> Result<BTreeMap<String, String>, ReconcileError> {
+        let out = self
+            .client
+            .describe_load_balancer_attributes()
+            .load_balancer_arn(arn)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeLoadBalancerAttributes", e))?;
+        Ok(out
+            .attributes()
+            .iter()
+            .filter_map(|a| Some((a.key()?, a.value().unwrap_or_default())))
+            .filter(|(k, _)| MANAGED_ATTRIBUTES.contains(k))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect())
+    }
+
+    /// Sets every managed attribute in one call; setting one to the value it has is a no-op.
+    async fn set_attributes(&self, arn: &str, attributes: &BTreeMap<String, String>) -> Result<(), ReconcileError> {
+        if attributes.is_empty() {
+            return Ok(());
+        }
+        let attributes = attributes.iter().map(|(k, v)| LoadBalancerAttribute::builder().key(k).value(v).build());
+        self.client
+            .modify_load_balancer_attributes()
+            .load_balancer_arn(arn)
+            .set_attributes(Some(attributes.collect()))
+            .send()
+            .await
+            .map_err(|e| classify("ModifyLoadBalancerAttributes", e))?;
+        Ok(())
     }
 
     /// The load balancer's state as AWS reports it now, if it can be read.
@@ -80,6 +116,7 @@ impl Reconciler for LoadBalancers {
                 "name": lb.load_balancer_name(),
                 "subnet_ids": subnets,
                 "security_group_ids": lb.security_groups(),
+                "attributes": self.attributes_of(arn).await?,
             });
             if let Some(mut o) = observed(scope, &tags, arn, attributes, outputs(&lb)) {
                 o.pending = lb.state().and_then(|s| s.code()).is_some_and(|c| c.as_str() == "provisioning");
@@ -106,6 +143,7 @@ impl Reconciler for LoadBalancers {
             .map_err(|e| classify("CreateLoadBalancer", e))?;
         let lb = out.load_balancers().first().ok_or_else(|| missing("load balancer"))?;
         let arn = lb.load_balancer_arn().ok_or_else(|| missing("load balancer ARN"))?;
+        self.set_attributes(arn, &typed.attributes).await?;
         let mut o = created(desired, arn, outputs(lb));
         o.pending = true;
         Ok(o)
@@ -136,6 +174,10 @@ impl Reconciler for LoadBalancers {
                         .send()
                         .await
                         .map_err(|e| classify("SetSecurityGroups", e))?;
+                }
+                "attributes" => {
+                    let typed: LoadBalancer = spec(desired)?;
+                    self.set_attributes(&current.aws_id, &typed.attributes).await?;
                 }
                 "tags" => sync_tags(&self.client, &current.aws_id, desired, current).await?,
                 other => return Err(cannot_update(desired, other)),

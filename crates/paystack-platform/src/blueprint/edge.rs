@@ -7,7 +7,10 @@ use paystack_core::naming;
 use super::network::Network;
 use super::security::Security;
 use super::{BlueprintError, Builder, Lookups, NOT_LOOKED_UP};
-use crate::kinds::{self, AliasTarget, DnsRecord, Handle, Listener, ListenerAction, LoadBalancer, TargetGroup, each};
+use crate::kinds::{
+    self, AliasTarget, DESYNC_MITIGATION_MODE, DROP_INVALID_HEADER_FIELDS, DnsRecord, Handle, Listener, ListenerAction,
+    LoadBalancer, TargetGroup, each,
+};
 
 /// The ports the load balancer listens on: HTTP only to redirect to HTTPS.
 pub(super) const HTTP_PORT: u16 = 80;
@@ -32,6 +35,10 @@ pub(super) fn edge(
         name: n.name,
         subnet_ids: each(&network.public_subnets, |h| h.id()),
         security_group_ids: vec![security.alb.id()],
+        attributes: [(DROP_INVALID_HEADER_FIELDS, "true"), (DESYNC_MITIGATION_MODE, "strictest")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
         tags: n.tags,
     })?;
     let service_record = dns_records(b, &load_balancer, lookups)?;

@@ -62,9 +62,7 @@ pub(super) fn network(b: &mut Builder<'_>, lookups: &Lookups) -> Result<Network,
         // Validation guarantees every block fits the VPC.
         let public = env.network.public_subnet(i).map(|c| c.to_string()).unwrap_or_default();
         let private = env.network.private_subnet(i).map(|c| c.to_string()).unwrap_or_default();
-        for (tier, cidr, public_ip, list) in
-            [("public", public, true, &mut public_subnets), ("private", private, false, &mut private_subnets)]
-        {
+        for (tier, cidr, list) in [("public", public, &mut public_subnets), ("private", private, &mut private_subnets)] {
             let letter = &zone.letter;
             list.push(b.add(
                 &format!("network.subnet.{tier}.{letter}"),
@@ -73,7 +71,9 @@ pub(super) fn network(b: &mut Builder<'_>, lookups: &Lookups) -> Result<Network,
                     vpc_id: vpc.id(),
                     cidr_block: cidr,
                     availability_zone: zone.name.clone(),
-                    map_public_ip_on_launch: public_ip,
+                    // Not even the public tier hands out addresses: the NAT gateways use
+                    // their Elastic IPs, and the load balancer manages its own.
+                    map_public_ip_on_launch: false,
                     tags: n.tags,
                 },
             )?);

@@ -162,6 +162,7 @@ const UNSCOPED: &[(&str, &[&str])] = &[
             "elasticloadbalancing:Describe*",
             "elasticloadbalancing:CreateLoadBalancer",
             "elasticloadbalancing:DeleteLoadBalancer",
+            "elasticloadbalancing:ModifyLoadBalancerAttributes",
             "elasticloadbalancing:SetSecurityGroups",
             "elasticloadbalancing:SetSubnets",
             "elasticloadbalancing:CreateTargetGroup",

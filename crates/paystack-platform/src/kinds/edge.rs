@@ -1,6 +1,8 @@
 //! The edge layer's kinds: the load balancer, its target group and listeners, and the
 //! service's DNS records.
 
+use std::collections::BTreeMap;
+
 use paystack_core::Input;
 use serde::{Deserialize, Serialize};
 
@@ -15,8 +17,19 @@ pub struct LoadBalancer {
     pub name: String,
     pub subnet_ids: Vec<Input<String>>,
     pub security_group_ids: Vec<Input<String>>,
+    /// The attributes paystack sets ([`MANAGED_ATTRIBUTES`]), key to value; the others keep
+    /// AWS's defaults and are never read.
+    pub attributes: BTreeMap<String, String>,
     pub tags: Tags,
 }
+
+/// Drops requests whose headers are not valid HTTP, instead of passing them to the service.
+pub const DROP_INVALID_HEADER_FIELDS: &str = "routing.http.drop_invalid_header_fields.enabled";
+/// How the load balancer treats requests that could desynchronise it from the service
+/// (request smuggling); `strictest` drops every one that does not comply with RFC 7230.
+pub const DESYNC_MITIGATION_MODE: &str = "routing.http.desync_mitigation_mode";
+/// Every load balancer attribute paystack manages: what it reads back and compares.
+pub const MANAGED_ATTRIBUTES: &[&str] = &[DROP_INVALID_HEADER_FIELDS, DESYNC_MITIGATION_MODE];
 pub const LOAD_BALANCER: KindDef = KindDef::new("elbv2.load_balancer", "elasticloadbalancing", "load_balancer")
     .named("name", 32)
     .replace_on(fields!(LoadBalancer: name))

@@ -1,0 +1,71 @@
+//! What a payments auditor reads back from what apply built (`docs/security.md`), each
+//! control through the SDK; and the controls that change in place do so.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_elasticloadbalancingv2::types::LoadBalancerAttribute;
+
+use crate::support::{Stack, changes, ec2, elbv2, tags};
+
+/// The load balancer's attributes, key to value.
+async fn load_balancer_attributes(arn: &str) -> BTreeMap<String, String> {
+    let out = elbv2().await.describe_load_balancer_attributes().load_balancer_arn(arn).send().await.unwrap();
+    out.attributes()
+        .iter()
+        .map(|a| (a.key().unwrap().to_owned(), a.value().unwrap_or_default().to_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_edge_and_the_network_hold_their_controls_and_the_edge_s_change_in_place() {
+    let stack = Stack::new("dev", "hardening");
+    stack.apply();
+    let elbv2 = elbv2().await;
+
+    // TLS 1.2 and up on the HTTPS listener; invalid headers dropped, desync mitigated.
+    let lbs = elbv2.describe_load_balancers().names(stack.name_of("edge.alb").await).send().await.unwrap();
+    let alb = lbs.load_balancers()[0].load_balancer_arn().unwrap().to_owned();
+    let https_policy = || async {
+        let listeners = elbv2.describe_listeners().load_balancer_arn(&alb).send().await.unwrap();
+        let https = listeners.listeners().iter().find(|l| l.port() == Some(443)).unwrap();
+        https.ssl_policy().map(str::to_owned)
+    };
+    assert_eq!(https_policy().await.as_deref(), Some("ELBSecurityPolicy-TLS13-1-2-2021-06"));
+    let attributes = load_balancer_attributes(&alb).await;
+    assert_eq!(attributes["routing.http.drop_invalid_header_fields.enabled"], "true");
+    assert_eq!(attributes["routing.http.desync_mitigation_mode"], "strictest");
+
+    // No subnet hands out public addresses, the public ones included.
+    let subnets = ec2().await.describe_subnets().filters(stack.filter()).send().await.unwrap();
+    let flags: BTreeMap<String, bool> = subnets
+        .subnets()
+        .iter()
+        .map(|s| (tags(s.tags())["paystack:resource"].clone(), s.map_public_ip_on_launch().unwrap_or(true)))
+        .collect();
+    assert_eq!(flags.len(), 6, "{flags:?}");
+    assert!(flags.values().all(|public| !public), "{flags:?}");
+
+    // Someone relaxes desync mitigation by hand: check names it, and apply puts it back in place.
+    let relaxed = LoadBalancerAttribute::builder().key("routing.http.desync_mitigation_mode").value("defensive");
+    elbv2.modify_load_balancer_attributes().load_balancer_arn(&alb).attributes(relaxed.build()).send().await.unwrap();
+    let report = stack.run(&["check", "--json"]).code(2).json();
+    let rules: Vec<&str> = report["violations"].as_array().unwrap().iter().filter_map(|v| v["rule"].as_str()).collect();
+    assert_eq!(rules, ["alb-request-hardening"], "{report:#}");
+
+    // A newer TLS policy in config: the listener and the load balancer change in place.
+    stack.edit_config("dev.toml", |t| t + "\n[load_balancer]\ntls_policy = \"ELBSecurityPolicy-TLS13-1-3-2021-06\"\n");
+    let plan = stack.run(&["plan", "--json"]).success().json();
+    assert_eq!(
+        changes(&plan),
+        [("edge.alb".to_owned(), "update".to_owned()), ("edge.listener.https".to_owned(), "update".to_owned())]
+    );
+    stack.apply();
+    assert_eq!(https_policy().await.as_deref(), Some("ELBSecurityPolicy-TLS13-1-3-2021-06"));
+    assert_eq!(load_balancer_attributes(&alb).await["routing.http.desync_mitigation_mode"], "strictest");
+    stack.run(&["plan", "--detailed-exitcode"]).code(0);
+    stack.run(&["check"]).code(0);
+
+    stack.run(&["destroy", "--yes"]).success();
+    let left = crate::support::live_resources(&stack).await;
+    assert!(left.is_empty(), "nothing is left: {left:#?}");
+}
