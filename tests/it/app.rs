@@ -4,7 +4,8 @@
 use serde_json::Value;
 
 use crate::support::{
-    Stack, ZONE, changes, cloudwatch, ecs, elbv2, expected_counts, iam, live_counts, logs, scaling_policies, zone_records,
+    Stack, ZONE, changes, cloudwatch, ecs, elbv2, expected_counts, iam, live_counts, logs, scaling_policies,
+    zone_records,
 };
 
 #[tokio::test]

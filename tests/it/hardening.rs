@@ -5,15 +5,15 @@ use std::collections::BTreeMap;
 
 use aws_sdk_elasticloadbalancingv2::types::LoadBalancerAttribute;
 
-use crate::support::{Stack, changes, ec2, elbv2, tags};
+use percent_encoding::percent_decode_str;
+use serde_json::Value;
+
+use crate::support::{Stack, changes, ec2, elbv2, iam, tags};
 
 /// The load balancer's attributes, key to value.
 async fn load_balancer_attributes(arn: &str) -> BTreeMap<String, String> {
     let out = elbv2().await.describe_load_balancer_attributes().load_balancer_arn(arn).send().await.unwrap();
-    out.attributes()
-        .iter()
-        .map(|a| (a.key().unwrap().to_owned(), a.value().unwrap_or_default().to_owned()))
-        .collect()
+    out.attributes().iter().map(|a| (a.key().unwrap().to_owned(), a.value().unwrap_or_default().to_owned())).collect()
 }
 
 #[tokio::test]
@@ -44,6 +44,23 @@ async fn the_edge_and_the_network_hold_their_controls_and_the_edge_s_change_in_p
         .collect();
     assert_eq!(flags.len(), 6, "{flags:?}");
     assert!(flags.values().all(|public| !public), "{flags:?}");
+
+    // Each role a service takes is held to this account and its resources.
+    let iam = iam().await;
+    let roles = iam.list_roles().path_prefix(format!("/paystack/{}/", stack.key())).send().await.unwrap();
+    assert!(roles.roles().len() >= 4, "the services' roles: {:?}", roles.roles());
+    for r in roles.roles() {
+        let document = r.assume_role_policy_document().unwrap();
+        let trust: Value = serde_json::from_str(&percent_decode_str(document).decode_utf8_lossy()).unwrap();
+        let condition = &trust["Statement"][0]["Condition"];
+        assert_eq!(condition["StringEquals"]["aws:SourceAccount"], "123456789012", "{}: {trust}", r.role_name());
+        let source = match trust["Statement"][0]["Principal"]["Service"].as_str().unwrap() {
+            "ecs-tasks.amazonaws.com" => "arn:aws:ecs:us-east-1:123456789012:*".to_owned(),
+            "s3.amazonaws.com" => format!("arn:aws:s3:::{}", stack.name_of("storage.artifacts").await),
+            other => panic!("{}: trusts {other}", r.role_name()),
+        };
+        assert_eq!(condition["ArnLike"]["aws:SourceArn"], source.as_str(), "{}", r.role_name());
+    }
 
     // Someone relaxes desync mitigation by hand: check names it, and apply puts it back in place.
     let relaxed = LoadBalancerAttribute::builder().key("routing.http.desync_mitigation_mode").value("defensive");

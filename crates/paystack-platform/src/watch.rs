@@ -48,6 +48,7 @@ pub const TRIGGERS: &[Trigger] = &[
     t("aws.iam", "DeleteRolePermissionsBoundary", &kinds::IAM_ROLE, "roleName"),
     t("aws.iam", "PutRolePermissionsBoundary", &kinds::IAM_ROLE, "roleName"),
     t("aws.iam", "UntagRole", &kinds::IAM_ROLE, "roleName"),
+    t("aws.iam", "UpdateAssumeRolePolicy", &kinds::IAM_ROLE, "roleName"),
     t("aws.elasticloadbalancing", "ModifyListener", &kinds::LISTENER, "listenerArn"),
     t("aws.elasticloadbalancing", "ModifyLoadBalancerAttributes", &kinds::LOAD_BALANCER, "loadBalancerArn"),
     t("aws.dynamodb", "UpdateTable", &kinds::TABLE, "tableName"),

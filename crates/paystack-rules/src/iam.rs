@@ -108,3 +108,37 @@ pub(crate) fn boundary(cx: &Context<'_>, o: &Observed) -> Vec<Finding> {
         )]
     }
 }
+
+/// Services that send `aws:SourceAccount` when they take a role; Lambda does not, when it
+/// takes a function's role.
+fn names_its_source(service: &str) -> bool {
+    service != "lambda.amazonaws.com"
+}
+
+/// Every trust statement that lets a service take the role, but for Lambda's, holds the
+/// service to an account with `aws:SourceAccount`.
+pub(crate) fn confused_deputy(_: &Context<'_>, o: &Observed) -> Vec<Finding> {
+    let trust = o.attributes.get("assume_role_policy");
+    let statements = trust.and_then(|t| t.get("Statement")).map(as_list).unwrap_or_default();
+    statements
+        .into_iter()
+        .filter(|s| text(s.get("Effect")) == Some("Allow"))
+        .flat_map(|s| {
+            let services = s.get("Principal").and_then(|p| p.get("Service")).map(as_list).unwrap_or_default();
+            let guarded = s
+                .get("Condition")
+                .and_then(Value::as_object)
+                .is_some_and(|c| c.values().any(|test| test.get("aws:SourceAccount").is_some()));
+            services
+                .into_iter()
+                .filter_map(Value::as_str)
+                .filter(move |service| names_its_source(service) && !guarded)
+                .map(|service| {
+                    finding(
+                        "`aws:SourceAccount` on every service's trust",
+                        format!("{service} trusted with no source condition"),
+                    )
+                })
+        })
+        .collect()
+}

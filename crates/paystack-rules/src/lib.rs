@@ -139,6 +139,12 @@ pub const RULES: &[Rule] = &[
         check: iam::boundary,
     },
     Rule {
+        id: "confused-deputy",
+        description: "a service may take a role only when it acts for this account",
+        kinds: &[&kinds::IAM_ROLE],
+        check: iam::confused_deputy,
+    },
+    Rule {
         id: "required-tags",
         description: "every taggable resource carries the five required tags",
         kinds: &[],

@@ -123,6 +123,28 @@ fn roles_name_their_actions_hold_wildcard_resources_by_a_condition_and_carry_the
 }
 
 #[test]
+fn a_service_takes_a_role_only_for_this_account_but_lambda_which_names_none() {
+    let trusting = |service: &str, condition: Value| {
+        let statement = json!({ "Effect": "Allow", "Principal": { "Service": service }, "Action": "sts:AssumeRole",
+                                "Condition": condition });
+        live(
+            &kinds::IAM_ROLE,
+            "app.api.task_role",
+            "dev-api-task",
+            json!({ "assume_role_policy": { "Statement": [statement] }, "permissions_boundary": expect().permissions_boundary,
+                    "tags": tags() }),
+        )
+    };
+    let guarded = json!({ "StringEquals": { "aws:SourceAccount": "1" }, "ArnLike": { "aws:SourceArn": "arn:aws:ecs:us-east-1:1:*" } });
+    assert_eq!(broken(trusting("ecs-tasks.amazonaws.com", guarded), &[]), []);
+    assert_eq!(broken(trusting("lambda.amazonaws.com", json!(null)), &[]), []);
+    assert_eq!(
+        broken(trusting("ecs-tasks.amazonaws.com", json!(null)), &[]),
+        [("confused-deputy", "ecs-tasks.amazonaws.com trusted with no source condition".to_owned())]
+    );
+}
+
+#[test]
 fn data_stores_are_encrypted_with_the_environment_s_key() {
     let key = live(&kinds::KMS_KEY, "storage.key", "k-1", json!({ "enable_key_rotation": true, "tags": tags() }));
     let key = (
@@ -201,12 +223,20 @@ fn buckets_tables_keys_logs_and_listeners_keep_their_settings() {
     let hardened = json!({ kinds::DROP_INVALID_HEADER_FIELDS: "true", kinds::DESYNC_MITIGATION_MODE: "strictest" });
     assert_eq!(broken(alb(hardened), &[]), []);
     assert_eq!(
-        broken(alb(json!({ kinds::DROP_INVALID_HEADER_FIELDS: "false", kinds::DESYNC_MITIGATION_MODE: "defensive" })), &[]),
+        broken(
+            alb(json!({ kinds::DROP_INVALID_HEADER_FIELDS: "false", kinds::DESYNC_MITIGATION_MODE: "defensive" })),
+            &[]
+        ),
         [("alb-request-hardening", "defensive".to_owned()), ("alb-request-hardening", "false".to_owned())]
     );
 
     let subnet = |public: bool| {
-        live(&kinds::SUBNET, "network.subnet.public.a", "subnet-1", json!({ "map_public_ip_on_launch": public, "tags": tags() }))
+        live(
+            &kinds::SUBNET,
+            "network.subnet.public.a",
+            "subnet-1",
+            json!({ "map_public_ip_on_launch": public, "tags": tags() }),
+        )
     };
     assert_eq!(broken(subnet(false), &[]), []);
     assert_eq!(broken(subnet(true), &[]), [("no-public-ip-on-launch", "true".to_owned())]);

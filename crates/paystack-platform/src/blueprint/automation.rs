@@ -19,6 +19,7 @@ use super::compute::{Compute, allow_where};
 use super::network::Network;
 use super::security::Security;
 use super::storage::Storage;
+use super::trust::{Trusted, may_assume};
 use super::{BlueprintError, Builder, Lookups, Named};
 use crate::kinds::{
     self, Container, EventRule, EventTarget, Function, FunctionPermission, IamRole, LogGroup, PolicyDocument, Schedule,
@@ -57,6 +58,9 @@ pub(super) fn automation(
     Ok(())
 }
 
+/// The schedule group the drift schedule is in, and its role's trust names.
+const SCHEDULE_GROUP: &str = "default";
+
 /// What every role of this module shares: the stack's role path, the environment's
 /// boundary, and the account whose resources alone the service may act for.
 struct Roles {
@@ -74,21 +78,11 @@ impl Roles {
         }
     }
 
-    fn role(&self, n: Named, service: &str, statements: Vec<Statement>) -> IamRole {
-        let mut trust = json!({
-            "Effect": "Allow",
-            "Principal": { "Service": service },
-            "Action": "sts:AssumeRole",
-        });
-        // ECS and Scheduler say on whose behalf they take a role: only this account's. Lambda
-        // gives no such key when it takes a function's role, so a condition would refuse it.
-        if service != "lambda.amazonaws.com" {
-            trust["Condition"] = json!({ "StringEquals": { "aws:SourceAccount": self.account } });
-        }
+    fn role(&self, n: Named, trusted: &Trusted<'_>, statements: Vec<Statement>) -> IamRole {
         IamRole {
             name: n.name,
             path: self.path.clone(),
-            assume_role_policy: json!({ "Version": "2012-10-17", "Statement": [trust] }),
+            assume_role_policy: may_assume(trusted, &self.account),
             policy: PolicyDocument { version: "2012-10-17".into(), statement: statements },
             other_policies: BTreeMap::new(),
             managed_policy_arns: Vec::new(),
@@ -144,8 +138,7 @@ fn compliance(
     // The topic and the function's variables are encrypted with the environment's key.
     statements.push(in_region(&env.region, &["kms:Decrypt", "kms:GenerateDataKey"], vec![storage.key.arn()]));
     let roles = Roles::of(b, &account);
-    let role =
-        b.add("compliance.role", ("compliance", "role"), |n| roles.role(n, "lambda.amazonaws.com", statements))?;
+    let role = b.add("compliance.role", ("compliance", "role"), |n| roles.role(n, &Trusted::Lambda, statements))?;
     let expectations = serde_json::to_string(&Expectations::of(env)).unwrap_or_default();
     let mut variables = BTreeMap::from([
         ("PAYSTACK_ENVIRONMENT".to_owned(), Input::from(env.name.as_str())),
@@ -272,14 +265,13 @@ fn drift_schedule(
         pulls.push(in_region(&env.region, &["ecr:GetAuthorizationToken"], vec![Input::from("*")]));
     }
     let roles = Roles::of(b, &account);
-    let execution =
-        b.add("drift.execution_role", ("drift", "exec-role"), |n| roles.role(n, "ecs-tasks.amazonaws.com", pulls))?;
+    let ecs_tasks = Trusted::EcsTasks { region: &env.region };
+    let execution = b.add("drift.execution_role", ("drift", "exec-role"), |n| roles.role(n, &ecs_tasks, pulls))?;
     let mut reads: Vec<Statement> =
         crate::bootstrap::read_only_statements(env, &account, true).iter().map(typed).collect();
     reads.push(in_region(&env.region, &["sns:Publish"], vec![alerts.topic.arn()]));
     reads.push(in_region(&env.region, &["kms:Decrypt", "kms:GenerateDataKey"], vec![storage.key.arn()]));
-    let task_role =
-        b.add("drift.task_role", ("drift", "task-role"), |n| roles.role(n, "ecs-tasks.amazonaws.com", reads))?;
+    let task_role = b.add("drift.task_role", ("drift", "task-role"), |n| roles.role(n, &ecs_tasks, reads))?;
     let mut command: Vec<String> = vec!["drift".into(), "--env".into(), env.name.clone()];
     if let Some(suffix) = &env.suffix {
         command.extend(["--suffix".into(), suffix.clone()]);
@@ -318,12 +310,12 @@ fn drift_schedule(
         json!({ "StringEquals": { "iam:PassedToService": "ecs-tasks.amazonaws.com" } }),
     );
     let scheduler = b.add("drift.scheduler_role", ("drift", "scheduler-role"), |n| {
-        roles.role(n, "scheduler.amazonaws.com", vec![runs, passes])
+        roles.role(n, &Trusted::Scheduler { region: &env.region, group: SCHEDULE_GROUP }, vec![runs, passes])
     })?;
     let id = "drift.schedule";
     let spec = Schedule {
         name: kinds::owned_name(&b.stack.key(), id),
-        group: "default".into(),
+        group: SCHEDULE_GROUP.into(),
         expression: schedule.expression.clone(),
         description: format!("paystack drift of {}, reported to its topic", b.stack.key()),
         target: ScheduleTarget {

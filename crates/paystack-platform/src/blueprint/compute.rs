@@ -11,6 +11,7 @@ use super::edge::Edge;
 use super::network::Network;
 use super::security::Security;
 use super::storage::Storage;
+use super::trust::{Trusted, may_assume};
 use super::{BlueprintError, Builder, parameters};
 use crate::kinds::{
     self, Container, DiscoveryService, EcsCluster, EcsService, Handle, IamRole, LogGroup, Namespace, PolicyDocument,
@@ -76,7 +77,7 @@ pub(super) fn compute(
         let role = |n: super::Named, statements: Vec<Statement>| IamRole {
             name: n.name,
             path: role_path.clone(),
-            assume_role_policy: ecs_tasks_may_assume(),
+            assume_role_policy: may_assume(&Trusted::EcsTasks { region: &env.region }, &storage.account),
             policy: PolicyDocument { version: "2012-10-17".into(), statement: statements },
             permissions_boundary: crate::bootstrap::boundary_arn(env),
             other_policies: std::collections::BTreeMap::new(),
@@ -206,18 +207,6 @@ const SESSION_ITEM_ACTIONS: &[&str] = &[
 
 /// What a service may do to the artifacts under its own prefix.
 const ARTIFACT_OBJECT_ACTIONS: &[&str] = &["s3:GetObject", "s3:PutObject", "s3:DeleteObject"];
-
-/// The trust policy that lets ECS tasks take a role.
-fn ecs_tasks_may_assume() -> serde_json::Value {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": { "Service": "ecs-tasks.amazonaws.com" },
-            "Action": "sts:AssumeRole",
-        }],
-    })
-}
 
 /// An `Allow` of `actions` on exactly `resources`, never a wildcard, held to the
 /// environment's region.

@@ -28,6 +28,7 @@ mod parameters;
 mod security;
 mod storage;
 mod transit;
+mod trust;
 
 pub use automation::{FUNCTION_RUNTIME, FunctionPackage};
 pub use transit::{GATEWAY_TAG, Gateway, GatewayError, TransitLookup, gateway, network_placement};

@@ -62,7 +62,8 @@ pub(super) fn network(b: &mut Builder<'_>, lookups: &Lookups) -> Result<Network,
         // Validation guarantees every block fits the VPC.
         let public = env.network.public_subnet(i).map(|c| c.to_string()).unwrap_or_default();
         let private = env.network.private_subnet(i).map(|c| c.to_string()).unwrap_or_default();
-        for (tier, cidr, list) in [("public", public, &mut public_subnets), ("private", private, &mut private_subnets)] {
+        for (tier, cidr, list) in [("public", public, &mut public_subnets), ("private", private, &mut private_subnets)]
+        {
             let letter = &zone.letter;
             list.push(b.add(
                 &format!("network.subnet.{tier}.{letter}"),

@@ -8,6 +8,7 @@ use paystack_core::Input;
 use serde_json::{Value, json};
 
 use super::compute::allow_where;
+use super::trust::{Trusted, may_assume};
 use super::{BlueprintError, Builder, Lookups, NOT_LOOKED_UP};
 use crate::kinds::{
     self, Bucket, BucketReplication, Handle, IamRole, KmsKey, Lifecycle, PolicyDocument, Table, TableReplica,
@@ -143,7 +144,7 @@ fn artifacts(
     let role = b.add("storage.artifacts.replication_role", ("artifacts", "replication-role"), |n| IamRole {
         name: n.name,
         path,
-        assume_role_policy: s3_may_assume(account),
+        assume_role_policy: may_assume(&Trusted::S3Replication { bucket: name }, account),
         policy: PolicyDocument {
             version: "2012-10-17".into(),
             statement: replication_statements(&env.region, region, name, &replica_name, key, replica_key),
@@ -161,19 +162,6 @@ fn artifacts(
     let home = b.placement(&kinds::BUCKET);
     let primary = b.add_at(home, name.to_owned(), "storage.artifacts", |n| bucket(n, key, Some(replication)))?;
     Ok((primary, Some(replica)))
-}
-
-/// S3 takes the replication role for this account's buckets only.
-fn s3_may_assume(account: &str) -> Value {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": { "Service": "s3.amazonaws.com" },
-            "Action": "sts:AssumeRole",
-            "Condition": { "StringEquals": { "aws:SourceAccount": account } },
-        }],
-    })
 }
 
 /// What replication needs and nothing more: read the source bucket's replication setting
