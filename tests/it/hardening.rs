@@ -45,6 +45,21 @@ async fn the_edge_and_the_network_hold_their_controls_and_the_edge_s_change_in_p
     assert_eq!(flags.len(), 6, "{flags:?}");
     assert!(flags.values().all(|public| !public), "{flags:?}");
 
+    // The S3 endpoint lets through the environment's buckets and the image layers, nothing else.
+    let endpoints = ec2().await.describe_vpc_endpoints().filters(stack.filter()).send().await.unwrap();
+    let policy: Value = serde_json::from_str(endpoints.vpc_endpoints()[0].policy_document().unwrap()).unwrap();
+    let artifacts = stack.name_of("storage.artifacts").await;
+    let expected: Vec<String> = [artifacts, stack.bucket()]
+        .iter()
+        .flat_map(|b| [format!("arn:aws:s3:::{b}"), format!("arn:aws:s3:::{b}/*")])
+        .collect();
+    assert_eq!(policy["Statement"][0]["Resource"], serde_json::json!(expected), "{policy:#}");
+    assert_eq!(
+        policy["Statement"][1]["Resource"],
+        serde_json::json!(["arn:aws:s3:::prod-us-east-1-starport-layer-bucket/*"])
+    );
+    assert_eq!(policy["Statement"].as_array().unwrap().len(), 2, "{policy:#}");
+
     // Each role a service takes is held to this account and its resources.
     let iam = iam().await;
     let roles = iam.list_roles().path_prefix(format!("/paystack/{}/", stack.key())).send().await.unwrap();

@@ -178,6 +178,12 @@ pub const RULES: &[Rule] = &[
         },
     },
     Rule {
+        id: "endpoint-policy",
+        description: "the S3 endpoint names the buckets it lets through, instead of allowing all",
+        kinds: &[&kinds::VPC_ENDPOINT],
+        check: endpoint_policy,
+    },
+    Rule {
         id: "bucket-public-access",
         description: "buckets block every kind of public access",
         kinds: &[&kinds::BUCKET],
@@ -383,6 +389,20 @@ fn request_hardening(_: &Context<'_>, o: &Observed) -> Vec<Finding> {
             (text(actual) != Some(expected)).then(|| finding(format!("`{key}` {expected}"), shown(actual)))
         })
         .collect()
+}
+
+fn endpoint_policy(_: &Context<'_>, o: &Observed) -> Vec<Finding> {
+    let statements = o.attributes.get("policy").and_then(|p| p.get("Statement")).map(iam::as_list).unwrap_or_default();
+    let open = statements.iter().any(|s| {
+        let everything =
+            |key: &str| s.get(key).map(iam::as_list).unwrap_or_default().iter().any(|v| v.as_str() == Some("*"));
+        text(s.get("Effect")) == Some("Allow") && everything("Resource")
+    });
+    if statements.is_empty() || open {
+        vec![finding("a policy naming its buckets", "every bucket allowed")]
+    } else {
+        Vec::new()
+    }
 }
 
 fn tls_only(_: &Context<'_>, o: &Observed) -> Vec<Finding> {

@@ -230,6 +230,14 @@ fn buckets_tables_keys_logs_and_listeners_keep_their_settings() {
         [("alb-request-hardening", "defensive".to_owned()), ("alb-request-hardening", "false".to_owned())]
     );
 
+    let endpoint = |policy: Value| {
+        live(&kinds::VPC_ENDPOINT, "network.endpoint.s3", "vpce-1", json!({ "policy": policy, "tags": tags() }))
+    };
+    let named = json!({ "Statement": [{ "Effect": "Allow", "Principal": "*", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::b/*"] }] });
+    let default = json!({ "Statement": [{ "Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*" }] });
+    assert_eq!(broken(endpoint(named), &[]), []);
+    assert_eq!(broken(endpoint(default), &[]), [("endpoint-policy", "every bucket allowed".to_owned())]);
+
     let subnet = |public: bool| {
         live(
             &kinds::SUBNET,

@@ -11,7 +11,7 @@ use ec2::types::{ResourceType, VpcEndpointType};
 use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
 use paystack_platform::kinds::VpcEndpoint;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{Listed, cannot_update, created, owned_of, stack_filter, strings, sync_tags, tag_specification, updated};
 use crate::error::{all, classify, gone, missing, ran_out, settled, unless_not_found};
@@ -78,6 +78,7 @@ impl Reconciler for VpcEndpoints {
                 "vpc_id": e.vpc_id(),
                 "service_name": e.service_name(),
                 "route_table_ids": e.route_table_ids(),
+                "policy": e.policy_document().and_then(|p| serde_json::from_str::<Value>(p).ok()),
             });
             Some(Listed::new(e.vpc_endpoint_id(), e.tags(), attributes).pending(state == "pending"))
         })
@@ -93,6 +94,7 @@ impl Reconciler for VpcEndpoints {
             .service_name(&endpoint.service_name)
             .vpc_endpoint_type(VpcEndpointType::Gateway)
             .set_route_table_ids(Some(strings(desired.fields.get("route_table_ids"))))
+            .policy_document(endpoint.policy.to_string())
             .tag_specifications(tag_specification(ResourceType::VpcEndpoint, desired))
             .send()
             .await
@@ -120,6 +122,16 @@ impl Reconciler for VpcEndpoints {
                         .vpc_endpoint_id(&current.aws_id)
                         .set_add_route_table_ids(Some(want.difference(&have).cloned().collect()))
                         .set_remove_route_table_ids(Some(have.difference(&want).cloned().collect()))
+                        .send()
+                        .await
+                        .map_err(|e| classify("ModifyVpcEndpoint", e))?;
+                }
+                "policy" => {
+                    let endpoint: VpcEndpoint = spec(desired)?;
+                    self.client
+                        .modify_vpc_endpoint()
+                        .vpc_endpoint_id(&current.aws_id)
+                        .policy_document(endpoint.policy.to_string())
                         .send()
                         .await
                         .map_err(|e| classify("ModifyVpcEndpoint", e))?;

@@ -3,6 +3,7 @@
 //! tier, and the S3 gateway endpoint.
 
 use paystack_core::Input;
+use serde_json::{Value, json};
 
 use super::edge::{HTTP_PORT, HTTPS_PORT};
 use super::{BlueprintError, Builder, Lookups};
@@ -131,10 +132,12 @@ pub(super) fn network(b: &mut Builder<'_>, lookups: &Lookups) -> Result<Network,
         )?);
     }
 
+    let policy = endpoint_policy(env, &super::storage::artifacts_name(b, &super::storage::account_of(env, lookups)));
     let s3_endpoint = b.add("network.endpoint.s3", ("network", "s3-endpoint"), |n| VpcEndpoint {
         vpc_id: vpc.id(),
         service_name: format!("com.amazonaws.{}.s3", env.region),
         route_table_ids: each(&route_tables, |h| h.id()),
+        policy,
         tags: n.tags,
     })?;
 
@@ -142,6 +145,45 @@ pub(super) fn network(b: &mut Builder<'_>, lookups: &Lookups) -> Result<Network,
 
     Ok(Network { zones, vpc, public_subnets, private_subnets, nat_gateways, s3_endpoint })
 }
+
+/// What may reach S3 through the gateway endpoint: the environment's artifacts bucket and
+/// its state bucket, and the region's ECR layer bucket, which image pulls read. Nothing the
+/// workloads hold can be sent to any other bucket.
+fn endpoint_policy(env: &paystack_config::Environment, artifacts: &str) -> Value {
+    let buckets = std::iter::once(artifacts.to_owned()).chain(env.state_bucket());
+    let arns: Vec<String> =
+        buckets.flat_map(|b| [format!("arn:aws:s3:::{b}"), format!("arn:aws:s3:::{b}/*")]).collect();
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "EnvironmentBuckets",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": ENDPOINT_BUCKET_ACTIONS,
+                "Resource": arns,
+            },
+            {
+                "Sid": "ImageLayers",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": ["s3:GetObject"],
+                "Resource": [format!("arn:aws:s3:::prod-{}-starport-layer-bucket/*", env.region)],
+            },
+        ],
+    })
+}
+
+/// What the workloads and paystack's own state do to the environment's buckets.
+const ENDPOINT_BUCKET_ACTIONS: &[&str] = &[
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:ListBucket",
+    "s3:ListBucketVersions",
+    "s3:GetBucketLocation",
+];
 
 /// A network ACL per subnet tier, letting through exactly the platform's own traffic, both
 /// ways (ACLs keep no connection state, so every flow needs its return rule):

@@ -36,14 +36,23 @@ pub(super) struct Storage {
 /// Days after which S3 aborts a multipart upload left incomplete.
 const ABORT_MULTIPART_DAYS: u32 = 7;
 
-pub(super) fn storage(b: &mut Builder<'_>, lookups: &Lookups) -> Result<Storage, BlueprintError> {
-    let env = b.env;
-    let account = env
-        .account
+/// The account the environment's resources are in: configured, or else looked up.
+pub(super) fn account_of(env: &paystack_config::Environment, lookups: &Lookups) -> String {
+    env.account
         .as_ref()
         .map(|a| a.id.clone())
         .or_else(|| lookups.account_id.clone())
-        .unwrap_or_else(|| NOT_LOOKED_UP.to_owned());
+        .unwrap_or_else(|| NOT_LOOKED_UP.to_owned())
+}
+
+/// The artifacts bucket's name: global, so it carries the account.
+pub(super) fn artifacts_name(b: &Builder<'_>, account: &str) -> String {
+    b.name("artifacts", account)
+}
+
+pub(super) fn storage(b: &mut Builder<'_>, lookups: &Lookups) -> Result<Storage, BlueprintError> {
+    let env = b.env;
+    let account = account_of(env, lookups);
     // Every log group of the stack: its names start alike.
     let log_groups = format!("{}-{}-*", env.name, env.region);
     let key_in = |region: &str| {
@@ -98,7 +107,7 @@ pub(super) fn storage(b: &mut Builder<'_>, lookups: &Lookups) -> Result<Storage,
             b.setting(&id, &sessions, &scaling)?;
         }
     }
-    let artifacts_name = b.name("artifacts", &account);
+    let artifacts_name = artifacts_name(b, &account);
     let (artifacts, artifacts_replica) = artifacts(b, &account, &artifacts_name, &key, replica_key.as_ref())?;
     Ok(Storage { key, sessions, artifacts, artifacts_name, artifacts_replica, account })
 }

@@ -3,6 +3,7 @@
 
 use paystack_core::Input;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::{KindDef, KindSpec, Tags, TransitSide, fields, outputs};
 
@@ -217,6 +218,8 @@ pub struct VpcEndpoint {
     pub vpc_id: Input<String>,
     pub service_name: String,
     pub route_table_ids: Vec<Input<String>>,
+    /// What may pass through it, in place of AWS's default that allows everything.
+    pub policy: Value,
     pub tags: Tags,
 }
 pub const VPC_ENDPOINT: KindDef = KindDef::ec2("ec2.vpc_endpoint", "vpc_endpoint")
