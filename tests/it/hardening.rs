@@ -8,7 +8,7 @@ use aws_sdk_elasticloadbalancingv2::types::LoadBalancerAttribute;
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
-use crate::support::{Stack, changes, ec2, elbv2, iam, tags};
+use crate::support::{Stack, changes, ec2, elbv2, iam, logs, rds, tags};
 
 /// The load balancer's attributes, key to value.
 async fn load_balancer_attributes(arn: &str) -> BTreeMap<String, String> {
@@ -44,6 +44,18 @@ async fn the_edge_and_the_network_hold_their_controls_and_the_edge_s_change_in_p
         .collect();
     assert_eq!(flags.len(), 6, "{flags:?}");
     assert!(flags.values().all(|public| !public), "{flags:?}");
+
+    // PostgreSQL's log goes to a group paystack made first, with the environment's
+    // retention and key.
+    let cluster = stack.name_of("database.cluster").await;
+    let described = rds().await.describe_db_clusters().db_cluster_identifier(&cluster).send().await.unwrap();
+    assert_eq!(described.db_clusters()[0].enabled_cloudwatch_logs_exports(), ["postgresql"]);
+    let group_name = format!("/aws/rds/cluster/{cluster}/postgresql");
+    let groups = logs().await.describe_log_groups().log_group_name_prefix(&group_name).send().await.unwrap();
+    let group = &groups.log_groups()[0];
+    assert_eq!(group.log_group_name(), Some(group_name.as_str()));
+    assert_eq!(group.retention_in_days(), Some(7));
+    assert!(group.kms_key_id().is_some_and(|k| k.contains(":key/")), "{group:?}");
 
     // The S3 endpoint lets through the environment's buckets and the image layers, nothing else.
     let endpoints = ec2().await.describe_vpc_endpoints().filters(stack.filter()).send().await.unwrap();

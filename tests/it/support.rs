@@ -838,7 +838,8 @@ pub(crate) fn expected_counts(env: &str) -> BTreeMap<&'static str, usize> {
         ("db_instance", db_instances),
         ("secret", 1),
         ("sns_topic", 1),
-        ("log_group", 2 + 2 * watched),
+        // One per service and the database's PostgreSQL log.
+        ("log_group", 3 + 2 * watched),
         // Two per service, the artifacts' replication role, and production's four watchers'.
         ("iam_role", 5 + 4 * watched),
         ("ecs_cluster", 1),

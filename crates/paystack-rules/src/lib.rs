@@ -178,6 +178,15 @@ pub const RULES: &[Rule] = &[
         },
     },
     Rule {
+        id: "database-log-export",
+        description: "Aurora exports PostgreSQL's log to CloudWatch Logs",
+        kinds: &[&kinds::DB_CLUSTER],
+        check: |_, o| match o.attributes.get("log_exports").and_then(|e| e.get("postgresql")) {
+            Some(Value::String(_)) => Vec::new(),
+            _ => vec![finding("the `postgresql` log exported", "not exported")],
+        },
+    },
+    Rule {
         id: "endpoint-policy",
         description: "the S3 endpoint names the buckets it lets through, instead of allowing all",
         kinds: &[&kinds::VPC_ENDPOINT],

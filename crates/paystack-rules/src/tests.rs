@@ -163,8 +163,12 @@ fn data_stores_are_encrypted_with_the_environment_s_key() {
         broken(topic(json!("alias/aws/sns")), &[key]),
         [("encryption-at-rest", "encrypted with alias/aws/sns".to_owned())]
     );
-    let cluster =
-        live(&kinds::DB_CLUSTER, "database.cluster", "dev", json!({ "storage_encrypted": false, "tags": tags() }));
+    let cluster = live(
+        &kinds::DB_CLUSTER,
+        "database.cluster",
+        "dev",
+        json!({ "storage_encrypted": false, "log_exports": { "postgresql": "/aws/rds/cluster/dev/postgresql" }, "tags": tags() }),
+    );
     assert_eq!(broken(cluster, &[]), [("encryption-at-rest", "`storage_encrypted` is false".to_owned())]);
 }
 
@@ -229,6 +233,17 @@ fn buckets_tables_keys_logs_and_listeners_keep_their_settings() {
         ),
         [("alb-request-hardening", "defensive".to_owned()), ("alb-request-hardening", "false".to_owned())]
     );
+
+    let cluster = |exports: Value| {
+        live(
+            &kinds::DB_CLUSTER,
+            "database.cluster",
+            "dev-db",
+            json!({ "storage_encrypted": true, "log_exports": exports, "tags": tags() }),
+        )
+    };
+    assert_eq!(broken(cluster(json!({ "postgresql": "/aws/rds/cluster/dev-db/postgresql" })), &[]), []);
+    assert_eq!(broken(cluster(json!({})), &[]), [("database-log-export", "not exported".to_owned())]);
 
     let endpoint = |policy: Value| {
         live(&kinds::VPC_ENDPOINT, "network.endpoint.s3", "vpce-1", json!({ "policy": policy, "tags": tags() }))

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_cloudwatchlogs as logs;
 use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds::LogGroup;
+use paystack_platform::kinds::{LogGroup, RDS_LOG_GROUP_PREFIX};
 use serde_json::json;
 
 use crate::error::{all, classify, missing, unless_gone, unless_gone_since};
@@ -54,13 +54,23 @@ impl LogGroups {
 #[async_trait]
 impl Reconciler for LogGroups {
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
-        let listed =
-            self.client.describe_log_groups().set_log_group_name_prefix(scope.name_prefix().map(str::to_owned));
-        let groups = all("DescribeLogGroups", listed.into_paginator().items().send()).await?;
+        // The stacks' own names, and the database's group under RDS's prefix. Without a
+        // common prefix, one listing of every group holds both.
+        let prefixes = match scope.name_prefix() {
+            Some(p) => vec![Some(p.to_owned()), Some(format!("{RDS_LOG_GROUP_PREFIX}{p}"))],
+            None => vec![None],
+        };
+        let mut groups = Vec::new();
+        for prefix in prefixes {
+            let listed = self.client.describe_log_groups().set_log_group_name_prefix(prefix);
+            groups.extend(all("DescribeLogGroups", listed.into_paginator().items().send()).await?);
+        }
         let mut out = Vec::new();
         for g in groups {
             let name = g.log_group_name().ok_or_else(|| missing("log group name"))?;
-            if !scope.may_own(name) {
+            // A database's group ends in its log type and carries a cluster identifier that
+            // may have been shortened, so its name cannot say whose it is: its tags do.
+            if !name.starts_with(RDS_LOG_GROUP_PREFIX) && !scope.may_own(name) {
                 continue; // another stack's: its tags are not read
             }
             let arn = group_arn(&g)?;

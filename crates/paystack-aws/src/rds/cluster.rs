@@ -5,6 +5,7 @@
 //! in an error. Which secret's password the cluster has is written on the cluster itself, as
 //! the `paystack:password-secret` tag, so that a plan can see it.
 
+use std::collections::BTreeSet;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -13,9 +14,9 @@ use aws_sdk_secretsmanager as secretsmanager;
 use aws_smithy_runtime::client::waiters::AcceptorState;
 use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds::{DbCluster, FINAL_SNAPSHOT_TAG};
+use paystack_platform::kinds::{DbCluster, FINAL_SNAPSHOT_TAG, rds_log_group};
 use rds::operation::describe_db_clusters::{DescribeDBClustersError, DescribeDbClustersOutput};
-use rds::types::{ServerlessV2ScalingConfiguration, Tag};
+use rds::types::{CloudwatchLogsExportConfiguration, ServerlessV2ScalingConfiguration, Tag};
 use serde_json::{Value, json};
 
 use super::{create_tags, sync_tags, tag_map};
@@ -119,6 +120,11 @@ impl Reconciler for DbClusters {
                 "preferred_backup_window": c.preferred_backup_window(),
                 "serverless_v2_scaling": scaling,
                 "deletion_protection": c.deletion_protection(),
+                "log_exports": c
+                    .enabled_cloudwatch_logs_exports()
+                    .iter()
+                    .map(|t| (t.clone(), Value::from(rds_log_group(id, t))))
+                    .collect::<serde_json::Map<_, _>>(),
             });
             let outputs = json!({
                 "arn": c.db_cluster_arn(),
@@ -158,6 +164,7 @@ impl Reconciler for DbClusters {
             .preferred_backup_window(typed.preferred_backup_window.as_str())
             .set_serverless_v2_scaling_configuration(scaling(&typed))
             .deletion_protection(typed.deletion_protection)
+            .set_enable_cloudwatch_logs_exports(Some(typed.log_exports.keys().cloned().collect()))
             .copy_tags_to_snapshot(true)
             .set_tags(Some(tags))
             .send()
@@ -200,6 +207,22 @@ impl Reconciler for DbClusters {
                 "preferred_backup_window" => modify.preferred_backup_window(typed.preferred_backup_window.as_str()),
                 "serverless_v2_scaling" => modify.set_serverless_v2_scaling_configuration(scaling(&typed)),
                 "deletion_protection" => modify.deletion_protection(typed.deletion_protection),
+                "log_exports" => {
+                    let want: BTreeSet<&String> = typed.log_exports.keys().collect();
+                    let have: BTreeSet<String> = current
+                        .attributes
+                        .get("log_exports")
+                        .and_then(Value::as_object)
+                        .map(|m| m.keys().cloned().collect())
+                        .unwrap_or_default();
+                    let exports = CloudwatchLogsExportConfiguration::builder()
+                        .set_enable_log_types(Some(
+                            want.iter().filter(|t| !have.contains(**t)).map(|t| (*t).clone()).collect(),
+                        ))
+                        .set_disable_log_types(Some(have.iter().filter(|t| !want.contains(t)).cloned().collect()))
+                        .build();
+                    modify.cloudwatch_logs_export_configuration(exports)
+                }
                 "master_password_secret" => {
                     let secret = resolved(desired, &typed.master_password_secret)?.as_str();
                     new_secret = Some(secret);

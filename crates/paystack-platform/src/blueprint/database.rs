@@ -12,11 +12,13 @@ use super::security::Security;
 use super::storage::Storage;
 use super::{BlueprintError, Builder};
 use crate::kinds::{
-    DbCluster, DbClusterParameterGroup, DbInstance, DbSubnetGroup, FINAL_SNAPSHOT_TAG, Handle, RotationConnection,
-    Secret, SecretRotation, ServerlessV2Scaling, each,
+    self, DbCluster, DbClusterParameterGroup, DbInstance, DbSubnetGroup, FINAL_SNAPSHOT_TAG, Handle, LogGroup,
+    RotationConnection, Secret, SecretRotation, ServerlessV2Scaling, each, rds_log_group,
 };
 
 const AURORA_ENGINE: &str = "aurora-postgresql";
+/// The log type Aurora PostgreSQL exports: the server's log.
+const POSTGRESQL_LOG: &str = "postgresql";
 
 /// What the other layers build on.
 pub(super) struct Database {
@@ -73,7 +75,20 @@ pub(super) fn database(
     // replacement, so a successor is created beside its predecessor (new first, as for the
     // target group) instead of colliding with its name.
     let cluster_hash = naming::short_hash(&format!("{AURORA_ENGINE}/{}/{}", db.database_name, db.master_username));
-    let cluster = b.add("database.cluster", ("database", &format!("cluster-{cluster_hash}")), |mut n| {
+    let cluster_name = ("database", format!("cluster-{cluster_hash}"));
+    // PostgreSQL's log goes to CloudWatch Logs, into a group made first, with the
+    // environment's retention and key: RDS would make one that keeps everything, unencrypted.
+    let identifier = b.name_of(&kinds::DB_CLUSTER, cluster_name.0, &cluster_name.1);
+    let logs =
+        b.add_at(b.placement(&kinds::LOG_GROUP), rds_log_group(&identifier, POSTGRESQL_LOG), "database.logs", |n| {
+            LogGroup {
+                name: n.name,
+                retention_in_days: env.logs.retention_days,
+                kms_key_id: storage.key.arn(),
+                tags: n.tags,
+            }
+        })?;
+    let cluster = b.add("database.cluster", (cluster_name.0, &cluster_name.1), |mut n| {
         n.tags.insert(FINAL_SNAPSHOT_TAG.into(), db.final_snapshot.to_string());
         DbCluster {
             identifier: n.name,
@@ -92,6 +107,7 @@ pub(super) fn database(
             serverless_v2_scaling,
             // paystack's own guard protects production; AWS's would make destroy fail.
             deletion_protection: false,
+            log_exports: BTreeMap::from([(POSTGRESQL_LOG.to_owned(), logs.name())]),
             tags: n.tags,
         }
     })?;

@@ -300,6 +300,16 @@ impl Builder<'_> {
         naming::compose(&self.env.name, &self.env.region, service, resource, self.env.suffix.as_deref())
     }
 
+    /// The name [`Builder::add`] gives a resource of `kind` named after `(service, resource)`,
+    /// for a resource that must be named after it before it exists.
+    fn name_of(&self, kind: &KindDef, service: &str, resource: &str) -> String {
+        let full = self.name(service, resource);
+        match kind.name_field {
+            Some((_, max)) => naming::fit(&full, max),
+            None => full,
+        }
+    }
+
     /// The tags every resource carries: the five the organisation requires, its name, and
     /// the two ownership tags by which paystack finds it again.
     fn tags(&self, id: &str, name: &str) -> Tags {

@@ -11,8 +11,8 @@ use super::compute::allow_where;
 use super::trust::{Trusted, may_assume};
 use super::{BlueprintError, Builder, Lookups, NOT_LOOKED_UP};
 use crate::kinds::{
-    self, Bucket, BucketReplication, Handle, IamRole, KmsKey, Lifecycle, PolicyDocument, Table, TableReplica,
-    TableScaling,
+    self, Bucket, BucketReplication, Handle, IamRole, KmsKey, Lifecycle, PolicyDocument, RDS_LOG_GROUP_PREFIX, Table,
+    TableReplica, TableScaling,
 };
 use paystack_config::SessionsCapacity;
 
@@ -53,8 +53,9 @@ pub(super) fn artifacts_name(b: &Builder<'_>, account: &str) -> String {
 pub(super) fn storage(b: &mut Builder<'_>, lookups: &Lookups) -> Result<Storage, BlueprintError> {
     let env = b.env;
     let account = account_of(env, lookups);
-    // Every log group of the stack: its names start alike.
-    let log_groups = format!("{}-{}-*", env.name, env.region);
+    // Every log group of the stack: its names start alike, the database's after RDS's prefix.
+    let stack_names = format!("{}-{}-*", env.name, env.region);
+    let log_groups = vec![stack_names.clone(), format!("{RDS_LOG_GROUP_PREFIX}{stack_names}")];
     let key_in = |region: &str| {
         let account = account.clone();
         let region = region.to_owned();
@@ -211,7 +212,7 @@ fn replication_statements(
 /// principals (DynamoDB and S3 in every region, and at home Secrets Manager, SNS and SSM);
 /// CloudWatch Logs encrypts the environment's log groups with it, and CloudWatch alarms
 /// may publish to the encrypted topic. Nothing else may use it.
-fn key_policy(account: &str, region: &str, home: bool, log_groups: &str) -> Value {
+fn key_policy(account: &str, region: &str, home: bool, log_groups: &[String]) -> Value {
     let root = format!("arn:aws:iam::{account}:root");
     let services: Vec<String> =
         if home { &["dynamodb", "s3", "secretsmanager", "sns", "ssm"][..] } else { &["dynamodb", "s3"][..] }
@@ -253,7 +254,10 @@ fn key_policy(account: &str, region: &str, home: bool, log_groups: &str) -> Valu
             "Resource": "*",
             "Condition": {
                 "ArnLike": {
-                    "kms:EncryptionContext:aws:logs:arn": format!("arn:aws:logs:{region}:{account}:log-group:{log_groups}"),
+                    "kms:EncryptionContext:aws:logs:arn": log_groups
+                        .iter()
+                        .map(|g| format!("arn:aws:logs:{region}:{account}:log-group:{g}"))
+                        .collect::<Vec<_>>(),
                 },
             },
         }));

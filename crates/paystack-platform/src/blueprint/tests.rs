@@ -133,8 +133,9 @@ fn environments_share_one_structure() {
     assert_eq!(ids(&prod).iter().filter(|i| i.starts_with("database.instance.reader")).count(), 2);
     // 48 resources, the two network ACLs, the two group-to-group egress rules, the key, the
     // sessions table, the artifacts bucket (no replica region here), ten parameters for each
-    // of the two services, and the discovery namespace with a discovery service for each.
-    assert_eq!(dev.specs.len(), 78);
+    // of the two services, the discovery namespace with a discovery service for each, and
+    // the database's log group.
+    assert_eq!(dev.specs.len(), 79);
 }
 
 #[test]
@@ -641,7 +642,14 @@ fn sessions_are_encrypted_with_each_region_s_own_key_and_replicated_where_config
         ]
     );
     let logs = &home["Statement"][2]["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"];
-    assert_eq!(logs, "arn:aws:logs:us-east-1:123456789012:log-group:dev-us-east-1-*", "the environment's groups only");
+    assert_eq!(
+        logs,
+        &json!([
+            "arn:aws:logs:us-east-1:123456789012:log-group:dev-us-east-1-*",
+            "arn:aws:logs:us-east-1:123456789012:log-group:/aws/rds/cluster/dev-us-east-1-*",
+        ]),
+        "the environment's groups only, the database's among them"
+    );
     assert_eq!(
         home["Statement"][1]["Condition"]["StringEquals"]["kms:ViaService"],
         json!([

@@ -13,7 +13,7 @@
 use paystack_config::Environment;
 use serde_json::{Value, json};
 
-use crate::kinds::ROLE_PATH_ROOT;
+use crate::kinds::{RDS_LOG_GROUP_PREFIX, ROLE_PATH_ROOT};
 
 mod automation;
 mod data;
@@ -292,18 +292,23 @@ impl Scope<'_> {
                 false,
             ),
         );
-        statements.push(self.allow(
-            &[
-                "logs:CreateLogGroup",
-                "logs:DeleteLogGroup",
-                "logs:PutRetentionPolicy",
-                "logs:ListTagsForResource",
-                "logs:TagResource",
-                "logs:UntagResource",
-            ],
-            self.arns("logs", &format!("log-group:{named}")),
-            false,
-        ));
+        statements.push(
+            self.allow(
+                &[
+                    "logs:CreateLogGroup",
+                    "logs:DeleteLogGroup",
+                    "logs:PutRetentionPolicy",
+                    "logs:ListTagsForResource",
+                    "logs:TagResource",
+                    "logs:UntagResource",
+                ],
+                [format!("log-group:{named}"), format!("log-group:{RDS_LOG_GROUP_PREFIX}{named}")]
+                    .iter()
+                    .flat_map(|group| self.arns("logs", group))
+                    .collect(),
+                false,
+            ),
+        );
         statements.push(self.allow(
             &[
                 "secretsmanager:CreateSecret",

@@ -128,7 +128,19 @@ pub struct DbCluster {
     pub preferred_backup_window: String,
     pub serverless_v2_scaling: Option<ServerlessV2Scaling>,
     pub deletion_protection: bool,
+    /// The logs it exports to CloudWatch Logs, by type (`postgresql`), each to the group
+    /// [`rds_log_group`] names, which paystack makes first.
+    pub log_exports: BTreeMap<String, Input<String>>,
     pub tags: Tags,
+}
+
+/// Where RDS writes a cluster's exported logs: it makes the group itself, kept forever and
+/// unencrypted, unless it exists already.
+pub const RDS_LOG_GROUP_PREFIX: &str = "/aws/rds/cluster/";
+
+/// The log group RDS exports the cluster's `log_type` logs to.
+pub fn rds_log_group(cluster: &str, log_type: &str) -> String {
+    format!("{RDS_LOG_GROUP_PREFIX}{cluster}/{log_type}")
 }
 pub const DB_CLUSTER: KindDef = KindDef::new("rds.db_cluster", "rds", "rds_cluster")
     .named("identifier", RDS_NAME_MAX)
