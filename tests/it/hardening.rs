@@ -8,7 +8,7 @@ use aws_sdk_elasticloadbalancingv2::types::LoadBalancerAttribute;
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
-use crate::support::{Stack, changes, ec2, elbv2, iam, logs, rds, tags};
+use crate::support::{Stack, changes, ec2, ecs, elbv2, iam, logs, rds, tags};
 
 /// The load balancer's attributes, key to value.
 async fn load_balancer_attributes(arn: &str) -> BTreeMap<String, String> {
@@ -56,6 +56,25 @@ async fn the_edge_and_the_network_hold_their_controls_and_the_edge_s_change_in_p
     assert_eq!(group.log_group_name(), Some(group_name.as_str()));
     assert_eq!(group.retention_in_days(), Some(7));
     assert!(group.kms_key_id().is_some_and(|k| k.contains(":key/")), "{group:?}");
+
+    // Each container runs as its image's unprivileged user on a read-only root, writing only
+    // to the task's volume at /tmp.
+    let ecs = ecs().await;
+    for (service, user) in [("payments-api", "101"), ("worker", "65534")] {
+        let family = stack.name_of(&format!("app.{service}.task")).await;
+        let td = ecs.describe_task_definition().task_definition(&family).send().await.unwrap().task_definition.unwrap();
+        let container = &td.container_definitions()[0];
+        assert_eq!(container.readonly_root_filesystem(), Some(true), "{service}");
+        assert_eq!(container.user(), Some(user), "{service}");
+        let mounts: Vec<_> = container
+            .mount_points()
+            .iter()
+            .map(|m| (m.source_volume().unwrap(), m.container_path().unwrap()))
+            .collect();
+        assert_eq!(mounts, [("tmp", "/tmp")], "{service}");
+        let volumes: Vec<_> = td.volumes().iter().filter_map(|v| v.name()).collect();
+        assert_eq!(volumes, ["tmp"], "{service}");
+    }
 
     // The S3 endpoint lets through the environment's buckets and the image layers, nothing else.
     let endpoints = ec2().await.describe_vpc_endpoints().filters(stack.filter()).send().await.unwrap();

@@ -296,6 +296,12 @@ pub struct Service {
     /// Its own settings for Parameter Store, name to value, beside the ones the platform
     /// writes for every service.
     pub parameters: BTreeMap<String, String>,
+    /// Whether the container's root filesystem is read-only (by default it is).
+    pub read_only_root_filesystem: bool,
+    /// The user the container runs as; never root.
+    pub user: String,
+    /// The directories the image writes to, each an ephemeral task volume.
+    pub writable_paths: Vec<String>,
 }
 
 /// What `drift` and `apply` leave to other owners.

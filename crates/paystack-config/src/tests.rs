@@ -389,6 +389,9 @@ fn a_service_is_overridden_key_by_key_and_new_services_join() {
     assert_eq!(prod.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["api", "worker"]);
     assert_eq!((prod[0].cpu, prod[0].memory, prod[0].image.as_str()), (1024, 2048, "nginx:1.27"));
     assert!(prod[0].load_balanced && !prod[1].load_balanced);
+    // Read-only and not root unless configured otherwise.
+    assert!(dev[0].read_only_root_filesystem);
+    assert_eq!((dev[0].user.as_str(), dev[0].writable_paths.len()), ("1000", 0));
 }
 
 #[test]
@@ -399,6 +402,12 @@ fn service_values_aws_would_refuse_are_located() {
         // The maximum, set in shared.toml, is what falls below this file's minimum.
         ("min_count = 3", "shared.toml:", "is below `min_count` = 3"),
         ("cpu_target_percent = 150.0", "dev.toml:4:22", "not a CPU percentage"),
+        ("user = \"root\"", "dev.toml:4:8", "runs the container as root"),
+        ("user = \"0:0\"", "dev.toml:4:8", "runs the container as root"),
+        ("user = \"a b\"", "dev.toml:4:8", "is not a user"),
+        ("writable_paths = [\"tmp\"]", "dev.toml:4:18", "\"tmp\" is not an absolute directory path"),
+        ("writable_paths = [\"/\"]", "dev.toml:4:18", "is not an absolute directory path"),
+        ("writable_paths = [\"/tmp\", \"/tmp\"]", "dev.toml:4:18", "\"/tmp\" is listed twice"),
     ];
     for (line, want_at, want_message) in cases {
         let file = format!("[network]\ncidr = \"10.0.0.0/16\"\n[services.api]\n{line}\n");

@@ -187,6 +187,12 @@ pub const RULES: &[Rule] = &[
         },
     },
     Rule {
+        id: "container-not-root",
+        description: "no container runs as root",
+        kinds: &[&kinds::TASK_DEFINITION],
+        check: not_root,
+    },
+    Rule {
         id: "endpoint-policy",
         description: "the S3 endpoint names the buckets it lets through, instead of allowing all",
         kinds: &[&kinds::VPC_ENDPOINT],
@@ -398,6 +404,16 @@ fn request_hardening(_: &Context<'_>, o: &Observed) -> Vec<Finding> {
             (text(actual) != Some(expected)).then(|| finding(format!("`{key}` {expected}"), shown(actual)))
         })
         .collect()
+}
+
+fn not_root(_: &Context<'_>, o: &Observed) -> Vec<Finding> {
+    let user = o.attributes.get("container").and_then(|c| c.get("user"));
+    let who = text(user).map(|u| u.split(':').next().unwrap_or_default());
+    match who {
+        Some(w) if w != "root" && w.parse::<u32>() != Ok(0) => Vec::new(),
+        Some(_) => vec![finding("an unprivileged user", shown(user))],
+        None => vec![finding("an unprivileged user", "the image's own, which may be root")],
+    }
 }
 
 fn endpoint_policy(_: &Context<'_>, o: &Observed) -> Vec<Finding> {

@@ -245,6 +245,21 @@ fn buckets_tables_keys_logs_and_listeners_keep_their_settings() {
     assert_eq!(broken(cluster(json!({ "postgresql": "/aws/rds/cluster/dev-db/postgresql" })), &[]), []);
     assert_eq!(broken(cluster(json!({})), &[]), [("database-log-export", "not exported".to_owned())]);
 
+    let task = |user: Value| {
+        live(
+            &kinds::TASK_DEFINITION,
+            "app.api.task",
+            "arn:td",
+            json!({ "container": { "user": user }, "tags": tags() }),
+        )
+    };
+    assert_eq!(broken(task(json!("101")), &[]), []);
+    assert_eq!(broken(task(json!("0:0")), &[]), [("container-not-root", "0:0".to_owned())]);
+    assert_eq!(
+        broken(task(json!(null)), &[]),
+        [("container-not-root", "the image's own, which may be root".to_owned())]
+    );
+
     let endpoint = |policy: Value| {
         live(&kinds::VPC_ENDPOINT, "network.endpoint.s3", "vpce-1", json!({ "policy": policy, "tags": tags() }))
     };

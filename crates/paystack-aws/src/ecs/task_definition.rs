@@ -7,12 +7,12 @@
 use async_trait::async_trait;
 use aws_sdk_ecs as ecs;
 use ecs::types::{
-    Compatibility, ContainerDefinition, LogConfiguration, LogDriver, NetworkMode, PortMapping, Secret,
-    TaskDefinitionField, TransportProtocol,
+    Compatibility, ContainerDefinition, LogConfiguration, LogDriver, MountPoint, NetworkMode, PortMapping, Secret,
+    TaskDefinitionField, TransportProtocol, Volume,
 };
 use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds::{Container, TaskDefinition};
+use paystack_platform::kinds::{Container, TaskDefinition, volume_name};
 use serde_json::{Map, Value, json};
 
 use super::{create_tags, sync_tags, tag_map};
@@ -47,7 +47,13 @@ fn container(desired: &Desired, c: &Container) -> Result<ContainerDefinition, Re
         .essential(true)
         .log_configuration(logs)
         .set_secrets(Some(secrets))
-        .set_command((!c.command.is_empty()).then(|| c.command.clone()));
+        .set_command((!c.command.is_empty()).then(|| c.command.clone()))
+        .readonly_root_filesystem(c.read_only_root_filesystem)
+        .user(&c.user);
+    for path in &c.writable_paths {
+        let mount = MountPoint::builder().source_volume(volume_name(path)).container_path(path).read_only(false);
+        def = def.mount_points(mount.build());
+    }
     if let Some(port) = c.port {
         let mapping = PortMapping::builder().container_port(i32::from(port)).protocol(TransportProtocol::Tcp).build();
         def = def.port_mappings(mapping);
@@ -68,7 +74,14 @@ fn container_value(c: &ContainerDefinition) -> Value {
         "log_group": option("awslogs-group"),
         "region": option("awslogs-region"),
         "secrets": secrets,
+        "read_only_root_filesystem": c.readonly_root_filesystem().unwrap_or(false),
+        "user": c.user(),
     });
+    let writable: Vec<&str> =
+        c.mount_points().iter().filter(|m| m.read_only() != Some(true)).filter_map(|m| m.container_path()).collect();
+    if !writable.is_empty() {
+        value["writable_paths"] = json!(writable);
+    }
     // As the spec leaves it out: only a container that overrides the image's command has one.
     if !c.command().is_empty() {
         value["command"] = json!(c.command());
@@ -130,6 +143,9 @@ impl Reconciler for TaskDefinitions {
             .execution_role_arn(resolved(desired, &typed.execution_role_arn)?.as_str())
             .task_role_arn(resolved(desired, &typed.task_role_arn)?.as_str())
             .container_definitions(container(desired, &typed.container)?)
+            .set_volumes(Some(
+                typed.container.writable_paths.iter().map(|p| Volume::builder().name(volume_name(p)).build()).collect(),
+            ))
             .set_tags(Some(create_tags(desired)))
             .send()
             .await

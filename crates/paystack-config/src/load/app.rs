@@ -24,6 +24,9 @@ pub(super) struct RawService {
     cpu_target_percent: Option<Spanned<f64>>,
     load_balanced: Option<Spanned<bool>>,
     parameters: Option<Spanned<BTreeMap<String, String>>>,
+    read_only_root_filesystem: Option<Spanned<bool>>,
+    user: Option<Spanned<String>>,
+    writable_paths: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Clone, Deserialize, Default)]
@@ -100,6 +103,61 @@ pub(crate) fn fargate_allows(cpu: u32, memory: u32) -> bool {
     })
 }
 
+/// The user a container runs as where the configuration names none: not root, whatever
+/// the image says; a numeric id needs no entry in the image's `/etc/passwd`.
+const DEFAULT_CONTAINER_USER: &str = "1000";
+
+/// The user a service's container runs as: `NAME`, `UID` or `UID:GID`, never root.
+fn check_user(c: &mut Checker<'_>, service: &str, user: Option<Located<String>>) -> Option<String> {
+    let Some(user) = user else { return Some(DEFAULT_CONTAINER_USER.to_owned()) };
+    let who = user.value.split(':').next().unwrap_or_default();
+    if user.value.is_empty() || user.value.contains(char::is_whitespace) || user.value.split(':').count() > 2 {
+        c.fail(
+            &user.at,
+            format!("`services.{service}.user` = \"{}\" is not a user", user.value),
+            "write a user name, a UID, or UID:GID, such as \"101\" or \"1000:1000\"",
+        );
+        return None;
+    }
+    if who == "root" || who.parse::<u32>() == Ok(0) {
+        c.fail(
+            &user.at,
+            format!("`services.{service}.user` runs the container as root"),
+            "name the image's unprivileged user (nginx-unprivileged runs as 101, distroless as 65532)",
+        );
+        return None;
+    }
+    Some(user.value)
+}
+
+/// The paths a service's image writes to: absolute, distinct, and never the root itself.
+fn check_writable_paths(
+    c: &mut Checker<'_>,
+    service: &str,
+    paths: Option<Located<Vec<String>>>,
+) -> Option<Vec<String>> {
+    let Some(paths) = paths else { return Some(Vec::new()) };
+    let mut seen = std::collections::BTreeSet::new();
+    for path in &paths.value {
+        let bad = !path.starts_with('/')
+            || path == "/"
+            || path.ends_with('/')
+            || path.split('/').any(|part| part == ".." || part == ".")
+            || path.contains("//")
+            || path.contains(char::is_whitespace);
+        if bad || !seen.insert(path.as_str()) {
+            let why = if bad { "is not an absolute directory path" } else { "is listed twice" };
+            c.fail(
+                &paths.at,
+                format!("`services.{service}.writable_paths`: \"{path}\" {why}"),
+                "list each directory the image writes to once, such as [\"/tmp\", \"/var/cache/nginx\"]",
+            );
+            return None;
+        }
+    }
+    Some(paths.value)
+}
+
 /// Service names go into every name of the service's resources and into its log stream
 /// prefix, so they keep to the characters every AWS name takes.
 const MAX_SERVICE_NAME: usize = 20;
@@ -127,6 +185,17 @@ pub(super) fn services(
         let load_balanced = c.pick_optional(e.load_balanced, s.load_balanced);
         let parameters = c.pick_optional(e.parameters, s.parameters);
         let Some(parameters) = check_parameters(c, &name, parameters) else {
+            ok = false;
+            continue;
+        };
+        let read_only = c.pick_optional(e.read_only_root_filesystem, s.read_only_root_filesystem);
+        let user = c.pick_optional(e.user, s.user);
+        let writable = c.pick_optional(e.writable_paths, s.writable_paths);
+        let Some(runs_as) = check_user(c, &name, user) else {
+            ok = false;
+            continue;
+        };
+        let Some(writable_paths) = check_writable_paths(c, &name, writable) else {
             ok = false;
             continue;
         };
@@ -214,6 +283,9 @@ pub(super) fn services(
             cpu_target_percent: target.value,
             load_balanced: is_balanced,
             parameters,
+            read_only_root_filesystem: read_only.is_none_or(|r| r.value),
+            user: runs_as,
+            writable_paths,
         });
     }
     if let [(first, _), (second, l), ..] = balanced.as_slice() {

@@ -58,6 +58,9 @@ pub(super) fn automation(
     Ok(())
 }
 
+/// The `nonroot` user of the distroless image paystack's Dockerfile builds on.
+const PAYSTACK_IMAGE_USER: &str = "65532";
+
 /// The schedule group the drift schedule is in, and its role's trust names.
 const SCHEDULE_GROUP: &str = "default";
 
@@ -295,6 +298,11 @@ fn drift_schedule(
             region: env.region.clone(),
             secrets: BTreeMap::new(),
             command,
+            // The paystack image is distroless and runs as its `nonroot` user; it writes
+            // nothing but what it may put in /tmp.
+            read_only_root_filesystem: true,
+            user: PAYSTACK_IMAGE_USER.into(),
+            writable_paths: vec!["/tmp".into()],
         },
         tags: n.tags,
     })?;

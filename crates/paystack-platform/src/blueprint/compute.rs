@@ -141,6 +141,9 @@ pub(super) fn compute(
                 region: env.region.clone(),
                 secrets,
                 command: Vec::new(),
+                read_only_root_filesystem: service.read_only_root_filesystem,
+                user: service.user.clone(),
+                writable_paths: service.writable_paths.clone(),
             },
             tags: n.tags,
         })?;

@@ -58,6 +58,9 @@ pub(crate) fn env(name: &str, cidr: &str, nats: usize) -> Environment {
                 cpu_target_percent: 70.0,
                 load_balanced: name == "payments-api",
                 parameters: BTreeMap::from([("timeout_ms".to_owned(), "3000".to_owned())]),
+                read_only_root_filesystem: true,
+                user: "101".into(),
+                writable_paths: vec!["/tmp".into()],
             })
             .collect(),
         logs: Logs { retention_days: 7, container_insights: false },

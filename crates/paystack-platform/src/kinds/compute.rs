@@ -119,6 +119,18 @@ pub struct Container {
     /// The command, where it is not the image's own (the drift task's `paystack drift …`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub command: Vec<String>,
+    pub read_only_root_filesystem: bool,
+    /// The user the process runs as: never root.
+    pub user: String,
+    /// The directories it writes to, each an ephemeral volume of the task mounted there
+    /// ([`volume_name`]), where the root filesystem is read-only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub writable_paths: Vec<String>,
+}
+
+/// The name of the task volume mounted at `path`: `/var/cache/nginx` is `var-cache-nginx`.
+pub fn volume_name(path: &str) -> String {
+    path.trim_matches('/').replace('/', "-")
 }
 
 /// A Fargate task definition. Revisions never change: any change registers a new revision
