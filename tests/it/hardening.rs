@@ -8,7 +8,7 @@ use aws_sdk_elasticloadbalancingv2::types::LoadBalancerAttribute;
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
-use crate::support::{Stack, changes, ec2, ecs, elbv2, iam, logs, rds, tags};
+use crate::support::{Stack, changes, ec2, ecs, elbv2, iam, logs, rds, secretsmanager, tags};
 
 /// The load balancer's attributes, key to value.
 async fn load_balancer_attributes(arn: &str) -> BTreeMap<String, String> {
@@ -75,6 +75,24 @@ async fn the_edge_and_the_network_hold_their_controls_and_the_edge_s_change_in_p
         let volumes: Vec<_> = td.volumes().iter().filter_map(|v| v.name()).collect();
         assert_eq!(volumes, ["tmp"], "{service}");
     }
+
+    // Only the execution roles read the database password: the secret's policy refuses
+    // everyone else.
+    let secret = stack.name_of("database.secret").await;
+    let got = secretsmanager().await.get_resource_policy().secret_id(&secret).send().await.unwrap();
+    let policy: Value = serde_json::from_str(got.resource_policy().unwrap()).unwrap();
+    let statement = &policy["Statement"][0];
+    assert_eq!(
+        (statement["Effect"].as_str(), statement["Action"].as_str()),
+        (Some("Deny"), Some("secretsmanager:GetSecretValue"))
+    );
+    let readers = statement["Condition"]["ArnNotEquals"]["aws:PrincipalArn"].as_array().unwrap();
+    let mut expected = Vec::new();
+    for service in ["payments-api", "worker"] {
+        let role = stack.name_of(&format!("app.{service}.execution_role")).await;
+        expected.push(format!("arn:aws:iam::123456789012:role/paystack/{}/{role}", stack.key()));
+    }
+    assert_eq!(readers, &expected, "{policy:#}");
 
     // The S3 endpoint lets through the environment's buckets and the image layers, nothing else.
     let endpoints = ec2().await.describe_vpc_endpoints().filters(stack.filter()).send().await.unwrap();

@@ -871,8 +871,9 @@ pub(crate) fn expected_total(env: &str) -> usize {
 /// How many specs an apply of the environment plans and records: the live resources, plus
 /// the settings that live on them (each service's auto-scaling, production's rotation).
 pub(crate) fn expected_specs(env: &str) -> usize {
-    // Production's rotation, and the permission of each of its eleven compliance rules.
-    expected_total(env) + 2 + 12 * usize::from(env == "prod")
+    // The database secret's policy; production's rotation, and the permission of each of its
+    // eleven compliance rules.
+    expected_total(env) + 3 + 12 * usize::from(env == "prod")
 }
 
 /// One request the emulator's recorder saw: the access key that signed it, and its
@@ -958,7 +959,8 @@ pub(crate) async fn assert_exactly_what_state_records(stack: &Stack, expected: u
     let records = state["resources"].as_object().unwrap();
     // A setting of another resource (a secret's rotation) is recorded but is no resource of
     // its own in AWS.
-    let settings = ["secretsmanager.rotation", "autoscaling.service_scaling", "lambda.permission"];
+    let settings =
+        ["secretsmanager.rotation", "secretsmanager.secret_policy", "autoscaling.service_scaling", "lambda.permission"];
     let resources = records.values().filter(|r| !settings.iter().any(|k| r["kind"] == *k)).count();
     assert_eq!(resources, expected, "{when}: state records every resource");
     assert!(state.get("pending").is_none(), "{when}: the journal is settled: {}", state["pending"]);

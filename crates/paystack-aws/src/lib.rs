@@ -87,6 +87,10 @@ pub fn registry(clients: &Clients, waits: &Waits) -> Registry {
         kinds::SECRET_ROTATION.schema(),
         Arc::new(secretsmanager::rotation::Rotations::new(&clients.secretsmanager)),
     );
+    r.register(
+        kinds::SECRET_POLICY.schema(),
+        Arc::new(secretsmanager::policy::SecretPolicies::new(&clients.secretsmanager)),
+    );
     r.register(kinds::TOPIC.schema(), Arc::new(sns::topic::Topics::new(&clients.sns)));
     r.register(
         kinds::NAMESPACE.schema(),

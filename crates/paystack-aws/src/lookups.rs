@@ -18,6 +18,8 @@ pub enum LookupError {
     NoZone { zone: String },
     #[error("{count} public Route 53 hosted zones are named `{zone}`")]
     AmbiguousZone { zone: String, count: usize },
+    #[error("there is no rotation function `{arn}`")]
+    NoRotationFunction { arn: String },
     #[error("cannot look up what the platform uses: {0}")]
     Failed(#[from] ReconcileError),
 }
@@ -27,15 +29,40 @@ pub struct Wanted<'a> {
     pub region: &'a str,
     pub certificate_domain: &'a str,
     pub zone: &'a str,
+    /// The database secret's rotation function, where rotation is on: the role it runs as
+    /// is one of the secret's readers.
+    pub rotation_function: Option<&'a str>,
 }
 
 /// Reads every lookup the blueprint needs, concurrently.
 pub async fn look_up(clients: &Clients, wanted: &Wanted<'_>) -> Result<Lookups, LookupError> {
-    let (certificate_arn, hosted_zone_id) = tokio::try_join!(
+    let (certificate_arn, hosted_zone_id, rotation_role_arn) = tokio::try_join!(
         certificate(clients, wanted.region, wanted.certificate_domain),
-        hosted_zone(clients, wanted.zone)
+        hosted_zone(clients, wanted.zone),
+        rotation_role(clients, wanted.rotation_function),
     )?;
-    Ok(Lookups { certificate_arn: Some(certificate_arn), hosted_zone_id: Some(hosted_zone_id), ..Lookups::default() })
+    Ok(Lookups {
+        certificate_arn: Some(certificate_arn),
+        hosted_zone_id: Some(hosted_zone_id),
+        rotation_role_arn,
+        ..Lookups::default()
+    })
+}
+
+/// The role the rotation function runs as.
+async fn rotation_role(clients: &Clients, function: Option<&str>) -> Result<Option<String>, LookupError> {
+    let Some(function) = function else { return Ok(None) };
+    let got = clients.lambda.get_function_configuration().function_name(function).send().await;
+    match got {
+        Ok(config) => match config.role() {
+            Some(role) => Ok(Some(role.to_owned())),
+            None => Err(LookupError::Failed(crate::error::missing("rotation function's role"))),
+        },
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => {
+            Err(LookupError::NoRotationFunction { arn: function.to_owned() })
+        }
+        Err(e) => Err(classify("GetFunctionConfiguration", e).into()),
+    }
 }
 
 async fn certificate(clients: &Clients, region: &str, certificate_domain: &str) -> Result<String, LookupError> {

@@ -24,7 +24,9 @@ pub(crate) const VPC_TAG: &str = "paystack:vpc";
 /// On a rotated secret: where its rotation function connects, as written into its document,
 /// so that a read of the rotation never reads the document (and so the password).
 pub(crate) const CONNECTION_TAG: &str = "paystack:connection";
-const ANNOTATIONS: &[&str] = &[USERNAME_TAG, PASSWORD_SECRET_TAG, ROTATION_TAG, VPC_TAG, CONNECTION_TAG];
+/// On a secret: the id of the policy that names who may read it.
+pub(crate) const POLICY_TAG: &str = "paystack:policy";
+const ANNOTATIONS: &[&str] = &[USERNAME_TAG, PASSWORD_SECRET_TAG, ROTATION_TAG, VPC_TAG, CONNECTION_TAG, POLICY_TAG];
 
 pub(crate) fn desired_tags(desired: &Desired) -> TagMap {
     tag_map_of(desired.fields.get("tags"))

@@ -1,5 +1,6 @@
-//! Secrets Manager kinds: the database credentials and their rotation.
+//! Secrets Manager kinds: the database credentials, their rotation, and who may read them.
 
+pub(crate) mod policy;
 pub(crate) mod rotation;
 pub(crate) mod secret;
 

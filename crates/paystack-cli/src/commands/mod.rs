@@ -88,6 +88,7 @@ impl Stack {
             region: &env.region,
             certificate_domain: &env.load_balancer.certificate_domain,
             zone: &env.dns.zone,
+            rotation_function: env.database.rotation.as_ref().map(|r| r.lambda_arn.as_str()),
         };
         let mut lookups = paystack_aws::look_up(&aws.clients, &wanted).await.map_err(|e| {
             let help = match &e {
@@ -100,6 +101,9 @@ impl Stack {
                 ),
                 LookupError::AmbiguousZone { .. } => {
                     "delete the unused zone, so the records go to the one the domain delegates to".to_owned()
+                }
+                LookupError::NoRotationFunction { .. } => {
+                    "deploy the rotation function (AWS's single-user PostgreSQL rotation), or point `database.rotation_lambda_arn` at it; paystack looks it up and never creates it".to_owned()
                 }
                 LookupError::Failed(_) => "check AWS credentials, region and AWS_ENDPOINT_URL; nothing was changed".to_owned(),
             };

@@ -397,7 +397,12 @@ mod tests {
         assert_eq!(literal(&function.fields["code_sha256"]), json!("abc="));
         // A name is one resource's, whatever its kind: the console and the tests find them by
         // it. Settings (a permission, a scaling policy) show under the name of what they set.
-        let settings = ["lambda.permission", "autoscaling.service_scaling", "secretsmanager.rotation"];
+        let settings = [
+            "lambda.permission",
+            "autoscaling.service_scaling",
+            "secretsmanager.rotation",
+            "secretsmanager.secret_policy",
+        ];
         let mut seen = std::collections::BTreeMap::new();
         for s in b.specs.iter().filter(|s| !settings.contains(&s.kind.as_str())) {
             seen.entry(s.name.as_str()).or_insert_with(Vec::new).push(s.id.as_str());

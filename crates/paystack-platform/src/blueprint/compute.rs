@@ -87,7 +87,7 @@ pub(super) fn compute(
         let parameter_arns = parameters::arns_of(b, &storage.account, svc);
         let mut secrets = parameters::parameters(b, service, database, storage, &logs)?;
         secrets.insert(DB_CREDENTIALS_VARIABLE.to_owned(), database.secret.arn());
-        let execution = b.add(&format!("app.{svc}.execution_role"), ("app", &format!("{svc}-exec-role")), |n| {
+        let execution = b.add(&format!("app.{svc}.execution_role"), ("app", &execution_role(svc)), |n| {
             role(
                 n,
                 vec![
@@ -210,6 +210,18 @@ const SESSION_ITEM_ACTIONS: &[&str] = &[
 
 /// What a service may do to the artifacts under its own prefix.
 const ARTIFACT_OBJECT_ACTIONS: &[&str] = &["s3:GetObject", "s3:PutObject", "s3:DeleteObject"];
+
+/// The second half of the name of `service`'s execution role.
+fn execution_role(service: &str) -> String {
+    format!("{service}-exec-role")
+}
+
+/// The ARN `service`'s execution role has in `account`, known before the role exists: the
+/// database secret's policy names it, and the role's own policy names the secret.
+pub(super) fn execution_role_arn(b: &Builder<'_>, account: &str, service: &str) -> String {
+    let name = b.name_of(&crate::kinds::IAM_ROLE, "app", &execution_role(service));
+    format!("arn:aws:iam::{account}:role{}{name}", crate::kinds::role_path(&b.stack.key()))
+}
 
 /// An `Allow` of `actions` on exactly `resources`, never a wildcard, held to the
 /// environment's region.

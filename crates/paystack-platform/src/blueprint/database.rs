@@ -10,10 +10,10 @@ use paystack_core::naming;
 use super::network::Network;
 use super::security::Security;
 use super::storage::Storage;
-use super::{BlueprintError, Builder};
+use super::{BlueprintError, Builder, Lookups, NOT_LOOKED_UP};
 use crate::kinds::{
     self, DbCluster, DbClusterParameterGroup, DbInstance, DbSubnetGroup, FINAL_SNAPSHOT_TAG, Handle, LogGroup,
-    RotationConnection, Secret, SecretRotation, ServerlessV2Scaling, each, rds_log_group,
+    RotationConnection, Secret, SecretPolicy, SecretRotation, ServerlessV2Scaling, each, rds_log_group,
 };
 
 const AURORA_ENGINE: &str = "aurora-postgresql";
@@ -28,6 +28,7 @@ pub(super) struct Database {
 
 pub(super) fn database(
     b: &mut Builder<'_>,
+    lookups: &Lookups,
     network: &Network,
     security: &Security,
     storage: &Storage,
@@ -152,5 +153,17 @@ pub(super) fn database(
         };
         b.setting("database.secret.rotation", &secret, &spec)?;
     }
+    // Only what injects the password, rotates it, or deploys may read it; a read-only role
+    // (drift, compliance) never can.
+    let mut readers: Vec<String> =
+        env.services.iter().map(|s| super::compute::execution_role_arn(b, &storage.account, &s.name)).collect();
+    if db.rotation.is_some() {
+        readers.push(lookups.rotation_role_arn.clone().unwrap_or_else(|| NOT_LOOKED_UP.to_owned()));
+    }
+    readers.extend(env.account.as_ref().map(|a| a.role_arn.clone()));
+    readers.sort();
+    readers.dedup();
+    let policy = SecretPolicy { secret_arn: secret.arn(), cluster_arn: cluster.arn(), readers };
+    b.setting("database.secret.policy", &secret, &policy)?;
     Ok(Database { cluster, secret })
 }

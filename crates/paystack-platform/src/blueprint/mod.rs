@@ -112,6 +112,9 @@ pub struct Lookups {
     /// The account the run's credentials act in, for the key policies of an environment
     /// without `[account]`.
     pub account_id: Option<String>,
+    /// The role the database secret's rotation function runs as, where rotation is on: one
+    /// of the secret's readers.
+    pub rotation_role_arn: Option<String>,
     /// The compliance function's package, read from this machine; `None` where the run has
     /// none (the scheduled drift task), and the function's code is then not compared.
     pub function_package: Option<FunctionPackage>,
@@ -146,7 +149,7 @@ pub fn blueprint(env: &Environment, lookups: &Lookups) -> Result<Blueprint, Blue
     let network = network::network(&mut b, lookups)?;
     let security = security::security(&mut b, &network)?;
     let storage = storage::storage(&mut b, lookups)?;
-    let database = database::database(&mut b, &network, &security, &storage)?;
+    let database = database::database(&mut b, lookups, &network, &security, &storage)?;
     let alerts = alerts::alerts(&mut b, &storage)?;
     let edge = edge::edge(&mut b, &network, &security, lookups)?;
     let compute = compute::compute(&mut b, &network, &security, &database, &alerts, &edge, &storage)?;

@@ -137,8 +137,8 @@ fn environments_share_one_structure() {
     // 48 resources, the two network ACLs, the two group-to-group egress rules, the key, the
     // sessions table, the artifacts bucket (no replica region here), ten parameters for each
     // of the two services, the discovery namespace with a discovery service for each, and
-    // the database's log group.
-    assert_eq!(dev.specs.len(), 79);
+    // the database's log group and the policy of its secret.
+    assert_eq!(dev.specs.len(), 80);
 }
 
 #[test]
@@ -304,6 +304,46 @@ fn the_password_is_referred_to_never_held() {
     for spec in &b.specs {
         assert!(!spec.fields.keys().any(|k| k.contains("password") && k != "master_password_secret"), "{}", spec.id);
     }
+}
+
+/// The secret's value is for what injects it, rotates it and deploys, and no other role:
+/// not the drift task's, not the compliance function's. The policy comes after the cluster,
+/// which paystack gives the password before the policy could refuse paystack.
+#[test]
+fn only_the_execution_roles_the_rotation_and_the_deploy_role_read_the_secret() {
+    let mut prod = env("prod", "10.2.0.0/16", 3);
+    prod.account = Some(paystack_config::Account {
+        id: "333333333333".into(),
+        role_arn: "arn:aws:iam::333333333333:role/paystack-deploy".into(),
+        external_id: None,
+    });
+    prod.database.rotation = Some(paystack_config::Rotation {
+        lambda_arn: "arn:aws:lambda:us-east-1:333333333333:function:rotate".into(),
+        days: 30,
+    });
+    prod.compliance.function = true;
+    let lookups =
+        Lookups { rotation_role_arn: Some("arn:aws:iam::333333333333:role/rotation".into()), ..Lookups::default() };
+    let b = build(&prod, &lookups);
+    let policy = b.specs.iter().find(|s| s.id.as_str() == "database.secret.policy").unwrap();
+    assert_eq!(
+        policy.fields["readers"],
+        Expr::from(json!([
+            "arn:aws:iam::333333333333:role/paystack-deploy",
+            "arn:aws:iam::333333333333:role/paystack/prod/prod-us-east-1-app-payments-api-exec-role",
+            "arn:aws:iam::333333333333:role/paystack/prod/prod-us-east-1-app-worker-exec-role",
+            "arn:aws:iam::333333333333:role/rotation",
+        ]))
+    );
+    assert_eq!(policy.dependencies(), [ResourceId::new("database.cluster"), ResourceId::new("database.secret")]);
+    // The names it gives are the names the roles get.
+    for service in ["payments-api", "worker"] {
+        let role = b.specs.iter().find(|s| s.id.as_str() == format!("app.{service}.execution_role")).unwrap();
+        assert!(format!("{:?}", policy.fields["readers"]).contains(&role.name), "{}", role.name);
+    }
+    let document = crate::kinds::readers_only_policy(&["arn:aws:iam::1:role/a".to_owned()]);
+    assert_eq!(document["Statement"][0]["Effect"], "Deny");
+    assert_eq!(crate::kinds::readers_of(&document), Some(vec!["arn:aws:iam::1:role/a".to_owned()]));
 }
 
 #[test]

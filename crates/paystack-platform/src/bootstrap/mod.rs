@@ -321,10 +321,17 @@ impl Scope<'_> {
                 "secretsmanager:CancelRotateSecret",
                 "secretsmanager:TagResource",
                 "secretsmanager:UntagResource",
+                "secretsmanager:PutResourcePolicy",
+                "secretsmanager:GetResourcePolicy",
+                "secretsmanager:DeleteResourcePolicy",
             ],
             self.arns("secretsmanager", &format!("secret:{named}")),
             false,
         ));
+        // The rotation function is looked up for the role it runs as, a reader of the secret.
+        if let Some(rotation) = &self.env.database.rotation {
+            statements.push(self.allow(&["lambda:GetFunctionConfiguration"], vec![rotation.lambda_arn.clone()], false));
+        }
         statements.push(self.allow(
             &[
                 "sns:CreateTopic",

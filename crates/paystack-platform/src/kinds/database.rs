@@ -9,8 +9,15 @@ use serde::{Deserialize, Serialize};
 use super::{KindDef, KindSpec, Tags, fields, outputs};
 
 /// The kinds of this layer.
-pub(super) const KINDS: &[&KindDef] =
-    &[&DB_SUBNET_GROUP, &DB_CLUSTER_PARAMETER_GROUP, &SECRET, &SECRET_ROTATION, &DB_CLUSTER, &DB_INSTANCE];
+pub(super) const KINDS: &[&KindDef] = &[
+    &DB_SUBNET_GROUP,
+    &DB_CLUSTER_PARAMETER_GROUP,
+    &SECRET,
+    &SECRET_ROTATION,
+    &SECRET_POLICY,
+    &DB_CLUSTER,
+    &DB_INSTANCE,
+];
 
 /// RDS identifiers (clusters, instances, groups) are at most 63 characters.
 const RDS_NAME_MAX: usize = 63;
@@ -99,6 +106,54 @@ pub const SECRET_ROTATION: KindDef = KindDef::new("secretsmanager.rotation", "se
     .replace_on(fields!(SecretRotation: secret_arn));
 impl KindSpec for SecretRotation {
     const DEF: &'static KindDef = &SECRET_ROTATION;
+}
+
+/// Who may read a secret's value: a resource policy on the secret that denies
+/// `GetSecretValue` to every principal but `readers` (role ARNs, sorted). It lives on its
+/// secret, like the rotation. `cluster_arn` only orders it after the cluster, which is given
+/// the password by paystack itself before the policy can refuse paystack; it is never read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SecretPolicy {
+    pub secret_arn: Input<String>,
+    pub cluster_arn: Input<String>,
+    pub readers: Vec<String>,
+}
+pub const SECRET_POLICY: KindDef = KindDef::new("secretsmanager.secret_policy", "secretsmanager", "secret_policy")
+    .replace_on(fields!(SecretPolicy: secret_arn))
+    .unread(fields!(SecretPolicy: cluster_arn))
+    .unordered(fields!(SecretPolicy: readers));
+impl KindSpec for SecretPolicy {
+    const DEF: &'static KindDef = &SECRET_POLICY;
+}
+
+/// The statement of a secret's policy that keeps its value from all but its readers.
+pub const ONLY_ITS_READERS: &str = "OnlyItsReadersGetTheValue";
+
+/// The resource policy of [`SecretPolicy`].
+pub fn readers_only_policy(readers: &[String]) -> serde_json::Value {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": ONLY_ITS_READERS,
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": "*",
+            "Condition": { "ArnNotEquals": { "aws:PrincipalArn": readers } },
+        }],
+    })
+}
+
+/// The readers a policy of [`readers_only_policy`]'s shape names; `None` for any other.
+pub fn readers_of(policy: &serde_json::Value) -> Option<Vec<String>> {
+    let statement = policy.get("Statement")?.as_array()?.iter().find(|s| s["Sid"] == ONLY_ITS_READERS)?;
+    let readers = &statement["Condition"]["ArnNotEquals"]["aws:PrincipalArn"];
+    let mut readers: Vec<String> = match readers {
+        serde_json::Value::String(one) => vec![one.clone()],
+        many => many.as_array()?.iter().filter_map(|r| r.as_str().map(str::to_owned)).collect(),
+    };
+    readers.sort();
+    Some(readers)
 }
 
 /// Aurora Serverless v2 capacity, in capacity units.
