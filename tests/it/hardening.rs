@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_elasticloadbalancingv2::types::LoadBalancerAttribute;
-
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
@@ -16,26 +15,28 @@ async fn load_balancer_attributes(arn: &str) -> BTreeMap<String, String> {
     out.attributes().iter().map(|a| (a.key().unwrap().to_owned(), a.value().unwrap_or_default().to_owned())).collect()
 }
 
-#[tokio::test]
-async fn the_edge_and_the_network_hold_their_controls_and_the_edge_s_change_in_place() {
-    let stack = Stack::new("dev", "hardening");
-    stack.apply();
+/// TLS 1.2 and up on the HTTPS listener; invalid headers dropped, desync mitigated.
+/// Returns the load balancer's ARN.
+async fn listener_and_attributes(stack: &Stack) -> String {
     let elbv2 = elbv2().await;
-
-    // TLS 1.2 and up on the HTTPS listener; invalid headers dropped, desync mitigated.
     let lbs = elbv2.describe_load_balancers().names(stack.name_of("edge.alb").await).send().await.unwrap();
     let alb = lbs.load_balancers()[0].load_balancer_arn().unwrap().to_owned();
-    let https_policy = || async {
-        let listeners = elbv2.describe_listeners().load_balancer_arn(&alb).send().await.unwrap();
-        let https = listeners.listeners().iter().find(|l| l.port() == Some(443)).unwrap();
-        https.ssl_policy().map(str::to_owned)
-    };
-    assert_eq!(https_policy().await.as_deref(), Some("ELBSecurityPolicy-TLS13-1-2-2021-06"));
+    assert_eq!(https_policy(&alb).await.as_deref(), Some("ELBSecurityPolicy-TLS13-1-2-2021-06"));
     let attributes = load_balancer_attributes(&alb).await;
     assert_eq!(attributes["routing.http.drop_invalid_header_fields.enabled"], "true");
     assert_eq!(attributes["routing.http.desync_mitigation_mode"], "strictest");
+    alb
+}
 
-    // No subnet hands out public addresses, the public ones included.
+/// The TLS policy of the load balancer's HTTPS listener.
+async fn https_policy(alb: &str) -> Option<String> {
+    let listeners = elbv2().await.describe_listeners().load_balancer_arn(alb).send().await.unwrap();
+    let https = listeners.listeners().iter().find(|l| l.port() == Some(443)).unwrap();
+    https.ssl_policy().map(str::to_owned)
+}
+
+/// No subnet hands out public addresses, the public ones included.
+async fn no_public_addresses(stack: &Stack) {
     let subnets = ec2().await.describe_subnets().filters(stack.filter()).send().await.unwrap();
     let flags: BTreeMap<String, bool> = subnets
         .subnets()
@@ -44,9 +45,11 @@ async fn the_edge_and_the_network_hold_their_controls_and_the_edge_s_change_in_p
         .collect();
     assert_eq!(flags.len(), 6, "{flags:?}");
     assert!(flags.values().all(|public| !public), "{flags:?}");
+}
 
-    // PostgreSQL's log goes to a group paystack made first, with the environment's
-    // retention and key.
+/// PostgreSQL's log goes to a group paystack made first, with the environment's
+/// retention and key.
+async fn database_log_export(stack: &Stack) {
     let cluster = stack.name_of("database.cluster").await;
     let described = rds().await.describe_db_clusters().db_cluster_identifier(&cluster).send().await.unwrap();
     assert_eq!(described.db_clusters()[0].enabled_cloudwatch_logs_exports(), ["postgresql"]);
@@ -56,9 +59,11 @@ async fn the_edge_and_the_network_hold_their_controls_and_the_edge_s_change_in_p
     assert_eq!(group.log_group_name(), Some(group_name.as_str()));
     assert_eq!(group.retention_in_days(), Some(7));
     assert!(group.kms_key_id().is_some_and(|k| k.contains(":key/")), "{group:?}");
+}
 
-    // Each container runs as its image's unprivileged user on a read-only root, writing only
-    // to the task's volume at /tmp.
+/// Each container runs as its image's unprivileged user on a read-only root, writing only
+/// to the task's volume at /tmp.
+async fn containers(stack: &Stack) {
     let ecs = ecs().await;
     for (service, user) in [("payments-api", "101"), ("worker", "65534")] {
         let family = stack.name_of(&format!("app.{service}.task")).await;
@@ -75,9 +80,11 @@ async fn the_edge_and_the_network_hold_their_controls_and_the_edge_s_change_in_p
         let volumes: Vec<_> = td.volumes().iter().filter_map(|v| v.name()).collect();
         assert_eq!(volumes, ["tmp"], "{service}");
     }
+}
 
-    // Only the execution roles read the database password: the secret's policy refuses
-    // everyone else.
+/// Only the execution roles read the database password: the secret's policy refuses
+/// everyone else.
+async fn secret_readers(stack: &Stack) {
     let secret = stack.name_of("database.secret").await;
     let got = secretsmanager().await.get_resource_policy().secret_id(&secret).send().await.unwrap();
     let policy: Value = serde_json::from_str(got.resource_policy().unwrap()).unwrap();
@@ -93,8 +100,10 @@ async fn the_edge_and_the_network_hold_their_controls_and_the_edge_s_change_in_p
         expected.push(format!("arn:aws:iam::123456789012:role/paystack/{}/{role}", stack.key()));
     }
     assert_eq!(readers, &expected, "{policy:#}");
+}
 
-    // The S3 endpoint lets through the environment's buckets and the image layers, nothing else.
+/// The S3 endpoint lets through the environment's buckets and the image layers, nothing else.
+async fn endpoint_policy(stack: &Stack) {
     let endpoints = ec2().await.describe_vpc_endpoints().filters(stack.filter()).send().await.unwrap();
     let policy: Value = serde_json::from_str(endpoints.vpc_endpoints()[0].policy_document().unwrap()).unwrap();
     let artifacts = stack.name_of("storage.artifacts").await;
@@ -108,8 +117,26 @@ async fn the_edge_and_the_network_hold_their_controls_and_the_edge_s_change_in_p
         serde_json::json!(["arn:aws:s3:::prod-us-east-1-starport-layer-bucket/*"])
     );
     assert_eq!(policy["Statement"].as_array().unwrap().len(), 2, "{policy:#}");
+}
 
-    // Each role a service takes is held to this account and its resources.
+/// Every packet of the VPC is logged, into a group with the environment's retention and
+/// key, by a role that may write there alone.
+async fn flow_log(stack: &Stack) {
+    let flow_logs = ec2().await.describe_flow_logs().filter(stack.filter()).send().await.unwrap();
+    let [flow_log] = flow_logs.flow_logs() else { panic!("one flow log: {flow_logs:?}") };
+    let vpcs = ec2().await.describe_vpcs().filters(stack.filter()).send().await.unwrap();
+    assert_eq!(flow_log.resource_id(), vpcs.vpcs()[0].vpc_id());
+    assert_eq!(flow_log.traffic_type().map(|t| t.as_str()), Some("ALL"));
+    let group = stack.name_of("network.flow_log.logs").await;
+    assert_eq!(flow_log.log_group_name(), Some(group.as_str()));
+    let described = logs().await.describe_log_groups().log_group_name_prefix(&group).send().await.unwrap();
+    assert_eq!(described.log_groups()[0].retention_in_days(), Some(7));
+    let role = stack.name_of("network.flow_log.role").await;
+    assert!(flow_log.deliver_logs_permission_arn().is_some_and(|a| a.ends_with(&format!("/{role}"))), "{flow_log:?}");
+}
+
+/// Each role a service takes is held to this account and its resources.
+async fn service_trust(stack: &Stack) {
     let iam = iam().await;
     let roles = iam.list_roles().path_prefix(format!("/paystack/{}/", stack.key())).send().await.unwrap();
     assert!(roles.roles().len() >= 4, "the services' roles: {:?}", roles.roles());
@@ -121,14 +148,37 @@ async fn the_edge_and_the_network_hold_their_controls_and_the_edge_s_change_in_p
         let source = match trust["Statement"][0]["Principal"]["Service"].as_str().unwrap() {
             "ecs-tasks.amazonaws.com" => "arn:aws:ecs:us-east-1:123456789012:*".to_owned(),
             "s3.amazonaws.com" => format!("arn:aws:s3:::{}", stack.name_of("storage.artifacts").await),
+            "vpc-flow-logs.amazonaws.com" => "arn:aws:ec2:us-east-1:123456789012:vpc-flow-log/*".to_owned(),
             other => panic!("{}: trusts {other}", r.role_name()),
         };
         assert_eq!(condition["ArnLike"]["aws:SourceArn"], source.as_str(), "{}", r.role_name());
     }
+}
+
+#[tokio::test]
+async fn dev_holds_every_control_and_the_edge_s_change_in_place() {
+    let stack = Stack::new("dev", "hardening");
+    stack.apply();
+    // Each part on the heap: together their futures outgrow a test thread's stack.
+    let alb = Box::pin(listener_and_attributes(&stack)).await;
+    Box::pin(no_public_addresses(&stack)).await;
+    Box::pin(database_log_export(&stack)).await;
+    Box::pin(containers(&stack)).await;
+    Box::pin(secret_readers(&stack)).await;
+    Box::pin(endpoint_policy(&stack)).await;
+    Box::pin(flow_log(&stack)).await;
+    Box::pin(service_trust(&stack)).await;
 
     // Someone relaxes desync mitigation by hand: check names it, and apply puts it back in place.
     let relaxed = LoadBalancerAttribute::builder().key("routing.http.desync_mitigation_mode").value("defensive");
-    elbv2.modify_load_balancer_attributes().load_balancer_arn(&alb).attributes(relaxed.build()).send().await.unwrap();
+    elbv2()
+        .await
+        .modify_load_balancer_attributes()
+        .load_balancer_arn(&alb)
+        .attributes(relaxed.build())
+        .send()
+        .await
+        .unwrap();
     let report = stack.run(&["check", "--json"]).code(2).json();
     let rules: Vec<&str> = report["violations"].as_array().unwrap().iter().filter_map(|v| v["rule"].as_str()).collect();
     assert_eq!(rules, ["alb-request-hardening"], "{report:#}");
@@ -141,7 +191,7 @@ async fn the_edge_and_the_network_hold_their_controls_and_the_edge_s_change_in_p
         [("edge.alb".to_owned(), "update".to_owned()), ("edge.listener.https".to_owned(), "update".to_owned())]
     );
     stack.apply();
-    assert_eq!(https_policy().await.as_deref(), Some("ELBSecurityPolicy-TLS13-1-3-2021-06"));
+    assert_eq!(https_policy(&alb).await.as_deref(), Some("ELBSecurityPolicy-TLS13-1-3-2021-06"));
     assert_eq!(load_balancer_attributes(&alb).await["routing.http.desync_mitigation_mode"], "strictest");
     stack.run(&["plan", "--detailed-exitcode"]).code(0);
     stack.run(&["check"]).code(0);

@@ -204,6 +204,7 @@ fn a_vpc_cidr_change_is_planned_as_a_replacement_of_what_lives_in_it() {
         "network.rt.public",
         "security.sg.db",
         "network.endpoint.s3",
+        "network.flow_log",
         "network.acl.public",
         "network.acl.private",
         "security.sg.alb.to.app",
@@ -226,10 +227,11 @@ fn a_vpc_cidr_change_is_planned_as_a_replacement_of_what_lives_in_it() {
     for id in ["app.namespace", "app.payments-api.discovery", "app.worker.discovery"] {
         assert_eq!(action(id), "replace", "{id}");
     }
-    // 17, the two network ACLs, the two group-to-group rules (their groups are replaced), and
-    // the namespace with its two discovery services. Everything else (the data layer among
-    // it: keys, table, buckets, parameters) is untouched.
-    assert_eq!(plan["summary"], serde_json::json!({"create": 0, "update": 7, "replace": 24, "delete": 0, "no_op": 53}));
+    // 17, the VPC's flow log, the two network ACLs, the two group-to-group rules (their groups
+    // are replaced), and the namespace with its two discovery services. Everything else (the
+    // data layer among it: keys, table, buckets, parameters, the flow log's group and role) is
+    // untouched.
+    assert_eq!(plan["summary"], serde_json::json!({"create": 0, "update": 7, "replace": 25, "delete": 0, "no_op": 57}));
 }
 
 #[tokio::test]

@@ -573,6 +573,9 @@ pub(crate) async fn live_resources(stack: &Stack) -> Vec<Live> {
             add("vpc_endpoint", x.vpc_endpoint_id(), t(x.tags()));
         }
     }
+    for x in &all!(client.describe_flow_logs().filter(f.clone())) {
+        add("flow_log", x.flow_log_id(), t(x.tags()));
+    }
     // Deleted attachments and route tables linger in AWS for a while. The emulator ignores
     // the attachments' tag filter; the stack's tag is checked below.
     let going = |state: &str| matches!(state, "deleting" | "deleted");
@@ -825,6 +828,7 @@ pub(crate) fn expected_counts(env: &str) -> BTreeMap<&'static str, usize> {
         ("security_group", 3),
         ("security_group_rule", 2),
         ("vpc_endpoint", 1),
+        ("flow_log", 1),
         // A key in the environment's region and one in the replica region.
         ("kms_key", 2),
         ("dynamodb_table", 1),
@@ -838,10 +842,11 @@ pub(crate) fn expected_counts(env: &str) -> BTreeMap<&'static str, usize> {
         ("db_instance", db_instances),
         ("secret", 1),
         ("sns_topic", 1),
-        // One per service and the database's PostgreSQL log.
-        ("log_group", 3 + 2 * watched),
-        // Two per service, the artifacts' replication role, and production's four watchers'.
-        ("iam_role", 5 + 4 * watched),
+        // One per service, the database's PostgreSQL log and the flow log's.
+        ("log_group", 4 + 2 * watched),
+        // Two per service, the artifacts' replication role, the flow log's delivery role, and
+        // production's four watchers'.
+        ("iam_role", 6 + 4 * watched),
         ("ecs_cluster", 1),
         ("task_definition", 2 + watched),
         ("ecs_service", 2),

@@ -225,7 +225,7 @@ pub(super) fn execution_role_arn(b: &Builder<'_>, account: &str, service: &str) 
 
 /// An `Allow` of `actions` on exactly `resources`, never a wildcard, held to the
 /// environment's region.
-fn allow(region: &str, actions: &[&str], resources: Vec<Input<String>>) -> Statement {
+pub(super) fn allow(region: &str, actions: &[&str], resources: Vec<Input<String>>) -> Statement {
     allow_where(actions, resources, json!({ "StringEquals": { "aws:RequestedRegion": region } }))
 }
 

@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::kinds::{self, Handle, KindDef, KindSpec, Tags, TransitSide};
 
 mod alerts;
+mod audit;
 mod automation;
 mod compute;
 mod database;
@@ -149,6 +150,7 @@ pub fn blueprint(env: &Environment, lookups: &Lookups) -> Result<Blueprint, Blue
     let network = network::network(&mut b, lookups)?;
     let security = security::security(&mut b, &network)?;
     let storage = storage::storage(&mut b, lookups)?;
+    audit::audit(&mut b, &network, &storage)?;
     let database = database::database(&mut b, lookups, &network, &security, &storage)?;
     let alerts = alerts::alerts(&mut b, &storage)?;
     let edge = edge::edge(&mut b, &network, &security, lookups)?;

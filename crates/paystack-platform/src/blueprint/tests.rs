@@ -137,8 +137,9 @@ fn environments_share_one_structure() {
     // 48 resources, the two network ACLs, the two group-to-group egress rules, the key, the
     // sessions table, the artifacts bucket (no replica region here), ten parameters for each
     // of the two services, the discovery namespace with a discovery service for each, and
-    // the database's log group and the policy of its secret.
-    assert_eq!(dev.specs.len(), 80);
+    // the database's log group and the policy of its secret, and the flow log with its
+    // group and role.
+    assert_eq!(dev.specs.len(), 83);
 }
 
 #[test]
@@ -382,7 +383,7 @@ fn iam_policies_are_least_privilege() {
     e.iam.permissions_boundary_arn = Some("arn:aws:iam::123456789012:policy/boundary".into());
     let b = build(&e, &Lookups::default());
     let roles: Vec<&Spec> = b.specs.iter().filter(|s| s.kind.as_str() == "iam.role").collect();
-    assert_eq!(roles.len(), 4, "an execution role and a task role per service");
+    assert_eq!(roles.len(), 5, "an execution role and a task role per service, and the flow log's");
     for role in roles {
         assert_eq!(role.fields["permissions_boundary"], Expr::from("arn:aws:iam::123456789012:policy/boundary"));
         assert!(role.name.len() <= 64, "{}", role.name);

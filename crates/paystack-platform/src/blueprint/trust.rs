@@ -13,6 +13,8 @@ pub(super) enum Trusted<'a> {
     S3Replication { bucket: &'a str },
     /// EventBridge Scheduler, for the schedules of `group` in `region`.
     Scheduler { region: &'a str, group: &'a str },
+    /// VPC flow-log delivery in `region`.
+    FlowLogs { region: &'a str },
     /// Lambda, for a function's execution role. Lambda sends neither key when it takes one,
     /// so a condition would refuse Lambda itself; only `lambda.amazonaws.com` is trusted.
     Lambda,
@@ -24,6 +26,7 @@ impl Trusted<'_> {
             Self::EcsTasks { .. } => "ecs-tasks.amazonaws.com",
             Self::S3Replication { .. } => "s3.amazonaws.com",
             Self::Scheduler { .. } => "scheduler.amazonaws.com",
+            Self::FlowLogs { .. } => "vpc-flow-logs.amazonaws.com",
             Self::Lambda => "lambda.amazonaws.com",
         }
     }
@@ -36,6 +39,7 @@ impl Trusted<'_> {
             Self::Scheduler { region, group } => {
                 Some(format!("arn:aws:scheduler:{region}:{account}:schedule-group/{group}"))
             }
+            Self::FlowLogs { region } => Some(format!("arn:aws:ec2:{region}:{account}:vpc-flow-log/*")),
             Self::Lambda => None,
         }
     }
@@ -97,6 +101,7 @@ mod tests {
                     "ecs-tasks.amazonaws.com" => "arn:aws:ecs:us-east-1:123456789012:*",
                     "scheduler.amazonaws.com" => "arn:aws:scheduler:us-east-1:123456789012:schedule-group/default",
                     "s3.amazonaws.com" => "arn:aws:s3:::prod-us-east-1-artifacts-123456789012",
+                    "vpc-flow-logs.amazonaws.com" => "arn:aws:ec2:us-east-1:123456789012:vpc-flow-log/*",
                     other => panic!("{}: an unexpected service {other}", role.id),
                 };
                 assert_eq!(arn, expected, "{}", role.id);
@@ -107,7 +112,13 @@ mod tests {
         seen.dedup();
         assert_eq!(
             seen,
-            ["ecs-tasks.amazonaws.com", "lambda.amazonaws.com", "s3.amazonaws.com", "scheduler.amazonaws.com"]
+            [
+                "ecs-tasks.amazonaws.com",
+                "lambda.amazonaws.com",
+                "s3.amazonaws.com",
+                "scheduler.amazonaws.com",
+                "vpc-flow-logs.amazonaws.com",
+            ]
         );
     }
 }

@@ -120,6 +120,8 @@ const UNSCOPED: &[(&str, &[&str])] = &[
             "ec2:CreateSubnet",
             "ec2:DeleteSubnet",
             "ec2:ModifySubnetAttribute",
+            "ec2:CreateFlowLogs",
+            "ec2:DeleteFlowLogs",
             "ec2:CreateInternetGateway",
             "ec2:DeleteInternetGateway",
             "ec2:AttachInternetGateway",
@@ -415,7 +417,7 @@ impl Scope<'_> {
         statements.push(with_boundary);
         let mut pass = self.allow(&["iam:PassRole"], roles, true);
         pass["Condition"]["StringEquals"]["iam:PassedToService"] =
-            json!(["ecs-tasks.amazonaws.com", "s3.amazonaws.com"]);
+            json!(["ecs-tasks.amazonaws.com", "s3.amazonaws.com", "vpc-flow-logs.amazonaws.com"]);
         statements.push(pass);
         statements.push(self.allow(&["iam:ListRoles"], vec!["*".into()], true));
         let mut linked = self.allow(

@@ -15,6 +15,7 @@ pub(super) const KINDS: &[&KindDef] = &[
     &ELASTIC_IP,
     &NAT_GATEWAY,
     &ROUTE_TABLE,
+    &FLOW_LOG,
     &NETWORK_ACL,
     &SECURITY_GROUP,
     &SECURITY_GROUP_RULE,
@@ -282,3 +283,27 @@ impl KindSpec for TransitGatewayRouteTable {
     const DEF: &'static KindDef = &TRANSIT_GATEWAY_ROUTE_TABLE;
 }
 outputs!(TransitGatewayRouteTable { id: String });
+
+/// A VPC flow log: every packet the VPC accepts or rejects (`ALL`), delivered to a
+/// CloudWatch Logs group by a role. AWS cannot change a flow log: any change is a new one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FlowLog {
+    pub vpc_id: Input<String>,
+    pub traffic_type: String,
+    pub log_group_name: Input<String>,
+    pub deliver_logs_role_arn: Input<String>,
+    /// Seconds over which packets are aggregated into one record: 60 or 600.
+    pub max_aggregation_interval: i32,
+    pub tags: Tags,
+}
+pub const FLOW_LOG: KindDef = KindDef::ec2("ec2.flow_log", "flow_log").replace_on(fields!(FlowLog:
+    vpc_id,
+    traffic_type,
+    log_group_name,
+    deliver_logs_role_arn,
+    max_aggregation_interval,
+));
+impl KindSpec for FlowLog {
+    const DEF: &'static KindDef = &FLOW_LOG;
+}
+outputs!(FlowLog { id: String });
