@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_ec2 as ec2;
 use aws_sdk_elasticloadbalancingv2::types::LoadBalancerAttribute;
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
@@ -135,6 +136,22 @@ async fn flow_log(stack: &Stack) {
     assert!(flow_log.deliver_logs_permission_arn().is_some_and(|a| a.ends_with(&format!("/{role}"))), "{flow_log:?}");
 }
 
+/// The VPC's default group and default ACL are the stack's, and let nothing through: the
+/// group has no rule, the ACL only AWS's deny-all ones.
+async fn defaults_emptied(stack: &Stack) -> String {
+    let ec2 = ec2().await;
+    let by_name = ec2::types::Filter::builder().name("group-name").values("default").build();
+    let groups = ec2.describe_security_groups().filters(stack.filter()).filters(by_name).send().await.unwrap();
+    let [group] = groups.security_groups() else { panic!("the default group is tagged: {groups:?}") };
+    assert_eq!((group.ip_permissions().len(), group.ip_permissions_egress().len()), (0, 0), "{group:?}");
+    let default = ec2::types::Filter::builder().name("default").values("true").build();
+    let acls = ec2.describe_network_acls().filters(stack.filter()).filters(default).send().await.unwrap();
+    let [acl] = acls.network_acls() else { panic!("the default ACL is tagged: {acls:?}") };
+    let numbers: Vec<i32> = acl.entries().iter().filter_map(|e| e.rule_number()).collect();
+    assert!(numbers.iter().all(|n| *n == 32767), "only AWS's deny-all entries: {acl:?}");
+    group.group_id().unwrap().to_owned()
+}
+
 /// Each role a service takes is held to this account and its resources.
 async fn service_trust(stack: &Stack) {
     let iam = iam().await;
@@ -168,6 +185,14 @@ async fn dev_holds_every_control_and_the_edge_s_change_in_place() {
     Box::pin(endpoint_policy(&stack)).await;
     Box::pin(flow_log(&stack)).await;
     Box::pin(service_trust(&stack)).await;
+    let default_group = Box::pin(defaults_emptied(&stack)).await;
+
+    // Someone opens the default group: drift names it, and apply empties it again.
+    crate::support::open_to_the_internet(&default_group, 22).await;
+    let drift = stack.run(&["drift", "--json"]).code(2).json();
+    assert!(drift.to_string().contains("network.default_sg"), "{drift:#}");
+    stack.apply();
+    Box::pin(defaults_emptied(&stack)).await;
 
     // Someone relaxes desync mitigation by hand: check names it, and apply puts it back in place.
     let relaxed = LoadBalancerAttribute::builder().key("routing.http.desync_mitigation_mode").value("defensive");

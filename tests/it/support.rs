@@ -551,13 +551,16 @@ pub(crate) async fn live_resources(stack: &Stack) -> Vec<Live> {
     for x in &all!(client.describe_route_tables().filters(f.clone())) {
         add("route_table", x.route_table_id(), t(x.tags()));
     }
+    // The VPC's default ACL and group, adopted, are kinds of their own.
     for x in &all!(client.describe_network_acls().filters(f.clone())) {
-        add("network_acl", x.network_acl_id(), t(x.tags()));
+        let kind = if x.is_default() == Some(true) { "default_network_acl" } else { "network_acl" };
+        add(kind, x.network_acl_id(), t(x.tags()));
     }
     let groups = all!(client.describe_security_groups().filters(f.clone()));
     let mut group_ids = Vec::new();
     for x in &groups {
-        add("security_group", x.group_id(), t(x.tags()));
+        let kind = if x.group_name() == Some("default") { "default_security_group" } else { "security_group" };
+        add(kind, x.group_id(), t(x.tags()));
         group_ids.extend(x.group_id().map(str::to_owned));
     }
     if !group_ids.is_empty() {
@@ -826,6 +829,9 @@ pub(crate) fn expected_counts(env: &str) -> BTreeMap<&'static str, usize> {
         ("route_table", 4),
         ("network_acl", 2),
         ("security_group", 3),
+        // The VPC's own, adopted and emptied.
+        ("default_security_group", 1),
+        ("default_network_acl", 1),
         ("security_group_rule", 2),
         ("vpc_endpoint", 1),
         ("flow_log", 1),

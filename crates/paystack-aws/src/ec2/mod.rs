@@ -1,5 +1,6 @@
 //! EC2 resource kinds, and what they share: tags, the stack filter, field access.
 
+pub(crate) mod defaults;
 pub(crate) mod elastic_ip;
 pub(crate) mod flow_log;
 pub(crate) mod internet_gateway;
@@ -49,6 +50,8 @@ pub(crate) fn register(r: &mut Registry, client: &ec2::Client, waits: Waits) {
     r.register(kinds::NAT_GATEWAY.schema(), Arc::new(nat_gateway::NatGateways::new(client, waits.nat_gateway)));
     r.register(kinds::ROUTE_TABLE.schema(), Arc::new(route_table::RouteTables::new(client)));
     r.register(kinds::FLOW_LOG.schema(), Arc::new(flow_log::FlowLogs::new(client)));
+    r.register(kinds::DEFAULT_SECURITY_GROUP.schema(), Arc::new(defaults::DefaultSecurityGroups::new(client)));
+    r.register(kinds::DEFAULT_NETWORK_ACL.schema(), Arc::new(defaults::DefaultNetworkAcls::new(client)));
     r.register(kinds::NETWORK_ACL.schema(), Arc::new(network_acl::NetworkAcls::new(client)));
     r.register(kinds::SECURITY_GROUP.schema(), Arc::new(security_group::SecurityGroups::new(client)));
     r.register(kinds::SECURITY_GROUP_RULE.schema(), Arc::new(security_group_rule::SecurityGroupRules::new(client)));

@@ -20,7 +20,7 @@ use crate::error::{all, classify, is_not_found, missing, unless_not_found};
 use crate::owned::{resolved, spec};
 
 /// The rule number of AWS's own catch-all deny.
-const AWS_DEFAULT_RULE: i32 = 32767;
+pub(crate) const AWS_DEFAULT_RULE: i32 = 32767;
 
 pub(crate) struct NetworkAcls {
     client: ec2::Client,
@@ -151,6 +151,10 @@ impl Reconciler for NetworkAcls {
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let acls = self.describe(vec![stack_filter(scope)]).await?;
         owned_of(scope, "network ACL id", &acls, |acl| {
+            // The VPC's default ACL, adopted, is `ec2.default_network_acl`'s.
+            if acl.is_default() == Some(true) {
+                return None;
+            }
             let attributes = json!({
                 "vpc_id": acl.vpc_id(),
                 "entries": acl.entries().iter().filter_map(entry).collect::<Vec<_>>(),

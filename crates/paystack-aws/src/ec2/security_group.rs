@@ -61,7 +61,7 @@ pub(crate) fn permission(rule: &Fields) -> Result<IpPermission, ReconcileError> 
 
 /// A group's rules of one direction, one per address block or group, in the spec's shape.
 /// Egress to groups is left out: it belongs to `ec2.security_group_rule` resources.
-fn rules(permissions: &[IpPermission], direction: Direction) -> Vec<Value> {
+pub(crate) fn rules(permissions: &[IpPermission], direction: Direction) -> Vec<Value> {
     let mut out = Vec::new();
     for p in permissions {
         let base = |source: (&str, &str), description: Option<&str>| {
@@ -189,6 +189,10 @@ impl Reconciler for SecurityGroups {
             self.client.describe_security_groups().filters(stack_filter(scope)).into_paginator().items().send();
         let groups = all("DescribeSecurityGroups", listed).await?;
         owned_of(scope, "security group id", &groups, |g| {
+            // The VPC's default group, adopted, is `ec2.default_security_group`'s.
+            if g.group_name() == Some(super::defaults::DEFAULT_GROUP_NAME) {
+                return None;
+            }
             let attributes = json!({
                 "vpc_id": g.vpc_id(),
                 "group_name": g.group_name(),

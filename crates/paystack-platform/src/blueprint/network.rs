@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 use super::edge::{HTTP_PORT, HTTPS_PORT};
 use super::{BlueprintError, Builder, Lookups};
 use crate::kinds::{
-    AclEntry, ElasticIp, Handle, InternetGateway, NatGateway, NetworkAcl, Route, RouteTable, Subnet, Vpc, VpcEndpoint,
-    each,
+    AclEntry, DefaultNetworkAcl, DefaultSecurityGroup, ElasticIp, Handle, InternetGateway, NatGateway, NetworkAcl,
+    Route, RouteTable, Subnet, Vpc, VpcEndpoint, each,
 };
 
 /// Anywhere on the internet.
@@ -142,6 +142,18 @@ pub(super) fn network(b: &mut Builder<'_>, lookups: &Lookups) -> Result<Network,
     })?;
 
     network_acls(b, &vpc, &public_subnets, &private_subnets)?;
+    // What AWS makes with every VPC and nothing here uses: emptied, so that nothing can.
+    b.add("network.default_sg", ("network", "default-sg"), |n| DefaultSecurityGroup {
+        vpc_id: vpc.id(),
+        ingress: Vec::new(),
+        egress: Vec::new(),
+        tags: n.tags,
+    })?;
+    b.add("network.default_acl", ("network", "default-acl"), |n| DefaultNetworkAcl {
+        vpc_id: vpc.id(),
+        entries: Vec::new(),
+        tags: n.tags,
+    })?;
 
     Ok(Network { zones, vpc, public_subnets, private_subnets, nat_gateways, s3_endpoint })
 }

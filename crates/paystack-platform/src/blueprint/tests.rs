@@ -137,9 +137,9 @@ fn environments_share_one_structure() {
     // 48 resources, the two network ACLs, the two group-to-group egress rules, the key, the
     // sessions table, the artifacts bucket (no replica region here), ten parameters for each
     // of the two services, the discovery namespace with a discovery service for each, and
-    // the database's log group and the policy of its secret, and the flow log with its
-    // group and role.
-    assert_eq!(dev.specs.len(), 83);
+    // the database's log group and the policy of its secret, the flow log with its group and
+    // role, and the VPC's default group and ACL.
+    assert_eq!(dev.specs.len(), 85);
 }
 
 #[test]

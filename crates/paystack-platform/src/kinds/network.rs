@@ -16,6 +16,8 @@ pub(super) const KINDS: &[&KindDef] = &[
     &NAT_GATEWAY,
     &ROUTE_TABLE,
     &FLOW_LOG,
+    &DEFAULT_SECURITY_GROUP,
+    &DEFAULT_NETWORK_ACL,
     &NETWORK_ACL,
     &SECURITY_GROUP,
     &SECURITY_GROUP_RULE,
@@ -307,3 +309,38 @@ impl KindSpec for FlowLog {
     const DEF: &'static KindDef = &FLOW_LOG;
 }
 outputs!(FlowLog { id: String });
+
+/// The VPC's default security group, which AWS makes and deletes with the VPC: adopted,
+/// tagged and emptied, so that nothing put in it by mistake can send or receive. Its rules
+/// are read in the shape of a security group's; the spec wants none.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DefaultSecurityGroup {
+    pub vpc_id: Input<String>,
+    pub ingress: Vec<Value>,
+    pub egress: Vec<Value>,
+    pub tags: Tags,
+}
+pub const DEFAULT_SECURITY_GROUP: KindDef = KindDef::ec2("ec2.default_security_group", "default_security_group")
+    .replace_on(fields!(DefaultSecurityGroup: vpc_id))
+    .unordered(fields!(DefaultSecurityGroup: ingress, egress));
+impl KindSpec for DefaultSecurityGroup {
+    const DEF: &'static KindDef = &DEFAULT_SECURITY_GROUP;
+}
+outputs!(DefaultSecurityGroup { id: String });
+
+/// The VPC's default network ACL, made and deleted with the VPC: adopted, tagged, and left
+/// with AWS's deny-all rules alone. No subnet uses it: each has its tier's ACL. Its entries
+/// are read as `{ingress|egress} {rule number}`; the spec wants none.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DefaultNetworkAcl {
+    pub vpc_id: Input<String>,
+    pub entries: Vec<String>,
+    pub tags: Tags,
+}
+pub const DEFAULT_NETWORK_ACL: KindDef = KindDef::ec2("ec2.default_network_acl", "default_network_acl")
+    .replace_on(fields!(DefaultNetworkAcl: vpc_id))
+    .unordered(fields!(DefaultNetworkAcl: entries));
+impl KindSpec for DefaultNetworkAcl {
+    const DEF: &'static KindDef = &DEFAULT_NETWORK_ACL;
+}
+outputs!(DefaultNetworkAcl { id: String });
