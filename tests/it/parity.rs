@@ -56,9 +56,10 @@ async fn dev_and_staging_differ_only_as_configured_until_something_moves() {
     let report = run(&dev, &["parity", "dev", "staging", "--json"]).code(0).json();
     // 48, the two network ACLs, the two group-to-group egress rules, the two keys, the
     // sessions table and its replication alarm, the two artifacts buckets, their replication
-    // role and alarm, the services' 21 parameters, and the discovery namespace with its two
-    // services.
-    assert_eq!(report["structure"]["shared"], 84);
+    // role and alarm, the services' 21 parameters, the discovery namespace with its two
+    // services, the flow log with its group and role, the VPC's default group and ACL, the
+    // database's log group and its secret's policy.
+    assert_eq!(report["structure"]["shared"], 91);
     assert_eq!(report["structure"]["only_in_a"], serde_json::json!([]));
     assert_eq!(
         report["structure"]["only_in_b"],
@@ -91,6 +92,11 @@ async fn dev_and_staging_differ_only_as_configured_until_something_moves() {
         ("app.worker.logs", "retention_in_days"),
         ("database.cluster", "backup_retention_period"),
         ("database.instance.writer", "instance_class"),
+        // Retention, of the database's and the flow log's groups too.
+        ("database.logs", "retention_in_days"),
+        ("network.flow_log.logs", "retention_in_days"),
+        // The endpoint names each environment's own buckets.
+        ("network.endpoint.s3", "policy.Statement"),
         ("network.rt.private.b", "routes"),
         ("network.rt.private.c", "routes"),
         ("network.subnet.private.a", "cidr_block"),

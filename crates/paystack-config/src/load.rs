@@ -21,6 +21,7 @@ use waits::{RawWaits, waits};
 mod account;
 mod app;
 mod automation;
+mod container;
 mod discovery;
 mod platform;
 mod state;

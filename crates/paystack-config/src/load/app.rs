@@ -9,7 +9,7 @@ use paystack_core::naming;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Checker, Located};
+use super::{Checker, Located, container};
 use crate::model::{Alarms, Dns, Drift, Iam, IgnoredField, LoadBalancer, Logs, Service};
 
 #[derive(Clone, Deserialize, Default)]
@@ -103,61 +103,6 @@ pub(crate) fn fargate_allows(cpu: u32, memory: u32) -> bool {
     })
 }
 
-/// The user a container runs as where the configuration names none: not root, whatever
-/// the image says; a numeric id needs no entry in the image's `/etc/passwd`.
-const DEFAULT_CONTAINER_USER: &str = "1000";
-
-/// The user a service's container runs as: `NAME`, `UID` or `UID:GID`, never root.
-fn check_user(c: &mut Checker<'_>, service: &str, user: Option<Located<String>>) -> Option<String> {
-    let Some(user) = user else { return Some(DEFAULT_CONTAINER_USER.to_owned()) };
-    let who = user.value.split(':').next().unwrap_or_default();
-    if user.value.is_empty() || user.value.contains(char::is_whitespace) || user.value.split(':').count() > 2 {
-        c.fail(
-            &user.at,
-            format!("`services.{service}.user` = \"{}\" is not a user", user.value),
-            "write a user name, a UID, or UID:GID, such as \"101\" or \"1000:1000\"",
-        );
-        return None;
-    }
-    if who == "root" || who.parse::<u32>() == Ok(0) {
-        c.fail(
-            &user.at,
-            format!("`services.{service}.user` runs the container as root"),
-            "name the image's unprivileged user (nginx-unprivileged runs as 101, distroless as 65532)",
-        );
-        return None;
-    }
-    Some(user.value)
-}
-
-/// The paths a service's image writes to: absolute, distinct, and never the root itself.
-fn check_writable_paths(
-    c: &mut Checker<'_>,
-    service: &str,
-    paths: Option<Located<Vec<String>>>,
-) -> Option<Vec<String>> {
-    let Some(paths) = paths else { return Some(Vec::new()) };
-    let mut seen = std::collections::BTreeSet::new();
-    for path in &paths.value {
-        let bad = !path.starts_with('/')
-            || path == "/"
-            || path.ends_with('/')
-            || path.split('/').any(|part| part == ".." || part == ".")
-            || path.contains("//")
-            || path.contains(char::is_whitespace);
-        if bad || !seen.insert(path.as_str()) {
-            let why = if bad { "is not an absolute directory path" } else { "is listed twice" };
-            c.fail(
-                &paths.at,
-                format!("`services.{service}.writable_paths`: \"{path}\" {why}"),
-                "list each directory the image writes to once, such as [\"/tmp\", \"/var/cache/nginx\"]",
-            );
-            return None;
-        }
-    }
-    Some(paths.value)
-}
-
 /// Service names go into every name of the service's resources and into its log stream
 /// prefix, so they keep to the characters every AWS name takes.
 const MAX_SERVICE_NAME: usize = 20;
@@ -191,11 +136,11 @@ pub(super) fn services(
         let read_only = c.pick_optional(e.read_only_root_filesystem, s.read_only_root_filesystem);
         let user = c.pick_optional(e.user, s.user);
         let writable = c.pick_optional(e.writable_paths, s.writable_paths);
-        let Some(runs_as) = check_user(c, &name, user) else {
+        let Some(runs_as) = container::check_user(c, &name, user) else {
             ok = false;
             continue;
         };
-        let Some(writable_paths) = check_writable_paths(c, &name, writable) else {
+        let Some(writable_paths) = container::check_writable_paths(c, &name, writable) else {
             ok = false;
             continue;
         };
