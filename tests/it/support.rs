@@ -773,11 +773,22 @@ async fn automation_layer(stack: &Stack) -> Vec<Live> {
         let tags = listed.tags().cloned().unwrap_or_default().into_iter().collect();
         out.push(Live { kind: "lambda_function", aws_id: f.function_name().unwrap().to_owned(), tags });
     }
-    // ListRules has no paginator; a page holds every rule these tests make.
-    for r in events.list_rules().send().await.unwrap().rules() {
-        let Ok(listed) = events.list_tags_for_resource().resource_arn(r.arn().unwrap()).send().await else { continue };
-        let tags = listed.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect();
-        out.push(Live { kind: "event_rule", aws_id: r.name().unwrap().to_owned(), tags });
+    // ListRules has no paginator: the pages are followed by their token, since a group's
+    // prod stacks make more rules than one page holds.
+    let mut next = None;
+    loop {
+        let page = events.list_rules().set_next_token(next.take()).send().await.unwrap();
+        for r in page.rules() {
+            let Ok(listed) = events.list_tags_for_resource().resource_arn(r.arn().unwrap()).send().await else {
+                continue;
+            };
+            let tags = listed.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect();
+            out.push(Live { kind: "event_rule", aws_id: r.name().unwrap().to_owned(), tags });
+        }
+        next = page.next_token().map(str::to_owned);
+        if next.is_none() {
+            break;
+        }
     }
     let prefix = format!("{}.", stack.key());
     for s in &all!(scheduler.list_schedules().name_prefix(&prefix)) {
