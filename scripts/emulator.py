@@ -7,6 +7,7 @@ emulates in docs/TESTING.md ("Emulator extensions"). Everything else is moto as 
 Run as moto_server is: python scripts/emulator.py -H 127.0.0.1 -p PORT
 """
 
+import json
 import sys
 
 from moto.core.responses import ActionResult
@@ -200,6 +201,35 @@ def s3_bucket_policies_over_tls() -> None:
     FakeBucket.get_permission = get_permission
 
 
+def s3_logging_grant_in_any_policy() -> None:
+    """PutBucketLogging reads a target bucket's policy whatever its other statements hold.
+
+    moto looks in the target's policy for a statement that lets S3's log delivery write,
+    and fails with an internal error on any statement whose `Principal` is `"*"` (as a
+    TLS-only policy's deny is), or whose `Action` is a string. AWS takes such policies; the
+    grant is found the same way, among statements of either form.
+    """
+    from moto.s3.models import LOGGING_SERVICE_PRINCIPAL
+
+    def grants_log_delivery(target_bucket: FakeBucket, target_prefix) -> bool:  # type: ignore[no-untyped-def]
+        if not target_bucket.policy:
+            return False
+        bucket = f"arn:{target_bucket.partition}:s3:::{target_bucket.name}"
+        allowed = {f"{bucket}/{target_prefix or ''}*", f"{bucket}/*", bucket}
+        as_list = lambda v: v if isinstance(v, list) else [v]  # noqa: E731
+        for stmt in as_list(json.loads(target_bucket.policy.decode()).get("Statement", [])):
+            principal = stmt.get("Principal")
+            if not isinstance(principal, dict) or LOGGING_SERVICE_PRINCIPAL not in as_list(principal.get("Service")):
+                continue
+            if stmt.get("Effect") != "Allow" or "s3:PutObject" not in as_list(stmt.get("Action", [])):
+                continue
+            if any(r in allowed for r in as_list(stmt.get("Resource"))):
+                return True
+        return False
+
+    FakeBucket._log_permissions_enabled_policy = staticmethod(grants_log_delivery)
+
+
 def lambda_logging_config_and_key() -> None:
     """A function keeps its LoggingConfig, and UpdateFunctionConfiguration changes its key.
 
@@ -240,6 +270,7 @@ EXTENSIONS = [
     s3_versioning_configuration,
     s3_replication_rules_as_put,
     s3_bucket_policies_over_tls,
+    s3_logging_grant_in_any_policy,
     lambda_logging_config_and_key,
 ]
 

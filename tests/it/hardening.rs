@@ -8,7 +8,7 @@ use aws_sdk_elasticloadbalancingv2::types::LoadBalancerAttribute;
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
-use crate::support::{Stack, changes, ec2, ecs, elbv2, iam, logs, rds, secretsmanager, tags};
+use crate::support::{Stack, changes, ec2, ecs, elbv2, iam, logs, rds, s3, secretsmanager, tags};
 
 /// The load balancer's attributes, key to value.
 async fn load_balancer_attributes(arn: &str) -> BTreeMap<String, String> {
@@ -27,6 +27,53 @@ async fn listener_and_attributes(stack: &Stack) -> String {
     assert_eq!(attributes["routing.http.drop_invalid_header_fields.enabled"], "true");
     assert_eq!(attributes["routing.http.desync_mitigation_mode"], "strictest");
     alb
+}
+
+/// The load balancer writes a record of every request into the access-log bucket, and S3
+/// one of every request to the artifacts bucket. The bucket is private, under S3's keys
+/// (the only ones log delivery writes with), writable by log delivery alone, each under its
+/// own prefix and for its own source, and expires what it holds. Returns its name.
+async fn access_logs(stack: &Stack, alb: &str) -> String {
+    let bucket = stack.name_of("audit.access_logs").await;
+    let attributes = load_balancer_attributes(alb).await;
+    assert_eq!(attributes["access_logs.s3.enabled"], "true");
+    assert_eq!(attributes["access_logs.s3.bucket"], bucket);
+    assert_eq!(attributes["access_logs.s3.prefix"], "alb");
+
+    let s3 = s3().await;
+    let encryption = s3.get_bucket_encryption().bucket(&bucket).send().await.unwrap();
+    let rule = &encryption.server_side_encryption_configuration().unwrap().rules()[0];
+    let by_default = rule.apply_server_side_encryption_by_default().unwrap();
+    assert_eq!(by_default.sse_algorithm().as_str(), "AES256");
+    let blocks = s3.get_public_access_block().bucket(&bucket).send().await.unwrap();
+    let b = blocks.public_access_block_configuration().unwrap();
+    let all = [b.block_public_acls(), b.ignore_public_acls(), b.block_public_policy(), b.restrict_public_buckets()];
+    assert!(all.iter().all(|on| *on == Some(true)), "{b:?}");
+    let versioning = s3.get_bucket_versioning().bucket(&bucket).send().await.unwrap();
+    assert_eq!(versioning.status().map(|s| s.as_str()), Some("Enabled"));
+    let lifecycle = s3.get_bucket_lifecycle_configuration().bucket(&bucket).send().await.unwrap();
+    assert_eq!(lifecycle.rules()[0].expiration().and_then(|e| e.days()), Some(14), "dev.toml keeps two weeks");
+
+    let policy = s3.get_bucket_policy().bucket(&bucket).send().await.unwrap();
+    let policy: Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+    let statements = policy["Statement"].as_array().unwrap();
+    let sid = |s: &str| statements.iter().find(|st| st["Sid"] == s).unwrap_or_else(|| panic!("no {s}: {policy:#}"));
+    assert_eq!(sid("DenyRequestsWithoutTls")["Condition"]["Bool"]["aws:SecureTransport"], "false");
+    let elb = sid("LoadBalancerAccessLogs");
+    assert_eq!(elb["Principal"]["AWS"], "arn:aws:iam::127311923021:root", "us-east-1's Elastic Load Balancing");
+    assert_eq!(elb["Resource"], format!("arn:aws:s3:::{bucket}/alb/AWSLogs/123456789012/*"));
+    let artifacts = stack.name_of("storage.artifacts").await;
+    let from_artifacts = sid("S3AccessLogsOfArtifacts");
+    assert_eq!(from_artifacts["Principal"]["Service"], "logging.s3.amazonaws.com");
+    assert_eq!(from_artifacts["Condition"]["ArnLike"]["aws:SourceArn"], format!("arn:aws:s3:::{artifacts}"));
+    assert_eq!(from_artifacts["Condition"]["StringEquals"]["aws:SourceAccount"], "123456789012");
+    assert_eq!(statements.len(), 3, "nothing else may write: {policy:#}");
+
+    let logging = s3.get_bucket_logging().bucket(&artifacts).send().await.unwrap();
+    let logging = logging.logging_enabled().expect("the artifacts bucket logs its access");
+    assert_eq!(logging.target_bucket(), bucket);
+    assert_eq!(logging.target_prefix(), "storage.artifacts.access_log/");
+    bucket
 }
 
 /// The TLS policy of the load balancer's HTTPS listener.
@@ -178,6 +225,7 @@ async fn dev_holds_every_control_and_the_edge_s_change_in_place() {
     stack.apply();
     // Each part on the heap: together their futures outgrow a test thread's stack.
     let alb = Box::pin(listener_and_attributes(&stack)).await;
+    let access_log_bucket = Box::pin(access_logs(&stack, &alb)).await;
     Box::pin(no_public_addresses(&stack)).await;
     Box::pin(database_log_export(&stack)).await;
     Box::pin(containers(&stack)).await;
@@ -221,7 +269,14 @@ async fn dev_holds_every_control_and_the_edge_s_change_in_place() {
     stack.run(&["plan", "--detailed-exitcode"]).code(0);
     stack.run(&["check"]).code(0);
 
+    // The logs that arrived meanwhile do not keep destroy from taking the bucket.
+    for key in ["alb/AWSLogs/123456789012/elasticloadbalancing/log.gz", "storage.artifacts.access_log/2026-12-03"] {
+        let body = aws_sdk_s3::primitives::ByteStream::from_static(b"a request");
+        s3().await.put_object().bucket(&access_log_bucket).key(key).body(body).send().await.unwrap();
+    }
     stack.run(&["destroy", "--yes"]).success();
+    let listed = s3().await.list_buckets().prefix(&access_log_bucket).send().await.unwrap();
+    assert!(listed.buckets().is_empty(), "the access-log bucket is gone with its logs");
     let left = crate::support::live_resources(&stack).await;
     assert!(left.is_empty(), "nothing is left: {left:#?}");
 }

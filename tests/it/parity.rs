@@ -58,8 +58,9 @@ async fn dev_and_staging_differ_only_as_configured_until_something_moves() {
     // sessions table and its replication alarm, the two artifacts buckets, their replication
     // role and alarm, the services' 21 parameters, the discovery namespace with its two
     // services, the flow log with its group and role, the VPC's default group and ACL, the
-    // database's log group and its secret's policy.
-    assert_eq!(report["structure"]["shared"], 91);
+    // database's log group and its secret's policy, the access-log bucket and the artifacts'
+    // logging into it.
+    assert_eq!(report["structure"]["shared"], 93);
     assert_eq!(report["structure"]["only_in_a"], serde_json::json!([]));
     assert_eq!(
         report["structure"]["only_in_b"],
@@ -106,6 +107,9 @@ async fn dev_and_staging_differ_only_as_configured_until_something_moves() {
         ("network.subnet.public.b", "cidr_block"),
         ("network.subnet.public.c", "cidr_block"),
         ("network.vpc", "cidr_block"),
+        // dev keeps access logs two weeks, staging the shared 90 days.
+        ("audit.access_logs", "lifecycle.expiration_days"),
+        ("audit.access_logs", "lifecycle.noncurrent_expiration_days"),
         // dev keeps replaced artifacts a week, staging the shared 30 days.
         ("storage.artifacts", "lifecycle.noncurrent_expiration_days"),
         ("storage.artifacts.replica", "lifecycle.noncurrent_expiration_days"),

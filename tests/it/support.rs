@@ -849,8 +849,8 @@ pub(crate) fn expected_counts(env: &str) -> BTreeMap<&'static str, usize> {
         // A key in the environment's region and one in the replica region.
         ("kms_key", 2),
         ("dynamodb_table", 1),
-        // The artifacts bucket and its replica.
-        ("s3_bucket", 2),
+        // The artifacts bucket and its replica, and the access-log bucket.
+        ("s3_bucket", 3),
         // Ten per service (the platform's), and the one payments-api declares.
         ("ssm_parameter", 21),
         ("db_subnet_group", 1),
@@ -893,9 +893,9 @@ pub(crate) fn expected_total(env: &str) -> usize {
 /// How many specs an apply of the environment plans and records: the live resources, plus
 /// the settings that live on them (each service's auto-scaling, production's rotation).
 pub(crate) fn expected_specs(env: &str) -> usize {
-    // The database secret's policy; production's rotation, and the permission of each of its
-    // eleven compliance rules.
-    expected_total(env) + 3 + 12 * usize::from(env == "prod")
+    // The database secret's policy, the artifacts bucket's access logging; production's
+    // rotation, and the permission of each of its eleven compliance rules.
+    expected_total(env) + 4 + 12 * usize::from(env == "prod")
 }
 
 /// One request the emulator's recorder saw: the access key that signed it, and its

@@ -81,6 +81,7 @@ pub fn registry(clients: &Clients, waits: &Waits) -> Registry {
         Arc::new(dynamodb::table::Tables::new(&clients.dynamodb, wait(waits.dynamodb_table))),
     );
     r.register(kinds::BUCKET.schema(), Arc::new(s3::bucket::Buckets::new(&clients.s3)));
+    r.register(kinds::BUCKET_LOGGING.schema(), Arc::new(s3::logging::BucketLoggings::new(&clients.s3)));
     r.register(kinds::PARAMETER.schema(), Arc::new(ssm::parameter::Parameters::new(&clients.ssm)));
     r.register(kinds::SECRET.schema(), Arc::new(secretsmanager::secret::Secrets::new(&clients.secretsmanager)));
     r.register(

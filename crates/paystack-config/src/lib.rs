@@ -15,9 +15,9 @@ pub use cidr::Ipv4Cidr;
 pub use error::{ConfigError, ConfigErrors, Location};
 pub use load::SHARED_FILE;
 pub use model::{
-    Account, Alarms, Alerts, Artifacts, CapacityRange, Compliance, Config, Database, DbCapacity, Discovery, Dns, Drift,
-    DriftSchedule, Environment, Iam, IgnoredField, LoadBalancer, Logs, Network, PLATFORM_PARAMETERS, Rotation,
-    Security, Service, Sessions, SessionsCapacity, StateSettings, StateStore, Tags, TransitGateway, Waits,
+    AccessLogs, Account, Alarms, Alerts, Artifacts, CapacityRange, Compliance, Config, Database, DbCapacity, Discovery,
+    Dns, Drift, DriftSchedule, Environment, Iam, IgnoredField, LoadBalancer, Logs, Network, PLATFORM_PARAMETERS,
+    Rotation, Security, Service, Sessions, SessionsCapacity, StateSettings, StateStore, Tags, TransitGateway, Waits,
     parameter_variable,
 };
 

@@ -64,6 +64,7 @@ struct RawFile {
     waits: Option<RawWaits>,
     sessions: Option<storage::RawSessions>,
     artifacts: Option<storage::RawArtifacts>,
+    access_logs: Option<storage::RawAccessLogs>,
     discovery: Option<discovery::RawDiscovery>,
     compliance: Option<automation::RawCompliance>,
 }
@@ -501,6 +502,8 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
     let waits = waits(c, env.waits.unwrap_or_default(), shared.waits.unwrap_or_default());
     let sessions = storage::sessions(c, env.sessions.unwrap_or_default(), shared.sessions.unwrap_or_default());
     let artifacts = storage::artifacts(c, env.artifacts.unwrap_or_default(), shared.artifacts.unwrap_or_default());
+    let access_logs =
+        storage::access_logs(c, env.access_logs.unwrap_or_default(), shared.access_logs.unwrap_or_default());
     let discovery = discovery::discovery(
         c,
         env.discovery.unwrap_or_default(),
@@ -547,6 +550,7 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
         waits,
         sessions: sessions?,
         artifacts: artifacts?,
+        access_logs: access_logs?,
         discovery: discovery?,
         compliance: compliance?,
     };

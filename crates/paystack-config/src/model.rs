@@ -94,6 +94,7 @@ pub struct Environment {
     pub waits: Waits,
     pub sessions: Sessions,
     pub artifacts: Artifacts,
+    pub access_logs: AccessLogs,
     pub discovery: Discovery,
     pub compliance: Compliance,
 }
@@ -161,6 +162,13 @@ pub struct Artifacts {
     pub glacier_ir_days: u32,
     /// A version that is no longer current is deleted after this many days.
     pub noncurrent_expiration_days: u32,
+}
+
+/// The access-log bucket (`[access_logs]`): what the load balancer and the buckets' access
+/// logs write is deleted this many days after it was written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessLogs {
+    pub expiration_days: u32,
 }
 
 impl Environment {

@@ -169,6 +169,12 @@ pub const RULES: &[Rule] = &[
         check: request_hardening,
     },
     Rule {
+        id: "alb-access-logs",
+        description: "load balancers write a record of every request to an S3 bucket",
+        kinds: &[&kinds::LOAD_BALANCER],
+        check: access_logs,
+    },
+    Rule {
         id: "no-public-ip-on-launch",
         description: "no subnet gives what starts in it a public address",
         kinds: &[&kinds::SUBNET],
@@ -297,6 +303,9 @@ fn encryption(cx: &Context<'_>, o: &Observed) -> Vec<Finding> {
     else {
         return vec![finding("encrypted with the environment's key", "no encryption key")];
     };
+    if key.is_null() && receives_access_logs(a) {
+        return Vec::new(); // log delivery writes only to a bucket under S3's own keys
+    }
     match text(Some(key)) {
         None => vec![finding("encrypted with the environment's key", format!("`{field}` is unset"))],
         Some(key) if !cx.keys.is_empty() && !cx.is_environment_key(key) => {
@@ -304,6 +313,16 @@ fn encryption(cx: &Context<'_>, o: &Observed) -> Vec<Finding> {
         }
         Some(_) => Vec::new(),
     }
+}
+
+/// Whether a bucket's policy lets S3's log delivery write to it: the access-log bucket, the
+/// one store AWS allows no customer key for.
+fn receives_access_logs(a: &serde_json::Map<String, Value>) -> bool {
+    let statements = a.get("policy").and_then(|p| p.get("Statement")).map(iam::as_list).unwrap_or_default();
+    statements.iter().any(|s| {
+        s.get("Effect").and_then(Value::as_str) == Some("Allow")
+            && s.get("Principal").and_then(|p| p.get("Service")).and_then(Value::as_str) == Some(kinds::S3_LOG_DELIVERY)
+    })
 }
 
 /// A rule of a group open to the whole internet, unless it is the load balancer's public
@@ -404,6 +423,17 @@ fn request_hardening(_: &Context<'_>, o: &Observed) -> Vec<Finding> {
             (text(actual) != Some(expected)).then(|| finding(format!("`{key}` {expected}"), shown(actual)))
         })
         .collect()
+}
+
+fn access_logs(_: &Context<'_>, o: &Observed) -> Vec<Finding> {
+    let attributes = o.attributes.get("attributes");
+    let enabled = attributes.and_then(|a| a.get(kinds::ACCESS_LOGS_ENABLED));
+    let bucket = text(attributes.and_then(|a| a.get(kinds::ACCESS_LOGS_BUCKET))).filter(|b| !b.is_empty());
+    match (text(enabled), bucket) {
+        (Some("true"), Some(_)) => Vec::new(),
+        (Some("true"), None) => vec![finding("access logs written to a bucket", "no bucket named")],
+        _ => vec![finding("access logs on", shown(enabled))],
+    }
 }
 
 fn not_root(_: &Context<'_>, o: &Observed) -> Vec<Finding> {

@@ -185,10 +185,28 @@ fn buckets_tables_keys_logs_and_listeners_keep_their_settings() {
             "block_public_access": true, "policy": policy, "tags": tags() }),
         )
     };
-    assert_eq!(broken(bucket(true, tls_only), &[]), []);
+    assert_eq!(broken(bucket(true, tls_only.clone()), &[]), []);
     assert_eq!(
         broken(bucket(false, json!(null)), &[]),
         [("bucket-versioning", "`versioning` is false".to_owned()), ("bucket-tls-only", "none".to_owned()),]
+    );
+
+    // S3 keys, which log delivery needs, only for the bucket log delivery writes to.
+    let under_s3_keys = |policy: Value| {
+        live(
+            &kinds::BUCKET,
+            "audit.access_logs",
+            "logs",
+            json!({ "versioning": true, "kms_key_arn": null, "block_public_access": true, "policy": policy, "tags": tags() }),
+        )
+    };
+    let mut receiving = tls_only.clone();
+    receiving["Statement"].as_array_mut().unwrap().push(json!({ "Effect": "Allow",
+        "Principal": { "Service": kinds::S3_LOG_DELIVERY }, "Action": "s3:PutObject", "Resource": "arn:aws:s3:::logs/x/*" }));
+    assert_eq!(broken(under_s3_keys(receiving), &[]), []);
+    assert_eq!(
+        broken(under_s3_keys(tls_only.clone()), &[]),
+        [("encryption-at-rest", "`kms_key_arn` is unset".to_owned())]
     );
 
     let table = live(&kinds::TABLE, "storage.sessions", "t", json!({ "kms_key_arn": "k", "tags": tags() }));
@@ -224,14 +242,27 @@ fn buckets_tables_keys_logs_and_listeners_keep_their_settings() {
     let alb = |attributes: Value| {
         live(&kinds::LOAD_BALANCER, "edge.alb", "arn:lb", json!({ "attributes": attributes, "tags": tags() }))
     };
-    let hardened = json!({ kinds::DROP_INVALID_HEADER_FIELDS: "true", kinds::DESYNC_MITIGATION_MODE: "strictest" });
+    let hardened = json!({
+        kinds::DROP_INVALID_HEADER_FIELDS: "true",
+        kinds::DESYNC_MITIGATION_MODE: "strictest",
+        kinds::ACCESS_LOGS_ENABLED: "true",
+        kinds::ACCESS_LOGS_BUCKET: "dev-us-east-1-access-logs-123456789012",
+    });
     assert_eq!(broken(alb(hardened), &[]), []);
     assert_eq!(
         broken(
-            alb(json!({ kinds::DROP_INVALID_HEADER_FIELDS: "false", kinds::DESYNC_MITIGATION_MODE: "defensive" })),
+            alb(json!({
+                kinds::DROP_INVALID_HEADER_FIELDS: "false",
+                kinds::DESYNC_MITIGATION_MODE: "defensive",
+                kinds::ACCESS_LOGS_ENABLED: "false",
+            })),
             &[]
         ),
-        [("alb-request-hardening", "defensive".to_owned()), ("alb-request-hardening", "false".to_owned())]
+        [
+            ("alb-request-hardening", "defensive".to_owned()),
+            ("alb-request-hardening", "false".to_owned()),
+            ("alb-access-logs", "false".to_owned())
+        ]
     );
 
     let cluster = |exports: Value| {

@@ -8,14 +8,14 @@ use aws_sdk_elasticloadbalancingv2 as elbv2;
 use aws_smithy_runtime::client::waiters::AcceptorState;
 use elbv2::operation::describe_load_balancers::{DescribeLoadBalancersError, DescribeLoadBalancersOutput};
 use elbv2::types::{IpAddressType, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerTypeEnum};
-use paystack_core::{FieldChange, Observed};
+use paystack_core::{FieldChange, Input, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
 use paystack_platform::kinds::{LoadBalancer, MANAGED_ATTRIBUTES};
 use serde_json::{Value, json};
 
 use super::{create_tags, stack_load_balancers, sync_tags};
 use crate::error::{classify, gone, missing, ran_out, settled, unless_gone};
-use crate::owned::{cannot_update, created, observed, spec, strings, updated};
+use crate::owned::{cannot_update, created, observed, resolved, spec, strings, updated};
 use crate::wait::{Cadence, Wait, all_or_any};
 
 pub(crate) struct LoadBalancers {
@@ -59,15 +59,23 @@ impl LoadBalancers {
     }
 
     /// Sets every managed attribute in one call; setting one to the value it has is a no-op.
-    async fn set_attributes(&self, arn: &str, attributes: &BTreeMap<String, String>) -> Result<(), ReconcileError> {
+    async fn set_attributes(
+        &self,
+        arn: &str,
+        desired: &Desired,
+        attributes: &BTreeMap<String, Input<String>>,
+    ) -> Result<(), ReconcileError> {
         if attributes.is_empty() {
             return Ok(());
         }
-        let attributes = attributes.iter().map(|(k, v)| LoadBalancerAttribute::builder().key(k).value(v).build());
+        let attributes = attributes
+            .iter()
+            .map(|(k, v)| Ok(LoadBalancerAttribute::builder().key(k).value(resolved(desired, v)?).build()))
+            .collect::<Result<Vec<_>, ReconcileError>>()?;
         self.client
             .modify_load_balancer_attributes()
             .load_balancer_arn(arn)
-            .set_attributes(Some(attributes.collect()))
+            .set_attributes(Some(attributes))
             .send()
             .await
             .map_err(|e| classify("ModifyLoadBalancerAttributes", e))?;
@@ -143,7 +151,7 @@ impl Reconciler for LoadBalancers {
             .map_err(|e| classify("CreateLoadBalancer", e))?;
         let lb = out.load_balancers().first().ok_or_else(|| missing("load balancer"))?;
         let arn = lb.load_balancer_arn().ok_or_else(|| missing("load balancer ARN"))?;
-        self.set_attributes(arn, &typed.attributes).await?;
+        self.set_attributes(arn, desired, &typed.attributes).await?;
         let mut o = created(desired, arn, outputs(lb));
         o.pending = true;
         Ok(o)
@@ -177,7 +185,7 @@ impl Reconciler for LoadBalancers {
                 }
                 "attributes" => {
                     let typed: LoadBalancer = spec(desired)?;
-                    self.set_attributes(&current.aws_id, &typed.attributes).await?;
+                    self.set_attributes(&current.aws_id, desired, &typed.attributes).await?;
                 }
                 "tags" => sync_tags(&self.client, &current.aws_id, desired, current).await?,
                 other => return Err(cannot_update(desired, other)),

@@ -20,28 +20,21 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use paystack_core::stack::STACK_TAG;
 use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ErrorClass, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds::{Bucket, BucketReplication, Lifecycle, REPLICATION_RULE_ID};
+use paystack_platform::kinds::{Bucket, Lifecycle};
 use s3::client::Waiters;
 use s3::types::{
-    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus,
-    CreateBucketConfiguration, Delete, DeleteMarkerReplication, DeleteMarkerReplicationStatus, Destination,
-    EncryptionConfiguration, ExpirationStatus, LifecycleRule, LifecycleRuleFilter, Metrics, MetricsStatus,
-    NoncurrentVersionExpiration, ObjectIdentifier, ObjectOwnership, OwnershipControls, OwnershipControlsRule,
-    PublicAccessBlockConfiguration, ReplicationConfiguration, ReplicationRule, ReplicationRuleFilter,
-    ReplicationRuleStatus, ReplicationTime, ReplicationTimeStatus, ReplicationTimeValue, ServerSideEncryption,
-    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
-    SourceSelectionCriteria, SseKmsEncryptedObjects, SseKmsEncryptedObjectsStatus, Tag, Tagging, Transition,
-    TransitionStorageClass, VersioningConfiguration,
+    BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, Delete,
+    ObjectIdentifier, ObjectOwnership, OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration,
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    Tag, Tagging, VersioningConfiguration,
 };
 use serde_json::{Value, json};
 
+use super::rules::{lifecycle_of, lifecycle_rule, replication_config, replication_of};
+use super::{NO_BUCKET, gone_since, perm, unless_absent};
 use crate::error::{all, classify};
-use crate::owned::{TagMap, aws_int, cannot_update, created, desired_tags, observed, resolved, spec, updated};
+use crate::owned::{TagMap, cannot_update, created, desired_tags, observed, resolved, spec, updated};
 
-/// The id of the lifecycle rule paystack writes.
-const LIFECYCLE_RULE_ID: &str = "artifacts-lifecycle";
-/// Replication Time Control's one service level, and the threshold of its metrics.
-const REPLICATION_MINUTES: i32 = 15;
 /// The most keys one `DeleteObjects` takes.
 const DELETE_BATCH: i32 = 1000;
 /// How long a new bucket may take to answer, or a deleted one to stop answering.
@@ -55,156 +48,9 @@ const NO_OWNERSHIP_CONTROLS: &str = "OwnershipControlsNotFoundError";
 const NO_LIFECYCLE: &str = "NoSuchLifecycleConfiguration";
 const NO_REPLICATION: &str = "ReplicationConfigurationNotFoundError";
 const NO_ENCRYPTION: &str = "ServerSideEncryptionConfigurationNotFoundError";
-const NO_BUCKET: &str = "NoSuchBucket";
 
 pub(crate) struct Buckets {
     client: s3::Client,
-}
-
-fn perm(e: s3::error::BuildError) -> ReconcileError {
-    ReconcileError::permanent(e.to_string())
-}
-
-/// The value of a read, `None` when S3 answers with `absent` (the bucket has no such
-/// setting), or the classified error.
-fn unless_absent<T, E>(
-    operation: &str,
-    result: Result<T, s3::error::SdkError<E, aws_smithy_runtime_api::http::Response>>,
-    absent: &str,
-) -> Result<Option<T>, ReconcileError>
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    match result {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.code() == Some(absent) => Ok(None),
-        Err(e) => Err(classify(operation, e)),
-    }
-}
-
-/// The bucket was deleted since it was listed (by another stack sharing the account).
-fn gone_since<E: ProvideErrorMetadata>(
-    result: &Result<impl Sized, s3::error::SdkError<E, aws_smithy_runtime_api::http::Response>>,
-) -> bool {
-    matches!(result, Err(e) if e.code() == Some(NO_BUCKET))
-}
-
-fn lifecycle_rule(l: &Lifecycle) -> Result<LifecycleRule, ReconcileError> {
-    let transition = |days: u32, class: TransitionStorageClass| -> Result<Transition, ReconcileError> {
-        Ok(Transition::builder().days(aws_int(days)?).storage_class(class).build())
-    };
-    LifecycleRule::builder()
-        .id(LIFECYCLE_RULE_ID)
-        .status(ExpirationStatus::Enabled)
-        .filter(LifecycleRuleFilter::builder().prefix("").build())
-        .transitions(transition(l.infrequent_access_days, TransitionStorageClass::StandardIa)?)
-        .transitions(transition(l.glacier_ir_days, TransitionStorageClass::GlacierIr)?)
-        .noncurrent_version_expiration(
-            NoncurrentVersionExpiration::builder().noncurrent_days(aws_int(l.noncurrent_expiration_days)?).build(),
-        )
-        .abort_incomplete_multipart_upload(
-            AbortIncompleteMultipartUpload::builder().days_after_initiation(aws_int(l.abort_multipart_days)?).build(),
-        )
-        .build()
-        .map_err(perm)
-}
-
-/// The lifecycle as paystack writes it, read back from the rule of its id: a rule changed
-/// out of band reads with what it has, and so differs.
-fn lifecycle_of(rules: &[LifecycleRule]) -> Value {
-    let Some(rule) = rules.iter().find(|r| r.id() == Some(LIFECYCLE_RULE_ID)) else { return Value::Null };
-    if rule.status() != &ExpirationStatus::Enabled {
-        return json!({ "disabled": true });
-    }
-    let days = |class: TransitionStorageClass| {
-        rule.transitions().iter().find(|t| t.storage_class() == Some(&class)).and_then(Transition::days)
-    };
-    json!({
-        "infrequent_access_days": days(TransitionStorageClass::StandardIa),
-        "glacier_ir_days": days(TransitionStorageClass::GlacierIr),
-        "noncurrent_expiration_days": rule.noncurrent_version_expiration().and_then(|n| n.noncurrent_days()),
-        "abort_multipart_days": rule.abort_incomplete_multipart_upload().and_then(|a| a.days_after_initiation()),
-    })
-}
-
-/// The one replication rule paystack writes: everything, delete markers included, under
-/// Replication Time Control with its metrics, re-encrypted with the replica's key.
-fn replication_config(r: &BucketReplication, desired: &Desired) -> Result<ReplicationConfiguration, ReconcileError> {
-    let minutes = || ReplicationTimeValue::builder().minutes(REPLICATION_MINUTES).build();
-    let destination = Destination::builder()
-        .bucket(resolved(desired, &r.destination_bucket_arn)?)
-        .encryption_configuration(
-            EncryptionConfiguration::builder()
-                .replica_kms_key_id(resolved(desired, &r.destination_kms_key_arn)?)
-                .build(),
-        )
-        .replication_time(
-            ReplicationTime::builder().status(ReplicationTimeStatus::Enabled).time(minutes()).build().map_err(perm)?,
-        )
-        .metrics(Metrics::builder().status(MetricsStatus::Enabled).event_threshold(minutes()).build().map_err(perm)?)
-        .build()
-        .map_err(perm)?;
-    let rule = ReplicationRule::builder()
-        .id(REPLICATION_RULE_ID)
-        .priority(1)
-        .status(ReplicationRuleStatus::Enabled)
-        .filter(ReplicationRuleFilter::builder().prefix("").build())
-        .delete_marker_replication(
-            DeleteMarkerReplication::builder().status(DeleteMarkerReplicationStatus::Enabled).build(),
-        )
-        .source_selection_criteria(
-            SourceSelectionCriteria::builder()
-                .sse_kms_encrypted_objects(
-                    SseKmsEncryptedObjects::builder()
-                        .status(SseKmsEncryptedObjectsStatus::Enabled)
-                        .build()
-                        .map_err(perm)?,
-                )
-                .build(),
-        )
-        .destination(destination)
-        .build()
-        .map_err(perm)?;
-    ReplicationConfiguration::builder().role(resolved(desired, &r.role_arn)?).rules(rule).build().map_err(perm)
-}
-
-/// The replication as paystack writes it, read back from the rule of its id. Whatever of
-/// the rule is not as paystack writes it (Replication Time Control or its metrics off,
-/// delete markers not replicated, the rule disabled) is named under `differs`, so the
-/// bucket shows as changed and the next apply writes the rule again.
-fn replication_of(config: Option<&ReplicationConfiguration>) -> Value {
-    let Some(config) = config else { return Value::Null };
-    let Some(rule) = config.rules().iter().find(|r| r.id() == Some(REPLICATION_RULE_ID)) else { return Value::Null };
-    let destination = rule.destination();
-    let mut differs = Vec::new();
-    if rule.status() != &ReplicationRuleStatus::Enabled {
-        differs.push("the rule is disabled");
-    }
-    if rule.delete_marker_replication().and_then(|d| d.status()) != Some(&DeleteMarkerReplicationStatus::Enabled) {
-        differs.push("delete markers are not replicated");
-    }
-    let rtc = destination.and_then(|d| d.replication_time());
-    if rtc.map(|t| t.status()) != Some(&ReplicationTimeStatus::Enabled)
-        || rtc.and_then(|t| t.time()).and_then(|t| t.minutes()) != Some(REPLICATION_MINUTES)
-    {
-        differs.push("Replication Time Control is not on at 15 minutes");
-    }
-    if destination.and_then(|d| d.metrics()).map(|m| m.status()) != Some(&MetricsStatus::Enabled) {
-        differs.push("replication metrics are off");
-    }
-    let kms_objects = rule.source_selection_criteria().and_then(|c| c.sse_kms_encrypted_objects()).map(|o| o.status());
-    if kms_objects != Some(&SseKmsEncryptedObjectsStatus::Enabled) {
-        differs.push("KMS-encrypted objects are not replicated");
-    }
-    let mut value = json!({
-        "role_arn": config.role(),
-        "destination_bucket_arn": destination.map(|d| d.bucket()),
-        "destination_kms_key_arn": destination.and_then(|d| d.encryption_configuration()).and_then(|e| e.replica_kms_key_id()),
-    });
-    if !differs.is_empty() {
-        value["differs"] = json!(differs);
-    }
-    value
 }
 
 impl Buckets {
@@ -292,15 +138,17 @@ impl Buckets {
         Ok(())
     }
 
-    async fn set_encryption(&self, bucket: &str, key: &str) -> Result<(), ReconcileError> {
+    /// Under `key` with a bucket key, or under S3's own keys without one.
+    async fn set_encryption(&self, bucket: &str, key: Option<&String>) -> Result<(), ReconcileError> {
+        let algorithm = if key.is_some() { ServerSideEncryption::AwsKms } else { ServerSideEncryption::Aes256 };
         let by_default = ServerSideEncryptionByDefault::builder()
-            .sse_algorithm(ServerSideEncryption::AwsKms)
-            .kms_master_key_id(key)
+            .sse_algorithm(algorithm)
+            .set_kms_master_key_id(key.cloned())
             .build()
             .map_err(perm)?;
         let rule = ServerSideEncryptionRule::builder()
             .apply_server_side_encryption_by_default(by_default)
-            .bucket_key_enabled(true)
+            .set_bucket_key_enabled(key.is_some().then_some(true))
             .build();
         let config = ServerSideEncryptionConfiguration::builder().rules(rule).build().map_err(perm)?;
         let call = self.client.put_bucket_encryption().bucket(bucket).server_side_encryption_configuration(config);
@@ -425,7 +273,7 @@ impl Buckets {
         self.set_tags(bucket, desired_tags(desired)).await?;
         self.set_public_access_block(bucket, typed.block_public_access).await?;
         self.set_ownership(bucket, &typed.object_ownership).await?;
-        self.set_encryption(bucket, resolved(desired, &typed.kms_key_arn)?).await?;
+        self.set_encryption(bucket, key_of(desired, &typed)?).await?;
         self.set_versioning(bucket, typed.versioning).await?;
         self.set_policy(bucket, &typed.policy).await?;
         self.set_lifecycle(bucket, &typed.lifecycle).await?;
@@ -526,7 +374,7 @@ impl Reconciler for Buckets {
         for change in changes {
             match change.field.as_str() {
                 "versioning" => self.set_versioning(bucket, typed.versioning).await?,
-                "kms_key_arn" => self.set_encryption(bucket, resolved(desired, &typed.kms_key_arn)?).await?,
+                "kms_key_arn" => self.set_encryption(bucket, key_of(desired, &typed)?).await?,
                 "block_public_access" => self.set_public_access_block(bucket, typed.block_public_access).await?,
                 "object_ownership" => self.set_ownership(bucket, &typed.object_ownership).await?,
                 "policy" => self.set_policy(bucket, &typed.policy).await?,
@@ -560,6 +408,11 @@ impl Reconciler for Buckets {
             .map(|_| ())
             .map_err(|e| ReconcileError::retryable(format!("waiting for the bucket `{bucket}` to go: {e}")))
     }
+}
+
+/// The key a bucket is to be encrypted with, `None` for S3's own.
+fn key_of<'a>(desired: &Desired, typed: &'a Bucket) -> Result<Option<&'a String>, ReconcileError> {
+    typed.kms_key_arn.as_ref().map(|k| resolved(desired, k)).transpose()
 }
 
 /// The ARN of a bucket, which S3 never reports: S3 ARNs hold no region or account.

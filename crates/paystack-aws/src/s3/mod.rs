@@ -1,3 +1,43 @@
-//! S3: the artifacts buckets. (The state bucket is `init`'s, in `crate::state`.)
+//! S3: the artifacts and access-log buckets, and the access logging of those and of the
+//! state bucket. (The state bucket itself is `init`'s, in `crate::state`.)
+
+use aws_sdk_s3 as s3;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use paystack_engine::ReconcileError;
+
+use crate::error::classify;
 
 pub(crate) mod bucket;
+pub(crate) mod logging;
+mod rules;
+
+/// S3's error code for a bucket that does not exist.
+const NO_BUCKET: &str = "NoSuchBucket";
+
+pub(super) fn perm(e: s3::error::BuildError) -> ReconcileError {
+    ReconcileError::permanent(e.to_string())
+}
+
+/// The value of a read, `None` when S3 answers with `absent` (the bucket has no such
+/// setting), or the classified error.
+pub(super) fn unless_absent<T, E>(
+    operation: &str,
+    result: Result<T, s3::error::SdkError<E, aws_smithy_runtime_api::http::Response>>,
+    absent: &str,
+) -> Result<Option<T>, ReconcileError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.code() == Some(absent) => Ok(None),
+        Err(e) => Err(classify(operation, e)),
+    }
+}
+
+/// The bucket was deleted since it was listed (by another stack sharing the account).
+pub(super) fn gone_since<E: ProvideErrorMetadata>(
+    result: &Result<impl Sized, s3::error::SdkError<E, aws_smithy_runtime_api::http::Response>>,
+) -> bool {
+    matches!(result, Err(e) if e.code() == Some(NO_BUCKET))
+}

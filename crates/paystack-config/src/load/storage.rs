@@ -1,12 +1,12 @@
-//! `[sessions]` and `[artifacts]`: the DynamoDB sessions table's settings and the S3
-//! artifacts bucket's lifecycle.
+//! `[sessions]`, `[artifacts]` and `[access_logs]`: the DynamoDB sessions table's settings,
+//! the S3 artifacts bucket's lifecycle, and how long the access logs are kept.
 
 use serde::Deserialize;
 use toml::Spanned;
 
 use super::Checker;
 use super::Located;
-use crate::model::{Artifacts, CapacityRange, Sessions, SessionsCapacity};
+use crate::model::{AccessLogs, Artifacts, CapacityRange, Sessions, SessionsCapacity};
 
 #[derive(Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -192,4 +192,33 @@ pub(super) fn artifacts(c: &mut Checker<'_>, env: RawArtifacts, shared: RawArtif
         glacier_ir_days: glacier_days?,
         noncurrent_expiration_days: noncurrent_days?,
     })
+}
+
+#[derive(Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAccessLogs {
+    expiration_days: Option<Spanned<i64>>,
+}
+
+/// Access logs are kept 90 days unless configured: PCI DSS asks for 12 months of audit
+/// history, three of them at hand, which production's configuration sets.
+const DEFAULT_ACCESS_LOG_DAYS: u32 = 90;
+
+/// How long the access-log bucket keeps what it holds: from the environment's file, else
+/// `shared.toml`, else 90 days; at least one day, as S3 expires nothing sooner.
+pub(super) fn access_logs(c: &mut Checker<'_>, env: RawAccessLogs, shared: RawAccessLogs) -> Option<AccessLogs> {
+    let Some(days) = c.pick_optional(env.expiration_days, shared.expiration_days) else {
+        return Some(AccessLogs { expiration_days: DEFAULT_ACCESS_LOG_DAYS });
+    };
+    match u32::try_from(days.value) {
+        Ok(d) if (1..=MAX_LIFECYCLE_DAYS).contains(&d) => Some(AccessLogs { expiration_days: d }),
+        _ => {
+            c.fail(
+                &days.at,
+                format!("`access_logs.expiration_days` = {} is out of range", days.value),
+                format!("keep access logs at least 1 day and at most {MAX_LIFECYCLE_DAYS}"),
+            );
+            None
+        }
+    }
 }

@@ -402,6 +402,7 @@ mod tests {
             "autoscaling.service_scaling",
             "secretsmanager.rotation",
             "secretsmanager.secret_policy",
+            "s3.bucket_logging",
         ];
         let mut seen = std::collections::BTreeMap::new();
         for s in b.specs.iter().filter(|s| !settings.contains(&s.kind.as_str())) {

@@ -4,12 +4,13 @@
 
 use paystack_core::naming;
 
+use super::audit::{ALB_LOG_PREFIX, Audit};
 use super::network::Network;
 use super::security::Security;
 use super::{BlueprintError, Builder, Lookups, NOT_LOOKED_UP};
 use crate::kinds::{
-    self, AliasTarget, DESYNC_MITIGATION_MODE, DROP_INVALID_HEADER_FIELDS, DnsRecord, Handle, Listener, ListenerAction,
-    LoadBalancer, TargetGroup, each,
+    self, ACCESS_LOGS_BUCKET, ACCESS_LOGS_ENABLED, ACCESS_LOGS_PREFIX, AliasTarget, DESYNC_MITIGATION_MODE,
+    DROP_INVALID_HEADER_FIELDS, DnsRecord, Handle, Listener, ListenerAction, LoadBalancer, TargetGroup, each,
 };
 
 /// The ports the load balancer listens on: HTTP only to redirect to HTTPS.
@@ -28,6 +29,7 @@ pub(super) fn edge(
     b: &mut Builder<'_>,
     network: &Network,
     security: &Security,
+    audit: &Audit,
     lookups: &Lookups,
 ) -> Result<Edge, BlueprintError> {
     let env = b.env;
@@ -35,10 +37,16 @@ pub(super) fn edge(
         name: n.name,
         subnet_ids: each(&network.public_subnets, |h| h.id()),
         security_group_ids: vec![security.alb.id()],
-        attributes: [(DROP_INVALID_HEADER_FIELDS, "true"), (DESYNC_MITIGATION_MODE, "strictest")]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect(),
+        attributes: [
+            (DROP_INVALID_HEADER_FIELDS, "true".into()),
+            (DESYNC_MITIGATION_MODE, "strictest".into()),
+            (ACCESS_LOGS_ENABLED, "true".into()),
+            (ACCESS_LOGS_BUCKET, audit.access_logs.name()),
+            (ACCESS_LOGS_PREFIX, ALB_LOG_PREFIX.into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect(),
         tags: n.tags,
     })?;
     let service_record = dns_records(b, &load_balancer, lookups)?;

@@ -150,10 +150,10 @@ pub fn blueprint(env: &Environment, lookups: &Lookups) -> Result<Blueprint, Blue
     let network = network::network(&mut b, lookups)?;
     let security = security::security(&mut b, &network)?;
     let storage = storage::storage(&mut b, lookups)?;
-    audit::audit(&mut b, &network, &storage)?;
+    let audit = audit::audit(&mut b, &network, &storage)?;
     let database = database::database(&mut b, lookups, &network, &security, &storage)?;
     let alerts = alerts::alerts(&mut b, &storage)?;
-    let edge = edge::edge(&mut b, &network, &security, lookups)?;
+    let edge = edge::edge(&mut b, &network, &security, &audit, lookups)?;
     let compute = compute::compute(&mut b, &network, &security, &database, &alerts, &edge, &storage)?;
     monitoring::monitoring(&mut b, &alerts, &edge, &database, &compute, &storage)?;
     automation::automation(&mut b, lookups, &network, &security, &storage, &alerts, &compute)?;
@@ -184,6 +184,7 @@ pub fn blueprint(env: &Environment, lookups: &Lookups) -> Result<Blueprint, Blue
     output("sessions_table_arn", expr(&storage.sessions.arn()));
     output("kms_key_arn", expr(&storage.key.arn()));
     output("artifacts_bucket", expr(&storage.artifacts.name()));
+    output("access_log_bucket", expr(&audit.access_logs.name()));
     if let Some(replica) = &storage.artifacts_replica {
         output("artifacts_replica_bucket", expr(&replica.name()));
     }

@@ -125,8 +125,9 @@ fn artifacts(
     let env = b.env;
     let a = &env.artifacts;
     let lifecycle = Lifecycle {
-        infrequent_access_days: a.infrequent_access_days,
-        glacier_ir_days: a.glacier_ir_days,
+        infrequent_access_days: Some(a.infrequent_access_days),
+        glacier_ir_days: Some(a.glacier_ir_days),
+        expiration_days: None,
         noncurrent_expiration_days: a.noncurrent_expiration_days,
         abort_multipart_days: ABORT_MULTIPART_DAYS,
     };
@@ -134,7 +135,7 @@ fn artifacts(
         policy: kinds::tls_only_policy(&n.name),
         bucket: n.name,
         versioning: true,
-        kms_key_arn: key.arn(),
+        kms_key_arn: Some(key.arn()),
         block_public_access: true,
         object_ownership: kinds::BUCKET_OWNER_ENFORCED.into(),
         lifecycle: lifecycle.clone(),

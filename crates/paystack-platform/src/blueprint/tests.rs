@@ -91,6 +91,7 @@ pub(crate) fn env(name: &str, cidr: &str, nats: usize) -> Environment {
             glacier_ir_days: 90,
             noncurrent_expiration_days: 30,
         },
+        access_logs: paystack_config::AccessLogs { expiration_days: 14 },
         discovery: paystack_config::Discovery { namespace: format!("{name}.paystack.internal") },
         compliance: paystack_config::Compliance { function: false, memory_mb: 256, timeout_seconds: 60 },
     }
@@ -138,8 +139,55 @@ fn environments_share_one_structure() {
     // sessions table, the artifacts bucket (no replica region here), ten parameters for each
     // of the two services, the discovery namespace with a discovery service for each, and
     // the database's log group and the policy of its secret, the flow log with its group and
-    // role, and the VPC's default group and ACL.
-    assert_eq!(dev.specs.len(), 85);
+    // role, the VPC's default group and ACL, and the access-log bucket with the artifacts
+    // bucket's logging into it (the state is local here).
+    assert_eq!(dev.specs.len(), 87);
+}
+
+#[test]
+fn access_logs_land_in_one_bucket_under_s3_keys_that_only_log_delivery_may_write() {
+    let mut e = env("dev", "10.0.0.0/16", 1);
+    e.state.backend = paystack_config::StateStore::S3 { bucket: None, lock_table: None };
+    let lookups = Lookups { account_id: Some("123456789012".into()), ..Lookups::default() };
+    let b = build(&e, &lookups);
+    let spec = |b: &Blueprint, id: &str| b.specs.iter().find(|s| s.id.as_str() == id).cloned().unwrap();
+    let literal = |s: &Spec, f: &str| match &s.fields[f] {
+        Expr::Literal(v) => v.clone(),
+        other => panic!("{f} is {other:?}"),
+    };
+    let logs = spec(&b, "audit.access_logs");
+    let name = logs.name.clone();
+    assert_eq!(literal(&logs, "kms_key_arn"), Value::Null, "log delivery writes only under S3's own keys");
+    assert_eq!(literal(&logs, "lifecycle")["expiration_days"], json!(14));
+    assert_eq!(literal(&logs, "block_public_access"), json!(true));
+    let policy = literal(&logs, "policy");
+    let statements = policy["Statement"].as_array().unwrap();
+    let sid = |s: &str| statements.iter().find(|st| st["Sid"] == s).unwrap_or_else(|| panic!("no {s}"));
+    assert_eq!(sid("DenyRequestsWithoutTls")["Effect"], "Deny");
+    let elb = sid("LoadBalancerAccessLogs");
+    assert_eq!(elb["Principal"]["AWS"], "arn:aws:iam::127311923021:root", "us-east-1's load balancer account");
+    assert_eq!(elb["Resource"], format!("arn:aws:s3:::{name}/alb/AWSLogs/123456789012/*"));
+    let state = e.state_bucket().unwrap();
+    let from_state = sid("S3AccessLogsOfState");
+    assert_eq!(from_state["Resource"], format!("arn:aws:s3:::{name}/storage.state.access_log/*"));
+    assert_eq!(from_state["Condition"]["ArnLike"]["aws:SourceArn"], format!("arn:aws:s3:::{state}"));
+    assert_eq!(from_state["Condition"]["StringEquals"]["aws:SourceAccount"], "123456789012");
+    let logging = spec(&b, "storage.state.access_log");
+    assert_eq!(literal(&logging, "bucket"), json!(state));
+    assert_eq!(literal(&logging, "target_prefix"), json!("storage.state.access_log/"));
+    let alb = spec(&b, "edge.alb");
+    assert!(
+        alb.dependencies().contains(&ResourceId::new("audit.access_logs")),
+        "the bucket is there before the ALB names it"
+    );
+    let attributes = format!("{:?}", alb.fields["attributes"]);
+    assert!(attributes.contains("access_logs.s3.enabled") && attributes.contains("\"alb\""), "{attributes}");
+    // A suffixed stack logs its own artifacts, and leaves the shared state bucket to the
+    // environment's own stack.
+    e.suffix = Some("pr42".into());
+    let suffixed = build(&e, &lookups);
+    assert!(suffixed.specs.iter().any(|s| s.id.as_str() == "storage.artifacts.access_log"));
+    assert!(!suffixed.specs.iter().any(|s| s.id.as_str() == "storage.state.access_log"));
 }
 
 #[test]

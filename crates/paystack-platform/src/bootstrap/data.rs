@@ -71,6 +71,8 @@ impl Scope<'_> {
                     "s3:PutLifecycleConfiguration",
                     "s3:GetReplicationConfiguration",
                     "s3:PutReplicationConfiguration",
+                    "s3:GetBucketLogging",
+                    "s3:PutBucketLogging",
                     "s3:ListBucketVersions",
                     "s3:DeleteObject",
                     "s3:DeleteObjectVersion",

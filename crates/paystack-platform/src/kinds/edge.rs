@@ -19,7 +19,7 @@ pub struct LoadBalancer {
     pub security_group_ids: Vec<Input<String>>,
     /// The attributes paystack sets ([`MANAGED_ATTRIBUTES`]), key to value; the others keep
     /// AWS's defaults and are never read.
-    pub attributes: BTreeMap<String, String>,
+    pub attributes: BTreeMap<String, Input<String>>,
     pub tags: Tags,
 }
 
@@ -28,8 +28,13 @@ pub const DROP_INVALID_HEADER_FIELDS: &str = "routing.http.drop_invalid_header_f
 /// How the load balancer treats requests that could desynchronise it from the service
 /// (request smuggling); `strictest` drops every one that does not comply with RFC 7230.
 pub const DESYNC_MITIGATION_MODE: &str = "routing.http.desync_mitigation_mode";
+/// Access logs: a record of every request, written to the named bucket under the prefix.
+pub const ACCESS_LOGS_ENABLED: &str = "access_logs.s3.enabled";
+pub const ACCESS_LOGS_BUCKET: &str = "access_logs.s3.bucket";
+pub const ACCESS_LOGS_PREFIX: &str = "access_logs.s3.prefix";
 /// Every load balancer attribute paystack manages: what it reads back and compares.
-pub const MANAGED_ATTRIBUTES: &[&str] = &[DROP_INVALID_HEADER_FIELDS, DESYNC_MITIGATION_MODE];
+pub const MANAGED_ATTRIBUTES: &[&str] =
+    &[DROP_INVALID_HEADER_FIELDS, DESYNC_MITIGATION_MODE, ACCESS_LOGS_ENABLED, ACCESS_LOGS_BUCKET, ACCESS_LOGS_PREFIX];
 pub const LOAD_BALANCER: KindDef = KindDef::new("elbv2.load_balancer", "elasticloadbalancing", "load_balancer")
     .named("name", 32)
     .replace_on(fields!(LoadBalancer: name))

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::{KindDef, KindSpec, Tags, fields, outputs};
 
 /// The kinds of this layer.
-pub(super) const KINDS: &[&KindDef] = &[&KMS_KEY, &TABLE, &TABLE_SCALING, &BUCKET, &PARAMETER];
+pub(super) const KINDS: &[&KindDef] = &[&KMS_KEY, &TABLE, &TABLE_SCALING, &BUCKET, &BUCKET_LOGGING, &PARAMETER];
 
 /// A customer-managed symmetric key, found by its alias, with yearly rotation. `policy` is
 /// the key policy as AWS takes it. Deleting one only schedules its deletion, with AWS's
@@ -103,13 +103,16 @@ impl KindSpec for TableScaling {
 }
 
 /// How S3 ages a bucket's objects: every version current for `infrequent_access_days` moves
-/// to STANDARD_IA, then to GLACIER_IR at `glacier_ir_days`; a version replaced for
+/// to STANDARD_IA, then to GLACIER_IR at `glacier_ir_days`, and is deleted at
+/// `expiration_days` (each `None` when it does not happen); a version replaced for
 /// `noncurrent_expiration_days` is deleted; an upload left incomplete is aborted after
 /// `abort_multipart_days`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Lifecycle {
-    pub infrequent_access_days: u32,
-    pub glacier_ir_days: u32,
+    pub infrequent_access_days: Option<u32>,
+    pub glacier_ir_days: Option<u32>,
+    #[serde(default)]
+    pub expiration_days: Option<u32>,
     pub noncurrent_expiration_days: u32,
     pub abort_multipart_days: u32,
 }
@@ -127,15 +130,17 @@ pub struct BucketReplication {
 /// The id of the one replication rule of a bucket, which the replication metrics name.
 pub const REPLICATION_RULE_ID: &str = "everything-to-the-replica";
 
-/// A private S3 bucket: versioned or not, encrypted with a KMS key and a bucket key, all
-/// four public-access blocks on or off, its object ownership, its policy, its lifecycle, and
-/// its replication if it has one. Deleting one empties it first: every version and delete
-/// marker.
+/// A private S3 bucket: versioned or not, encrypted with a KMS key and a bucket key (or, with
+/// no key, with S3's own keys), all four public-access blocks on or off, its object
+/// ownership, its policy, its lifecycle, and its replication if it has one. Deleting one
+/// empties it first: every version and delete marker.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Bucket {
     pub bucket: String,
     pub versioning: bool,
-    pub kms_key_arn: Input<String>,
+    /// `None`: SSE-S3, S3's own keys. Only for the access-log bucket: load balancers and S3's
+    /// log delivery write to no bucket encrypted with a customer's KMS key.
+    pub kms_key_arn: Option<Input<String>>,
     pub block_public_access: bool,
     /// `BucketOwnerEnforced`: ACLs are off, and the bucket's account owns every object.
     pub object_ownership: String,
@@ -168,6 +173,36 @@ pub fn tls_only_policy(bucket: &str) -> Value {
             "Condition": { "Bool": { "aws:SecureTransport": "false" } },
         }],
     })
+}
+
+/// A bucket's server access logging: S3 writes a record of every request made to `bucket`
+/// into `target_bucket`, under `target_prefix`. A setting of a bucket, which may be one
+/// paystack does not otherwise manage (the state bucket): it has no AWS identity of its own,
+/// and is found by its prefix, which is its id followed by `/` ([`access_log_prefix`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BucketLogging {
+    pub bucket: Input<String>,
+    pub target_bucket: Input<String>,
+    pub target_prefix: String,
+}
+pub const BUCKET_LOGGING: KindDef =
+    KindDef::new("s3.bucket_logging", "s3", "s3_bucket_logging").replace_on(fields!(BucketLogging: bucket));
+impl KindSpec for BucketLogging {
+    const DEF: &'static KindDef = &BUCKET_LOGGING;
+}
+
+/// The principal that writes S3 server access logs.
+pub const S3_LOG_DELIVERY: &str = "logging.s3.amazonaws.com";
+
+/// Where in the access-log bucket the logs of the setting `id` go: its id, so that a read
+/// of a bucket's logging tells which setting wrote it.
+pub fn access_log_prefix(id: &str) -> String {
+    format!("{id}/")
+}
+
+/// The setting id that wrote `prefix`, if paystack wrote it.
+pub fn access_log_setting(prefix: &str) -> Option<&str> {
+    prefix.strip_suffix('/').filter(|id| !id.is_empty() && !id.contains('/'))
 }
 
 /// A `String` parameter of Parameter Store, written only when its value changed, so that its

@@ -1,0 +1,136 @@
+//! `s3.bucket_logging`: a bucket's server access logging. It is a setting of its bucket
+//! with no AWS identity of its own, and the bucket may be one paystack does not otherwise
+//! manage (the state bucket, which is `init`'s), so it carries no tag. A read finds it by
+//! what it writes: logging into a bucket of the scope's stacks, under a prefix that is a
+//! setting's id ([`access_log_setting`]). The stack is the target bucket's.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_sdk_s3 as s3;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use paystack_core::stack::STACK_TAG;
+use paystack_core::{FieldChange, Fields, Observed, ResourceId};
+use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
+use paystack_platform::kinds::{BucketLogging, access_log_setting};
+use s3::types::{BucketLoggingStatus, LoggingEnabled};
+use serde_json::{Value, json};
+
+use super::{NO_BUCKET, gone_since, perm, unless_absent};
+use crate::error::{all, classify};
+use crate::owned::{cannot_update, resolved, spec, updated};
+
+const NO_TAGS: &str = "NoSuchTagSet";
+
+pub(crate) struct BucketLoggings {
+    client: s3::Client,
+}
+
+impl BucketLoggings {
+    pub(crate) fn new(client: &s3::Client) -> Self {
+        Self { client: client.clone() }
+    }
+
+    /// Logs the requests to `bucket` into `logging`'s target, or stops logging them. `false`
+    /// when there is no such bucket.
+    async fn put(&self, bucket: &str, logging: Option<LoggingEnabled>) -> Result<bool, ReconcileError> {
+        let status = BucketLoggingStatus::builder().set_logging_enabled(logging).build();
+        let put = self.client.put_bucket_logging().bucket(bucket).bucket_logging_status(status).send().await;
+        match put {
+            Err(e) if e.code() == Some(NO_BUCKET) => Ok(false),
+            other => other.map(|_| true).map_err(|e| classify("PutBucketLogging", e)),
+        }
+    }
+
+    async fn enable(&self, desired: &Desired) -> Result<String, ReconcileError> {
+        let typed: BucketLogging = spec(desired)?;
+        let bucket = resolved(desired, &typed.bucket)?.clone();
+        let target = LoggingEnabled::builder()
+            .target_bucket(resolved(desired, &typed.target_bucket)?)
+            .target_prefix(&typed.target_prefix)
+            .build()
+            .map_err(perm)?;
+        if !self.put(&bucket, Some(target)).await? {
+            return Err(ReconcileError::permanent(format!(
+                "PutBucketLogging: the bucket `{bucket}` does not exist; for the state bucket, run `paystack init` first"
+            )));
+        }
+        Ok(bucket)
+    }
+
+    /// The stack whose tags `bucket` carries, if it carries any.
+    async fn owner(&self, bucket: &str) -> Result<Option<String>, ReconcileError> {
+        let read = self.client.get_bucket_tagging().bucket(bucket).send().await;
+        if gone_since(&read) {
+            return Ok(None);
+        }
+        let tags = unless_absent("GetBucketTagging", read, NO_TAGS)?;
+        Ok(tags.and_then(|t| t.tag_set().iter().find(|t| t.key() == STACK_TAG).map(|t| t.value().to_owned())))
+    }
+}
+
+#[async_trait]
+impl Reconciler for BucketLoggings {
+    async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
+        let region = self.client.config().region().map_or_else(|| "us-east-1".to_owned(), |r| r.to_string());
+        let listed = self
+            .client
+            .list_buckets()
+            .bucket_region(region)
+            .set_prefix(scope.name_prefix().map(str::to_owned))
+            .into_paginator()
+            .items()
+            .send();
+        let listed = all("ListBuckets", listed).await?;
+        let mut owners: BTreeMap<String, Option<String>> = BTreeMap::new();
+        let mut out = Vec::new();
+        for bucket in listed.iter().filter_map(|b| b.name()) {
+            let read = self.client.get_bucket_logging().bucket(bucket).send().await;
+            if gone_since(&read) {
+                continue;
+            }
+            let read = read.map_err(|e| classify("GetBucketLogging", e))?;
+            let Some(logging) = read.logging_enabled() else { continue };
+            let Some(id) = access_log_setting(logging.target_prefix()) else { continue };
+            let target = logging.target_bucket();
+            if !owners.contains_key(target) {
+                owners.insert(target.to_owned(), self.owner(target).await?);
+            }
+            let Some(stack) = owners[target].as_deref().filter(|s| scope.reads(s)) else { continue };
+            let Value::Object(attributes) = json!({
+                "bucket": bucket,
+                "target_bucket": target,
+                "target_prefix": logging.target_prefix(),
+            }) else {
+                continue;
+            };
+            out.push(Observed::new(ResourceId::new(id), bucket, attributes, Fields::new()).of_stack(stack));
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
+        let bucket = self.enable(desired).await?;
+        Ok(Observed::new(desired.id.clone(), &bucket, desired.fields.clone(), Fields::new()))
+    }
+
+    async fn update(
+        &self,
+        desired: &Desired,
+        current: &Observed,
+        changes: &[FieldChange],
+    ) -> Result<Observed, ReconcileError> {
+        if let Some(other) =
+            changes.iter().map(|c| c.field.as_str()).find(|f| !["target_bucket", "target_prefix"].contains(f))
+        {
+            return Err(cannot_update(desired, other));
+        }
+        self.enable(desired).await?;
+        Ok(updated(desired, current))
+    }
+
+    /// Stops the logging; a bucket deleted already logs nothing.
+    async fn delete(&self, current: &Observed) -> Result<(), ReconcileError> {
+        self.put(&current.aws_id, None).await.map(|_| ())
+    }
+}
