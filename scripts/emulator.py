@@ -230,6 +230,60 @@ def s3_logging_grant_in_any_policy() -> None:
     FakeBucket._log_permissions_enabled_policy = staticmethod(grants_log_delivery)
 
 
+def secretsmanager_create_over_scheduled_deletion() -> None:
+    """CreateSecret of a name whose secret is scheduled for deletion fails as on AWS.
+
+    AWS keeps a deleted secret's name through its recovery window and refuses to create
+    another under it with `InvalidRequestException`, until the old one is restored or gone.
+    moto answered `ResourceExistsException`, as for a live secret.
+    """
+    from moto.secretsmanager.exceptions import InvalidRequestException
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+    check = SecretsManagerBackend._check_with_existing_secrets_and_versions
+
+    def checked(self, secret_name, client_request_token, secret_string, secret_binary, on_create=False):  # type: ignore[no-untyped-def]
+        existing = self.secrets.get(secret_name) if on_create else None
+        if existing is not None and existing.is_deleted():
+            raise InvalidRequestException(
+                "You can't create this secret because a secret with this name is already scheduled for deletion."
+            )
+        return check(self, secret_name, client_request_token, secret_string, secret_binary, on_create)
+
+    SecretsManagerBackend._check_with_existing_secrets_and_versions = checked
+
+
+def route53_create_after_delete() -> None:
+    """A record deleted and then created again is created, as on AWS.
+
+    moto refuses a CREATE identical to one in the zone's change journal if any record of
+    the zone sorts at or after its name, whether or not the record itself still exists: an
+    apply after a destroy could not make its DNS records again. The refusal now stands only
+    when the record itself (name, type and set identifier) exists, which is AWS's rule.
+    """
+    from moto.route53.models import Route53Backend
+
+    change = Route53Backend.change_resource_record_sets
+
+    def changed(self, zoneid, change_list):  # type: ignore[no-untyped-def]
+        zone = self.get_hosted_zone(zoneid)
+
+        def exists(wanted) -> bool:  # type: ignore[no-untyped-def]
+            name = wanted["Name"].rstrip(".") + "."
+            return any(
+                r.name == name and r.type == wanted["Type"] and r.set_identifier == wanted.get("SetIdentifier")
+                for r in zone.rrsets
+            )
+
+        for value in change_list:
+            if value["Action"] == "CREATE" and not exists(value["ResourceRecordSet"]):
+                while value in zone.rr_changes:
+                    zone.rr_changes.remove(value)
+        return change(self, zoneid, change_list)
+
+    Route53Backend.change_resource_record_sets = changed
+
+
 def lambda_logging_config_and_key() -> None:
     """A function keeps its LoggingConfig, and UpdateFunctionConfiguration changes its key.
 
@@ -271,6 +325,8 @@ EXTENSIONS = [
     s3_replication_rules_as_put,
     s3_bucket_policies_over_tls,
     s3_logging_grant_in_any_policy,
+    secretsmanager_create_over_scheduled_deletion,
+    route53_create_after_delete,
     lambda_logging_config_and_key,
 ]
 

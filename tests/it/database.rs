@@ -285,6 +285,21 @@ async fn prod_gets_readers_across_zones_on_larger_instances() {
     let calls: Vec<&str> = calls.iter().filter(|c| c.access_key == key).map(|c| c.operation.as_str()).collect();
     assert!(calls.contains(&"DescribeSecret") || calls.contains(&"ListSecrets"), "{calls:?}");
     assert!(!calls.contains(&"GetSecretValue"), "a read asked for the password: {calls:?}");
+
+    // A protected environment's secret stays recoverable for 7 days after a destroy, and
+    // the plan says so; the next apply restores it, with a new password for the new cluster.
+    let secret_name = stack.name_of("database.secret").await;
+    let secrets = secretsmanager().await;
+    let arn = secrets.describe_secret().secret_id(&secret_name).send().await.unwrap().arn().unwrap().to_owned();
+    let destroyed = stack.run(&["destroy", "--yes", "--override-protection"]).success();
+    assert!(destroyed.stdout.contains("destroy; AWS keeps it 7 days, restorable until then"), "{}", destroyed.stdout);
+    assert!(live_counts(&stack).await.values().all(|n| *n == 0), "{:?}", live_counts(&stack).await);
+    let pending = secrets.describe_secret().secret_id(&secret_name).send().await.unwrap();
+    assert!(pending.deleted_date().is_some(), "the secret's deletion is only scheduled");
+    stack.run(&["apply", "--yes", "--override-protection"]).success();
+    let restored = secrets.describe_secret().secret_id(&secret_name).send().await.unwrap();
+    assert_eq!((restored.arn(), restored.deleted_date()), (Some(arn.as_str()), None), "the same secret, restored");
+    stack.run(&["plan", "--detailed-exitcode"]).code(0);
     stack.run(&["destroy", "--yes", "--override-protection"]).success();
     assert!(live_counts(&stack).await.values().all(|n| *n == 0), "{:?}", live_counts(&stack).await);
 }

@@ -26,7 +26,11 @@ pub(crate) const VPC_TAG: &str = "paystack:vpc";
 pub(crate) const CONNECTION_TAG: &str = "paystack:connection";
 /// On a secret: the id of the policy that names who may read it.
 pub(crate) const POLICY_TAG: &str = "paystack:policy";
-const ANNOTATIONS: &[&str] = &[USERNAME_TAG, PASSWORD_SECRET_TAG, ROTATION_TAG, VPC_TAG, CONNECTION_TAG, POLICY_TAG];
+/// On a protected environment's secret: the days it stays recoverable after a delete, which
+/// the delete reads.
+pub(crate) const RECOVERY_TAG: &str = "paystack:recovery-window-days";
+const ANNOTATIONS: &[&str] =
+    &[USERNAME_TAG, PASSWORD_SECRET_TAG, ROTATION_TAG, VPC_TAG, CONNECTION_TAG, POLICY_TAG, RECOVERY_TAG];
 
 pub(crate) fn desired_tags(desired: &Desired) -> TagMap {
     tag_map_of(desired.fields.get("tags"))

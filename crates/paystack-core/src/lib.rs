@@ -15,7 +15,7 @@ pub mod stack;
 pub mod state;
 
 pub use input::Input;
-pub use observed::Observed;
+pub use observed::{Observed, RECOVERY_WINDOW_DAYS};
 pub use placement::Placement;
 pub use plan::{Action, Change, FieldChange, Plan, Planned};
 pub use spec::{Expr, Fields, Kind, KindSchema, Reference, ReplaceOrder, ResourceId, Spec};

@@ -5,6 +5,11 @@ use serde::{Deserialize, Serialize};
 use crate::placement::Placement;
 use crate::spec::{Fields, ResourceId};
 
+/// The attribute of a resource that AWS keeps this many days after a delete, recoverable
+/// until then (a protected environment's secret). Plans say so, and state keeps the
+/// deletion until the days have passed.
+pub const RECOVERY_WINDOW_DAYS: &str = "recovery_window_days";
+
 /// A live resource that carries this stack's ownership tags.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Observed {

@@ -119,7 +119,10 @@ fn delete_change(kind: &Kind, o: &Observed, reason: &str, placement: &Placement)
             .unwrap_or_default()
             .to_owned(),
         action: Action::Delete,
-        reason: Some(reason.to_owned()),
+        reason: Some(match o.attributes.get(paystack_core::RECOVERY_WINDOW_DAYS).and_then(Value::as_u64) {
+            Some(days) => format!("{reason}; AWS keeps it {days} days, restorable until then"),
+            None => reason.to_owned(),
+        }),
         aws_id: Some(o.aws_id.clone()),
         fields: Vec::new(),
     }

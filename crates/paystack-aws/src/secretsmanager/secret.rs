@@ -5,10 +5,16 @@
 //! error: the only other reader is the cluster reconciler, at the moment it hands the
 //! password to RDS. The secret's value is never read to observe it; the username it holds is
 //! written beside it as the `paystack:username` tag.
+//!
+//! A protected environment's secret is deleted with a recovery window, written beside it as
+//! a tag for the delete to read: for its days the name stays taken. A create that finds its
+//! name so held restores that secret, if it is this stack's, and gives it a new password
+//! and the desired settings: what an apply after a destroy needs, as its cluster is new.
 
 use async_trait::async_trait;
 use aws_sdk_secretsmanager as secretsmanager;
-use paystack_core::{FieldChange, Observed};
+use paystack_core::stack::STACK_TAG;
+use paystack_core::{FieldChange, Observed, RECOVERY_WINDOW_DAYS};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
 use paystack_platform::kinds::Secret;
 use secretsmanager::types::Tag;
@@ -16,7 +22,9 @@ use serde_json::json;
 
 use super::{stack_secrets, tag_map};
 use crate::error::{classify, missing, unless_gone};
-use crate::owned::{USERNAME_TAG, cannot_update, created, desired_tags, observed, resolved, spec, updated};
+use crate::owned::{
+    RECOVERY_TAG, USERNAME_TAG, cannot_update, created, desired_tags, observed, resolved, spec, updated,
+};
 use crate::tagging::sync_tags;
 
 const PASSWORD_LENGTH: i64 = 32;
@@ -46,6 +54,76 @@ impl Secrets {
     }
 }
 
+/// The secret's tags: the stack's, the username it holds, and its recovery window.
+fn tags_of(desired: &Desired, typed: &Secret) -> Vec<Tag> {
+    let mut tags: Vec<Tag> =
+        desired_tags(desired).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+    tags.push(Tag::builder().key(USERNAME_TAG).value(&typed.username).build());
+    if let Some(days) = typed.recovery_window_days {
+        tags.push(Tag::builder().key(RECOVERY_TAG).value(days.to_string()).build());
+    }
+    tags
+}
+
+impl Secrets {
+    /// Restores the secret `typed` names if its deletion is scheduled and it is this stack's,
+    /// and sets it up as a create would: a new password in `document`, the description, key
+    /// and tags. `None` when the name is held by anything else.
+    async fn restore(
+        &self,
+        desired: &Desired,
+        typed: &Secret,
+        document: &serde_json::Value,
+    ) -> Result<Option<String>, ReconcileError> {
+        let described = self.client.describe_secret().secret_id(&typed.name).send().await;
+        let described = described.map_err(|e| classify("DescribeSecret", e))?;
+        let ours = desired_tags(desired).get(STACK_TAG).cloned();
+        let owner = described.tags().iter().find(|t| t.key() == Some(STACK_TAG)).and_then(|t| t.value());
+        let (Some(arn), Some(_)) = (described.arn(), described.deleted_date()) else { return Ok(None) };
+        if owner != ours.as_deref() {
+            return Ok(None);
+        }
+        tracing::info!(secret = typed.name, "restoring the secret whose deletion was scheduled");
+        self.client.restore_secret().secret_id(arn).send().await.map_err(|e| classify("RestoreSecret", e))?;
+        self.client
+            .put_secret_value()
+            .secret_id(arn)
+            .set_client_request_token(crate::owned::client_token(desired))
+            .secret_string(document.to_string())
+            .send()
+            .await
+            .map_err(|e| classify("PutSecretValue", e))?;
+        self.client
+            .update_secret()
+            .secret_id(arn)
+            .description(typed.description.as_str())
+            .kms_key_id(resolved(desired, &typed.kms_key_id)?)
+            .send()
+            .await
+            .map_err(|e| classify("UpdateSecret", e))?;
+        let tags = tags_of(desired, typed);
+        let tagged = self.client.tag_resource().secret_id(arn).set_tags(Some(tags)).send().await;
+        tagged.map_err(|e| classify("TagResource", e))?;
+        Ok(Some(arn.to_owned()))
+    }
+
+    /// Writes the recovery window beside the secret, or takes it away.
+    async fn set_window(&self, arn: &str, days: Option<u32>) -> Result<(), ReconcileError> {
+        match days {
+            Some(days) => {
+                let tag = Tag::builder().key(RECOVERY_TAG).value(days.to_string()).build();
+                let tagged = self.client.tag_resource().secret_id(arn).tags(tag).send().await;
+                tagged.map_err(|e| classify("TagResource", e))?;
+            }
+            None => {
+                let untagged = self.client.untag_resource().secret_id(arn).tag_keys(RECOVERY_TAG).send().await;
+                untagged.map_err(|e| classify("UntagResource", e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl Reconciler for Secrets {
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
@@ -54,11 +132,13 @@ impl Reconciler for Secrets {
             let arn = s.arn().ok_or_else(|| missing("secret ARN"))?;
             let tags = tag_map(s.tags());
             let username = tags.get(USERNAME_TAG);
+            let window = tags.get(RECOVERY_TAG).and_then(|d| d.parse::<u32>().ok());
             let attributes = json!({
                 "name": s.name(),
                 "description": s.description(),
                 "username": username,
                 "kms_key_id": s.kms_key_id(),
+                RECOVERY_WINDOW_DAYS: window,
             });
             out.extend(observed(scope, &tags, arn, attributes, json!({ "arn": arn })));
         }
@@ -67,11 +147,7 @@ impl Reconciler for Secrets {
 
     async fn create(&self, desired: &Desired) -> Result<Observed, ReconcileError> {
         let typed: Secret = spec(desired)?;
-        let username = typed.username.as_str();
-        let document = json!({ "username": username, "password": self.generate_password().await? });
-        let mut tags: Vec<Tag> =
-            desired_tags(desired).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
-        tags.push(Tag::builder().key(USERNAME_TAG).value(username).build());
+        let document = json!({ "username": typed.username, "password": self.generate_password().await? });
         let out = self
             .client
             .create_secret()
@@ -80,12 +156,21 @@ impl Reconciler for Secrets {
             .description(typed.description.as_str())
             .kms_key_id(resolved(desired, &typed.kms_key_id)?)
             .secret_string(document.to_string())
-            .set_tags(Some(tags))
+            .set_tags(Some(tags_of(desired, &typed)))
             .send()
-            .await
-            .map_err(|e| classify("CreateSecret", e))?;
-        let arn = out.arn().ok_or_else(|| missing("secret ARN"))?;
-        Ok(created(desired, arn, json!({ "arn": arn })))
+            .await;
+        let arn = match out {
+            Ok(out) => out.arn().ok_or_else(|| missing("secret ARN"))?.to_owned(),
+            // AWS's answer to a name held by a secret whose deletion is scheduled.
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_invalid_request_exception()) => {
+                match self.restore(desired, &typed, &document).await? {
+                    Some(arn) => arn,
+                    None => return Err(classify("CreateSecret", e)),
+                }
+            }
+            Err(e) => return Err(classify("CreateSecret", e)),
+        };
+        Ok(created(desired, &arn, json!({ "arn": arn })))
     }
 
     async fn update(
@@ -119,6 +204,7 @@ impl Reconciler for Secrets {
                 "tags" => {
                     sync_tags(&self.client, &current.aws_id, desired, current).await?;
                 }
+                RECOVERY_WINDOW_DAYS => self.set_window(&current.aws_id, typed.recovery_window_days).await?,
                 other => return Err(cannot_update(desired, other)),
             }
         }
@@ -126,14 +212,16 @@ impl Reconciler for Secrets {
     }
 
     async fn delete(&self, current: &Observed) -> Result<(), ReconcileError> {
-        // Without a recovery window, so that the name is free again at once: a destroyed
-        // environment can be applied again straight away.
-        unless_gone(
-            "DeleteSecret",
-            self.client.delete_secret().secret_id(&current.aws_id).force_delete_without_recovery(true).send().await,
-            |e| e.is_resource_not_found_exception(),
-            |_| false,
-        )
+        // A protected environment's stays recoverable for its window. Any other goes without
+        // one, so that the name is free again at once: a destroyed environment can be
+        // applied again straight away.
+        let window = current.attributes.get(RECOVERY_WINDOW_DAYS).and_then(serde_json::Value::as_i64);
+        let delete = self.client.delete_secret().secret_id(&current.aws_id);
+        let delete = match window {
+            Some(days) => delete.recovery_window_in_days(days),
+            None => delete.force_delete_without_recovery(true),
+        };
+        unless_gone("DeleteSecret", delete.send().await, |e| e.is_resource_not_found_exception(), |_| false)
     }
 }
 

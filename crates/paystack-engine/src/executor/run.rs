@@ -381,7 +381,11 @@ impl Run<'_, '_> {
                     .is_some_and(|r| Some(r.aws_id.as_str()) == node.current.as_ref().map(|c| c.aws_id.as_str()));
                 if removed && let Some(record) = self.state.resources.remove(&node.change.id) {
                     // AWS only scheduled it: state keeps it until AWS is done with it.
-                    let days = self.exec.registries.schema(&record.kind).and_then(|s| s.deletion_days);
+                    let days = self.exec.registries.schema(&record.kind).and_then(|s| s.deletion_days).or_else(|| {
+                        let current = node.current.as_ref()?;
+                        let days = current.attributes.get(paystack_core::RECOVERY_WINDOW_DAYS)?.as_u64()?;
+                        u32::try_from(days).ok()
+                    });
                     if let Some(days) = days {
                         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
                         self.state.scheduled_deletions.push(ScheduledDeletion {

@@ -63,6 +63,7 @@ pub(super) fn database(
         description: format!("Aurora master credentials of {}", env.name),
         username: db.master_username.clone(),
         kms_key_id: storage.key.arn(),
+        recovery_window_days: env.protected.then_some(kinds::SECRET_RECOVERY_DAYS),
         tags: n.tags,
     })?;
 

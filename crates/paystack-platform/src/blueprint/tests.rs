@@ -906,3 +906,16 @@ fn a_provisioned_sessions_table_scales_reads_and_writes_within_their_ranges() {
     let table = on_demand.specs.iter().find(|s| s.id.as_str() == "storage.sessions").unwrap();
     assert_eq!(table.fields["billing_mode"], Expr::from("PAY_PER_REQUEST"));
 }
+
+#[test]
+fn only_a_protected_environment_keeps_its_secret_recoverable_after_a_delete() {
+    let window = |protected: bool| {
+        let mut e = env("prod", "10.2.0.0/16", 3);
+        e.protected = protected;
+        let b = build(&e, &Lookups::default());
+        let secret = b.specs.iter().find(|s| s.id.as_str() == "database.secret").unwrap();
+        secret.fields["recovery_window_days"].clone()
+    };
+    assert_eq!(window(true), Expr::from(json!(kinds::SECRET_RECOVERY_DAYS)));
+    assert_eq!(window(false), Expr::from(Value::Null));
+}

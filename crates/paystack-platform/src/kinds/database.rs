@@ -69,8 +69,16 @@ pub struct Secret {
     pub username: String,
     /// The environment's key, which encrypts the secret's versions from now on.
     pub kms_key_id: Input<String>,
+    /// Days Secrets Manager keeps the secret after a delete, recoverable until then (a
+    /// protected environment's); `None`: deleted at once, and its name free again.
+    #[serde(default)]
+    pub recovery_window_days: Option<u32>,
     pub tags: Tags,
 }
+
+/// How long a protected environment's secret stays recoverable after a delete: the
+/// shortest window Secrets Manager offers.
+pub const SECRET_RECOVERY_DAYS: u32 = 7;
 pub const SECRET: KindDef = KindDef::new("secretsmanager.secret", "secretsmanager", "secret")
     .named("name", 512)
     .replace_on(fields!(Secret: name, username))
