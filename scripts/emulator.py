@@ -284,6 +284,26 @@ def route53_create_after_delete() -> None:
     Route53Backend.change_resource_record_sets = changed
 
 
+def wafv2_list_resources_for_web_acl() -> None:
+    """ListResourcesForWebACL answers the resources a web ACL guards.
+
+    AWS lists the load balancers (or other resources of the asked type) a web ACL is
+    associated with; moto keeps the associations but has no such call. Only load balancers
+    are associated here, so the type asked for is not filtered on.
+    """
+    from moto.wafv2.exceptions import WAFNonexistentItemException
+    from moto.wafv2.responses import WAFV2Response
+
+    def list_resources_for_web_acl(self):  # type: ignore[no-untyped-def]
+        arn = json.loads(self.body)["WebACLArn"]
+        web_acl = self.wafv2_backend.wacls.get(arn)
+        if web_acl is None:
+            raise WAFNonexistentItemException()
+        return 200, {"Content-Type": "application/json"}, json.dumps({"ResourceArns": list(web_acl.associated_resources)})
+
+    WAFV2Response.list_resources_for_web_acl = list_resources_for_web_acl
+
+
 def lambda_logging_config_and_key() -> None:
     """A function keeps its LoggingConfig, and UpdateFunctionConfiguration changes its key.
 
@@ -327,6 +347,7 @@ EXTENSIONS = [
     s3_logging_grant_in_any_policy,
     secretsmanager_create_over_scheduled_deletion,
     route53_create_after_delete,
+    wafv2_list_resources_for_web_acl,
     lambda_logging_config_and_key,
 ]
 

@@ -8,7 +8,7 @@ use aws_sdk_elasticloadbalancingv2::types::LoadBalancerAttribute;
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
-use crate::support::{Stack, changes, ec2, ecs, elbv2, iam, logs, rds, s3, secretsmanager, tags};
+use crate::support::{Stack, changes, ec2, ecs, elbv2, iam, logs, rds, s3, secretsmanager, tags, wafv2};
 
 /// The load balancer's attributes, key to value.
 async fn load_balancer_attributes(arn: &str) -> BTreeMap<String, String> {
@@ -74,6 +74,53 @@ async fn access_logs(stack: &Stack, alb: &str) -> String {
     assert_eq!(logging.target_bucket(), bucket);
     assert_eq!(logging.target_prefix(), "storage.artifacts.access_log/");
     bucket
+}
+
+/// The managed groups the firewall runs, in order, each with whether it only counts.
+async fn firewall_rules(name: &str, id: &str) -> Vec<(String, bool)> {
+    let scope = aws_sdk_wafv2::types::Scope::Regional;
+    let acl = wafv2().await.get_web_acl().name(name).id(id).scope(scope).send().await.unwrap();
+    let mut rules: Vec<_> = acl.web_acl().unwrap().rules().to_vec();
+    rules.sort_by_key(|r| r.priority());
+    rules
+        .iter()
+        .map(|r| {
+            let group = r.statement().unwrap().managed_rule_group_statement().unwrap();
+            assert_eq!(group.vendor_name(), "AWS");
+            (group.name().to_owned(), r.override_action().unwrap().count().is_some())
+        })
+        .collect()
+}
+
+/// The firewall guards the load balancer with the four managed groups, each blocking, and
+/// logs to a group WAF accepts, with the environment's retention. Returns its name and id.
+async fn firewall(stack: &Stack, alb: &str) -> (String, String) {
+    let waf = wafv2().await;
+    let name = stack.name_of("edge.waf").await;
+    let listed = waf.list_web_acls().scope(aws_sdk_wafv2::types::Scope::Regional).limit(100).send().await.unwrap();
+    let acl = listed.web_acls().iter().find(|a| a.name() == Some(name.as_str())).expect("the web ACL exists");
+    let (id, arn) = (acl.id().unwrap().to_owned(), acl.arn().unwrap().to_owned());
+    let blocking = |g: &str| (g.to_owned(), false);
+    assert_eq!(
+        firewall_rules(&name, &id).await,
+        [
+            blocking("AWSManagedRulesCommonRuleSet"),
+            blocking("AWSManagedRulesKnownBadInputsRuleSet"),
+            blocking("AWSManagedRulesSQLiRuleSet"),
+            blocking("AWSManagedRulesAmazonIpReputationList"),
+        ]
+    );
+    let guarded = waf.list_resources_for_web_acl().web_acl_arn(&arn).send().await.unwrap();
+    assert_eq!(guarded.resource_arns(), [alb]);
+    let logging = waf.get_logging_configuration().resource_arn(&arn).send().await.unwrap();
+    let destination = logging.logging_configuration().unwrap().log_destination_configs()[0].clone();
+    let group_name = stack.name_of("edge.waf.logs").await;
+    assert!(group_name.starts_with("aws-waf-logs-"), "WAF logs only to such a group: {group_name}");
+    assert!(destination.ends_with(&format!(":log-group:{group_name}")), "{destination}");
+    let groups = logs().await.describe_log_groups().log_group_name_prefix(&group_name).send().await.unwrap();
+    assert_eq!(groups.log_groups()[0].retention_in_days(), Some(7), "dev's retention");
+    assert!(groups.log_groups()[0].kms_key_id().is_some(), "under the environment's key");
+    (name, id)
 }
 
 /// The TLS policy of the load balancer's HTTPS listener.
@@ -226,6 +273,7 @@ async fn dev_holds_every_control_and_the_edge_s_change_in_place() {
     // Each part on the heap: together their futures outgrow a test thread's stack.
     let alb = Box::pin(listener_and_attributes(&stack)).await;
     let access_log_bucket = Box::pin(access_logs(&stack, &alb)).await;
+    let (acl_name, acl_id) = Box::pin(firewall(&stack, &alb)).await;
     Box::pin(no_public_addresses(&stack)).await;
     Box::pin(database_log_export(&stack)).await;
     Box::pin(containers(&stack)).await;
@@ -256,14 +304,23 @@ async fn dev_holds_every_control_and_the_edge_s_change_in_place() {
     let rules: Vec<&str> = report["violations"].as_array().unwrap().iter().filter_map(|v| v["rule"].as_str()).collect();
     assert_eq!(rules, ["alb-request-hardening"], "{report:#}");
 
-    // A newer TLS policy in config: the listener and the load balancer change in place.
+    // A newer TLS policy in config, and the SQL injection group set to count while it is
+    // tried: the listener, the load balancer and the firewall change in place.
     stack.edit_config("dev.toml", |t| t + "\n[load_balancer]\ntls_policy = \"ELBSecurityPolicy-TLS13-1-3-2021-06\"\n");
+    let counting = "[waf]\nrule_groups = [\n  { name = \"AWSManagedRulesCommonRuleSet\" },\n  { name = \"AWSManagedRulesKnownBadInputsRuleSet\" },\n  { name = \"AWSManagedRulesSQLiRuleSet\", action = \"count\" },\n  { name = \"AWSManagedRulesAmazonIpReputationList\" },\n]\n";
+    stack.edit_config("dev.toml", |t| t.replace("[waf]\n", counting));
     let plan = stack.run(&["plan", "--json"]).success().json();
     assert_eq!(
         changes(&plan),
-        [("edge.alb".to_owned(), "update".to_owned()), ("edge.listener.https".to_owned(), "update".to_owned())]
+        [
+            ("edge.alb".to_owned(), "update".to_owned()),
+            ("edge.listener.https".to_owned(), "update".to_owned()),
+            ("edge.waf".to_owned(), "update".to_owned())
+        ]
     );
     stack.apply();
+    let sqli = ("AWSManagedRulesSQLiRuleSet".to_owned(), true);
+    assert_eq!(firewall_rules(&acl_name, &acl_id).await[2], sqli, "the same ACL, now only counting SQL injection");
     assert_eq!(https_policy(&alb).await.as_deref(), Some("ELBSecurityPolicy-TLS13-1-3-2021-06"));
     assert_eq!(load_balancer_attributes(&alb).await["routing.http.desync_mitigation_mode"], "strictest");
     stack.run(&["plan", "--detailed-exitcode"]).code(0);

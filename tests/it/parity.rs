@@ -59,8 +59,8 @@ async fn dev_and_staging_differ_only_as_configured_until_something_moves() {
     // role and alarm, the services' 21 parameters, the discovery namespace with its two
     // services, the flow log with its group and role, the VPC's default group and ACL, the
     // database's log group and its secret's policy, the access-log bucket and the artifacts'
-    // logging into it.
-    assert_eq!(report["structure"]["shared"], 93);
+    // logging into it, and the firewall with its log group.
+    assert_eq!(report["structure"]["shared"], 95);
     assert_eq!(report["structure"]["only_in_a"], serde_json::json!([]));
     assert_eq!(
         report["structure"]["only_in_b"],
@@ -96,6 +96,7 @@ async fn dev_and_staging_differ_only_as_configured_until_something_moves() {
         // Retention, of the database's and the flow log's groups too.
         ("database.logs", "retention_in_days"),
         ("network.flow_log.logs", "retention_in_days"),
+        ("edge.waf.logs", "retention_in_days"),
         // The endpoint names each environment's own buckets.
         ("network.endpoint.s3", "policy.Statement"),
         ("network.rt.private.b", "routes"),

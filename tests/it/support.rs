@@ -374,6 +374,10 @@ pub(crate) async fn elbv2() -> aws_sdk_elasticloadbalancingv2::Client {
     aws_sdk_elasticloadbalancingv2::Client::new(&sdk_config().await)
 }
 
+pub(crate) async fn wafv2() -> aws_sdk_wafv2::Client {
+    aws_sdk_wafv2::Client::new(&sdk_config().await)
+}
+
 /// Tag key → value.
 pub(crate) async fn route53() -> aws_sdk_route53::Client {
     aws_sdk_route53::Client::new(&sdk_config().await)
@@ -620,6 +624,24 @@ pub(crate) async fn live_resources(stack: &Stack) -> Vec<Live> {
     for s in &secrets {
         add("secret", s.arn(), tag_pairs(s.tags().iter().map(|t| (t.key(), t.value()))));
     }
+    let waf = wafv2().await;
+    let mut marker = None;
+    loop {
+        let scope = aws_sdk_wafv2::types::Scope::Regional;
+        let page = waf.list_web_acls().scope(scope).set_next_marker(marker).send().await.unwrap();
+        for acl in page.web_acls() {
+            // An ACL another test deleted since the listing has no tags to list.
+            let Ok(listed) = waf.list_tags_for_resource().resource_arn(acl.arn().unwrap()).send().await else {
+                continue;
+            };
+            let tags = listed.tag_info_for_resource().map(|t| t.tag_list()).unwrap_or_default();
+            add("web_acl", acl.arn(), tag_pairs(tags.iter().map(|t| (Some(t.key()), Some(t.value())))));
+        }
+        marker = page.next_marker().filter(|m| !m.is_empty() && !page.web_acls().is_empty()).map(str::to_owned);
+        if marker.is_none() {
+            break;
+        }
+    }
     let sns = sns().await;
     for topic in &all!(sns.list_topics()) {
         let arn = topic.topic_arn().unwrap();
@@ -859,8 +881,8 @@ pub(crate) fn expected_counts(env: &str) -> BTreeMap<&'static str, usize> {
         ("db_instance", db_instances),
         ("secret", 1),
         ("sns_topic", 1),
-        // One per service, the database's PostgreSQL log and the flow log's.
-        ("log_group", 4 + 2 * watched),
+        // One per service, the database's PostgreSQL log, the flow log's and the firewall's.
+        ("log_group", 5 + 2 * watched),
         // Two per service, the artifacts' replication role, the flow log's delivery role, and
         // production's four watchers'.
         ("iam_role", 6 + 4 * watched),
@@ -873,6 +895,8 @@ pub(crate) fn expected_counts(env: &str) -> BTreeMap<&'static str, usize> {
         ("load_balancer", 1),
         ("target_group", 1),
         ("listener", 2),
+        // The firewall on the load balancer.
+        ("web_acl", 1),
         // The platform's six, and the replication latency of the sessions and the artifacts.
         ("alarm", 8),
         // Production's blue and green weighted records; one plain record elsewhere.

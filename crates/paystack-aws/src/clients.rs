@@ -83,6 +83,7 @@ pub struct Clients {
     pub lambda: aws_sdk_lambda::Client,
     pub events: aws_sdk_eventbridge::Client,
     pub scheduler: aws_sdk_scheduler::Client,
+    pub wafv2: aws_sdk_wafv2::Client,
     /// The clock the reconcilers' waits keep.
     pub wait_clock: WaitClock,
 }
@@ -124,6 +125,7 @@ impl Clients {
             lambda: client!(aws_sdk_lambda, config),
             events: client!(aws_sdk_eventbridge, config),
             scheduler: client!(aws_sdk_scheduler, config),
+            wafv2: client!(aws_sdk_wafv2, config),
             wait_clock,
         }
     }

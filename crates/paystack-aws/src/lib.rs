@@ -33,6 +33,7 @@ mod ssm;
 mod state;
 mod tagging;
 mod transit;
+mod wafv2;
 mod wait;
 
 use std::sync::Arc;
@@ -82,6 +83,7 @@ pub fn registry(clients: &Clients, waits: &Waits) -> Registry {
     );
     r.register(kinds::BUCKET.schema(), Arc::new(s3::bucket::Buckets::new(&clients.s3)));
     r.register(kinds::BUCKET_LOGGING.schema(), Arc::new(s3::logging::BucketLoggings::new(&clients.s3)));
+    r.register(kinds::WEB_ACL.schema(), Arc::new(wafv2::web_acl::WebAcls::new(&clients.wafv2)));
     r.register(kinds::PARAMETER.schema(), Arc::new(ssm::parameter::Parameters::new(&clients.ssm)));
     r.register(kinds::SECRET.schema(), Arc::new(secretsmanager::secret::Secrets::new(&clients.secretsmanager)));
     r.register(

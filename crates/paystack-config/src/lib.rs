@@ -13,12 +13,12 @@ pub mod tls;
 
 pub use cidr::Ipv4Cidr;
 pub use error::{ConfigError, ConfigErrors, Location};
-pub use load::SHARED_FILE;
+pub use load::{MANAGED_RULE_GROUPS, SHARED_FILE};
 pub use model::{
     AccessLogs, Account, Alarms, Alerts, Artifacts, CapacityRange, Compliance, Config, Database, DbCapacity, Discovery,
     Dns, Drift, DriftSchedule, Environment, Iam, IgnoredField, LoadBalancer, Logs, Network, PLATFORM_PARAMETERS,
-    Rotation, Security, Service, Sessions, SessionsCapacity, StateSettings, StateStore, Tags, TransitGateway, Waits,
-    parameter_variable,
+    Rotation, Security, Service, Sessions, SessionsCapacity, StateSettings, StateStore, Tags, TransitGateway, Waf,
+    WafAction, WafRuleGroup, Waits, parameter_variable,
 };
 
 #[cfg(test)]

@@ -27,10 +27,12 @@ mod platform;
 mod state;
 mod storage;
 mod transit;
+pub(crate) mod waf;
 mod waits;
 pub(crate) use platform::SERVERLESS_CLASS;
 
 pub const SHARED_FILE: &str = "shared.toml";
+pub use waf::MANAGED_RULE_GROUPS;
 
 /// Names capped at 32 characters (load balancers, target groups) are shortened with a hash;
 /// `{env}-{region}` must still fit in front of it for the name to say what it is.
@@ -65,6 +67,7 @@ struct RawFile {
     sessions: Option<storage::RawSessions>,
     artifacts: Option<storage::RawArtifacts>,
     access_logs: Option<storage::RawAccessLogs>,
+    waf: Option<waf::RawWaf>,
     discovery: Option<discovery::RawDiscovery>,
     compliance: Option<automation::RawCompliance>,
 }
@@ -504,6 +507,7 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
     let artifacts = storage::artifacts(c, env.artifacts.unwrap_or_default(), shared.artifacts.unwrap_or_default());
     let access_logs =
         storage::access_logs(c, env.access_logs.unwrap_or_default(), shared.access_logs.unwrap_or_default());
+    let waf = waf::waf(c, env.waf.unwrap_or_default(), shared.waf.unwrap_or_default());
     let discovery = discovery::discovery(
         c,
         env.discovery.unwrap_or_default(),
@@ -551,6 +555,7 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
         sessions: sessions?,
         artifacts: artifacts?,
         access_logs: access_logs?,
+        waf: waf?,
         discovery: discovery?,
         compliance: compliance?,
     };

@@ -95,6 +95,7 @@ pub struct Environment {
     pub sessions: Sessions,
     pub artifacts: Artifacts,
     pub access_logs: AccessLogs,
+    pub waf: Waf,
     pub discovery: Discovery,
     pub compliance: Compliance,
 }
@@ -162,6 +163,30 @@ pub struct Artifacts {
     pub glacier_ir_days: u32,
     /// A version that is no longer current is deleted after this many days.
     pub noncurrent_expiration_days: u32,
+}
+
+/// The web application firewall (`[waf]`): a regional web ACL on the load balancer running
+/// AWS managed rule groups, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Waf {
+    pub enabled: bool,
+    pub rule_groups: Vec<WafRuleGroup>,
+}
+
+/// One AWS managed rule group of the web ACL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WafRuleGroup {
+    pub name: String,
+    pub action: WafAction,
+}
+
+/// What a rule group does with a request its rules match.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WafAction {
+    /// The group's own rules' actions: a match is blocked.
+    Block,
+    /// Matches are counted and let through: how a group is tried before it blocks.
+    Count,
 }
 
 /// The access-log bucket (`[access_logs]`): what the load balancer and the buckets' access

@@ -802,3 +802,35 @@ fn prod_watches_itself_by_default_and_a_schedule_is_checked_before_any_call() {
     assert!(message.contains("protected"), "{message}");
     assert!(help.contains("drift --fix"), "{help}");
 }
+
+#[test]
+fn the_firewall_runs_the_configured_managed_groups_and_refuses_what_waf_would() {
+    let dev = |extra: &str| [("dev.toml", format!("[network]\ncidr = \"10.0.0.0/16\"\n[waf]\n{extra}"))];
+    let config = load(&[DEV]).unwrap();
+    let waf = &config.environments["dev"].waf;
+    assert!(waf.enabled, "on unless turned off");
+    assert_eq!(waf.rule_groups.len(), 4, "the common set, bad inputs, SQL injection, IP reputation");
+    let groups = "rule_groups = [{ name = \"AWSManagedRulesSQLiRuleSet\", action = \"count\" }]\n";
+    let config = load(&dev(groups).each_ref().map(|(f, t)| (*f, t.as_str()))).unwrap();
+    assert_eq!(
+        config.environments["dev"].waf.rule_groups,
+        [crate::WafRuleGroup { name: "AWSManagedRulesSQLiRuleSet".into(), action: crate::WafAction::Count }]
+    );
+    for (extra, wanted) in [
+        ("rule_groups = [{ name = \"AWSManagedRulesSQLi\" }]\n", "is not an AWS managed rule group"),
+        ("rule_groups = [{ name = \"AWSManagedRulesSQLiRuleSet\", action = \"allow\" }]\n", "is not an action"),
+        (
+            "rule_groups = [{ name = \"AWSManagedRulesSQLiRuleSet\" }, { name = \"AWSManagedRulesSQLiRuleSet\" }]\n",
+            "is named twice",
+        ),
+        ("rule_groups = []\n", "is empty"),
+        (
+            "rule_groups = [{ name = \"AWSManagedRulesCommonRuleSet\" }, { name = \"AWSManagedRulesLinuxRuleSet\" }, { name = \"AWSManagedRulesSQLiRuleSet\" }, { name = \"AWSManagedRulesKnownBadInputsRuleSet\" }, { name = \"AWSManagedRulesAdminProtectionRuleSet\" }, { name = \"AWSManagedRulesPHPRuleSet\" }, { name = \"AWSManagedRulesUnixRuleSet\" }]\n",
+            "more than a web ACL's 1500",
+        ),
+    ] {
+        let (at, message, _) = only_error(&dev(extra).each_ref().map(|(f, t)| (*f, t.as_str())));
+        assert!(at.starts_with("dev.toml:4:"), "{extra}: {at}");
+        assert!(message.contains(wanted), "{extra}: {message}");
+    }
+}

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_cloudwatchlogs as logs;
 use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
-use paystack_platform::kinds::{LogGroup, RDS_LOG_GROUP_PREFIX};
+use paystack_platform::kinds::{LogGroup, RDS_LOG_GROUP_PREFIX, WAF_LOG_GROUP_PREFIX};
 use serde_json::json;
 
 use crate::error::{all, classify, missing, unless_gone, unless_gone_since};
@@ -54,10 +54,14 @@ impl LogGroups {
 #[async_trait]
 impl Reconciler for LogGroups {
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
-        // The stacks' own names, and the database's group under RDS's prefix. Without a
-        // common prefix, one listing of every group holds both.
+        // The stacks' own names, the database's group under RDS's prefix and the firewall's
+        // under WAF's. Without a common prefix, one listing of every group holds them all.
         let prefixes = match scope.name_prefix() {
-            Some(p) => vec![Some(p.to_owned()), Some(format!("{RDS_LOG_GROUP_PREFIX}{p}"))],
+            Some(p) => vec![
+                Some(p.to_owned()),
+                Some(format!("{RDS_LOG_GROUP_PREFIX}{p}")),
+                Some(format!("{WAF_LOG_GROUP_PREFIX}{p}")),
+            ],
             None => vec![None],
         };
         let mut groups = Vec::new();
@@ -70,7 +74,8 @@ impl Reconciler for LogGroups {
             let name = g.log_group_name().ok_or_else(|| missing("log group name"))?;
             // A database's group ends in its log type and carries a cluster identifier that
             // may have been shortened, so its name cannot say whose it is: its tags do.
-            if !name.starts_with(RDS_LOG_GROUP_PREFIX) && !scope.may_own(name) {
+            let own = name.strip_prefix(WAF_LOG_GROUP_PREFIX).unwrap_or(name);
+            if !name.starts_with(RDS_LOG_GROUP_PREFIX) && !scope.may_own(own) {
                 continue; // another stack's: its tags are not read
             }
             let arn = group_arn(&g)?;

@@ -7,10 +7,12 @@ use paystack_core::naming;
 use super::audit::{ALB_LOG_PREFIX, Audit};
 use super::network::Network;
 use super::security::Security;
+use super::storage::Storage;
 use super::{BlueprintError, Builder, Lookups, NOT_LOOKED_UP};
 use crate::kinds::{
     self, ACCESS_LOGS_BUCKET, ACCESS_LOGS_ENABLED, ACCESS_LOGS_PREFIX, AliasTarget, DESYNC_MITIGATION_MODE,
-    DROP_INVALID_HEADER_FIELDS, DnsRecord, Handle, Listener, ListenerAction, LoadBalancer, TargetGroup, each,
+    DROP_INVALID_HEADER_FIELDS, DnsRecord, Handle, Listener, ListenerAction, LoadBalancer, LogGroup, TargetGroup,
+    WAF_LOG_GROUP_PREFIX, WafRule, WebAcl, each,
 };
 
 /// The ports the load balancer listens on: HTTP only to redirect to HTTPS.
@@ -29,6 +31,7 @@ pub(super) fn edge(
     b: &mut Builder<'_>,
     network: &Network,
     security: &Security,
+    storage: &Storage,
     audit: &Audit,
     lookups: &Lookups,
 ) -> Result<Edge, BlueprintError> {
@@ -80,7 +83,42 @@ pub(super) fn edge(
         default_action: ListenerAction::Forward { target_group_arn: target_group.arn() },
         tags: n.tags,
     })?;
+    if env.waf.enabled {
+        firewall(b, storage, &load_balancer)?;
+    }
     Ok(Edge { load_balancer, target_group, service_record })
+}
+
+/// The web application firewall on the load balancer: AWS managed rule groups in the
+/// configured order, each blocking what it matches or only counting it, and a log of every
+/// request it inspects in a group with the environment's retention and key.
+fn firewall(
+    b: &mut Builder<'_>,
+    storage: &Storage,
+    load_balancer: &Handle<LoadBalancer>,
+) -> Result<(), BlueprintError> {
+    let env = b.env;
+    let logs_name = format!("{WAF_LOG_GROUP_PREFIX}{}", b.name("edge", "waf"));
+    let logs = b.add_at(b.placement(&kinds::LOG_GROUP), logs_name, "edge.waf.logs", |n| LogGroup {
+        name: n.name,
+        retention_in_days: env.logs.retention_days,
+        kms_key_id: storage.key.arn(),
+        tags: n.tags,
+    })?;
+    b.add("edge.waf", ("edge", "waf"), |n| WebAcl {
+        name: n.name,
+        description: format!("paystack: what {} lets through to its load balancer", env.name),
+        rules: env
+            .waf
+            .rule_groups
+            .iter()
+            .map(|g| WafRule { rule_group: g.name.clone(), count_only: g.action == paystack_config::WafAction::Count })
+            .collect(),
+        resource_arns: vec![load_balancer.arn()],
+        log_destination: logs.arn(),
+        tags: n.tags,
+    })?;
+    Ok(())
 }
 
 /// The service's name in the looked-up zone: one alias record to the load balancer, or one

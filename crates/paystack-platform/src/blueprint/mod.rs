@@ -153,7 +153,7 @@ pub fn blueprint(env: &Environment, lookups: &Lookups) -> Result<Blueprint, Blue
     let audit = audit::audit(&mut b, &network, &storage)?;
     let database = database::database(&mut b, lookups, &network, &security, &storage)?;
     let alerts = alerts::alerts(&mut b, &storage)?;
-    let edge = edge::edge(&mut b, &network, &security, &audit, lookups)?;
+    let edge = edge::edge(&mut b, &network, &security, &storage, &audit, lookups)?;
     let compute = compute::compute(&mut b, &network, &security, &database, &alerts, &edge, &storage)?;
     monitoring::monitoring(&mut b, &alerts, &edge, &database, &compute, &storage)?;
     automation::automation(&mut b, lookups, &network, &security, &storage, &alerts, &compute)?;

@@ -55,7 +55,11 @@ pub(super) fn storage(b: &mut Builder<'_>, lookups: &Lookups) -> Result<Storage,
     let account = account_of(env, lookups);
     // Every log group of the stack: its names start alike, the database's after RDS's prefix.
     let stack_names = format!("{}-{}-*", env.name, env.region);
-    let log_groups = vec![stack_names.clone(), format!("{RDS_LOG_GROUP_PREFIX}{stack_names}")];
+    let log_groups = vec![
+        stack_names.clone(),
+        format!("{RDS_LOG_GROUP_PREFIX}{stack_names}"),
+        format!("{}{stack_names}", kinds::WAF_LOG_GROUP_PREFIX),
+    ];
     let key_in = |region: &str| {
         let account = account.clone();
         let region = region.to_owned();

@@ -91,6 +91,13 @@ pub(crate) fn env(name: &str, cidr: &str, nats: usize) -> Environment {
             glacier_ir_days: 90,
             noncurrent_expiration_days: 30,
         },
+        waf: paystack_config::Waf {
+            enabled: true,
+            rule_groups: vec![paystack_config::WafRuleGroup {
+                name: "AWSManagedRulesCommonRuleSet".into(),
+                action: paystack_config::WafAction::Block,
+            }],
+        },
         access_logs: paystack_config::AccessLogs { expiration_days: 14 },
         discovery: paystack_config::Discovery { namespace: format!("{name}.paystack.internal") },
         compliance: paystack_config::Compliance { function: false, memory_mb: 256, timeout_seconds: 60 },
@@ -140,8 +147,8 @@ fn environments_share_one_structure() {
     // of the two services, the discovery namespace with a discovery service for each, and
     // the database's log group and the policy of its secret, the flow log with its group and
     // role, the VPC's default group and ACL, and the access-log bucket with the artifacts
-    // bucket's logging into it (the state is local here).
-    assert_eq!(dev.specs.len(), 87);
+    // bucket's logging into it (the state is local here), and the firewall with its log group.
+    assert_eq!(dev.specs.len(), 89);
 }
 
 #[test]
@@ -739,8 +746,9 @@ fn sessions_are_encrypted_with_each_region_s_own_key_and_replicated_where_config
         &json!([
             "arn:aws:logs:us-east-1:123456789012:log-group:dev-us-east-1-*",
             "arn:aws:logs:us-east-1:123456789012:log-group:/aws/rds/cluster/dev-us-east-1-*",
+            "arn:aws:logs:us-east-1:123456789012:log-group:aws-waf-logs-dev-us-east-1-*",
         ]),
-        "the environment's groups only, the database's among them"
+        "the environment's groups only, the database's and the firewall's among them"
     );
     assert_eq!(
         home["Statement"][1]["Condition"]["StringEquals"]["kms:ViaService"],

@@ -13,11 +13,12 @@
 use paystack_config::Environment;
 use serde_json::{Value, json};
 
-use crate::kinds::{RDS_LOG_GROUP_PREFIX, ROLE_PATH_ROOT};
+use crate::kinds::{RDS_LOG_GROUP_PREFIX, ROLE_PATH_ROOT, WAF_LOG_GROUP_PREFIX};
 
 mod automation;
 mod data;
 mod discovery;
+mod edge;
 
 /// The region IAM's and Route 53's global endpoints answer in: what `aws:RequestedRegion` is
 /// for their calls.
@@ -304,10 +305,14 @@ impl Scope<'_> {
                     "logs:TagResource",
                     "logs:UntagResource",
                 ],
-                [format!("log-group:{named}"), format!("log-group:{RDS_LOG_GROUP_PREFIX}{named}")]
-                    .iter()
-                    .flat_map(|group| self.arns("logs", group))
-                    .collect(),
+                [
+                    format!("log-group:{named}"),
+                    format!("log-group:{RDS_LOG_GROUP_PREFIX}{named}"),
+                    format!("log-group:{WAF_LOG_GROUP_PREFIX}{named}"),
+                ]
+                .iter()
+                .flat_map(|group| self.arns("logs", group))
+                .collect(),
                 false,
             ),
         );
@@ -393,6 +398,7 @@ impl Scope<'_> {
         }
         statements.extend(self.data_statements());
         statements.extend(self.discovery_statements());
+        statements.extend(self.firewall_statements());
         statements.extend(self.automation_statements());
         statements.push(self.allow(
             &[

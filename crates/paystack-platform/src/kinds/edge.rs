@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{KindDef, KindSpec, Tags, fields, outputs};
 
 /// The kinds of this layer.
-pub(super) const KINDS: &[&KindDef] = &[&LOAD_BALANCER, &TARGET_GROUP, &LISTENER, &DNS_RECORD];
+pub(super) const KINDS: &[&KindDef] = &[&LOAD_BALANCER, &TARGET_GROUP, &LISTENER, &DNS_RECORD, &WEB_ACL];
 
 /// An internet-facing Application Load Balancer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -141,3 +141,37 @@ pub fn dns_owner_parent(stack_key: &str, zone: &str) -> String {
 pub fn dns_owner_name(stack_key: &str, id: &str, zone: &str) -> String {
     format!("{}.{}", id.replace('.', "-"), dns_owner_parent(stack_key, zone))
 }
+
+/// One rule of a web ACL: an AWS managed rule group, at its place in the list. `count_only`
+/// counts what the group matches and blocks nothing, which is how a group is tried first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WafRule {
+    pub rule_group: String,
+    pub count_only: bool,
+}
+
+/// A regional WAFv2 web ACL: a request its rules do not block is let through. It guards
+/// `resource_arns` (the load balancer), and logs each request it inspects to the log group
+/// `log_destination`, whose name starts with [`WAF_LOG_GROUP_PREFIX`] as WAF requires.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WebAcl {
+    pub name: String,
+    pub description: String,
+    pub rules: Vec<WafRule>,
+    pub resource_arns: Vec<Input<String>>,
+    pub log_destination: Input<String>,
+    pub tags: Tags,
+}
+pub const WEB_ACL: KindDef = KindDef::new("wafv2.web_acl", "wafv2", "wafv2_web_acl")
+    .named("name", 128)
+    .replace_on(fields!(WebAcl: name))
+    .unordered(fields!(WebAcl: resource_arns));
+impl KindSpec for WebAcl {
+    const DEF: &'static KindDef = &WEB_ACL;
+}
+outputs!(WebAcl { arn: String, id: String });
+
+/// What every WAF log group's name starts with: WAF logs to no other.
+pub const WAF_LOG_GROUP_PREFIX: &str = "aws-waf-logs-";
+/// The vendor of the managed rule groups a web ACL runs.
+pub const AWS_VENDOR: &str = "AWS";
