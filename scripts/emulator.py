@@ -304,6 +304,45 @@ def wafv2_list_resources_for_web_acl() -> None:
     WAFV2Response.list_resources_for_web_acl = list_resources_for_web_acl
 
 
+def rds_performance_insights() -> None:
+    """A DB instance keeps its Performance Insights settings and reports them.
+
+    AWS takes `EnablePerformanceInsights`, its KMS key and its retention on CreateDBInstance
+    and ModifyDBInstance, and DescribeDBInstances reports them; moto dropped all three, so an
+    instance always read as having it off. Turning it off clears the key and retention.
+    """
+    from moto.rds.models import DBInstance
+
+    created = DBInstance.__init__
+    updated = DBInstance.update
+
+    def keep(self, kwargs):  # type: ignore[no-untyped-def]
+        enabled = kwargs.pop("enable_performance_insights", None)
+        if enabled is not None:
+            self.performance_insights_enabled = bool(enabled)
+        for key in ("performance_insights_kms_key_id", "performance_insights_retention_period"):
+            value = kwargs.pop(key, None)
+            if value is not None:
+                setattr(self, key, value)
+        if getattr(self, "performance_insights_enabled", None) is False:
+            self.performance_insights_kms_key_id = None
+            self.performance_insights_retention_period = None
+
+    def init(self, backend, *args, **kwargs):  # type: ignore[no-untyped-def]
+        pi = {k: kwargs.pop(k) for k in list(kwargs) if "performance_insights" in k}
+        created(self, backend, *args, **kwargs)
+        self.performance_insights_enabled = False
+        keep(self, pi)
+
+    def update(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        pi = {k: kwargs.pop(k) for k in list(kwargs) if "performance_insights" in k}
+        updated(self, *args, **kwargs)
+        keep(self, pi)
+
+    DBInstance.__init__ = init
+    DBInstance.update = update
+
+
 def lambda_logging_config_and_key() -> None:
     """A function keeps its LoggingConfig, and UpdateFunctionConfiguration changes its key.
 
@@ -348,6 +387,7 @@ EXTENSIONS = [
     secretsmanager_create_over_scheduled_deletion,
     route53_create_after_delete,
     wafv2_list_resources_for_web_acl,
+    rds_performance_insights,
     lambda_logging_config_and_key,
 ]
 

@@ -179,7 +179,7 @@ async fn dev_runs_its_services_on_fargate_behind_the_load_balancer() {
 
     stack.run(&["plan", "--detailed-exitcode"]).code(0);
 
-    // Retention (the database's and the flow log's too), desired counts, scaling and thresholds change in place; a new size is a new task definition
+    // Retention (the database's, the flow log's and the firewall's too), desired counts, scaling and thresholds change in place; a new size is a new task definition
     // revision, registered first, which the service then rolls to.
     stack.edit_config("dev.toml", |t| {
         t + "\n[logs]\nretention_days = 14\n\n[alarms]\ndb_connections = 350\n\n[services.worker]\ncpu = 512\nmemory = 1024\ndesired_count = 2\nmax_count = 3\ncpu_target_percent = 55\n"
@@ -195,6 +195,7 @@ async fn dev_runs_its_services_on_fargate_behind_the_load_balancer() {
             ("app.worker.service".to_owned(), "update".to_owned()),
             ("app.worker.task".to_owned(), "replace".to_owned()),
             ("database.logs".to_owned(), "update".to_owned()),
+            ("edge.waf.logs".to_owned(), "update".to_owned()),
             ("network.flow_log.logs".to_owned(), "update".to_owned()),
         ]
     );

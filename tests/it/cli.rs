@@ -35,6 +35,7 @@ fn output_json_is_one_object_of_the_stacks_outputs() {
     assert_eq!(
         keys,
         [
+            "access_log_bucket",
             "alb_dns_name",
             "artifacts_bucket",
             "artifacts_replica_bucket",

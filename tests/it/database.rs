@@ -117,6 +117,7 @@ async fn dev_gets_an_encrypted_aurora_cluster_its_secret_and_an_alert_topic() {
         instances.db_instances().iter().filter(|i| i.db_cluster_identifier() == Some(cluster_name.as_str())).collect();
     assert_eq!(ours.len(), 1);
     assert_eq!(ours[0].db_instance_class(), Some("db.t3.medium"));
+    assert_eq!(ours[0].performance_insights_enabled(), Some(false), "development leaves Performance Insights off");
     assert_eq!(ours[0].db_instance_identifier(), Some(writer_name.as_str()));
 
     // The credentials: a secret named for the environment, whose password reached nowhere.
@@ -241,6 +242,13 @@ async fn prod_gets_readers_across_zones_on_larger_instances() {
         ]
     );
     let out = stack.run(&["output", "--json"]).success().json();
+    // Performance Insights on every instance, 7 days, under the environment's key.
+    let key = out["kms_key_arn"].as_str().unwrap();
+    for i in instances.db_instances().iter().filter(|i| i.db_cluster_identifier() == Some(cluster_name.as_str())) {
+        assert_eq!(i.performance_insights_enabled(), Some(true), "{:?}", i.db_instance_identifier());
+        assert_eq!(i.performance_insights_kms_key_id(), Some(key));
+        assert_eq!(i.performance_insights_retention_period(), Some(7));
+    }
     let subscriptions = sns()
         .await
         .list_subscriptions_by_topic()

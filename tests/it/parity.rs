@@ -93,6 +93,8 @@ async fn dev_and_staging_differ_only_as_configured_until_something_moves() {
         ("app.worker.logs", "retention_in_days"),
         ("database.cluster", "backup_retention_period"),
         ("database.instance.writer", "instance_class"),
+        // staging turns Performance Insights on.
+        ("database.instance.writer", "performance_insights"),
         // Retention, of the database's and the flow log's groups too.
         ("database.logs", "retention_in_days"),
         ("network.flow_log.logs", "retention_in_days"),

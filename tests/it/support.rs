@@ -526,6 +526,11 @@ async fn discovery_layer() -> Vec<Live> {
 }
 
 pub(crate) async fn live_resources(stack: &Stack) -> Vec<Live> {
+    // On the heap: its future holds every listing's, and would grow each test's stack.
+    Box::pin(listed_resources(stack)).await
+}
+
+async fn listed_resources(stack: &Stack) -> Vec<Live> {
     let client = ec2().await;
     let f = stack.filter();
     let mut live = Vec::new();
@@ -624,23 +629,8 @@ pub(crate) async fn live_resources(stack: &Stack) -> Vec<Live> {
     for s in &secrets {
         add("secret", s.arn(), tag_pairs(s.tags().iter().map(|t| (t.key(), t.value()))));
     }
-    let waf = wafv2().await;
-    let mut marker = None;
-    loop {
-        let scope = aws_sdk_wafv2::types::Scope::Regional;
-        let page = waf.list_web_acls().scope(scope).set_next_marker(marker).send().await.unwrap();
-        for acl in page.web_acls() {
-            // An ACL another test deleted since the listing has no tags to list.
-            let Ok(listed) = waf.list_tags_for_resource().resource_arn(acl.arn().unwrap()).send().await else {
-                continue;
-            };
-            let tags = listed.tag_info_for_resource().map(|t| t.tag_list()).unwrap_or_default();
-            add("web_acl", acl.arn(), tag_pairs(tags.iter().map(|t| (Some(t.key()), Some(t.value())))));
-        }
-        marker = page.next_marker().filter(|m| !m.is_empty() && !page.web_acls().is_empty()).map(str::to_owned);
-        if marker.is_none() {
-            break;
-        }
+    for (arn, tags) in web_acls().await {
+        add("web_acl", Some(&arn), tags);
     }
     let sns = sns().await;
     for topic in &all!(sns.list_topics()) {
@@ -907,6 +897,28 @@ pub(crate) fn expected_counts(env: &str) -> BTreeMap<&'static str, usize> {
     ]
     .into_iter()
     .collect()
+}
+
+/// Every web ACL of the region with its tags, through every listing page.
+async fn web_acls() -> Vec<(String, BTreeMap<String, String>)> {
+    let waf = wafv2().await;
+    let mut out = Vec::new();
+    let mut marker = None;
+    loop {
+        let scope = aws_sdk_wafv2::types::Scope::Regional;
+        let page = waf.list_web_acls().scope(scope).set_next_marker(marker).send().await.unwrap();
+        for acl in page.web_acls() {
+            let arn = acl.arn().unwrap();
+            // An ACL another test deleted since the listing has no tags to list.
+            let Ok(listed) = waf.list_tags_for_resource().resource_arn(arn).send().await else { continue };
+            let tags = listed.tag_info_for_resource().map(|t| t.tag_list()).unwrap_or_default();
+            out.push((arn.to_owned(), tag_pairs(tags.iter().map(|t| (Some(t.key()), Some(t.value()))))));
+        }
+        marker = page.next_marker().filter(|m| !m.is_empty() && !page.web_acls().is_empty()).map(str::to_owned);
+        if marker.is_none() {
+            return out;
+        }
+    }
 }
 
 /// How many live resources an apply of the environment makes.

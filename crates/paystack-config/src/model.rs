@@ -276,6 +276,9 @@ pub struct Database {
     pub database_name: String,
     /// Take a final snapshot when the cluster is deleted.
     pub final_snapshot: bool,
+    /// Performance Insights on every instance, kept 7 days (AWS's free tier) under the
+    /// environment's key.
+    pub performance_insights: bool,
     /// Rotation of the master password; `None` leaves it off.
     pub rotation: Option<Rotation>,
 }

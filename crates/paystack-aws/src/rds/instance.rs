@@ -72,6 +72,10 @@ impl Reconciler for DbInstances {
                 "instance_class": i.db_instance_class(),
                 "availability_zone": i.availability_zone(),
                 "promotion_tier": i.promotion_tier(),
+                "performance_insights": (i.performance_insights_enabled() == Some(true)).then(|| json!({
+                    "kms_key_id": i.performance_insights_kms_key_id(),
+                    "retention_days": i.performance_insights_retention_period(),
+                })),
             });
             let outputs = json!({
                 "arn": i.db_instance_arn(),
@@ -100,6 +104,9 @@ impl Reconciler for DbInstances {
             .availability_zone(typed.availability_zone.as_str())
             .promotion_tier(typed.promotion_tier)
             .publicly_accessible(false)
+            .enable_performance_insights(typed.performance_insights.is_some())
+            .set_performance_insights_kms_key_id(insights_key(desired, &typed)?)
+            .set_performance_insights_retention_period(typed.performance_insights.as_ref().map(|p| p.retention_days))
             .set_tags(Some(create_tags(desired)))
             .send()
             .await
@@ -131,6 +138,12 @@ impl Reconciler for DbInstances {
             modify = match change.field.as_str() {
                 "instance_class" => modify.db_instance_class(typed.instance_class.as_str()),
                 "promotion_tier" => modify.promotion_tier(typed.promotion_tier),
+                "performance_insights" => modify
+                    .enable_performance_insights(typed.performance_insights.is_some())
+                    .set_performance_insights_kms_key_id(insights_key(desired, &typed)?)
+                    .set_performance_insights_retention_period(
+                        typed.performance_insights.as_ref().map(|p| p.retention_days),
+                    ),
                 "tags" => modify,
                 other => return Err(cannot_update(desired, other)),
             };
@@ -169,4 +182,9 @@ impl Reconciler for DbInstances {
         let deleted = self.wait.until(Cadence::STEADY, look, deleted).await;
         gone(current, "DB instance", deleted)
     }
+}
+
+/// The key Performance Insights encrypts with, if it is on.
+fn insights_key(desired: &Desired, typed: &DbInstance) -> Result<Option<String>, ReconcileError> {
+    typed.performance_insights.as_ref().map(|p| resolved(desired, &p.kms_key_id).cloned()).transpose()
 }

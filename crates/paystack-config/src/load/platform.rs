@@ -21,6 +21,7 @@ pub(super) struct RawDatabase {
     master_username: Option<Spanned<String>>,
     database_name: Option<Spanned<String>>,
     final_snapshot: Option<Spanned<bool>>,
+    performance_insights: Option<Spanned<bool>>,
     rotation: Option<Spanned<bool>>,
     rotation_days: Option<Spanned<i64>>,
     rotation_lambda_arn: Option<Spanned<String>>,
@@ -108,6 +109,7 @@ pub(super) fn database(c: &mut Checker<'_>, env: RawDatabase, shared: RawDatabas
     let username = c.pick("database.master_username", env.master_username, shared.master_username);
     let db_name = c.pick("database.database_name", env.database_name, shared.database_name);
     let final_snapshot = c.pick_optional(env.final_snapshot, shared.final_snapshot);
+    let performance_insights = c.pick_optional(env.performance_insights, shared.performance_insights);
     let rotation = c.pick_optional(env.rotation, shared.rotation);
     let rotation_days = c.pick_optional(env.rotation_days, shared.rotation_days);
     let rotation_lambda = c.pick_optional(env.rotation_lambda_arn, shared.rotation_lambda_arn);
@@ -204,6 +206,7 @@ pub(super) fn database(c: &mut Checker<'_>, env: RawDatabase, shared: RawDatabas
         master_username: username?,
         database_name: db_name?,
         final_snapshot: final_snapshot.is_some_and(|f| f.value),
+        performance_insights: performance_insights.is_some_and(|p| p.value),
         rotation: rotation?,
     })
 }

@@ -131,6 +131,10 @@ pub(super) fn database(
                     instance_class: db.instance_class().to_owned(),
                     availability_zone: az,
                     promotion_tier,
+                    performance_insights: db.performance_insights.then(|| kinds::PerformanceInsights {
+                        kms_key_id: storage.key.arn(),
+                        retention_days: kinds::PERFORMANCE_INSIGHTS_DAYS,
+                    }),
                     tags: n.tags,
                 }
             })?;

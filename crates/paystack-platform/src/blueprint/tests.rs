@@ -42,6 +42,7 @@ pub(crate) fn env(name: &str, cidr: &str, nats: usize) -> Environment {
             master_username: "paystack".into(),
             database_name: "payments".into(),
             final_snapshot: false,
+            performance_insights: false,
             rotation: None,
         },
         alerts: Alerts { emails: vec!["oncall@example.com".into()] },

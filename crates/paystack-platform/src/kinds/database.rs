@@ -237,8 +237,22 @@ pub struct DbInstance {
     pub instance_class: String,
     pub availability_zone: String,
     pub promotion_tier: i32,
+    /// `None`: Performance Insights is off.
+    #[serde(default)]
+    pub performance_insights: Option<PerformanceInsights>,
     pub tags: Tags,
 }
+
+/// Performance Insights on an instance: what it records is kept `retention_days` and
+/// encrypted with `kms_key_id`, which AWS does not let change once set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PerformanceInsights {
+    pub kms_key_id: Input<String>,
+    pub retention_days: i32,
+}
+
+/// Days Performance Insights keeps what it records: AWS's free tier.
+pub const PERFORMANCE_INSIGHTS_DAYS: i32 = 7;
 pub const DB_INSTANCE: KindDef = KindDef::new("rds.db_instance", "rds", "rds_instance")
     .named("identifier", RDS_NAME_MAX)
     .replace_on(fields!(DbInstance: identifier, cluster_identifier, engine, availability_zone));
