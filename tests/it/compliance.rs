@@ -39,7 +39,7 @@ async fn check_passes_after_apply_and_names_exactly_each_change_made_by_hand() {
     assert_eq!(report["compliant"], true);
     assert_eq!(report["violations"], json!([]));
     let rules: Vec<&str> = report["rules"].as_array().unwrap().iter().filter_map(|r| r["id"].as_str()).collect();
-    assert_eq!(rules.len(), 22, "{rules:?}");
+    assert_eq!(rules.len(), 23, "{rules:?}");
     assert!(report["resources_checked"].as_u64().unwrap() > 70, "{report:#}");
     let out = stack.run(&["output", "--json"]).success().json();
 

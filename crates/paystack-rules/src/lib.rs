@@ -175,6 +175,12 @@ pub const RULES: &[Rule] = &[
         check: access_logs,
     },
     Rule {
+        id: "web-acl-guards-and-logs",
+        description: "the firewall guards a load balancer, runs rules, and logs what it inspects",
+        kinds: &[&kinds::WEB_ACL],
+        check: web_acl,
+    },
+    Rule {
         id: "no-public-ip-on-launch",
         description: "no subnet gives what starts in it a public address",
         kinds: &[&kinds::SUBNET],
@@ -434,6 +440,22 @@ fn access_logs(_: &Context<'_>, o: &Observed) -> Vec<Finding> {
         (Some("true"), None) => vec![finding("access logs written to a bucket", "no bucket named")],
         _ => vec![finding("access logs on", shown(enabled))],
     }
+}
+
+fn web_acl(_: &Context<'_>, o: &Observed) -> Vec<Finding> {
+    let a = &o.attributes;
+    let empty = |field: &str| a.get(field).and_then(Value::as_array).is_none_or(Vec::is_empty);
+    let mut out = Vec::new();
+    if empty("resource_arns") {
+        out.push(finding("guards a load balancer", "guards nothing"));
+    }
+    if empty("rules") {
+        out.push(finding("runs managed rule groups", "no rule"));
+    }
+    if text(a.get("log_destination")).is_none() {
+        out.push(finding("logs what it inspects", "no logging"));
+    }
+    out
 }
 
 fn not_root(_: &Context<'_>, o: &Observed) -> Vec<Finding> {

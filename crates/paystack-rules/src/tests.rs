@@ -265,6 +265,24 @@ fn buckets_tables_keys_logs_and_listeners_keep_their_settings() {
         ]
     );
 
+    let acl = |guarded: Value, logs: Value| {
+        live(
+            &kinds::WEB_ACL,
+            "edge.waf",
+            "arn:acl",
+            json!({ "rules": [{ "rule_group": "AWSManagedRulesCommonRuleSet", "count_only": false }],
+                "resource_arns": guarded, "log_destination": logs, "tags": tags() }),
+        )
+    };
+    assert_eq!(broken(acl(json!(["arn:lb"]), json!("arn:logs")), &[]), []);
+    assert_eq!(
+        broken(acl(json!([]), json!(null)), &[]),
+        [
+            ("web-acl-guards-and-logs", "guards nothing".to_owned()),
+            ("web-acl-guards-and-logs", "no logging".to_owned())
+        ]
+    );
+
     let cluster = |exports: Value| {
         live(
             &kinds::DB_CLUSTER,

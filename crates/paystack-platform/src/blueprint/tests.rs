@@ -928,3 +928,52 @@ fn only_a_protected_environment_keeps_its_secret_recoverable_after_a_delete() {
     assert_eq!(window(true), Expr::from(json!(kinds::SECRET_RECOVERY_DAYS)));
     assert_eq!(window(false), Expr::from(Value::Null));
 }
+
+/// An expression as JSON, each reference as the string `ref:{resource}.{output}`.
+fn as_json(e: &Expr) -> Value {
+    match e {
+        Expr::Literal(v) => v.clone(),
+        Expr::Ref(r) => Value::String(format!("ref:{}.{}", r.resource, r.output)),
+        Expr::List(items) => Value::Array(items.iter().map(as_json).collect()),
+        Expr::Map(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), as_json(v))).collect()),
+    }
+}
+
+#[test]
+fn no_role_bucket_or_endpoint_policy_allows_every_action_or_an_unheld_wildcard_resource() {
+    let list = |v: &Value| match v {
+        Value::Array(items) => items.clone(),
+        Value::Null => Vec::new(),
+        one => vec![one.clone()],
+    };
+    for (name, cidr, zones) in [("dev", "10.0.0.0/16", 1), ("staging", "10.1.0.0/16", 3), ("prod", "10.2.0.0/16", 3)] {
+        let mut e = env(name, cidr, zones);
+        e.replica_region = Some("eu-west-1".into());
+        e.state.backend = paystack_config::StateStore::S3 { bucket: None, lock_table: None };
+        let b = build(&e, &Lookups { account_id: Some("123456789012".into()), ..Lookups::default() });
+        let mut documents = Vec::new();
+        for s in &b.specs {
+            let kind = s.kind.as_str();
+            if ["iam.role", "s3.bucket", "ec2.vpc_endpoint"].contains(&kind) {
+                documents.push((format!("{} policy", s.id), as_json(&s.fields["policy"])));
+            }
+            if let Some(Expr::Map(others)) = s.fields.get("other_policies") {
+                documents.extend(others.iter().map(|(n, p)| (format!("{} {n}", s.id), as_json(p))));
+            }
+        }
+        assert!(documents.len() >= 10, "{name}: {}", documents.len());
+        for (what, document) in documents {
+            for st in list(&document["Statement"]) {
+                if st["Effect"] != "Allow" {
+                    continue; // a deny may be as broad as it likes
+                }
+                for action in list(&st["Action"]) {
+                    let action = action.as_str().unwrap_or_default();
+                    assert!(action != "*" && !action.ends_with(":*"), "{name}: {what} allows {action}");
+                }
+                let wildcard = list(&st["Resource"]).iter().any(|r| r == "*");
+                assert!(!wildcard || st.get("Condition").is_some(), "{name}: {what} allows `*` unheld: {st}");
+            }
+        }
+    }
+}
