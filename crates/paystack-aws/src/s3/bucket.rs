@@ -273,7 +273,7 @@ impl Buckets {
         self.set_tags(bucket, desired_tags(desired)).await?;
         self.set_public_access_block(bucket, typed.block_public_access).await?;
         self.set_ownership(bucket, &typed.object_ownership).await?;
-        self.set_encryption(bucket, key_of(desired, &typed)?).await?;
+        self.set_encryption(bucket, key_of(desired, typed)?).await?;
         self.set_versioning(bucket, typed.versioning).await?;
         self.set_policy(bucket, &typed.policy).await?;
         self.set_lifecycle(bucket, &typed.lifecycle).await?;
