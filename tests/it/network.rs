@@ -231,9 +231,10 @@ fn a_vpc_cidr_change_is_planned_as_a_replacement_of_what_lives_in_it() {
     }
     // 17, the VPC's flow log, its adopted default group and ACL, the two network ACLs, the two group-to-group rules (their groups
     // are replaced), and the namespace with its two discovery services. Everything else (the
-    // data layer among it: keys, table, buckets, parameters, the flow log's group and role) is
-    // untouched.
-    assert_eq!(plan["summary"], serde_json::json!({"create": 0, "update": 7, "replace": 27, "delete": 0, "no_op": 57}));
+    // data layer among it: keys, table, buckets, parameters, the flow log's group and role,
+    // the access logs and their bucket, the firewall, which follows the load balancer's ARN,
+    // and its group) is untouched.
+    assert_eq!(plan["summary"], serde_json::json!({"create": 0, "update": 7, "replace": 27, "delete": 0, "no_op": 61}));
 }
 
 #[tokio::test]
