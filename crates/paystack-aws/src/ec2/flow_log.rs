@@ -10,7 +10,7 @@ use paystack_platform::kinds::FlowLog;
 use serde_json::json;
 
 use super::{Listed, cannot_update, created, owned_of, stack_filter, sync_tags, tag_specification, updated};
-use crate::error::{all, classify, missing};
+use crate::error::{all, classify, is_not_found, missing};
 use crate::owned::{resolved, spec};
 
 pub(crate) struct FlowLogs {
@@ -90,14 +90,12 @@ impl Reconciler for FlowLogs {
     }
 
     async fn delete(&self, current: &Observed) -> Result<(), ReconcileError> {
-        let out = self
-            .client
-            .delete_flow_logs()
-            .flow_log_ids(&current.aws_id)
-            .send()
-            .await
-            .map_err(|e| classify("DeleteFlowLogs", e))?;
-        // One already gone is refused as not found: deleted is what was wanted.
+        let out = match self.client.delete_flow_logs().flow_log_ids(&current.aws_id).send().await {
+            // Gone already, as after a delete whose answer was lost: deleted is what was wanted.
+            Err(e) if is_not_found(&e) => return Ok(()),
+            other => other.map_err(|e| classify("DeleteFlowLogs", e))?,
+        };
+        // One already gone may also be refused item by item, as not found.
         let refused = out.unsuccessful().iter().find(|i| {
             !i.error()
                 .and_then(|e| e.code())
