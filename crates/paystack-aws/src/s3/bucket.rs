@@ -31,7 +31,7 @@ use s3::types::{
 use serde_json::{Value, json};
 
 use super::rules::{lifecycle_of, lifecycle_rule, replication_config, replication_of};
-use super::{NO_BUCKET, gone_since, perm, unless_absent};
+use super::{NO_BUCKET, bucket_tags, gone_since, perm, region_of, unless_absent};
 use crate::error::{all, classify};
 use crate::owned::{TagMap, cannot_update, created, desired_tags, observed, resolved, spec, updated};
 
@@ -41,7 +41,6 @@ const DELETE_BATCH: i32 = 1000;
 const EXISTENCE_WAIT: Duration = Duration::from_secs(120);
 
 // Error codes S3 documents for a setting a bucket does not have.
-const NO_TAGS: &str = "NoSuchTagSet";
 const NO_POLICY: &str = "NoSuchBucketPolicy";
 const NO_PUBLIC_ACCESS_BLOCK: &str = "NoSuchPublicAccessBlockConfiguration";
 const NO_OWNERSHIP_CONTROLS: &str = "OwnershipControlsNotFoundError";
@@ -59,19 +58,11 @@ impl Buckets {
     }
 
     fn region(&self) -> String {
-        self.client.config().region().map_or_else(|| "us-east-1".to_owned(), |r| r.to_string())
+        region_of(&self.client)
     }
 
     async fn tags(&self, bucket: &str) -> Result<Option<TagMap>, ReconcileError> {
-        let read = self.client.get_bucket_tagging().bucket(bucket).send().await;
-        if gone_since(&read) {
-            return Ok(None);
-        }
-        let read = unless_absent("GetBucketTagging", read, NO_TAGS)?;
-        Ok(Some(
-            read.map(|t| t.tag_set().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect())
-                .unwrap_or_default(),
-        ))
+        bucket_tags(&self.client, bucket).await
     }
 
     /// Every setting of `bucket`, as the kind's fields (tags aside). S3 answers each in a

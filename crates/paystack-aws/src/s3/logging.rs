@@ -16,11 +16,9 @@ use paystack_platform::kinds::{BucketLogging, access_log_setting};
 use s3::types::{BucketLoggingStatus, LoggingEnabled};
 use serde_json::{Value, json};
 
-use super::{NO_BUCKET, gone_since, perm, unless_absent};
+use super::{NO_BUCKET, bucket_tags, gone_since, perm, region_of};
 use crate::error::{all, classify};
 use crate::owned::{cannot_update, resolved, spec, updated};
-
-const NO_TAGS: &str = "NoSuchTagSet";
 
 pub(crate) struct BucketLoggings {
     client: s3::Client,
@@ -60,19 +58,14 @@ impl BucketLoggings {
 
     /// The stack whose tags `bucket` carries, if it carries any.
     async fn owner(&self, bucket: &str) -> Result<Option<String>, ReconcileError> {
-        let read = self.client.get_bucket_tagging().bucket(bucket).send().await;
-        if gone_since(&read) {
-            return Ok(None);
-        }
-        let tags = unless_absent("GetBucketTagging", read, NO_TAGS)?;
-        Ok(tags.and_then(|t| t.tag_set().iter().find(|t| t.key() == STACK_TAG).map(|t| t.value().to_owned())))
+        Ok(bucket_tags(&self.client, bucket).await?.and_then(|mut tags| tags.remove(STACK_TAG)))
     }
 }
 
 #[async_trait]
 impl Reconciler for BucketLoggings {
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
-        let region = self.client.config().region().map_or_else(|| "us-east-1".to_owned(), |r| r.to_string());
+        let region = region_of(&self.client);
         let listed = self
             .client
             .list_buckets()

@@ -6,6 +6,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use paystack_engine::ReconcileError;
 
 use crate::error::classify;
+use crate::owned::TagMap;
 
 pub(crate) mod bucket;
 pub(crate) mod logging;
@@ -13,6 +14,26 @@ mod rules;
 
 /// S3's error code for a bucket that does not exist.
 const NO_BUCKET: &str = "NoSuchBucket";
+/// S3's error code for a bucket that has no tags.
+const NO_TAGS: &str = "NoSuchTagSet";
+
+/// The region `client` speaks to, which S3's bucket listing filters by.
+pub(super) fn region_of(client: &s3::Client) -> String {
+    client.config().region().map_or_else(|| "us-east-1".to_owned(), |r| r.to_string())
+}
+
+/// A bucket's tags, empty if it has none; `None` if it was deleted since it was listed.
+pub(super) async fn bucket_tags(client: &s3::Client, bucket: &str) -> Result<Option<TagMap>, ReconcileError> {
+    let read = client.get_bucket_tagging().bucket(bucket).send().await;
+    if gone_since(&read) {
+        return Ok(None);
+    }
+    let read = unless_absent("GetBucketTagging", read, NO_TAGS)?;
+    Ok(Some(
+        read.map(|t| t.tag_set().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect())
+            .unwrap_or_default(),
+    ))
+}
 
 pub(super) fn perm(e: s3::error::BuildError) -> ReconcileError {
     ReconcileError::permanent(e.to_string())
