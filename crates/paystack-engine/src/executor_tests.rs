@@ -417,6 +417,33 @@ async fn destroy_deletes_dependents_first() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn deletions_that_finish_together_share_one_state_write() {
+    let mut h = Harness::new();
+    let g = graph(vec![spec("a", &[]), spec("b", &[]), spec("c", &[]), spec("d", &["a"])]);
+    h.apply(&g).await;
+    let inventory = h.inventory().await;
+    let p = plan_destroy(&inventory, &h.state);
+    let registry = h.cloud.registries();
+    let progress = |_: Event| {};
+    let exec = Executor {
+        registries: &registry,
+        scope: &Scope::new("dev"),
+        options: h.options.clone(),
+        progress: &progress,
+        writer: &h.writer,
+    };
+    let before = h.writer.writes.lock().unwrap().len();
+    let report = exec.apply(&p, &graph(vec![]), &inventory, &mut h.state, CancellationToken::new()).await.unwrap();
+    assert!(report.succeeded(), "{report:?}");
+    assert!(h.state.resources.is_empty());
+    let writes = h.writer.writes.lock().unwrap();
+    let left: Vec<usize> = writes[before..].iter().map(|d| d.resources.len()).collect();
+    // The run's first write, before any call; then b, c and d, deleted at once, in one write;
+    // then a, which waited for d's deletion to be written.
+    assert_eq!(left, [4, 1, 0]);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_replace_removes_old_dependents_first_and_creates_new_ones_after() {
     let mut h = Harness::new();
     // A subnet with a NAT gateway in it and a route table pointing at the NAT.

@@ -18,6 +18,7 @@ mod events;
 mod executor;
 mod fleet;
 mod graph;
+mod listings;
 pub mod guard;
 mod observe;
 mod parity;

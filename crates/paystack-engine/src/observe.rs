@@ -24,8 +24,10 @@ pub enum ObserveError {
 pub async fn observe_all(registries: &Registries, scope: &Scope) -> Result<Inventory, ObserveError> {
     let mut reads = tokio::task::JoinSet::new();
     for (placement, registry) in registries.placements() {
+        // The kinds of a placement share the listings they have in common, for this pass only.
+        let pass = scope.for_pass();
         for registered in registry.reconcilers() {
-            let (reconciler, scope, placement) = (Arc::clone(&registered.reconciler), scope.clone(), placement.clone());
+            let (reconciler, scope, placement) = (Arc::clone(&registered.reconciler), pass.clone(), placement.clone());
             let kind = registered.schema.kind.clone();
             reads.spawn(async move {
                 let found = reconciler.observe(&scope).await;

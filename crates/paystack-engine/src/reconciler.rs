@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+
+use crate::listings::Listings;
 use paystack_core::{FieldChange, Fields, Kind, KindSchema, Observed, Placement, ResourceId};
 
 /// One stack a read covers: its ownership tag, and the shape of the names it gives.
@@ -26,9 +28,12 @@ impl Owner {
 /// Which stacks a reconciler reads: one for a plan, many for a fleet read, where one batched
 /// request per kind serves every stack that shares a placement. Each observed resource says
 /// which of them owns it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Scope {
     owners: Vec<Owner>,
+    /// The listings this read of one placement shares between kinds; only `observe_all` sets
+    /// them, for the length of its pass.
+    listings: Option<Listings>,
 }
 
 impl Scope {
@@ -39,7 +44,7 @@ impl Scope {
 
     /// The scope of one stack.
     pub fn of(owner: Owner) -> Self {
-        Self { owners: vec![owner] }
+        Self { owners: vec![owner], listings: None }
     }
 
     /// The scope of several stacks, read together; `None` when there are none.
@@ -47,7 +52,27 @@ impl Scope {
         let mut owners: Vec<Owner> = owners.into_iter().collect();
         owners.sort();
         owners.dedup_by(|a, b| a.stack == b.stack);
-        (!owners.is_empty()).then_some(Self { owners })
+        (!owners.is_empty()).then_some(Self { owners, listings: None })
+    }
+
+    /// The same scope for one pass over one placement, whose kinds share their listings.
+    pub(crate) fn for_pass(&self) -> Self {
+        Self { owners: self.owners.clone(), listings: Some(Listings::default()) }
+    }
+
+    /// A listing that several kinds of a placement read, such as every load balancer: made by
+    /// `read` once in a pass of `observe_all` and shared by every kind that asks for `key`;
+    /// made afresh by every call outside one.
+    pub async fn shared<T, F, Fut>(&self, key: &str, read: F) -> Result<Arc<T>, ReconcileError>
+    where
+        T: std::any::Any + Send + Sync,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ReconcileError>>,
+    {
+        match &self.listings {
+            Some(listings) => listings.get(key, read).await,
+            None => read().await.map(Arc::new),
+        }
     }
 
     /// The stacks read, in order.

@@ -63,7 +63,12 @@ impl Run<'_, '_> {
             tokio::select! {
                 msg = rx.recv() => {
                     let Some(msg) = msg else { break };
-                    self.handle(msg, &tx, &cancel).await;
+                    // What finished together is settled together, with one state write.
+                    let mut batch = vec![msg];
+                    while let Ok(more) = rx.try_recv() {
+                        batch.push(more);
+                    }
+                    self.handle(batch, &tx, &cancel).await;
                 }
                 () = cancel.cancelled(), if !cancelled => {
                     cancelled = true;
@@ -318,44 +323,64 @@ impl Run<'_, '_> {
         );
     }
 
-    async fn handle(&mut self, msg: Msg, tx: &mpsc::UnboundedSender<Msg>, cancel: &CancellationToken) {
-        self.running -= 1;
-        match msg {
-            Msg::RetryNow { node } => self.advance(node, tx, cancel),
-            Msg::Interrupted { node } => {
-                self.nodes[node].status = Status::Interrupted;
-            }
-            Msg::PhaseDone { node: i, phase, result } => {
-                if phase.holds_slot() {
-                    let slot = self.nodes[i].slot();
-                    if let Some(used) = self.in_flight.get_mut(&slot) {
-                        *used = used.saturating_sub(1);
-                    }
-                    let (service, placement) = slot;
-                    self.exec.progress.event(Event::Called { id: self.nodes[i].change.id.clone(), service, placement });
+    /// Handles the messages that arrived together. The phases among them that finished are
+    /// recorded in state with one write, before anything that depends on them starts: a
+    /// crash before that write leaves the creates in the journal and the deletions for the
+    /// next run to find gone, as after a single one.
+    async fn handle(&mut self, batch: Vec<Msg>, tx: &mpsc::UnboundedSender<Msg>, cancel: &CancellationToken) {
+        let mut settled = Vec::new();
+        let mut write = false;
+        for msg in batch {
+            self.running -= 1;
+            match msg {
+                Msg::RetryNow { node } => self.advance(node, tx, cancel),
+                Msg::Interrupted { node } => {
+                    self.nodes[node].status = Status::Interrupted;
                 }
-                match result {
-                    Ok(observed) => {
-                        self.nodes[i].phases.pop_front();
-                        self.nodes[i].attempts = 0;
-                        self.settle_phase(i, phase, observed).await;
-                        // No node has two calls in a row (a replace is two nodes), so a
-                        // cancelled run stops here only by not starting the nodes after it.
-                        if self.state_error.is_some() {
-                            self.stopping = true;
-                            self.nodes[i].status = Status::Interrupted;
-                        } else {
-                            self.advance(i, tx, cancel);
+                Msg::PhaseDone { node: i, phase, result } => {
+                    if phase.holds_slot() {
+                        let slot = self.nodes[i].slot();
+                        if let Some(used) = self.in_flight.get_mut(&slot) {
+                            *used = used.saturating_sub(1);
                         }
+                        let (service, placement) = slot;
+                        self.exec.progress.event(Event::Called {
+                            id: self.nodes[i].change.id.clone(),
+                            service,
+                            placement,
+                        });
                     }
-                    Err(e) => self.retry_or_fail(i, e, tx),
+                    match result {
+                        Ok(observed) => {
+                            self.nodes[i].phases.pop_front();
+                            self.nodes[i].attempts = 0;
+                            write |= self.settle_phase(i, phase, observed);
+                            settled.push(i);
+                        }
+                        Err(e) => self.retry_or_fail(i, e, tx),
+                    }
                 }
+            }
+        }
+        if write && let Err(e) = self.exec.writer.write(self.state).await {
+            warn!(error = %e, "state write failed; stopping");
+            self.state_error = Some(e);
+        }
+        for i in settled {
+            // No node has two calls in a row (a replace is two nodes), so a cancelled run
+            // stops here only by not starting the nodes after it.
+            if self.state_error.is_some() {
+                self.stopping = true;
+                self.nodes[i].status = Status::Interrupted;
+            } else {
+                self.advance(i, tx, cancel);
             }
         }
     }
 
-    /// Records what a finished phase changed, and writes state if AWS changed.
-    async fn settle_phase(&mut self, i: usize, phase: Phase, observed: Option<Observed>) {
+    /// Records what a finished phase changed in state; whether AWS changed, and state is to
+    /// be written.
+    fn settle_phase(&mut self, i: usize, phase: Phase, observed: Option<Observed>) -> bool {
         let node = &mut self.nodes[i];
         match phase {
             Phase::Create | Phase::Update | Phase::WaitReady => {
@@ -404,13 +429,10 @@ impl Run<'_, '_> {
             }
             Phase::WaitDeleted => {
                 node.current = None;
-                return;
+                return false;
             }
         }
-        if let Err(e) = self.exec.writer.write(self.state).await {
-            warn!(error = %e, "state write failed; stopping");
-            self.state_error = Some(e);
-        }
+        true
     }
 
     fn retry_or_fail(&mut self, i: usize, e: ReconcileError, tx: &mpsc::UnboundedSender<Msg>) {
