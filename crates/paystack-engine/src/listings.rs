@@ -72,7 +72,8 @@ mod tests {
         assert_eq!(*b.unwrap(), ["lb-1"]);
         assert_eq!(reads.load(Ordering::SeqCst), 1, "the second asker waited for the first read");
 
-        let failed = listings.get::<Vec<String>, _, _>("secrets", || async { Err(ReconcileError::retryable("throttled")) });
+        let failed =
+            listings.get::<Vec<String>, _, _>("secrets", || async { Err(ReconcileError::retryable("throttled")) });
         assert!(failed.await.is_err());
         let again = listings.get("secrets", || async { Ok::<_, ReconcileError>(vec!["s".to_owned()]) }).await;
         assert_eq!(*again.unwrap(), ["s"], "a failed read is made again");

@@ -32,7 +32,7 @@ impl Clusters {
 impl Reconciler for Clusters {
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let mut out = Vec::new();
-        for c in stack_clusters(&self.client, scope).await? {
+        for c in stack_clusters(&self.client, scope).await?.iter() {
             let name = c.cluster_name().ok_or_else(|| missing("cluster name"))?;
             let insights = c
                 .settings()

@@ -4,6 +4,8 @@ pub(crate) mod cluster;
 pub(crate) mod service;
 pub(crate) mod task_definition;
 
+use std::sync::Arc;
+
 use aws_sdk_ecs as ecs;
 use ecs::types::{Cluster, ClusterField, Tag};
 use paystack_engine::{Desired, ReconcileError, Scope};
@@ -24,8 +26,12 @@ pub(crate) fn create_tags(desired: &Desired) -> Vec<Tag> {
 }
 
 /// The stack's live clusters, with their tags and settings: one listing, then one
-/// description per hundred clusters.
-pub(crate) async fn stack_clusters(client: &ecs::Client, scope: &Scope) -> Result<Vec<Cluster>, ReconcileError> {
+/// description per hundred clusters, shared by the cluster's and the services' reads.
+pub(crate) async fn stack_clusters(client: &ecs::Client, scope: &Scope) -> Result<Arc<Vec<Cluster>>, ReconcileError> {
+    scope.shared("ecs:clusters", || read_clusters(client, scope)).await
+}
+
+async fn read_clusters(client: &ecs::Client, scope: &Scope) -> Result<Vec<Cluster>, ReconcileError> {
     let arns = all("ListClusters", client.list_clusters().into_paginator().items().send()).await?;
     let mut out = Vec::new();
     for chunk in arns.chunks(CLUSTERS_PER_CALL) {

@@ -100,7 +100,7 @@ fn inactive(answer: Result<&DescribeServicesOutput, &DescribeServicesError>) -> 
 impl Reconciler for Services {
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let mut out = Vec::new();
-        for cluster in stack_clusters(&self.client, scope).await? {
+        for cluster in stack_clusters(&self.client, scope).await?.iter() {
             let cluster_arn = cluster.cluster_arn().ok_or_else(|| missing("cluster ARN"))?;
             let arns =
                 all("ListServices", self.client.list_services().cluster(cluster_arn).into_paginator().items().send())

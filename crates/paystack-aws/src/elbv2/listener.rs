@@ -63,7 +63,7 @@ impl Listeners {
 impl Reconciler for Listeners {
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let mut listeners = Vec::new();
-        for (lb, _) in stack_load_balancers(&self.client, scope).await? {
+        for (lb, _) in stack_load_balancers(&self.client, scope).await?.iter() {
             let Some(lb_arn) = lb.load_balancer_arn() else { continue };
             listeners.extend(
                 all(

@@ -117,7 +117,7 @@ fn deleted(answer: Result<&DescribeLoadBalancersOutput, &DescribeLoadBalancersEr
 impl Reconciler for LoadBalancers {
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let mut out = Vec::new();
-        for (lb, tags) in stack_load_balancers(&self.client, scope).await? {
+        for (lb, tags) in stack_load_balancers(&self.client, scope).await?.iter() {
             let arn = lb.load_balancer_arn().ok_or_else(|| missing("load balancer ARN"))?;
             let subnets: Vec<&str> = lb.availability_zones().iter().filter_map(|z| z.subnet_id()).collect();
             let attributes = json!({

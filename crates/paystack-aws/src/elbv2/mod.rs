@@ -6,6 +6,7 @@ pub(crate) mod load_balancer;
 pub(crate) mod target_group;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2 as elbv2;
@@ -47,8 +48,16 @@ pub(crate) async fn tags_of(
     Ok(out)
 }
 
-/// The stack's load balancers, with their tags.
+/// The stack's load balancers, with their tags: one listing and one tag read per twenty,
+/// shared by the load balancers' and their listeners' reads.
 pub(crate) async fn stack_load_balancers(
+    client: &elbv2::Client,
+    scope: &Scope,
+) -> Result<Arc<Vec<(elbv2::types::LoadBalancer, TagMap)>>, ReconcileError> {
+    scope.shared("elbv2:load-balancers", || read_load_balancers(client, scope)).await
+}
+
+async fn read_load_balancers(
     client: &elbv2::Client,
     scope: &Scope,
 ) -> Result<Vec<(elbv2::types::LoadBalancer, TagMap)>, ReconcileError> {

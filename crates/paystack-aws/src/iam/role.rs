@@ -1,15 +1,16 @@
 //! `iam.role`: a role scoped to one environment, with one inline policy and nothing else:
 //! an inline policy or a managed policy added by hand is read, shown as drift and removed.
 //!
-//! A stack's roles live under their own path, so one listing under it is the stack's whole
-//! inventory. IAM returns policy documents URL-encoded; they are decoded and parsed, so they
-//! compare with the spec's documents as JSON, whatever the spacing.
+//! A stack's roles live under their own path. They are read with every role of the account,
+//! whole, by `GetAccountAuthorizationDetails`, and kept by that path. IAM returns policy
+//! documents URL-encoded; they are decoded and parsed, so they compare with the spec's
+//! documents as JSON, whatever the spacing.
 
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_iam as iam;
-use iam::types::Tag;
+use iam::types::{EntityType, Tag};
 use paystack_core::{FieldChange, Observed};
 use paystack_engine::{Desired, ReconcileError, Reconciler, Scope};
 use paystack_platform::kinds::{self, IamRole};
@@ -21,6 +22,8 @@ use crate::tagging::{Tagging, sync_tags};
 
 /// The name of the one inline policy paystack puts on a role.
 const POLICY_NAME: &str = "paystack";
+/// The most roles `GetAccountAuthorizationDetails` returns in one page.
+const ROLES_PER_PAGE: i32 = 1000;
 
 pub(crate) struct Roles {
     client: iam::Client,
@@ -42,16 +45,6 @@ fn iam_tags(tags: TagMap) -> Result<Vec<Tag>, ReconcileError> {
     tags.into_iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| ReconcileError::permanent(e.to_string())))
         .collect()
-}
-
-/// What one role is, besides its listing: `GetRole` for its tags and boundary, and every
-/// policy it has.
-struct RoleRead {
-    role: iam::operation::get_role::GetRoleOutput,
-    /// Every inline policy's document, by name.
-    inline: BTreeMap<String, Value>,
-    /// The ARNs of the attached managed policies.
-    managed: Vec<String>,
 }
 
 impl Roles {
@@ -87,24 +80,6 @@ impl Roles {
             return Ok(None);
         };
         Ok(Some((inline, managed.iter().filter_map(|p| p.policy_arn().map(str::to_owned)).collect())))
-    }
-
-    /// The role and all of its policies, read at once; `None` if it went in between.
-    async fn read(&self, name: &str) -> Result<Option<RoleRead>, ReconcileError> {
-        let (role, policies) = tokio::join!(self.client.get_role().role_name(name).send(), self.policies(name));
-        let Some(role) = unless_gone_since("GetRole", role, |e| e.is_no_such_entity_exception())? else {
-            return Ok(None);
-        };
-        let Some((names, managed)) = policies? else { return Ok(None) };
-        let mut inline = BTreeMap::new();
-        for policy in names {
-            let got = self.client.get_role_policy().role_name(name).policy_name(&policy).send().await;
-            // A policy deleted between the listing and its read is not there.
-            if let Some(got) = unless_gone_since("GetRolePolicy", got, |e| e.is_no_such_entity_exception())? {
-                inline.insert(policy, document(got.policy_document())?);
-            }
-        }
-        Ok(Some(RoleRead { role, inline, managed }))
     }
 
     /// Deletes the inline policies `names` of the role; one already gone counts as deleted.
@@ -172,27 +147,49 @@ impl Reconciler for Roles {
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         // One stack's roles are under its own path; a fleet's under the root they share.
         let path = scope.single().map_or_else(|| kinds::ROLE_PATH_ROOT.to_owned(), kinds::role_path);
-        let listed =
-            all("ListRoles", self.client.list_roles().path_prefix(&path).into_paginator().items().send()).await?;
+        // Every role of the account with its trust, boundary, tags and every policy, a
+        // thousand roles a page: one request where reading each role takes four
+        // (docs/PERFORMANCE.md). IAM can only filter this by entity type; the path is
+        // filtered here, and only the stacks' roles are parsed.
+        let pages = all(
+            "GetAccountAuthorizationDetails",
+            self.client
+                .get_account_authorization_details()
+                .filter(EntityType::Role)
+                .max_items(ROLES_PER_PAGE)
+                .into_paginator()
+                .send(),
+        )
+        .await?;
         let mut out = Vec::new();
-        for listed in listed {
-            let name = listed.role_name();
-            let Some(read) = self.read(name).await? else { continue };
-            let role = read.role.role().ok_or_else(|| missing("role"))?;
+        for role in pages.iter().flat_map(|p| p.role_detail_list()) {
+            if !role.path().is_some_and(|p| p.starts_with(&path)) {
+                continue;
+            }
+            let (Some(name), Some(arn)) = (role.role_name(), role.arn()) else {
+                return Err(missing("role name or ARN"));
+            };
             let tags: TagMap = role.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect();
             let trust = role.assume_role_policy_document().map(document).transpose()?;
-            let mut others = read.inline;
+            let mut others = BTreeMap::new();
+            for policy in role.role_policy_list() {
+                let (Some(policy_name), Some(text)) = (policy.policy_name(), policy.policy_document()) else {
+                    return Err(missing("inline policy name or document"));
+                };
+                others.insert(policy_name.to_owned(), document(text)?);
+            }
             let policy = others.remove(POLICY_NAME).unwrap_or(Value::Null);
+            let managed: Vec<&str> = role.attached_managed_policies().iter().filter_map(|p| p.policy_arn()).collect();
             let attributes = json!({
                 "name": name,
                 "path": role.path(),
                 "assume_role_policy": trust,
                 "policy": policy,
                 "other_policies": others,
-                "managed_policy_arns": read.managed,
+                "managed_policy_arns": managed,
                 "permissions_boundary": role.permissions_boundary().and_then(|b| b.permissions_boundary_arn()),
             });
-            out.extend(observed(scope, &tags, name, attributes, json!({ "arn": role.arn() })));
+            out.extend(observed(scope, &tags, name, attributes, json!({ "arn": arn })));
         }
         Ok(out)
     }

@@ -31,8 +31,8 @@ use s3::types::{
 use serde_json::{Value, json};
 
 use super::rules::{lifecycle_of, lifecycle_rule, replication_config, replication_of};
-use super::{NO_BUCKET, bucket_tags, gone_since, perm, region_of, unless_absent};
-use crate::error::{all, classify};
+use super::{NO_BUCKET, bucket_tags, gone_since, perm, region_of, scope_buckets, shared_bucket_tags, unless_absent};
+use crate::error::classify;
 use crate::owned::{TagMap, cannot_update, created, desired_tags, observed, resolved, spec, updated};
 
 /// The most keys one `DeleteObjects` takes.
@@ -278,26 +278,15 @@ impl Buckets {
 #[async_trait]
 impl Reconciler for Buckets {
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
-        // S3 keeps one list of an account's buckets for every region: only this region's,
-        // named as the scope's may be, are read.
-        let listed = self
-            .client
-            .list_buckets()
-            .bucket_region(self.region())
-            .set_prefix(scope.name_prefix().map(str::to_owned))
-            .into_paginator()
-            .items()
-            .send();
-        let listed = all("ListBuckets", listed).await?;
         let mut out = Vec::new();
-        for bucket in listed.iter().filter_map(|b| b.name()).filter(|n| scope.may_own(n)) {
-            let Some(tags) = self.tags(bucket).await? else { continue };
-            if !crate::owned::owned_by(scope, &tags) {
+        for bucket in scope_buckets(&self.client, scope).await?.iter() {
+            let Some(tags) = &*shared_bucket_tags(&self.client, scope, bucket).await? else { continue };
+            if !crate::owned::owned_by(scope, tags) {
                 continue;
             }
             let attributes = self.settings(bucket).await?;
             let outputs = json!({ "name": bucket, "arn": arn(bucket) });
-            out.extend(observed(scope, &tags, bucket, attributes, outputs));
+            out.extend(observed(scope, tags, bucket, attributes, outputs));
         }
         Ok(out)
     }

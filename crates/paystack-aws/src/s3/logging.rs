@@ -4,8 +4,6 @@
 //! what it writes: logging into a bucket of the scope's stacks, under a prefix that is a
 //! setting's id ([`access_log_setting`]). The stack is the target bucket's.
 
-use std::collections::BTreeMap;
-
 use async_trait::async_trait;
 use aws_sdk_s3 as s3;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -16,8 +14,8 @@ use paystack_platform::kinds::{BucketLogging, access_log_setting};
 use s3::types::{BucketLoggingStatus, LoggingEnabled};
 use serde_json::{Value, json};
 
-use super::{NO_BUCKET, bucket_tags, gone_since, perm, region_of};
-use crate::error::{all, classify};
+use super::{NO_BUCKET, gone_since, perm, scope_buckets, shared_bucket_tags};
+use crate::error::classify;
 use crate::owned::{cannot_update, resolved, spec, updated};
 
 pub(crate) struct BucketLoggings {
@@ -55,29 +53,13 @@ impl BucketLoggings {
         }
         Ok(bucket)
     }
-
-    /// The stack whose tags `bucket` carries, if it carries any.
-    async fn owner(&self, bucket: &str) -> Result<Option<String>, ReconcileError> {
-        Ok(bucket_tags(&self.client, bucket).await?.and_then(|mut tags| tags.remove(STACK_TAG)))
-    }
 }
 
 #[async_trait]
 impl Reconciler for BucketLoggings {
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
-        let region = region_of(&self.client);
-        let listed = self
-            .client
-            .list_buckets()
-            .bucket_region(region)
-            .set_prefix(scope.name_prefix().map(str::to_owned))
-            .into_paginator()
-            .items()
-            .send();
-        let listed = all("ListBuckets", listed).await?;
-        let mut owners: BTreeMap<String, Option<String>> = BTreeMap::new();
         let mut out = Vec::new();
-        for bucket in listed.iter().filter_map(|b| b.name()) {
+        for bucket in scope_buckets(&self.client, scope).await?.iter() {
             let read = self.client.get_bucket_logging().bucket(bucket).send().await;
             if gone_since(&read) {
                 continue;
@@ -86,10 +68,11 @@ impl Reconciler for BucketLoggings {
             let Some(logging) = read.logging_enabled() else { continue };
             let Some(id) = access_log_setting(logging.target_prefix()) else { continue };
             let target = logging.target_bucket();
-            if !owners.contains_key(target) {
-                owners.insert(target.to_owned(), self.owner(target).await?);
-            }
-            let Some(stack) = owners[target].as_deref().filter(|s| scope.reads(s)) else { continue };
+            // Whose the logging is, is whose its target is.
+            let tags = shared_bucket_tags(&self.client, scope, target).await?;
+            let Some(stack) = tags.as_ref().as_ref().and_then(|t| t.get(STACK_TAG)).filter(|s| scope.reads(s)) else {
+                continue;
+            };
             let Value::Object(attributes) = json!({
                 "bucket": bucket,
                 "target_bucket": target,

@@ -1,11 +1,13 @@
 //! S3: the artifacts and access-log buckets, and the access logging of those and of the
 //! state bucket. (The state bucket itself is `init`'s, in `crate::state`.)
 
+use std::sync::Arc;
+
 use aws_sdk_s3 as s3;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use paystack_engine::ReconcileError;
+use paystack_engine::{ReconcileError, Scope};
 
-use crate::error::classify;
+use crate::error::{all, classify};
 use crate::owned::TagMap;
 
 pub(crate) mod bucket;
@@ -20,6 +22,36 @@ const NO_TAGS: &str = "NoSuchTagSet";
 /// The region `client` speaks to, which S3's bucket listing filters by.
 pub(super) fn region_of(client: &s3::Client) -> String {
     client.config().region().map_or_else(|| "us-east-1".to_owned(), |r| r.to_string())
+}
+
+/// The names of this region's buckets that the scope may own: one listing, shared by the
+/// buckets' and their logging's reads.
+pub(super) async fn scope_buckets(client: &s3::Client, scope: &Scope) -> Result<Arc<Vec<String>>, ReconcileError> {
+    scope
+        .shared("s3:buckets", || async {
+            // S3 keeps one list of an account's buckets for every region: only this region's,
+            // named as the scope's may be, are read.
+            let listed = client
+                .list_buckets()
+                .bucket_region(region_of(client))
+                .set_prefix(scope.name_prefix().map(str::to_owned))
+                .into_paginator()
+                .items()
+                .send();
+            let listed = all("ListBuckets", listed).await?;
+            Ok(listed.iter().filter_map(|b| b.name()).filter(|n| scope.may_own(n)).map(str::to_owned).collect())
+        })
+        .await
+}
+
+/// A bucket's tags as `bucket_tags` reads them, read once in a pass: the log bucket's are
+/// read as a bucket's and as the target of the others' logging.
+pub(super) async fn shared_bucket_tags(
+    client: &s3::Client,
+    scope: &Scope,
+    bucket: &str,
+) -> Result<Arc<Option<TagMap>>, ReconcileError> {
+    scope.shared(&format!("s3:tags:{bucket}"), || bucket_tags(client, bucket)).await
 }
 
 /// A bucket's tags, empty if it has none; `None` if it was deleted since it was listed.

@@ -4,6 +4,8 @@ pub(crate) mod policy;
 pub(crate) mod rotation;
 pub(crate) mod secret;
 
+use std::sync::Arc;
+
 use aws_sdk_secretsmanager as secretsmanager;
 use paystack_core::stack::STACK_TAG;
 use paystack_engine::{ReconcileError, Scope};
@@ -16,8 +18,16 @@ fn tag_map(tags: &[Tag]) -> TagMap {
     tags.iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))).collect()
 }
 
-/// Every secret carrying one of the scope's ownership tags, read with one paginated call.
-async fn stack_secrets(client: &secretsmanager::Client, scope: &Scope) -> Result<Vec<SecretListEntry>, ReconcileError> {
+/// Every secret carrying one of the scope's ownership tags, read with one paginated call
+/// that the secret's, its policy's and its rotation's reads share.
+async fn stack_secrets(
+    client: &secretsmanager::Client,
+    scope: &Scope,
+) -> Result<Arc<Vec<SecretListEntry>>, ReconcileError> {
+    scope.shared("secretsmanager:secrets", || read_secrets(client, scope)).await
+}
+
+async fn read_secrets(client: &secretsmanager::Client, scope: &Scope) -> Result<Vec<SecretListEntry>, ReconcileError> {
     // The two filters match independently (any tag key, any tag value); ownership is checked
     // on the tags themselves.
     let pages = all(

@@ -40,7 +40,7 @@ impl SecretPolicies {
 impl Reconciler for SecretPolicies {
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let mut out = Vec::new();
-        for s in stack_secrets(&self.client, scope).await? {
+        for s in stack_secrets(&self.client, scope).await?.iter() {
             let tags = tag_map(s.tags());
             let (Some(id), Some(stack)) = (tags.get(POLICY_TAG), tags.get(STACK_TAG)) else { continue };
             let arn = s.arn().ok_or_else(|| missing("secret ARN"))?;

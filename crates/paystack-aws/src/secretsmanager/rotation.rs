@@ -122,7 +122,7 @@ impl Rotations {
 impl Reconciler for Rotations {
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let mut out = Vec::new();
-        for s in stack_secrets(&self.client, scope).await? {
+        for s in stack_secrets(&self.client, scope).await?.iter() {
             let tags = tag_map(s.tags());
             let Some(id) = tags.get(ROTATION_TAG) else { continue };
             let arn = s.arn().ok_or_else(|| missing("secret ARN"))?;

@@ -128,7 +128,7 @@ impl Secrets {
 impl Reconciler for Secrets {
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let mut out = Vec::new();
-        for s in stack_secrets(&self.client, scope).await? {
+        for s in stack_secrets(&self.client, scope).await?.iter() {
             let arn = s.arn().ok_or_else(|| missing("secret ARN"))?;
             let tags = tag_map(s.tags());
             let username = tags.get(USERNAME_TAG);

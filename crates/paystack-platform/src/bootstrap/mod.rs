@@ -425,7 +425,10 @@ impl Scope<'_> {
         pass["Condition"]["StringEquals"]["iam:PassedToService"] =
             json!(["ecs-tasks.amazonaws.com", "s3.amazonaws.com", "vpc-flow-logs.amazonaws.com"]);
         statements.push(pass);
-        statements.push(self.allow(&["iam:ListRoles"], vec!["*".into()], true));
+        // How roles are read: the account's roles with their policies, a thousand a request.
+        // IAM takes no resource for it, so it is the one IAM read not held to the
+        // environment's roles (docs/PERFORMANCE.md weighs it against four reads per role).
+        statements.push(self.allow(&["iam:GetAccountAuthorizationDetails"], vec!["*".into()], true));
         let mut linked = self.allow(
             &["iam:CreateServiceLinkedRole"],
             vec![format!("arn:aws:iam::{}:role/aws-service-role/*", self.account)],
