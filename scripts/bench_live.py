@@ -344,7 +344,8 @@ def fleet(p: Paystack, sizes: list[int], parallel: int, drift_parallel: int) -> 
         resources = sum(p.resources("dev", "--suffix", s) for s in applied)
         runs: list[Run] = []
         args = ("drift", "--env", "dev", "--suffix", ",".join(applied), "--parallel", str(drift_parallel))
-        requests = len(recorded(lambda: runs.append(p.run(*args, check=False))))
+        calls = recorded(lambda: runs.append(p.run(*args, check=False)))
+        requests = len(calls)
         run = runs[0]
         if run.code != 0:
             sys.exit(f"drift over the fleet found drift or failed ({run.code}):\n{run.stdout}\n{run.stderr}")
@@ -362,6 +363,7 @@ def fleet(p: Paystack, sizes: list[int], parallel: int, drift_parallel: int) -> 
                 "peak_rss_mb": round(run.peak_rss_mb, 1),
                 "paystack_cpu_seconds": round(run.cpu, 3),
                 "emulator_cpu_seconds": round(run.emulator_cpu, 3),
+                "by_operation": dict(sorted(Counter(f"{s}:{op}" for s, op in calls).items())),
             }
         )
     write("fleet", figures)

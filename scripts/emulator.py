@@ -376,6 +376,82 @@ def lambda_logging_config_and_key() -> None:
     LambdaFunction.update_configuration = update_configuration
 
 
+def tagging_index_lists_event_rules() -> None:
+    """The Resource Groups Tagging API lists EventBridge rules with their tags.
+
+    AWS's `GetResources` returns rules (`events:rule`) like any other tagged resource; moto
+    lists only event buses. The rules' tags are the ones `TagResource` set, from the same
+    tagger `ListTagsForResource` reads.
+    """
+    from moto.core.resource_tagging import TaggedResource
+    from moto.events.models import EventsBackend
+
+    buses_only = EventsBackend.iter_tagged_resources
+
+    def iter_tagged_resources(self):  # type: ignore[no-untyped-def]
+        yield from buses_only(self)
+        for bus in self.event_buses.values():
+            for rule in bus.rules.values():
+                yield TaggedResource(
+                    arn=rule.arn,
+                    tags=self.tagger.get_tag_dict_for_resource(rule.arn),
+                    resource_type="events:rule",
+                )
+
+    EventsBackend.iter_tagged_resources = iter_tagged_resources
+
+
+def tagging_index_lists_rds_groups() -> None:
+    """The Resource Groups Tagging API lists RDS subnet groups and cluster parameter groups.
+
+    AWS indexes them (`rds:subgrp`, `rds:cluster-pg`) like clusters and instances; moto lists
+    only clusters, instances, snapshots and proxies. Their tags are the ones
+    `ListTagsForResource` returns.
+    """
+    from moto.core.resource_tagging import TaggedResource
+    from moto.rds.models import RDSBackend
+
+    listed = RDSBackend.iter_tagged_resources
+
+    def iter_tagged_resources(self):  # type: ignore[no-untyped-def]
+        yield from listed(self)
+        groups = {"rds:subgrp": self.subnet_groups, "rds:cluster-pg": self.db_cluster_parameter_groups}
+        for resource_type, resources in groups.items():
+            for group in resources.values():
+                yield TaggedResource(
+                    arn=group.arn,
+                    tags={tag["Key"]: tag["Value"] for tag in group.get_tags()},
+                    resource_type=resource_type,
+                )
+
+    RDSBackend.iter_tagged_resources = iter_tagged_resources
+
+
+def tagging_index_lists_cloud_map() -> None:
+    """The Resource Groups Tagging API lists Cloud Map namespaces and services.
+
+    AWS indexes them (`servicediscovery:namespace`, `servicediscovery:service`); moto's Cloud
+    Map backend keeps their tags but takes no part in the index. A subclass that does is put
+    in its place before any backend is made.
+    """
+    from moto.core.resource_tagging import TaggableResourcesMixin, TaggedResource
+    from moto.servicediscovery import models
+
+    class IndexedCloudMap(models.ServiceDiscoveryBackend, TaggableResourcesMixin):
+        SERVICE_NAMESPACE = "servicediscovery"
+
+        def iter_tagged_resources(self):  # type: ignore[no-untyped-def]
+            kinds = {"servicediscovery:namespace": self.namespaces, "servicediscovery:service": self.services}
+            for resource_type, resources in kinds.items():
+                for resource in resources.values():
+                    tags = self.tagger.get_tag_dict_for_resource(resource.arn)
+                    yield TaggedResource(arn=resource.arn, tags=tags, resource_type=resource_type)
+
+    # moto finds a service's URLs by its backend's module.
+    IndexedCloudMap.__module__ = models.__name__
+    models.servicediscovery_backends.backend = IndexedCloudMap
+
+
 EXTENSIONS = [
     transit_gateway_attachment_creation_tags,
     transit_gateway_route_attachments,
@@ -389,6 +465,9 @@ EXTENSIONS = [
     wafv2_list_resources_for_web_acl,
     rds_performance_insights,
     lambda_logging_config_and_key,
+    tagging_index_lists_event_rules,
+    tagging_index_lists_rds_groups,
+    tagging_index_lists_cloud_map,
 ]
 
 if __name__ == "__main__":

@@ -84,6 +84,7 @@ pub struct Clients {
     pub events: aws_sdk_eventbridge::Client,
     pub scheduler: aws_sdk_scheduler::Client,
     pub wafv2: aws_sdk_wafv2::Client,
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
     /// The clock the reconcilers' waits keep.
     pub wait_clock: WaitClock,
 }
@@ -126,6 +127,7 @@ impl Clients {
             events: client!(aws_sdk_eventbridge, config),
             scheduler: client!(aws_sdk_scheduler, config),
             wafv2: client!(aws_sdk_wafv2, config),
+            tagging: client!(aws_sdk_resourcegroupstagging, config),
             wait_clock,
         }
     }

@@ -31,6 +31,7 @@ mod servicediscovery;
 mod sns;
 mod ssm;
 mod state;
+mod tag_index;
 mod tagging;
 mod transit;
 mod wafv2;
@@ -63,10 +64,13 @@ pub fn registry(clients: &Clients, waits: &Waits) -> Registry {
         transit_gateway_attachment: wait(waits.transit_gateway_attachment),
     };
     ec2::register(&mut r, &clients.ec2, ec2_waits);
-    r.register(kinds::DB_SUBNET_GROUP.schema(), Arc::new(rds::subnet_group::DbSubnetGroups::new(&clients.rds)));
+    r.register(
+        kinds::DB_SUBNET_GROUP.schema(),
+        Arc::new(rds::subnet_group::DbSubnetGroups::new(&clients.rds, &clients.tagging)),
+    );
     r.register(
         kinds::DB_CLUSTER_PARAMETER_GROUP.schema(),
-        Arc::new(rds::cluster_parameter_group::DbClusterParameterGroups::new(&clients.rds)),
+        Arc::new(rds::cluster_parameter_group::DbClusterParameterGroups::new(&clients.rds, &clients.tagging)),
     );
     r.register(
         kinds::DB_CLUSTER.schema(),
@@ -76,15 +80,18 @@ pub fn registry(clients: &Clients, waits: &Waits) -> Registry {
         kinds::DB_INSTANCE.schema(),
         Arc::new(rds::instance::DbInstances::new(&clients.rds, wait(waits.db_instance))),
     );
-    r.register(kinds::KMS_KEY.schema(), Arc::new(kms::key::Keys::new(&clients.kms)));
+    r.register(kinds::KMS_KEY.schema(), Arc::new(kms::key::Keys::new(&clients.kms, &clients.tagging)));
     r.register(
         kinds::TABLE.schema(),
-        Arc::new(dynamodb::table::Tables::new(&clients.dynamodb, wait(waits.dynamodb_table))),
+        Arc::new(dynamodb::table::Tables::new(&clients.dynamodb, &clients.tagging, wait(waits.dynamodb_table))),
     );
-    r.register(kinds::BUCKET.schema(), Arc::new(s3::bucket::Buckets::new(&clients.s3)));
-    r.register(kinds::BUCKET_LOGGING.schema(), Arc::new(s3::logging::BucketLoggings::new(&clients.s3)));
+    r.register(kinds::BUCKET.schema(), Arc::new(s3::bucket::Buckets::new(&clients.s3, &clients.tagging)));
+    r.register(
+        kinds::BUCKET_LOGGING.schema(),
+        Arc::new(s3::logging::BucketLoggings::new(&clients.s3, &clients.tagging)),
+    );
     r.register(kinds::WEB_ACL.schema(), Arc::new(wafv2::web_acl::WebAcls::new(&clients.wafv2)));
-    r.register(kinds::PARAMETER.schema(), Arc::new(ssm::parameter::Parameters::new(&clients.ssm)));
+    r.register(kinds::PARAMETER.schema(), Arc::new(ssm::parameter::Parameters::new(&clients.ssm, &clients.tagging)));
     r.register(kinds::SECRET.schema(), Arc::new(secretsmanager::secret::Secrets::new(&clients.secretsmanager)));
     r.register(
         kinds::SECRET_ROTATION.schema(),
@@ -94,20 +101,24 @@ pub fn registry(clients: &Clients, waits: &Waits) -> Registry {
         kinds::SECRET_POLICY.schema(),
         Arc::new(secretsmanager::policy::SecretPolicies::new(&clients.secretsmanager)),
     );
-    r.register(kinds::TOPIC.schema(), Arc::new(sns::topic::Topics::new(&clients.sns)));
+    r.register(kinds::TOPIC.schema(), Arc::new(sns::topic::Topics::new(&clients.sns, &clients.tagging)));
     r.register(
         kinds::NAMESPACE.schema(),
-        Arc::new(servicediscovery::namespace::Namespaces::new(&clients.servicediscovery, wait(waits.namespace))),
+        Arc::new(servicediscovery::namespace::Namespaces::new(
+            &clients.servicediscovery,
+            &clients.tagging,
+            wait(waits.namespace),
+        )),
     );
     r.register(
         kinds::DISCOVERY_SERVICE.schema(),
-        Arc::new(servicediscovery::service::DiscoveryServices::new(&clients.servicediscovery)),
+        Arc::new(servicediscovery::service::DiscoveryServices::new(&clients.servicediscovery, &clients.tagging)),
     );
-    r.register(kinds::FUNCTION.schema(), Arc::new(lambda::function::Functions::new(&clients.lambda)));
+    r.register(kinds::FUNCTION.schema(), Arc::new(lambda::function::Functions::new(&clients.lambda, &clients.tagging)));
     r.register(kinds::FUNCTION_PERMISSION.schema(), Arc::new(lambda::permission::Permissions::new(&clients.lambda)));
-    r.register(kinds::EVENT_RULE.schema(), Arc::new(events::rule::Rules::new(&clients.events)));
+    r.register(kinds::EVENT_RULE.schema(), Arc::new(events::rule::Rules::new(&clients.events, &clients.tagging)));
     r.register(kinds::SCHEDULE.schema(), Arc::new(scheduler::schedule::Schedules::new(&clients.scheduler)));
-    r.register(kinds::LOG_GROUP.schema(), Arc::new(logs::log_group::LogGroups::new(&clients.logs)));
+    r.register(kinds::LOG_GROUP.schema(), Arc::new(logs::log_group::LogGroups::new(&clients.logs, &clients.tagging)));
     r.register(kinds::IAM_ROLE.schema(), Arc::new(iam::role::Roles::new(&clients.iam)));
     r.register(kinds::ECS_CLUSTER.schema(), Arc::new(ecs::cluster::Clusters::new(&clients.ecs)));
     r.register(kinds::TASK_DEFINITION.schema(), Arc::new(ecs::task_definition::TaskDefinitions::new(&clients.ecs)));
@@ -135,7 +146,7 @@ pub fn registry(clients: &Clients, waits: &Waits) -> Registry {
             autoscaling::service_scaling::Scaled::DynamoDbTable,
         )),
     );
-    r.register(kinds::ALARM.schema(), Arc::new(cloudwatch::alarm::Alarms::new(&clients.cloudwatch)));
+    r.register(kinds::ALARM.schema(), Arc::new(cloudwatch::alarm::Alarms::new(&clients.cloudwatch, &clients.tagging)));
     r.register(
         kinds::DNS_RECORD.schema(),
         Arc::new(route53::record::Records::new(&clients.route53, wait(waits.dns_change))),

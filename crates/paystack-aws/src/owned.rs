@@ -58,6 +58,11 @@ pub(crate) fn tag_changes(desired: &Desired, current: &Observed) -> (TagMap, Vec
     (set, unset)
 }
 
+/// The tags as the `tags` field shows them: without the annotations.
+pub(crate) fn shown_tags(tags: &TagMap) -> TagMap {
+    tags.iter().filter(|(k, _)| !ANNOTATIONS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
 /// True when the tags say the resource belongs to one of the scope's stacks.
 pub(crate) fn owned_by(scope: &Scope, tags: &TagMap) -> bool {
     tags.get(STACK_TAG).is_some_and(|stack| scope.reads(stack))
@@ -83,9 +88,7 @@ pub(crate) fn observed(
     }
     let id = tags.get(RESOURCE_TAG)?;
     let mut attributes = into_fields(attributes);
-    let shown: TagMap =
-        tags.iter().filter(|(k, _)| !ANNOTATIONS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
-    attributes.insert("tags".into(), json!(shown));
+    attributes.insert("tags".into(), json!(shown_tags(tags)));
     let mut outputs = into_fields(outputs);
     outputs.entry("id").or_insert_with(|| json!(aws_id));
     let stack = tags.get(STACK_TAG)?;

@@ -44,6 +44,7 @@ pub fn drift_in(
 /// order; a failed read fails them all, since none of them was read.
 pub async fn drift_fleet(registries: &Registries, members: &[Member<'_>]) -> Result<Vec<Checked>, ObserveError> {
     let Some(scope) = Scope::fleet(members.iter().map(|m| m.owner.clone())) else { return Ok(Vec::new()) };
+    let scope = scope.recording(members.iter().map(|m| m.state));
     let mut by_stack = observe_all(registries, &scope).await?.by_stack(&scope);
     let checked = members.iter().map(|m| {
         let inventory = by_stack.remove(&m.owner.stack).unwrap_or_default();

@@ -20,11 +20,13 @@ use tokio::sync::OnceCell;
 use crate::reconciler::ReconcileError;
 
 type Shared = Arc<dyn Any + Send + Sync>;
+/// Each listing's cell, by its key and type: filled once, awaited by every other asker.
+type Cells = HashMap<(String, TypeId), Arc<OnceCell<Shared>>>;
 
 /// The listings made so far in one pass, by key and type.
 #[derive(Clone, Default)]
 pub(crate) struct Listings {
-    made: Arc<Mutex<HashMap<(String, TypeId), Arc<OnceCell<Shared>>>>>,
+    made: Arc<Mutex<Cells>>,
 }
 
 impl fmt::Debug for Listings {

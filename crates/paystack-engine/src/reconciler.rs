@@ -34,6 +34,9 @@ pub struct Scope {
     /// The listings this read of one placement shares between kinds; only `observe_all` sets
     /// them, for the length of its pass.
     listings: Option<Listings>,
+    /// The tags state recorded for each resource of the stacks, by stack and id: where a tag
+    /// index that may trail AWS agrees with them, a reconciler may take its tags from it.
+    recorded: Option<Arc<BTreeMap<(String, String), serde_json::Value>>>,
 }
 
 impl Scope {
@@ -44,7 +47,7 @@ impl Scope {
 
     /// The scope of one stack.
     pub fn of(owner: Owner) -> Self {
-        Self { owners: vec![owner], listings: None }
+        Self { owners: vec![owner], listings: None, recorded: None }
     }
 
     /// The scope of several stacks, read together; `None` when there are none.
@@ -52,12 +55,38 @@ impl Scope {
         let mut owners: Vec<Owner> = owners.into_iter().collect();
         owners.sort();
         owners.dedup_by(|a, b| a.stack == b.stack);
-        (!owners.is_empty()).then_some(Self { owners, listings: None })
+        (!owners.is_empty()).then_some(Self { owners, listings: None, recorded: None })
     }
 
     /// The same scope for one pass over one placement, whose kinds share their listings.
     pub(crate) fn for_pass(&self) -> Self {
-        Self { owners: self.owners.clone(), listings: Some(Listings::default()) }
+        Self { listings: Some(Listings::default()), ..self.clone() }
+    }
+
+    /// The same scope, knowing what the stacks' states recorded of their resources' tags.
+    pub fn recording<'a>(self, states: impl IntoIterator<Item = &'a paystack_core::StateDocument>) -> Self {
+        let recorded = states
+            .into_iter()
+            .filter(|state| self.reads(&state.stack))
+            .flat_map(|state| {
+                state.resources.iter().filter_map(|(id, record)| {
+                    let tags = record.attributes.get("tags")?;
+                    Some(((state.stack.clone(), id.as_str().to_owned()), tags.clone()))
+                })
+            })
+            .collect();
+        Self { recorded: Some(Arc::new(recorded)), ..self }
+    }
+
+    /// Whether state recorded what the stacks hold; a scope made without state has nothing
+    /// to check a tag index against, and reads tags from the resources themselves.
+    pub fn has_recorded(&self) -> bool {
+        self.recorded.is_some()
+    }
+
+    /// The tags state recorded for the resource `id` of `stack`, as the `tags` field.
+    pub fn recorded_tags(&self, stack: &str, id: &str) -> Option<&serde_json::Value> {
+        self.recorded.as_ref()?.get(&(stack.to_owned(), id.to_owned()))
     }
 
     /// A listing that several kinds of a placement read, such as every load balancer: made by

@@ -15,10 +15,12 @@ use crate::error::{all, classify, missing, unless_gone_since};
 use crate::owned::{
     TagMap, arn_of, aws_int, created, desired_tags, observed, owned_by, resolved, resolved_all, spec, updated,
 };
+use crate::tag_index::indexed_tags;
 use crate::tagging::sync_tags;
 
 pub(crate) struct Alarms {
     client: cloudwatch::Client,
+    tagging: aws_sdk_resourcegroupstagging::Client,
 }
 
 fn tags_of(map: TagMap) -> Vec<Tag> {
@@ -26,8 +28,18 @@ fn tags_of(map: TagMap) -> Vec<Tag> {
 }
 
 impl Alarms {
-    pub(crate) fn new(client: &cloudwatch::Client) -> Self {
-        Self { client: client.clone() }
+    pub(crate) fn new(client: &cloudwatch::Client, tagging: &aws_sdk_resourcegroupstagging::Client) -> Self {
+        Self { client: client.clone(), tagging: tagging.clone() }
+    }
+
+    /// An alarm's tags, read from it; `None` if it went since it was listed.
+    async fn tags(&self, arn: &str) -> Result<Option<TagMap>, ReconcileError> {
+        let listed = self.client.list_tags_for_resource().resource_arn(arn).send().await;
+        let Some(listed) = unless_gone_since("ListTagsForResource", listed, |e| e.is_resource_not_found_exception())?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(listed.tags().iter().filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned()))).collect()))
     }
 
     /// Creates the alarm, or replaces it whole with the desired one.
@@ -79,14 +91,7 @@ impl Reconciler for Alarms {
                 continue; // another stack's, or not paystack's: its tags are not read
             }
             let arn = a.alarm_arn().ok_or_else(|| missing("alarm ARN"))?;
-            let listed = self.client.list_tags_for_resource().resource_arn(arn).send().await;
-            let Some(listed) =
-                unless_gone_since("ListTagsForResource", listed, |e| e.is_resource_not_found_exception())?
-            else {
-                continue;
-            };
-            let tags: TagMap =
-                listed.tags().iter().filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned()))).collect();
+            let Some(tags) = indexed_tags(&self.tagging, scope, arn, || self.tags(arn)).await? else { continue };
             if !owned_by(scope, &tags) {
                 continue;
             }

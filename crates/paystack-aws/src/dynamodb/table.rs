@@ -27,11 +27,13 @@ use serde_json::{Value, json};
 
 use crate::error::{all, classify, gone, missing, ran_out, settled, unless_gone_since, waited};
 use crate::owned::{TagMap, cannot_update, created, desired_tags, observed, owned_by, resolved, spec, updated};
+use crate::tag_index::indexed_tags;
 use crate::tagging::sync_tags;
 use crate::wait::{Cadence, Wait};
 
 pub(crate) struct Tables {
     client: ddb::Client,
+    tagging: aws_sdk_resourcegroupstagging::Client,
     /// How long a table, with its replicas, may take to become active or to go.
     wait: Wait,
 }
@@ -104,8 +106,18 @@ fn starting_throughput(table: &Table) -> Result<Option<ProvisionedThroughput>, R
 }
 
 impl Tables {
-    pub(crate) fn new(client: &ddb::Client, wait: Wait) -> Self {
-        Self { client: client.clone(), wait }
+    pub(crate) fn new(client: &ddb::Client, tagging: &aws_sdk_resourcegroupstagging::Client, wait: Wait) -> Self {
+        Self { client: client.clone(), tagging: tagging.clone(), wait }
+    }
+
+    /// A table's tags, read from it; `None` if it went since it was listed.
+    async fn tags(&self, arn: &str) -> Result<Option<TagMap>, ReconcileError> {
+        let listed = self.client.list_tags_of_resource().resource_arn(arn).send().await;
+        let Some(listed) = unless_gone_since("ListTagsOfResource", listed, |e| e.is_resource_not_found_exception())?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(listed.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect()))
     }
 
     async fn describe(&self, name: &str) -> Result<Option<TableDescription>, ReconcileError> {
@@ -200,13 +212,7 @@ impl Reconciler for Tables {
                 continue;
             }
             let arn = t.table_arn().ok_or_else(|| missing("table ARN"))?;
-            let listed = self.client.list_tags_of_resource().resource_arn(arn).send().await;
-            let Some(listed) =
-                unless_gone_since("ListTagsOfResource", listed, |e| e.is_resource_not_found_exception())?
-            else {
-                continue;
-            };
-            let tags: TagMap = listed.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect();
+            let Some(tags) = indexed_tags(&self.tagging, scope, arn, || self.tags(arn)).await? else { continue };
             if !owned_by(scope, &tags) {
                 continue;
             }

@@ -126,7 +126,7 @@ impl Reconciler for LoadBalancers {
                 "security_group_ids": lb.security_groups(),
                 "attributes": self.attributes_of(arn).await?,
             });
-            if let Some(mut o) = observed(scope, &tags, arn, attributes, outputs(&lb)) {
+            if let Some(mut o) = observed(scope, tags, arn, attributes, outputs(lb)) {
                 o.pending = lb.state().and_then(|s| s.code()).is_some_and(|c| c.as_str() == "provisioning");
                 out.push(o);
             }

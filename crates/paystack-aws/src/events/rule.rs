@@ -12,10 +12,12 @@ use serde_json::{Value, json};
 use super::event_tags;
 use crate::error::{classify, missing, unless_gone, unless_gone_since};
 use crate::owned::{arn_of, cannot_update, created, desired_tags, observed, resolved, spec, updated};
+use crate::tag_index::indexed_tags;
 use crate::tagging::sync_tags;
 
 pub(crate) struct Rules {
     client: events::Client,
+    tagging: aws_sdk_resourcegroupstagging::Client,
 }
 
 /// A pattern's text with its keys sorted, as the blueprint writes it, whatever order
@@ -25,8 +27,18 @@ fn canonical(pattern: &str) -> String {
 }
 
 impl Rules {
-    pub(crate) fn new(client: &events::Client) -> Self {
-        Self { client: client.clone() }
+    pub(crate) fn new(client: &events::Client, tagging: &aws_sdk_resourcegroupstagging::Client) -> Self {
+        Self { client: client.clone(), tagging: tagging.clone() }
+    }
+
+    /// A rule's tags, read from it; `None` if it went since it was listed.
+    async fn tags(&self, arn: &str) -> Result<Option<crate::owned::TagMap>, ReconcileError> {
+        let listed = self.client.list_tags_for_resource().resource_arn(arn).send().await;
+        let Some(listed) = unless_gone_since("ListTagsForResource", listed, |e| e.is_resource_not_found_exception())?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(listed.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect()))
     }
 
     async fn put(&self, desired: &Desired, typed: &EventRule, tags: bool) -> Result<String, ReconcileError> {
@@ -94,13 +106,7 @@ impl paystack_engine::Reconciler for Rules {
                 };
                 // Listed by the stacks' prefix, not `Scope::may_own`: a rule's name is fitted to
                 // 64 characters, which can cut a suffix off; the tags prove whose it is.
-                let listed = self.client.list_tags_for_resource().resource_arn(arn).send().await;
-                let Some(listed) =
-                    unless_gone_since("ListTagsForResource", listed, |e| e.is_resource_not_found_exception())?
-                else {
-                    continue;
-                };
-                let tags = listed.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect();
+                let Some(tags) = indexed_tags(&self.tagging, scope, arn, || self.tags(arn)).await? else { continue };
                 if !crate::owned::owned_by(scope, &tags) {
                     continue;
                 }

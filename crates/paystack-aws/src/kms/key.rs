@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 use crate::error::{all, classify, missing, unless_gone_since};
 use crate::owned::{TagMap, cannot_update, created, desired_tags, observed, owned_by, spec, updated};
+use crate::tag_index::indexed_tags;
 use crate::tagging::sync_tags;
 
 /// The one key policy a key has.
@@ -23,6 +24,7 @@ const POLICY_NAME: &str = "default";
 
 pub(crate) struct Keys {
     client: kms::Client,
+    tagging: aws_sdk_resourcegroupstagging::Client,
 }
 
 fn kms_tags(tags: TagMap) -> Result<Vec<Tag>, ReconcileError> {
@@ -46,8 +48,8 @@ struct Read {
 }
 
 impl Keys {
-    pub(crate) fn new(client: &kms::Client) -> Self {
-        Self { client: client.clone() }
+    pub(crate) fn new(client: &kms::Client, tagging: &aws_sdk_resourcegroupstagging::Client) -> Self {
+        Self { client: client.clone(), tagging: tagging.clone() }
     }
 
     async fn tags(&self, key: &str) -> Result<Option<TagMap>, ReconcileError> {
@@ -58,8 +60,9 @@ impl Keys {
         Ok(Some(listed.tags().iter().map(|t| (t.tag_key().to_owned(), t.tag_value().to_owned())).collect()))
     }
 
-    /// Everything about `key` that its spec says, or `None` if it is gone or going.
-    async fn read(&self, key: &str, alias: &str) -> Result<Option<Read>, ReconcileError> {
+    /// Everything about `key` that its spec says, or `None` if it is gone or going; its tags
+    /// from the tag index where the read is of a scope that knows its state.
+    async fn read(&self, key: &str, alias: &str, scope: Option<&Scope>) -> Result<Option<Read>, ReconcileError> {
         let described = self.client.describe_key().key_id(key).send().await;
         let Some(described) = unless_gone_since("DescribeKey", described, |e| e.is_not_found_exception())? else {
             return Ok(None);
@@ -68,7 +71,11 @@ impl Keys {
         if going(meta.key_state()) {
             return Ok(None);
         }
-        let Some(tags) = self.tags(key).await? else { return Ok(None) };
+        let tags = match (scope, meta.arn()) {
+            (Some(scope), Some(arn)) => indexed_tags(&self.tagging, scope, arn, || self.tags(key)).await?,
+            _ => self.tags(key).await?,
+        };
+        let Some(tags) = tags else { return Ok(None) };
         let rotation = self.client.get_key_rotation_status().key_id(key).send().await;
         let rotation = rotation.map_err(|e| classify("GetKeyRotationStatus", e))?;
         let policy = self.client.get_key_policy().key_id(key).policy_name(POLICY_NAME).send().await;
@@ -126,7 +133,7 @@ impl Reconciler for Keys {
             if !scope.may_own(name) {
                 continue; // another stack's: its key is not read
             }
-            let Some(read) = self.read(key, alias).await? else { continue };
+            let Some(read) = self.read(key, alias, Some(scope)).await? else { continue };
             if !owned_by(scope, &read.tags) {
                 continue;
             }
@@ -164,7 +171,7 @@ impl Reconciler for Keys {
         if key.enable_key_rotation {
             self.client.enable_key_rotation().key_id(&id).send().await.map_err(|e| classify("EnableKeyRotation", e))?;
         }
-        let read = self.read(&id, &key.alias).await?.ok_or_else(|| missing("the key just made"))?;
+        let read = self.read(&id, &key.alias, None).await?.ok_or_else(|| missing("the key just made"))?;
         Ok(created(desired, &id, read.outputs))
     }
 

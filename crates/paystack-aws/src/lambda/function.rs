@@ -19,6 +19,7 @@ use serde_json::json;
 use super::candidates;
 use crate::error::{classify, classify_typed, missing, unless_gone, unless_gone_since, waited};
 use crate::owned::{arn_of, cannot_update, created, desired_tags, observed, resolved, spec, updated};
+use crate::tag_index::indexed_tags;
 use crate::tagging::sync_tags;
 
 /// How long a function may take to become active after a create or an update.
@@ -26,11 +27,21 @@ const SETTLE: Duration = Duration::from_secs(300);
 
 pub(crate) struct Functions {
     client: lambda::Client,
+    tagging: aws_sdk_resourcegroupstagging::Client,
 }
 
 impl Functions {
-    pub(crate) fn new(client: &lambda::Client) -> Self {
-        Self { client: client.clone() }
+    pub(crate) fn new(client: &lambda::Client, tagging: &aws_sdk_resourcegroupstagging::Client) -> Self {
+        Self { client: client.clone(), tagging: tagging.clone() }
+    }
+
+    /// A function's tags, read from it; `None` if it went since it was listed.
+    async fn tags(&self, arn: &str) -> Result<Option<crate::owned::TagMap>, ReconcileError> {
+        let listed = self.client.list_tags().resource(arn).send().await;
+        let Some(listed) = unless_gone_since("ListTags", listed, |e| e.is_resource_not_found_exception())? else {
+            return Ok(None);
+        };
+        Ok(Some(listed.tags().cloned().unwrap_or_default().into_iter().collect()))
     }
 
     fn zip(typed: &Function) -> Result<Blob, ReconcileError> {
@@ -64,11 +75,7 @@ impl paystack_engine::Reconciler for Functions {
             let (Some(name), Some(arn)) = (f.function_name(), f.function_arn()) else {
                 return Err(missing("function name or ARN"));
             };
-            let listed = self.client.list_tags().resource(arn).send().await;
-            let Some(listed) = unless_gone_since("ListTags", listed, |e| e.is_resource_not_found_exception())? else {
-                continue;
-            };
-            let tags = listed.tags().cloned().unwrap_or_default().into_iter().collect();
+            let Some(tags) = indexed_tags(&self.tagging, scope, arn, || self.tags(arn)).await? else { continue };
             let variables = f.environment().and_then(|e| e.variables()).cloned().unwrap_or_default();
             let attributes = json!({
                 "name": name,

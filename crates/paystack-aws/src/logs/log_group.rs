@@ -12,10 +12,12 @@ use crate::error::{all, classify, missing, unless_gone, unless_gone_since};
 use crate::owned::{
     TagMap, arn_of, aws_int, cannot_update, created, desired_tags, observed, owned_by, resolved, spec, updated,
 };
+use crate::tag_index::indexed_tags;
 use crate::tagging::sync_tags;
 
 pub(crate) struct LogGroups {
     client: logs::Client,
+    tagging: aws_sdk_resourcegroupstagging::Client,
 }
 
 /// The outputs: the group's ARN, and the ARN of its streams, which is what a policy that
@@ -34,8 +36,18 @@ fn group_arn(group: &logs::types::LogGroup) -> Result<String, ReconcileError> {
 }
 
 impl LogGroups {
-    pub(crate) fn new(client: &logs::Client) -> Self {
-        Self { client: client.clone() }
+    pub(crate) fn new(client: &logs::Client, tagging: &aws_sdk_resourcegroupstagging::Client) -> Self {
+        Self { client: client.clone(), tagging: tagging.clone() }
+    }
+
+    /// A group's tags, read from it; `None` if it went since it was listed.
+    async fn tags(&self, arn: &str) -> Result<Option<TagMap>, ReconcileError> {
+        let listed = self.client.list_tags_for_resource().resource_arn(arn).send().await;
+        let Some(listed) = unless_gone_since("ListTagsForResource", listed, |e| e.is_resource_not_found_exception())?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(listed.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()))
     }
 
     async fn set_retention(&self, name: &str, desired: &Desired) -> Result<(), ReconcileError> {
@@ -79,14 +91,7 @@ impl Reconciler for LogGroups {
                 continue; // another stack's: its tags are not read
             }
             let arn = group_arn(&g)?;
-            let listed = self.client.list_tags_for_resource().resource_arn(&arn).send().await;
-            let Some(listed) =
-                unless_gone_since("ListTagsForResource", listed, |e| e.is_resource_not_found_exception())?
-            else {
-                continue;
-            };
-            let tags: TagMap =
-                listed.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
+            let Some(tags) = indexed_tags(&self.tagging, scope, &arn, || self.tags(&arn)).await? else { continue };
             if !owned_by(scope, &tags) {
                 continue;
             }

@@ -14,12 +14,14 @@ use serde_json::{Value, json};
 use super::{create_tags, read_tags, sync_tags};
 use crate::error::{all, classify, missing, unless_gone, unless_gone_since};
 use crate::owned::{arn_of, cannot_update, created, field, observed, owned_by, spec, updated};
+use crate::tag_index::indexed_tags;
 
 /// RDS takes at most 20 parameters per modify call.
 const PARAMETERS_PER_CALL: usize = 20;
 
 pub(crate) struct DbClusterParameterGroups {
     client: rds::Client,
+    tagging: aws_sdk_resourcegroupstagging::Client,
 }
 
 fn parameters_of(desired: &Desired) -> Result<&Fields, ReconcileError> {
@@ -29,8 +31,8 @@ fn parameters_of(desired: &Desired) -> Result<&Fields, ReconcileError> {
 }
 
 impl DbClusterParameterGroups {
-    pub(crate) fn new(client: &rds::Client) -> Self {
-        Self { client: client.clone() }
+    pub(crate) fn new(client: &rds::Client, tagging: &aws_sdk_resourcegroupstagging::Client) -> Self {
+        Self { client: client.clone(), tagging: tagging.clone() }
     }
 
     /// The values this group sets, as the spec writes them, or `None` if the group was
@@ -120,7 +122,9 @@ impl Reconciler for DbClusterParameterGroups {
             if !scope.may_own(name) || name.starts_with("default.") {
                 continue;
             }
-            let Some(tags) = read_tags(&self.client, arn).await? else { continue };
+            let Some(tags) = indexed_tags(&self.tagging, scope, arn, || read_tags(&self.client, arn)).await? else {
+                continue;
+            };
             if !owned_by(scope, &tags) {
                 continue;
             }

@@ -10,14 +10,16 @@ use serde_json::json;
 use super::{create_tags, read_tags, sync_tags};
 use crate::error::{all, classify, missing, unless_gone};
 use crate::owned::{arn_of, cannot_update, created, observed, spec, strings, updated};
+use crate::tag_index::indexed_tags;
 
 pub(crate) struct DbSubnetGroups {
     client: rds::Client,
+    tagging: aws_sdk_resourcegroupstagging::Client,
 }
 
 impl DbSubnetGroups {
-    pub(crate) fn new(client: &rds::Client) -> Self {
-        Self { client: client.clone() }
+    pub(crate) fn new(client: &rds::Client, tagging: &aws_sdk_resourcegroupstagging::Client) -> Self {
+        Self { client: client.clone(), tagging: tagging.clone() }
     }
 }
 
@@ -34,7 +36,9 @@ impl Reconciler for DbSubnetGroups {
             if !scope.may_own(name) {
                 continue; // another stack's: its tags are not read
             }
-            let Some(tags) = read_tags(&self.client, arn).await? else { continue };
+            let Some(tags) = indexed_tags(&self.tagging, scope, arn, || read_tags(&self.client, arn)).await? else {
+                continue;
+            };
             let subnet_ids: Vec<&str> = g.subnets().iter().filter_map(|s| s.subnet_identifier()).collect();
             let attributes = json!({
                 "name": name,

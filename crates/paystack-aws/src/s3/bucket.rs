@@ -50,11 +50,12 @@ const NO_ENCRYPTION: &str = "ServerSideEncryptionConfigurationNotFoundError";
 
 pub(crate) struct Buckets {
     client: s3::Client,
+    tagging: aws_sdk_resourcegroupstagging::Client,
 }
 
 impl Buckets {
-    pub(crate) fn new(client: &s3::Client) -> Self {
-        Self { client: client.clone() }
+    pub(crate) fn new(client: &s3::Client, tagging: &aws_sdk_resourcegroupstagging::Client) -> Self {
+        Self { client: client.clone(), tagging: tagging.clone() }
     }
 
     fn region(&self) -> String {
@@ -280,7 +281,7 @@ impl Reconciler for Buckets {
     async fn observe(&self, scope: &Scope) -> Result<Vec<Observed>, ReconcileError> {
         let mut out = Vec::new();
         for bucket in scope_buckets(&self.client, scope).await?.iter() {
-            let Some(tags) = &*shared_bucket_tags(&self.client, scope, bucket).await? else { continue };
+            let Some(tags) = &*shared_bucket_tags(&self.client, &self.tagging, scope, bucket).await? else { continue };
             if !crate::owned::owned_by(scope, tags) {
                 continue;
             }

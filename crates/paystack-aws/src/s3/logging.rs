@@ -20,11 +20,12 @@ use crate::owned::{cannot_update, resolved, spec, updated};
 
 pub(crate) struct BucketLoggings {
     client: s3::Client,
+    tagging: aws_sdk_resourcegroupstagging::Client,
 }
 
 impl BucketLoggings {
-    pub(crate) fn new(client: &s3::Client) -> Self {
-        Self { client: client.clone() }
+    pub(crate) fn new(client: &s3::Client, tagging: &aws_sdk_resourcegroupstagging::Client) -> Self {
+        Self { client: client.clone(), tagging: tagging.clone() }
     }
 
     /// Logs the requests to `bucket` into `logging`'s target, or stops logging them. `false`
@@ -69,7 +70,7 @@ impl Reconciler for BucketLoggings {
             let Some(id) = access_log_setting(logging.target_prefix()) else { continue };
             let target = logging.target_bucket();
             // Whose the logging is, is whose its target is.
-            let tags = shared_bucket_tags(&self.client, scope, target).await?;
+            let tags = shared_bucket_tags(&self.client, &self.tagging, scope, target).await?;
             let Some(stack) = tags.as_ref().as_ref().and_then(|t| t.get(STACK_TAG)).filter(|s| scope.reads(s)) else {
                 continue;
             };

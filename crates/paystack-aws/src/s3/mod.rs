@@ -9,6 +9,7 @@ use paystack_engine::{ReconcileError, Scope};
 
 use crate::error::{all, classify};
 use crate::owned::TagMap;
+use crate::tag_index::indexed_tags;
 
 pub(crate) mod bucket;
 pub(crate) mod logging;
@@ -48,10 +49,13 @@ pub(super) async fn scope_buckets(client: &s3::Client, scope: &Scope) -> Result<
 /// read as a bucket's and as the target of the others' logging.
 pub(super) async fn shared_bucket_tags(
     client: &s3::Client,
+    tagging: &aws_sdk_resourcegroupstagging::Client,
     scope: &Scope,
     bucket: &str,
 ) -> Result<Arc<Option<TagMap>>, ReconcileError> {
-    scope.shared(&format!("s3:tags:{bucket}"), || bucket_tags(client, bucket)).await
+    let arn = format!("arn:aws:s3:::{bucket}");
+    let read = || indexed_tags(tagging, scope, &arn, || bucket_tags(client, bucket));
+    scope.shared(&format!("s3:tags:{bucket}"), read).await
 }
 
 /// A bucket's tags, empty if it has none; `None` if it was deleted since it was listed.

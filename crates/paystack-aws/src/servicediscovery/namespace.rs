@@ -22,17 +22,19 @@ use serde_json::{Value, json};
 use super::{cloud_map_tags, tags_of};
 use crate::error::{all, classify, gone, missing, settled, unless_gone};
 use crate::owned::{VPC_TAG, arn_of, cannot_update, client_token, desired_tags, observed, resolved, spec, updated};
+use crate::tag_index::indexed_tags;
 use crate::tagging::sync_tags;
 use crate::wait::{Cadence, Wait};
 
 pub(crate) struct Namespaces {
     client: sd::Client,
+    tagging: aws_sdk_resourcegroupstagging::Client,
     wait: Wait,
 }
 
 impl Namespaces {
-    pub(crate) fn new(client: &sd::Client, wait: Wait) -> Self {
-        Self { client: client.clone(), wait }
+    pub(crate) fn new(client: &sd::Client, tagging: &aws_sdk_resourcegroupstagging::Client, wait: Wait) -> Self {
+        Self { client: client.clone(), tagging: tagging.clone(), wait }
     }
 }
 
@@ -74,7 +76,9 @@ impl Reconciler for Namespaces {
             let (Some(id), Some(arn), Some(name)) = (namespace.id(), namespace.arn(), namespace.name()) else {
                 return Err(missing("namespace id, ARN or name"));
             };
-            let Some(tags) = tags_of(&self.client, arn).await? else { continue };
+            let Some(tags) = indexed_tags(&self.tagging, scope, arn, || tags_of(&self.client, arn)).await? else {
+                continue;
+            };
             let attributes = json!({
                 "name": name,
                 "vpc_id": tags.get(VPC_TAG),

@@ -15,15 +15,17 @@ use serde_json::json;
 use super::{cloud_map_tags, tags_of};
 use crate::error::{all, classify, missing, unless_gone, unless_gone_since};
 use crate::owned::{arn_of, cannot_update, client_token, created, desired_tags, observed, resolved, spec, updated};
+use crate::tag_index::indexed_tags;
 use crate::tagging::sync_tags;
 
 pub(crate) struct DiscoveryServices {
     client: sd::Client,
+    tagging: aws_sdk_resourcegroupstagging::Client,
 }
 
 impl DiscoveryServices {
-    pub(crate) fn new(client: &sd::Client) -> Self {
-        Self { client: client.clone() }
+    pub(crate) fn new(client: &sd::Client, tagging: &aws_sdk_resourcegroupstagging::Client) -> Self {
+        Self { client: client.clone(), tagging: tagging.clone() }
     }
 }
 
@@ -45,7 +47,9 @@ impl Reconciler for DiscoveryServices {
             let (Some(id), Some(arn)) = (summary.id(), summary.arn()) else {
                 return Err(missing("service id or ARN"));
             };
-            let Some(tags) = tags_of(&self.client, arn).await? else { continue };
+            let Some(tags) = indexed_tags(&self.tagging, scope, arn, || tags_of(&self.client, arn)).await? else {
+                continue;
+            };
             if !crate::owned::owned_by(scope, &tags) {
                 continue; // another stack's: not read further
             }

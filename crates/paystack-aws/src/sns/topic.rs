@@ -16,6 +16,7 @@ use crate::error::{all, classify, missing, unless_gone, unless_gone_since};
 use crate::owned::{
     TagMap, cannot_update, created, desired_tags, observed, owned_by, resolved, spec, strings, updated,
 };
+use crate::tag_index::indexed_tags;
 use crate::tagging::sync_tags;
 
 const EMAIL: &str = "email";
@@ -25,6 +26,7 @@ const PENDING: &str = "PendingConfirmation";
 
 pub(crate) struct Topics {
     client: sns::Client,
+    tagging: aws_sdk_resourcegroupstagging::Client,
 }
 
 fn sns_tags(tags: TagMap) -> Result<Vec<Tag>, ReconcileError> {
@@ -34,8 +36,18 @@ fn sns_tags(tags: TagMap) -> Result<Vec<Tag>, ReconcileError> {
 }
 
 impl Topics {
-    pub(crate) fn new(client: &sns::Client) -> Self {
-        Self { client: client.clone() }
+    pub(crate) fn new(client: &sns::Client, tagging: &aws_sdk_resourcegroupstagging::Client) -> Self {
+        Self { client: client.clone(), tagging: tagging.clone() }
+    }
+
+    /// A topic's tags, read from it; `None` if it went since it was listed.
+    async fn tags(&self, arn: &str) -> Result<Option<TagMap>, ReconcileError> {
+        let listed = self.client.list_tags_for_resource().resource_arn(arn).send().await;
+        let Some(listed) = unless_gone_since("ListTagsForResource", listed, |e| e.is_resource_not_found_exception())?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(listed.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect()))
     }
 
     /// Email address → subscription ARN (or `PendingConfirmation`), or `None` if the topic
@@ -90,12 +102,7 @@ impl Reconciler for Topics {
             if !scope.may_own(name) {
                 continue; // another stack's: its tags are not read
             }
-            let listed = self.client.list_tags_for_resource().resource_arn(arn).send().await;
-            let Some(tags) = unless_gone_since("ListTagsForResource", listed, |e| e.is_resource_not_found_exception())?
-            else {
-                continue;
-            };
-            let tags: TagMap = tags.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect();
+            let Some(tags) = indexed_tags(&self.tagging, scope, arn, || self.tags(arn)).await? else { continue };
             if !owned_by(scope, &tags) {
                 continue;
             }

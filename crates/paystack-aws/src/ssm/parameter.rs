@@ -15,10 +15,12 @@ use ssm::types::{ParameterType, ResourceTypeForTagging, Tag};
 
 use crate::error::{all, classify, missing, unless_gone, unless_gone_since};
 use crate::owned::{TagMap, cannot_update, created, desired_tags, observed, resolved, spec, updated};
+use crate::tag_index::indexed_tags;
 use crate::tagging::{Tagging, sync_tags};
 
 pub(crate) struct Parameters {
     client: ssm::Client,
+    tagging: aws_sdk_resourcegroupstagging::Client,
 }
 
 /// How a value is written.
@@ -36,8 +38,23 @@ fn ssm_tags(tags: TagMap) -> Result<Vec<Tag>, ReconcileError> {
 }
 
 impl Parameters {
-    pub(crate) fn new(client: &ssm::Client) -> Self {
-        Self { client: client.clone() }
+    pub(crate) fn new(client: &ssm::Client, tagging: &aws_sdk_resourcegroupstagging::Client) -> Self {
+        Self { client: client.clone(), tagging: tagging.clone() }
+    }
+
+    /// A parameter's tags, read from it; `None` if it went since it was listed.
+    async fn tags(&self, name: &str) -> Result<Option<TagMap>, ReconcileError> {
+        let listed = self
+            .client
+            .list_tags_for_resource()
+            .resource_type(ResourceTypeForTagging::Parameter)
+            .resource_id(name)
+            .send()
+            .await;
+        let Some(listed) = unless_gone_since("ListTagsForResource", listed, |e| e.is_invalid_resource_id())? else {
+            return Ok(None);
+        };
+        Ok(Some(listed.tag_list().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect()))
     }
 
     /// Writes `value` to the parameter `name`: a new parameter with its tags, or a new
@@ -100,20 +117,8 @@ impl Reconciler for Parameters {
                     continue; // paystack writes plain strings only
                 }
                 let name = p.name().ok_or_else(|| missing("parameter name"))?;
-                let listed = self
-                    .client
-                    .list_tags_for_resource()
-                    .resource_type(ResourceTypeForTagging::Parameter)
-                    .resource_id(name)
-                    .send()
-                    .await;
-                let Some(listed) = unless_gone_since("ListTagsForResource", listed, |e| e.is_invalid_resource_id())?
-                else {
-                    continue;
-                };
-                let tags: TagMap =
-                    listed.tag_list().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect();
                 let arn = p.arn().ok_or_else(|| missing("parameter ARN"))?;
+                let Some(tags) = indexed_tags(&self.tagging, scope, arn, || self.tags(name)).await? else { continue };
                 let attributes = json!({ "name": name, "value": p.value() });
                 out.extend(observed(scope, &tags, name, attributes, json!({ "arn": arn })));
             }

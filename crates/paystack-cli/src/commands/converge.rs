@@ -156,7 +156,7 @@ async fn converge_locked(
     let mut state = stored.clone().unwrap_or_else(|| paystack_state::new_document(&s.key()));
     let registries = aws.registries(s, &state).await?;
     let scope = s.scope();
-    let inventory = observe(&registries, &scope).await?;
+    let inventory = observe(&registries, &scope.clone().recording([&state])).await?;
     let plan = match mode {
         Mode::Apply => apply_plan(s, &registries, &state, &inventory),
         Mode::Destroy => paystack_engine::plan_destroy(&inventory, &state),

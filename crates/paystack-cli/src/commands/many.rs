@@ -99,7 +99,7 @@ async fn plan_one(pool: &Arc<ClientPool>, s: &Stack, mode: Mode) -> Result<(Opti
     let stored = s.read_from(&*aws.backend(s)).await?;
     let state = stored.clone().unwrap_or_else(|| paystack_state::new_document(&s.key()));
     let registries = aws.registries(s, &state).await?;
-    let inventory = observe(&registries, &s.scope()).await?;
+    let inventory = observe(&registries, &s.scope().recording([&state])).await?;
     let plan = match mode {
         Mode::Destroy => paystack_engine::plan_destroy(&inventory, &state),
         _ => apply_plan(s, &registries, &state, &inventory),

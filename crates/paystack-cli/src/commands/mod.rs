@@ -258,7 +258,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             let stored = s.read_from(&*backend).await?;
             let state = stored.clone().unwrap_or_else(|| paystack_state::new_document(&s.key()));
             let registries = aws.registries(&s, &state).await?;
-            let inventory = observe(&registries, &s.scope()).await?;
+            let inventory = observe(&registries, &s.scope().recording([&state])).await?;
             let plan = apply_plan(&s, &registries, &state, &inventory);
             if *json {
                 outln!(

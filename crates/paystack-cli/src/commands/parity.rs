@@ -40,7 +40,7 @@ async fn read_live(s: &Stack) -> Result<Read> {
         )
     })?;
     let registries = aws.registries(&s, &state).await?;
-    let inventory = observe(&registries, &s.scope()).await?;
+    let inventory = observe(&registries, &s.scope().recording([&state])).await?;
     let plan = apply_plan(&s, &registries, &state, &inventory);
     Ok(Read { s, plan, inventory })
 }

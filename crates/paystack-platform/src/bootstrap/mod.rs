@@ -429,6 +429,9 @@ impl Scope<'_> {
         // IAM takes no resource for it, so it is the one IAM read not held to the
         // environment's roles (docs/PERFORMANCE.md weighs it against four reads per role).
         statements.push(self.allow(&["iam:GetAccountAuthorizationDetails"], vec!["*".into()], true));
+        // The tag index, for the tags of the kinds whose listings carry none. It takes no
+        // resource either; it returns only what carries the stacks' tag.
+        statements.push(self.allow(&["tag:GetResources"], vec!["*".into()], false));
         let mut linked = self.allow(
             &["iam:CreateServiceLinkedRole"],
             vec![format!("arn:aws:iam::{}:role/aws-service-role/*", self.account)],
