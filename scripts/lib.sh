@@ -36,7 +36,7 @@ start_emulator() {
   export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
   export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
   unset AWS_PROFILE AWS_SESSION_TOKEN
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 300); do
     if curl -fsS "$AWS_ENDPOINT_URL/moto-api/" >/dev/null 2>&1; then
       say "AWS emulator listening on $AWS_ENDPOINT_URL (pid $EMULATOR_PID, log $log)"
       return
@@ -46,7 +46,7 @@ start_emulator() {
     fi
     sleep 0.1
   done
-  say "the emulator did not answer within 10 s; its log is $log"; return 1
+  say "the emulator did not answer within 30 s; its log is $log"; return 1
 }
 
 stop_emulator() {
