@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use paystack_core::{FieldChange, Fields, Kind, KindSchema, Observed, Placement, ResourceId};
 
 use crate::listings::Listings;
-use paystack_core::{FieldChange, Fields, Kind, KindSchema, Observed, Placement, ResourceId};
 
 /// One stack a read covers: its ownership tag, and the shape of the names it gives.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -425,12 +425,9 @@ impl Scope<'_> {
         pass["Condition"]["StringEquals"]["iam:PassedToService"] =
             json!(["ecs-tasks.amazonaws.com", "s3.amazonaws.com", "vpc-flow-logs.amazonaws.com"]);
         statements.push(pass);
-        // How roles are read: the account's roles with their policies, a thousand a request.
-        // IAM takes no resource for it, so it is the one IAM read not held to the
-        // environment's roles (docs/PERFORMANCE.md weighs it against four reads per role).
+        // How roles and the tags of kinds whose listings carry none are read; neither takes a
+        // resource (docs/security.md, docs/PERFORMANCE.md).
         statements.push(self.allow(&["iam:GetAccountAuthorizationDetails"], vec!["*".into()], true));
-        // The tag index, for the tags of the kinds whose listings carry none. It takes no
-        // resource either; it returns only what carries the stacks' tag.
         statements.push(self.allow(&["tag:GetResources"], vec!["*".into()], false));
         let mut linked = self.allow(
             &["iam:CreateServiceLinkedRole"],
