@@ -67,6 +67,22 @@ impl Harness {
         self.apply_with(graph, CancellationToken::new()).await
     }
 
+    /// Destroys everything live, planned against `recorded`, recording into the harness's state.
+    async fn destroy(&mut self, recorded: StateDocument) -> ApplyReport {
+        let registry = self.cloud.registries();
+        let inventory = self.inventory().await;
+        let p = plan_destroy(&inventory, &recorded);
+        let progress = |_: Event| {};
+        let exec = Executor {
+            registries: &registry,
+            scope: &Scope::new("dev"),
+            options: self.options.clone(),
+            progress: &progress,
+            writer: &self.writer,
+        };
+        exec.apply(&p, &graph(vec![]), &inventory, &mut self.state, CancellationToken::new()).await.unwrap()
+    }
+
     fn outcome<'a>(report: &'a ApplyReport, id: &str) -> &'a Outcome {
         &report.outcomes.iter().find(|(c, _)| c.id.as_str() == id).unwrap().1
     }
@@ -397,19 +413,7 @@ async fn destroy_deletes_dependents_first() {
     let mut h = Harness::new();
     let g = graph(vec![spec("vpc", &[]), spec("subnet", &["vpc"]), spec("nat", &["subnet"])]);
     h.apply(&g).await;
-    let registry = h.cloud.registries();
-    let inventory = h.inventory().await;
-    let p = plan_destroy(&inventory, &StateDocument::new("s".into(), "l".into()));
-    let progress = |_: Event| {};
-    let exec = Executor {
-        registries: &registry,
-        scope: &Scope::new("dev"),
-        options: h.options.clone(),
-        progress: &progress,
-        writer: &h.writer,
-    };
-    let empty = graph(vec![]);
-    let report = exec.apply(&p, &empty, &inventory, &mut h.state, CancellationToken::new()).await.unwrap();
+    let report = h.destroy(StateDocument::new("s".into(), "l".into())).await;
     assert!(report.succeeded(), "{report:?}");
     assert_eq!(&h.cloud.calls()[3..], ["delete:nat", "delete:subnet", "delete:vpc"]);
     assert!(h.state.resources.is_empty());
@@ -421,19 +425,8 @@ async fn deletions_that_finish_together_share_one_state_write() {
     let mut h = Harness::new();
     let g = graph(vec![spec("a", &[]), spec("b", &[]), spec("c", &[]), spec("d", &["a"])]);
     h.apply(&g).await;
-    let inventory = h.inventory().await;
-    let p = plan_destroy(&inventory, &h.state);
-    let registry = h.cloud.registries();
-    let progress = |_: Event| {};
-    let exec = Executor {
-        registries: &registry,
-        scope: &Scope::new("dev"),
-        options: h.options.clone(),
-        progress: &progress,
-        writer: &h.writer,
-    };
     let before = h.writer.writes.lock().unwrap().len();
-    let report = exec.apply(&p, &graph(vec![]), &inventory, &mut h.state, CancellationToken::new()).await.unwrap();
+    let report = h.destroy(h.state.clone()).await;
     assert!(report.succeeded(), "{report:?}");
     assert!(h.state.resources.is_empty());
     let writes = h.writer.writes.lock().unwrap();
