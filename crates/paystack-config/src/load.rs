@@ -191,30 +191,33 @@ impl Checker<'_> {
 }
 
 impl Config {
-    /// Loads and validates every environment in `dir`. Nothing outside `dir` is touched.
+    /// Loads and validates every environment in `dir`, and what holds between them (no two
+    /// share address space). Nothing outside `dir` is touched.
     pub fn load(dir: &Path) -> Result<Config, ConfigErrors> {
+        let env_paths = environment_files(dir)?;
+        Self::load_files(dir, env_paths, true)
+    }
+
+    /// Loads and validates `shared.toml` and the one environment `name`, as the commands that
+    /// work on one stack without planning it need (`output`, `state`, `unlock`, `drift`): a
+    /// mistake in another environment's file does not stand in their way.
+    pub fn load_one(dir: &Path, name: &str) -> Result<Config, ConfigErrors> {
+        let env_paths = environment_files(dir)?;
+        let Some(path) = env_paths.iter().find(|p| p.file_stem().is_some_and(|s| s == name)) else {
+            let known: Vec<String> =
+                env_paths.iter().filter_map(|p| p.file_stem()?.to_str().map(str::to_owned)).collect();
+            return Err(crate::model::unknown_environment(name, &known, dir).into());
+        };
+        Self::load_files(dir, vec![path.clone()], false)
+    }
+
+    fn load_files(dir: &Path, env_paths: Vec<PathBuf>, across: bool) -> Result<Config, ConfigErrors> {
         let shared = SourceFile::read(dir.join(SHARED_FILE))?;
-        let mut env_paths: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| ConfigError::unlocated(format!("cannot read {}: {e}", dir.display())))?
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.file_name().is_some_and(|n| n != SHARED_FILE))
-            .collect();
-        env_paths.sort();
-        if env_paths.is_empty() {
-            return Err(ConfigError::unlocated(format!("no environment files in {}", dir.display()))
-                .help("add one file per environment, such as dev.toml, next to shared.toml")
-                .into());
-        }
+        // Every environment inherits from the shared file: one that does not parse is the
+        // one cause, and whatever each environment would then miss follows from it.
+        let shared_raw = shared.parse()?;
 
         let mut errors = Vec::new();
-        let shared_raw = match shared.parse() {
-            Ok(raw) => raw,
-            Err(e) => {
-                errors.push(e);
-                RawFile::default()
-            }
-        };
-
         let mut environments = BTreeMap::new();
         let mut cidrs: Vec<(String, Located<Ipv4Cidr>)> = Vec::new();
         for path in env_paths {
@@ -250,7 +253,8 @@ impl Config {
 
         // Environments must never share address space: peering and transit need it, and a
         // mistake here is expensive to undo.
-        for (i, (a, ca)) in cidrs.iter().enumerate() {
+        let pairs = if across { cidrs.as_slice() } else { &[] };
+        for (i, (a, ca)) in pairs.iter().enumerate() {
             for (b, cb) in &cidrs[i + 1..] {
                 if ca.value.overlaps(cb.value) {
                     errors.push(
@@ -265,8 +269,40 @@ impl Config {
             }
         }
 
-        if errors.is_empty() { Ok(Config { dir: dir.to_owned(), environments }) } else { Err(ConfigErrors(errors)) }
+        if errors.is_empty() {
+            Ok(Config { dir: dir.to_owned(), environments })
+        } else {
+            Err(ConfigErrors(once_per_cause(errors)))
+        }
     }
+}
+
+/// The environment files of `dir`: every `*.toml` but `shared.toml`, by name.
+fn environment_files(dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
+    let mut env_paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| ConfigError::unlocated(format!("cannot read {}: {e}", dir.display())))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.file_name().is_some_and(|n| n != SHARED_FILE))
+        .collect();
+    env_paths.sort();
+    if env_paths.is_empty() {
+        return Err(ConfigError::unlocated(format!("no environment files in {}", dir.display()))
+            .help("add one file per environment, such as dev.toml, next to shared.toml"));
+    }
+    Ok(env_paths)
+}
+
+/// A value in `shared.toml` is checked once per environment that inherits it; the same
+/// message at the same place is one mistake, reported once.
+fn once_per_cause(errors: Vec<ConfigError>) -> Vec<ConfigError> {
+    let mut seen = std::collections::BTreeSet::new();
+    errors
+        .into_iter()
+        .filter(|e| {
+            let at = e.location.as_ref().map(|l| (l.file.clone(), l.span.start, l.span.end));
+            seen.insert((at, e.message.clone()))
+        })
+        .collect()
 }
 
 pub(crate) fn check_suffix(suffix: &str) -> Result<(), (String, String)> {

@@ -20,13 +20,8 @@ impl Config {
     /// of the one in its file.
     pub fn environment(&self, name: &str, suffix: Option<&str>) -> Result<Environment, ConfigError> {
         let Some(env) = self.environments.get(name) else {
-            let known: Vec<&str> = self.environments.keys().map(String::as_str).collect();
-            return Err(ConfigError::unlocated(format!("unknown environment `{name}`")).help(format!(
-                "known environments are {} (one file each in {}); add {}/{name}.toml to define a new one",
-                known.join(", "),
-                self.dir.display(),
-                self.dir.display()
-            )));
+            let known: Vec<String> = self.environments.keys().cloned().collect();
+            return Err(unknown_environment(name, &known, &self.dir));
         };
         let mut env = env.clone();
         if let Some(suffix) = suffix {
@@ -37,6 +32,42 @@ impl Config {
         }
         Ok(env)
     }
+}
+
+/// `name` is none of `known`: the error says which it most likely meant (`Dev` for `dev`,
+/// `prd` for `prod`), and how to add it if it is new.
+pub(crate) fn unknown_environment(name: &str, known: &[String], dir: &std::path::Path) -> ConfigError {
+    let error = ConfigError::unlocated(format!("unknown environment `{name}`"));
+    let near = known
+        .iter()
+        .map(|k| (edit_distance(&name.to_lowercase(), k), k))
+        .filter(|(d, k)| *d <= 2 && *d < k.len())
+        .min();
+    match near {
+        Some((_, k)) => error.help(format!("did you mean `{k}`? The environments are {}", known.join(", "))),
+        None => error.help(format!(
+            "the environments are {} (one file each in {}); add {}/{name}.toml to define a new one",
+            known.join(", "),
+            dir.display(),
+            dir.display()
+        )),
+    }
+}
+
+/// Levenshtein distance: the fewest single-character edits that turn `a` into `b`.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substituted = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substituted.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
 }
 
 /// An environment's own AWS account (`[account]`), and the role paystack assumes in it.

@@ -137,7 +137,53 @@ fn unknown_environment_lists_the_known_ones() {
     let e = config.environment("qa", None).unwrap_err();
     assert!(e.location.is_none());
     assert_eq!(e.message, "unknown environment `qa`");
-    assert!(e.help.unwrap().contains("known environments are dev, prod"));
+    assert!(e.help.unwrap().contains("the environments are dev, prod"));
+}
+
+#[test]
+fn an_environment_mistyped_gets_the_one_meant() {
+    let config = load(&[DEV, PROD]).unwrap();
+    for (typed, meant) in [("Dev", "dev"), ("prd", "prod"), ("PROD", "prod"), ("prodd", "prod")] {
+        let help = config.environment(typed, None).unwrap_err().help.unwrap();
+        assert!(help.starts_with(&format!("did you mean `{meant}`?")), "{typed}: {help}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &[("shared.toml", SHARED), DEV, PROD]);
+    let e = Config::load_one(dir.path(), "prd").unwrap_err().0;
+    assert_eq!(e.len(), 1);
+    assert!(e[0].help.as_deref().unwrap().starts_with("did you mean `prod`?"), "{e:?}");
+}
+
+#[test]
+fn a_wrong_type_in_the_shared_file_is_one_error_not_one_per_environment() {
+    let shared = SHARED.replace("desired_count = 1", "desired_count = \"1\"");
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &[("shared.toml", &shared), DEV, PROD, ("staging.toml", "[network]\ncidr = \"10.1.0.0/16\"\n")]);
+    let errors = Config::load(dir.path()).unwrap_err().0;
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(errors[0].location.as_ref().unwrap().file.ends_with("shared.toml"));
+    assert!(errors[0].message.contains("expected"), "{}", errors[0].message);
+}
+
+#[test]
+fn a_bad_shared_value_is_reported_once_for_every_environment_that_inherits_it() {
+    let shared = SHARED.replace("engine_version = \"16.4\"", "engine_version = \"9\"");
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &[("shared.toml", &shared), DEV, PROD, ("staging.toml", "[network]\ncidr = \"10.1.0.0/16\"\n")]);
+    let errors = Config::load(dir.path()).unwrap_err().0;
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(errors[0].message.contains('9'), "{}", errors[0].message);
+}
+
+#[test]
+fn one_environment_loads_past_a_mistake_in_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = ("dev.toml", "[network]\ncidr = \"10.0.0.0/16\"\nnat_gatways = 2\n");
+    write(dir.path(), &[("shared.toml", SHARED), broken, PROD, ("qa.toml", "[network]\ncidr = \"10.2.0.0/16\"\n")]);
+    assert!(Config::load(dir.path()).is_err(), "the whole configuration is still checked for plan and apply");
+    let prod = Config::load_one(dir.path(), "prod").unwrap();
+    assert_eq!(prod.environments.keys().collect::<Vec<_>>(), ["prod"], "qa overlaps prod, which only plan sees");
+    assert!(Config::load_one(dir.path(), "dev").is_err(), "its own mistake still stops it");
 }
 
 #[test]
