@@ -25,6 +25,7 @@ mod parity;
 mod planner;
 mod reconciler;
 mod saved_plan;
+pub mod target;
 
 #[cfg(test)]
 mod executor_tests;
@@ -40,4 +41,4 @@ pub use observe::{ObserveError, observe_all};
 pub use parity::{Configured, Difference, ParityReport, Side, Unexplained, compare as compare_parity};
 pub use planner::{Inventory, plan, plan_destroy};
 pub use reconciler::{Desired, ErrorClass, Owner, ReconcileError, Reconciler, Registered, Registries, Registry, Scope};
-pub use saved_plan::{SavedPlan, SavedPlanError, StateVersion};
+pub use saved_plan::{Origin, SavedPlan, SavedPlanError, StateVersion};

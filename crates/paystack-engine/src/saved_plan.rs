@@ -12,6 +12,22 @@ pub struct SavedPlan {
     /// `None` when the stack had no state yet.
     state: Option<StateVersion>,
     changes: serde_json::Value,
+    /// The command line it was made from, so `apply FILE` needs none. Absent from plans
+    /// saved before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    origin: Option<Origin>,
+}
+
+/// What a plan was made for, as the command line said it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Origin {
+    pub environment: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suffix: Option<String>,
+    /// `--target` addresses: the plan holds only their closure, and applying it narrows the
+    /// fresh plan the same way.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
 }
 
 /// Which state document a plan was made from.
@@ -55,7 +71,24 @@ impl SavedPlan {
             stack: stack.to_owned(),
             state: StateVersion::of(state),
             changes: serde_json::to_value(&plan.changes).unwrap_or_default(),
+            origin: None,
         }
+    }
+
+    /// The same plan, saying what it was made for.
+    pub fn made_for(self, origin: Origin) -> Self {
+        Self { origin: Some(origin), ..self }
+    }
+
+    /// What the plan in `text` was made for, read before knowing which stack it is for.
+    pub fn origin_of(text: &str) -> Result<Option<Origin>, SavedPlanError> {
+        let saved: Self = serde_json::from_str(text).map_err(|e| SavedPlanError::NotAPlan(e.to_string()))?;
+        Ok(saved.origin)
+    }
+
+    /// The `--target` addresses the plan was narrowed to.
+    pub fn targets(&self) -> &[String] {
+        self.origin.as_ref().map_or(&[], |o| o.targets.as_slice())
     }
 
     /// The file's text.
