@@ -4,7 +4,7 @@
 # nothing. The compliance function's package is not in it: a drift run compares everything
 # but the function's code without it, and `apply` runs where scripts/package-function ran.
 #
-#   docker build -t paystack .
+#   docker build --build-arg PAYSTACK_COMMIT=$(git rev-parse --short=12 HEAD) -t paystack .
 #   docker run --rm -e AWS_REGION=us-east-1 paystack drift --env prod --notify
 
 FROM rust:1.94-bookworm AS build
@@ -12,6 +12,8 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock rustfmt.toml clippy.toml ./
 COPY crates crates
 COPY tests tests
+# `paystack --version` names the commit; the build context has no .git to read it from.
+ARG PAYSTACK_COMMIT=""
 RUN cargo build --release --locked -p paystack-cli \
  && strip target/release/paystack
 

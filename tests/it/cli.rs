@@ -28,7 +28,10 @@ fn plan_exits_2_with_changes_and_its_json_has_a_stable_shape() {
 #[test]
 fn output_json_is_one_object_of_the_stacks_outputs() {
     let stack = Stack::new("dev", "output");
-    stack.run(&["output", "--json"]).code(1);
+    // Before the first apply there are none: an empty object, and a sentence for people.
+    let none = stack.run(&["output", "--json"]).success();
+    assert_eq!(none.stdout.trim(), "{}");
+    assert!(none.stderr.contains("it was never applied"), "{}", none.stderr);
     stack.apply();
     let out = stack.run(&["output", "--json"]).success().json();
     let keys: Vec<&str> = out.as_object().unwrap().keys().map(String::as_str).collect();

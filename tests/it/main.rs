@@ -24,3 +24,4 @@ mod state;
 mod storage;
 mod support;
 mod transit;
+mod workflow;

@@ -4,9 +4,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// The crate's version and the commit it was built from, as `--version` prints them.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("PAYSTACK_COMMIT"), ")");
+
 /// Provisions the payment platform on AWS, one environment at a time.
 #[derive(Debug, Parser)]
-#[command(name = "paystack", version, about, propagate_version = true)]
+#[command(name = "paystack", version = VERSION, about, propagate_version = true)]
 pub(crate) struct Cli {
     /// The configuration directory: shared.toml plus one file per environment.
     #[arg(long, global = true, default_value = "config", env = "PAYSTACK_CONFIG")]
@@ -48,18 +51,23 @@ pub(crate) enum Command {
         #[arg(long)]
         detailed_exitcode: bool,
         /// Save the plan to FILE, for `apply FILE` to carry out exactly.
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", conflicts_with = "destroy")]
         out: Option<PathBuf>,
+        /// Show what `destroy` would delete, instead of what `apply` would change.
+        #[arg(long)]
+        destroy: bool,
+        #[command(flatten)]
+        targets: TargetArgs,
     },
     /// Converge AWS to the configuration, or carry out a plan saved with `plan --out`.
     Apply {
         #[command(flatten)]
         stack: EnvsArgs,
         /// A plan saved by `plan --out`: applied only if state and live resources have not
-        /// moved since it was made.
+        /// moved since it was made. It names its environment, suffix and targets.
         plan_file: Option<PathBuf>,
         /// Do not ask for confirmation.
-        #[arg(long)]
+        #[arg(long, short)]
         yes: bool,
         /// Allow deleting or replacing resources of a protected environment.
         #[arg(long)]
@@ -103,7 +111,7 @@ pub(crate) enum Command {
         #[arg(long, requires = "fix")]
         prune: bool,
         /// With --fix: apply the fix without asking.
-        #[arg(long, requires = "fix")]
+        #[arg(long, short, requires = "fix")]
         yes: bool,
         /// Allow `--fix` to delete or replace resources of a protected environment.
         #[arg(long, requires = "fix")]
@@ -149,7 +157,7 @@ pub(crate) enum Command {
         #[command(flatten)]
         stack: EnvsArgs,
         /// Do not ask for confirmation.
-        #[arg(long)]
+        #[arg(long, short)]
         yes: bool,
         /// Allow destroying a protected environment (prod by default).
         #[arg(long)]
@@ -190,13 +198,27 @@ pub(crate) enum Command {
         /// The lock id, as the refusal of a locked run prints it.
         lock_id: String,
     },
-    /// Print the stack's outputs from state.
+    /// Print the stack's outputs from state: all of them, or the one NAME.
     Output {
         #[command(flatten)]
         stack: StackArgs,
+        /// One output, such as `alb_dns_name`.
+        name: Option<String>,
         /// Print one JSON object.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "raw")]
         json: bool,
+        /// With NAME: print only its value, with no quotes, for a shell to capture.
+        #[arg(long, requires = "name")]
+        raw: bool,
+    },
+    /// List the environments of the configuration: account, region, whether protected, and
+    /// the suffix each takes.
+    Envs,
+    /// Print a completion script for SHELL, e.g. `paystack completions bash >
+    /// /etc/bash_completion.d/paystack`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
     /// Print the resource graph in Graphviz DOT.
     Graph {
@@ -222,6 +244,30 @@ pub(crate) enum StateCommand {
         /// The resource id, as `state list` prints it.
         id: String,
     },
+    /// Forget resources without deleting them: they stay in AWS, no longer managed. The next
+    /// plan would create them again unless they leave the configuration, or are adopted
+    /// back with their ownership tags.
+    Rm {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Resource ids, as `state list` prints them.
+        #[arg(required = true)]
+        ids: Vec<String>,
+        /// Do not ask for confirmation.
+        #[arg(long, short)]
+        yes: bool,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
+}
+
+/// `--target`, on the commands that plan.
+#[derive(Clone, Debug, Default, Args)]
+pub(crate) struct TargetArgs {
+    /// Only this resource id or layer prefix (`database`, `edge.alb`), repeatable: plan and
+    /// apply take what it depends on too, destroy what depends on it.
+    #[arg(long = "target", value_name = "ADDR")]
+    pub(crate) targets: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -239,7 +285,8 @@ pub(crate) struct StackArgs {
 #[derive(Debug, Args)]
 pub(crate) struct EnvsArgs {
     /// The environment, or several in the order they start: `--env dev,staging,prod`.
-    #[arg(long, short, value_delimiter = ',', required_unless_present = "all_envs", conflicts_with = "all_envs")]
+    /// `apply FILE` takes it from the saved plan.
+    #[arg(long, short, value_delimiter = ',', conflicts_with = "all_envs")]
     pub(crate) env: Vec<String>,
     /// Every environment of the configuration, in its order (dev, staging, prod, then the
     /// rest by name).
@@ -287,6 +334,8 @@ pub(crate) struct RunArgs {
     /// 16 for EC2). Waiting for AWS to finish something takes no part of it.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub(crate) parallelism: Option<u16>,
+    #[command(flatten)]
+    pub(crate) targets: TargetArgs,
     /// Set by a run over several environments, which shows every plan before its one
     /// confirmation: each environment's run then does not show its plan again.
     #[arg(skip)]

@@ -74,6 +74,20 @@ impl From<ConfigError> for InvalidConfig {
     }
 }
 
+/// A configuration error as the user meets it: a mistake in a file shows the file; one about
+/// what was typed (an unknown environment, a bad `--suffix`) is not called invalid
+/// configuration.
+pub(crate) fn config_error(e: impl Into<ConfigErrors>) -> miette::Report {
+    let e: ConfigErrors = e.into();
+    match e.0.as_slice() {
+        [one] if one.location.is_none() => match &one.help {
+            Some(help) => miette::miette!(help = help.clone(), "{}; nothing was sent to AWS", one.message),
+            None => miette::miette!("{}; nothing was sent to AWS", one.message),
+        },
+        _ => InvalidConfig::from(e).into(),
+    }
+}
+
 /// A state error with the next step for the user.
 pub(crate) fn state_error(e: StateError, env: &str, stack: &str) -> miette::Report {
     let help = match &e {

@@ -12,7 +12,7 @@ use paystack_state::{Lock, LockInfo, LockOptions, StateBackend, StateError};
 use tokio_util::sync::CancellationToken;
 
 use super::drift::drift_report;
-use super::{Aws, SavedPlan, Stack, apply_plan, check_plan, observe};
+use super::{Aws, SavedPlan, Stack, apply_plan, check_plan, observe, targeted};
 use crate::args::{LockArgs, RunArgs};
 use crate::render;
 use crate::stream::JsonEvents;
@@ -66,9 +66,21 @@ fn write_error(e: StateError) -> StateWriteError {
     }
 }
 
+/// The command that runs this one again as it was given: its stack, targets and override,
+/// for every message that says to run it again.
+fn again(s: &Stack, mode: Mode, confirm: Confirm, run: &RunArgs) -> String {
+    let mut again = s.command(mode.operation());
+    for target in &run.targets.targets {
+        again.push_str(&format!(" --target {target}"));
+    }
+    if confirm.override_protection {
+        again.push_str(" --override-protection");
+    }
+    again
+}
+
 /// What to do after a state write failed, by why it failed.
-fn after_state_error(e: &StateWriteError, s: &Stack, operation: &str) -> String {
-    let again = format!("paystack {operation} --env {}", s.env.name);
+fn after_state_error(e: &StateWriteError, s: &Stack, again: &str) -> String {
     match e {
         StateWriteError::LostLock(_) => format!(
             "another run holds the lock of `{}` now; let it finish, then run `{again}` to see what is left",
@@ -94,18 +106,33 @@ pub(super) async fn converge(
     if run.json && !confirm.yes && saved.is_none() {
         // Nothing can be asked on a stream that a program reads.
         return Err(miette!(
-            help = format!("review `paystack plan --env {}` first, then add --yes", s.env.name),
+            help =
+                format!("review `{}` first, then run `{} --yes`", plan_command(s, run), again(s, mode, confirm, run)),
             "{operation} --json carries out the plan without asking, so it needs --yes or a saved plan"
         ));
     }
     let aws = Aws::connect(s).await?;
     let backend = aws.backend(s);
+    let lock = take_lock(s, &backend, operation, lock_args).await?;
+    let result = converge_locked(s, mode, confirm, run, saved, &aws, &*backend, &lock).await;
+    give_back(s, lock).await;
+    result
+}
+
+/// Takes the stack's lock for `operation`, waiting as `--lock-timeout` allows, and says
+/// whose lock it took over, if any.
+pub(super) async fn take_lock(
+    s: &Stack,
+    backend: &Arc<dyn StateBackend>,
+    operation: &str,
+    lock_args: &LockArgs,
+) -> Result<Lock> {
     let options = LockOptions { timeout: lock_args.lock_timeout, ..LockOptions::new(s.env.state.lock_lease) };
     let key = s.key();
     let on_wait = |holder: &LockInfo, lease_left: u64| {
         diagln!("Waiting for the lock on `{key}`, held by {holder}; its lease ends in {lease_left}s unless renewed.");
     };
-    let lock = paystack_state::acquire(Arc::clone(&backend), &key, LockInfo::current(operation), &options, &on_wait)
+    let lock = paystack_state::acquire(Arc::clone(backend), &key, LockInfo::current(operation), &options, &on_wait)
         .await
         .map_err(|e| s.state_error(e))?;
     match lock.took_over() {
@@ -115,16 +142,21 @@ pub(super) async fn converge(
         Some(previous) => diagln!("Took over the lapsed lock of {previous}; that run can no longer write state."),
         None => {}
     }
-    let result = converge_locked(s, mode, confirm, run, saved, &aws, &*backend, &lock).await;
+    Ok(lock)
+}
+
+/// Releases the lock; one that cannot be released lapses, and the warning says how to
+/// release it now.
+pub(super) async fn give_back(s: &Stack, lock: Lock) {
     let id = lock.info().id.clone();
     if let paystack_state::Released::Lapses { lease_left, error } = lock.release().await {
         diagln!(
-            "warning: the lock on `{key}` could not be released ({error}); it lapses in {lease_left}s. \
-             To release it now, run `paystack unlock --env {} {id}`",
-            s.env.name
+            "warning: the lock on `{}` could not be released ({error}); it lapses in {lease_left}s. \
+             To release it now, run `{} {id}`",
+            s.key(),
+            s.command("unlock")
         );
     }
-    result
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -139,6 +171,7 @@ async fn converge_locked(
     lock: &Lock,
 ) -> Result<ExitCode> {
     let operation = mode.operation();
+    let again = again(s, mode, confirm, run);
     // Destroy needs no lookup: it deletes what is live, whatever the configuration refers to.
     let resolved;
     let s = if mode != Mode::Destroy {
@@ -165,6 +198,8 @@ async fn converge_locked(
             drift_report(s, &registries, &plan, &state).fix_plan(&plan, prune)
         }
     };
+    let targets = &run.targets.targets;
+    let plan = targeted(s, plan, &state, targets, mode == Mode::Destroy)?;
     if let Some(saved) = &saved {
         check_plan(saved, stored.as_ref(), &plan, s)?;
     }
@@ -172,7 +207,7 @@ async fn converge_locked(
     if run.json {
         stream.plan(render::plan_json(&plan, &s.env.name, &s.key()));
     } else if !run.plan_shown {
-        out!("{}", render::plan_text(&plan, &s.key(), &s.env.region));
+        out!("{}", render::plan_text(&plan, &s.heading(targets, mode == Mode::Destroy)));
     }
     let options = exec_options(run);
     if !plan.has_changes() {
@@ -197,7 +232,7 @@ async fn converge_locked(
                 stream.result(&report);
             }
             if let Some(e) = report.state_error {
-                return Err(miette!(help = after_state_error(&e, s, operation), "cannot record state: {e}"));
+                return Err(miette!(help = after_state_error(&e, s, &again), "cannot record state: {e}"));
             }
             if !run.json {
                 outln!(
@@ -211,10 +246,11 @@ async fn converge_locked(
         return Ok(ExitCode::SUCCESS);
     }
     // Among several environments, the protected ones' names were typed before any started.
-    let asked = guard(s, &plan, confirm.override_protection, operation, run.plan_shown)?;
+    let asked = guard(s, &plan, confirm.override_protection, (operation, &again), run.plan_shown)?;
     // A saved plan was reviewed when it was made; applying the file is the approval.
-    confirm_on_terminal(s, operation, asked || confirm.yes || saved.is_some())?;
+    confirm_on_terminal(s, (operation, &again), asked || confirm.yes || saved.is_some())?;
 
+    let started = std::time::Instant::now();
     let cancel = CancellationToken::new();
     let on_signal = cancel.clone();
     let signals = tokio::spawn(async move {
@@ -269,22 +305,18 @@ async fn converge_locked(
     } else {
         // Among several environments, each line says whose it is.
         let label = if run.plan_shown { format!("{}: ", s.env.name) } else { String::new() };
-        for line in render::report_text(&report, verb).lines() {
+        for line in render::report_text(&report, verb, started.elapsed()).lines() {
             outln!("{label}{line}");
         }
     }
     if !report.succeeded() {
         let help = if let Some(e) = &report.state_error {
-            after_state_error(e, s, operation)
+            after_state_error(e, s, &again)
         } else if report.cancelled {
-            format!(
-                "run `paystack {operation} --env {}` again to finish; what was created is recorded and will be adopted",
-                s.env.name
-            )
+            format!("run `{again}` again to finish; what was created is recorded and will be adopted")
         } else {
             format!(
-                "fix the failures above, then run `paystack {operation} --env {}` again; finished resources are recorded and are not redone",
-                s.env.name
+                "fix the failures above, then run `{again}` again; finished resources are recorded and are not redone"
             )
         };
         return Err(miette!(help = help, "{operation} of `{}` did not complete", s.key()));
@@ -300,6 +332,15 @@ async fn converge_locked(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `plan` of the same stack and targets, for a message to suggest reviewing.
+fn plan_command(s: &Stack, run: &RunArgs) -> String {
+    let mut plan = s.command("plan");
+    for target in &run.targets.targets {
+        plan.push_str(&format!(" --target {target}"));
+    }
+    plan
+}
+
 /// The executor's limits: `--parallelism`, when given, for every service alike.
 fn exec_options(run: &RunArgs) -> ExecOptions {
     match run.parallelism {
@@ -311,7 +352,13 @@ fn exec_options(run: &RunArgs) -> ExecOptions {
 /// The engine's prevent-destroy rule: nothing is deleted or replaced in a protected
 /// environment without an explicit override, and on a terminal the environment's name must
 /// be typed as well, `--yes` or not. Returns whether it asked.
-fn guard(s: &Stack, plan: &Plan, override_protection: bool, operation: &str, typed_already: bool) -> Result<bool> {
+fn guard(
+    s: &Stack,
+    plan: &Plan,
+    override_protection: bool,
+    (operation, again): (&str, &str),
+    typed_already: bool,
+) -> Result<bool> {
     let destructive: Vec<&str> =
         paystack_engine::guard::destructive(plan).into_iter().map(ResourceId::as_str).collect();
     if !s.env.protected || destructive.is_empty() {
@@ -319,10 +366,10 @@ fn guard(s: &Stack, plan: &Plan, override_protection: bool, operation: &str, typ
     }
     if !override_protection {
         return Err(miette!(
-            help = "nothing was changed. If this is intended, run again with --override-protection",
-            "`{}` is protected, and this would delete or replace {} resource(s): {}",
+            help = format!("nothing was changed. If this is intended, run `{again} --override-protection`"),
+            "`{}` is protected, and this would delete or replace {}: {}",
             s.env.name,
-            destructive.len(),
+            render::count(destructive.len(), "resource"),
             destructive.join(", ")
         ));
     }
@@ -334,13 +381,13 @@ fn guard(s: &Stack, plan: &Plan, override_protection: bool, operation: &str, typ
 }
 
 /// Asks on the terminal unless `--yes`. A protected environment must be typed by name.
-fn confirm_on_terminal(s: &Stack, operation: &str, yes: bool) -> Result<()> {
+fn confirm_on_terminal(s: &Stack, (operation, again): (&str, &str), yes: bool) -> Result<()> {
     if yes {
         return Ok(());
     }
     if !std::io::stdin().is_terminal() {
         return Err(miette!(
-            help = format!("review the plan above, then run `paystack {operation} --env {} --yes`", s.env.name),
+            help = format!("review the plan above, then run `{again} --yes`"),
             "refusing to {operation} without confirmation: there is no terminal to ask"
         ));
     }

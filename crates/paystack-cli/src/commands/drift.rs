@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use miette::{IntoDiagnostic, Result, miette};
 use paystack_aws::ClientPool;
-use paystack_config::Config;
 use paystack_core::{Change, FieldChange, Plan, StateDocument};
 use paystack_engine::{DriftReport, Member, Registries};
 use paystack_platform::Lookups;
@@ -18,7 +17,7 @@ use paystack_platform::Lookups;
 use super::converge::{Confirm, Mode, converge};
 use super::{Aws, Stack, build, owner_of};
 use crate::args::{Cli, LockArgs, RunArgs};
-use crate::diagnostics::InvalidConfig;
+use crate::diagnostics::config_error;
 use crate::render;
 
 #[derive(Clone, Copy)]
@@ -78,7 +77,9 @@ pub(super) async fn drift(s: &Stack, args: DriftArgs, confirm: Confirm, lock: &L
 /// One stack's failure is reported and does not stop the others. Every stack's
 /// configuration is validated before the first AWS call.
 pub(super) async fn drift_many(cli: &Cli, env: Option<&str>, suffixes: &[String], args: DriftArgs) -> Result<ExitCode> {
-    let config = Config::load(&cli.config).map_err(InvalidConfig::from)?;
+    // One environment's stacks need only its file; every environment's need all of them.
+    let validate = if env.is_some() { super::Validate::One } else { super::Validate::Whole };
+    let config = super::load::config(cli, validate, env.unwrap_or_default())?;
     let envs: Vec<&str> = match env {
         Some(env) => vec![env],
         None => config.environments.keys().map(String::as_str).collect(),
@@ -92,7 +93,7 @@ pub(super) async fn drift_many(cli: &Cli, env: Option<&str>, suffixes: &[String]
     let mut unresolved = Vec::new();
     for name in envs {
         for suffix in &suffixes {
-            let env = config.environment(name, *suffix).map_err(InvalidConfig::from)?;
+            let env = config.environment(name, *suffix).map_err(config_error)?;
             let local = super::local_lookups(cli, &env)?;
             unresolved.push(build(env, &local, cli.state_dir.clone())?);
         }

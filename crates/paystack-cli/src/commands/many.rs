@@ -21,9 +21,9 @@ use paystack_engine::SavedPlan;
 use serde_json::{Value, json};
 
 use super::converge::{Confirm, Mode, ask, converge};
-use super::{Aws, Stack, apply_plan, build, observe};
+use super::{Aws, Flags, Stack, apply_plan, build, observe};
 use crate::args::{Cli, EnvsArgs, LockArgs, RunArgs};
-use crate::diagnostics::InvalidConfig;
+use crate::diagnostics::config_error;
 use crate::render;
 
 /// What became of one environment.
@@ -66,6 +66,12 @@ fn environments(config: &Config, args: &EnvsArgs) -> Vec<String> {
         }
         return seen;
     }
+    in_order(config)
+}
+
+/// Every environment of the configuration in the order runs take them: dev, staging, prod,
+/// then the rest by name.
+pub(super) fn in_order(config: &Config) -> Vec<String> {
     let rank = |name: &str| ["dev", "staging", "prod"].iter().position(|n| *n == name).unwrap_or(3);
     let mut names: Vec<String> = config.environments.keys().cloned().collect();
     names.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.cmp(b)));
@@ -74,21 +80,30 @@ fn environments(config: &Config, args: &EnvsArgs) -> Vec<String> {
 
 /// Validates every environment before anything reaches AWS.
 fn load_all(cli: &Cli, args: &EnvsArgs) -> Result<Vec<Stack>> {
-    let config = Config::load(&cli.config).map_err(InvalidConfig::from)?;
+    let config = super::load::config(cli, super::Validate::Whole, "")?;
     let mut stacks = Vec::new();
     for name in environments(&config, args) {
-        let env = config.environment(&name, args.suffix.as_deref()).map_err(InvalidConfig::from)?;
+        let env = config.environment(&name, args.suffix.as_deref()).map_err(config_error)?;
         let local = super::local_lookups(cli, &env)?;
-        stacks.push(build(env, &local, cli.state_dir.clone())?);
+        let built = build(env, &local, cli.state_dir.clone())?;
+        stacks.push(Stack { flags: Flags::of(cli, args.suffix.as_deref()), ..built });
     }
     if stacks.is_empty() {
-        return Err(miette!("the configuration has no environment"));
+        return Err(miette!(
+            help = "name one with `--env E`, several with `--env dev,staging`, or every one with `--all-envs`",
+            "no environment was named; nothing was sent to AWS"
+        ));
     }
     Ok(stacks)
 }
 
 /// The stack's plan, as `mode` makes it, and the stack looked up if the plan needed that.
-async fn plan_one(pool: &Arc<ClientPool>, s: &Stack, mode: Mode) -> Result<(Option<Stack>, Plan, SavedPlan)> {
+async fn plan_one(
+    pool: &Arc<ClientPool>,
+    s: &Stack,
+    mode: Mode,
+    targets: &[String],
+) -> Result<(Option<Stack>, Plan, SavedPlan)> {
     if mode != Mode::Destroy {
         s.require_package()?;
     }
@@ -104,20 +119,27 @@ async fn plan_one(pool: &Arc<ClientPool>, s: &Stack, mode: Mode) -> Result<(Opti
         Mode::Destroy => paystack_engine::plan_destroy(&inventory, &state),
         _ => apply_plan(s, &registries, &state, &inventory),
     };
+    let plan = super::targeted(s, plan, &state, targets, mode == Mode::Destroy)?;
     let saved = SavedPlan::new(&s.key(), stored.as_ref(), &plan);
     Ok((looked_up, plan, saved))
 }
 
 /// Plans every environment, one after another, into members.
-async fn plan_all(pool: &Arc<ClientPool>, stacks: Vec<Stack>, mode: Mode, json: bool) -> Vec<Member> {
+async fn plan_all(
+    pool: &Arc<ClientPool>,
+    stacks: Vec<Stack>,
+    mode: Mode,
+    targets: &[String],
+    json: bool,
+) -> Vec<Member> {
     let mut members = Vec::new();
     for s in stacks {
-        let member = match plan_one(pool, &s, mode).await {
+        let member = match plan_one(pool, &s, mode, targets).await {
             Ok((looked_up, plan, saved)) => {
                 let s = looked_up.unwrap_or(s);
                 if !json {
                     outln!("== {} ({}) ==", s.env.name, where_(&s.env));
-                    out!("{}", render::plan_text(&plan, &s.key(), &s.env.region));
+                    out!("{}", render::plan_text(&plan, &s.heading(targets, mode == Mode::Destroy)));
                 }
                 Member {
                     stack: Arc::new(s),
@@ -145,10 +167,17 @@ fn where_(env: &Environment) -> String {
 
 /// `plan` over several environments: each one's plan, then the table. Exit 1 if any could
 /// not be planned, else 2 with `--detailed-exitcode` and changes, else 0.
-pub(super) async fn plan(cli: &Cli, args: &EnvsArgs, json: bool, detailed: bool) -> Result<ExitCode> {
+pub(super) async fn plan(
+    cli: &Cli,
+    args: &EnvsArgs,
+    mode: Mode,
+    targets: &[String],
+    json: bool,
+    detailed: bool,
+) -> Result<ExitCode> {
     let stacks = load_all(cli, args)?;
     let pool = Arc::new(ClientPool::from_env(&stacks[0].env.region).await);
-    let mut members = plan_all(&pool, stacks, Mode::Apply, json).await;
+    let mut members = plan_all(&pool, stacks, mode, targets, json).await;
     for m in &mut members {
         m.result = match &m.planned {
             Ok((plan, _)) if plan.has_changes() => EnvResult::Succeeded,
@@ -198,7 +227,7 @@ pub(super) async fn converge_all(
     }
     let stacks = load_all(cli, args)?;
     let pool = Arc::new(ClientPool::from_env(&stacks[0].env.region).await);
-    let mut members = plan_all(&pool, stacks, mode, run.json).await;
+    let mut members = plan_all(&pool, stacks, mode, &run.targets.targets, run.json).await;
 
     // The production guard, for every protected environment, before anything changes.
     let guarded: Vec<(&str, usize)> = members
@@ -212,7 +241,7 @@ pub(super) async fn converge_all(
     let refused: Vec<String> = guarded
         .iter()
         .filter(|_| !confirm.override_protection)
-        .map(|(name, n)| format!("`{name}` ({n} resource(s) deleted or replaced)"))
+        .map(|(name, n)| format!("`{name}` ({} deleted or replaced)", render::count(*n, "resource")))
         .collect();
     if !refused.is_empty() {
         return Err(miette!(
@@ -375,7 +404,7 @@ fn table(members: &[Member], operation: &str) -> String {
     let head = if operation == "plan" { "changes" } else { "result" };
     let mut out = format!(
         "{:<12} {:<14} {:<22} {:<12} {:>7} {:>7} {:>8} {:>7} {:>8}\n",
-        "environment", "account", "region(s)", head, "create", "update", "replace", "delete", "took"
+        "environment", "account", "regions", head, "create", "update", "replace", "delete", "took"
     );
     for m in members {
         let env = &m.stack.env;

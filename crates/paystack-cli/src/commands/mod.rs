@@ -7,19 +7,23 @@ use std::sync::Arc;
 
 use miette::{IntoDiagnostic, Result, miette};
 use paystack_aws::{ClientPool, Clients, RemoteBackend, Role, StateLocation, Target};
-use paystack_config::{Config, Environment, StateStore};
+use paystack_config::{Environment, StateStore};
 use paystack_core::{Kind, Placement, Plan, ResourceId, StateDocument};
-use paystack_engine::{Inventory, Owner, Registries, ResourceGraph, SavedPlan, SavedPlanError, Scope, StateVersion};
-use paystack_platform::{Blueprint, Lookups, blueprint};
+use paystack_engine::{
+    Inventory, Origin, Owner, Registries, ResourceGraph, SavedPlan, SavedPlanError, Scope, StateVersion,
+};
+use paystack_platform::{Blueprint, Lookups};
 use paystack_state::{LocalBackend, StateBackend};
 
 use crate::args::{Cli, Command, StackArgs, StateCommand};
-use crate::diagnostics::{InvalidConfig, state_error};
+use crate::diagnostics::state_error;
 use crate::render;
 
 mod check;
 mod converge;
 mod drift;
+mod inspect;
+mod load;
 mod many;
 mod parity;
 mod setup;
@@ -27,6 +31,8 @@ mod setup;
 use check::check;
 use converge::{Confirm, Mode, converge};
 use drift::{DriftArgs, drift, drift_many};
+use load::local_lookups;
+use load::{Flags, Validate, build, load};
 use parity::parity;
 use setup::{bootstrap, bootstrap_gateway, init};
 
@@ -38,6 +44,8 @@ pub(super) struct Stack {
     pub(super) state_dir: PathBuf,
     /// The compliance function's package, as read from this machine.
     pub(super) package: Option<paystack_platform::FunctionPackage>,
+    /// The flags every command this run suggests repeats, as they were given.
+    flags: Flags,
 }
 
 impl Stack {
@@ -58,6 +66,25 @@ impl Stack {
         self.blueprint.stack.key()
     }
 
+    /// `paystack OPERATION --env ENV` with the flags this run was given, for a message to
+    /// suggest: copied and run, it reaches this same stack. `operation` may carry its own
+    /// arguments, such as `unlock` and its lock id after the flags.
+    pub(super) fn command(&self, operation: &str) -> String {
+        self.flags.command(operation, &self.env.name)
+    }
+
+    /// A plan's first lines: where it goes, and what it covers.
+    pub(super) fn heading<'a>(&'a self, targets: &'a [String], destroy: bool) -> render::Heading<'a> {
+        render::Heading {
+            stack: self.key(),
+            account: self.env.account.as_ref().map(|a| a.id.as_str()),
+            region: &self.env.region,
+            targets,
+            destroy,
+            protected: self.env.protected.then_some(self.env.name.as_str()),
+        }
+    }
+
     /// The stack as a read sees it: its ownership tag and how its names are shaped.
     pub(super) fn owner(&self) -> Owner {
         let env = &self.env;
@@ -76,7 +103,8 @@ impl Stack {
     /// HTTPS listener, the hosted zone of the service's name), as every plan that may be
     /// applied needs. Fails, before anything changes, when a lookup finds nothing.
     pub(super) async fn looked_up(&self, aws: &Aws) -> Result<Stack> {
-        build(self.env.clone(), &self.lookups(aws).await?, self.state_dir.clone())
+        let built = build(self.env.clone(), &self.lookups(aws).await?, self.state_dir.clone())?;
+        Ok(Stack { flags: self.flags.clone(), ..built })
     }
 
     /// What the blueprint looks up, read from AWS: the same for every stack of an
@@ -168,79 +196,10 @@ impl Stack {
     }
 }
 
-/// Loads and validates the whole configuration, then builds the stack's graph. Nothing here
-/// reaches AWS, and every command goes through it first.
-fn load(cli: &Cli, args: &StackArgs) -> Result<Stack> {
-    let config = Config::load(&cli.config).map_err(InvalidConfig::from)?;
-    let env = config.environment(&args.env, args.suffix.as_deref()).map_err(InvalidConfig::from)?;
-    // Lookups are read from AWS only by the commands that plan changes.
-    build(env.clone(), &local_lookups(cli, &env)?, cli.state_dir.clone())
-}
-
-/// What the blueprint reads from this machine rather than from AWS: the compliance
-/// function's package, where the environment runs it and the file is there.
-pub(super) fn local_lookups(cli: &Cli, env: &Environment) -> Result<Lookups> {
-    use base64::Engine as _;
-    use sha2::Digest as _;
-    if !env.compliance.function {
-        return Ok(Lookups::default());
-    }
-    let path = &cli.function_package;
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Lookups::default()),
-        Err(e) => return Err(miette!(help = "check the file's permissions", "cannot read {}: {e}", path.display())),
-    };
-    let sha256 = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&bytes));
-    let package = paystack_platform::FunctionPackage { path: path.display().to_string(), sha256 };
-    Ok(Lookups { function_package: Some(package), ..Lookups::default() })
-}
-
-pub(super) fn build(env: Environment, lookups: &Lookups, state_dir: PathBuf) -> Result<Stack> {
-    let blueprint = blueprint(&env, lookups).map_err(|e| {
-        miette!(
-            help = "validation should have refused this configuration; please report it with the environment's files",
-            "the platform cannot be laid out for `{}`: {e}",
-            env.name
-        )
-    })?;
-    let graph = ResourceGraph::build(blueprint.specs.clone())
-        .map_err(|e| miette!("the platform's resource graph is invalid: {e}"))?;
-    check_ignored(&env, &graph)?;
-    Ok(Stack { env, blueprint, graph, state_dir, package: lookups.function_package.clone() })
-}
-
-/// Every `drift.ignore` rule names a field of a resource this environment has: a rule that
-/// matches nothing would silently stop ignoring what its author meant.
-fn check_ignored(env: &Environment, graph: &ResourceGraph) -> Result<()> {
-    for rule in &env.drift.ignore {
-        let Some(spec) = graph.spec(&ResourceId::new(rule.resource.as_str())) else {
-            return Err(miette!(
-                help = format!(
-                    "`paystack graph --env {}` lists the resources; a rule for resources only some environments have belongs in those environments' files",
-                    env.name
-                ),
-                "`drift.ignore`: `{}` is not a resource of `{}`",
-                rule.resource,
-                env.name
-            ));
-        };
-        if !spec.fields.contains_key(&rule.field) {
-            let fields: Vec<&str> = spec.fields.keys().map(String::as_str).collect();
-            return Err(miette!(
-                help = format!("its fields are {}", fields.join(", ")),
-                "`drift.ignore`: `{}` has no field `{}`",
-                rule.resource,
-                rule.field
-            ));
-        }
-    }
-    Ok(())
-}
-
 pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
+    use Validate::{One, Whole};
     match &cli.command {
-        Command::Plan { stack, json, detailed_exitcode, out } => {
+        Command::Plan { stack, json, detailed_exitcode, out, destroy, targets } => {
             let Some(single) = stack.single() else {
                 if out.is_some() {
                     return Err(miette!(
@@ -248,58 +207,29 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
                         "`--out` saves the plan of one stack, and this names several"
                     ));
                 }
-                return many::plan(&cli, stack, *json, *detailed_exitcode).await;
+                let mode = if *destroy { Mode::Destroy } else { Mode::Apply };
+                return many::plan(&cli, stack, mode, &targets.targets, *json, *detailed_exitcode).await;
             };
-            let s = load(&cli, &single)?;
-            s.require_package()?;
-            let aws = Aws::connect(&s).await?;
-            let s = s.looked_up(&aws).await?;
-            let backend = aws.backend(&s);
-            let stored = s.read_from(&*backend).await?;
-            let state = stored.clone().unwrap_or_else(|| paystack_state::new_document(&s.key()));
-            let registries = aws.registries(&s, &state).await?;
-            let inventory = observe(&registries, &s.scope().recording([&state])).await?;
-            let plan = apply_plan(&s, &registries, &state, &inventory);
-            if *json {
-                outln!(
-                    "{}",
-                    serde_json::to_string_pretty(&render::plan_json(&plan, &s.env.name, &s.key())).into_diagnostic()?
-                );
-            } else {
-                out!("{}", render::plan_text(&plan, &s.key(), &s.env.region));
-            }
-            if let Some(path) = out {
-                save_plan(&s, stored.as_ref(), &plan, path)?;
-                diagln!(
-                    "Saved this plan to {}. Apply exactly it with `paystack apply {} --env {}`.",
-                    path.display(),
-                    path.display(),
-                    s.env.name
-                );
-            }
-            Ok(if *detailed_exitcode && plan.has_changes() { ExitCode::from(2) } else { ExitCode::SUCCESS })
+            let s = load(&cli, &single, Whole)?;
+            plan(&s, *destroy, &targets.targets, *json, out.as_deref(), *detailed_exitcode).await
         }
         Command::Apply { stack, plan_file, yes, override_protection, lock, run } => {
             let confirm = Confirm { yes: *yes, override_protection: *override_protection };
+            if let Some(path) = plan_file {
+                return apply_saved(&cli, stack, path, confirm, lock, run).await;
+            }
             let Some(single) = stack.single() else {
-                if plan_file.is_some() {
-                    return Err(miette!(
-                        help = "a saved plan is one stack's: `paystack apply FILE --env E`",
-                        "a saved plan cannot be applied to several environments"
-                    ));
-                }
                 return many::converge_all(&cli, stack, Mode::Apply, confirm, lock, run).await;
             };
-            let s = load(&cli, &single)?;
-            let saved = plan_file.as_deref().map(|path| load_plan(path, &s)).transpose()?;
-            converge(&s, Mode::Apply, confirm, lock, run, saved).await
+            let s = load(&cli, &single, Whole)?;
+            converge(&s, Mode::Apply, confirm, lock, run, None).await
         }
         Command::Destroy { stack, yes, override_protection, lock, run } => {
             let confirm = Confirm { yes: *yes, override_protection: *override_protection };
             let Some(single) = stack.single() else {
                 return many::converge_all(&cli, stack, Mode::Destroy, confirm, lock, run).await;
             };
-            let s = load(&cli, &single)?;
+            let s = load(&cli, &single, Whole)?;
             converge(&s, Mode::Destroy, confirm, lock, run, None).await
         }
         Command::Drift {
@@ -328,13 +258,13 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
                 return drift_many(&cli, env, suffix, args).await;
             }
             let stack = StackArgs { env: env.clone().unwrap_or_default(), suffix: suffix.first().cloned() };
-            let s = load(&cli, &stack)?;
+            let s = load(&cli, &stack, One)?;
             let confirm = Confirm { yes: *yes, override_protection: *override_protection };
             drift(&s, args, confirm, lock).await
         }
         Command::Parity { a, b, suffix, json } => {
-            let sa = load(&cli, &StackArgs { env: a.clone(), suffix: suffix.clone() })?;
-            let sb = load(&cli, &StackArgs { env: b.clone(), suffix: suffix.clone() })?;
+            let sa = load(&cli, &StackArgs { env: a.clone(), suffix: suffix.clone() }, One)?;
+            let sb = load(&cli, &StackArgs { env: b.clone(), suffix: suffix.clone() }, One)?;
             if sa.key() == sb.key() {
                 return Err(miette!(
                     help = "name two different environments, e.g. `paystack parity staging prod`",
@@ -345,79 +275,165 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             parity(&sa, &sb, *json).await
         }
         Command::Bootstrap { env: Some(env), via_role, .. } => {
-            let s = load(&cli, &StackArgs { env: env.clone(), suffix: None })?;
+            let s = load(&cli, &StackArgs { env: env.clone(), suffix: None }, One)?;
             bootstrap(&s, via_role.as_deref()).await
         }
         Command::Bootstrap { env: None, via_role, .. } => {
-            let config = Config::load(&cli.config).map_err(InvalidConfig::from)?;
-            bootstrap_gateway(&config, via_role.as_deref()).await
+            bootstrap_gateway(&load::config(&cli, Whole, "")?, via_role.as_deref()).await
         }
-        Command::Init { stack } => {
-            let s = load(&cli, stack)?;
-            init(&s).await
-        }
-        Command::Unlock { stack, lock_id } => {
-            let s = load(&cli, stack)?;
-            let aws = Aws::connect(&s).await?;
-            let backend = aws.backend(&s);
-            let released =
-                paystack_state::unlock(&*backend.locks(), &s.key(), lock_id).await.map_err(|e| s.state_error(e))?;
-            outln!("Released lock {} on `{}`, held by {released}.", released.id, s.key());
-            outln!("The next run takes the lock and fences that holder off: it can no longer write state.");
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Init { stack } => init(&load(&cli, stack, One)?).await,
+        Command::Unlock { stack, lock_id } => inspect::unlock(&load(&cli, stack, One)?, lock_id).await,
         Command::Check { stack, json, event, notify } => {
-            check(&load(&cli, stack)?, *json, event.as_deref(), *notify).await
+            check(&load(&cli, stack, One)?, *json, event.as_deref(), *notify).await
         }
-        Command::Output { stack, json } => {
-            let s = load(&cli, stack)?;
-            let state = read_state(&s).await?.ok_or_else(|| {
-                miette!(
-                    help = format!("run `paystack apply --env {}` first", s.env.name),
-                    "`{}` has no state yet",
-                    s.key()
-                )
-            })?;
-            let outputs = s.blueprint.resolve_outputs(&state);
-            if *json {
-                outln!("{}", serde_json::to_string_pretty(&outputs).into_diagnostic()?);
-            } else {
-                out!("{}", render::outputs_text(&outputs));
-            }
-            Ok(ExitCode::SUCCESS)
+        Command::Output { stack, name, json, raw } => {
+            inspect::output(&load(&cli, stack, One)?, name.as_deref(), *json, *raw).await
         }
+        Command::Envs => Ok(inspect::envs(&load::config(&cli, Whole, "")?)),
+        Command::Completions { shell } => Ok(inspect::completions(*shell)),
         Command::Graph { stack } => {
-            let s = load(&cli, stack)?;
+            let s = load(&cli, stack, One)?;
             out!("{}", s.graph.to_dot());
             Ok(ExitCode::SUCCESS)
         }
-        Command::State(StateCommand::List { stack }) => {
-            let s = load(&cli, stack)?;
-            let state = read_state(&s).await?.unwrap_or_else(|| paystack_state::new_document(&s.key()));
-            for (id, r) in &state.resources {
-                outln!("{id}\t{}\t{}", r.kind, r.aws_id);
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::State(StateCommand::Show { stack, id }) => {
-            let s = load(&cli, stack)?;
-            let state = read_state(&s).await?.unwrap_or_else(|| paystack_state::new_document(&s.key()));
-            let record = state.resources.get(&ResourceId::new(id.as_str())).ok_or_else(|| {
-                miette!(
-                    help = format!("`paystack state list --env {}` lists what is recorded", s.env.name),
-                    "`{id}` is not in the state of `{}`",
-                    s.key()
-                )
-            })?;
-            outln!("{}", serde_json::to_string_pretty(record).into_diagnostic()?);
-            Ok(ExitCode::SUCCESS)
+        Command::State(StateCommand::List { stack }) => inspect::state_list(&load(&cli, stack, One)?).await,
+        Command::State(StateCommand::Show { stack, id }) => inspect::state_show(&load(&cli, stack, One)?, id).await,
+        Command::State(StateCommand::Rm { stack, ids, yes, lock }) => {
+            inspect::state_rm(&load(&cli, stack, One)?, ids, *yes, lock).await
         }
     }
 }
 
-async fn read_state(s: &Stack) -> Result<Option<StateDocument>> {
+/// `plan` of one stack: what apply (or with `destroy`, destroy) would do, narrowed to
+/// `targets`.
+async fn plan(
+    s: &Stack,
+    destroy: bool,
+    targets: &[String],
+    json: bool,
+    out: Option<&Path>,
+    detailed_exitcode: bool,
+) -> Result<ExitCode> {
+    if !destroy {
+        s.require_package()?;
+    }
     let aws = Aws::connect(s).await?;
-    s.read_from(&*aws.backend(s)).await
+    // Destroy needs no lookup: it deletes what is live.
+    let looked_up = if destroy { None } else { Some(s.looked_up(&aws).await?) };
+    let s = looked_up.as_ref().unwrap_or(s);
+    let backend = aws.backend(s);
+    let stored = s.read_from(&*backend).await?;
+    let state = stored.clone().unwrap_or_else(|| paystack_state::new_document(&s.key()));
+    let registries = aws.registries(s, &state).await?;
+    let inventory = observe(&registries, &s.scope().recording([&state])).await?;
+    let plan = if destroy {
+        paystack_engine::plan_destroy(&inventory, &state)
+    } else {
+        apply_plan(s, &registries, &state, &inventory)
+    };
+    let plan = targeted(s, plan, &state, targets, destroy)?;
+    if json {
+        let mut doc = render::plan_json(&plan, &s.env.name, &s.key());
+        doc["targets"] = serde_json::json!(targets);
+        outln!("{}", serde_json::to_string_pretty(&doc).into_diagnostic()?);
+    } else {
+        out!("{}", render::plan_text(&plan, &s.heading(targets, destroy)));
+    }
+    if let Some(path) = out {
+        let origin =
+            Origin { environment: s.env.name.clone(), suffix: s.env.suffix.clone(), targets: targets.to_vec() };
+        save_plan(s, stored.as_ref(), &plan, origin, path)?;
+        diagln!("Saved this plan to {}. Apply exactly it with `paystack apply {}`.", path.display(), path.display());
+    }
+    Ok(if detailed_exitcode && plan.has_changes() { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+/// `apply FILE`: the stack and targets come from the plan; flags given as well must agree.
+async fn apply_saved(
+    cli: &Cli,
+    stack: &crate::args::EnvsArgs,
+    path: &Path,
+    confirm: Confirm,
+    lock: &crate::args::LockArgs,
+    run: &crate::args::RunArgs,
+) -> Result<ExitCode> {
+    let text = std::fs::read_to_string(path).map_err(|e| miette!("cannot read the plan {}: {e}", path.display()))?;
+    let origin = SavedPlan::origin_of(&text).map_err(|e| {
+        miette!(help = "save a plan with `paystack plan --env E --out FILE`", "{}: {e}", path.display())
+    })?;
+    let single = match (stack.single(), origin.as_ref()) {
+        (Some(single), _) => single,
+        (None, Some(o)) if stack.env.is_empty() && !stack.all_envs => {
+            StackArgs { env: o.environment.clone(), suffix: stack.suffix.clone().or_else(|| o.suffix.clone()) }
+        }
+        (None, None) if stack.env.is_empty() && !stack.all_envs => {
+            return Err(miette!(
+                help = format!("pass the environment it was made for: `paystack apply {} --env E`", path.display()),
+                "{} was saved by an older paystack and does not say its environment",
+                path.display()
+            ));
+        }
+        _ => {
+            return Err(miette!(
+                help = format!("a saved plan is one stack's: `paystack apply {}`", path.display()),
+                "a saved plan cannot be applied to several environments"
+            ));
+        }
+    };
+    let saved_targets = origin.map(|o| o.targets).unwrap_or_default();
+    if !run.targets.targets.is_empty() && run.targets.targets != saved_targets {
+        return Err(miette!(
+            help = format!("apply it as it was made: `paystack apply {}`", path.display()),
+            "{} was planned for {}, and this names other targets",
+            path.display(),
+            if saved_targets.is_empty() { "the whole stack".to_owned() } else { saved_targets.join(", ") }
+        ));
+    }
+    let s = load(cli, &single, Validate::Whole)?;
+    let saved = load_plan(path, &s)?;
+    let run =
+        crate::args::RunArgs { targets: crate::args::TargetArgs { targets: saved.targets().to_vec() }, ..run.clone() };
+    converge(&s, Mode::Apply, confirm, lock, &run, Some(saved)).await
+}
+
+/// `plan` narrowed to `targets` (all of it without any): for destroy, the targets and what
+/// depends on them; else the targets and what they depend on. An address that names no
+/// resource is refused, rather than planning nothing.
+pub(super) fn targeted(
+    s: &Stack,
+    plan: Plan,
+    state: &StateDocument,
+    targets: &[String],
+    destroy: bool,
+) -> Result<Plan> {
+    use paystack_engine::target::{Closure, narrow, unmatched};
+    if targets.is_empty() {
+        return Ok(plan);
+    }
+    let ids: BTreeSet<&ResourceId> = s
+        .blueprint
+        .specs
+        .iter()
+        .map(|spec| &spec.id)
+        .chain(state.resources.keys())
+        .chain(plan.changes.iter().map(|c| &c.id))
+        .collect();
+    let unknown = unmatched(targets, &ids);
+    if !unknown.is_empty() {
+        let layers: BTreeSet<&str> = ids.iter().filter_map(|id| id.as_str().split('.').next()).collect();
+        return Err(miette!(
+            help = format!(
+                "a target is a resource id or a prefix of ids, such as {}; `{}` lists the ids",
+                layers.iter().map(|l| format!("`{l}`")).collect::<Vec<_>>().join(", "),
+                s.command("graph")
+            ),
+            "--target {} names no resource of `{}`; nothing was read or changed",
+            unknown.join(", --target "),
+            s.key()
+        ));
+    }
+    let closure = if destroy { Closure::Dependents } else { Closure::Dependencies };
+    Ok(narrow(&plan, targets, &s.graph, state, closure))
 }
 
 /// Where the environment's remote state lives, if it uses the remote backend.
@@ -513,8 +529,8 @@ pub(super) async fn observe(registries: &Registries, scope: &Scope) -> Result<In
 }
 
 /// Writes a plan to a file for `apply FILE`.
-fn save_plan(s: &Stack, state: Option<&StateDocument>, plan: &Plan, path: &Path) -> Result<()> {
-    let text = SavedPlan::new(&s.key(), state, plan).to_text();
+fn save_plan(s: &Stack, state: Option<&StateDocument>, plan: &Plan, origin: Origin, path: &Path) -> Result<()> {
+    let text = SavedPlan::new(&s.key(), state, plan).made_for(origin).to_text();
     std::fs::write(path, text).map_err(|e| miette!("cannot write the plan to {}: {e}", path.display()))
 }
 

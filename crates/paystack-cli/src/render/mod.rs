@@ -8,124 +8,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use owo_colors::{OwoColorize, Stream, Style};
-use paystack_core::{Action, Change, Fields, Plan, Planned, ResourceId};
+use paystack_core::{Action, Fields, ResourceId};
 use paystack_engine::{ApplyReport, DriftKind, DriftReport, Event, Outcome, ParityReport, Progress, Unexplained};
 use serde_json::{Value, json};
 
-fn symbol(action: Action) -> (&'static str, Style) {
-    match action {
-        Action::Create => ("+", Style::new().green()),
-        Action::Update => ("~", Style::new().yellow()),
-        Action::Replace => ("-/+", Style::new().magenta()),
-        Action::Delete => ("-", Style::new().red()),
-        Action::NoOp => (" ", Style::new()),
-    }
-}
-
-fn paint(s: &str, style: Style) -> String {
-    s.if_supports_color(Stream::Stdout, |t| t.style(style)).to_string()
-}
-
-fn compact(v: &Value) -> String {
-    serde_json::to_string(v).unwrap_or_default()
-}
-
-fn planned(p: &Planned) -> String {
-    match p {
-        Planned::Known(v) => compact(v),
-        Planned::KnownAfterApply => "(known after apply)".into(),
-    }
-}
-
-/// One change: a header line, then one line per field, lists shown as what they gain and
-/// lose.
-fn change_text(c: &Change, out: &mut String) {
-    let (sym, style) = symbol(c.action);
-    let target = c.aws_id.as_deref().unwrap_or(&c.name);
-    out.push_str(&format!(
-        "  {} {} ({}) {}",
-        paint(sym, style),
-        paint(c.id.as_str(), Style::new().bold()),
-        c.kind,
-        target
-    ));
-    if let Some(reason) = &c.reason {
-        out.push_str(&paint(&format!("  # {reason}"), Style::new().dimmed()));
-    }
-    out.push('\n');
-    for f in &c.fields {
-        let forced =
-            if f.forces_replacement { paint(" (forces replacement)", Style::new().magenta()) } else { String::new() };
-        // A new list or map reads best as what it gains, like a changed one.
-        let (empty_list, empty_map) = (Value::Array(Vec::new()), Value::Object(Fields::new()));
-        let before = match (&f.before, &f.after) {
-            (None, Planned::Known(Value::Array(_))) => Some(&empty_list),
-            (None, Planned::Known(Value::Object(_))) => Some(&empty_map),
-            (before, _) => before.as_ref(),
-        };
-        match (before, &f.after) {
-            (None, after) => out.push_str(&format!("      {}: {}{forced}\n", f.field, planned(after))),
-            (Some(Value::Array(before)), Planned::Known(Value::Array(after))) => {
-                out.push_str(&format!("      {}:{forced}\n", f.field));
-                for item in after.iter().filter(|i| !before.contains(i)) {
-                    out.push_str(&format!("        {} {}\n", paint("+", Style::new().green()), compact(item)));
-                }
-                for item in before.iter().filter(|i| !after.contains(i)) {
-                    out.push_str(&format!("        {} {}\n", paint("-", Style::new().red()), compact(item)));
-                }
-            }
-            (Some(Value::Object(before)), Planned::Known(Value::Object(after))) => {
-                out.push_str(&format!("      {}:{forced}\n", f.field));
-                for (k, v) in after.iter().filter(|(k, v)| before.get(*k) != Some(v)) {
-                    let line = match before.get(k) {
-                        Some(was) => {
-                            format!("{} {k}: {} → {}", paint("~", Style::new().yellow()), compact(was), compact(v))
-                        }
-                        None => format!("{} {k}: {}", paint("+", Style::new().green()), compact(v)),
-                    };
-                    out.push_str(&format!("        {line}\n"));
-                }
-                for k in before.keys().filter(|k| !after.contains_key(*k)) {
-                    out.push_str(&format!("        {} {k}\n", paint("-", Style::new().red())));
-                }
-            }
-            (Some(before), after) => {
-                out.push_str(&format!("      {}: {} → {}{forced}\n", f.field, compact(before), planned(after)))
-            }
-        }
-    }
-}
-
-pub(crate) fn plan_text(plan: &Plan, stack: &str, region: &str) -> String {
-    let s = plan.summary();
-    if !plan.has_changes() {
-        let resources = if s.no_op == 1 { "resource" } else { "resources" };
-        return format!(
-            "No changes. The live resources of `{stack}` ({region}) match the configuration ({} {resources}).\n",
-            s.no_op
-        );
-    }
-    let mut out = format!("paystack will make these changes to `{stack}` ({region}):\n\n");
-    for c in plan.changes.iter().filter(|c| c.action.is_change()) {
-        change_text(c, &mut out);
-    }
-    out.push_str(&format!(
-        "\nPlan: {} to create, {} to update, {} to replace, {} to delete; {} unchanged.\n",
-        s.create, s.update, s.replace, s.delete, s.no_op
-    ));
-    out
-}
-
-pub(crate) fn plan_json(plan: &Plan, env: &str, stack: &str) -> Value {
-    json!({
-        "format_version": 1,
-        "environment": env,
-        "stack": stack,
-        "has_changes": plan.has_changes(),
-        "summary": plan.summary(),
-        "changes": plan.changes,
-    })
-}
+mod plan;
+pub(crate) use plan::{Heading, count, plan_json, plan_text};
+use plan::{compact, paint, planned, symbol};
 
 fn drift_counts(report: &DriftReport) -> String {
     format!(
@@ -278,15 +167,20 @@ pub(crate) fn steps_text(steps: &[paystack_aws::InitStep], subject: &str) -> Str
             Outcome::Created => "created",
             Outcome::Changed => "set",
             Outcome::Unchanged => "ok",
-            Outcome::Reapplied => "ok (set again)",
+            Outcome::Reapplied => "set (no change if it was so)",
         };
         out.push_str(&format!("{:<56} {what}\n", step.what));
     }
     let changed = steps.iter().filter(|s| matches!(s.outcome, Outcome::Created | Outcome::Changed)).count();
-    if changed == 0 {
-        out.push_str(&format!("\n{subject} is ready; nothing needed changing.\n"));
-    } else {
-        out.push_str(&format!("\n{subject} is ready ({changed} change(s) made).\n"));
+    let reapplied = steps.iter().filter(|s| matches!(s.outcome, Outcome::Reapplied)).count();
+    let settings =
+        if reapplied == 1 { "setting that cannot be read back was" } else { "settings that cannot be read back were" };
+    match (changed, reapplied) {
+        (0, 0) => out.push_str(&format!("\n{subject} is ready; nothing needed changing.\n")),
+        (0, n) => {
+            out.push_str(&format!("\n{subject} is ready; nothing else needed changing ({n} {settings} set again).\n"))
+        }
+        (n, _) => out.push_str(&format!("\n{subject} is ready ({} made).\n", count(n, "change"))),
     }
     out
 }
@@ -412,17 +306,23 @@ impl Progress for ProgressLines {
 }
 
 /// The closing summary of an apply or destroy, with what failed and what was skipped.
-pub(crate) fn report_text(report: &ApplyReport, verb: &str) -> String {
-    let count = |a: Action| report.count(|o| *o == Outcome::Done(a));
+pub(crate) fn report_text(report: &ApplyReport, verb: &str, took: Duration) -> String {
+    let done = |a: Action| report.count(|o| *o == Outcome::Done(a));
     let mut out = String::new();
     if report.succeeded() {
-        out.push_str(&format!(
-            "{verb} complete: {} created, {} updated, {} replaced, {} deleted.\n",
-            count(Action::Create),
-            count(Action::Update),
-            count(Action::Replace),
-            count(Action::Delete)
-        ));
+        // What happened, and only that: a destroy creates nothing.
+        let parts: Vec<String> = [
+            (Action::Create, "created"),
+            (Action::Update, "updated"),
+            (Action::Replace, "replaced"),
+            (Action::Delete, "deleted"),
+        ]
+        .into_iter()
+        .filter(|(a, _)| done(*a) > 0)
+        .map(|(a, what)| format!("{} {what}", done(a)))
+        .collect();
+        let what = if parts.is_empty() { "nothing changed".to_owned() } else { parts.join(", ") };
+        out.push_str(&format!("{verb} complete: {what}, in {}.\n", elapsed(took)));
         out.push_str(&keys_pending_deletion(report));
         return out;
     }
@@ -444,6 +344,12 @@ pub(crate) fn report_text(report: &ApplyReport, verb: &str) -> String {
     out
 }
 
+/// `42s`, `3m 05s`.
+pub(crate) fn elapsed(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs < 60 { format!("{secs}s") } else { format!("{}m {:02}s", secs / 60, secs % 60) }
+}
+
 /// What became of the KMS keys the run deleted: AWS only schedules a key's deletion.
 fn keys_pending_deletion(report: &ApplyReport) -> String {
     use paystack_platform::kinds::{KEY_DELETION_DAYS, KMS_KEY};
@@ -457,92 +363,4 @@ fn keys_pending_deletion(report: &ApplyReport) -> String {
         ));
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use paystack_core::{FieldChange, Kind, ResourceId};
-    use serde_json::json;
-
-    use super::*;
-
-    fn change(action: Action, aws_id: Option<&str>, reason: Option<&str>, fields: Vec<FieldChange>) -> Change {
-        Change {
-            id: ResourceId::new("security.sg.alb"),
-            kind: Kind::new("ec2.security_group"),
-            placement: Default::default(),
-            name: "dev-us-east-1-security-alb-sg".into(),
-            action,
-            reason: reason.map(str::to_owned),
-            aws_id: aws_id.map(str::to_owned),
-            fields,
-        }
-    }
-
-    fn field(name: &str, before: Option<Value>, after: Planned, forces_replacement: bool) -> FieldChange {
-        FieldChange { field: name.into(), before, after, forces_replacement }
-    }
-
-    // Tests run without a terminal, so nothing is colored and the text compares exactly.
-    #[test]
-    fn a_plan_reads_as_what_each_resource_gains_and_loses() {
-        let plan = Plan {
-            changes: vec![
-                change(
-                    Action::Create,
-                    None,
-                    None,
-                    vec![
-                        field("tags", None, Planned::Known(json!({"Environment": "dev", "Name": "x"})), false),
-                        field("vpc_id", None, Planned::KnownAfterApply, false),
-                    ],
-                ),
-                change(
-                    Action::Update,
-                    Some("sg-1"),
-                    None,
-                    vec![field(
-                        "ingress",
-                        Some(json!([{"port": 80}, {"port": 443}])),
-                        Planned::Known(json!([{"port": 443}, {"port": 8443}])),
-                        false,
-                    )],
-                ),
-                change(
-                    Action::Replace,
-                    Some("subnet-1"),
-                    Some("cidr_block cannot be changed in place"),
-                    vec![field("cidr_block", Some(json!("10.0.0.0/20")), Planned::Known(json!("10.0.8.0/21")), true)],
-                ),
-                change(Action::NoOp, Some("sg-2"), None, vec![]),
-            ],
-        };
-        let expected = "\
-paystack will make these changes to `dev` (us-east-1):
-
-  + security.sg.alb (ec2.security_group) dev-us-east-1-security-alb-sg
-      tags:
-        + Environment: \"dev\"
-        + Name: \"x\"
-      vpc_id: (known after apply)
-  ~ security.sg.alb (ec2.security_group) sg-1
-      ingress:
-        + {\"port\":8443}
-        - {\"port\":80}
-  -/+ security.sg.alb (ec2.security_group) subnet-1  # cidr_block cannot be changed in place
-      cidr_block: \"10.0.0.0/20\" → \"10.0.8.0/21\" (forces replacement)
-
-Plan: 1 to create, 1 to update, 1 to replace, 0 to delete; 1 unchanged.
-";
-        assert_eq!(plan_text(&plan, "dev", "us-east-1"), expected);
-    }
-
-    #[test]
-    fn no_changes_says_so_in_one_line() {
-        let plan = Plan { changes: vec![change(Action::NoOp, Some("sg-2"), None, vec![])] };
-        assert_eq!(
-            plan_text(&plan, "dev-blue", "us-east-1"),
-            "No changes. The live resources of `dev-blue` (us-east-1) match the configuration (1 resource).\n"
-        );
-    }
 }
