@@ -120,6 +120,31 @@ fn graph_prints_dot_with_edges_from_references() {
     assert!(dot.contains("\"network.nat.a\" -> \"network.rt.private.c\";"), "{dot}");
 }
 
+#[test]
+fn graph_draws_layers_targets_and_the_plan() {
+    let stack = Stack::new("dev", "graphplan");
+    let dot = stack.run(&["graph", "--target", "database.cluster"]).success().stdout;
+    assert!(dot.contains("subgraph \"cluster_database\""), "{dot}");
+    assert!(dot.contains("\"network.vpc\""), "what the target depends on is drawn: {dot}");
+    assert!(!dot.contains("\"app.worker.service\""), "what depends on it is not: {dot}");
+    stack.run(&["apply", "--yes", "--target", "network.igw"]).success();
+    let planned = stack.run(&["graph", "--plan", "--target", "network.subnet.public.a"]).success().stdout;
+    let fill = |id: &str| {
+        let line = planned.lines().find(|l| l.trim_start().starts_with(&format!("\"{id}\" ["))).unwrap();
+        line.split("fillcolor=\"").nth(1).unwrap().split('"').next().unwrap().to_owned()
+    };
+    assert_ne!(fill("network.vpc"), fill("network.subnet.public.a"), "made and to be made differ: {planned}");
+    assert!(planned.contains("label=\"create\""), "{planned}");
+    // SVG is drawn by Graphviz where it is installed; elsewhere the error says how to get it.
+    let svg = stack.run(&["graph", "--format", "svg"]);
+    if svg.code == 0 {
+        assert!(svg.stdout.contains("<svg"), "{}", svg.stdout);
+    } else {
+        assert!(svg.stderr.contains("apt-get install graphviz"), "{}", svg.stderr);
+    }
+    stack.run(&["destroy", "--yes"]).success();
+}
+
 /// `paystack graph | true`: the reader has gone before paystack writes. The run ends quietly
 /// with its own exit code, not a panic (101).
 #[test]

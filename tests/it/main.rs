@@ -23,5 +23,6 @@ mod parity;
 mod state;
 mod storage;
 mod support;
+mod terminal;
 mod transit;
 mod workflow;

@@ -220,10 +220,19 @@ pub(crate) enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the resource graph in Graphviz DOT.
+    /// Draw the resource graph: a cluster per layer, a colour per kind family, an arrow from
+    /// each resource to what refers to it.
     Graph {
         #[command(flatten)]
         stack: StackArgs,
+        /// Colour each resource by what `plan` would do to it (reads live AWS).
+        #[arg(long)]
+        plan: bool,
+        #[command(flatten)]
+        targets: TargetArgs,
+        /// `dot` prints Graphviz DOT; `svg` and `png` are drawn by Graphviz's `dot`.
+        #[arg(long, value_enum, default_value = "dot")]
+        format: GraphFormat,
     },
     /// Inspect recorded state.
     #[command(subcommand)]
@@ -259,6 +268,14 @@ pub(crate) enum StateCommand {
         #[command(flatten)]
         lock: LockArgs,
     },
+}
+
+/// What `graph` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum GraphFormat {
+    Dot,
+    Svg,
+    Png,
 }
 
 /// `--target`, on the commands that plan.

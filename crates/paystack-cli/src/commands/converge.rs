@@ -273,12 +273,20 @@ async fn converge_locked(
         on_lost.cancel();
     });
 
-    let mut lines = render::ProgressLines::new(plan.changes.iter().filter(|c| c.action.is_change()).count());
+    let total = plan.changes.iter().filter(|c| c.action.is_change()).count();
+    let mut lines = render::ProgressLines::new(total);
     if run.plan_shown {
         // One of several environments, whose progress lines mix on the terminal.
         lines = lines.labelled(&s.env.name);
     }
-    let progress: &dyn Progress = if run.json { &stream } else { &lines };
+    // On a terminal, one run's progress is a live view; in a pipe, a CI log, or among several
+    // environments whose lines mix, it is a line per event.
+    let live = (!run.json && !run.plan_shown && std::io::stderr().is_terminal()).then(|| render::LiveView::new(total));
+    let progress: &dyn Progress = match (&live, run.json) {
+        (_, true) => &stream,
+        (Some(live), false) => live,
+        (None, false) => &lines,
+    };
     let writer = LockWriter(lock);
     let executor = Executor { registries: &registries, scope: &scope, options, progress, writer: &writer };
     let report = {
@@ -288,10 +296,13 @@ async fn converge_locked(
         loop {
             tokio::select! {
                 report = &mut going => break report.map_err(|e| miette!("{e}")),
-                _ = heartbeat.tick(), if !run.json => lines.heartbeat(),
+                _ = heartbeat.tick(), if !run.json && live.is_none() => lines.heartbeat(),
             }
         }
     };
+    if let Some(live) = &live {
+        live.finish();
+    }
     signals.abort();
     lease.abort();
     let report = report?;

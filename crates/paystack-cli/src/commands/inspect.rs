@@ -11,7 +11,7 @@ use paystack_core::{ResourceId, StateDocument};
 
 use super::converge::{ask, give_back, take_lock};
 use super::{Aws, Stack};
-use crate::args::{Cli, LockArgs};
+use crate::args::{Cli, GraphFormat, LockArgs};
 use crate::render;
 
 /// The stack's state; `None` when it was never applied.
@@ -102,6 +102,51 @@ pub(super) fn completions(shell: clap_complete::Shell) -> ExitCode {
     clap_complete::generate(shell, &mut command, "paystack", &mut script);
     out!("{}", String::from_utf8_lossy(&script));
     ExitCode::SUCCESS
+}
+
+/// `graph`: the stack's resources, or the targets' closure, coloured by kind family or by
+/// the plan.
+pub(super) async fn graph(s: &Stack, plan: bool, targets: &[String], format: GraphFormat) -> Result<ExitCode> {
+    use render::graph::{closure, dot, through_graphviz};
+    if format == GraphFormat::Png && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        return Err(miette!(
+            help = format!("send it to a file: `{} --format png > {}.png`", s.command("graph"), s.key()),
+            "a PNG is not for a terminal"
+        ));
+    }
+    let shown = closure(&s.graph, targets);
+    if shown.is_empty() {
+        return Err(miette!(
+            help = format!("`{}` shows every resource id", s.command("graph")),
+            "--target {} names no resource of `{}`",
+            targets.join(", --target "),
+            s.key()
+        ));
+    }
+    let actions = if plan {
+        let (planned, _) = super::planned(s, false, targets).await?;
+        Some(planned.changes.iter().map(|c| (c.id.clone(), c.action)).collect())
+    } else {
+        None
+    };
+    let place = s.env.account.as_ref().map_or_else(|| s.env.region.clone(), |a| format!("{}, {}", a.id, s.env.region));
+    let title = format!("{} ({place}){}", s.key(), if plan { ": the plan" } else { "" });
+    let text = dot(&s.graph, &title, &shown, actions.as_ref());
+    match format {
+        GraphFormat::Dot => out!("{text}"),
+        GraphFormat::Svg | GraphFormat::Png => {
+            let kind = if format == GraphFormat::Svg { "svg" } else { "png" };
+            let drawn = through_graphviz(&text, kind).map_err(|e| {
+                miette!(
+                    help = "install Graphviz (`apt-get install graphviz`, `brew install graphviz`), or print DOT with `--format dot`",
+                    "{e}"
+                )
+            })?;
+            use std::io::Write as _;
+            let _ = std::io::stdout().lock().write_all(&drawn);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `state list`.

@@ -291,10 +291,8 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Envs => Ok(inspect::envs(&load::config(&cli, Whole, "")?)),
         Command::Completions { shell } => Ok(inspect::completions(*shell)),
-        Command::Graph { stack } => {
-            let s = load(&cli, stack, One)?;
-            out!("{}", s.graph.to_dot());
-            Ok(ExitCode::SUCCESS)
+        Command::Graph { stack, plan, targets, format } => {
+            inspect::graph(&load(&cli, stack, One)?, *plan, &targets.targets, *format).await
         }
         Command::State(StateCommand::List { stack }) => inspect::state_list(&load(&cli, stack, One)?).await,
         Command::State(StateCommand::Show { stack, id }) => inspect::state_show(&load(&cli, stack, One)?, id).await,
@@ -314,24 +312,7 @@ async fn plan(
     out: Option<&Path>,
     detailed_exitcode: bool,
 ) -> Result<ExitCode> {
-    if !destroy {
-        s.require_package()?;
-    }
-    let aws = Aws::connect(s).await?;
-    // Destroy needs no lookup: it deletes what is live.
-    let looked_up = if destroy { None } else { Some(s.looked_up(&aws).await?) };
-    let s = looked_up.as_ref().unwrap_or(s);
-    let backend = aws.backend(s);
-    let stored = s.read_from(&*backend).await?;
-    let state = stored.clone().unwrap_or_else(|| paystack_state::new_document(&s.key()));
-    let registries = aws.registries(s, &state).await?;
-    let inventory = observe(&registries, &s.scope().recording([&state])).await?;
-    let plan = if destroy {
-        paystack_engine::plan_destroy(&inventory, &state)
-    } else {
-        apply_plan(s, &registries, &state, &inventory)
-    };
-    let plan = targeted(s, plan, &state, targets, destroy)?;
+    let (plan, stored) = planned(s, destroy, targets).await?;
     if json {
         let mut doc = render::plan_json(&plan, &s.env.name, &s.key());
         doc["targets"] = serde_json::json!(targets);
@@ -346,6 +327,28 @@ async fn plan(
         diagln!("Saved this plan to {}. Apply exactly it with `paystack apply {}`.", path.display(), path.display());
     }
     Ok(if detailed_exitcode && plan.has_changes() { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+/// What apply (or with `destroy`, destroy) would do to `s`, read from live AWS and narrowed
+/// to `targets`, with the state it was planned from.
+pub(super) async fn planned(s: &Stack, destroy: bool, targets: &[String]) -> Result<(Plan, Option<StateDocument>)> {
+    if !destroy {
+        s.require_package()?;
+    }
+    let aws = Aws::connect(s).await?;
+    // Destroy needs no lookup: it deletes what is live.
+    let looked_up = if destroy { None } else { Some(s.looked_up(&aws).await?) };
+    let s = looked_up.as_ref().unwrap_or(s);
+    let stored = s.read_from(&*aws.backend(s)).await?;
+    let state = stored.clone().unwrap_or_else(|| paystack_state::new_document(&s.key()));
+    let registries = aws.registries(s, &state).await?;
+    let inventory = observe(&registries, &s.scope().recording([&state])).await?;
+    let plan = if destroy {
+        paystack_engine::plan_destroy(&inventory, &state)
+    } else {
+        apply_plan(s, &registries, &state, &inventory)
+    };
+    Ok((targeted(s, plan, &state, targets, destroy)?, stored))
 }
 
 /// `apply FILE`: the stack and targets come from the plan; flags given as well must agree.

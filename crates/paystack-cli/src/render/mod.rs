@@ -12,7 +12,10 @@ use paystack_core::{Action, Fields, ResourceId};
 use paystack_engine::{ApplyReport, DriftKind, DriftReport, Event, Outcome, ParityReport, Progress, Unexplained};
 use serde_json::{Value, json};
 
+pub(crate) mod graph;
+mod live;
 mod plan;
+pub(crate) use live::LiveView;
 pub(crate) use plan::{Heading, count, plan_json, plan_text};
 use plan::{compact, paint, planned, symbol};
 
@@ -263,13 +266,7 @@ impl Progress for ProgressLines {
         match event {
             Event::Started { id, action } => {
                 let (sym, style) = symbol(action);
-                let verb = match action {
-                    Action::Create => "creating",
-                    Action::Update => "updating",
-                    Action::Replace => "replacing",
-                    Action::Delete => "deleting",
-                    Action::NoOp => "checking",
-                };
+                let verb = live::verb(action, false);
                 self.track(&id, Some(verb));
                 self.line(format!("{} {id}: {verb}…", err_paint(sym, style)));
             }
@@ -283,13 +280,7 @@ impl Progress for ProgressLines {
                 self.track(&id, None);
                 let n = self.done.fetch_add(1, Ordering::Relaxed) + 1;
                 let (sym, style) = symbol(action);
-                let verb = match action {
-                    Action::Create => "created",
-                    Action::Update => "updated",
-                    Action::Replace => "replaced",
-                    Action::Delete => "deleted",
-                    Action::NoOp => "ready",
-                };
+                let verb = live::verb(action, true);
                 self.line(format!(
                     "{} {id}: {verb} in {:.1}s [{n}/{}]",
                     err_paint(sym, style),

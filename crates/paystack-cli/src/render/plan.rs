@@ -364,7 +364,10 @@ Plan: 1 to create, 1 to update, 1 to replace, 0 to delete; 1 unchanged.
         let text = plan_text(&plan, &heading);
         assert!(text.starts_with("This plan is partial: only `storage` and what they depend on."), "{text}");
         assert!(text.contains("changes to `prod` (account 333333333333, us-east-1):"), "{text}");
-        assert!(text.contains("      inline_policy:\n        + {\"Effect\":\"Allow\",\"Action\":\"kms:Decrypt\""), "{text}");
+        assert!(
+            text.contains("      inline_policy:\n        + {\"Effect\":\"Allow\",\"Action\":\"kms:Decrypt\""),
+            "{text}"
+        );
         assert!(text.contains("        - {\"Effect\":\"Allow\",\"Action\":\"s3:PutObject\""), "{text}");
         assert!(!text.contains("s3:GetObject"), "an unchanged statement is not shown: {text}");
         assert!(text.contains("sessions  # key_schema cannot change  # data loss"), "{text}");
