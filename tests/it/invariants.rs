@@ -179,7 +179,7 @@ async fn a_held_lock_refuses_a_second_run_and_is_released_by_its_id() {
     );
     assert!(refused.stderr.contains("`apply`"), "{}", refused.stderr);
     assert!(refused.stderr.contains("its lease ends in"), "{}", refused.stderr);
-    let unlock = format!("paystack unlock --env dev {}", held.info().id);
+    let unlock = format!("paystack unlock {} {}", stack.typed(), held.info().id);
     assert!(refused.stderr.contains(&unlock), "the refusal says how to release it: {}", refused.stderr);
     assert!(live_counts(&stack).await.values().all(|n| *n == 0), "nothing was created");
 
@@ -282,7 +282,8 @@ async fn ctrl_c_stops_at_a_safe_point_and_the_next_run_finishes() {
     let run = crate::support::Run::from(child.wait_with_output().unwrap()).code(1);
     assert!(run.stderr.contains("Interrupted: starting nothing new"), "{}", run.stderr);
     assert!(run.stdout.contains("Apply did not finish."), "{}", run.stdout);
-    assert!(run.stderr.contains("run `paystack apply --env dev` again to finish"), "{}", run.stderr);
+    let again = format!("run `paystack apply {}` again to finish", stack.typed());
+    assert!(run.stderr.contains(&again), "{}", run.stderr);
 
     let made: usize = live_counts(&stack).await.values().sum();
     let state = stack.state().await.unwrap();

@@ -96,7 +96,8 @@ async fn an_uninitialised_environment_says_to_run_init_and_changes_nothing() {
     for args in [&["plan"][..], &["apply", "--yes"], &["output"]] {
         let run = stack.run(args).code(1);
         assert!(run.stderr.contains("the state backend is not initialised"), "{args:?}: {}", run.stderr);
-        assert!(run.stderr.contains("run `paystack init --env dev`"), "{args:?}: {}", run.stderr);
+        let init = format!("run `paystack init {}`", stack.typed());
+        assert!(run.stderr.contains(&init), "{args:?}: {}", run.stderr);
     }
     assert!(crate::support::live_counts(&stack).await.values().all(|n| *n == 0));
 }

@@ -195,6 +195,19 @@ impl Stack {
         cmd
     }
 
+    /// The flags a command this stack's runs suggest must repeat, in the order paystack
+    /// writes them: the environment, the tests' own configuration and state directories, and
+    /// the suffix.
+    pub(crate) fn typed(&self) -> String {
+        format!(
+            "--env {} --config {} --state-dir {} --suffix {}",
+            self.env,
+            self.config.path().display(),
+            self.state.path().display(),
+            self.suffix
+        )
+    }
+
     pub(crate) fn apply(&self) -> Run {
         self.run(&["apply", "--yes"]).success()
     }

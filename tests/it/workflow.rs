@@ -11,18 +11,6 @@ fn without_terminal(stack: &Stack, args: &[&str]) -> Run {
     Run::from(stack.command(args).stdin(Stdio::null()).output().unwrap())
 }
 
-/// The flags every suggestion for `stack` must repeat: the tests' own configuration and
-/// state directories, and the suffix.
-fn flags(stack: &Stack) -> String {
-    format!(
-        "--env {} --config {} --state-dir {} --suffix {}",
-        stack.env,
-        stack.config.path().display(),
-        stack.state.path().display(),
-        stack.suffix
-    )
-}
-
 /// The ids a plan would change, with their actions.
 fn planned(stack: &Stack, args: &[&str]) -> Vec<(String, String)> {
     let mut all = vec!["plan", "--json"];
@@ -47,7 +35,7 @@ async fn a_target_plans_applies_and_destroys_only_its_closure() {
 
     // Without a terminal the refusal suggests this very command, targets and all.
     let refused = without_terminal(&stack, &["apply", "--target", "network.igw"]).code(1);
-    let again = format!("paystack apply {} --target network.igw --yes", flags(&stack));
+    let again = format!("paystack apply {} --target network.igw --yes", stack.typed());
     assert!(refused.stderr.contains(&again), "expected `{again}` in:\n{}", refused.stderr);
 
     let applied = stack.run(&["apply", "-y", "--target", "network.igw"]).success().stdout;
@@ -69,7 +57,7 @@ async fn a_target_plans_applies_and_destroys_only_its_closure() {
         [("network.igw".to_owned(), "delete".to_owned()), ("network.vpc".to_owned(), "delete".to_owned())]
     );
     let refused = without_terminal(&stack, &["destroy", "--target", "network.vpc", "--override-protection"]).code(1);
-    let again = format!("paystack destroy {} --target network.vpc --override-protection --yes", flags(&stack));
+    let again = format!("paystack destroy {} --target network.vpc --override-protection --yes", stack.typed());
     assert!(refused.stderr.contains(&again), "expected `{again}` in:\n{}", refused.stderr);
     let destroyed = stack.run(&["destroy", "--yes", "--target", "network.vpc"]).success().stdout;
     assert!(destroyed.contains("Destroy complete: 2 deleted, in "), "only what happened is counted: {destroyed}");
@@ -108,7 +96,7 @@ async fn state_rm_forgets_without_deleting_and_outputs_are_read_one_by_one() {
     // Without a terminal, nothing is forgotten unasked.
     let refused = without_terminal(&stack, &["state", "rm", "network.igw"]).code(1);
     assert!(
-        refused.stderr.contains(&format!("paystack state rm {} network.igw --yes", flags(&stack))),
+        refused.stderr.contains(&format!("paystack state rm {} network.igw --yes", stack.typed())),
         "{}",
         refused.stderr
     );

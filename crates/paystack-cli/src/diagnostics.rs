@@ -89,19 +89,22 @@ pub(crate) fn config_error(e: impl Into<ConfigErrors>) -> miette::Report {
 }
 
 /// A state error with the next step for the user.
-pub(crate) fn state_error(e: StateError, env: &str, stack: &str) -> miette::Report {
+/// `command("unlock")` is the command a user pastes to run `unlock` on the same stack.
+pub(crate) fn state_error(e: StateError, command: impl Fn(&str) -> String, stack: &str) -> miette::Report {
     let help = match &e {
         StateError::Locked { holder, lease_left, waited: 0, .. } => format!(
             "another paystack run is working on `{stack}`: wait for it to finish, or pass --lock-timeout 10m to wait here. \
              If that run crashed, its lock can be taken once the lease lapses in {lease_left}s; to release it now, run \
-             `paystack unlock --env {env} {}`",
+             `{} {}`",
+            command("unlock"),
             holder.id
         ),
         StateError::Locked { holder, lease_left, waited, .. } => format!(
             "this run waited {} and `{stack}` is still locked: that run is still working, or is stuck. \
              If it crashed, its lock can be taken once the lease lapses in {lease_left}s; to release it now, run \
-             `paystack unlock --env {env} {}`",
+             `{} {}`",
             paystack_state::when::age(*waited),
+            command("unlock"),
             holder.id
         ),
         StateError::Stale { .. } => {
@@ -116,10 +119,12 @@ pub(crate) fn state_error(e: StateError, env: &str, stack: &str) -> miette::Repo
             "restore the previous version (the state bucket is versioned; a local file has no history), or move it aside and run plan to see what is live".to_owned()
         }
         StateError::NotInitialised { .. } => format!(
-            "run `paystack init --env {env}` to create the state bucket and lock table; if they exist under other names, set `state.bucket` and `state.lock_table`"
+            "run `{}` to create the state bucket and lock table; if they exist under other names, set `state.bucket` and `state.lock_table`",
+            command("init")
         ),
         StateError::LeaseLost { .. } | StateError::Fenced { .. } => format!(
-            "another run took this lock over; see where things stand with `paystack plan --env {env}`, then run again"
+            "another run took this lock over; see where things stand with `{}`, then run again",
+            command("plan")
         ),
         StateError::LockNotHeld { holder: Some(holder), .. } => {
             format!("the lock is held by {holder}; pass that lock id to release it")

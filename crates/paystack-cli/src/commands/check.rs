@@ -87,7 +87,7 @@ async fn publish(s: &Stack, aws: &Aws, state: &StateDocument, violations: &[Viol
     let outputs = s.blueprint.resolve_outputs(state);
     let topic = outputs.get("sns_topic_arn").and_then(serde_json::Value::as_str).ok_or_else(|| {
         miette!(
-            help = format!("run `paystack apply --env {}` to create it", s.env.name),
+            help = format!("run `{}` to create it", s.command("apply")),
             "cannot notify: `{}` has no SNS topic recorded",
             s.key()
         )

@@ -48,7 +48,7 @@ pub(super) async fn drift(s: &Stack, args: DriftArgs, confirm: Confirm, lock: &L
     let outcome = outcome.unwrap_or_else(|| Err(miette!("the drift check of `{}` returned nothing", s.key())));
     let (state, report) = outcome?.ok_or_else(|| {
         miette!(
-            help = format!("run `paystack apply --env {}` first; drift is measured from what it recorded", s.env.name),
+            help = format!("run `{}` first; drift is measured from what it recorded", s.command("apply")),
             "`{}` has no state yet",
             s.key()
         )
@@ -255,7 +255,7 @@ async fn notify(s: &Stack, aws: &Aws, state: &StateDocument, report: &DriftRepor
     let outputs = s.blueprint.resolve_outputs(state);
     let topic = outputs.get("sns_topic_arn").and_then(serde_json::Value::as_str).ok_or_else(|| {
         miette!(
-            help = format!("run `paystack apply --env {}` to create it", s.env.name),
+            help = format!("run `{}` to create it", s.command("apply")),
             "cannot notify: `{}` has no SNS topic recorded",
             s.key()
         )

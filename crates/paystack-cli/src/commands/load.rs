@@ -39,7 +39,13 @@ impl Flags {
 
     /// `paystack OPERATION --env ENV` with these flags.
     pub(in crate::commands) fn command(&self, operation: &str, env: &str) -> String {
-        format!("paystack {operation} --env {env}{}", self.0)
+        self.selecting(operation, &format!("--env {env}"))
+    }
+
+    /// `paystack OPERATION SELECTOR` with these flags, where the selector names several
+    /// environments (`--env dev,staging`, `--all-envs`).
+    pub(in crate::commands) fn selecting(&self, operation: &str, selector: &str) -> String {
+        format!("paystack {operation} {selector}{}", self.0)
     }
 }
 

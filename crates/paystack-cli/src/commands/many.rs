@@ -209,6 +209,26 @@ pub(super) async fn plan(
     }))
 }
 
+/// `paystack OPERATION` over the same environments with the flags this run was given, for a
+/// message to suggest.
+fn again(cli: &Cli, args: &EnvsArgs, operation: &str, run: &RunArgs, confirm: Confirm) -> String {
+    let selector = if args.all_envs { "--all-envs".to_owned() } else { format!("--env {}", args.env.join(",")) };
+    let mut again = Flags::of(cli, args.suffix.as_deref()).selecting(operation, &selector);
+    if args.max_concurrent != 1 {
+        again.push_str(&format!(" --max-concurrent {}", args.max_concurrent));
+    }
+    if args.failure_tolerance != 0 {
+        again.push_str(&format!(" --failure-tolerance {}", args.failure_tolerance));
+    }
+    for target in &run.targets.targets {
+        again.push_str(&format!(" --target {target}"));
+    }
+    if confirm.override_protection && operation != "plan" {
+        again.push_str(" --override-protection");
+    }
+    again
+}
+
 /// `apply` or `destroy` over several environments.
 pub(super) async fn converge_all(
     cli: &Cli,
@@ -221,7 +241,11 @@ pub(super) async fn converge_all(
     let operation = if mode == Mode::Destroy { "destroy" } else { "apply" };
     if run.json && !confirm.yes {
         return Err(miette!(
-            help = "review `paystack plan` of the same environments first, then add --yes",
+            help = format!(
+                "review `{}` first, then run `{} --yes`",
+                again(cli, args, "plan", run, confirm),
+                again(cli, args, operation, run, confirm)
+            ),
             "{operation} --json carries out the plans without asking, so it needs --yes"
         ));
     }
@@ -245,7 +269,10 @@ pub(super) async fn converge_all(
         .collect();
     if !refused.is_empty() {
         return Err(miette!(
-            help = "nothing was changed in any environment. If this is intended, run again with --override-protection",
+            help = format!(
+                "nothing was changed in any environment. If this is intended, run `{} --override-protection`",
+                again(cli, args, operation, run, confirm)
+            ),
             "protected, and this would delete or replace resources: {}",
             refused.join(", ")
         ));
@@ -266,7 +293,7 @@ pub(super) async fn converge_all(
             &names.join(","),
         )?;
     } else if !confirm.yes {
-        confirm_all(&members, operation)?;
+        confirm_all(&members, operation, &again(cli, args, operation, run, confirm))?;
     }
 
     let tolerance = usize::from(args.failure_tolerance);
@@ -326,10 +353,10 @@ pub(super) async fn converge_all(
 }
 
 /// Asks once, on the terminal, for every environment's changes.
-fn confirm_all(members: &[Member], operation: &str) -> Result<()> {
+fn confirm_all(members: &[Member], operation: &str, again: &str) -> Result<()> {
     if !std::io::stdin().is_terminal() {
         return Err(miette!(
-            help = "review the plans above, then run the same command again with --yes",
+            help = format!("review the plans above, then run `{again} --yes`"),
             "refusing to {operation} without confirmation: there is no terminal to ask"
         ));
     }

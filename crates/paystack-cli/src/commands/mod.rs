@@ -192,7 +192,7 @@ impl Stack {
 
     /// Turns a state error into a diagnostic that says what to do next.
     pub(super) fn state_error(&self, e: paystack_state::StateError) -> miette::Report {
-        state_error(e, &self.env.name, &self.key())
+        state_error(e, |operation| self.command(operation), &self.key())
     }
 }
 
@@ -559,8 +559,7 @@ fn load_plan(path: &Path, s: &Stack) -> Result<SavedPlan> {
 
 /// Refuses a saved plan unless state and live resources are where they were when it was made.
 fn check_plan(saved: &SavedPlan, state: Option<&StateDocument>, fresh: &Plan, s: &Stack) -> Result<()> {
-    let help =
-        format!("make a new plan with `paystack plan --env {} --out FILE`, review it, and apply that", s.env.name);
+    let help = format!("make a new plan with `{} --out FILE`, review it, and apply that", s.command("plan"));
     let describe = |v: &Option<StateVersion>| {
         v.as_ref().map_or("no state".to_owned(), |v| format!("serial {} of lineage {}", v.serial, v.lineage))
     };

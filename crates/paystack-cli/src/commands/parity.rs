@@ -34,7 +34,7 @@ async fn read_live(s: &Stack) -> Result<Read> {
     let s = s.looked_up(&aws).await?;
     let state = s.read_from(&*aws.backend(&s)).await?.ok_or_else(|| {
         miette!(
-            help = format!("run `paystack apply --env {}` first; parity compares environments that exist", s.env.name),
+            help = format!("run `{}` first; parity compares environments that exist", s.command("apply")),
             "`{}` has no state yet",
             s.key()
         )

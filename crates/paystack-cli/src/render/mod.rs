@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use owo_colors::{OwoColorize, Stream, Style};
-use paystack_core::{Action, Fields, ResourceId};
+use paystack_core::{Action, Fields, Planned, ResourceId};
 use paystack_engine::{ApplyReport, DriftKind, DriftReport, Event, Outcome, ParityReport, Progress, Unexplained};
 use serde_json::{Value, json};
 
@@ -17,7 +17,7 @@ mod live;
 mod plan;
 pub(crate) use live::LiveView;
 pub(crate) use plan::{Heading, count, plan_json, plan_text};
-use plan::{compact, paint, planned, symbol};
+use plan::{compact, item_diff, paint, planned, symbol};
 
 fn drift_counts(report: &DriftReport) -> String {
     format!(
@@ -49,6 +49,16 @@ pub(crate) fn drift_text(report: &DriftReport, stack: &str, region: &str) -> Str
             paint(&format!("# {what}"), Style::new().dimmed())
         ));
         for d in &f.fields {
+            // A list, a map or a policy: what apply would add (+) and take away (-).
+            if let (Planned::Known(expected), Some(actual)) = (&d.expected, &d.actual)
+                && let Some(lines) = item_diff(actual, expected)
+            {
+                out.push_str(&format!("      {}: apply would set back\n", d.field));
+                for line in lines {
+                    out.push_str(&format!("        {line}\n"));
+                }
+                continue;
+            }
             let actual = d.actual.as_ref().map_or_else(|| "(unset)".to_owned(), compact);
             out.push_str(&format!("      {}: expected {}, actual {actual}\n", d.field, planned(&d.expected)));
         }
@@ -132,8 +142,21 @@ pub(crate) fn parity_text(report: &ParityReport, a: &str, b: &str) -> String {
         let id = paint(d.id.as_str(), Style::new().bold());
         match (&d.kind, &d.field) {
             (Unexplained::Field, Some(field)) => {
-                out.push_str(&format!("  ~ {id} {field}: live {a} {}, {b} {}  ", value(&d.a), value(&d.b)));
-                out.push_str(&paint("# the configurations agree", Style::new().dimmed()));
+                let items = d.a.as_ref().zip(d.b.as_ref()).and_then(|(va, vb)| item_diff(va, vb));
+                match items {
+                    // A list, a map or a policy: what `b` has that `a` lacks (+), and the reverse (-).
+                    Some(lines) => {
+                        out.push_str(&format!("  ~ {id} {field}: live in `{b}` against `{a}`  "));
+                        out.push_str(&paint("# the configurations agree", Style::new().dimmed()));
+                        for line in lines {
+                            out.push_str(&format!("\n      {line}"));
+                        }
+                    }
+                    None => {
+                        out.push_str(&format!("  ~ {id} {field}: live {a} {}, {b} {}  ", value(&d.a), value(&d.b)));
+                        out.push_str(&paint("# the configurations agree", Style::new().dimmed()));
+                    }
+                }
             }
             _ => {
                 out.push_str(&format!("  ? {id}: {} live in `{a}`, {} in `{b}`  ", value(&d.a), value(&d.b)));
@@ -176,13 +199,12 @@ pub(crate) fn steps_text(steps: &[paystack_aws::InitStep], subject: &str) -> Str
     }
     let changed = steps.iter().filter(|s| matches!(s.outcome, Outcome::Created | Outcome::Changed)).count();
     let reapplied = steps.iter().filter(|s| matches!(s.outcome, Outcome::Reapplied)).count();
-    let settings =
-        if reapplied == 1 { "setting that cannot be read back was" } else { "settings that cannot be read back were" };
+    let settings = if reapplied == 1 { "setting AWS cannot show was" } else { "settings AWS cannot show were" };
     match (changed, reapplied) {
         (0, 0) => out.push_str(&format!("\n{subject} is ready; nothing needed changing.\n")),
-        (0, n) => {
-            out.push_str(&format!("\n{subject} is ready; nothing else needed changing ({n} {settings} set again).\n"))
-        }
+        (0, n) => out.push_str(&format!(
+            "\n{subject} is ready; nothing needed changing ({n} {settings} put again, which changes nothing if they were so).\n"
+        )),
         (n, _) => out.push_str(&format!("\n{subject} is ready ({} made).\n", count(n, "change"))),
     }
     out

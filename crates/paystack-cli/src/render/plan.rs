@@ -189,6 +189,38 @@ fn policy(v: &Value) -> Option<Value> {
     doc.get("Statement").is_some().then_some(doc)
 }
 
+/// What turns `from` into `to`, item by item: for a list the items gained (`+`) and lost
+/// (`-`), for a map the keys changed, added and removed, for a policy its statements. `None`
+/// for a scalar, which reads best whole.
+pub(super) fn item_diff(from: &Value, to: &Value) -> Option<Vec<String>> {
+    let (plus, minus) = (paint("+", Style::new().green()), paint("-", Style::new().red()));
+    let items = |was: &[Value], now: &[Value]| {
+        let gained = now.iter().filter(|i| !was.contains(i)).map(|i| format!("{plus} {}", compact(i)));
+        let lost = was.iter().filter(|i| !now.contains(i)).map(|i| format!("{minus} {}", compact(i)));
+        gained.chain(lost).collect::<Vec<_>>()
+    };
+    if let (Some(from), Some(to)) = (policy(from), policy(to)) {
+        return Some(items(&statements(&from), &statements(&to)));
+    }
+    match (from, to) {
+        (Value::Array(was), Value::Array(now)) => Some(items(was, now)),
+        (Value::Object(was), Value::Object(now)) => {
+            let mut lines = Vec::new();
+            for (k, v) in now.iter().filter(|(k, v)| was.get(*k) != Some(v)) {
+                lines.push(match was.get(k) {
+                    Some(old) => {
+                        format!("{} {k}: {} → {}", paint("~", Style::new().yellow()), compact(old), compact(v))
+                    }
+                    None => format!("{plus} {k}: {}", compact(v)),
+                });
+            }
+            lines.extend(was.keys().filter(|k| !now.contains_key(*k)).map(|k| format!("{minus} {k}")));
+            Some(lines)
+        }
+        _ => None,
+    }
+}
+
 fn statements(doc: &Value) -> Vec<Value> {
     match doc.get("Statement") {
         Some(Value::Array(items)) => items.clone(),
@@ -377,5 +409,17 @@ Plan: 1 to create, 1 to update, 1 to replace, 0 to delete; 1 unchanged.
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn drift_and_parity_read_lists_maps_and_policies_item_by_item() {
+        let lines = item_diff(&json!([1, 2]), &json!([2, 3])).unwrap();
+        assert_eq!(lines, ["+ 3", "- 1"]);
+        let lines = item_diff(&json!({"a": 1, "b": 2}), &json!({"a": 1, "b": 3, "c": 4})).unwrap();
+        assert_eq!(lines, ["~ b: 2 → 3", "+ c: 4"]);
+        let policy = |action: &str| json!({"Statement": [{"Action": action}]}).to_string();
+        let lines = item_diff(&json!(policy("s3:*")), &json!(policy("s3:GetObject"))).unwrap();
+        assert_eq!(lines, ["+ {\"Action\":\"s3:GetObject\"}", "- {\"Action\":\"s3:*\"}"]);
+        assert_eq!(item_diff(&json!(7), &json!(1)), None, "a scalar reads best whole");
     }
 }
