@@ -15,7 +15,7 @@ use paystack_engine::{DriftReport, Member, Registries};
 use paystack_platform::Lookups;
 
 use super::converge::{Confirm, Mode, converge};
-use super::{Aws, Stack, build, owner_of};
+use super::{Aws, Flags, Stack, build, owner_of};
 use crate::args::{Cli, LockArgs, RunArgs};
 use crate::diagnostics::config_error;
 use crate::render;
@@ -95,7 +95,8 @@ pub(super) async fn drift_many(cli: &Cli, env: Option<&str>, suffixes: &[String]
         for suffix in &suffixes {
             let env = config.environment(name, *suffix).map_err(config_error)?;
             let local = super::local_lookups(cli, &env)?;
-            unresolved.push(build(env, &local, cli.state_dir.clone())?);
+            let built = build(env, &local, cli.state_dir.clone())?;
+            unresolved.push(Stack { flags: Flags::of(cli, *suffix), ..built });
         }
     }
 
@@ -116,7 +117,7 @@ pub(super) async fn drift_many(cli: &Cli, env: Option<&str>, suffixes: &[String]
     let mut stacks = Vec::new();
     for s in unresolved {
         match &lookups[&s.env.name] {
-            Some(found) => stacks.push(Arc::new(build(s.env.clone(), found, s.state_dir.clone())?)),
+            Some(found) => stacks.push(Arc::new(s.with_lookups(found)?)),
             None => {
                 failed = true;
                 let error = format!("the lookups of `{}` failed (see above)", s.env.name);

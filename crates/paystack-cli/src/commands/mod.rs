@@ -31,8 +31,7 @@ mod setup;
 use check::check;
 use converge::{Confirm, Mode, converge};
 use drift::{DriftArgs, drift, drift_many};
-use load::local_lookups;
-use load::{Flags, Validate, build, load};
+use load::{Flags, Validate, build, load, local_lookups};
 use parity::parity;
 use setup::{bootstrap, bootstrap_gateway, init};
 
@@ -103,7 +102,12 @@ impl Stack {
     /// HTTPS listener, the hosted zone of the service's name), as every plan that may be
     /// applied needs. Fails, before anything changes, when a lookup finds nothing.
     pub(super) async fn looked_up(&self, aws: &Aws) -> Result<Stack> {
-        let built = build(self.env.clone(), &self.lookups(aws).await?, self.state_dir.clone())?;
+        self.with_lookups(&self.lookups(aws).await?)
+    }
+
+    /// The same stack, built again with `lookups`.
+    pub(super) fn with_lookups(&self, lookups: &Lookups) -> Result<Stack> {
+        let built = build(self.env.clone(), lookups, self.state_dir.clone())?;
         Ok(Stack { flags: self.flags.clone(), ..built })
     }
 
