@@ -124,8 +124,8 @@ pub(super) async fn graph(s: &Stack, plan: bool, targets: &[String], format: Gra
         ));
     }
     let actions = if plan {
-        let (planned, _) = super::planned(s, false, targets).await?;
-        Some(planned.changes.iter().map(|c| (c.id.clone(), c.action)).collect())
+        let planned = super::planned(&Aws::connect(s).await?, s, false, targets).await?;
+        Some(planned.plan.changes.iter().map(|c| (c.id.clone(), c.action)).collect())
     } else {
         None
     };

@@ -21,7 +21,7 @@ use paystack_engine::SavedPlan;
 use serde_json::{Value, json};
 
 use super::converge::{Confirm, Mode, ask, converge};
-use super::{Aws, Flags, Stack, apply_plan, build, observe};
+use super::{Aws, Flags, Stack, build};
 use crate::args::{Cli, EnvsArgs, LockArgs, RunArgs};
 use crate::diagnostics::config_error;
 use crate::render;
@@ -104,24 +104,11 @@ async fn plan_one(
     mode: Mode,
     targets: &[String],
 ) -> Result<(Option<Stack>, Plan, SavedPlan)> {
-    if mode != Mode::Destroy {
-        s.require_package()?;
-    }
     let aws = Aws::from_pool(pool, s).await?;
-    // Destroy needs no lookup: it deletes what is live.
-    let looked_up = if mode == Mode::Destroy { None } else { Some(s.looked_up(&aws).await?) };
-    let s = looked_up.as_ref().unwrap_or(s);
-    let stored = s.read_from(&*aws.backend(s)).await?;
-    let state = stored.clone().unwrap_or_else(|| paystack_state::new_document(&s.key()));
-    let registries = aws.registries(s, &state).await?;
-    let inventory = observe(&registries, &s.scope().recording([&state])).await?;
-    let plan = match mode {
-        Mode::Destroy => paystack_engine::plan_destroy(&inventory, &state),
-        _ => apply_plan(s, &registries, &state, &inventory),
-    };
-    let plan = super::targeted(s, plan, &state, targets, mode == Mode::Destroy)?;
-    let saved = SavedPlan::new(&s.key(), stored.as_ref(), &plan);
-    Ok((looked_up, plan, saved))
+    let planned = super::planned(&aws, s, mode == Mode::Destroy, targets).await?;
+    let key = planned.looked_up.as_ref().unwrap_or(s).key();
+    let saved = SavedPlan::new(&key, planned.stored.as_ref(), &planned.plan);
+    Ok((planned.looked_up, planned.plan, saved))
 }
 
 /// Plans every environment, one after another, into members.

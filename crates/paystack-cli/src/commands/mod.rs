@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use miette::{IntoDiagnostic, Result, miette};
+use miette::{Result, miette};
 use paystack_aws::{ClientPool, Clients, RemoteBackend, Role, StateLocation, Target};
 use paystack_config::{Environment, StateStore};
-use paystack_core::{Kind, Placement, Plan, ResourceId, StateDocument};
+use paystack_core::{Kind, Placement, Plan, StateDocument};
 use paystack_engine::{
     Inventory, Origin, Owner, Registries, ResourceGraph, SavedPlan, SavedPlanError, Scope, StateVersion,
 };
@@ -26,6 +26,7 @@ mod inspect;
 mod load;
 mod many;
 mod parity;
+mod planning;
 mod setup;
 
 use check::check;
@@ -33,6 +34,7 @@ use converge::{Confirm, Mode, converge};
 use drift::{DriftArgs, drift, drift_many};
 use load::{Flags, Validate, build, load, local_lookups};
 use parity::parity;
+use planning::{apply_saved, plan, planned, targeted};
 use setup::{bootstrap, bootstrap_gateway, init};
 
 /// Everything known about a stack before touching AWS.
@@ -304,143 +306,6 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             inspect::state_rm(&load(&cli, stack, One)?, ids, *yes, lock).await
         }
     }
-}
-
-/// `plan` of one stack: what apply (or with `destroy`, destroy) would do, narrowed to
-/// `targets`.
-async fn plan(
-    s: &Stack,
-    destroy: bool,
-    targets: &[String],
-    json: bool,
-    out: Option<&Path>,
-    detailed_exitcode: bool,
-) -> Result<ExitCode> {
-    let (plan, stored) = planned(s, destroy, targets).await?;
-    if json {
-        let mut doc = render::plan_json(&plan, &s.env.name, &s.key());
-        doc["targets"] = serde_json::json!(targets);
-        outln!("{}", serde_json::to_string_pretty(&doc).into_diagnostic()?);
-    } else {
-        out!("{}", render::plan_text(&plan, &s.heading(targets, destroy)));
-    }
-    if let Some(path) = out {
-        let origin =
-            Origin { environment: s.env.name.clone(), suffix: s.env.suffix.clone(), targets: targets.to_vec() };
-        save_plan(s, stored.as_ref(), &plan, origin, path)?;
-        diagln!("Saved this plan to {}. Apply exactly it with `paystack apply {}`.", path.display(), path.display());
-    }
-    Ok(if detailed_exitcode && plan.has_changes() { ExitCode::from(2) } else { ExitCode::SUCCESS })
-}
-
-/// What apply (or with `destroy`, destroy) would do to `s`, read from live AWS and narrowed
-/// to `targets`, with the state it was planned from.
-pub(super) async fn planned(s: &Stack, destroy: bool, targets: &[String]) -> Result<(Plan, Option<StateDocument>)> {
-    if !destroy {
-        s.require_package()?;
-    }
-    let aws = Aws::connect(s).await?;
-    // Destroy needs no lookup: it deletes what is live.
-    let looked_up = if destroy { None } else { Some(s.looked_up(&aws).await?) };
-    let s = looked_up.as_ref().unwrap_or(s);
-    let stored = s.read_from(&*aws.backend(s)).await?;
-    let state = stored.clone().unwrap_or_else(|| paystack_state::new_document(&s.key()));
-    let registries = aws.registries(s, &state).await?;
-    let inventory = observe(&registries, &s.scope().recording([&state])).await?;
-    let plan = if destroy {
-        paystack_engine::plan_destroy(&inventory, &state)
-    } else {
-        apply_plan(s, &registries, &state, &inventory)
-    };
-    Ok((targeted(s, plan, &state, targets, destroy)?, stored))
-}
-
-/// `apply FILE`: the stack and targets come from the plan; flags given as well must agree.
-async fn apply_saved(
-    cli: &Cli,
-    stack: &crate::args::EnvsArgs,
-    path: &Path,
-    confirm: Confirm,
-    lock: &crate::args::LockArgs,
-    run: &crate::args::RunArgs,
-) -> Result<ExitCode> {
-    let text = std::fs::read_to_string(path).map_err(|e| miette!("cannot read the plan {}: {e}", path.display()))?;
-    let origin = SavedPlan::origin_of(&text).map_err(|e| {
-        miette!(help = "save a plan with `paystack plan --env E --out FILE`", "{}: {e}", path.display())
-    })?;
-    let single = match (stack.single(), origin.as_ref()) {
-        (Some(single), _) => single,
-        (None, Some(o)) if stack.env.is_empty() && !stack.all_envs => {
-            StackArgs { env: o.environment.clone(), suffix: stack.suffix.clone().or_else(|| o.suffix.clone()) }
-        }
-        (None, None) if stack.env.is_empty() && !stack.all_envs => {
-            return Err(miette!(
-                help = format!("pass the environment it was made for: `paystack apply {} --env E`", path.display()),
-                "{} was saved by an older paystack and does not say its environment",
-                path.display()
-            ));
-        }
-        _ => {
-            return Err(miette!(
-                help = format!("a saved plan is one stack's: `paystack apply {}`", path.display()),
-                "a saved plan cannot be applied to several environments"
-            ));
-        }
-    };
-    let saved_targets = origin.map(|o| o.targets).unwrap_or_default();
-    if !run.targets.targets.is_empty() && run.targets.targets != saved_targets {
-        return Err(miette!(
-            help = format!("apply it as it was made: `paystack apply {}`", path.display()),
-            "{} was planned for {}, and this names other targets",
-            path.display(),
-            if saved_targets.is_empty() { "the whole stack".to_owned() } else { saved_targets.join(", ") }
-        ));
-    }
-    let s = load(cli, &single, Validate::Whole)?;
-    let saved = load_plan(path, &s)?;
-    let run =
-        crate::args::RunArgs { targets: crate::args::TargetArgs { targets: saved.targets().to_vec() }, ..run.clone() };
-    converge(&s, Mode::Apply, confirm, lock, &run, Some(saved)).await
-}
-
-/// `plan` narrowed to `targets` (all of it without any): for destroy, the targets and what
-/// depends on them; else the targets and what they depend on. An address that names no
-/// resource is refused, rather than planning nothing.
-pub(super) fn targeted(
-    s: &Stack,
-    plan: Plan,
-    state: &StateDocument,
-    targets: &[String],
-    destroy: bool,
-) -> Result<Plan> {
-    use paystack_engine::target::{Closure, narrow, unmatched};
-    if targets.is_empty() {
-        return Ok(plan);
-    }
-    let ids: BTreeSet<&ResourceId> = s
-        .blueprint
-        .specs
-        .iter()
-        .map(|spec| &spec.id)
-        .chain(state.resources.keys())
-        .chain(plan.changes.iter().map(|c| &c.id))
-        .collect();
-    let unknown = unmatched(targets, &ids);
-    if !unknown.is_empty() {
-        let layers: BTreeSet<&str> = ids.iter().filter_map(|id| id.as_str().split('.').next()).collect();
-        return Err(miette!(
-            help = format!(
-                "a target is a resource id or a prefix of ids, such as {}; `{}` lists the ids",
-                layers.iter().map(|l| format!("`{l}`")).collect::<Vec<_>>().join(", "),
-                s.command("graph")
-            ),
-            "--target {} names no resource of `{}`; nothing was read or changed",
-            unknown.join(", --target "),
-            s.key()
-        ));
-    }
-    let closure = if destroy { Closure::Dependents } else { Closure::Dependencies };
-    Ok(narrow(&plan, targets, &s.graph, state, closure))
 }
 
 /// Where the environment's remote state lives, if it uses the remote backend.
