@@ -12,6 +12,7 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock rustfmt.toml clippy.toml ./
 COPY crates crates
 COPY tests tests
+COPY prices prices
 # `paystack --version` names the commit; the build context has no .git to read it from.
 ARG PAYSTACK_COMMIT=""
 RUN cargo build --release --locked -p paystack-cli \

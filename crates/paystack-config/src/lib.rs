@@ -6,12 +6,14 @@
 //! no network IO and depends on no AWS crate.
 
 mod cidr;
+mod cost;
 mod error;
 mod load;
 mod model;
 pub mod tls;
 
 pub use cidr::Ipv4Cidr;
+pub use cost::{Assumption, CostAssumptions};
 pub use error::{ConfigError, ConfigErrors, Location};
 pub use load::{MANAGED_RULE_GROUPS, SHARED_FILE};
 pub use model::{

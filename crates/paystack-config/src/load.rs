@@ -15,6 +15,7 @@ use toml::Spanned;
 use crate::cidr::Ipv4Cidr;
 use crate::error::{ConfigError, ConfigErrors, Location};
 use crate::model::{Config, Environment, Network, Security, Tags};
+use regions::{REGIONS, is_region};
 use state::{RawState, state_settings};
 use waits::{RawWaits, waits};
 
@@ -22,8 +23,10 @@ mod account;
 mod app;
 mod automation;
 mod container;
+mod cost;
 mod discovery;
 mod platform;
+mod regions;
 mod state;
 mod storage;
 mod transit;
@@ -64,6 +67,7 @@ struct RawFile {
     drift: Option<app::RawDrift>,
     state: Option<RawState>,
     waits: Option<RawWaits>,
+    cost: Option<cost::RawCost>,
     sessions: Option<storage::RawSessions>,
     artifacts: Option<storage::RawArtifacts>,
     access_logs: Option<storage::RawAccessLogs>,
@@ -316,54 +320,6 @@ pub(crate) fn check_suffix(suffix: &str) -> Result<(), (String, String)> {
     Ok(())
 }
 
-/// The regions of AWS's partitions (commercial, GovCloud, China), from the SDK's partition
-/// data: a region not here has no endpoints, and a run against it would fail on its first
-/// call, after nothing useful.
-pub(crate) const REGIONS: &[&str] = &[
-    "af-south-1",
-    "ap-east-1",
-    "ap-east-2",
-    "ap-northeast-1",
-    "ap-northeast-2",
-    "ap-northeast-3",
-    "ap-south-1",
-    "ap-south-2",
-    "ap-southeast-1",
-    "ap-southeast-2",
-    "ap-southeast-3",
-    "ap-southeast-4",
-    "ap-southeast-5",
-    "ap-southeast-6",
-    "ap-southeast-7",
-    "ca-central-1",
-    "ca-west-1",
-    "cn-north-1",
-    "cn-northwest-1",
-    "eu-central-1",
-    "eu-central-2",
-    "eu-north-1",
-    "eu-south-1",
-    "eu-south-2",
-    "eu-west-1",
-    "eu-west-2",
-    "eu-west-3",
-    "il-central-1",
-    "me-central-1",
-    "me-south-1",
-    "mx-central-1",
-    "sa-east-1",
-    "us-east-1",
-    "us-east-2",
-    "us-gov-east-1",
-    "us-gov-west-1",
-    "us-west-1",
-    "us-west-2",
-];
-
-fn is_region(s: &str) -> bool {
-    REGIONS.contains(&s)
-}
-
 fn is_tag_value(s: &str) -> bool {
     s.len() <= 256 && s.chars().all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c))
 }
@@ -539,6 +495,7 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
         is_protected,
     );
     let waits = waits(c, env.waits.unwrap_or_default(), shared.waits.unwrap_or_default());
+    let cost = cost::cost(c, env.cost.unwrap_or_default(), shared.cost.unwrap_or_default());
     let sessions = storage::sessions(c, env.sessions.unwrap_or_default(), shared.sessions.unwrap_or_default());
     let artifacts = storage::artifacts(c, env.artifacts.unwrap_or_default(), shared.artifacts.unwrap_or_default());
     let access_logs =
@@ -588,6 +545,7 @@ fn build(c: &mut Checker<'_>, env: RawFile, shared: RawFile) -> Option<(Environm
         drift: drift?,
         state: state?,
         waits,
+        cost,
         sessions: sessions?,
         artifacts: artifacts?,
         access_logs: access_logs?,

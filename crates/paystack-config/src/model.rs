@@ -123,6 +123,8 @@ pub struct Environment {
     pub drift: Drift,
     pub state: StateSettings,
     pub waits: Waits,
+    /// The usage the cost estimate assumes (`[cost]`).
+    pub cost: crate::cost::CostAssumptions,
     pub sessions: Sessions,
     pub artifacts: Artifacts,
     pub access_logs: AccessLogs,

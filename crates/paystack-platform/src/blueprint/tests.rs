@@ -82,6 +82,7 @@ pub(crate) fn env(name: &str, cidr: &str, nats: usize) -> Environment {
         drift: Default::default(),
         state: StateSettings { backend: StateStore::Local, lock_lease: std::time::Duration::from_secs(30) },
         waits: Default::default(),
+        cost: Default::default(),
         sessions: paystack_config::Sessions {
             ttl_attribute: Some("expires_at".into()),
             point_in_time_recovery: true,
