@@ -34,6 +34,11 @@ pub(crate) struct Cli {
     #[arg(long, global = true)]
     pub(crate) no_assume_role: bool,
 
+    /// A price table for the cost estimate (`cost`, and the monthly difference `plan` and
+    /// `parity` show) in place of the one built in from prices/aws.csv.
+    #[arg(long, global = true, value_name = "FILE", env = "PAYSTACK_PRICES")]
+    pub(crate) prices: Option<PathBuf>,
+
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -210,6 +215,16 @@ pub(crate) enum Command {
         /// With NAME: print only its value, with no quotes, for a shell to capture.
         #[arg(long, requires = "name")]
         raw: bool,
+    },
+    /// Estimate what the stack costs a month as configured, per resource and per layer, from
+    /// on-demand list prices at the usage `[cost]` assumes. An estimate, not a bill. Reads no
+    /// AWS.
+    Cost {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Print the estimate as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// List the environments of the configuration: account, region, whether protected, and
     /// the suffix each takes.

@@ -21,6 +21,7 @@ use crate::render;
 
 mod check;
 mod converge;
+mod cost;
 mod drift;
 mod inspect;
 mod load;
@@ -217,7 +218,8 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
                 return many::plan(&cli, stack, mode, &targets.targets, *json, *detailed_exitcode).await;
             };
             let s = load(&cli, &single, Whole)?;
-            plan(&s, *destroy, &targets.targets, *json, out.as_deref(), *detailed_exitcode).await
+            let prices = cost::prices(&cli)?;
+            plan(&s, &prices, *destroy, &targets.targets, *json, out.as_deref(), *detailed_exitcode).await
         }
         Command::Apply { stack, plan_file, yes, override_protection, lock, run } => {
             let confirm = Confirm { yes: *yes, override_protection: *override_protection };
@@ -278,7 +280,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
                     sa.key()
                 ));
             }
-            parity(&sa, &sb, *json).await
+            parity(&sa, &sb, &cost::prices(&cli)?, *json).await
         }
         Command::Bootstrap { env: Some(env), via_role, .. } => {
             let s = load(&cli, &StackArgs { env: env.clone(), suffix: None }, One)?;
@@ -295,6 +297,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Output { stack, name, json, raw } => {
             inspect::output(&load(&cli, stack, One)?, name.as_deref(), *json, *raw).await
         }
+        Command::Cost { stack, json } => cost::cost(&cli, &load(&cli, stack, One)?, *json),
         Command::Envs => Ok(inspect::envs(&load::config(&cli, Whole, "")?)),
         Command::Completions { shell } => Ok(inspect::completions(*shell)),
         Command::Graph { stack, plan, targets, format } => {

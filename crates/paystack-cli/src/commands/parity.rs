@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use miette::{IntoDiagnostic, Result, miette};
 use paystack_core::Plan;
+use paystack_cost::PriceTable;
 use paystack_engine::Inventory;
 
 use super::{Aws, Stack, apply_plan, observe};
@@ -46,15 +47,20 @@ async fn read_live(s: &Stack) -> Result<Read> {
 }
 
 /// `parity`: both environments read at once, then compared. Read-only.
-pub(super) async fn parity(a: &Stack, b: &Stack, json: bool) -> Result<ExitCode> {
+/// Each environment's estimate is made before any read, so a table that cannot price one
+/// stops the run before AWS is reached.
+pub(super) async fn parity(a: &Stack, b: &Stack, prices: &PriceTable, json: bool) -> Result<ExitCode> {
+    let costs = (super::cost::estimate(a, prices)?, super::cost::estimate(b, prices)?);
     let (a, b) = tokio::try_join!(read_live(a), read_live(b))?;
     let (key_a, key_b) = (a.s.key(), b.s.key());
     let report = paystack_engine::compare_parity(&a.side(&key_a), &b.side(&key_b));
     if json {
-        let document = render::parity_json(&report, (&a.s.env.name, &key_a), (&b.s.env.name, &key_b));
+        let mut document = render::parity_json(&report, (&a.s.env.name, &key_a), (&b.s.env.name, &key_b));
+        document["cost"] = render::cost::parity_cost_json(&costs.0, &costs.1);
         outln!("{}", serde_json::to_string_pretty(&document).into_diagnostic()?);
     } else {
         out!("{}", render::parity_text(&report, &key_a, &key_b));
+        out!("\n{}", render::cost::parity_cost_text((&key_a, &costs.0), (&key_b, &costs.1)));
     }
     Ok(if report.has_unexplained() { ExitCode::from(2) } else { ExitCode::SUCCESS })
 }

@@ -19,6 +19,7 @@ use crate::render;
 /// `targets`.
 pub(super) async fn plan(
     s: &Stack,
+    prices: &paystack_cost::PriceTable,
     destroy: bool,
     targets: &[String],
     json: bool,
@@ -26,12 +27,17 @@ pub(super) async fn plan(
     detailed_exitcode: bool,
 ) -> Result<ExitCode> {
     let Planned { plan, stored, .. } = planned(&Aws::connect(s).await?, s, destroy, targets).await?;
+    let delta = super::cost::plan_delta(s, prices, &plan, stored.as_ref(), destroy);
     if json {
         let mut doc = render::plan_json(&plan, &s.env.name, &s.key());
         doc["targets"] = serde_json::json!(targets);
+        doc["cost"] = super::cost::delta_json(&delta);
         outln!("{}", serde_json::to_string_pretty(&doc).into_diagnostic()?);
     } else {
         out!("{}", render::plan_text(&plan, &s.heading(targets, destroy)));
+        if plan.has_changes() {
+            out!("{}", super::cost::delta_text(&delta));
+        }
     }
     if let Some(path) = out {
         let origin =

@@ -12,6 +12,7 @@ use paystack_core::{Action, Fields, Planned, ResourceId};
 use paystack_engine::{ApplyReport, DriftKind, DriftReport, Event, Outcome, ParityReport, Progress, Unexplained};
 use serde_json::{Value, json};
 
+pub(crate) mod cost;
 pub(crate) mod graph;
 mod live;
 mod plan;
