@@ -147,6 +147,12 @@ async fn three_environments_in_three_accounts_apply_together_each_in_its_own() {
 
     let again = run(&stack, &["plan", "--all-envs", "--detailed-exitcode"]);
     assert_eq!(again.code, 0, "a second plan of every environment is empty:\n{}{}", again.stdout, again.stderr);
+    // ...and adds nothing to any environment's month.
+    let planned: serde_json::Value =
+        serde_json::from_str(&run(&stack, &["plan", "--all-envs", "--json"]).stdout).unwrap();
+    for env in planned["environments"].as_array().unwrap() {
+        assert_eq!(env["cost"]["monthly_delta"], 0.0, "{}: {}", env["environment"], env["cost"]);
+    }
 
     // The production guard stops the whole run, before anything anywhere is deleted.
     let refused = run(&stack, &["destroy", "--all-envs", "--yes"]);

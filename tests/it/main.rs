@@ -12,6 +12,7 @@ mod artifacts;
 mod automation;
 mod cli;
 mod compliance;
+mod cost;
 mod database;
 mod drift;
 mod faults;

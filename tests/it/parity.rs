@@ -153,6 +153,15 @@ async fn dev_and_staging_differ_only_as_configured_until_something_moves() {
     let text = run(&dev, &["parity", "dev", "staging"]).code(2);
     assert!(text.stdout.contains("Unexplained differences (2):"), "{}", text.stdout);
     assert!(text.stdout.contains("edge.target_group health_check_path: live"), "{}", text.stdout);
+    // Each environment's monthly estimate, and what sets them apart, knob by knob: staging's
+    // two readers of a bigger class are most of it.
+    let cost = &report["cost"];
+    assert_eq!(cost["estimate"], true);
+    assert!(cost["a"].as_f64().unwrap() < cost["b"].as_f64().unwrap(), "{cost}");
+    let knobs = cost["by_knob"].as_array().unwrap();
+    assert_eq!(knobs[0]["knob"], "database.instance_class, database.readers", "{cost}");
+    assert!((knobs[0]["difference"].as_f64().unwrap() - (3.0 * 0.29 - 0.082) * 730.0).abs() < 0.01, "{cost}");
+    assert!(text.stdout.contains(&format!("Monthly cost (estimate): `{}`", dev.key())), "{}", text.stdout);
 
     let mut staging = dev.command_for_every_env(&["destroy", "--yes", "--env", "staging"]).spawn().unwrap();
     dev.run(&["destroy", "--yes"]).success();

@@ -570,6 +570,31 @@ fn wait_limits_default_to_aws_s_slow_cases_and_can_be_set_per_environment() {
     assert!(message.contains("nat_gateway"), "{message}");
 }
 
+#[test]
+fn cost_assumptions_default_and_are_set_key_by_key() {
+    use crate::Assumption;
+    let dev = ("dev.toml", "[network]\ncidr = \"10.0.0.0/16\"\n[cost]\nnat_gb_per_gateway = 500\n");
+    let config = load_with_shared(&[dev], "\n[cost]\nnat_gb_per_gateway = 80\nalb_lcus = 2.5\n").unwrap();
+    let cost = &config.environments["dev"].cost;
+    assert_eq!(cost.get(Assumption::NatGbPerGateway), 500.0, "the environment's own");
+    assert_eq!(cost.get(Assumption::AlbLcus), 2.5, "from shared.toml");
+    assert_eq!(cost.get(Assumption::HoursPerMonth), 730.0, "and the rest by default");
+    assert_eq!(cost.overridden().count(), 2);
+
+    let (at, message, help) =
+        only_error(&[("dev.toml", "[network]\ncidr = \"10.0.0.0/16\"\n[cost]\nnat_gb = 500\n")]);
+    assert_eq!(at, "dev.toml:4:10");
+    assert_eq!(message, "`cost.nat_gb` is not an assumption of the cost estimate");
+    assert!(help.contains("nat_gb_per_gateway"), "{help}");
+    let (at, message, _) =
+        only_error(&[("dev.toml", "[network]\ncidr = \"10.0.0.0/16\"\n[cost]\nhours_per_month = 800\n")]);
+    assert_eq!(at, "dev.toml:4:19");
+    assert_eq!(message, "`cost.hours_per_month` = 800 is out of range");
+    let (_, message, _) =
+        only_error(&[("dev.toml", "[network]\ncidr = \"10.0.0.0/16\"\n[cost]\nalb_lcus = -1\n")]);
+    assert_eq!(message, "`cost.alb_lcus` = -1 is out of range");
+}
+
 const PROD_ACCOUNT: &str = "[network]\ncidr = \"10.2.0.0/16\"\n\n[account]\nid = \"333333333333\"\nrole_arn = \"arn:aws:iam::333333333333:role/paystack-deploy\"\nexternal_id = \"payments-prod\"\n";
 
 #[test]

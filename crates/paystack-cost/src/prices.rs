@@ -82,7 +82,7 @@ impl Day {
             return None;
         }
         let day = Day { year: y.parse().ok()?, month: m.parse().ok()?, day: d.parse().ok()? };
-        let leap = day.year % 4 == 0 && (day.year % 100 != 0 || day.year % 400 == 0);
+        let leap = day.year.is_multiple_of(4) && (!day.year.is_multiple_of(100) || day.year.is_multiple_of(400));
         let days_in_month = match day.month {
             1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
             4 | 6 | 9 | 11 => 30,

@@ -83,10 +83,34 @@ pub(crate) fn line(cx: &Context<'_>, r: &Resource) -> Line {
         k if k == kinds::SERVICE_SCALING.name || k == kinds::TABLE_SCALING.name => {
             free("Application Auto Scaling is free; what it scales is priced")
         }
-        _ => free("no charge for the resource itself"),
+        k if FREE.contains(&k) => free("no charge for the resource itself"),
+        _ => unmodelled(UNPRICED),
     };
     priced.into_line(r)
 }
+
+/// Kinds AWS charges nothing for, beside those with a reason of their own above.
+const FREE: &[&str] = &[
+    kinds::VPC.name,
+    kinds::SUBNET.name,
+    kinds::INTERNET_GATEWAY.name,
+    kinds::ROUTE_TABLE.name,
+    kinds::NETWORK_ACL.name,
+    kinds::SECURITY_GROUP.name,
+    kinds::SECURITY_GROUP_RULE.name,
+    kinds::DEFAULT_SECURITY_GROUP.name,
+    kinds::DEFAULT_NETWORK_ACL.name,
+    kinds::TARGET_GROUP.name,
+    kinds::LISTENER.name,
+    kinds::FUNCTION_PERMISSION.name,
+    kinds::DB_SUBNET_GROUP.name,
+    kinds::DB_CLUSTER_PARAMETER_GROUP.name,
+    kinds::SECRET_POLICY.name,
+    kinds::BUCKET_LOGGING.name,
+];
+
+/// What a kind paystack has not priced is said to be: never silently free.
+pub(crate) const UNPRICED: &str = "paystack does not price this kind yet (crates/paystack-cost/src/pricing.rs)";
 
 /// A line before it knows its resource.
 pub(crate) struct Priced {
@@ -385,6 +409,27 @@ fn discovery_service(cx: &Context<'_>, r: &Resource) -> Priced {
 #[cfg(test)]
 mod tests {
     use super::rate_minutes;
+
+    /// Every kind has its own case: priced, free for a stated reason, or charged by use the
+    /// estimate does not model. None falls through to "not priced yet".
+    #[test]
+    fn every_kind_is_priced_or_said_to_be_free() {
+        use crate::estimate::{Context, Resource, Status};
+        let env = crate::tests::shipped("dev");
+        let prices = crate::PriceTable::shipped().expect("valid");
+        let cx = Context { env: &env, prices: &prices, resources: &[], missing: Default::default() };
+        for kind in paystack_platform::kinds::all() {
+            let r = Resource {
+                id: paystack_core::ResourceId::new("layer.x"),
+                kind: kind.kind(),
+                region: Some("us-east-1".into()),
+                fields: Default::default(),
+                depends_on: Vec::new(),
+            };
+            let line = super::line(&cx, &r);
+            assert_ne!(line.status, Status::NotEstimated(super::UNPRICED), "{} has no case", kind.name);
+        }
+    }
 
     #[test]
     fn rates_are_read_and_crons_are_not() {

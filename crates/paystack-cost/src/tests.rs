@@ -8,7 +8,7 @@ use paystack_platform::{Lookups, blueprint, kinds};
 
 use crate::{Day, Estimate, PriceTable, Resource, Status, delta, estimate_specs};
 
-fn shipped(env: &str) -> Environment {
+pub(crate) fn shipped(env: &str) -> Environment {
     let config = Config::load(Path::new("../../config")).expect("the shipped configuration is valid");
     config.environment(env, None).expect("the environment is shipped")
 }

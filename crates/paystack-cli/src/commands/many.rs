@@ -17,6 +17,7 @@ use miette::{IntoDiagnostic, Result, miette};
 use paystack_aws::ClientPool;
 use paystack_config::{Config, Environment};
 use paystack_core::{Action, Plan};
+use paystack_cost::PriceTable;
 use paystack_engine::SavedPlan;
 use serde_json::{Value, json};
 
@@ -50,6 +51,8 @@ impl EnvResult {
 struct Member {
     stack: Arc<Stack>,
     planned: Result<(Plan, SavedPlan), String>,
+    /// What the plan adds to the month, where `plan` estimates it.
+    cost: Option<Result<paystack_cost::Delta, String>>,
     result: EnvResult,
     took: Duration,
 }
@@ -97,18 +100,22 @@ fn load_all(cli: &Cli, args: &EnvsArgs) -> Result<Vec<Stack>> {
     Ok(stacks)
 }
 
-/// The stack's plan, as `mode` makes it, and the stack looked up if the plan needed that.
+/// The stack's plan, as `mode` makes it, the stack looked up if the plan needed that, and
+/// with `prices` what the plan adds to the month.
 async fn plan_one(
     pool: &Arc<ClientPool>,
     s: &Stack,
     mode: Mode,
     targets: &[String],
-) -> Result<(Option<Stack>, Plan, SavedPlan)> {
+    prices: Option<&PriceTable>,
+) -> Result<(Option<Stack>, Plan, SavedPlan, Option<Result<paystack_cost::Delta, String>>)> {
     let aws = Aws::from_pool(pool, s).await?;
-    let planned = super::planned(&aws, s, mode == Mode::Destroy, targets).await?;
+    let destroy = mode == Mode::Destroy;
+    let planned = super::planned(&aws, s, destroy, targets).await?;
     let key = planned.looked_up.as_ref().unwrap_or(s).key();
     let saved = SavedPlan::new(&key, planned.stored.as_ref(), &planned.plan);
-    Ok((planned.looked_up, planned.plan, saved))
+    let cost = prices.map(|p| super::cost::plan_delta(s, p, &planned.plan, planned.stored.as_ref(), destroy));
+    Ok((planned.looked_up, planned.plan, saved, cost))
 }
 
 /// Plans every environment, one after another, into members.
@@ -118,19 +125,24 @@ async fn plan_all(
     mode: Mode,
     targets: &[String],
     json: bool,
+    prices: Option<&PriceTable>,
 ) -> Vec<Member> {
     let mut members = Vec::new();
     for s in stacks {
-        let member = match plan_one(pool, &s, mode, targets).await {
-            Ok((looked_up, plan, saved)) => {
+        let member = match plan_one(pool, &s, mode, targets, prices).await {
+            Ok((looked_up, plan, saved, cost)) => {
                 let s = looked_up.unwrap_or(s);
                 if !json {
                     outln!("== {} ({}) ==", s.env.name, where_(&s.env));
                     out!("{}", render::plan_text(&plan, &s.heading(targets, mode == Mode::Destroy)));
+                    if let Some(cost) = cost.as_ref().filter(|_| plan.has_changes()) {
+                        out!("{}", super::cost::delta_text(cost));
+                    }
                 }
                 Member {
                     stack: Arc::new(s),
                     planned: Ok((plan, saved)),
+                    cost,
                     result: EnvResult::NotStarted,
                     took: Duration::ZERO,
                 }
@@ -138,7 +150,13 @@ async fn plan_all(
             Err(e) => {
                 diagln!("{}: cannot plan: {e:?}", s.env.name);
                 let why = format!("cannot plan: {e}");
-                Member { stack: Arc::new(s), planned: Err(why), result: EnvResult::NotStarted, took: Duration::ZERO }
+                Member {
+                    stack: Arc::new(s),
+                    planned: Err(why),
+                    cost: None,
+                    result: EnvResult::NotStarted,
+                    took: Duration::ZERO,
+                }
             }
         };
         members.push(member);
@@ -163,8 +181,9 @@ pub(super) async fn plan(
     detailed: bool,
 ) -> Result<ExitCode> {
     let stacks = load_all(cli, args)?;
+    let prices = super::cost::prices(cli)?;
     let pool = Arc::new(ClientPool::from_env(&stacks[0].env.region).await);
-    let mut members = plan_all(&pool, stacks, mode, targets, json).await;
+    let mut members = plan_all(&pool, stacks, mode, targets, json, Some(&prices)).await;
     for m in &mut members {
         m.result = match &m.planned {
             Ok((plan, _)) if plan.has_changes() => EnvResult::Succeeded,
@@ -176,7 +195,13 @@ pub(super) async fn plan(
         let docs: Vec<Value> = members
             .iter()
             .map(|m| match &m.planned {
-                Ok((plan, _)) => render::plan_json(plan, &m.stack.env.name, &m.stack.key()),
+                Ok((plan, _)) => {
+                    let mut doc = render::plan_json(plan, &m.stack.env.name, &m.stack.key());
+                    if let Some(cost) = &m.cost {
+                        doc["cost"] = super::cost::delta_json(cost);
+                    }
+                    doc
+                }
                 Err(why) => json!({ "environment": m.stack.env.name, "stack": m.stack.key(), "error": why }),
             })
             .collect();
@@ -238,7 +263,7 @@ pub(super) async fn converge_all(
     }
     let stacks = load_all(cli, args)?;
     let pool = Arc::new(ClientPool::from_env(&stacks[0].env.region).await);
-    let mut members = plan_all(&pool, stacks, mode, &run.targets.targets, run.json).await;
+    let mut members = plan_all(&pool, stacks, mode, &run.targets.targets, run.json, None).await;
 
     // The production guard, for every protected environment, before anything changes.
     let guarded: Vec<(&str, usize)> = members

@@ -1,7 +1,7 @@
 //! `[cost]`: the usage the cost estimate assumes, key by key from the environment's file,
 //! else `shared.toml`, else the default.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use toml::Spanned;
 
@@ -9,31 +9,19 @@ use super::Checker;
 use crate::cost::{Assumption, CostAssumptions};
 
 /// `[cost]` as written: assumption keys to numbers.
-pub(super) type RawCost = BTreeMap<Spanned<String>, Spanned<f64>>;
+pub(super) type RawCost = BTreeMap<String, Spanned<f64>>;
 
-pub(super) fn cost(c: &mut Checker<'_>, env: RawCost, shared: RawCost) -> CostAssumptions {
+pub(super) fn cost(c: &mut Checker<'_>, mut env: RawCost, mut shared: RawCost) -> CostAssumptions {
     let mut assumptions = CostAssumptions::default();
-    let mut by_key: BTreeMap<String, (Option<Spanned<String>>, Option<Spanned<f64>>, Option<Spanned<f64>>)> =
-        BTreeMap::new();
-    for (from_env, raw) in [(true, env), (false, shared)] {
-        for (key, value) in raw {
-            let entry = by_key.entry(key.get_ref().clone()).or_default();
-            if from_env {
-                entry.1 = Some(value)
-            } else {
-                entry.2 = Some(value)
-            }
-            entry.0.get_or_insert(key);
-        }
-    }
-    for (key, (_, env, shared)) in by_key {
-        let Some(set) = c.pick_optional(env, shared) else { continue };
+    let keys: BTreeSet<String> = env.keys().chain(shared.keys()).cloned().collect();
+    for key in keys {
+        let Some(set) = c.pick_optional(env.remove(&key), shared.remove(&key)) else { continue };
         let Some(assumption) = Assumption::from_key(&key) else {
             let known: Vec<&str> = Assumption::ALL.iter().map(|a| a.key()).collect();
             c.fail(
                 &set.at,
                 format!("`cost.{key}` is not an assumption of the cost estimate"),
-                format!("the assumptions are {}; docs/configuration.md says what each means", known.join(", ")),
+                format!("the assumptions are {}; docs/cost.md says what each means", known.join(", ")),
             );
             continue;
         };
