@@ -128,3 +128,19 @@ fn a_plan_carries_what_its_changes_add_to_the_month() {
     assert_eq!(targeted["cost"]["monthly_delta"], 0.0, "{}", targeted["cost"]);
     stack.run(&["destroy", "--yes"]).success();
 }
+
+/// The emulator has no Price List API: a refresh says the API did not answer and leaves the
+/// table as it was, byte for byte. (What a refresh makes of the API's answers is unit-tested
+/// in `paystack-cost`'s `refresh` module.)
+#[test]
+fn a_refresh_without_a_price_list_to_read_leaves_the_table_as_it_was() {
+    let stack = Stack::uninitialised("dev", "costrefresh");
+    let file = stack.config.path().join("prices.csv");
+    let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../prices/aws.csv")).unwrap();
+    std::fs::write(&file, &shipped).unwrap();
+    let refused = stack.run(&["cost", "--refresh-prices", "--prices", file.to_str().unwrap()]).code(1);
+    assert!(refused.stderr.contains("the AWS Price List API did not answer"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("is unchanged"), "{}", refused.stderr);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), shipped);
+    assert!(refused.stdout.is_empty(), "no estimate from a refresh that failed: {}", refused.stdout);
+}

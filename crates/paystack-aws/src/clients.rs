@@ -228,6 +228,12 @@ impl ClientPool {
         }
     }
 
+    /// The AWS Price List API's client, with the caller's own credentials. Its endpoint is
+    /// in us-east-1, whatever region the prices are for.
+    pub fn price_list(&self) -> aws_sdk_pricing::Client {
+        aws_sdk_pricing::Client::new(&self.base.to_builder().region(Region::new("us-east-1")).build())
+    }
+
     /// The account the caller's own credentials act in (STS `GetCallerIdentity`).
     pub async fn caller_account(&self) -> Result<String, String> {
         let out = aws_sdk_sts::Client::new(&self.base)

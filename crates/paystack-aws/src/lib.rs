@@ -22,6 +22,7 @@ mod logs;
 mod lookups;
 mod notify;
 mod owned;
+pub mod pricing;
 mod rds;
 mod route53;
 mod s3;

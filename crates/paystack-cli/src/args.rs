@@ -225,6 +225,11 @@ pub(crate) enum Command {
         /// Print the estimate as JSON.
         #[arg(long)]
         json: bool,
+        /// First rewrite the price table (--prices FILE, else prices/aws.csv) from the AWS
+        /// Price List API: every row it can answer, and the rows of the environment's regions
+        /// the table lacks. Needs network access to AWS and pricing:GetProducts.
+        #[arg(long)]
+        refresh_prices: bool,
     },
     /// List the environments of the configuration: account, region, whether protected, and
     /// the suffix each takes.

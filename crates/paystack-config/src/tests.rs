@@ -581,8 +581,7 @@ fn cost_assumptions_default_and_are_set_key_by_key() {
     assert_eq!(cost.get(Assumption::HoursPerMonth), 730.0, "and the rest by default");
     assert_eq!(cost.overridden().count(), 2);
 
-    let (at, message, help) =
-        only_error(&[("dev.toml", "[network]\ncidr = \"10.0.0.0/16\"\n[cost]\nnat_gb = 500\n")]);
+    let (at, message, help) = only_error(&[("dev.toml", "[network]\ncidr = \"10.0.0.0/16\"\n[cost]\nnat_gb = 500\n")]);
     assert_eq!(at, "dev.toml:4:10");
     assert_eq!(message, "`cost.nat_gb` is not an assumption of the cost estimate");
     assert!(help.contains("nat_gb_per_gateway"), "{help}");
@@ -590,8 +589,7 @@ fn cost_assumptions_default_and_are_set_key_by_key() {
         only_error(&[("dev.toml", "[network]\ncidr = \"10.0.0.0/16\"\n[cost]\nhours_per_month = 800\n")]);
     assert_eq!(at, "dev.toml:4:19");
     assert_eq!(message, "`cost.hours_per_month` = 800 is out of range");
-    let (_, message, _) =
-        only_error(&[("dev.toml", "[network]\ncidr = \"10.0.0.0/16\"\n[cost]\nalb_lcus = -1\n")]);
+    let (_, message, _) = only_error(&[("dev.toml", "[network]\ncidr = \"10.0.0.0/16\"\n[cost]\nalb_lcus = -1\n")]);
     assert_eq!(message, "`cost.alb_lcus` = -1 is out of range");
 }
 

@@ -14,20 +14,21 @@ use crate::render;
 
 /// The price table: the file `--prices` names, else the one built in. Validated whole.
 pub(super) fn prices(cli: &Cli) -> Result<PriceTable> {
-    let table = match &cli.prices {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                miette!(
-                    help = "point --prices (PAYSTACK_PRICES) at a price table, or leave it out to use the built-in one",
-                    "cannot read the price table {}: {e}",
-                    path.display()
-                )
-            })?;
-            PriceTable::parse(&path.display().to_string(), &text, paystack_cost::Day::today())
-        }
-        None => PriceTable::shipped(),
-    };
-    table.map_err(price_errors)
+    match &cli.prices {
+        Some(path) => read_table(path),
+        None => PriceTable::shipped().map_err(price_errors),
+    }
+}
+
+fn read_table(path: &std::path::Path) -> Result<PriceTable> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        miette!(
+            help = "point --prices (PAYSTACK_PRICES) at a price table, or leave it out to use the built-in one",
+            "cannot read the price table {}: {e}",
+            path.display()
+        )
+    })?;
+    PriceTable::parse(&path.display().to_string(), &text, paystack_cost::Day::today()).map_err(price_errors)
 }
 
 fn price_errors(e: PriceErrors) -> miette::Report {
@@ -40,6 +41,75 @@ fn price_errors(e: PriceErrors) -> miette::Report {
         if e.errors.len() == 1 { "" } else { "s" },
         lines.join("\n")
     )
+}
+
+/// `cost --refresh-prices`: the table's file rewritten from the AWS Price List API. A row
+/// the API cannot answer keeps its price; an API that does not answer leaves the file as it
+/// was.
+pub(super) async fn refresh(cli: &Cli, s: &Stack) -> Result<()> {
+    use paystack_aws::pricing::{Match, PriceListError, products};
+    use paystack_cost::refresh::{merge, price_of, query, wanted};
+    let path = cli.prices.clone().unwrap_or_else(|| std::path::PathBuf::from(paystack_cost::prices::SHIPPED_PATH));
+    let old = read_table(&path)?;
+    let regions: Vec<&str> = std::iter::once(s.env.region.as_str()).chain(s.env.replica_region.as_deref()).collect();
+    let keys = wanted(&old, &regions);
+    let pool = paystack_aws::ClientPool::from_env(&s.env.region).await;
+    let client = pool.price_list();
+    let progress = indicatif::ProgressBar::new(keys.len() as u64).with_message("reading the AWS Price List");
+    let mut answers = Vec::new();
+    for key in &keys {
+        progress.inc(1);
+        let Some(q) = query(key) else { continue };
+        let mut filters: Vec<(&str, Match, &str)> =
+            q.attributes.iter().map(|(k, v)| (*k, Match::Exactly, v.as_str())).collect();
+        if let Some(region) = &q.region {
+            filters.push(("regionCode", Match::Exactly, region));
+        }
+        if let Some(usagetype) = &q.usagetype {
+            filters.push(("usagetype", Match::Containing, usagetype));
+        }
+        let unit = paystack_cost::prices::unit_of(&key.service, &key.dimension).unwrap_or_default();
+        let answer = match products(&client, q.service_code, &filters).await {
+            Ok(documents) => price_of(&q, unit, &documents),
+            Err(PriceListError::Refused(why)) => Err(why),
+            Err(PriceListError::Unreachable(why)) => {
+                progress.finish_and_clear();
+                return Err(miette!(
+                    help = "the Price List API needs network access to its us-east-1 endpoint and credentials allowed pricing:GetProducts; an emulator has none, and there the table in the repository is what is used",
+                    "the AWS Price List API did not answer ({why}); {} is unchanged",
+                    path.display()
+                ));
+            }
+        };
+        answers.push((key.clone(), answer));
+    }
+    progress.finish_and_clear();
+    let refreshed = merge(&old, answers).map_err(price_errors)?;
+    let written = path.with_extension("csv.new");
+    std::fs::write(&written, refreshed.table.to_csv())
+        .and_then(|()| std::fs::rename(&written, &path))
+        .map_err(|e| miette!("cannot write the price table {}: {e}", path.display()))?;
+    diagln!(
+        "Refreshed {} from the AWS Price List API: {} changed, {} confirmed, {} added, {} kept as they were.",
+        path.display(),
+        refreshed.changed.len(),
+        refreshed.confirmed,
+        refreshed.added,
+        refreshed.kept.len()
+    );
+    for (key, was, now) in &refreshed.changed {
+        diagln!("  {} {} {}: ${was} → ${now}", key.region, key.service, key.dimension);
+    }
+    for (key, why) in refreshed.kept.iter().chain(&refreshed.missing) {
+        diagln!("  {} {} {}: {why}", key.region, key.service, key.dimension);
+    }
+    if cli.prices.is_none() {
+        diagln!(
+            "This run's estimate uses the rewritten file; later runs use it once paystack is rebuilt, or with --prices {}.",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// The estimate of the stack as configured.
@@ -58,8 +128,13 @@ pub(super) fn estimate(s: &Stack, prices: &PriceTable) -> Result<Estimate> {
 }
 
 /// `cost`: the estimate, per layer and per resource, with its total.
-pub(super) fn cost(cli: &Cli, s: &Stack, json: bool) -> Result<ExitCode> {
-    let estimate = estimate(s, &prices(cli)?)?;
+pub(super) fn cost(cli: &Cli, s: &Stack, json: bool, refreshed: bool) -> Result<ExitCode> {
+    // Right after a refresh, the file just written, not the table built in.
+    let prices = match (&cli.prices, refreshed) {
+        (None, true) => read_table(std::path::Path::new(paystack_cost::prices::SHIPPED_PATH))?,
+        _ => prices(cli)?,
+    };
+    let estimate = estimate(s, &prices)?;
     if json {
         let doc = render::cost::estimate_json(&estimate, &s.key());
         outln!("{}", serde_json::to_string_pretty(&doc).into_diagnostic()?);

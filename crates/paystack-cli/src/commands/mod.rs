@@ -297,7 +297,13 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Output { stack, name, json, raw } => {
             inspect::output(&load(&cli, stack, One)?, name.as_deref(), *json, *raw).await
         }
-        Command::Cost { stack, json } => cost::cost(&cli, &load(&cli, stack, One)?, *json),
+        Command::Cost { stack, json, refresh_prices } => {
+            let s = load(&cli, stack, One)?;
+            if *refresh_prices {
+                cost::refresh(&cli, &s).await?;
+            }
+            cost::cost(&cli, &s, *json, *refresh_prices)
+        }
         Command::Envs => Ok(inspect::envs(&load::config(&cli, Whole, "")?)),
         Command::Completions { shell } => Ok(inspect::completions(*shell)),
         Command::Graph { stack, plan, targets, format } => {
