@@ -151,9 +151,9 @@ pub(crate) fn delta_text(d: &Delta) -> String {
     for item in &d.items {
         let many = match item.resources.len() {
             1 => String::new(),
-            n => format!("{n} × "),
+            n => format!(" ×{n}"),
         };
-        out.push_str(&format!("  {:>11}  {many}{}\n", usd(item.monthly, true), item.item));
+        out.push_str(&format!("  {:>11}  {}{many}\n", usd(item.monthly, true), item.item));
     }
     out
 }
