@@ -170,3 +170,75 @@ fn completions_parse_in_bash() {
     bash.stdin.take().unwrap().write_all(script.stdout.as_bytes()).unwrap();
     assert!(bash.wait().unwrap().success(), "bash -n refused the script");
 }
+
+/// `import`: a VPC made by hand is adopted as `network.vpc` (tagged, recorded), the next plan
+/// of it only updates it, apply makes no second VPC, and a plan after that is empty. A
+/// resource of another kind, another stack's resource, a kind with no tags of its own and
+/// an address the configuration does not have are refused, changing nothing.
+#[tokio::test]
+async fn import_adopts_a_hand_made_resource_and_refuses_what_it_cannot_own() {
+    use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+    let stack = Stack::new("dev", "import");
+    let ec2 = crate::support::ec2().await;
+    let vpc = |tags: Vec<Tag>| {
+        let ec2 = ec2.clone();
+        async move {
+            let spec = TagSpecification::builder().resource_type(ResourceType::Vpc).set_tags(Some(tags)).build();
+            let mut create = ec2.create_vpc().cidr_block("10.0.0.0/16");
+            if !spec.tags().is_empty() {
+                create = create.tag_specifications(spec);
+            }
+            create.send().await.unwrap().vpc.unwrap().vpc_id.unwrap()
+        }
+    };
+    let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
+    let by_hand = vpc(vec![]).await;
+    let theirs = vpc(vec![tag("paystack:stack", "dev-someone-else"), tag("paystack:resource", "network.vpc")]).await;
+
+    let refused = stack.run(&["import", "network.vpc", &theirs]).code(1);
+    assert!(
+        refused.stderr.contains("is already the resource `network.vpc` of the stack `dev-someone-else`"),
+        "{}",
+        refused.stderr
+    );
+    let wrong = stack.run(&["import", "network.subnet.public.a", &by_hand]).code(1);
+    assert!(wrong.stderr.contains("its id starts with `subnet-`"), "{}", wrong.stderr);
+    let untaggable = stack.run(&["import", "edge.dns", "Z123"]).code(1);
+    assert!(untaggable.stderr.contains("a route53.record cannot be imported"), "{}", untaggable.stderr);
+    let unknown = stack.run(&["import", "network.vpcc", &by_hand]).code(1);
+    assert!(unknown.stderr.contains("`network.vpcc` is not a resource of"), "{}", unknown.stderr);
+    let tags_of = |id: String| {
+        let ec2 = ec2.clone();
+        async move {
+            let out = ec2.describe_vpcs().vpc_ids(id).send().await.unwrap();
+            crate::support::tags(out.vpcs()[0].tags())
+        }
+    };
+    assert!(tags_of(by_hand.clone()).await.is_empty(), "the refusals changed nothing");
+
+    let imported = stack.run(&["import", "network.vpc", &by_hand]).success();
+    assert!(imported.stdout.contains(&format!("Imported `network.vpc` (ec2.vpc) as {by_hand}")), "{}", imported.stdout);
+    let tags = tags_of(by_hand.clone()).await;
+    assert_eq!(tags.get("paystack:stack"), Some(&stack.key()));
+    assert_eq!(tags.get("paystack:resource").map(String::as_str), Some("network.vpc"));
+    let shown = stack.run(&["state", "show", "network.vpc"]).success().json();
+    assert_eq!(shown["aws_id"], by_hand.as_str());
+    let again = stack.run(&["import", "network.vpc", &by_hand]).code(1);
+    assert!(again.stderr.contains("`network.vpc` is already managed"), "{}", again.stderr);
+
+    // The next plan updates it to what the configuration wants, and makes nothing new.
+    let plan = stack.run(&["plan", "--json", "--target", "network.vpc"]).success().json();
+    assert_eq!(changes(&plan), [("network.vpc".to_owned(), "update".to_owned())], "{plan}");
+    stack.run(&["apply", "--yes", "--target", "network.vpc"]).success();
+    stack.run(&["plan", "--detailed-exitcode", "--target", "network.vpc"]).code(0);
+    let owned = ec2.describe_vpcs().filters(stack.filter()).send().await.unwrap();
+    assert_eq!(owned.vpcs().iter().map(|v| v.vpc_id().unwrap()).collect::<Vec<_>>(), [by_hand.as_str()]);
+    assert_eq!(
+        tags_of(by_hand.clone()).await.get("Name").map(String::as_str),
+        Some(format!("dev-us-east-1-network-vpc-{}", stack.suffix).as_str())
+    );
+
+    stack.run(&["destroy", "--yes"]).success();
+    ec2.delete_vpc().vpc_id(theirs).send().await.unwrap();
+    assert!(ec2.describe_vpcs().vpc_ids(&by_hand).send().await.is_err(), "destroy deleted the imported VPC");
+}

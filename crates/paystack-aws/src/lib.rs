@@ -16,6 +16,7 @@ mod elbv2;
 mod error;
 mod events;
 mod iam;
+pub mod import;
 mod kms;
 mod lambda;
 mod logs;

@@ -254,6 +254,20 @@ pub(crate) enum Command {
         #[arg(long, value_enum, default_value = "dot")]
         format: GraphFormat,
     },
+    /// Adopt a resource made outside paystack as the configuration's resource ADDR: checked
+    /// to exist, to be of ADDR's kind and where the configuration places it, and to belong to
+    /// no other stack; then given the stack's ownership tags (the one change made in AWS) and
+    /// recorded. The next plan shows what the configuration changes on it.
+    Import {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// The resource id, such as `network.vpc` (`paystack graph` lists them).
+        address: String,
+        /// Its AWS id (`vpc-0abc…` for EC2), bucket name (S3) or ARN (the rest).
+        aws_id: String,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
     /// Inspect recorded state.
     #[command(subcommand)]
     State(StateCommand),

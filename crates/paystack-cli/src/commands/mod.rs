@@ -23,6 +23,7 @@ mod check;
 mod converge;
 mod cost;
 mod drift;
+mod import;
 mod inspect;
 mod load;
 mod many;
@@ -308,6 +309,9 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Completions { shell } => Ok(inspect::completions(*shell)),
         Command::Graph { stack, plan, targets, format } => {
             inspect::graph(&load(&cli, stack, One)?, *plan, &targets.targets, *format).await
+        }
+        Command::Import { stack, address, aws_id, lock } => {
+            import::import(&load(&cli, stack, Validate::Whole)?, address, aws_id, lock).await
         }
         Command::State(StateCommand::List { stack }) => inspect::state_list(&load(&cli, stack, One)?).await,
         Command::State(StateCommand::Show { stack, id }) => inspect::state_show(&load(&cli, stack, One)?, id).await,
