@@ -82,5 +82,6 @@ pub fn delta(
         }
     }
     items.sort_by(|a, b| b.monthly.abs().total_cmp(&a.monthly.abs()));
-    Ok(Delta { monthly: items.iter().map(|i| i.monthly).sum(), items, prices: prices.source.clone() })
+    let monthly = crate::estimate::positive_zero(items.iter().map(|i| i.monthly).sum());
+    Ok(Delta { monthly, items, prices: prices.source.clone() })
 }

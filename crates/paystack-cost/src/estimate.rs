@@ -133,8 +133,13 @@ pub struct Line {
 
 impl Line {
     pub fn monthly(&self) -> f64 {
-        self.charges.iter().map(Charge::monthly).sum()
+        positive_zero(self.charges.iter().map(Charge::monthly).sum())
     }
+}
+
+/// `x`, with an empty sum's `-0.0` (which JSON would print as `-0.0`) as `0.0`.
+pub(crate) fn positive_zero(x: f64) -> f64 {
+    x + 0.0
 }
 
 /// A stack's estimate.
@@ -151,12 +156,13 @@ pub struct Estimate {
 
 impl Estimate {
     pub fn total(&self) -> f64 {
-        self.lines.iter().map(Line::monthly).sum()
+        positive_zero(self.lines.iter().map(Line::monthly).sum())
     }
 
     /// The total at every line's lowest and highest.
     pub fn range(&self) -> (f64, f64) {
-        (self.lines.iter().map(|l| l.low).sum(), self.lines.iter().map(|l| l.high).sum())
+        let sum = |f: fn(&Line) -> f64| positive_zero(self.lines.iter().map(f).sum());
+        (sum(|l| l.low), sum(|l| l.high))
     }
 
     /// Each layer's total, in the order layers first appear.

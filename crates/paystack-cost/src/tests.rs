@@ -84,6 +84,9 @@ fn dev_costs_less_than_staging_which_costs_no_more_than_prod() {
         let layers: f64 = e.layers().iter().map(|(_, t)| t).sum();
         assert!((layers - e.total()).abs() < 1e-6, "the layers add up to the total");
     }
+    // A layer of free resources costs 0, never -0 (an empty sum's sign, which JSON keeps).
+    let security = prod.layers().into_iter().find(|(l, _)| *l == "security").expect("a security layer").1;
+    assert!(security == 0.0 && security.is_sign_positive());
     // Production scales further than it runs: its services' max_count is above desired.
     assert!(prod.range().1 > prod.total());
 }

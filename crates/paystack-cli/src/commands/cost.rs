@@ -1,5 +1,6 @@
-//! `cost`: the stack's monthly estimate; and the price table every estimate reads, with the
-//! difference a plan makes. Nothing here reaches AWS.
+//! `cost`: the stack's monthly estimate; the price table every estimate reads, with the
+//! difference a plan makes; and `--refresh-prices`, the only part that reaches AWS (the
+//! Price List API).
 
 use std::process::ExitCode;
 
@@ -35,10 +36,9 @@ fn price_errors(e: PriceErrors) -> miette::Report {
     let lines: Vec<String> = e.errors.iter().map(|r| format!("  {}:{}: {}", e.table, r.line, r.message)).collect();
     miette!(
         help = "each row is `region,service,dimension,unit,usd,effective`; docs/cost.md lists the dimensions and their units",
-        "the price table {} has {} mistake{}:\n{}",
+        "the price table {} has {}:\n{}",
         e.table,
-        e.errors.len(),
-        if e.errors.len() == 1 { "" } else { "s" },
+        render::count(e.errors.len(), "mistake"),
         lines.join("\n")
     )
 }
