@@ -352,7 +352,7 @@ impl Reconciler for Buckets {
     ) -> Result<Observed, ReconcileError> {
         let typed: Bucket = spec(desired)?;
         let bucket = current.aws_id.as_str();
-        for change in changes {
+        for change in in_setting_order(changes) {
             match change.field.as_str() {
                 "versioning" => self.set_versioning(bucket, typed.versioning).await?,
                 "kms_key_arn" => self.set_encryption(bucket, key_of(desired, &typed)?).await?,
@@ -391,6 +391,26 @@ impl Reconciler for Buckets {
     }
 }
 
+/// The order `set_up` makes a bucket's settings in, which an update keeps whatever order its
+/// fields come in: S3 refuses a replication configuration until versioning is on, and a
+/// bucket a crash left half set up gets both in one update.
+const SETTING_ORDER: &[&str] = &[
+    "tags",
+    "block_public_access",
+    "object_ownership",
+    "kms_key_arn",
+    "versioning",
+    "policy",
+    "lifecycle",
+    "replication",
+];
+
+fn in_setting_order(changes: &[FieldChange]) -> Vec<&FieldChange> {
+    let mut ordered: Vec<&FieldChange> = changes.iter().collect();
+    ordered.sort_by_key(|c| SETTING_ORDER.iter().position(|f| *f == c.field).unwrap_or(usize::MAX));
+    ordered
+}
+
 /// The key a bucket is to be encrypted with, `None` for S3's own.
 fn key_of<'a>(desired: &Desired, typed: &'a Bucket) -> Result<Option<&'a String>, ReconcileError> {
     typed.kms_key_arn.as_ref().map(|k| resolved(desired, k)).transpose()
@@ -399,4 +419,23 @@ fn key_of<'a>(desired: &Desired, typed: &'a Bucket) -> Result<Option<&'a String>
 /// The ARN of a bucket, which S3 never reports: S3 ARNs hold no region or account.
 fn arn(bucket: &str) -> String {
     format!("arn:aws:s3:::{bucket}")
+}
+
+#[cfg(test)]
+mod tests {
+    use paystack_core::{FieldChange, Planned};
+
+    use super::*;
+
+    fn change(field: &str) -> FieldChange {
+        FieldChange { field: field.into(), before: None, after: Planned::KnownAfterApply, forces_replacement: false }
+    }
+
+    #[test]
+    fn an_update_turns_versioning_on_before_it_sets_replication() {
+        // Fields come sorted by name: replication before versioning.
+        let changes = [change("lifecycle"), change("replication"), change("tags"), change("versioning")];
+        let order: Vec<&str> = in_setting_order(&changes).iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(order, ["tags", "versioning", "lifecycle", "replication"]);
+    }
 }
